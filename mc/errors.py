@@ -1,0 +1,48 @@
+"""The MissionControl error hierarchy, in one place.
+
+Every error that MissionControl raises on purpose derives from
+:class:`MCError`, so a caller can catch them all at once. Each error says
+*where* the problem is (a spec path, a task key, a flow key) and *what* was
+expected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MCError(Exception):
+    """Base class of every error MissionControl raises on purpose."""
+
+
+class FlowSpecError(MCError, ValueError):
+    """A flow spec (or a task spec added to a flow) is malformed.
+
+    ``path`` names the place in the spec, as in ``tasks[3].precursors[0]``;
+    ``problem`` says what was found and what was expected. ``str(error)`` is
+    ``"<path>: <problem>"``.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}" if path else problem)
+
+
+class FlowError(MCError):
+    """A flow failed, or could not be loaded or advanced.
+
+    ``flow`` is the :class:`~mc.flows.flow.Flow` concerned, when there is one.
+    """
+
+    def __init__(self, message: str, flow: Any = None) -> None:
+        self.flow = flow
+        super().__init__(message)
+
+
+class FlowLoadError(FlowError, ValueError):
+    """A flow dict (for example one read back from storage) is malformed."""
+
+
+class TaskTypeError(MCError, LookupError):
+    """A task type is unknown, refused, or registered twice."""

@@ -1,0 +1,414 @@
+"""The :class:`Flow`: a DAG of task dicts, and the bookkeeping to advance it.
+
+A flow's source of truth is plain data: ``flow.tasks`` maps each task key to
+a task dict (``key``, ``label``, ``task_type``, ``task_params``, ``data``,
+``precursors``, ``status``, and once set ``error``, ``started_at``,
+``finished_at``). :meth:`Flow.to_flow_dict` returns that data as JSON types,
+and :meth:`Flow.from_flow_dict` loads it back.
+
+Beside the dicts, a flow keeps derived indexes, rebuilt on every load and
+never stored, in the manner of :class:`graphlib.TopologicalSorter`:
+
+* ``_successors``: for each task, the tasks that list it as a precursor;
+* ``_waiting``: for each PENDING task, how many precursors are not yet
+  COMPLETED;
+* ``_ready``: PENDING tasks whose precursors all COMPLETED;
+* ``_running``: RUNNING tasks;
+* ``_status_counts``: how many tasks have each status.
+
+The engine moves a task between statuses only through :meth:`_start_task`,
+:meth:`_finish_task` and :meth:`_skip_downstream`, which update the indexes
+with work proportional to the tasks that change. Code that changes a task's
+``status`` by hand, outside a tick, must reload the flow
+(``Flow.from_flow_dict(flow.to_flow_dict())``) so the indexes follow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mc.errors import FlowError, FlowLoadError, FlowSpecError
+from mc.flows import spec as flow_spec
+from mc.flows.spec import FORMAT_VERSION, ROOT_TASK_KEY
+from mc.flows.statuses import (
+    COMPLETED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    FlowStatus,
+    TaskStatus,
+)
+
+_FLOW_FIELDS = ("key", "label", "cfg", "data", "status", "depth", "parent_key", "num_ticks")
+
+
+class Flow:
+    """A directed acyclic graph of tasks, with its status and data.
+
+    Build one from a flow spec with :meth:`from_flow_spec` (or
+    :meth:`mc.flows.flow_engine.FlowEngine.flow_spec_to_flow`), or from a
+    stored flow dict with :meth:`from_flow_dict`. Attributes:
+
+    ``key``, ``label``
+        identity of the flow;
+    ``cfg``
+        how the flow runs (``fail_fast``);
+    ``data``
+        the flow's data; errors of failed tasks are listed in
+        ``data['errors']``;
+    ``status``
+        'PENDING', 'RUNNING', 'COMPLETED' or 'FAILED';
+    ``depth``, ``parent_key``
+        where the flow sits when it runs as a subflow (0 and None otherwise);
+    ``num_ticks``
+        how many ticks the flow has had;
+    ``tasks``
+        a dict from task key to task dict, in the order tasks were added.
+    """
+
+    ROOT_TASK_KEY = ROOT_TASK_KEY
+
+    def __init__(
+        self,
+        key: str | None = None,
+        label: str | None = None,
+        cfg: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        status: str = PENDING,
+        depth: int = 0,
+        parent_key: str | None = None,
+        num_ticks: int = 0,
+    ) -> None:
+        empty = flow_spec.normalize_flow_spec(
+            {"key": key, "label": label, "cfg": cfg, "data": dict(data or {})}
+        )
+        self.key: str = empty["key"]
+        self.label: str | None = label
+        self.cfg: dict[str, Any] = empty["cfg"]
+        self.data: dict[str, Any] = empty["data"]
+        self.status: str = status
+        self.depth: int = depth
+        self.parent_key: str | None = parent_key
+        self.num_ticks: int = num_ticks
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self._position: dict[str, int] = {}
+        self._successors: dict[str, list[str]] = {}
+        self._waiting: dict[str, int] = {}
+        self._ready: set[str] = set()
+        self._running: set[str] = set()
+        self._status_counts: Counter[str] = Counter()
+
+    # -- building -----------------------------------------------------------
+
+    @classmethod
+    def from_flow_spec(cls, spec: Mapping[str, Any]) -> Flow:
+        """Validate a flow spec and build a PENDING flow from it.
+
+        Raises :class:`~mc.errors.FlowSpecError` on a bad spec; nothing is
+        built then.
+        """
+        return cls._from_trusted_dict(flow_spec.normalize_flow_spec(spec))
+
+    @classmethod
+    def from_flow_dict(cls, flow_dict: Mapping[str, Any]) -> Flow:
+        """Load a flow from the dict that :meth:`to_flow_dict` returned.
+
+        The flow resumes exactly where it stopped. The dict is copied, so
+        later changes to it do not reach the flow. A malformed dict raises
+        :class:`~mc.errors.FlowLoadError` naming the problem.
+        """
+        _check_flow_dict(flow_dict)
+        try:
+            # A JSON round trip copies plain data faster than copy.deepcopy.
+            owned = json.loads(json.dumps(flow_dict))
+        except (TypeError, ValueError) as error:
+            raise FlowLoadError(f"flow dict: not plain JSON data: {error}") from error
+        return cls._from_trusted_dict(owned)
+
+    @classmethod
+    def _from_trusted_dict(cls, flow_dict: dict[str, Any]) -> Flow:
+        flow = cls.__new__(cls)
+        for name in _FLOW_FIELDS:
+            setattr(flow, name, flow_dict[name])
+        flow.tasks = flow_dict["tasks"]
+        flow._rebuild_indexes()
+        return flow
+
+    def _rebuild_indexes(self) -> None:
+        tasks = self.tasks
+        self._position = {key: i for i, key in enumerate(tasks)}
+        self._successors = {key: [] for key in tasks}
+        self._waiting = {}
+        self._ready = set()
+        self._running = set()
+        self._status_counts = Counter()
+        for key, task in tasks.items():
+            status = task["status"]
+            self._status_counts[status] += 1
+            for pre in task["precursors"]:
+                if pre != ROOT_TASK_KEY:
+                    self._successors[pre].append(key)
+            if status == RUNNING:
+                self._running.add(key)
+            elif status == PENDING:
+                waiting = sum(
+                    1
+                    for pre in task["precursors"]
+                    if pre != ROOT_TASK_KEY and tasks[pre]["status"] != COMPLETED
+                )
+                self._waiting[key] = waiting
+                if waiting == 0:
+                    self._ready.add(key)
+
+    def add_task(self, task: Mapping[str, Any]) -> dict[str, Any]:
+        """Add a task to the flow and return the stored task dict.
+
+        ``task`` is a task spec, as in a flow spec. It may name
+        ``precursors`` (existing tasks, or ``'ROOT'``) and ``successors``
+        (existing tasks that have not started yet). Without either it starts
+        at once (its precursor is ``ROOT``). A handler may call this during a
+        tick to grow its own flow; the new task is scheduled like the rest.
+        Raises :class:`~mc.errors.FlowSpecError` on a bad task spec and
+        leaves the flow unchanged.
+        """
+        new = flow_spec.normalize_task_spec(task, "task")
+        key = new["key"]
+        if key is None:
+            key = flow_spec.generate_task_key(self.tasks, len(self.tasks) + 1)
+        elif key in self.tasks:
+            raise FlowSpecError("task.key", f"duplicate task key {key!r}: the flow already has it")
+        precursors = self._existing_keys(new["precursors"] or [], "task.precursors")
+        successors = self._existing_keys(new["successors"] or [], "task.successors")
+        for i, succ in enumerate(successors):
+            if self.tasks[succ]["status"] != PENDING:
+                raise FlowSpecError(
+                    f"task.successors[{i}]",
+                    f"task {succ!r} is {self.tasks[succ]['status']}: "
+                    "only PENDING tasks can get a new precursor",
+                )
+        self._check_no_path(successors, precursors, key)
+        stored = {
+            "key": key,
+            "label": new["label"],
+            "task_type": new["task_type"],
+            "task_params": new["task_params"],
+            "data": new["data"],
+            "precursors": precursors or [ROOT_TASK_KEY],
+            "status": PENDING,
+        }
+        self.tasks[key] = stored
+        self._position[key] = len(self._position)
+        self._successors[key] = []
+        self._status_counts[PENDING] += 1
+        waiting = 0
+        doomed = False
+        for pre in precursors:
+            self._successors[pre].append(key)
+            status = self.tasks[pre]["status"]
+            if status in (FAILED, SKIPPED):
+                doomed = True
+            elif status != COMPLETED:
+                waiting += 1
+        self._waiting[key] = waiting
+        for succ in successors:
+            self.tasks[succ]["precursors"] = [
+                p for p in self.tasks[succ]["precursors"] if p != ROOT_TASK_KEY
+            ] + [key]
+            self._successors[key].append(succ)
+            self._waiting[succ] += 1
+            self._ready.discard(succ)
+        if doomed:
+            self._skip_downstream(key, include_self=True)
+        elif waiting == 0:
+            self._ready.add(key)
+        return stored
+
+    def _existing_keys(self, keys: list[str], path: str) -> list[str]:
+        found = []
+        for i, key in enumerate(keys):
+            if key == ROOT_TASK_KEY:
+                if path.endswith("successors"):
+                    raise FlowSpecError(f"{path}[{i}]", "'ROOT' cannot be a successor")
+                continue
+            if key not in self.tasks:
+                raise FlowSpecError(
+                    f"{path}[{i}]",
+                    f"unknown task key {key!r}{flow_spec.suggest(key, self.tasks)}",
+                )
+            if key not in found:
+                found.append(key)
+        return found
+
+    def _check_no_path(self, sources: list[str], targets: list[str], new_key: str) -> None:
+        """Refuse a new task whose successors already lead to its precursors."""
+        if not sources or not targets:
+            return
+        wanted = set(targets)
+        seen = set(sources)
+        stack = list(sources)
+        while stack:
+            key = stack.pop()
+            if key in wanted:
+                raise FlowSpecError(
+                    "task", f"adding {new_key!r} would make a cycle through {key!r}"
+                )
+            for succ in self._successors[key]:
+                if succ not in seen:
+                    seen.add(succ)
+                    stack.append(succ)
+
+    # -- queries ------------------------------------------------------------
+
+    def get_precursors(self, key_or_task: str | Mapping[str, Any]) -> list[str]:
+        """Return the keys of the tasks that a task waits for (never 'ROOT')."""
+        task = self.tasks[self._task_key(key_or_task)]
+        return [pre for pre in task["precursors"] if pre != ROOT_TASK_KEY]
+
+    def get_successors(self, key_or_task: str | Mapping[str, Any]) -> list[str]:
+        """Return the keys of the tasks that wait for a task."""
+        return list(self._successors[self._task_key(key_or_task)])
+
+    def _task_key(self, key_or_task: str | Mapping[str, Any]) -> str:
+        key = key_or_task["key"] if isinstance(key_or_task, Mapping) else key_or_task
+        if key not in self.tasks:
+            raise KeyError(f"flow {self.key!r} has no task {key!r}")
+        return key
+
+    def count_tasks(self, status: str) -> int:
+        """Return how many tasks have ``status``."""
+        return self._status_counts[status]
+
+    def has_ready_tasks(self) -> bool:
+        """Return True if some PENDING task can start on the next tick."""
+        return bool(self._ready)
+
+    @property
+    def finished(self) -> bool:
+        """True once the flow is COMPLETED or FAILED."""
+        return self.status in FlowStatus.FINISHED
+
+    # -- serialization ------------------------------------------------------
+
+    def to_flow_dict(self) -> dict[str, Any]:
+        """Return the flow as a dict of plain JSON types.
+
+        ``json.dumps`` works on the result, and :meth:`from_flow_dict` loads
+        it back to a flow that continues exactly where this one is. The
+        result is a deep copy: changing it does not change the flow.
+        """
+        flow_dict: dict[str, Any] = {"format_version": FORMAT_VERSION}
+        for name in _FLOW_FIELDS:
+            flow_dict[name] = getattr(self, name)
+        flow_dict["tasks"] = self.tasks
+        # A JSON round trip is the fastest deep copy of plain data, and it
+        # proves on the spot that handlers left only JSON types behind.
+        try:
+            return json.loads(json.dumps(flow_dict))
+        except (TypeError, ValueError) as error:
+            raise FlowError(
+                f"flow {self.key!r} holds data that is not JSON: {error}", flow=self
+            ) from error
+
+    def __repr__(self) -> str:
+        return (
+            f"<Flow key={self.key!r} label={self.label!r} status={self.status} "
+            f"tasks={len(self.tasks)}>"
+        )
+
+    # -- bookkeeping for the engine ----------------------------------------
+
+    def _take_ready(self) -> list[str]:
+        """Return the ready tasks in flow order, and forget them as ready."""
+        ready = sorted(self._ready, key=self._position.__getitem__)
+        self._ready.clear()
+        return ready
+
+    def _running_in_order(self) -> list[str]:
+        return sorted(self._running, key=self._position.__getitem__)
+
+    def _start_task(self, key: str) -> None:
+        task = self.tasks[key]
+        self._move(task, RUNNING)
+        del self._waiting[key]
+        self._running.add(key)
+
+    def _finish_task(self, key: str) -> None:
+        """Record that a RUNNING task's status became COMPLETED or FAILED."""
+        task = self.tasks[key]
+        self._running.discard(key)
+        self._status_counts[RUNNING] -= 1
+        self._status_counts[task["status"]] += 1
+        if task["status"] == COMPLETED:
+            for succ in self._successors[key]:
+                if succ in self._waiting:
+                    self._waiting[succ] -= 1
+                    if self._waiting[succ] == 0:
+                        self._ready.add(succ)
+        else:
+            self._skip_downstream(key)
+
+    def _skip_downstream(self, key: str, include_self: bool = False) -> list[str]:
+        """Mark every PENDING task downstream of ``key`` SKIPPED; return them."""
+        skipped = []
+        stack = [key] if include_self else list(self._successors[key])
+        while stack:
+            succ = stack.pop()
+            task = self.tasks[succ]
+            if task["status"] != PENDING:
+                continue
+            self._move(task, SKIPPED)
+            self._waiting.pop(succ, None)
+            self._ready.discard(succ)
+            skipped.append(succ)
+            stack.extend(self._successors[succ])
+        return skipped
+
+    def _move(self, task: dict[str, Any], status: str) -> None:
+        self._status_counts[task["status"]] -= 1
+        self._status_counts[status] += 1
+        task["status"] = status
+
+    def _pending_keys(self) -> Iterable[str]:
+        return (k for k, t in self.tasks.items() if t["status"] == PENDING)
+
+
+def _check_flow_dict(flow_dict: Any) -> None:
+    """Raise FlowLoadError unless ``flow_dict`` has the shape of a flow dict."""
+    if not isinstance(flow_dict, Mapping):
+        raise FlowLoadError(f"flow dict: expected a dict, got {type(flow_dict).__name__}")
+    version = flow_dict.get("format_version")
+    if version != FORMAT_VERSION:
+        raise FlowLoadError(
+            f"flow dict: format_version {version!r} is not supported (expected {FORMAT_VERSION})"
+        )
+    missing = [name for name in (*_FLOW_FIELDS, "tasks") if name not in flow_dict]
+    if missing:
+        raise FlowLoadError(f"flow dict: missing {', '.join(missing)}")
+    if flow_dict["status"] not in FlowStatus.ALL:
+        raise FlowLoadError(f"flow dict: status {flow_dict['status']!r} is not a flow status")
+    tasks = flow_dict["tasks"]
+    if not isinstance(tasks, Mapping):
+        raise FlowLoadError("flow dict: tasks: expected a dict from task key to task dict")
+    for key, task in tasks.items():
+        where = f"flow dict: tasks.{key}"
+        if not isinstance(task, Mapping):
+            raise FlowLoadError(f"{where}: expected a task dict")
+        if task.get("key") != key:
+            raise FlowLoadError(f"{where}: its 'key' is {task.get('key')!r}")
+        if task.get("status") not in TaskStatus.ALL:
+            raise FlowLoadError(f"{where}: status {task.get('status')!r} is not a task status")
+        if not isinstance(task.get("task_type"), str):
+            raise FlowLoadError(f"{where}: task_type must be a string")
+        precursors = task.get("precursors")
+        if not isinstance(precursors, list) or not precursors:
+            raise FlowLoadError(f"{where}: precursors must be a non-empty list")
+        for pre in precursors:
+            if pre != ROOT_TASK_KEY and pre not in tasks:
+                raise FlowLoadError(f"{where}: precursor {pre!r} is not a task of the flow")
+        for name in ("task_params", "data"):
+            if not isinstance(task.get(name), Mapping):
+                raise FlowLoadError(f"{where}: {name} must be a dict")

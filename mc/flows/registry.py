@@ -1,0 +1,166 @@
+"""The task-type registry: from a spec's ``task_type`` name to a handler.
+
+A spec is data, often from a file someone else wrote, so a ``task_type`` must
+never make the engine import arbitrary code. A name resolves, in this order:
+
+1. to a handler registered on this registry (the built-ins, and those added
+   with :meth:`TaskTypeRegistry.register`);
+2. to an entry point of the group ``mc.task_types`` that an installed package
+   declares under that name;
+3. only if it is a dotted path (``pkg.mod:Handler`` or ``pkg.mod.Handler``)
+   whose module lies under one of the ``allow_imports`` prefixes, to the
+   object imported from there. Any other dotted path is refused, and so is
+   any part of a path that starts with ``_``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mc.errors import TaskTypeError
+from mc.flows.spec import suggest
+from mc.flows.task_handler import is_task_handler
+
+ENTRY_POINT_GROUP = "mc.task_types"
+_MODULE_PREFIX_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+class TaskTypeRegistry:
+    """Maps task-type names to handlers, for one engine.
+
+    ``handlers`` are registered on top of the built-ins (and may replace
+    them). ``allow_imports`` lists module prefixes, such as ``'mylab.tasks'``,
+    from which a dotted ``task_type`` may be imported; by default none.
+    """
+
+    def __init__(
+        self,
+        handlers: Mapping[str, Any] | None = None,
+        allow_imports: Iterable[str] = (),
+    ) -> None:
+        from mc.flows.task_types import BUILTIN_TASK_TYPES
+
+        if isinstance(allow_imports, str):
+            allow_imports = (allow_imports,)
+        self.allow_imports: tuple[str, ...] = tuple(allow_imports)
+        for prefix in self.allow_imports:
+            if not isinstance(prefix, str) or not _MODULE_PREFIX_RE.match(prefix):
+                raise TaskTypeError(
+                    f"allow_imports: {prefix!r} is not a module prefix such as 'mylab.tasks'"
+                )
+        self._handlers: dict[str, Any] = {}
+        # Handlers found through entry points or allowed imports.
+        self._found: dict[str, Any] = {}
+        for name, handler in BUILTIN_TASK_TYPES.items():
+            self.register(name, handler)
+        for name, handler in (handlers or {}).items():
+            self.register(name, handler, replace=True)
+
+    def register(self, name: str, handler: Any, replace: bool = False) -> Any:
+        """Register ``handler`` under ``name`` and return the handler.
+
+        Raises :class:`~mc.errors.TaskTypeError` if ``name`` is taken (unless
+        ``replace`` is true) or ``handler`` cannot tick a task.
+        """
+        if not isinstance(name, str) or not name or ":" in name:
+            raise TaskTypeError(f"task type name {name!r}: expected a non-empty string without ':'")
+        if not is_task_handler(handler):
+            raise TaskTypeError(
+                f"task type {name!r}: {handler!r} is not a handler "
+                "(expected a function tick(task_ctx) or a BaseTaskHandler subclass)"
+            )
+        if name in self._handlers and not replace:
+            raise TaskTypeError(
+                f"task type {name!r} is already registered; pass replace=True to replace it"
+            )
+        self._handlers[name] = handler
+        return handler
+
+    def resolve(self, name: str) -> Any:
+        """Return the handler for ``name``, or raise TaskTypeError saying why not."""
+        handler = self._handlers.get(name) or self._found.get(name)
+        if handler is not None:
+            return handler
+        handler = self._load_entry_point(name)
+        if handler is None and _looks_like_import_path(name):
+            handler = self._import(name)
+        if handler is None:
+            raise TaskTypeError(
+                f"unknown task_type {name!r}{suggest(name, self.names())} "
+                f"(known: {', '.join(self.names())})"
+            )
+        # Cache, so the next tick of this type costs one dict lookup.
+        self._found[name] = handler
+        return handler
+
+    def names(self) -> list[str]:
+        """Return the known task-type names: registered and from entry points."""
+        names = set(self._handlers)
+        names.update(ep.name for ep in _entry_points())
+        return sorted(names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._handlers
+
+    def _load_entry_point(self, name: str) -> Any:
+        for entry_point in _entry_points():
+            if entry_point.name == name:
+                try:
+                    handler = entry_point.load()
+                except Exception as error:
+                    raise TaskTypeError(
+                        f"task type {name!r}: entry point {entry_point.value!r} "
+                        f"failed to load: {type(error).__name__}: {error}"
+                    ) from error
+                if not is_task_handler(handler):
+                    raise TaskTypeError(
+                        f"task type {name!r}: entry point {entry_point.value!r} is not a handler"
+                    )
+                return handler
+        return None
+
+    def _import(self, path: str) -> Any:
+        module_name, qualname = _split_import_path(path)
+        if not any(
+            module_name == prefix or module_name.startswith(prefix + ".")
+            for prefix in self.allow_imports
+        ):
+            allowed = ", ".join(self.allow_imports) or "no module"
+            raise TaskTypeError(
+                f"task_type {path!r} names code to import, and this engine imports from "
+                f"{allowed} (see FlowEngine(allow_imports=...))"
+            )
+        parts = qualname.split(".")
+        if any(not part.isidentifier() or part.startswith("_") for part in parts):
+            raise TaskTypeError(
+                f"task_type {path!r}: {qualname!r} must name public attributes only"
+            )
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in parts:
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as error:
+            raise TaskTypeError(f"task_type {path!r} could not be imported: {error}") from error
+        if not is_task_handler(obj):
+            raise TaskTypeError(f"task_type {path!r} is not a handler")
+        return obj
+
+
+def _split_import_path(path: str) -> tuple[str, str]:
+    if ":" in path:
+        module_name, _, qualname = path.partition(":")
+    else:
+        module_name, _, qualname = path.rpartition(".")
+    return module_name, qualname
+
+
+def _looks_like_import_path(name: str) -> bool:
+    return ":" in name or "." in name
+
+
+def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
+    return importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)

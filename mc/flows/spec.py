@@ -1,0 +1,357 @@
+"""Validation of flow specs: from a user's dict to a normalized flow dict.
+
+A *flow spec* is the plain dict a user writes (see the docs' "Defining
+flows"). :func:`normalize_flow_spec` checks it completely before anything is
+built, and either returns a fresh flow dict (the format that
+:meth:`~mc.flows.flow.Flow.from_flow_dict` loads) or raises
+:class:`~mc.errors.FlowSpecError` naming the path of the first problem and
+what was expected there. It never raises anything else on bad input, and it
+never keeps a reference into the caller's spec: the result is a deep copy.
+
+The rules for edges:
+
+* ``precursors`` names the tasks a task waits for; ``successors`` names the
+  tasks that wait for it. Both end up as the ``precursors`` of the tasks.
+* A task that names neither, and that no other task names as a successor,
+  follows the task listed before it; the first one follows the implicit root
+  task ``ROOT``. So a spec with no edges at all is a chain in list order.
+* ``precursors: ['ROOT']`` (or ``[]``) starts a task at once.
+
+An optional field that is null (``None``, or empty in YAML) counts as absent.
+The JSON Schema shipped as ``mc/flows/flow_spec.schema.json`` (see
+:func:`flow_spec_json_schema`) states the same rules for editors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from importlib import resources
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from mc.errors import FlowSpecError
+from mc.flows.statuses import PENDING
+
+ROOT_TASK_KEY = "ROOT"
+FORMAT_VERSION = 1
+
+FLOW_SPEC_KEYS = ("label", "key", "cfg", "data", "tasks")
+FLOW_CFG_KEYS = ("fail_fast",)
+TASK_SPEC_KEYS = (
+    "key",
+    "label",
+    "task_type",
+    "task_params",
+    "data",
+    "precursors",
+    "successors",
+)
+DEFAULT_CFG = {"fail_fast": True}
+
+# ASCII identifiers only, so that the JSON Schema can state the same rule.
+TASK_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_TASK_KEY_RE = re.compile(TASK_KEY_PATTERN)
+
+
+def flow_spec_json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of a flow spec that ships inside the package."""
+    text = resources.files("mc.flows").joinpath("flow_spec.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def normalize_flow_spec(spec: Any) -> dict[str, Any]:
+    """Check a flow spec and return it as a new flow dict.
+
+    Raises :class:`~mc.errors.FlowSpecError` for the first problem found,
+    with its path (``tasks[3].precursors[0]``) and what was expected.
+    """
+    _expect_mapping(spec, "flow spec")
+    _check_known_keys(spec, FLOW_SPEC_KEYS, "")
+    label = _optional_str(spec, "label", "label")
+    key = spec.get("key")
+    if key is None:
+        key = str(uuid.uuid4())
+    elif not isinstance(key, str) or not key:
+        raise FlowSpecError("key", f"expected a non-empty string, got {_describe(key)}")
+    cfg = _normalize_cfg(spec.get("cfg"))
+    data = _json_copy(_get(spec, "data", {}), "data")
+    if not isinstance(data, dict):
+        raise FlowSpecError("data", f"expected a dict, got {_describe(data)}")
+    task_specs = _get(spec, "tasks", [])
+    if not isinstance(task_specs, list):
+        raise FlowSpecError("tasks", f"expected a list of task specs, got {_describe(task_specs)}")
+    tasks = [normalize_task_spec(t, f"tasks[{i}]") for i, t in enumerate(task_specs)]
+    _assign_keys(tasks)
+    _link_tasks(tasks)
+    _check_acyclic(tasks)
+    return {
+        "format_version": FORMAT_VERSION,
+        "key": key,
+        "label": label,
+        "cfg": cfg,
+        "data": data,
+        "status": PENDING,
+        "depth": 0,
+        "parent_key": None,
+        "num_ticks": 0,
+        "tasks": {t["key"]: _strip_spec_fields(t) for t in tasks},
+    }
+
+
+def normalize_task_spec(task_spec: Any, path: str) -> dict[str, Any]:
+    """Check one task spec on its own and return a normalized copy.
+
+    The copy keeps ``precursors`` and ``successors`` as given (``None`` when
+    absent), and the spec ``path`` for later messages; references between
+    tasks are checked by the caller, who knows the other tasks.
+    """
+    _expect_mapping(task_spec, path)
+    _check_known_keys(task_spec, TASK_SPEC_KEYS, path)
+    task_type = task_spec.get("task_type")
+    if task_type is None:
+        raise FlowSpecError(path, "missing required key 'task_type'")
+    if not isinstance(task_type, str) or not task_type:
+        raise FlowSpecError(
+            f"{path}.task_type", f"expected a non-empty string, got {_describe(task_type)}"
+        )
+    key = task_spec.get("key")
+    if key is not None:
+        check_task_key(key, f"{path}.key")
+    task_params = _json_copy(_get(task_spec, "task_params", {}), f"{path}.task_params")
+    if not isinstance(task_params, dict):
+        raise FlowSpecError(f"{path}.task_params", f"expected a dict, got {_describe(task_params)}")
+    data = _json_copy(_get(task_spec, "data", {}), f"{path}.data")
+    if not isinstance(data, dict):
+        raise FlowSpecError(f"{path}.data", f"expected a dict, got {_describe(data)}")
+    return {
+        "key": key,
+        "label": _optional_str(task_spec, "label", f"{path}.label"),
+        "task_type": task_type,
+        "task_params": task_params,
+        "data": data,
+        "precursors": _key_list(task_spec, "precursors", path),
+        "successors": _key_list(task_spec, "successors", path),
+        "_path": path,
+    }
+
+
+def check_task_key(key: Any, path: str) -> None:
+    """Raise FlowSpecError unless ``key`` is a usable task key."""
+    if not isinstance(key, str):
+        raise FlowSpecError(path, f"expected a string, got {_describe(key)}")
+    if key == ROOT_TASK_KEY:
+        raise FlowSpecError(path, f"'{ROOT_TASK_KEY}' is reserved for the implicit root task")
+    if not _TASK_KEY_RE.match(key):
+        raise FlowSpecError(
+            path,
+            f"invalid task key {key!r}: expected an identifier "
+            "(ASCII letters, digits and '_', not starting with a digit)",
+        )
+
+
+def generate_task_key(taken: Mapping[str, Any] | set[str], position: int) -> str:
+    """Return ``task_<n>`` for the first ``n >= position`` not in ``taken``."""
+    n = position
+    while f"task_{n}" in taken:
+        n += 1
+    return f"task_{n}"
+
+
+def suggest(name: str, known: Any) -> str:
+    """Return a "did you mean" hint for ``name`` among ``known``, or ''."""
+    matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {matches[0]!r}?" if matches else ""
+
+
+def _normalize_cfg(cfg: Any) -> dict[str, Any]:
+    result = dict(DEFAULT_CFG)
+    if cfg is None:
+        return result
+    _expect_mapping(cfg, "cfg")
+    _check_known_keys(cfg, FLOW_CFG_KEYS, "cfg")
+    if "fail_fast" in cfg:
+        if not isinstance(cfg["fail_fast"], bool):
+            raise FlowSpecError(
+                "cfg.fail_fast", f"expected true or false, got {_describe(cfg['fail_fast'])}"
+            )
+        result["fail_fast"] = cfg["fail_fast"]
+    return result
+
+
+def _assign_keys(tasks: list[dict[str, Any]]) -> None:
+    seen: dict[str, str] = {}
+    for task in tasks:
+        key = task["key"]
+        if key is None:
+            continue
+        if key in seen:
+            raise FlowSpecError(
+                f"{task['_path']}.key", f"duplicate task key {key!r} (first used at {seen[key]})"
+            )
+        seen[key] = task["_path"]
+    for position, task in enumerate(tasks, start=1):
+        if task["key"] is None:
+            task["key"] = generate_task_key(seen, position)
+            seen[task["key"]] = task["_path"]
+
+
+def _link_tasks(tasks: list[dict[str, Any]]) -> None:
+    """Turn precursors, successors and list order into each task's precursors."""
+    by_key = {t["key"]: t for t in tasks}
+    known = ", ".join(by_key) or "no tasks"
+    incoming: dict[str, list[str]] = {t["key"]: [] for t in tasks}
+    named_as_successor: set[str] = set()
+    for task in tasks:
+        for field in ("precursors", "successors"):
+            for i, other in enumerate(task[field] or ()):
+                where = f"{task['_path']}.{field}[{i}]"
+                if other == ROOT_TASK_KEY:
+                    if field == "successors":
+                        raise FlowSpecError(where, "'ROOT' cannot be a successor: it comes first")
+                    continue
+                if other not in by_key:
+                    raise FlowSpecError(
+                        where, f"unknown task key {other!r}{suggest(other, by_key)} (known: {known})"
+                    )
+                if field == "precursors":
+                    _append_once(incoming[task["key"]], other)
+                else:
+                    _append_once(incoming[other], task["key"])
+                    named_as_successor.add(other)
+    previous = None
+    for task in tasks:
+        key = task["key"]
+        implicit = (
+            task["precursors"] is None
+            and task["successors"] is None
+            and key not in named_as_successor
+        )
+        if implicit and previous is not None:
+            incoming[key].append(previous)
+        task["precursors"] = incoming[key] or [ROOT_TASK_KEY]
+        previous = key
+
+
+def _check_acyclic(tasks: list[dict[str, Any]]) -> None:
+    """Kahn's algorithm; on failure, walk back through precursors to a cycle."""
+    waiting = {t["key"]: 0 for t in tasks}
+    successors: dict[str, list[str]] = {t["key"]: [] for t in tasks}
+    for task in tasks:
+        for pre in task["precursors"]:
+            if pre != ROOT_TASK_KEY:
+                waiting[task["key"]] += 1
+                successors[pre].append(task["key"])
+    ready = [k for k, n in waiting.items() if n == 0]
+    while ready:
+        key = ready.pop()
+        for succ in successors[key]:
+            waiting[succ] -= 1
+            if waiting[succ] == 0:
+                ready.append(succ)
+    stuck = {k for k, n in waiting.items() if n > 0}
+    if not stuck:
+        return
+    by_key = {t["key"]: t for t in tasks}
+    # Every stuck task has a stuck precursor, so walking back must repeat.
+    walk: list[str] = []
+    position: dict[str, int] = {}
+    key = next(t["key"] for t in tasks if t["key"] in stuck)
+    while key not in position:
+        position[key] = len(walk)
+        walk.append(key)
+        key = next(p for p in by_key[key]["precursors"] if p in stuck)
+    cycle = list(reversed(walk[position[key]:]))
+    cycle.append(cycle[0])
+    raise FlowSpecError("tasks", "dependency cycle: " + " -> ".join(cycle))
+
+
+def _strip_spec_fields(task: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "key": task["key"],
+        "label": task["label"],
+        "task_type": task["task_type"],
+        "task_params": task["task_params"],
+        "data": task["data"],
+        "precursors": task["precursors"],
+        "status": PENDING,
+    }
+
+
+def _get(spec: Mapping[str, Any], field: str, default: Any) -> Any:
+    """Return ``spec[field]``, or ``default`` when it is absent or null."""
+    value = spec.get(field)
+    return default if value is None else value
+
+
+def _append_once(items: list[str], item: str) -> None:
+    if item not in items:
+        items.append(item)
+
+
+def _key_list(spec: Mapping[str, Any], field: str, path: str) -> list[str] | None:
+    value = spec.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise FlowSpecError(
+            f"{path}.{field}", f"expected a list of task keys, got {_describe(value)}"
+        )
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise FlowSpecError(
+                f"{path}.{field}[{i}]", f"expected a task key (a string), got {_describe(item)}"
+            )
+    return list(value)
+
+
+def _optional_str(spec: Mapping[str, Any], field: str, path: str) -> str | None:
+    value = spec.get(field)
+    if value is not None and not isinstance(value, str):
+        raise FlowSpecError(path, f"expected a string, got {_describe(value)}")
+    return value
+
+
+def _expect_mapping(value: Any, path: str) -> None:
+    if not isinstance(value, Mapping):
+        raise FlowSpecError(path, f"expected a dict, got {_describe(value)}")
+
+
+def _check_known_keys(spec: Mapping[str, Any], known: tuple[str, ...], path: str) -> None:
+    for name in spec:
+        if not isinstance(name, str):
+            raise FlowSpecError(path or "flow spec", f"keys must be strings, got {_describe(name)}")
+        if name not in known:
+            where = f"{path}.{name}" if path else name
+            raise FlowSpecError(
+                where, f"unknown key{suggest(name, known)} (expected one of: {', '.join(known)})"
+            )
+
+
+def _json_copy(value: Any, path: str) -> Any:
+    """Deep-copy a JSON value, turning tuples into lists; refuse anything else."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Mapping):
+        copy = {}
+        for name, item in value.items():
+            if not isinstance(name, str):
+                raise FlowSpecError(path, f"dict keys must be strings, got {_describe(name)}")
+            copy[name] = _json_copy(item, f"{path}.{name}")
+        return copy
+    if isinstance(value, (list, tuple)):
+        return [_json_copy(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    raise FlowSpecError(
+        path,
+        "expected a JSON value (dict, list, string, number, true/false or null), "
+        f"got {_describe(value)}",
+    )
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{type(value).__name__} {text}"
