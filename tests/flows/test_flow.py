@@ -1,0 +1,93 @@
+"""The Flow model: attributes, edges and queries."""
+
+from __future__ import annotations
+
+import pytest
+
+from mc.flows import PENDING, Flow, FlowEngine
+from mc.flows.flow import Flow as FlowFromSeedPath
+from mc.flows.flow_engine import FlowEngine as EngineFromSeedPath
+
+
+def diamond() -> Flow:
+    return Flow.from_flow_spec(
+        {
+            "key": "diamond",
+            "label": "a diamond",
+            "tasks": [
+                {"key": "top", "task_type": "noop"},
+                {"key": "left", "task_type": "noop", "precursors": ["top"]},
+                {"key": "right", "task_type": "noop", "precursors": ["top"]},
+                {"key": "bottom", "task_type": "noop", "precursors": ["left", "right"]},
+            ],
+        }
+    )
+
+
+def test_seed_module_paths_name_the_public_classes():
+    assert FlowFromSeedPath is Flow
+    assert EngineFromSeedPath is FlowEngine
+
+
+def test_flow_has_the_documented_attributes():
+    flow = diamond()
+    assert (flow.key, flow.label, flow.status) == ("diamond", "a diamond", PENDING)
+    assert flow.cfg == {"fail_fast": True}
+    assert flow.data == {}
+    assert (flow.depth, flow.parent_key) == (0, None)
+    assert list(flow.tasks) == ["top", "left", "right", "bottom"]
+
+
+def test_get_precursors_and_successors_take_a_key_or_a_task():
+    flow = diamond()
+    assert flow.get_precursors("bottom") == ["left", "right"]
+    assert flow.get_precursors(flow.tasks["bottom"]) == ["left", "right"]
+    assert flow.get_precursors("top") == []
+    assert flow.get_successors("top") == ["left", "right"]
+    assert flow.get_successors(flow.tasks["bottom"]) == []
+
+
+def test_query_for_an_unknown_task_names_flow_and_task():
+    with pytest.raises(KeyError, match="flow 'diamond' has no task 'middle'"):
+        diamond().get_successors("middle")
+
+
+def test_empty_flow_can_be_built_by_hand_and_grown():
+    flow = Flow(key="by_hand", label="built by hand")
+    first = flow.add_task({"task_type": "noop"})
+    second = flow.add_task({"task_type": "noop", "precursors": [first["key"]]})
+    assert first["key"] == "task_1"
+    assert second["precursors"] == ["task_1"]
+    assert flow.get_successors("task_1") == ["task_2"]
+    FlowEngine().run_flow(flow)
+    assert flow.status == "COMPLETED"
+
+
+def test_add_task_without_edges_starts_at_once():
+    flow = diamond()
+    added = flow.add_task({"key": "extra", "task_type": "noop"})
+    assert added["precursors"] == ["ROOT"]
+    assert flow.has_ready_tasks()
+
+
+def test_add_task_after_a_failed_task_is_skipped_at_once(engine):
+    engine.register_task_type("explode", lambda ctx: 1 / 0)
+    flow = engine.flow_spec_to_flow(
+        {"cfg": {"fail_fast": False}, "tasks": [{"key": "a", "task_type": "explode"},
+                                               {"key": "b", "task_type": "noop",
+                                                "precursors": ["ROOT"]}]}
+    )
+    engine.tick_flow(flow)
+    added = flow.add_task({"key": "late", "task_type": "noop", "precursors": ["a"]})
+    assert added["status"] == "SKIPPED"
+
+
+def test_count_tasks_follows_status_changes(engine):
+    flow = engine.flow_spec_to_flow({"tasks": [{"task_type": "noop"}, {"task_type": "noop"}]})
+    assert flow.count_tasks("PENDING") == 2
+    engine.tick_flow(flow)
+    assert (flow.count_tasks("PENDING"), flow.count_tasks("COMPLETED")) == (1, 1)
+
+
+def test_repr_names_key_status_and_size():
+    assert repr(diamond()) == "<Flow key='diamond' label='a diamond' status=PENDING tasks=4>"

@@ -1,0 +1,172 @@
+"""The task-type registry: registered names, entry points, allowed imports only."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from mc.errors import TaskTypeError
+from mc.flows import COMPLETED, FAILED, FlowEngine, register_task_type
+from mc.flows.flow_engine import get_default_engine
+from tests.flows import importable
+
+
+@pytest.fixture(autouse=True)
+def clear_imported():
+    importable.IMPORTED.clear()
+    yield
+    importable.IMPORTED.clear()
+
+
+def run_one(engine, task_type, msg="Hi"):
+    flow = engine.flow_spec_to_flow(
+        {"tasks": [{"key": "t", "task_type": task_type, "task_params": {"msg": msg}}]}
+    )
+    engine.tick_flow(flow)
+    return flow.tasks["t"]
+
+
+def complete(task_ctx):
+    task_ctx["task"]["status"] = COMPLETED
+
+
+def test_registering_a_name_twice_is_an_error(engine):
+    engine.register_task_type("step", complete)
+    with pytest.raises(TaskTypeError, match="'step' is already registered; pass replace=True"):
+        engine.register_task_type("step", complete)
+
+
+def test_replace_true_replaces_a_handler(engine):
+    engine.register_task_type("print", importable.shout, replace=True)
+    assert run_one(engine, "print")["status"] == COMPLETED
+    assert importable.IMPORTED == ["HI"]
+
+
+def test_register_task_type_works_as_a_decorator(engine):
+    @engine.register_task_type("decorated")
+    def decorated(task_ctx):
+        task_ctx["task"]["status"] = COMPLETED
+
+    assert engine.task_type_registry.resolve("decorated") is decorated
+
+
+def test_module_level_register_task_type_registers_on_the_default_engine():
+    name = "test_registry_default_engine_type"
+
+    @register_task_type(name)
+    def handler(task_ctx):
+        task_ctx["task"]["status"] = COMPLETED
+
+    assert get_default_engine().task_type_registry.resolve(name) is handler
+    assert name not in FlowEngine().task_type_registry
+
+
+def test_task_handlers_argument_adds_to_the_builtins():
+    engine = FlowEngine(task_handlers={"step": complete})
+    assert {"print", "log", "noop", "step"} <= set(engine.task_type_registry.names())
+
+
+def test_register_refuses_what_cannot_tick(engine):
+    with pytest.raises(TaskTypeError, match="is not a handler"):
+        engine.register_task_type("number", 42)
+
+
+@pytest.mark.parametrize("task_type", ["os:system", "os.system", "subprocess:run"])
+def test_dotted_task_type_is_refused_without_allow_imports(engine, task_type):
+    task = run_one(engine, task_type, msg="echo pwned")
+    assert task["status"] == FAILED
+    assert "names code to import" in task["error"]
+    assert "allow_imports" in task["error"]
+
+
+def test_allowed_prefix_imports_a_function_handler():
+    engine = FlowEngine(allow_imports=["tests.flows.importable"])
+    task = run_one(engine, "tests.flows.importable:shout")
+    assert task["status"] == COMPLETED
+    assert importable.IMPORTED == ["HI"]
+
+
+def test_allowed_prefix_imports_a_class_handler_by_dotted_name():
+    engine = FlowEngine(allow_imports=["tests.flows"])
+    task = run_one(engine, "tests.flows.importable.Whisper")
+    assert task["status"] == COMPLETED
+    assert importable.IMPORTED == ["hi"]
+
+
+def test_prefix_matches_whole_module_names_only():
+    engine = FlowEngine(allow_imports=["tests.flows.import"])
+    task = run_one(engine, "tests.flows.importable:shout")
+    assert task["status"] == FAILED
+    assert importable.IMPORTED == []
+
+
+def test_private_names_are_never_imported():
+    engine = FlowEngine(allow_imports=["tests.flows.importable"])
+    task = run_one(engine, "tests.flows.importable:_hidden")
+    assert task["status"] == FAILED
+    assert "public attributes only" in task["error"]
+    assert importable.IMPORTED == []
+
+
+def test_imported_object_must_be_a_handler():
+    engine = FlowEngine(allow_imports=["tests.flows.importable"])
+    task = run_one(engine, "tests.flows.importable:NOT_A_HANDLER")
+    assert "is not a handler" in task["error"]
+
+
+def test_missing_module_under_allowed_prefix_fails_the_task_clearly():
+    engine = FlowEngine(allow_imports=["tests.flows"])
+    task = run_one(engine, "tests.flows.no_such_module:handler")
+    assert "could not be imported" in task["error"]
+
+
+def test_allow_imports_must_be_module_prefixes():
+    with pytest.raises(TaskTypeError, match="is not a module prefix"):
+        FlowEngine(allow_imports=["os:system"])
+
+
+@pytest.fixture
+def installed_plugin(tmp_path, monkeypatch):
+    """A real installed distribution declaring an ``mc.task_types`` entry point."""
+    package = tmp_path / "mc_test_plugin"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        textwrap.dedent(
+            """
+            CALLS = []
+
+            def titrate(task_ctx):
+                CALLS.append(task_ctx["task"]["task_params"]["msg"])
+                task_ctx["task"]["status"] = "COMPLETED"
+            """
+        )
+    )
+    dist_info = tmp_path / "mc_test_plugin-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: mc-test-plugin\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text(
+        "[mc.task_types]\ntitrate = mc_test_plugin:titrate\nbroken = mc_test_plugin:missing\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "mc_test_plugin"
+    sys.modules.pop("mc_test_plugin", None)
+
+
+def test_entry_point_task_type_is_found_by_name(engine, installed_plugin):
+    task = run_one(engine, "titrate", msg="5 ml")
+    assert task["status"] == COMPLETED
+    assert sys.modules[installed_plugin].CALLS == ["5 ml"]
+
+
+def test_entry_point_names_are_listed_as_known(engine, installed_plugin):
+    assert "titrate" in engine.task_type_registry.names()
+    task = run_one(engine, "titrat")
+    assert "did you mean 'titrate'?" in task["error"]
+
+
+def test_entry_point_that_fails_to_load_fails_the_task_clearly(engine, installed_plugin):
+    task = run_one(engine, "broken")
+    assert task["status"] == FAILED
+    assert "entry point 'mc_test_plugin:missing' failed to load" in task["error"]
