@@ -18,6 +18,8 @@ The rules for edges:
 * ``precursors: ['ROOT']`` (or ``[]``) starts a task at once.
 
 An optional field that is null (``None``, or empty in YAML) counts as absent.
+Tuples count as lists. Values in ``data`` and ``task_params`` must be JSON:
+dicts with string keys, lists, strings, finite numbers, booleans and null.
 The JSON Schema shipped as ``mc/flows/flow_spec.schema.json`` (see
 :func:`flow_spec_json_schema`) states the same rules for editors.
 """
@@ -26,10 +28,11 @@ from __future__ import annotations
 
 import difflib
 import json
-from importlib import resources
+import math
 import re
 import uuid
 from collections.abc import Mapping
+from importlib import resources
 from typing import Any
 
 from mc.errors import FlowSpecError
@@ -52,8 +55,14 @@ TASK_SPEC_KEYS = (
 DEFAULT_CFG = {"fail_fast": True}
 
 # ASCII identifiers only, so that the JSON Schema can state the same rule.
+# The pattern is written for JSON Schema (ECMA-262), where '$' ends the
+# string; in Python it also matches before a final newline, so the validator
+# uses fullmatch.
 TASK_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _TASK_KEY_RE = re.compile(TASK_KEY_PATTERN)
+
+# Messages about unknown task keys list at most this many known keys.
+_MAX_KEYS_LISTED = 10
 
 
 def flow_spec_json_schema() -> dict[str, Any]:
@@ -77,11 +86,9 @@ def normalize_flow_spec(spec: Any) -> dict[str, Any]:
     elif not isinstance(key, str) or not key:
         raise FlowSpecError("key", f"expected a non-empty string, got {_describe(key)}")
     cfg = _normalize_cfg(spec.get("cfg"))
-    data = _json_copy(_get(spec, "data", {}), "data")
-    if not isinstance(data, dict):
-        raise FlowSpecError("data", f"expected a dict, got {_describe(data)}")
+    data = _json_dict_copy(_get(spec, "data", {}), "data")
     task_specs = _get(spec, "tasks", [])
-    if not isinstance(task_specs, list):
+    if not isinstance(task_specs, (list, tuple)):
         raise FlowSpecError("tasks", f"expected a list of task specs, got {_describe(task_specs)}")
     tasks = [normalize_task_spec(t, f"tasks[{i}]") for i, t in enumerate(task_specs)]
     _assign_keys(tasks)
@@ -120,12 +127,8 @@ def normalize_task_spec(task_spec: Any, path: str) -> dict[str, Any]:
     key = task_spec.get("key")
     if key is not None:
         check_task_key(key, f"{path}.key")
-    task_params = _json_copy(_get(task_spec, "task_params", {}), f"{path}.task_params")
-    if not isinstance(task_params, dict):
-        raise FlowSpecError(f"{path}.task_params", f"expected a dict, got {_describe(task_params)}")
-    data = _json_copy(_get(task_spec, "data", {}), f"{path}.data")
-    if not isinstance(data, dict):
-        raise FlowSpecError(f"{path}.data", f"expected a dict, got {_describe(data)}")
+    task_params = _json_dict_copy(_get(task_spec, "task_params", {}), f"{path}.task_params")
+    data = _json_dict_copy(_get(task_spec, "data", {}), f"{path}.data")
     return {
         "key": key,
         "label": _optional_str(task_spec, "label", f"{path}.label"),
@@ -144,7 +147,7 @@ def check_task_key(key: Any, path: str) -> None:
         raise FlowSpecError(path, f"expected a string, got {_describe(key)}")
     if key == ROOT_TASK_KEY:
         raise FlowSpecError(path, f"'{ROOT_TASK_KEY}' is reserved for the implicit root task")
-    if not _TASK_KEY_RE.match(key):
+    if not _TASK_KEY_RE.fullmatch(key):
         raise FlowSpecError(
             path,
             f"invalid task key {key!r}: expected an identifier "
@@ -161,7 +164,10 @@ def generate_task_key(taken: Mapping[str, Any] | set[str], position: int) -> str
 
 
 def suggest(name: str, known: Any) -> str:
-    """Return a "did you mean" hint for ``name`` among ``known``, or ''."""
+    """Return a "did you mean" hint for ``name`` among ``known``, or ''.
+
+    The hint starts with ``'; '``, to go at the end of a message.
+    """
     matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f"; did you mean {matches[0]!r}?" if matches else ""
 
@@ -172,12 +178,13 @@ def _normalize_cfg(cfg: Any) -> dict[str, Any]:
         return result
     _expect_mapping(cfg, "cfg")
     _check_known_keys(cfg, FLOW_CFG_KEYS, "cfg")
-    if "fail_fast" in cfg:
-        if not isinstance(cfg["fail_fast"], bool):
+    fail_fast = cfg.get("fail_fast")
+    if fail_fast is not None:
+        if not isinstance(fail_fast, bool):
             raise FlowSpecError(
-                "cfg.fail_fast", f"expected true or false, got {_describe(cfg['fail_fast'])}"
+                "cfg.fail_fast", f"expected true or false, got {_describe(fail_fast)}"
             )
-        result["fail_fast"] = cfg["fail_fast"]
+        result["fail_fast"] = fail_fast
     return result
 
 
@@ -201,8 +208,8 @@ def _assign_keys(tasks: list[dict[str, Any]]) -> None:
 def _link_tasks(tasks: list[dict[str, Any]]) -> None:
     """Turn precursors, successors and list order into each task's precursors."""
     by_key = {t["key"]: t for t in tasks}
-    known = ", ".join(by_key) or "no tasks"
-    incoming: dict[str, list[str]] = {t["key"]: [] for t in tasks}
+    # Dicts keep the order precursors were named in, and add each one once.
+    incoming: dict[str, dict[str, None]] = {t["key"]: {} for t in tasks}
     named_as_successor: set[str] = set()
     for task in tasks:
         for field in ("precursors", "successors"):
@@ -214,12 +221,14 @@ def _link_tasks(tasks: list[dict[str, Any]]) -> None:
                     continue
                 if other not in by_key:
                     raise FlowSpecError(
-                        where, f"unknown task key {other!r}{suggest(other, by_key)} (known: {known})"
+                        where,
+                        f"unknown task key {other!r} (known: {_list_keys(by_key)})"
+                        f"{suggest(other, by_key)}",
                     )
                 if field == "precursors":
-                    _append_once(incoming[task["key"]], other)
+                    incoming[task["key"]][other] = None
                 else:
-                    _append_once(incoming[other], task["key"])
+                    incoming[other][task["key"]] = None
                     named_as_successor.add(other)
     previous = None
     for task in tasks:
@@ -230,8 +239,8 @@ def _link_tasks(tasks: list[dict[str, Any]]) -> None:
             and key not in named_as_successor
         )
         if implicit and previous is not None:
-            incoming[key].append(previous)
-        task["precursors"] = incoming[key] or [ROOT_TASK_KEY]
+            incoming[key][previous] = None
+        task["precursors"] = list(incoming[key]) or [ROOT_TASK_KEY]
         previous = key
 
 
@@ -286,9 +295,15 @@ def _get(spec: Mapping[str, Any], field: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def _append_once(items: list[str], item: str) -> None:
-    if item not in items:
-        items.append(item)
+def _list_keys(keys: Mapping[str, Any]) -> str:
+    """Name the known task keys, or the first few of many."""
+    if not keys:
+        return "no tasks"
+    names = list(keys)
+    listed = ", ".join(names[:_MAX_KEYS_LISTED])
+    if len(names) > _MAX_KEYS_LISTED:
+        listed += f", ... ({len(names) - _MAX_KEYS_LISTED} more)"
+    return listed
 
 
 def _key_list(spec: Mapping[str, Any], field: str, path: str) -> list[str] | None:
@@ -324,34 +339,69 @@ def _check_known_keys(spec: Mapping[str, Any], known: tuple[str, ...], path: str
         if not isinstance(name, str):
             raise FlowSpecError(path or "flow spec", f"keys must be strings, got {_describe(name)}")
         if name not in known:
-            where = f"{path}.{name}" if path else name
+            where = _field_path(path, name)
             raise FlowSpecError(
-                where, f"unknown key{suggest(name, known)} (expected one of: {', '.join(known)})"
+                where, f"unknown key (expected one of: {', '.join(known)}){suggest(name, known)}"
             )
 
 
-def _json_copy(value: Any, path: str) -> Any:
-    """Deep-copy a JSON value, turning tuples into lists; refuse anything else."""
-    if value is None or isinstance(value, (str, bool, int, float)):
+def _field_path(path: str, name: str) -> str:
+    """The path of field ``name`` in ``path``: ``path.name``, or ``path['odd name']``."""
+    if _TASK_KEY_RE.fullmatch(name):
+        return f"{path}.{name}" if path else name
+    return f"{path}[{name!r}]"
+
+
+def _json_dict_copy(value: Any, path: str) -> dict[str, Any]:
+    """Deep-copy a dict of JSON values; refuse anything else."""
+    if not isinstance(value, Mapping):
+        raise FlowSpecError(path, f"expected a dict, got {_describe(value)}")
+    try:
+        return _json_copy(value, path, set())
+    except RecursionError:
+        raise FlowSpecError(path, "nested too deeply to be stored as JSON") from None
+
+
+def _json_copy(value: Any, path: str, containers: set[int]) -> Any:
+    """Deep-copy a JSON value, turning tuples into lists; refuse anything else.
+
+    ``containers`` holds the ids of the dicts and lists that enclose
+    ``value``, to refuse one that contains itself (which JSON cannot store).
+    """
+    if value is None or isinstance(value, (str, bool, int)):
         return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise FlowSpecError(
+                path, f"expected a finite number (JSON has no NaN or Infinity), got {value!r}"
+            )
+        return value
+    if not isinstance(value, (Mapping, list, tuple)):
+        raise FlowSpecError(
+            path,
+            "expected a JSON value (dict, list, string, number, true/false or null), "
+            f"got {_describe(value)}",
+        )
+    if id(value) in containers:
+        raise FlowSpecError(path, "contains itself; JSON values must be trees")
+    containers.add(id(value))
     if isinstance(value, Mapping):
-        copy = {}
+        copy: Any = {}
         for name, item in value.items():
             if not isinstance(name, str):
                 raise FlowSpecError(path, f"dict keys must be strings, got {_describe(name)}")
-            copy[name] = _json_copy(item, f"{path}.{name}")
-        return copy
-    if isinstance(value, (list, tuple)):
-        return [_json_copy(item, f"{path}[{i}]") for i, item in enumerate(value)]
-    raise FlowSpecError(
-        path,
-        "expected a JSON value (dict, list, string, number, true/false or null), "
-        f"got {_describe(value)}",
-    )
+            copy[name] = _json_copy(item, _field_path(path, name), containers)
+    else:
+        copy = [_json_copy(item, f"{path}[{i}]", containers) for i, item in enumerate(value)]
+    containers.discard(id(value))
+    return copy
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__ must not hide the real problem
+        text = "<unprintable>"
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{type(value).__name__} {text}"
