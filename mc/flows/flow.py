@@ -124,7 +124,7 @@ class Flow:
         _check_flow_dict(flow_dict)
         try:
             # A JSON round trip copies plain data faster than copy.deepcopy.
-            owned = json.loads(json.dumps(flow_dict))
+            owned = json.loads(json.dumps(flow_dict, allow_nan=False))
         except (TypeError, ValueError) as error:
             raise FlowLoadError(f"flow dict: not plain JSON data: {error}") from error
         return cls._from_trusted_dict(owned)
@@ -172,9 +172,16 @@ class Flow:
         (existing tasks that have not started yet). Without either it starts
         at once (its precursor is ``ROOT``). A handler may call this during a
         tick to grow its own flow; the new task is scheduled like the rest.
-        Raises :class:`~mc.errors.FlowSpecError` on a bad task spec and
-        leaves the flow unchanged.
+        Raises :class:`~mc.errors.FlowSpecError` on a bad task spec, and
+        :class:`~mc.errors.FlowError` if the flow has ended; the flow is
+        unchanged then.
         """
+        if self.finished:
+            raise FlowError(
+                f"flow {self.key!r} is {self.status}: tasks can be added only to a "
+                "PENDING or RUNNING flow",
+                flow=self,
+            )
         new = flow_spec.normalize_task_spec(task, "task")
         key = new["key"]
         if key is None:
@@ -237,7 +244,8 @@ class Flow:
             if key not in self.tasks:
                 raise FlowSpecError(
                     f"{path}[{i}]",
-                    f"unknown task key {key!r}{flow_spec.suggest(key, self.tasks)}",
+                    f"unknown task key {key!r} (known: {flow_spec.list_keys(self.tasks)})"
+                    f"{flow_spec.suggest(key, self.tasks)}",
                 )
             if key not in found:
                 found.append(key)
@@ -248,17 +256,22 @@ class Flow:
         if not sources or not targets:
             return
         wanted = set(targets)
-        seen = set(sources)
+        came_from: dict[str, str | None] = {key: None for key in sources}
         stack = list(sources)
         while stack:
             key = stack.pop()
             if key in wanted:
+                path = [key]
+                while came_from[path[-1]] is not None:
+                    path.append(came_from[path[-1]])  # type: ignore[arg-type]
+                cycle = [new_key, *reversed(path), new_key]
                 raise FlowSpecError(
-                    "task", f"adding {new_key!r} would make a cycle through {key!r}"
+                    "task", f"adding {new_key!r} would make a dependency cycle: "
+                    + " -> ".join(cycle)
                 )
             for succ in self._successors[key]:
-                if succ not in seen:
-                    seen.add(succ)
+                if succ not in came_from:
+                    came_from[succ] = key
                     stack.append(succ)
 
     # -- queries ------------------------------------------------------------
@@ -307,7 +320,7 @@ class Flow:
         # A JSON round trip is the fastest deep copy of plain data, and it
         # proves on the spot that handlers left only JSON types behind.
         try:
-            return json.loads(json.dumps(flow_dict))
+            return json.loads(json.dumps(flow_dict, allow_nan=False))
         except (TypeError, ValueError) as error:
             raise FlowError(
                 f"flow {self.key!r} holds data that is not JSON: {error}", flow=self

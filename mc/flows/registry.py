@@ -89,9 +89,9 @@ class TaskTypeRegistry:
         if handler is None and _looks_like_import_path(name):
             handler = self._import(name)
         if handler is None:
+            known = self.names()
             raise TaskTypeError(
-                f"unknown task_type {name!r}{suggest(name, self.names())} "
-                f"(known: {', '.join(self.names())})"
+                f"unknown task_type {name!r} (known: {', '.join(known)}){suggest(name, known)}"
             )
         # Cache, so the next tick of this type costs one dict lookup.
         self._found[name] = handler

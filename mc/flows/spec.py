@@ -222,7 +222,7 @@ def _link_tasks(tasks: list[dict[str, Any]]) -> None:
                 if other not in by_key:
                     raise FlowSpecError(
                         where,
-                        f"unknown task key {other!r} (known: {_list_keys(by_key)})"
+                        f"unknown task key {other!r} (known: {list_keys(by_key)})"
                         f"{suggest(other, by_key)}",
                     )
                 if field == "precursors":
@@ -295,8 +295,8 @@ def _get(spec: Mapping[str, Any], field: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def _list_keys(keys: Mapping[str, Any]) -> str:
-    """Name the known task keys, or the first few of many."""
+def list_keys(keys: Any) -> str:
+    """Name the known keys (task keys, task types), or the first few of many."""
     if not keys:
         return "no tasks"
     names = list(keys)

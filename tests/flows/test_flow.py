@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mc.errors import FlowError, FlowSpecError
 from mc.flows import PENDING, Flow, FlowEngine
 from mc.flows.flow import Flow as FlowFromSeedPath
 from mc.flows.flow_engine import FlowEngine as EngineFromSeedPath
@@ -73,11 +74,17 @@ def test_add_task_without_edges_starts_at_once():
 def test_add_task_after_a_failed_task_is_skipped_at_once(engine):
     engine.register_task_type("explode", lambda ctx: 1 / 0)
     flow = engine.flow_spec_to_flow(
-        {"cfg": {"fail_fast": False}, "tasks": [{"key": "a", "task_type": "explode"},
-                                               {"key": "b", "task_type": "noop",
-                                                "precursors": ["ROOT"]}]}
+        {
+            "cfg": {"fail_fast": False},
+            "tasks": [
+                {"key": "a", "task_type": "explode"},
+                {"key": "b", "task_type": "noop", "precursors": ["ROOT"]},
+                {"key": "c", "task_type": "noop", "precursors": ["b"]},
+            ],
+        }
     )
     engine.tick_flow(flow)
+    assert flow.status == "RUNNING"
     added = flow.add_task({"key": "late", "task_type": "noop", "precursors": ["a"]})
     assert added["status"] == "SKIPPED"
 
@@ -91,3 +98,40 @@ def test_count_tasks_follows_status_changes(engine):
 
 def test_repr_names_key_status_and_size():
     assert repr(diamond()) == "<Flow key='diamond' label='a diamond' status=PENDING tasks=4>"
+
+
+def test_add_task_to_a_finished_flow_is_refused(engine):
+    flow = engine.flow_spec_to_flow({"key": "done", "tasks": [{"task_type": "noop"}]})
+    engine.run_flow(flow)
+    with pytest.raises(FlowError, match="flow 'done' is COMPLETED: tasks can be added only"):
+        flow.add_task({"task_type": "noop"})
+    assert len(flow.tasks) == 1
+
+
+def test_add_task_cycle_message_names_the_whole_cycle():
+    flow = diamond()
+    with pytest.raises(FlowSpecError, match=(
+        "adding 'back' would make a dependency cycle: back -> left -> bottom -> back"
+    )):
+        flow.add_task({"key": "back", "task_type": "noop", "precursors": ["bottom"],
+                       "successors": ["left"]})
+
+
+def test_add_task_unknown_precursor_lists_known_keys():
+    with pytest.raises(FlowSpecError, match=(
+        r"task.precursors\[0\]: unknown task key 'lft' \(known: top, left, right, bottom\); "
+        "did you mean 'left'"
+    )):
+        diamond().add_task({"task_type": "noop", "precursors": ["lft"]})
+
+
+def test_nan_left_by_a_handler_is_reported_on_serialization(engine):
+    def leave_nan(task_ctx):
+        task_ctx["task"]["data"]["energy"] = float("nan")
+        task_ctx["task"]["status"] = "COMPLETED"
+
+    engine.register_task_type("leave_nan", leave_nan)
+    flow = engine.flow_spec_to_flow({"key": "nan", "tasks": [{"task_type": "leave_nan"}]})
+    engine.run_flow(flow)
+    with pytest.raises(FlowError, match="flow 'nan' holds data that is not JSON"):
+        flow.to_flow_dict()

@@ -656,7 +656,7 @@ def test_add_task_refuses_a_successor_that_has_started(flow, engine):
 def test_add_task_refuses_a_cycle_made_through_successors(flow):
     error = add_task_error(flow, task("c", precursors=["b"], successors=["a"]))
     assert error.path == "task"
-    assert error.problem == "adding 'c' would make a cycle through 'b'"
+    assert error.problem == "adding 'c' would make a dependency cycle: c -> a -> b -> c"
 
 
 def test_add_task_refuses_a_task_that_precedes_and_follows_the_same_task(flow):
