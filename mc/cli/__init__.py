@@ -70,8 +70,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _run_command(args: argparse.Namespace) -> int:
-    engine = FlowEngine(allow_imports=args.allow_imports)
     try:
+        engine = FlowEngine(allow_imports=args.allow_imports)
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
     except (FlowSpecError, TaskTypeError) as error:
         print(f"mc run: {error}", file=sys.stderr)

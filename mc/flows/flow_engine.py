@@ -25,9 +25,11 @@ one-tick tasks takes N ticks. The engine never walks the whole graph during a
 tick: dependency counters and a ready set (kept by the flow, rebuilt on load)
 make a tick cost O(tasks that change), plus the running tasks it ticks.
 
-Guarantees: a tick never raises because of a task; a flow always ends; and
-a flow stored as JSON and loaded again between any two ticks ends in the same
-state, after the same number of ticks, as one kept in memory.
+Guarantees: a tick never raises because of a task; a flow ends as soon as
+every task has finished, and a failure can never leave it waiting forever
+(a task that its handler keeps RUNNING is the only thing that can); and a flow
+stored as JSON and loaded again between any two ticks ends in the same state,
+after the same number of ticks, as one kept in memory.
 """
 
 from __future__ import annotations
@@ -204,20 +206,16 @@ class FlowEngine:
 
         Raises :class:`~mc.errors.FlowError` (with ``.flow``) if the flow
         FAILED, listing its errors, or if it has not ended after
-        ``max_ticks`` ticks (default: no limit). When a tick starts nothing
+        ``max_ticks`` more ticks (default: no limit). When a tick starts nothing
         new, waits ``poll_interval_s`` seconds before the next, so that a
         flow polling outside work does not spin.
         """
+        ticks = 0
         while not flow.finished:
-            if max_ticks is not None and flow.num_ticks >= max_ticks:
-                running = sorted(flow._running)
-                raise FlowError(
-                    f"flow {flow.key!r} did not end within {max_ticks} ticks; "
-                    f"still RUNNING: {', '.join(running) or 'none'} "
-                    "(does each handler set its task's status to COMPLETED or FAILED?)",
-                    flow=flow,
-                )
+            if max_ticks is not None and ticks >= max_ticks:
+                raise FlowError(_not_ended_message(flow, max_ticks), flow=flow)
             self.tick_flow(flow, task_ctx)
+            ticks += 1
             if poll_interval_s and not flow.finished and not flow.has_ready_tasks():
                 time.sleep(poll_interval_s)
         if flow.status == FAILED:
@@ -227,6 +225,17 @@ class FlowEngine:
                 flow=flow,
             )
         return flow
+
+
+def _not_ended_message(flow: Flow, max_ticks: int) -> str:
+    message = f"flow {flow.key!r} did not end within {max_ticks} tick{'s' if max_ticks != 1 else ''}"
+    running = flow._running_in_order()
+    if running:
+        return (
+            f"{message}; still RUNNING: {', '.join(running)} "
+            "(does each handler set its task's status to COMPLETED or FAILED?)"
+        )
+    return f"{message}; {flow.count_tasks(PENDING)} tasks still PENDING"
 
 
 _default_engine: FlowEngine | None = None

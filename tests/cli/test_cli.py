@@ -132,3 +132,8 @@ def test_python_dash_m_mc_runs_the_command():
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_run_refuses_a_bad_allow_imports_prefix_with_exit_2(capsys):
+    assert main(["run", "--allow-imports", "bad prefix!", str(EXAMPLES / "hello.yaml")]) == 2
+    assert "is not a module prefix" in capsys.readouterr().err

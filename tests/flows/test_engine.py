@@ -267,3 +267,17 @@ def test_handler_setting_an_unknown_status_fails_its_task(engine):
     engine.tick_flow(flow)
     assert flow.tasks["a"]["status"] == FAILED
     assert "set status 'DONE'" in flow.tasks["a"]["error"]
+
+
+def test_run_flow_max_ticks_counts_ticks_of_this_call(engine):
+    flow = engine.flow_spec_to_flow(chain_spec(6))
+    engine.tick_flow(flow)
+    engine.tick_flow(flow)
+    engine.run_flow(flow, max_ticks=4)
+    assert flow.status == COMPLETED
+
+
+def test_run_flow_max_ticks_with_only_pending_tasks_says_so(engine):
+    flow = engine.flow_spec_to_flow(chain_spec(3))
+    with pytest.raises(FlowError, match="did not end within 1 tick; 2 tasks still PENDING"):
+        engine.run_flow(flow, max_ticks=1)
