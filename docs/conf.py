@@ -3,7 +3,8 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.abspath(".."))
+DOCS_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(DOCS_DIR))
 
 project = "MissionControl"
 author = "MissionControl developers"
@@ -19,3 +20,8 @@ autodoc_typehints = "description"
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 nitpicky = False
+
+# Every example in the docs runs in the doctest build. Examples import what
+# they use, so that a reader can copy them; the only shared name is the docs
+# directory, which hidden setup code uses to find the repository's examples/.
+doctest_global_setup = f"DOCS_DIR = {DOCS_DIR!r}"

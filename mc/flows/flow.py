@@ -14,6 +14,9 @@ never stored, in the manner of :class:`graphlib.TopologicalSorter`:
   COMPLETED;
 * ``_ready``: PENDING tasks whose precursors all COMPLETED;
 * ``_running``: RUNNING tasks;
+* ``_keys`` and ``_position``: each task's place in the flow. ``_ready`` and
+  ``_running`` hold places, not keys, because the engine handles tasks in
+  flow order and integers sort fastest;
 * ``_status_counts``: how many tasks have each status.
 
 The engine moves a task between statuses only through :meth:`_start_task`,
@@ -95,11 +98,12 @@ class Flow:
         self.parent_key: str | None = parent_key
         self.num_ticks: int = num_ticks
         self.tasks: dict[str, dict[str, Any]] = {}
+        self._keys: list[str] = []
         self._position: dict[str, int] = {}
         self._successors: dict[str, list[str]] = {}
         self._waiting: dict[str, int] = {}
-        self._ready: set[str] = set()
-        self._running: set[str] = set()
+        self._ready: set[int] = set()
+        self._running: set[int] = set()
         self._status_counts: Counter[str] = Counter()
 
     # -- building -----------------------------------------------------------
@@ -114,14 +118,20 @@ class Flow:
         return cls._from_trusted_dict(flow_spec.normalize_flow_spec(spec))
 
     @classmethod
-    def from_flow_dict(cls, flow_dict: Mapping[str, Any]) -> Flow:
+    def from_flow_dict(cls, flow_dict: Mapping[str, Any], copy: bool = True) -> Flow:
         """Load a flow from the dict that :meth:`to_flow_dict` returned.
 
-        The flow resumes exactly where it stopped. The dict is copied, so
-        later changes to it do not reach the flow. A malformed dict raises
+        The flow resumes exactly where it stopped. A malformed dict raises
         :class:`~mc.errors.FlowLoadError` naming the problem.
+
+        The dict is copied, so later changes to it do not reach the flow.
+        With ``copy=False`` the flow takes the dict over instead, which
+        saves a copy when the dict is fresh from :func:`json.loads`; the
+        caller must not use the dict afterwards.
         """
         _check_flow_dict(flow_dict)
+        if not copy and isinstance(flow_dict, dict):
+            return cls._from_trusted_dict(flow_dict)
         try:
             # A JSON round trip copies plain data faster than copy.deepcopy.
             owned = json.loads(json.dumps(flow_dict, allow_nan=False))
@@ -140,20 +150,21 @@ class Flow:
 
     def _rebuild_indexes(self) -> None:
         tasks = self.tasks
-        self._position = {key: i for i, key in enumerate(tasks)}
+        self._keys = list(tasks)
+        self._position = {key: i for i, key in enumerate(self._keys)}
         self._successors = {key: [] for key in tasks}
         self._waiting = {}
         self._ready = set()
         self._running = set()
         self._status_counts = Counter()
-        for key, task in tasks.items():
+        for position, (key, task) in enumerate(tasks.items()):
             status = task["status"]
             self._status_counts[status] += 1
             for pre in task["precursors"]:
                 if pre != ROOT_TASK_KEY:
                     self._successors[pre].append(key)
             if status == RUNNING:
-                self._running.add(key)
+                self._running.add(position)
             elif status == PENDING:
                 waiting = sum(
                     1
@@ -162,7 +173,7 @@ class Flow:
                 )
                 self._waiting[key] = waiting
                 if waiting == 0:
-                    self._ready.add(key)
+                    self._ready.add(position)
 
     def add_task(self, task: Mapping[str, Any]) -> dict[str, Any]:
         """Add a task to the flow and return the stored task dict.
@@ -208,7 +219,8 @@ class Flow:
             "status": PENDING,
         }
         self.tasks[key] = stored
-        self._position[key] = len(self._position)
+        self._position[key] = len(self._keys)
+        self._keys.append(key)
         self._successors[key] = []
         self._status_counts[PENDING] += 1
         waiting = 0
@@ -227,11 +239,11 @@ class Flow:
             ] + [key]
             self._successors[key].append(succ)
             self._waiting[succ] += 1
-            self._ready.discard(succ)
+            self._ready.discard(self._position[succ])
         if doomed:
             self._skip_downstream(key, include_self=True)
         elif waiting == 0:
-            self._ready.add(key)
+            self._ready.add(self._position[key])
         return stored
 
     def _existing_keys(self, keys: list[str], path: str) -> list[str]:
@@ -334,33 +346,37 @@ class Flow:
 
     # -- bookkeeping for the engine ----------------------------------------
 
-    def _take_ready(self) -> list[str]:
+    def _take_ready(self) -> list[dict[str, Any]]:
         """Return the ready tasks in flow order, and forget them as ready."""
-        ready = sorted(self._ready, key=self._position.__getitem__)
+        keys, tasks = self._keys, self.tasks
+        ready = [tasks[keys[position]] for position in sorted(self._ready)]
         self._ready.clear()
         return ready
 
-    def _running_in_order(self) -> list[str]:
-        return sorted(self._running, key=self._position.__getitem__)
+    def _running_in_order(self) -> list[dict[str, Any]]:
+        keys, tasks = self._keys, self.tasks
+        return [tasks[keys[position]] for position in sorted(self._running)]
 
-    def _start_task(self, key: str) -> None:
-        task = self.tasks[key]
+    def _start_task(self, task: dict[str, Any]) -> None:
+        key = task["key"]
         self._move(task, RUNNING)
         del self._waiting[key]
-        self._running.add(key)
+        self._running.add(self._position[key])
 
-    def _finish_task(self, key: str) -> None:
+    def _finish_task(self, task: dict[str, Any]) -> None:
         """Record that a RUNNING task's status became COMPLETED or FAILED."""
-        task = self.tasks[key]
-        self._running.discard(key)
+        key = task["key"]
+        self._running.discard(self._position[key])
         self._status_counts[RUNNING] -= 1
         self._status_counts[task["status"]] += 1
         if task["status"] == COMPLETED:
+            waiting = self._waiting
             for succ in self._successors[key]:
-                if succ in self._waiting:
-                    self._waiting[succ] -= 1
-                    if self._waiting[succ] == 0:
-                        self._ready.add(succ)
+                left = waiting.get(succ)
+                if left is not None:
+                    waiting[succ] = left - 1
+                    if left == 1:
+                        self._ready.add(self._position[succ])
         else:
             self._skip_downstream(key)
 
@@ -375,7 +391,7 @@ class Flow:
                 continue
             self._move(task, SKIPPED)
             self._waiting.pop(succ, None)
-            self._ready.discard(succ)
+            self._ready.discard(self._position[succ])
             skipped.append(succ)
             stack.extend(self._successors[succ])
         return skipped

@@ -44,7 +44,6 @@ from mc.errors import FlowError, TaskTypeError
 from mc.flows.flow import Flow
 from mc.flows.registry import TaskTypeRegistry
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED
-from mc.flows.task_handler import tick_with_handler
 
 logger = logging.getLogger(__name__)
 
@@ -107,30 +106,32 @@ class FlowEngine:
             flow.status = RUNNING
         flow.num_ticks += 1
         now = self.clock()
-        for key in flow._take_ready():
-            flow._start_task(key)
-            flow.tasks[key]["started_at"] = now
-        for key in flow._running_in_order():
-            failed = self._tick_task(flow, key, task_ctx)
+        for task in flow._take_ready():
+            flow._start_task(task)
+            task["started_at"] = now
+        for task in flow._running_in_order():
+            failed = self._tick_task(flow, task, task_ctx)
             if failed and flow.cfg.get("fail_fast", True):
                 flow.status = FAILED
-                logger.info("flow %s FAILED at task %s (fail_fast)", flow.key, key)
+                logger.info("flow %s FAILED at task %s (fail_fast)", flow.key, task["key"])
                 return
         if not flow._running and not flow._ready:
             self._end_flow(flow)
 
-    def _tick_task(self, flow: Flow, key: str, task_ctx: Mapping[str, Any] | None) -> bool:
+    def _tick_task(
+        self, flow: Flow, task: dict[str, Any], task_ctx: Mapping[str, Any] | None
+    ) -> bool:
         """Tick one RUNNING task; return True if it FAILED."""
-        task = flow.tasks[key]
-        ctx = dict(task_ctx) if task_ctx else {}
-        ctx.update(task=task, flow=flow, flow_engine=self)
+        if task_ctx:
+            ctx = {**task_ctx, "task": task, "flow": flow, "flow_engine": self}
+        else:
+            ctx = {"task": task, "flow": flow, "flow_engine": self}
         try:
-            handler = self.task_type_registry.resolve(task["task_type"])
-            tick_with_handler(handler, ctx)
+            self.task_type_registry.resolve_tick(task["task_type"])(ctx)
             status = task.get("status")
             if status not in _HANDLER_STATUSES:
                 raise FlowError(
-                    f"handler of task {key!r} set status {status!r}; "
+                    f"handler of task {task['key']!r} set status {status!r}; "
                     f"expected one of {', '.join(_HANDLER_STATUSES)}"
                 )
         except TaskTypeError as error:
@@ -145,7 +146,7 @@ class FlowEngine:
                 self._fail_task(flow, task, str(message))
         if task["status"] == COMPLETED:
             task["finished_at"] = self.clock()
-            flow._finish_task(key)
+            flow._finish_task(task)
             return False
         return True
 
@@ -159,7 +160,7 @@ class FlowEngine:
         flow.data.setdefault("errors", []).append(
             f"task {task['key']!r} ({task['task_type']}): {summary}"
         )
-        flow._finish_task(task["key"])
+        flow._finish_task(task)
         logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
 
     def _end_flow(self, flow: Flow) -> None:
@@ -229,7 +230,7 @@ class FlowEngine:
 
 def _not_ended_message(flow: Flow, max_ticks: int) -> str:
     message = f"flow {flow.key!r} did not end within {max_ticks} tick{'s' if max_ticks != 1 else ''}"
-    running = flow._running_in_order()
+    running = [task["key"] for task in flow._running_in_order()]
     if running:
         return (
             f"{message}; still RUNNING: {', '.join(running)} "

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mc.errors import TaskTypeError
@@ -55,6 +55,8 @@ class TaskTypeRegistry:
         self._handlers: dict[str, Any] = {}
         # Handlers found through entry points or allowed imports.
         self._found: dict[str, Any] = {}
+        # The function that ticks a task, per name: the engine's hot path.
+        self._tick_functions: dict[str, Callable[[dict[str, Any]], Any]] = {}
         for name, handler in BUILTIN_TASK_TYPES.items():
             self.register(name, handler)
         for name, handler in (handlers or {}).items():
@@ -78,7 +80,20 @@ class TaskTypeRegistry:
                 f"task type {name!r} is already registered; pass replace=True to replace it"
             )
         self._handlers[name] = handler
+        self._tick_functions.pop(name, None)
         return handler
+
+    def resolve_tick(self, name: str) -> Callable[[dict[str, Any]], Any]:
+        """Return a function that ticks a task of type ``name`` given its task_ctx.
+
+        Raises :class:`~mc.errors.TaskTypeError` as :meth:`resolve` does.
+        """
+        tick = self._tick_functions.get(name)
+        if tick is None:
+            handler = self.resolve(name)
+            tick = getattr(handler, "tick_task", None) or handler
+            self._tick_functions[name] = tick
+        return tick
 
     def resolve(self, name: str) -> Any:
         """Return the handler for ``name``, or raise TaskTypeError saying why not."""

@@ -81,15 +81,6 @@ class BaseTaskHandler:
 TaskHandler = Union[Callable[[TaskCtx], Any], type[BaseTaskHandler]]
 
 
-def tick_with_handler(handler: Any, task_ctx: TaskCtx) -> None:
-    """Tick ``task_ctx['task']`` once with ``handler``, whatever its kind."""
-    tick_task = getattr(handler, "tick_task", None)
-    if tick_task is not None:
-        tick_task(task_ctx)
-    else:
-        handler(task_ctx)
-
-
 def is_task_handler(handler: Any) -> bool:
     """Return True if ``handler`` can tick a task (has tick_task or is callable)."""
     return callable(getattr(handler, "tick_task", None)) or callable(handler)

@@ -133,3 +133,16 @@ def test_hand_edited_flow_with_an_unreachable_task_still_ends(engine):
     assert flow.status == "FAILED"
     assert flow.tasks["b"]["status"] == "SKIPPED"
     assert "can never start" in flow.tasks["b"]["error"]
+
+
+def test_from_flow_dict_without_copy_takes_the_dict_over(engine):
+    flow_dict = json.loads(json.dumps(engine.flow_spec_to_flow(SPEC).to_flow_dict()))
+    flow = Flow.from_flow_dict(flow_dict, copy=False)
+    assert flow.tasks is flow_dict["tasks"]
+    engine.run_flow(flow)
+    assert flow.status == COMPLETED
+
+
+def test_from_flow_dict_without_copy_still_checks_the_dict():
+    with pytest.raises(FlowLoadError, match="format_version"):
+        Flow.from_flow_dict({"tasks": {}}, copy=False)
