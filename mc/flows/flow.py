@@ -19,9 +19,9 @@ never stored, in the manner of :class:`graphlib.TopologicalSorter`:
   flow order and integers sort fastest;
 * ``_status_counts``: how many tasks have each status.
 
-The engine moves a task between statuses only through :meth:`_start_task`,
-:meth:`_finish_task` and :meth:`_skip_downstream`, which update the indexes
-with work proportional to the tasks that change. Code that changes a task's
+The engine moves a task between statuses only through
+:meth:`_start_ready_tasks`, :meth:`_finish_task` and :meth:`_skip_downstream`,
+which update the indexes with work proportional to the tasks that change. Code that changes a task's
 ``status`` by hand, outside a tick, must reload the flow
 (``Flow.from_flow_dict(flow.to_flow_dict())``) so the indexes follow.
 """
@@ -346,22 +346,24 @@ class Flow:
 
     # -- bookkeeping for the engine ----------------------------------------
 
-    def _take_ready(self) -> list[dict[str, Any]]:
-        """Return the ready tasks in flow order, and forget them as ready."""
-        keys, tasks = self._keys, self.tasks
-        ready = [tasks[keys[position]] for position in sorted(self._ready)]
-        self._ready.clear()
-        return ready
+    def _start_ready_tasks(self, now: float) -> None:
+        """Make every ready task RUNNING, started at ``now``."""
+        tasks, keys, waiting = self.tasks, self._keys, self._waiting
+        # Starting order is invisible (no handler runs here), so no sort.
+        for position in self._ready:
+            key = keys[position]
+            task = tasks[key]
+            task["status"] = RUNNING
+            task["started_at"] = now
+            del waiting[key]
+        self._status_counts[PENDING] -= len(self._ready)
+        self._status_counts[RUNNING] += len(self._ready)
+        self._running |= self._ready
+        self._ready = set()
 
     def _running_in_order(self) -> list[dict[str, Any]]:
         keys, tasks = self._keys, self.tasks
         return [tasks[keys[position]] for position in sorted(self._running)]
-
-    def _start_task(self, task: dict[str, Any]) -> None:
-        key = task["key"]
-        self._move(task, RUNNING)
-        del self._waiting[key]
-        self._running.add(self._position[key])
 
     def _finish_task(self, task: dict[str, Any]) -> None:
         """Record that a RUNNING task's status became COMPLETED or FAILED."""

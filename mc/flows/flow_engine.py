@@ -105,10 +105,7 @@ class FlowEngine:
         if flow.status == PENDING:
             flow.status = RUNNING
         flow.num_ticks += 1
-        now = self.clock()
-        for task in flow._take_ready():
-            flow._start_task(task)
-            task["started_at"] = now
+        flow._start_ready_tasks(self.clock())
         for task in flow._running_in_order():
             failed = self._tick_task(flow, task, task_ctx)
             if failed and flow.cfg.get("fail_fast", True):
@@ -128,26 +125,28 @@ class FlowEngine:
             ctx = {"task": task, "flow": flow, "flow_engine": self}
         try:
             self.task_type_registry.resolve_tick(task["task_type"])(ctx)
-            status = task.get("status")
-            if status not in _HANDLER_STATUSES:
-                raise FlowError(
-                    f"handler of task {task['key']!r} set status {status!r}; "
-                    f"expected one of {', '.join(_HANDLER_STATUSES)}"
-                )
         except TaskTypeError as error:
             self._fail_task(flow, task, str(error))
+            return True
         except Exception as error:
             self._fail_task(flow, task, traceback.format_exc(), f"{type(error).__name__}: {error}")
-        else:
-            if status == RUNNING:
-                return False
-            if status == FAILED:
-                message = task.get("error") or "the handler set status FAILED"
-                self._fail_task(flow, task, str(message))
-        if task["status"] == COMPLETED:
+            return True
+        status = task.get("status")
+        if status == RUNNING:
+            return False
+        if status == COMPLETED:
             task["finished_at"] = self.clock()
             flow._finish_task(task)
             return False
+        if status == FAILED:
+            self._fail_task(flow, task, str(task.get("error") or "the handler set status FAILED"))
+        else:
+            self._fail_task(
+                flow,
+                task,
+                f"handler of task {task['key']!r} set status {status!r}; "
+                f"expected one of {', '.join(_HANDLER_STATUSES)}",
+            )
         return True
 
     def _fail_task(self, flow: Flow, task: dict[str, Any], error: str, summary: str = "") -> None:
