@@ -38,10 +38,11 @@ flow through storage: :meth:`~mc.flows.Flow.to_flow_dict`,
 :meth:`~mc.flows.Flow.from_flow_dict` (with ``copy=False``, as storage
 loads a dict fresh from JSON), each step on its own.
 
-``--repeat`` times, every shape and size gets one run (sizes k times
-smaller than the largest get k runs, at most 10) and one round trip, so
-that the repeats are interleaved and a burst of load on the machine falls
-on all of them alike. Each number is the best over all runs, timed with
+``--repeat`` times, every shape and size gets one run and one round trip,
+so that the repeats are interleaved and a burst of load on the machine falls
+on all of them alike. Every size gets the same number of runs, because the
+best of many runs is lower than the best of few, which would bias the growth
+factor. Each number is the best over all runs, timed with
 :func:`time.perf_counter`. Garbage collection is run before, and disabled
 during, every timed step, as :mod:`timeit` does, so that a collection
 triggered by earlier allocations does not land on one step at random; pass
@@ -96,7 +97,6 @@ DEFAULT_SIZES = (10_000, 100_000)
 DEFAULT_REPEAT = 3
 MAX_RATIO_TO_GRAPHLIB = 5.0
 # Smaller sizes run more often per repeat, up to this many times.
-MAX_RUNS_PER_REPEAT = 10
 ROUND_TRIP_STEPS = ("to_flow_dict", "json.dumps", "json.loads", "from_flow_dict")
 # Linear growth with 20% slack: 10 times the tasks may cost 12 times the time.
 GROWTH_SLACK = 1.2
@@ -225,17 +225,6 @@ def run_graphlib(graph: dict[str, list[str]]) -> tuple[float, float, int]:
         done += len(ready)
     end = time.perf_counter()
     return end - start, end - built, done
-
-
-def runs_per_repeat(num_tasks: int, largest: int) -> int:
-    """Return how many runs a size gets per repeat: more for small sizes.
-
-    A size ``k`` times smaller than the largest runs ``k`` times (at most
-    ``MAX_RUNS_PER_REPEAT``), so that every size is sampled over a similar
-    stretch of time and a short burst of load on the machine does not set
-    the growth factor.
-    """
-    return max(1, min(MAX_RUNS_PER_REPEAT, largest // num_tasks))
 
 
 class ShapeBench:
@@ -409,9 +398,9 @@ def run_benchmarks(
 ) -> dict[str, Any]:
     """Run each of ``shapes`` at every size and return the whole report as a dict.
 
-    Repeats are interleaved: each repeat samples every shape and size (the
-    smaller sizes several times, see :func:`runs_per_repeat`) and one round
-    trip of each, so that load on the machine falls on all of them alike.
+    Repeats are interleaved: each repeat samples every shape and size once,
+    and one round trip of each, so that load on the machine falls on all of
+    them alike.
     Raises RuntimeError if a flow does not end as it must.
     """
     sizes = sorted(sizes)
@@ -421,8 +410,7 @@ def run_benchmarks(
     ]
     for _ in range(repeat):
         for bench in benches:
-            for _ in range(runs_per_repeat(bench.num_tasks, sizes[-1])):
-                bench.sample()
+            bench.sample()
             bench.sample_round_trip()
     results = [bench.result() for bench in benches]
     growth_rows = growth(results)

@@ -357,12 +357,29 @@ def _json_dict_copy(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise FlowSpecError(path, f"expected a dict, got {_describe(value)}")
     try:
-        return _json_copy(value, path, set())
+        return _json_copy(value, set())
+    except _BadJSONValue as error:
+        for step in reversed(error.trail):
+            path = f"{path}[{step}]" if isinstance(step, int) else _field_path(path, step)
+        raise FlowSpecError(path, error.problem) from None
     except RecursionError:
         raise FlowSpecError(path, "nested too deeply to be stored as JSON") from None
 
 
-def _json_copy(value: Any, path: str, containers: set[int]) -> Any:
+class _BadJSONValue(Exception):
+    """A value that JSON cannot store; ``trail`` collects its path on the way out.
+
+    Paths are built only when something is wrong, so that copying a valid
+    spec costs no string formatting.
+    """
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.trail: list[str | int] = []
+
+
+def _json_copy(value: Any, containers: set[int]) -> Any:
     """Deep-copy a JSON value, turning tuples into lists; refuse anything else.
 
     ``containers`` holds the ids of the dicts and lists that enclose
@@ -372,27 +389,37 @@ def _json_copy(value: Any, path: str, containers: set[int]) -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise FlowSpecError(
-                path, f"expected a finite number (JSON has no NaN or Infinity), got {value!r}"
+            raise _BadJSONValue(
+                f"expected a finite number (JSON has no NaN or Infinity), got {value!r}"
             )
         return value
     if not isinstance(value, (Mapping, list, tuple)):
-        raise FlowSpecError(
-            path,
+        raise _BadJSONValue(
             "expected a JSON value (dict, list, string, number, true/false or null), "
-            f"got {_describe(value)}",
+            f"got {_describe(value)}"
         )
     if id(value) in containers:
-        raise FlowSpecError(path, "contains itself; JSON values must be trees")
+        raise _BadJSONValue("contains itself; JSON values must be trees")
     containers.add(id(value))
+    copy: Any
     if isinstance(value, Mapping):
-        copy: Any = {}
+        copy = {}
         for name, item in value.items():
             if not isinstance(name, str):
-                raise FlowSpecError(path, f"dict keys must be strings, got {_describe(name)}")
-            copy[name] = _json_copy(item, _field_path(path, name), containers)
+                raise _BadJSONValue(f"dict keys must be strings, got {_describe(name)}")
+            try:
+                copy[name] = _json_copy(item, containers)
+            except _BadJSONValue as error:
+                error.trail.append(name)
+                raise
     else:
-        copy = [_json_copy(item, f"{path}[{i}]", containers) for i, item in enumerate(value)]
+        copy = []
+        for i, item in enumerate(value):
+            try:
+                copy.append(_json_copy(item, containers))
+            except _BadJSONValue as error:
+                error.trail.append(i)
+                raise
     containers.discard(id(value))
     return copy
 
