@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from mc.errors import FlowSpecError
 from mc.flows import Flow, flow_spec_to_flow
 from mc.flows.spec import FLOW_SPEC_KEYS, TASK_SPEC_KEYS
+from tests.flows import strategies
 
 PROPERTIES = settings(max_examples=200, deadline=None)
 
@@ -25,19 +26,8 @@ KEY_POOL = ["a", "b", "c", "d", "e", "f", "task_1", "task_2", "task_3", "task_5"
 
 # -- values: JSON, and things that only look like it ------------------------------
 
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=5)
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=8,
-)
+json_scalars = strategies.json_scalars(text_size=5)
+json_values = strategies.json_values(text_size=5)
 hashable_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=3)
 odd_scalars = (
     st.floats()

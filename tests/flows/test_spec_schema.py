@@ -29,6 +29,7 @@ from mc.flows.spec import (
     flow_spec_json_schema,
     normalize_flow_spec,
 )
+from tests.flows import strategies
 
 SCHEMA = flow_spec_json_schema()
 SCHEMA_VALIDATOR = Draft202012Validator(SCHEMA)
@@ -119,19 +120,8 @@ SCHEMA_BAD_KEYS = ["", "1a", "a-b", "a b", "ROOT", "é", "a.b", 3, True, ["a"], 
 # Keys the validator refuses but Python's `re` lets through the schema's '$'.
 NEWLINE_KEYS = ["a\n", "task_1\n"]
 
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=6)
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-    max_leaves=8,
-)
+json_scalars = strategies.json_scalars(text_size=6)
+json_values = strategies.json_values(text_size=6)
 # Small, so that generating many specs stays fast; mutations bring the rest.
 json_objects = st.dictionaries(st.sampled_from(["x", "y", "msg"]), json_scalars, max_size=2)
 
