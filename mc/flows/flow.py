@@ -89,25 +89,12 @@ class Flow:
         parent_key: str | None = None,
         num_ticks: int = 0,
     ) -> None:
-        empty = flow_spec.normalize_flow_spec(
-            {"key": key, "label": label, "cfg": cfg, "data": dict(data or {})}
+        flow_dict = flow_spec.normalize_flow_spec(
+            {"key": key, "label": label, "cfg": cfg, "data": data}
         )
-        self.key: str = empty["key"]
-        self.label: str | None = label
-        self.cfg: dict[str, Any] = empty["cfg"]
-        self.data: dict[str, Any] = empty["data"]
-        self.status: str = status
-        self.depth: int = depth
-        self.parent_key: str | None = parent_key
-        self.num_ticks: int = num_ticks
-        self.tasks: dict[str, dict[str, Any]] = {}
-        self._position: dict[str, int] = {}
-        self._task_list: list[dict[str, Any]] = []
-        self._successors: list[list[int]] = []
-        self._waiting: list[int] = []
-        self._ready: set[int] = set()
-        self._running: set[int] = set()
-        self._status_counts: Counter[str] = Counter()
+        flow_dict.update(status=status, depth=depth, parent_key=parent_key, num_ticks=num_ticks)
+        _check_flow_dict(flow_dict)
+        self._load(flow_dict)
 
     # -- building -----------------------------------------------------------
 
@@ -138,21 +125,38 @@ class Flow:
         try:
             # A JSON round trip copies plain data faster than copy.deepcopy.
             owned = json.loads(json.dumps(flow_dict, allow_nan=False))
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, RecursionError) as error:
             raise FlowLoadError(f"flow dict: not plain JSON data: {error}") from error
         return cls._from_trusted_dict(owned)
 
     @classmethod
     def _from_trusted_dict(cls, flow_dict: dict[str, Any]) -> Flow:
         flow = cls.__new__(cls)
-        for name in _FLOW_FIELDS:
-            setattr(flow, name, flow_dict[name])
-        flow.tasks = flow_dict["tasks"]
-        flow._rebuild_indexes()
+        flow._load(flow_dict)
         return flow
+
+    def _load(self, flow_dict: dict[str, Any]) -> None:
+        """Take over a checked flow dict and build the indexes from it."""
+        self.key: str = flow_dict["key"]
+        self.label: str | None = flow_dict["label"]
+        self.cfg: dict[str, Any] = flow_dict["cfg"]
+        self.data: dict[str, Any] = flow_dict["data"]
+        self.status: str = flow_dict["status"]
+        self.depth: int = flow_dict["depth"]
+        self.parent_key: str | None = flow_dict["parent_key"]
+        self.num_ticks: int = flow_dict["num_ticks"]
+        self.tasks: dict[str, dict[str, Any]] = flow_dict["tasks"]
+        self._rebuild_indexes()
 
     def _rebuild_indexes(self) -> None:
         tasks = self.tasks
+        self._position: dict[str, int]
+        self._task_list: list[dict[str, Any]]
+        self._successors: list[list[int]]
+        self._waiting: list[int]
+        self._ready: set[int]
+        self._running: set[int]
+        self._status_counts: Counter[str]
         position = self._position = {key: i for i, key in enumerate(tasks)}
         self._task_list = list(tasks.values())
         successors: list[list[int]] = [[] for _ in tasks]
@@ -342,7 +346,7 @@ class Flow:
         # proves on the spot that handlers left only JSON types behind.
         try:
             return json.loads(json.dumps(flow_dict, allow_nan=False))
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, RecursionError) as error:
             raise FlowError(
                 f"flow {self.key!r} holds data that is not JSON: {error}", flow=self
             ) from error
@@ -390,9 +394,8 @@ class Flow:
         else:
             self._skip_downstream(place)
 
-    def _skip_downstream(self, place: int, include_self: bool = False) -> list[str]:
-        """Mark every PENDING task downstream of ``place`` SKIPPED; return their keys."""
-        skipped = []
+    def _skip_downstream(self, place: int, include_self: bool = False) -> None:
+        """Mark every PENDING task downstream of ``place`` SKIPPED."""
         stack = [place] if include_self else list(self._successors[place])
         while stack:
             succ = stack.pop()
@@ -402,9 +405,7 @@ class Flow:
             self._move(task, SKIPPED)
             self._waiting[succ] = 0
             self._ready.discard(succ)
-            skipped.append(task["key"])
             stack.extend(self._successors[succ])
-        return skipped
 
     def _move(self, task: dict[str, Any], status: str) -> None:
         self._status_counts[task["status"]] -= 1
@@ -427,27 +428,64 @@ def _check_flow_dict(flow_dict: Any) -> None:
     missing = [name for name in (*_FLOW_FIELDS, "tasks") if name not in flow_dict]
     if missing:
         raise FlowLoadError(f"flow dict: missing {', '.join(missing)}")
-    if flow_dict["status"] not in FlowStatus.ALL:
-        raise FlowLoadError(f"flow dict: status {flow_dict['status']!r} is not a flow status")
+    _check_flow_fields(flow_dict)
     tasks = flow_dict["tasks"]
     if not isinstance(tasks, Mapping):
         raise FlowLoadError("flow dict: tasks: expected a dict from task key to task dict")
     for key, task in tasks.items():
-        where = f"flow dict: tasks.{key}"
-        if not isinstance(task, Mapping):
-            raise FlowLoadError(f"{where}: expected a task dict")
-        if task.get("key") != key:
-            raise FlowLoadError(f"{where}: its 'key' is {task.get('key')!r}")
-        if task.get("status") not in TaskStatus.ALL:
-            raise FlowLoadError(f"{where}: status {task.get('status')!r} is not a task status")
-        if not isinstance(task.get("task_type"), str):
-            raise FlowLoadError(f"{where}: task_type must be a string")
-        precursors = task.get("precursors")
-        if not isinstance(precursors, list) or not precursors:
-            raise FlowLoadError(f"{where}: precursors must be a non-empty list")
-        for pre in precursors:
-            if pre != ROOT_TASK_KEY and pre not in tasks:
-                raise FlowLoadError(f"{where}: precursor {pre!r} is not a task of the flow")
-        for name in ("task_params", "data"):
-            if not isinstance(task.get(name), Mapping):
-                raise FlowLoadError(f"{where}: {name} must be a dict")
+        _check_task_dict(key, task, tasks)
+    try:
+        flow_spec.check_acyclic(list(tasks.values()))
+    except FlowSpecError as error:
+        raise FlowLoadError(f"flow dict: {error}") from None
+
+
+def _check_flow_fields(flow_dict: Mapping[str, Any]) -> None:
+    status = flow_dict["status"]
+    if not isinstance(status, str) or status not in FlowStatus.ALL:
+        raise FlowLoadError(f"flow dict: status {status!r} is not a flow status")
+    expected_types = {
+        "key": (str,),
+        "label": (str, type(None)),
+        "data": (dict,),
+        "depth": (int,),
+        "parent_key": (str, type(None)),
+        "num_ticks": (int,),
+    }
+    for name, types_ in expected_types.items():
+        value = flow_dict[name]
+        if not isinstance(value, types_) or isinstance(value, bool):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in types_)
+            raise FlowLoadError(f"flow dict: {name} must be {names}, got {value!r:.40}")
+    try:
+        cfg = flow_spec.normalize_cfg(flow_dict["cfg"])
+    except FlowSpecError as error:
+        raise FlowLoadError(f"flow dict: {error}") from None
+    if cfg != flow_dict["cfg"]:
+        raise FlowLoadError(f"flow dict: cfg must be complete, as in {cfg!r}")
+
+
+def _check_task_dict(key: Any, task: Any, tasks: Mapping[str, Any]) -> None:
+    where = f"flow dict: tasks.{key}"
+    try:
+        flow_spec.check_task_key(key, where)
+    except FlowSpecError as error:
+        raise FlowLoadError(str(error)) from None
+    if not isinstance(task, Mapping):
+        raise FlowLoadError(f"{where}: expected a task dict")
+    if task.get("key") != key:
+        raise FlowLoadError(f"{where}: its 'key' is {task.get('key')!r}")
+    status = task.get("status")
+    if not isinstance(status, str) or status not in TaskStatus.ALL:
+        raise FlowLoadError(f"{where}: status {status!r} is not a task status")
+    if not isinstance(task.get("task_type"), str):
+        raise FlowLoadError(f"{where}: task_type must be a string")
+    precursors = task.get("precursors")
+    if not isinstance(precursors, list) or not precursors:
+        raise FlowLoadError(f"{where}: precursors must be a non-empty list")
+    for pre in precursors:
+        if not isinstance(pre, str) or (pre != ROOT_TASK_KEY and pre not in tasks):
+            raise FlowLoadError(f"{where}: precursor {pre!r} is not a task of the flow")
+    for name in ("task_params", "data"):
+        if not isinstance(task.get(name), Mapping):
+            raise FlowLoadError(f"{where}: {name} must be a dict")

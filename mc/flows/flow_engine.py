@@ -123,13 +123,22 @@ class FlowEngine:
             ctx = {**task_ctx, "task": task, "flow": flow, "flow_engine": self}
         else:
             ctx = {"task": task, "flow": flow, "flow_engine": self}
+        key = task["key"]
         try:
             self.task_type_registry.resolve_tick(task["task_type"])(ctx)
         except TaskTypeError as error:
             self._fail_task(flow, task, str(error))
             return True
-        except Exception as error:
-            self._fail_task(flow, task, traceback.format_exc(), f"{type(error).__name__}: {error}")
+        except (Exception, SystemExit) as error:
+            # SystemExit too: a library calling sys.exit() fails its task, not
+            # the runner. KeyboardInterrupt still stops the caller.
+            task["key"] = key
+            summary = traceback.format_exception_only(type(error), error)[-1].strip()
+            self._fail_task(flow, task, traceback.format_exc(), summary)
+            return True
+        if task.get("key") != key:
+            task["key"] = key
+            self._fail_task(flow, task, "the handler changed task['key']; a task's key is fixed")
             return True
         status = task.get("status")
         if status == RUNNING:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import re
+import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -97,7 +98,9 @@ class TaskTypeRegistry:
 
     def resolve(self, name: str) -> Any:
         """Return the handler for ``name``, or raise TaskTypeError saying why not."""
-        handler = self._handlers.get(name) or self._found.get(name)
+        handler = self._handlers.get(name)
+        if handler is None:
+            handler = self._found.get(name)
         if handler is not None:
             return handler
         handler = self._load_entry_point(name)
@@ -119,6 +122,7 @@ class TaskTypeRegistry:
         return sorted(names)
 
     def __contains__(self, name: object) -> bool:
+        """Return True if ``name`` is registered here (entry points not counted)."""
         return name in self._handlers
 
     def _load_entry_point(self, name: str) -> Any:
@@ -140,29 +144,48 @@ class TaskTypeRegistry:
 
     def _import(self, path: str) -> Any:
         module_name, qualname = _split_import_path(path)
-        if not any(
-            module_name == prefix or module_name.startswith(prefix + ".")
-            for prefix in self.allow_imports
-        ):
+        if not self._allows(module_name):
             allowed = ", ".join(self.allow_imports) or "no module"
             raise TaskTypeError(
                 f"task_type {path!r} names code to import, and this engine imports from "
                 f"{allowed} (see FlowEngine(allow_imports=...))"
             )
         parts = qualname.split(".")
-        if any(not part.isidentifier() or part.startswith("_") for part in parts):
+        if any(
+            not part.isidentifier() or part.startswith("_")
+            for part in (*module_name.split("."), *parts)
+        ):
             raise TaskTypeError(
-                f"task_type {path!r}: {qualname!r} must name public attributes only"
+                f"task_type {path!r}: must name public modules and attributes only "
+                "(no part may start with '_')"
             )
         try:
             obj: Any = importlib.import_module(module_name)
             for part in parts:
                 obj = getattr(obj, part)
+                # Walking into a module the allowed one imported (os, sys, ...)
+                # would reach code outside the allowed prefixes.
+                if isinstance(obj, types.ModuleType):
+                    raise TaskTypeError(
+                        f"task_type {path!r}: {part!r} is a module; name a handler instead"
+                    )
         except (ImportError, AttributeError) as error:
             raise TaskTypeError(f"task_type {path!r} could not be imported: {error}") from error
         if not is_task_handler(obj):
             raise TaskTypeError(f"task_type {path!r} is not a handler")
+        defined_in = getattr(obj, "__module__", None)
+        if not isinstance(defined_in, str) or not self._allows(defined_in):
+            raise TaskTypeError(
+                f"task_type {path!r} is defined in module {defined_in!r}, "
+                "which allow_imports does not allow"
+            )
         return obj
+
+    def _allows(self, module_name: str) -> bool:
+        return any(
+            module_name == prefix or module_name.startswith(prefix + ".")
+            for prefix in self.allow_imports
+        )
 
 
 def _split_import_path(path: str) -> tuple[str, str]:

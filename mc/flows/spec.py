@@ -85,7 +85,7 @@ def normalize_flow_spec(spec: Any) -> dict[str, Any]:
         key = str(uuid.uuid4())
     elif not isinstance(key, str) or not key:
         raise FlowSpecError("key", f"expected a non-empty string, got {_describe(key)}")
-    cfg = _normalize_cfg(spec.get("cfg"))
+    cfg = normalize_cfg(spec.get("cfg"))
     data = _json_dict_copy(_get(spec, "data", {}), "data")
     task_specs = _get(spec, "tasks", [])
     if not isinstance(task_specs, (list, tuple)):
@@ -93,7 +93,7 @@ def normalize_flow_spec(spec: Any) -> dict[str, Any]:
     tasks = [normalize_task_spec(t, f"tasks[{i}]") for i, t in enumerate(task_specs)]
     _assign_keys(tasks)
     _link_tasks(tasks)
-    _check_acyclic(tasks)
+    check_acyclic(tasks)
     return {
         "format_version": FORMAT_VERSION,
         "key": key,
@@ -172,7 +172,8 @@ def suggest(name: str, known: Any) -> str:
     return f"; did you mean {matches[0]!r}?" if matches else ""
 
 
-def _normalize_cfg(cfg: Any) -> dict[str, Any]:
+def normalize_cfg(cfg: Any) -> dict[str, Any]:
+    """Check a flow's ``cfg`` and return it complete, defaults filled in."""
     result = dict(DEFAULT_CFG)
     if cfg is None:
         return result
@@ -244,8 +245,11 @@ def _link_tasks(tasks: list[dict[str, Any]]) -> None:
         previous = key
 
 
-def _check_acyclic(tasks: list[dict[str, Any]]) -> None:
-    """Kahn's algorithm; on failure, walk back through precursors to a cycle."""
+def check_acyclic(tasks: list[dict[str, Any]]) -> None:
+    """Raise FlowSpecError naming a cycle if the tasks' precursors make one.
+
+    Kahn's algorithm; on failure, walk back through precursors to a cycle.
+    """
     waiting = {t["key"]: 0 for t in tasks}
     successors: dict[str, list[str]] = {t["key"]: [] for t in tasks}
     for task in tasks:

@@ -143,3 +143,46 @@ def test_keyboard_interrupt_in_a_handler_stops_the_caller(failing_engine):
     flow = failing_engine.flow_spec_to_flow({"tasks": [{"task_type": "interrupt"}]})
     with pytest.raises(KeyboardInterrupt):
         failing_engine.tick_flow(flow)
+
+
+def test_sys_exit_in_a_handler_fails_its_task_not_the_caller(engine):
+    def call_exit(task_ctx):
+        raise SystemExit(3)
+
+    engine.register_task_type("call_exit", call_exit)
+    flow = engine.flow_spec_to_flow({"tasks": [{"key": "a", "task_type": "call_exit"}]})
+    engine.tick_flow(flow)
+    assert flow.tasks["a"]["status"] == FAILED
+    assert flow.data["errors"] == ["task 'a' (call_exit): SystemExit: 3"]
+
+
+def test_exception_with_a_broken_str_still_fails_only_its_task(engine):
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no text")
+
+    def raise_unprintable(task_ctx):
+        raise Unprintable()
+
+    engine.register_task_type("raise_unprintable", raise_unprintable)
+    flow = engine.flow_spec_to_flow({"tasks": [{"key": "a", "task_type": "raise_unprintable"}]})
+    engine.tick_flow(flow)
+    assert flow.tasks["a"]["status"] == FAILED
+    assert "Unprintable" in flow.data["errors"][0]
+
+
+def test_handler_changing_the_task_key_fails_the_task(engine):
+    def rename(task_ctx):
+        task_ctx["task"]["key"] = "other"
+        task_ctx["task"]["status"] = COMPLETED
+
+    engine.register_task_type("rename", rename)
+    flow = engine.flow_spec_to_flow(
+        {"cfg": {"fail_fast": False}, "tasks": [{"key": "a", "task_type": "rename"},
+                                               {"key": "b", "task_type": "noop"}]}
+    )
+    engine.tick_flow(flow)
+    assert flow.tasks["a"]["key"] == "a"
+    assert flow.tasks["a"]["status"] == FAILED
+    assert "changed task['key']" in flow.tasks["a"]["error"]
+    assert flow.tasks["b"]["status"] == SKIPPED

@@ -106,7 +106,7 @@ def test_private_names_are_never_imported():
     engine = FlowEngine(allow_imports=["tests.flows.importable"])
     task = run_one(engine, "tests.flows.importable:_hidden")
     assert task["status"] == FAILED
-    assert "public attributes only" in task["error"]
+    assert "no part may start with '_'" in task["error"]
     assert importable.IMPORTED == []
 
 
@@ -170,3 +170,25 @@ def test_entry_point_that_fails_to_load_fails_the_task_clearly(engine, installed
     task = run_one(engine, "broken")
     assert task["status"] == FAILED
     assert "entry point 'mc_test_plugin:missing' failed to load" in task["error"]
+
+
+def test_attribute_walk_never_enters_a_module_the_allowed_one_imported():
+    engine = FlowEngine(allow_imports=["tests.flows.importable"])
+    task = run_one(engine, "tests.flows.importable:os.system", msg="echo pwned")
+    assert task["status"] == FAILED
+    assert "'os' is a module; name a handler instead" in task["error"]
+
+
+def test_callable_defined_outside_the_allowed_prefixes_is_refused():
+    engine = FlowEngine(allow_imports=["tests.flows.importable"])
+    task = run_one(engine, "tests.flows.importable:dumps")
+    assert task["status"] == FAILED
+    assert "is defined in module 'json', which allow_imports does not allow" in task["error"]
+
+
+def test_private_module_is_never_imported():
+    engine = FlowEngine(allow_imports=["tests.flows.importable"])
+    task = run_one(engine, "tests.flows.importable._private:go")
+    assert task["status"] == FAILED
+    assert "no part may start with '_'" in task["error"]
+    assert "tests.flows.importable._private" not in sys.modules

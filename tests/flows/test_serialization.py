@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mc.errors import FlowError, FlowLoadError
+from mc.errors import FlowError, FlowLoadError, FlowSpecError
 from mc.flows import COMPLETED, RUNNING, Flow
 from mc.flows.spec import FORMAT_VERSION
 
@@ -107,6 +107,17 @@ def test_handler_leaving_non_json_data_is_reported_on_serialization(engine):
         (lambda d: d["tasks"]["d"].update(precursors=[]), "precursors must be a non-empty list"),
         (lambda d: d["tasks"]["d"].update(data=None), "data must be a dict"),
         (lambda d: d["tasks"].update(b="text"), "tasks.b: expected a task dict"),
+        (lambda d: d.update(status=["RUNNING"]), "status \\['RUNNING'\\] is not a flow status"),
+        (lambda d: d["tasks"]["a"].update(status=[]), "tasks.a: status \\[\\] is not"),
+        (lambda d: d["tasks"]["d"].update(precursors=[["b"]]), "precursor \\['b'\\] is not"),
+        (lambda d: d.update(cfg=None), "cfg must be complete"),
+        (lambda d: d.update(cfg={"fail_fast": "yes"}), "cfg.fail_fast: expected true or false"),
+        (lambda d: d.update(data=None), "data must be dict"),
+        (lambda d: d.update(num_ticks="3"), "num_ticks must be int"),
+        (lambda d: d.update(depth=True), "depth must be int"),
+        (lambda d: d.update(key=5), "key must be str"),
+        (lambda d: d["tasks"].update(ROOT=dict(d["tasks"]["a"], key="ROOT")), "reserved"),
+        (lambda d: d["tasks"]["a"].update(precursors=["d"]), "dependency cycle: b -> d -> a -> b"),
     ],
 )
 def test_malformed_flow_dict_raises_flow_load_error(engine, mutate, message):
@@ -146,3 +157,20 @@ def test_from_flow_dict_without_copy_takes_the_dict_over(engine):
 def test_from_flow_dict_without_copy_still_checks_the_dict():
     with pytest.raises(FlowLoadError, match="format_version"):
         Flow.from_flow_dict({"tasks": {}}, copy=False)
+
+
+def test_deeply_nested_flow_data_raises_flow_load_error(engine):
+    flow_dict = engine.flow_spec_to_flow(SPEC).to_flow_dict()
+    nested: list = []
+    for _ in range(100_000):
+        nested = [nested]
+    flow_dict["data"]["deep"] = nested
+    with pytest.raises(FlowLoadError, match="not plain JSON data"):
+        Flow.from_flow_dict(flow_dict)
+
+
+def test_flow_constructor_checks_its_arguments():
+    with pytest.raises(FlowSpecError, match="data: expected a dict"):
+        Flow(data=5)
+    with pytest.raises(FlowLoadError, match="status 'BOGUS' is not a flow status"):
+        Flow(status="BOGUS")

@@ -26,3 +26,8 @@ def _hidden(task_ctx):
 
 
 NOT_A_HANDLER = 42
+
+# Imported modules and re-exported callables: reachable as attributes of this
+# module, and still never handlers for a spec.
+import os  # noqa: E402
+from json import dumps  # noqa: E402,F401
