@@ -3,7 +3,10 @@
 ``mc run FILE`` builds a flow from a JSON or YAML spec, ticks it to its end,
 prints what the tasks print, then a table of tasks and the flow's final
 status; it exits 0 only if the flow COMPLETED. ``mc validate FILE`` checks a
-spec and exits non-zero with the problem if it is bad.
+spec, and that ``mc run`` would find its task types.
+
+Exit codes: 0 success; 1 the flow FAILED (or did not end); 2 bad input (a
+file that cannot be read or parsed, an invalid spec, bad arguments).
 """
 
 from __future__ import annotations
@@ -47,26 +50,43 @@ def _build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a flow spec file to its end")
     run.add_argument("file", help="a flow spec, as .json, .yaml or .yml")
     run.add_argument(
-        "--max-ticks", type=int, default=None, help="give up after this many ticks"
+        "--max-ticks", type=_positive_int, default=None, help="give up after this many ticks"
     )
     run.add_argument(
         "--json",
         action="store_true",
         help="print the final flow dict as JSON (task output goes to stderr)",
     )
-    run.add_argument(
+    _add_allow_imports(run)
+    run.set_defaults(command=_run_command)
+
+    validate = commands.add_parser(
+        "validate", help="check a flow spec file, and that its task types exist"
+    )
+    validate.add_argument("file", help="a flow spec, as .json, .yaml or .yml")
+    _add_allow_imports(validate)
+    validate.set_defaults(command=_validate_command)
+    return parser
+
+
+def _add_allow_imports(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--allow-imports",
         action="append",
         default=[],
         metavar="PREFIX",
         help="module prefix from which dotted task types may be imported (repeatable)",
     )
-    run.set_defaults(command=_run_command)
 
-    validate = commands.add_parser("validate", help="check a flow spec file")
-    validate.add_argument("file", help="a flow spec, as .json, .yaml or .yml")
-    validate.set_defaults(command=_validate_command)
-    return parser
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
 
 
 def _run_command(args: argparse.Namespace) -> int:
@@ -83,7 +103,11 @@ def _run_command(args: argparse.Namespace) -> int:
         except FlowError as error:
             print(f"mc run: {error}", file=sys.stderr)
     if args.json:
-        print(json.dumps(flow.to_flow_dict(), indent=2))
+        try:
+            print(json.dumps(flow.to_flow_dict(), indent=2))
+        except FlowError as error:
+            print(f"mc run: {error}", file=sys.stderr)
+            return EXIT_FLOW_FAILED
     else:
         print(format_task_table(flow))
         print(f"flow {flow.key} ({flow.label or 'no label'}): {flow.status}")
@@ -92,12 +116,23 @@ def _run_command(args: argparse.Namespace) -> int:
 
 def _validate_command(args: argparse.Namespace) -> int:
     try:
-        flow = Flow.from_flow_spec(load_flow_spec_file(args.file))
-    except FlowSpecError as error:
+        engine = FlowEngine(allow_imports=args.allow_imports)
+        flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
+        _check_task_types(engine, flow)
+    except (FlowSpecError, TaskTypeError) as error:
         print(f"mc validate: {error}", file=sys.stderr)
-        return EXIT_FLOW_FAILED
+        return EXIT_BAD_INPUT
     print(f"{args.file}: valid flow spec with {len(flow.tasks)} tasks")
     return EXIT_OK
+
+
+def _check_task_types(engine: FlowEngine, flow: Flow) -> None:
+    """Raise FlowSpecError for the first task whose type ``mc run`` could not resolve."""
+    for index, task in enumerate(flow.tasks.values()):
+        try:
+            engine.task_type_registry.resolve(task["task_type"])
+        except TaskTypeError as error:
+            raise FlowSpecError(f"tasks[{index}].task_type", str(error)) from None
 
 
 def format_task_table(flow: Flow) -> str:

@@ -18,6 +18,8 @@ def load_flow_spec_file(path: str | Path) -> Any:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise FlowSpecError(str(path), f"not UTF-8 text: {error.reason}") from None
     except OSError as error:
         raise FlowSpecError(str(path), f"cannot read the file: {error.strerror or error}") from error
     if path.suffix.lower() == ".json":
@@ -26,7 +28,9 @@ def load_flow_spec_file(path: str | Path) -> Any:
         except json.JSONDecodeError as error:
             raise FlowSpecError(
                 f"{path}:{error.lineno}:{error.colno}", f"invalid JSON: {error.msg}"
-            ) from error
+            ) from None
+        except (ValueError, RecursionError) as error:
+            raise FlowSpecError(str(path), f"invalid JSON: {error}") from None
     import yaml  # only the CLI needs YAML; mc.flows stays standard-library only
 
     try:
@@ -35,4 +39,6 @@ def load_flow_spec_file(path: str | Path) -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(error, "problem", None) or str(error)
-        raise FlowSpecError(where, f"invalid YAML: {problem}") from error
+        raise FlowSpecError(where, f"invalid YAML: {problem}") from None
+    except (ValueError, RecursionError) as error:
+        raise FlowSpecError(str(path), f"invalid YAML: {error}") from None

@@ -99,13 +99,54 @@ def test_validate_accepts_a_good_spec(capsys):
 )
 def test_validate_rejects_bad_files_with_the_reason(tmp_path, capsys, name, text, message):
     path = write(tmp_path, name, text)
-    assert main(["validate", str(path)]) == 1
+    assert main(["validate", str(path)]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_validate_reports_a_missing_file(tmp_path, capsys):
-    assert main(["validate", str(tmp_path / "nope.yaml")]) == 1
+    assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
     assert "cannot read the file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("latin1.json", b"\xff{}", "not UTF-8 text"),
+        ("huge.json", b'{"data": {"n": ' + b"9" * 5000 + b"}}", "invalid JSON"),
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000, "invalid JSON"),
+        ("deep.yaml", b"[" * 100_000 + b"]" * 100_000, "invalid YAML"),
+    ],
+)
+def test_unreadable_content_is_reported_not_raised(tmp_path, capsys, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert main(["validate", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_validate_reports_an_unknown_task_type_with_its_path(tmp_path, capsys):
+    spec = {"tasks": [{"task_type": "noop"}, {"task_type": "prnt", "task_params": {"msg": "x"}}]}
+    path = write(tmp_path, "typo.json", json.dumps(spec))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "tasks[1].task_type: unknown task_type 'prnt'" in err
+    assert "did you mean 'print'?" in err
+
+
+def test_validate_checks_dotted_task_types_against_allow_imports(tmp_path, capsys):
+    spec = {"tasks": [{"task_type": "tests.flows.importable:shout"}]}
+    path = write(tmp_path, "imports.json", json.dumps(spec))
+    assert main(["validate", str(path)]) == 2
+    assert "names code to import" in capsys.readouterr().err
+    assert main(["validate", "--allow-imports", "tests.flows.importable", str(path)]) == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_run_refuses_a_max_ticks_below_one(capsys, value):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--max-ticks", value, str(EXAMPLES / "hello.yaml")])
+    assert info.value.code == 2
+    assert "--max-ticks" in capsys.readouterr().err
 
 
 def test_no_command_prints_help_and_exits_2(capsys):
