@@ -208,13 +208,6 @@ class Flow:
             raise FlowSpecError("task.key", f"duplicate task key {key!r}: the flow already has it")
         precursors = self._existing_keys(new["precursors"] or [], "task.precursors")
         successors = self._existing_keys(new["successors"] or [], "task.successors")
-        for i, succ in enumerate(successors):
-            if self.tasks[succ]["status"] != PENDING:
-                raise FlowSpecError(
-                    f"task.successors[{i}]",
-                    f"task {succ!r} is {self.tasks[succ]['status']}: "
-                    "only PENDING tasks can get a new precursor",
-                )
         self._check_no_path(successors, precursors, key)
         stored = {
             "key": key,
@@ -269,6 +262,12 @@ class Flow:
                     f"{path}[{i}]",
                     f"unknown task key {key!r} (known: {flow_spec.list_keys(self.tasks)})"
                     f"{flow_spec.suggest(key, self.tasks)}",
+                )
+            if path.endswith("successors") and self.tasks[key]["status"] != PENDING:
+                raise FlowSpecError(
+                    f"{path}[{i}]",
+                    f"task {key!r} is {self.tasks[key]['status']}: "
+                    "only PENDING tasks can get a new precursor",
                 )
             if key not in found:
                 found.append(key)
@@ -343,7 +342,8 @@ class Flow:
             flow_dict[name] = getattr(self, name)
         flow_dict["tasks"] = self.tasks
         # A JSON round trip is the fastest deep copy of plain data, and it
-        # proves on the spot that handlers left only JSON types behind.
+        # proves on the spot that handlers left only JSON values behind (with
+        # one JSON rule to know: non-string dict keys come back as strings).
         try:
             return json.loads(json.dumps(flow_dict, allow_nan=False))
         except (TypeError, ValueError, RecursionError) as error:

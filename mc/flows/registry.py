@@ -24,7 +24,7 @@ from typing import Any
 
 from mc.errors import TaskTypeError
 from mc.flows.spec import suggest
-from mc.flows.task_handler import is_task_handler
+from mc.flows.task_handler import TaskHandler, is_task_handler
 
 ENTRY_POINT_GROUP = "mc.task_types"
 _MODULE_PREFIX_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -63,7 +63,7 @@ class TaskTypeRegistry:
         for name, handler in (handlers or {}).items():
             self.register(name, handler, replace=True)
 
-    def register(self, name: str, handler: Any, replace: bool = False) -> Any:
+    def register(self, name: str, handler: TaskHandler, replace: bool = False) -> TaskHandler:
         """Register ``handler`` under ``name`` and return the handler.
 
         Raises :class:`~mc.errors.TaskTypeError` if ``name`` is taken (unless

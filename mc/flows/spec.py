@@ -15,7 +15,9 @@ The rules for edges:
 * A task that names neither, and that no other task names as a successor,
   follows the task listed before it; the first one follows the implicit root
   task ``ROOT``. So a spec with no edges at all is a chain in list order.
-* ``precursors: ['ROOT']`` (or ``[]``) starts a task at once.
+* ``precursors: ['ROOT']`` (or ``[]``) starts a task at once. So does
+  ``successors: [...]`` (even ``[]``) on a task that names no precursors: a
+  task that names any edge does not follow the one listed before it.
 
 An optional field that is null (``None``, or empty in YAML) counts as absent.
 Tuples count as lists. Values in ``data`` and ``task_params`` must be JSON:
@@ -389,14 +391,21 @@ def _json_copy(value: Any, containers: set[int]) -> Any:
     ``containers`` holds the ids of the dicts and lists that enclose
     ``value``, to refuse one that contains itself (which JSON cannot store).
     """
-    if value is None or isinstance(value, (str, bool, int)):
+    kind = type(value)
+    if value is None or kind is str or kind is bool or kind is int:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
             raise _BadJSONValue(
                 f"expected a finite number (JSON has no NaN or Infinity), got {value!r}"
             )
-        return value
+        return float(value)
+    # Subclasses (an IntEnum, a str subclass) become the plain type that a
+    # JSON round trip would give back, so a stored flow equals the live one.
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
     if not isinstance(value, (Mapping, list, tuple)):
         raise _BadJSONValue(
             "expected a JSON value (dict, list, string, number, true/false or null), "

@@ -135,3 +135,23 @@ def test_nan_left_by_a_handler_is_reported_on_serialization(engine):
     engine.run_flow(flow)
     with pytest.raises(FlowError, match="flow 'nan' holds data that is not JSON"):
         flow.to_flow_dict()
+
+
+def test_add_task_names_the_original_index_of_a_started_successor(engine):
+    flow = engine.flow_spec_to_flow(
+        {"tasks": [{"key": "a", "task_type": "noop"}, {"key": "b", "task_type": "noop"}]}
+    )
+    engine.tick_flow(flow)
+    with pytest.raises(FlowSpecError, match=r"task.successors\[2\]: task 'a' is COMPLETED"):
+        flow.add_task({"task_type": "noop", "successors": ["b", "b", "a"]})
+
+
+def test_spec_values_of_int_and_str_subclasses_become_plain_json_types():
+    import enum
+
+    class Charge(enum.IntEnum):
+        NEUTRAL = 0
+
+    flow = Flow.from_flow_spec({"tasks": [{"task_type": "noop", "data": {"q": Charge.NEUTRAL}}]})
+    assert type(flow.tasks["task_1"]["data"]["q"]) is int
+    assert flow.to_flow_dict()["tasks"] == flow.tasks
