@@ -49,7 +49,7 @@ class TaskTypeRegistry:
             allow_imports = (allow_imports,)
         self.allow_imports: tuple[str, ...] = tuple(allow_imports)
         for prefix in self.allow_imports:
-            if not isinstance(prefix, str) or not _MODULE_PREFIX_RE.match(prefix):
+            if not isinstance(prefix, str) or not _MODULE_PREFIX_RE.fullmatch(prefix):
                 raise TaskTypeError(
                     f"allow_imports: {prefix!r} is not a module prefix such as 'mylab.tasks'"
                 )
