@@ -68,7 +68,7 @@ def test_handler_without_intermediate_tick_fails_clearly_on_second_tick(engine):
 
 def test_handler_without_initial_tick_fails_its_task(engine):
     class Empty(BaseTaskHandler):
-        pass
+        """A handler that forgot to implement initial_tick."""
 
     engine.register_task_type("empty", Empty)
     flow = engine.flow_spec_to_flow({"tasks": [{"key": "a", "task_type": "empty"}]})
