@@ -46,3 +46,36 @@ class FlowLoadError(FlowError, ValueError):
 
 class TaskTypeError(MCError, LookupError):
     """A task type is unknown, refused, or registered twice."""
+
+
+class StoreError(MCError):
+    """A flow store cannot do what was asked (see the subclasses)."""
+
+
+class FlowNotFoundError(StoreError, LookupError):
+    """No flow with the given key is in the store."""
+
+    def __init__(self, key: str, url: str = "") -> None:
+        self.key = key
+        where = f" in {url}" if url else ""
+        super().__init__(f"no flow with key {key!r}{where}")
+
+
+class FlowExistsError(StoreError):
+    """A flow with the same key is already in the store."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"a flow with key {key!r} is already in the store")
+
+
+class StaleFlowError(StoreError):
+    """Saving a flow failed: the stored copy changed since this one was loaded.
+
+    Nothing was overwritten. Load the flow again (``store.get_flow(key)``),
+    apply the change to the fresh copy, and save that.
+    """
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        super().__init__(f"flow {key!r}: {problem}; nothing was saved")

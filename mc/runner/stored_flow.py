@@ -1,0 +1,108 @@
+"""The ``stored_flow`` task type: a subflow kept as its own record in the store.
+
+A ``stored_flow`` task creates its child flow, from ``task_params.flow_spec``,
+as a separate row of the :class:`~mc.store.FlowStore` (with ``parent_key``
+set to the parent's key and ``depth`` one more than the parent's). Runners
+tick the child like any other flow; the task only looks at the child's
+record on each tick of its parent, and when the child ends it copies the
+child's ``data`` into ``task['data']['flow_data']`` and COMPLETES, or FAILS
+with the child's errors. The parent's JSON holds only the child's key, so a
+huge child does not bloat its parent.
+
+The child's key is derived from the parent's key, the task's key and the
+attempt number, so a runner that crashes between creating the child and
+saving the parent finds the same child again instead of creating a second
+one. A retried task (its ``started_at`` changed) creates a new child.
+
+The task needs the store, which :class:`~mc.runner.FlowRunner` passes in
+``task_ctx['flow_store']``. The type is registered through the
+``mc.task_types`` entry point group, so every engine knows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from mc.errors import FlowExistsError, FlowNotFoundError
+from mc.flows.flow import Flow
+from mc.flows.statuses import COMPLETED, FAILED
+from mc.flows.task_types.basic import task_param
+
+logger = logging.getLogger(__name__)
+
+# Child keys are UUIDs (version 5) in this namespace, named by parent, task and attempt.
+_CHILD_KEY_NAMESPACE = uuid.UUID("4f0c2a52-5a0e-4f39-9a55-6d635f666c6f")
+
+
+def child_flow_key(parent_key: str, task_key: str, attempt: int) -> str:
+    """Return the key of the child flow that attempt ``attempt`` of a task creates."""
+    return str(uuid.uuid5(_CHILD_KEY_NAMESPACE, f"{parent_key}/{task_key}/{attempt}"))
+
+
+def stored_flow_task(task_ctx: dict[str, Any]) -> None:
+    """Run ``task_params.flow_spec`` as a child flow in the store, and wait for it.
+
+    Completes when the child COMPLETES, with the child's data in
+    ``task['data']['flow_data']``; fails when the child FAILS. See the module
+    docstring.
+    """
+    task = task_ctx["task"]
+    flow: Flow = task_ctx["flow"]
+    store = task_ctx.get("flow_store")
+    if store is None:
+        raise ValueError(
+            f"task {task['key']!r}: a stored_flow task needs a flow store in "
+            "task_ctx['flow_store']; run its flow with a FlowRunner (mc runner)"
+        )
+    data = task["data"]
+    child_key = data.get("child_key")
+    if child_key is None or data.get("child_started_at") != task.get("started_at"):
+        _create_child(store, flow, task)
+        return
+    try:
+        record = store.get_record(child_key)
+    except FlowNotFoundError:
+        task["status"] = FAILED
+        task["error"] = f"stored subflow {child_key!r} is no longer in the store"
+        return
+    if record.status == COMPLETED:
+        child = store.get_flow(child_key)
+        data["flow_data"] = child.data
+        task["status"] = COMPLETED
+    elif record.status == FAILED:
+        reasons: list[str] = []
+        if record.error:
+            reasons.append(record.error)
+        else:
+            try:
+                reasons.extend(store.get_flow(child_key).data.get("errors") or [])
+            except Exception as error:  # the child's own record says why it failed
+                reasons.append(str(error))
+        task["status"] = FAILED
+        task["error"] = f"stored subflow {child_key!r} FAILED" + "".join(
+            f"\n  {line}" for line in reasons
+        )
+
+
+def _create_child(store: Any, flow: Flow, task: dict[str, Any]) -> None:
+    data = task["data"]
+    spec = task_param(task, "flow_spec", dict)
+    attempt = int(data.get("attempt", 0)) + 1
+    child_key = child_flow_key(flow.key, task["key"], attempt)
+    child = Flow.from_flow_spec({**spec, "key": child_key})
+    child.parent_key = flow.key
+    child.depth = flow.depth + 1
+    try:
+        store.create_flow(child)
+        logger.info("flow %s task %s: created stored subflow %s", flow.key, task["key"], child_key)
+    except FlowExistsError:
+        # Created by an earlier tick whose parent was never saved (a crash).
+        record = store.get_record(child_key)
+        if record.parent_key != flow.key:
+            raise ValueError(
+                f"task {task['key']!r}: flow {child_key!r} is in the store but belongs "
+                f"to parent {record.parent_key!r}, not {flow.key!r}"
+            ) from None
+    data.update(child_key=child_key, attempt=attempt, child_started_at=task.get("started_at"))

@@ -1,0 +1,171 @@
+"""Connecting to a flow store's database, and keeping its schema current.
+
+SQLite and PostgreSQL differ in how a transaction takes the write lock, and
+this module is the one place that knows:
+
+* SQLite runs in WAL mode (readers never block the writer) with a generous
+  busy timeout. The sqlite3 driver's own transaction handling is switched off
+  and the store emits ``BEGIN`` itself, as SQLAlchemy's documentation
+  recommends, so that a write transaction can start with ``BEGIN IMMEDIATE``:
+  it takes the write lock first, and two writers queue instead of failing
+  with "database is locked" halfway through.
+* PostgreSQL runs through psycopg 3; a plain ``postgresql://`` URL is read
+  as ``postgresql+psycopg://``.
+
+The schema is created, or upgraded in place, by Alembic the first time a
+:class:`~mc.store.FlowStore` opens a database, inside a write transaction
+(under an advisory lock on PostgreSQL), so that several processes opening a
+new database at once create it exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from mc.errors import StoreError
+from mc.store.tables import VERSION_TABLE
+
+logger = logging.getLogger(__name__)
+
+#: The database used when neither a URL nor ``MC_DB_URL`` is given.
+DEFAULT_DB_URL = "sqlite:///mc.db"
+
+# Any fixed number: it names the lock that serializes schema upgrades.
+_SCHEMA_LOCK_ID = 0x6D635F666C6F77
+_SQLITE_BUSY_TIMEOUT_S = 60.0
+
+
+def default_db_url() -> str:
+    """Return ``$MC_DB_URL`` if set, else ``sqlite:///mc.db`` (in the working directory)."""
+    return os.environ.get("MC_DB_URL") or DEFAULT_DB_URL
+
+
+def make_engine(url: str | sa.URL) -> sa.Engine:
+    """Return a SQLAlchemy engine for a flow store at ``url``.
+
+    Raises :class:`~mc.errors.StoreError` for a URL that SQLAlchemy cannot
+    parse or whose database driver is not installed.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as error:
+        raise StoreError(
+            f"database URL {str(url)!r}: {error} (expected e.g. sqlite:///mc.db or "
+            "postgresql+psycopg://user:password@host:5432/dbname)"
+        ) from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = sa.create_engine(
+                parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S}
+            )
+            _configure_sqlite(engine)
+        else:
+            engine = sa.create_engine(parsed)
+    except (ImportError, sa.exc.NoSuchModuleError) as error:
+        extra = " (install it with: pip install 'missioncontrol[postgres]')" if (
+            parsed.get_backend_name() == "postgresql"
+        ) else ""
+        raise StoreError(
+            f"database URL {parsed.render_as_string(hide_password=True)!r}: "
+            f"its driver is not available: {error}{extra}"
+        ) from None
+    return engine
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The store emits BEGIN itself (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextlib.contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """Open a connection in a transaction that holds the write lock from its start."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection = connection.execution_options(sqlite_begin="IMMEDIATE")
+        with connection.begin():
+            yield connection
+
+
+@contextlib.contextmanager
+def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """Open a connection in a plain (read) transaction."""
+    with engine.connect() as connection, connection.begin():
+        yield connection
+
+
+def _migrations_dir() -> str:
+    return str(resources.files("mc.store").joinpath("migrations"))
+
+
+def _alembic_config(connection: sa.Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", _migrations_dir())
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@functools.lru_cache(maxsize=1)
+def head_revision() -> str:
+    """Return the newest schema revision that this version of mc ships."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None, "mc.store ships no migrations"
+    return head
+
+
+def current_revision(connection: sa.Connection) -> str | None:
+    """Return the schema revision of the database behind ``connection`` (None if new)."""
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def upgrade_schema(engine: sa.Engine) -> bool:
+    """Create or upgrade the store's tables to the newest revision.
+
+    Returns True if the database was changed. Safe to call from several
+    processes at once: the check and the upgrade run in one write
+    transaction.
+    """
+    head = head_revision()
+    with read_transaction(engine) as connection:
+        if current_revision(connection) == head:
+            return False
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:lock_id)"), {"lock_id": _SCHEMA_LOCK_ID}
+            )
+        current = current_revision(connection)
+        if current == head:
+            return False
+        logger.info("upgrading the flow store schema from %s to %s", current, head)
+        command.upgrade(_alembic_config(connection), "head")
+    return True

@@ -1,0 +1,426 @@
+"""The :class:`FlowStore`: flows kept in a SQL database, and leases to tick them.
+
+One table, ``mc_flows``, holds one row per flow: the flow itself as JSON
+text, plus copies of the fields that queries filter on (key, label, status,
+parent_key, depth, timestamps), written from the flow on every save.
+
+Concurrency guarantees:
+
+* **Optimistic saves.** Every row has a ``version``, which every write
+  increases. A flow loaded from the store remembers the version it saw, and
+  :meth:`FlowStore.save_flow` writes only if the row still has it; otherwise
+  it raises :class:`~mc.errors.StaleFlowError` and overwrites nothing.
+* **Leases.** :meth:`FlowStore.claim` hands a runner up to ``n`` flows that
+  need ticking (PENDING or RUNNING, not leased, or leased with the lease
+  expired) in one atomic statement: ``SELECT ... FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL, a ``BEGIN IMMEDIATE`` transaction on SQLite. Claiming counts as
+  a write, so once a lease expired and another runner claimed the flow, the
+  first runner's save is refused as stale: a flow is never saved by two
+  runners from the same state. Saving releases the lease.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from mc.errors import FlowExistsError, FlowLoadError, FlowNotFoundError, StaleFlowError, StoreError
+from mc.flows.flow import Flow
+from mc.flows.statuses import FAILED, PENDING, RUNNING, FlowStatus
+from mc.store.database import (
+    default_db_url,
+    make_engine,
+    read_transaction,
+    upgrade_schema,
+    write_transaction,
+)
+from mc.store.tables import flows_table
+
+logger = logging.getLogger(__name__)
+
+_RECORD_COLUMNS = (
+    "key",
+    "label",
+    "status",
+    "parent_key",
+    "depth",
+    "num_tasks",
+    "num_ticks",
+    "created_at",
+    "updated_at",
+    "version",
+    "lease_owner",
+    "lease_expires_at",
+    "tick_after",
+    "error",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowRecord:
+    """What the store knows about a flow without loading it.
+
+    ``error`` is set when the store or a runner marked the flow FAILED
+    without the engine (its JSON did not load, or ticking it raised); the
+    flow's JSON is then kept as it was.
+    """
+
+    key: str
+    label: str | None
+    status: str
+    parent_key: str | None
+    depth: int
+    num_tasks: int
+    num_ticks: int
+    created_at: float
+    updated_at: float
+    version: int
+    lease_owner: str | None
+    lease_expires_at: float | None
+    tick_after: float | None
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as a dict of JSON types."""
+        return dataclasses.asdict(self)
+
+
+class FlowStore:
+    """Flows kept in a SQL database (SQLite or PostgreSQL), through SQLAlchemy Core.
+
+    ``url`` is a SQLAlchemy database URL; by default ``$MC_DB_URL``, else
+    ``sqlite:///mc.db`` in the working directory. The tables are created,
+    or upgraded in place, on first use. ``clock`` returns epoch seconds
+    (default :func:`time.time`); it stamps records and times leases.
+
+    Close the store with :meth:`close`, or use it as a context manager.
+    """
+
+    def __init__(self, url: str | None = None, clock: Callable[[], float] | None = None) -> None:
+        self._engine = make_engine(url or default_db_url())
+        self.clock: Callable[[], float] = clock or time.time
+        # The version each loaded Flow object was read at (see save_flow).
+        self._versions: weakref.WeakKeyDictionary[Flow, int] = weakref.WeakKeyDictionary()
+        try:
+            upgrade_schema(self._engine)
+        except sa.exc.OperationalError as error:
+            self._engine.dispose()
+            raise StoreError(f"cannot open the flow store at {self.url}: {error.orig}") from None
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def url(self) -> str:
+        """The database URL, with any password hidden."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        """The database's kind: ``'sqlite'`` or ``'postgresql'``."""
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        """Close every database connection of the store."""
+        self._engine.dispose()
+
+    def __enter__(self) -> FlowStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<FlowStore {self.url}>"
+
+    # -- single flows -------------------------------------------------------
+
+    def create_flow(self, spec_or_flow: Mapping[str, Any] | Flow) -> str:
+        """Store a new flow and return its key.
+
+        ``spec_or_flow`` is a flow spec (validated here; a bad one raises
+        :class:`~mc.errors.FlowSpecError` and stores nothing) or a
+        :class:`~mc.flows.flow.Flow`, whose ``parent_key`` and ``depth`` are
+        stored with it. Raises :class:`~mc.errors.FlowExistsError` if the key
+        is taken. A Flow object passed in can be saved afterwards with
+        :meth:`save_flow`.
+        """
+        flow = spec_or_flow if isinstance(spec_or_flow, Flow) else Flow.from_flow_spec(spec_or_flow)
+        now = self.clock()
+        values = {**self._flow_values(flow), "created_at": now, "updated_at": now, "version": 1}
+        try:
+            with write_transaction(self._engine) as connection:
+                connection.execute(sa.insert(flows_table).values(values))
+        except sa.exc.IntegrityError:
+            raise FlowExistsError(flow.key) from None
+        self._versions[flow] = 1
+        logger.debug("stored new flow %s", flow.key)
+        return flow.key
+
+    def get_flow(self, key: str) -> Flow:
+        """Load the flow stored under ``key``.
+
+        Raises :class:`~mc.errors.FlowNotFoundError` if there is none, and
+        :class:`~mc.errors.FlowLoadError` if its JSON cannot be loaded.
+        """
+        columns = (flows_table.c.version, flows_table.c.flow_json)
+        with read_transaction(self._engine) as connection:
+            row = connection.execute(
+                sa.select(*columns).where(flows_table.c.key == key)
+            ).one_or_none()
+        if row is None:
+            raise FlowNotFoundError(key, self.url)
+        flow = _load_flow_json(key, row.flow_json)
+        self._versions[flow] = row.version
+        return flow
+
+    def get_record(self, key: str) -> FlowRecord:
+        """Return the record of flow ``key``, without loading the flow."""
+        with read_transaction(self._engine) as connection:
+            row = connection.execute(
+                sa.select(*_record_columns()).where(flows_table.c.key == key)
+            ).one_or_none()
+        if row is None:
+            raise FlowNotFoundError(key, self.url)
+        return FlowRecord(**row._asdict())
+
+    def save_flow(self, flow: Flow, tick_after: float | None = None) -> None:
+        """Write ``flow`` back to the store, and release any lease on it.
+
+        ``flow`` must come from this store (:meth:`get_flow`, :meth:`claim`
+        or :meth:`create_flow`). If the stored row changed since (another
+        runner or command saved or claimed it), raises
+        :class:`~mc.errors.StaleFlowError` and writes nothing. ``tick_after``
+        (epoch seconds) keeps runners from claiming the flow before then.
+        """
+        version = self._versions.get(flow)
+        if version is None:
+            raise StaleFlowError(
+                flow.key,
+                "this Flow object was not loaded from this store; load it with "
+                "store.get_flow(key) (or store it with store.create_flow(flow)) first",
+            )
+        values = {
+            **self._flow_values(flow),
+            "updated_at": self.clock(),
+            "version": version + 1,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "tick_after": tick_after,
+            "error": None,
+        }
+        with write_transaction(self._engine) as connection:
+            result = connection.execute(
+                sa.update(flows_table)
+                .where(flows_table.c.key == flow.key, flows_table.c.version == version)
+                .values(values)
+            )
+            if result.rowcount != 1:
+                stored = connection.execute(
+                    sa.select(flows_table.c.version).where(flows_table.c.key == flow.key)
+                ).scalar_one_or_none()
+        if result.rowcount != 1:
+            if stored is None:
+                raise FlowNotFoundError(flow.key, self.url)
+            raise StaleFlowError(
+                flow.key,
+                f"the stored flow is at version {stored}, this copy was loaded at "
+                f"version {version} (another runner or command saved or claimed it since)",
+            )
+        self._versions[flow] = version + 1
+
+    def fail_flow(self, flow_or_key: Flow | str, reason: str, version: int | None = None) -> bool:
+        """Mark a flow FAILED with ``reason`` in its record, keeping its JSON.
+
+        For a flow that the engine cannot load, tick or save: its JSON stays
+        as it was, for a person to inspect, and ``reason`` goes to the
+        record's ``error``. Releases any lease. Given a Flow object from this
+        store (or ``version``), only a row still at that version is changed.
+        Returns True if the row was changed.
+        """
+        if isinstance(flow_or_key, Flow):
+            key = flow_or_key.key
+            if version is None:
+                version = self._versions.get(flow_or_key)
+        else:
+            key = flow_or_key
+        condition = flows_table.c.key == key
+        if version is not None:
+            condition = sa.and_(condition, flows_table.c.version == version)
+        with write_transaction(self._engine) as connection:
+            result = connection.execute(
+                sa.update(flows_table)
+                .where(condition)
+                .values(
+                    status=FAILED,
+                    error=reason,
+                    updated_at=self.clock(),
+                    version=flows_table.c.version + 1,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+            )
+        if result.rowcount:
+            logger.warning("flow %s marked FAILED: %s", key, reason)
+        return bool(result.rowcount)
+
+    def delete_flow(self, key: str) -> None:
+        """Delete flow ``key`` (not its stored subflows); raise FlowNotFoundError if absent."""
+        with write_transaction(self._engine) as connection:
+            result = connection.execute(sa.delete(flows_table).where(flows_table.c.key == key))
+        if result.rowcount != 1:
+            raise FlowNotFoundError(key, self.url)
+
+    # -- many flows ---------------------------------------------------------
+
+    def query(
+        self,
+        status: str | None = None,
+        label: str | None = None,
+        parent_key: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[FlowRecord]:
+        """Return the records of the flows matching every filter given, oldest first.
+
+        ``status`` is a flow status; ``label`` and ``parent_key`` match
+        exactly. At most ``limit`` records (None: all), after skipping
+        ``offset``.
+        """
+        if status is not None and status not in FlowStatus.ALL:
+            raise StoreError(
+                f"query: status {status!r} is not a flow status "
+                f"(expected one of {', '.join(sorted(FlowStatus.ALL))})"
+            )
+        statement = sa.select(*_record_columns())
+        if status is not None:
+            statement = statement.where(flows_table.c.status == status)
+        if label is not None:
+            statement = statement.where(flows_table.c.label == label)
+        if parent_key is not None:
+            statement = statement.where(flows_table.c.parent_key == parent_key)
+        statement = statement.order_by(flows_table.c.created_at, flows_table.c.key)
+        statement = statement.limit(limit).offset(offset)
+        with read_transaction(self._engine) as connection:
+            rows = connection.execute(statement).all()
+        return [FlowRecord(**row._asdict()) for row in rows]
+
+    def count_by_status(self) -> dict[str, int]:
+        """Return how many flows have each status (statuses with none are left out)."""
+        statement = sa.select(flows_table.c.status, sa.func.count()).group_by(
+            flows_table.c.status
+        )
+        with read_transaction(self._engine) as connection:
+            return {status: count for status, count in connection.execute(statement).all()}
+
+    # -- leases -------------------------------------------------------------
+
+    def claim(self, n: int, lease_s: float, runner_id: str) -> list[Flow]:
+        """Lease up to ``n`` flows that need ticking to ``runner_id`` and return them.
+
+        A flow needs ticking when it is PENDING or RUNNING, its
+        ``tick_after`` (if any) has passed, and no other runner holds an
+        unexpired lease on it. Flows least recently saved come first. The
+        lease lasts ``lease_s`` seconds; saving the flow releases it, and so
+        does :meth:`release`. A claimed row whose JSON cannot be loaded is
+        marked FAILED (see :meth:`fail_flow`) and not returned.
+        """
+        if n < 1:
+            return []
+        if lease_s <= 0:
+            raise StoreError(f"claim: lease_s must be positive, got {lease_s!r}")
+        now = self.clock()
+        table = flows_table
+        candidates = (
+            sa.select(table.c.key)
+            .where(
+                table.c.status.in_((PENDING, RUNNING)),
+                sa.or_(table.c.lease_expires_at.is_(None), table.c.lease_expires_at <= now),
+                sa.or_(table.c.tick_after.is_(None), table.c.tick_after <= now),
+            )
+            .order_by(table.c.updated_at, table.c.key)
+            .limit(n)
+        )
+        if self.dialect == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        statement = (
+            sa.update(table)
+            .where(table.c.key.in_(candidates.scalar_subquery()))
+            .values(
+                lease_owner=runner_id,
+                lease_expires_at=now + lease_s,
+                version=table.c.version + 1,
+            )
+            .returning(table.c.key, table.c.version, table.c.flow_json)
+        )
+        with write_transaction(self._engine) as connection:
+            rows = connection.execute(statement).all()
+        flows = []
+        for row in sorted(rows, key=lambda row: row.key):
+            try:
+                flow = _load_flow_json(row.key, row.flow_json)
+            except FlowLoadError as error:
+                self.fail_flow(row.key, str(error), version=row.version)
+                continue
+            self._versions[flow] = row.version
+            flows.append(flow)
+        return flows
+
+    def release(self, keys: Iterable[str], runner_id: str) -> int:
+        """Give up ``runner_id``'s leases on ``keys`` without saving; return how many."""
+        keys = list(keys)
+        if not keys:
+            return 0
+        with write_transaction(self._engine) as connection:
+            result = connection.execute(
+                sa.update(flows_table)
+                .where(flows_table.c.key.in_(keys), flows_table.c.lease_owner == runner_id)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+        return result.rowcount
+
+    # -- internals ----------------------------------------------------------
+
+    @staticmethod
+    def _flow_values(flow: Flow) -> dict[str, Any]:
+        flow_dict = flow.to_flow_dict()
+        return {
+            "key": flow.key,
+            "label": flow.label,
+            "status": flow.status,
+            "parent_key": flow.parent_key,
+            "depth": flow.depth,
+            "num_tasks": len(flow.tasks),
+            "num_ticks": flow.num_ticks,
+            "flow_json": json.dumps(flow_dict, separators=(",", ":")),
+        }
+
+
+def _record_columns() -> list[sa.Column[Any]]:
+    return [flows_table.c[name] for name in _RECORD_COLUMNS]
+
+
+def _load_flow_json(key: str, text: str) -> Flow:
+    """Load a stored flow, raising FlowLoadError (naming the key) if it does not load."""
+    try:
+        flow_dict = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise FlowLoadError(f"stored flow {key!r}: its JSON does not parse: {error}") from None
+    try:
+        flow = Flow.from_flow_dict(flow_dict, copy=False)
+    except FlowLoadError as error:
+        raise FlowLoadError(f"stored flow {key!r}: {error}") from None
+    except (ValueError, TypeError, KeyError, RecursionError) as error:
+        raise FlowLoadError(
+            f"stored flow {key!r}: cannot be loaded: {type(error).__name__}: {error}"
+        ) from None
+    if flow.key != key:
+        raise FlowLoadError(f"stored flow {key!r}: its JSON names key {flow.key!r}")
+    return flow

@@ -1,0 +1,47 @@
+"""The tables of a flow store, as SQLAlchemy Core objects.
+
+These describe the newest schema. Databases get there through the Alembic
+migrations in ``mc/store/migrations/versions/``: a change here needs a new
+migration file there, and a test (tests/store/test_migrations.py) checks that
+the two agree.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+#: The Alembic version table; its own name, so that an application keeping
+#: its own Alembic history in the same database is not disturbed.
+VERSION_TABLE = "mc_alembic_version"
+
+flows_table = sa.Table(
+    "mc_flows",
+    metadata,
+    # Identity and the columns that queries filter on; all copied from the
+    # flow on every save, so they always agree with flow_json.
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("label", sa.String(255), nullable=True, index=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("parent_key", sa.String(255), nullable=True, index=True),
+    sa.Column("depth", sa.Integer, nullable=False, default=0),
+    sa.Column("num_tasks", sa.Integer, nullable=False, default=0),
+    sa.Column("num_ticks", sa.Integer, nullable=False, default=0),
+    # Epoch seconds, as the engine's clock gives them.
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("updated_at", sa.Float, nullable=False, index=True),
+    # Optimistic concurrency: every write adds one, and a save must name the
+    # version it loaded.
+    sa.Column("version", sa.Integer, nullable=False, default=1),
+    # A runner's lease; NULL when no runner holds the flow.
+    sa.Column("lease_owner", sa.String(255), nullable=True),
+    sa.Column("lease_expires_at", sa.Float, nullable=True, index=True),
+    # A flow waiting on outside work is not claimed before this time.
+    sa.Column("tick_after", sa.Float, nullable=True),
+    # Why the store or a runner marked the flow FAILED without the engine
+    # (its JSON did not load, or ticking or saving it raised).
+    sa.Column("error", sa.Text, nullable=True),
+    # The flow itself: the JSON text of Flow.to_flow_dict().
+    sa.Column("flow_json", sa.Text, nullable=False),
+)
