@@ -24,6 +24,7 @@ from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
 from mc.cli.spec_files import load_flow_spec_file
+from mc.cli.store_commands import add_store_commands
 
 EXIT_OK = 0
 EXIT_FLOW_FAILED = 1
@@ -66,6 +67,8 @@ def _build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file", help="a flow spec, as .json, .yaml or .yml")
     _add_allow_imports(validate)
     validate.set_defaults(command=_validate_command)
+
+    add_store_commands(commands)
     return parser
 
 

@@ -358,12 +358,12 @@ class FlowStore:
                 lease_expires_at=now + lease_s,
                 version=table.c.version + 1,
             )
-            .returning(table.c.key, table.c.version, table.c.flow_json)
+            .returning(table.c.key, table.c.version, table.c.updated_at, table.c.flow_json)
         )
         with write_transaction(self._engine) as connection:
             rows = connection.execute(statement).all()
         flows = []
-        for row in sorted(rows, key=lambda row: row.key):
+        for row in sorted(rows, key=lambda row: (row.updated_at, row.key)):
             try:
                 flow = _load_flow_json(row.key, row.flow_json)
             except FlowLoadError as error:

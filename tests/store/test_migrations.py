@@ -1,0 +1,65 @@
+"""The store's schema lives in Alembic migrations shipped inside the package."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from mc.store import FlowStore
+from mc.store.database import current_revision, head_revision, make_engine, upgrade_schema
+from mc.store.tables import VERSION_TABLE, metadata
+
+
+def test_migrations_ship_inside_the_package():
+    migrations = resources.files("mc.store").joinpath("migrations")
+    assert migrations.joinpath("env.py").is_file()
+    assert any(path.name.endswith(".py") for path in migrations.joinpath("versions").iterdir())
+
+
+def test_a_new_database_is_created_at_the_newest_revision(db_url):
+    with FlowStore(db_url) as store, store._engine.connect() as connection:
+        assert current_revision(connection) == head_revision()
+        assert sa.inspect(connection).has_table("mc_flows")
+        assert sa.inspect(connection).has_table(VERSION_TABLE)
+
+
+def test_the_migrations_build_exactly_the_tables_the_code_uses(db_url):
+    with FlowStore(db_url) as store, store._engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
+        )
+        assert compare_metadata(context, metadata) == []
+
+
+def test_an_up_to_date_database_is_left_alone(db_url):
+    engine = make_engine(db_url)
+    try:
+        assert upgrade_schema(engine) is True
+        assert upgrade_schema(engine) is False
+    finally:
+        engine.dispose()
+
+
+def test_opening_an_existing_store_keeps_its_flows(db_url):
+    with FlowStore(db_url) as store:
+        key = store.create_flow({"tasks": [{"key": "a", "task_type": "noop"}]})
+    with FlowStore(db_url) as store:
+        assert store.get_flow(key).key == key
+
+
+def test_the_store_leaves_other_tables_and_alembic_histories_alone(sqlite_url):
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32))")
+            connection.exec_driver_sql("INSERT INTO alembic_version VALUES ('their_rev')")
+        with FlowStore(sqlite_url):
+            pass
+        with engine.connect() as connection:
+            theirs = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+            assert theirs.scalars().all() == ["their_rev"]
+    finally:
+        engine.dispose()
