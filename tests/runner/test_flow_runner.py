@@ -1,0 +1,196 @@
+"""FlowRunner in one process, on real databases."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from mc.flows import FlowEngine
+from mc.runner import FlowRunner, RunnerStats
+from mc.store.tables import flows_table
+
+
+def chain_spec(n: int = 5, task_type: str = "noop", **extra) -> dict:
+    tasks = [
+        {"key": f"t{i}", "task_type": task_type, **({"precursors": [f"t{i - 1}"]} if i else {})}
+        for i in range(n)
+    ]
+    return {"tasks": tasks, **extra}
+
+
+class Waiting:
+    """A task that stays RUNNING until its test lets it finish."""
+
+    done = False
+
+    @classmethod
+    def tick_task(cls, task_ctx):
+        if cls.done:
+            task_ctx["task"]["status"] = "COMPLETED"
+
+
+@pytest.fixture
+def runner(flow_store, engine) -> FlowRunner:
+    return FlowRunner(flow_store, engine, runner_id="test-runner", lease_s=60, poll_interval_s=10)
+
+
+def test_tick_ticks_each_claimed_flow_until_it_makes_no_more_progress(flow_store, runner):
+    keys = [flow_store.create_flow(chain_spec(5)) for _ in range(3)]
+    stats = runner.tick()
+    assert stats == RunnerStats(claimed=3, ticked=3, ticks=15, completed=3, failed=0)
+    assert {flow_store.get_record(key).status for key in keys} == {"COMPLETED"}
+
+
+def test_tick_counts_flows_that_end_failed(flow_store, runner):
+    flow_store.create_flow(chain_spec(2, task_type="no_such_type"))
+    stats = runner.tick()
+    assert (stats.completed, stats.failed) == (0, 1)
+
+
+def test_tick_claims_at_most_batch_size_flows(flow_store, engine):
+    for _ in range(5):
+        flow_store.create_flow(chain_spec(1))
+    runner = FlowRunner(flow_store, engine, batch_size=2)
+    assert runner.tick().claimed == 2
+    assert flow_store.count_by_status() == {"COMPLETED": 2, "PENDING": 3}
+
+
+def test_max_ticks_per_claim_bounds_the_ticks_of_one_claim(flow_store, engine):
+    key = flow_store.create_flow(chain_spec(5))
+    runner = FlowRunner(flow_store, engine, max_ticks_per_claim=2)
+    runner.tick()
+    record = flow_store.get_record(key)
+    assert (record.status, record.num_ticks, record.tick_after) == ("RUNNING", 2, None)
+    runner.tick()
+    assert flow_store.get_record(key).num_ticks == 4
+
+
+def test_run_until_done_returns_once_no_flow_is_pending_or_running(flow_store, runner):
+    for n in (1, 3, 5):
+        flow_store.create_flow(chain_spec(n))
+    total = runner.run(interval_s=0, until_done=True)
+    assert total.completed == 3
+    assert flow_store.count_by_status() == {"COMPLETED": 3}
+
+
+def test_a_waiting_flow_is_not_claimed_again_before_the_poll_interval(flow_store, engine, clock):
+    engine.register_task_type("wait", Waiting)
+    Waiting.done = False
+    key = flow_store.create_flow(chain_spec(1, task_type="wait"))
+    runner = FlowRunner(flow_store, engine, poll_interval_s=10)
+    assert runner.tick().ticked == 1
+    assert flow_store.get_record(key).tick_after == clock.now + 10
+    clock.advance(9)
+    assert runner.tick().claimed == 0
+    clock.advance(1)
+    Waiting.done = True
+    assert runner.tick().completed == 1
+
+
+def test_a_row_whose_json_does_not_load_is_failed_and_the_others_run(flow_store, runner):
+    bad = flow_store.create_flow(chain_spec(1))
+    good = flow_store.create_flow(chain_spec(1))
+    with flow_store._engine.begin() as connection:
+        connection.execute(
+            sa.update(flows_table).where(flows_table.c.key == bad).values(flow_json="[1, 2")
+        )
+    runner.run(interval_s=0, until_done=True)
+    assert flow_store.get_record(good).status == "COMPLETED"
+    record = flow_store.get_record(bad)
+    assert record.status == "FAILED" and "JSON does not parse" in record.error
+
+
+class ExplodingEngine(FlowEngine):
+    """An engine with a bug: ticking flows labelled 'explode' raises."""
+
+    def tick_flow_until_has_no_pending(self, flow, task_ctx=None, max_ticks=None):
+        if flow.label == "explode":
+            raise RuntimeError("engine bug")
+        return super().tick_flow_until_has_no_pending(flow, task_ctx, max_ticks)
+
+
+def test_a_flow_whose_ticking_raises_is_failed_with_the_reason(flow_store):
+    bad = flow_store.create_flow(chain_spec(1, label="explode"))
+    good = flow_store.create_flow(chain_spec(1))
+    stats = FlowRunner(flow_store, ExplodingEngine()).run(interval_s=0, until_done=True)
+    assert (stats.completed, stats.failed) == (1, 1)
+    record = flow_store.get_record(bad)
+    assert (record.status, record.error) == (
+        "FAILED", "ticking the flow raised: RuntimeError: engine bug"
+    )
+    assert flow_store.get_record(good).status == "COMPLETED"
+
+
+def test_a_flow_whose_data_is_not_json_is_failed_and_keeps_its_last_saved_state(
+    flow_store, engine
+):
+    def leave_a_set(task_ctx):
+        task_ctx["task"]["data"]["oops"] = {1, 2}
+        task_ctx["task"]["status"] = "COMPLETED"
+
+    engine.register_task_type("leave_a_set", leave_a_set)
+    key = flow_store.create_flow(chain_spec(1, task_type="leave_a_set"))
+    FlowRunner(flow_store, engine).run(interval_s=0, until_done=True)
+    record = flow_store.get_record(key)
+    assert record.status == "FAILED"
+    assert "saving the flow failed" in record.error and "not JSON" in record.error
+    assert flow_store.get_flow(key).tasks["t0"]["status"] == "PENDING"
+
+
+def test_handlers_get_the_runner_task_ctx_with_store_and_runner(flow_store, engine):
+    seen = {}
+
+    def look(task_ctx):
+        seen.update(task_ctx)
+        task_ctx["task"]["status"] = "COMPLETED"
+
+    engine.register_task_type("look", look)
+    flow_store.create_flow(chain_spec(1, task_type="look"))
+    runner = FlowRunner(flow_store, engine, task_ctx={"site": "lab"})
+    runner.tick()
+    assert seen["site"] == "lab"
+    assert seen["flow_store"] is flow_store and seen["flow_runner"] is runner
+
+
+def test_a_stop_request_releases_the_claimed_flows_not_yet_ticked(flow_store, engine, clock):
+    runner = FlowRunner(flow_store, engine, runner_id="stopper")
+
+    def stop_now(task_ctx):
+        runner.request_stop()
+        task_ctx["task"]["status"] = "COMPLETED"
+
+    engine.register_task_type("stop_now", stop_now)
+    first = flow_store.create_flow(chain_spec(1, task_type="stop_now"))
+    clock.advance(1)  # claimed first: least recently saved
+    for _ in range(3):
+        flow_store.create_flow(chain_spec(1))
+    stats = runner.run(interval_s=0)
+    assert (stats.claimed, stats.ticked) == (4, 1)
+    assert flow_store.get_record(first).status == "COMPLETED"
+    others = [r for r in flow_store.query() if r.key != first]
+    assert {(r.status, r.lease_owner) for r in others} == {("PENDING", None)}
+
+
+def test_a_runner_that_lost_its_lease_counts_the_flow_stale_and_goes_on(flow_store, engine, clock):
+    key = flow_store.create_flow(chain_spec(1, task_type="slow"))
+
+    def slow(task_ctx):
+        # While this runner ticks, its lease expires and another runner takes over.
+        clock.advance(10)
+        (taken,) = flow_store.claim(1, lease_s=5, runner_id="other")
+        flow_store.save_flow(taken)
+        task_ctx["task"]["status"] = "COMPLETED"
+
+    engine.register_task_type("slow", slow)
+    stats = FlowRunner(flow_store, engine, lease_s=5).tick()
+    assert (stats.ticked, stats.stale) == (0, 1)
+    assert flow_store.get_record(key).status == "PENDING"
+
+
+def test_runner_refuses_a_non_positive_lease(flow_store):
+    with pytest.raises(ValueError, match="lease_s=0"):
+        FlowRunner(flow_store, lease_s=0)
+
+
+def test_runner_ids_differ_between_runners(flow_store):
+    assert FlowRunner(flow_store).runner_id != FlowRunner(flow_store).runner_id

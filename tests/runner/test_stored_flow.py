@@ -1,0 +1,122 @@
+"""The stored_flow task type: subflows as their own records in the store."""
+
+from __future__ import annotations
+
+import pytest
+
+from mc.flows import FlowEngine
+from mc.runner import FlowRunner, child_flow_key
+
+
+def parent_spec(child_tasks: list[dict], **child_extra) -> dict:
+    child = {"label": "child", "tasks": child_tasks, **child_extra}
+    return {
+        "label": "parent",
+        "tasks": [
+            {"key": "sub", "task_type": "stored_flow", "task_params": {"flow_spec": child}},
+            {"key": "after", "task_type": "noop", "precursors": ["sub"]},
+        ],
+    }
+
+
+NOOP = [{"key": "a", "task_type": "noop"}]
+
+
+def run_all(store, engine=None) -> None:
+    FlowRunner(store, engine or FlowEngine(), poll_interval_s=0).run(interval_s=0, until_done=True)
+
+
+def test_every_engine_knows_stored_flow_through_the_entry_point():
+    assert "stored_flow" in FlowEngine().task_type_registry.names()
+
+
+def test_the_child_is_its_own_record_with_parent_key_and_depth(flow_store):
+    parent = flow_store.create_flow(parent_spec(NOOP))
+    FlowRunner(flow_store).tick()
+    (child,) = flow_store.query(parent_key=parent)
+    assert (child.label, child.depth, child.status) == ("child", 1, "PENDING")
+    task = flow_store.get_flow(parent).tasks["sub"]
+    assert task["status"] == "RUNNING"
+    assert task["data"]["child_key"] == child.key
+    assert "tasks" not in task["data"]
+
+
+def test_the_parent_completes_with_the_childs_data_once_the_child_completes(flow_store):
+    parent = flow_store.create_flow(parent_spec(NOOP, data={"result": 42}))
+    run_all(flow_store)
+    flow = flow_store.get_flow(parent)
+    assert flow.status == "COMPLETED"
+    assert flow.tasks["sub"]["data"]["flow_data"] == {"result": 42}
+
+
+def test_the_parent_task_fails_with_the_childs_errors_when_the_child_fails(flow_store):
+    parent = flow_store.create_flow(parent_spec([{"key": "bad", "task_type": "no_such_type"}]))
+    run_all(flow_store)
+    flow = flow_store.get_flow(parent)
+    assert flow.status == "FAILED"
+    error = flow.tasks["sub"]["error"]
+    assert "FAILED" in error and "task 'bad' (no_such_type): unknown task_type" in error
+    assert flow.tasks["after"]["status"] == "SKIPPED"
+
+
+def test_children_nest_and_each_level_is_its_own_record(flow_store):
+    grandchild = {"label": "grandchild", "tasks": NOOP, "data": {"deep": True}}
+    middle = [{"key": "inner", "task_type": "stored_flow", "task_params": {"flow_spec": grandchild}}]
+    parent = flow_store.create_flow(parent_spec(middle))
+    run_all(flow_store)
+    depths = sorted((r.depth, r.label, r.status) for r in flow_store.query())
+    assert depths == [(0, "parent", "COMPLETED"), (1, "child", "COMPLETED"),
+                      (2, "grandchild", "COMPLETED")]
+    inner_data = flow_store.get_flow(parent).tasks["sub"]["data"]["flow_data"]
+    assert inner_data == {}
+
+
+def test_a_parent_ticked_again_after_a_crash_adopts_the_child_it_created(flow_store):
+    parent = flow_store.create_flow(parent_spec(NOOP))
+    engine = FlowEngine()
+    ctx = {"flow_store": flow_store}
+    crashed = flow_store.get_flow(parent)
+    engine.tick_flow(crashed, ctx)  # creates the child; the parent is never saved
+    again = flow_store.get_flow(parent)
+    engine.tick_flow(again, ctx)
+    assert again.tasks["sub"]["data"]["child_key"] == crashed.tasks["sub"]["data"]["child_key"]
+    assert len(flow_store.query(parent_key=parent)) == 1
+
+
+def test_the_child_key_is_derived_from_parent_task_and_attempt():
+    assert child_flow_key("p", "t", 1) == child_flow_key("p", "t", 1)
+    assert len({child_flow_key("p", "t", 1), child_flow_key("p", "t", 2),
+                child_flow_key("q", "t", 1)}) == 3
+
+
+def test_a_stored_flow_task_outside_a_runner_fails_saying_what_it_needs():
+    engine = FlowEngine()
+    flow = engine.flow_spec_to_flow(parent_spec(NOOP))
+    engine.tick_flow(flow)
+    assert "needs a flow store" in flow.tasks["sub"]["error"]
+    assert "FlowRunner" in flow.tasks["sub"]["error"]
+
+
+def test_a_stored_flow_task_without_flow_spec_fails_naming_the_parameter(flow_store):
+    key = flow_store.create_flow({"tasks": [{"key": "sub", "task_type": "stored_flow"}]})
+    run_all(flow_store)
+    assert "missing task_params.flow_spec" in flow_store.get_flow(key).tasks["sub"]["error"]
+
+
+def test_a_deleted_child_fails_its_parent_task(flow_store):
+    parent = flow_store.create_flow(parent_spec(NOOP))
+    FlowRunner(flow_store, poll_interval_s=0).tick()
+    (child,) = flow_store.query(parent_key=parent)
+    flow_store.delete_flow(child.key)
+    run_all(flow_store)
+    assert "no longer in the store" in flow_store.get_flow(parent).tasks["sub"]["error"]
+
+
+@pytest.mark.parametrize("bad_child", [{"tasks": "nope"}, {"tasks": [{"key": "x"}]}])
+def test_a_bad_child_spec_fails_the_task_with_the_spec_path(flow_store, bad_child):
+    key = flow_store.create_flow(
+        {"tasks": [{"key": "sub", "task_type": "stored_flow", "task_params": {"flow_spec": bad_child}}]}
+    )
+    run_all(flow_store)
+    assert "tasks" in flow_store.get_flow(key).tasks["sub"]["error"]
+    assert flow_store.query(parent_key=key) == []
