@@ -186,8 +186,11 @@ class FlowEngine:
             tick = self.task_type_registry.resolve_tick(task["task_type"])
             params = task.get("task_params")
             if params and needs_interpolation(params):
+                handler = self.task_type_registry.resolve(task["task_type"])
                 view = dict(task)
-                view["task_params"] = interpolate(params, ctx)
+                view["task_params"] = interpolate(
+                    params, ctx, raw=getattr(handler, "raw_params", ())
+                )
                 ctx["task"] = view
                 try:
                     tick(ctx)

@@ -6,12 +6,16 @@ in the task context (see :mod:`mc.flows.dotpath`); the path starts with
 ``ctx``. A string that starts with ``\\$`` stands for the same string with a
 literal ``$`` and no backslash. The stored task keeps its raw params, so a
 flow loaded from storage interpolates again, from its current data.
+
+A handler may name params that hold specs for later (``flow_spec`` of the
+``flow`` task type, the ``cases`` of ``switch``) in a ``raw_params`` tuple;
+those are left raw, to be interpolated where they run.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mc.errors import DotPathError
@@ -29,10 +33,17 @@ def needs_interpolation(value: Any) -> bool:
     return False
 
 
-def interpolate(value: Any, task_ctx: Mapping[str, Any], where: str = "task_params") -> Any:
+def interpolate(
+    value: Any,
+    task_ctx: Mapping[str, Any],
+    where: str = "task_params",
+    raw: Iterable[str] = (),
+) -> Any:
     """Return ``value`` with every ``$path`` string replaced by what it names.
 
-    ``where`` names ``value`` in error messages. Raises
+    ``where`` names ``value`` in error messages. Top-level entries of a dict
+    ``value`` named in ``raw`` are left as they are (a task type whose params
+    hold specs for later, such as ``flow_spec``, lists them). Raises
     :class:`~mc.errors.DotPathError` naming the parameter, the path, and the
     part that did not resolve. Values taken from dicts and lists are copied,
     so a handler that changes its params cannot change their source.
@@ -52,15 +63,19 @@ def interpolate(value: Any, task_ctx: Mapping[str, Any], where: str = "task_para
             found = get_path({"ctx": task_ctx}, path)
         except DotPathError as error:
             raise DotPathError(f"{where}: {error}") from None
-        return _copy(found)
+        return copy_value(found)
     if isinstance(value, dict):
-        return {name: interpolate(item, task_ctx, f"{where}.{name}") for name, item in value.items()}
+        return {
+            name: item if name in raw else interpolate(item, task_ctx, f"{where}.{name}")
+            for name, item in value.items()
+        }
     if isinstance(value, list):
         return [interpolate(item, task_ctx, f"{where}[{i}]") for i, item in enumerate(value)]
     return value
 
 
-def _copy(value: Any) -> Any:
+def copy_value(value: Any) -> Any:
+    """Return a deep copy of a JSON dict or list; other values as they are."""
     if isinstance(value, (dict, list)):
         try:
             return json.loads(json.dumps(value))
