@@ -360,8 +360,16 @@ def _change_flow(
     )
 
 
-def _retry(args: argparse.Namespace, store: FlowStore) -> int:
+def _store_engine() -> FlowEngine:
+    from mc.runner import add_stored_flow_task_type
+
     engine = FlowEngine()
+    add_stored_flow_task_type(engine)
+    return engine
+
+
+def _retry(args: argparse.Namespace, store: FlowStore) -> int:
+    engine = _store_engine()
 
     def retry(flow: Flow, record: FlowRecord) -> tuple[bool, str]:
         reset = engine.retry_flow(flow)
@@ -379,7 +387,7 @@ def _retry(args: argparse.Namespace, store: FlowStore) -> int:
 
 
 def _cancel(args: argparse.Namespace, store: FlowStore) -> int:
-    engine = FlowEngine()
+    engine = _store_engine()
 
     def cancel(flow: Flow, record: FlowRecord) -> tuple[bool, str]:
         if flow.finished:

@@ -7,6 +7,19 @@ See the "Running flows with a runner" chapter of the docs.
 """
 
 from mc.runner.flow_runner import FlowRunner, RunnerStats, default_runner_id
-from mc.runner.stored_flow import child_flow_key, stored_flow_task
+from mc.runner.stored_flow import (
+    add_stored_flow_task_type,
+    cancel_stored_child,
+    child_flow_key,
+    stored_flow_task,
+)
 
-__all__ = ["FlowRunner", "RunnerStats", "child_flow_key", "default_runner_id", "stored_flow_task"]
+__all__ = [
+    "FlowRunner",
+    "RunnerStats",
+    "add_stored_flow_task_type",
+    "cancel_stored_child",
+    "child_flow_key",
+    "default_runner_id",
+    "stored_flow_task",
+]

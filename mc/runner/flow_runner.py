@@ -49,6 +49,7 @@ from mc.errors import FlowError, StaleFlowError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING
+from mc.runner.stored_flow import add_stored_flow_task_type
 from mc.store.flow_store import FlowStore
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,8 @@ class FlowRunner:
     """Claims flows from a :class:`~mc.store.FlowStore`, ticks them, saves them.
 
     ``engine`` ticks the flows (default: a new :class:`FlowEngine`);
-    ``task_ctx`` reaches every task handler, with ``'flow_store'`` (this
+    ``stored_flow`` is registered on the engine if it has no task type of that
+    name. ``task_ctx`` reaches every task handler, with ``'flow_store'`` (this
     store) and ``'flow_runner'`` (this runner) added. ``runner_id`` names the
     runner in leases (default: host, process id and a random part).
 
@@ -122,6 +124,7 @@ class FlowRunner:
             )
         self.store = store
         self.engine = engine or FlowEngine()
+        add_stored_flow_task_type(self.engine)
         self.task_ctx: dict[str, Any] = {
             **(task_ctx or {}),
             "flow_store": store,

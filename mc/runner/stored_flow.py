@@ -14,9 +14,17 @@ attempt number, so a runner that crashes between creating the child and
 saving the parent finds the same child again instead of creating a second
 one. A retried task (its ``started_at`` changed) creates a new child.
 
+A retried task (:meth:`~mc.flows.flow_engine.FlowEngine.retry_flow` resets
+its data) finds its FAILED child under the first attempt's key and moves on
+to the next attempt: each retry runs a new child.
+
+Cancelling the parent (:meth:`~mc.flows.flow_engine.FlowEngine.cancel_flow`
+with ``task_ctx={'flow_store': store}``, as ``mc cancel`` does) cancels the
+running child too, and its children in turn.
+
 The task needs the store, which :class:`~mc.runner.FlowRunner` passes in
-``task_ctx['flow_store']``. The type is registered through the
-``mc.task_types`` entry point group, so every engine knows it.
+``task_ctx['flow_store']``. Every runner registers the type on its engine
+(:func:`add_stored_flow_task_type`); a plain engine does not know it.
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ import logging
 import uuid
 from typing import Any
 
-from mc.errors import FlowExistsError, FlowNotFoundError
+from mc.errors import FlowExistsError, FlowNotFoundError, StaleFlowError
 from mc.flows.flow import Flow
+from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED
 from mc.flows.task_types.basic import task_param
 
@@ -89,20 +98,57 @@ def stored_flow_task(task_ctx: dict[str, Any]) -> None:
 def _create_child(store: Any, flow: Flow, task: dict[str, Any]) -> None:
     data = task["data"]
     spec = task_param(task, "flow_spec", dict)
-    attempt = int(data.get("attempt", 0)) + 1
-    child_key = child_flow_key(flow.key, task["key"], attempt)
-    child = Flow.from_flow_spec({**spec, "key": child_key})
-    child.parent_key = flow.key
-    child.depth = flow.depth + 1
-    try:
-        store.create_flow(child)
-        logger.info("flow %s task %s: created stored subflow %s", flow.key, task["key"], child_key)
-    except FlowExistsError:
-        # Created by an earlier tick whose parent was never saved (a crash).
-        record = store.get_record(child_key)
-        if record.parent_key != flow.key:
-            raise ValueError(
-                f"task {task['key']!r}: flow {child_key!r} is in the store but belongs "
-                f"to parent {record.parent_key!r}, not {flow.key!r}"
-            ) from None
+    attempt = int(data.get("attempt", 0))
+    while True:
+        attempt += 1
+        child_key = child_flow_key(flow.key, task["key"], attempt)
+        child = Flow.from_flow_spec({**spec, "key": child_key})
+        child.parent_key = flow.key
+        child.depth = flow.depth + 1
+        try:
+            store.create_flow(child)
+        except FlowExistsError:
+            record = store.get_record(child_key)
+            if record.parent_key != flow.key:
+                raise ValueError(
+                    f"task {task['key']!r}: flow {child_key!r} is in the store but belongs "
+                    f"to parent {record.parent_key!r}, not {flow.key!r}"
+                ) from None
+            if record.status == FAILED:
+                continue  # an earlier attempt's child: this is a retry
+            # Created by an earlier tick whose parent was never saved (a crash).
+            logger.info("flow %s task %s: adopted stored subflow %s", flow.key, task["key"], child_key)
+        else:
+            logger.info("flow %s task %s: created stored subflow %s", flow.key, task["key"], child_key)
+        break
     data.update(child_key=child_key, attempt=attempt, child_started_at=task.get("started_at"))
+
+
+def cancel_stored_child(task_ctx: dict[str, Any]) -> None:
+    """Cancel hook of ``stored_flow``: cancel the task's child flow in the store, if running."""
+    store = task_ctx.get("flow_store")
+    child_key = (task_ctx["task"].get("data") or {}).get("child_key")
+    if store is None or child_key is None:
+        return
+    engine = task_ctx.get("flow_engine") or FlowEngine()
+    reason = f"parent flow {task_ctx['flow'].key} was cancelled"
+    for _ in range(5):
+        child = store.get_flow(child_key)
+        if child.finished:
+            return
+        engine.cancel_flow(child, reason, task_ctx={"flow_store": store})
+        try:
+            store.save_flow(child)
+            return
+        except StaleFlowError:
+            continue  # a runner saved the child meanwhile: cancel its newer state
+    raise StaleFlowError(child_key, "kept changing while it was being cancelled")
+
+
+stored_flow_task.cancel_task = cancel_stored_child  # type: ignore[attr-defined]
+
+
+def add_stored_flow_task_type(engine: FlowEngine) -> None:
+    """Register ``stored_flow`` on ``engine``, unless it already has that task type."""
+    if "stored_flow" not in engine.task_type_registry:
+        engine.register_task_type("stored_flow", stored_flow_task)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mc.flows import FlowEngine
-from mc.runner import FlowRunner, child_flow_key
+from mc.runner import FlowRunner, add_stored_flow_task_type, child_flow_key
 
 
 def parent_spec(child_tasks: list[dict], **child_extra) -> dict:
@@ -26,8 +26,22 @@ def run_all(store, engine=None) -> None:
     FlowRunner(store, engine or FlowEngine(), poll_interval_s=0).run(interval_s=0, until_done=True)
 
 
-def test_every_engine_knows_stored_flow_through_the_entry_point():
-    assert "stored_flow" in FlowEngine().task_type_registry.names()
+def test_a_runner_registers_stored_flow_on_its_engine(flow_store):
+    engine = FlowEngine()
+    assert "stored_flow" not in engine.task_type_registry
+    FlowRunner(flow_store, engine)
+    assert "stored_flow" in engine.task_type_registry
+
+
+def test_a_runner_keeps_an_engines_own_stored_flow_type(flow_store):
+    engine = FlowEngine()
+
+    def mine(task_ctx):
+        task_ctx["task"]["status"] = "COMPLETED"
+
+    engine.register_task_type("stored_flow", mine)
+    FlowRunner(flow_store, engine)
+    assert engine.task_type_registry.resolve("stored_flow") is mine
 
 
 def test_the_child_is_its_own_record_with_parent_key_and_depth(flow_store):
@@ -74,6 +88,7 @@ def test_children_nest_and_each_level_is_its_own_record(flow_store):
 def test_a_parent_ticked_again_after_a_crash_adopts_the_child_it_created(flow_store):
     parent = flow_store.create_flow(parent_spec(NOOP))
     engine = FlowEngine()
+    add_stored_flow_task_type(engine)
     ctx = {"flow_store": flow_store}
     crashed = flow_store.get_flow(parent)
     engine.tick_flow(crashed, ctx)  # creates the child; the parent is never saved
@@ -91,6 +106,7 @@ def test_the_child_key_is_derived_from_parent_task_and_attempt():
 
 def test_a_stored_flow_task_outside_a_runner_fails_saying_what_it_needs():
     engine = FlowEngine()
+    add_stored_flow_task_type(engine)
     flow = engine.flow_spec_to_flow(parent_spec(NOOP))
     engine.tick_flow(flow)
     assert "needs a flow store" in flow.tasks["sub"]["error"]
@@ -120,3 +136,61 @@ def test_a_bad_child_spec_fails_the_task_with_the_spec_path(flow_store, bad_chil
     run_all(flow_store)
     assert "tasks" in flow_store.get_flow(key).tasks["sub"]["error"]
     assert flow_store.query(parent_key=key) == []
+
+
+class Flaky:
+    """A task that fails while ``Flaky.fail`` is true."""
+
+    fail = True
+
+    @classmethod
+    def tick_task(cls, task_ctx):
+        task_ctx["task"]["status"] = "FAILED" if cls.fail else "COMPLETED"
+
+
+class Waiting:
+    """A task that stays RUNNING."""
+
+    @staticmethod
+    def tick_task(task_ctx):
+        pass
+
+
+def test_a_retried_task_runs_a_new_child(flow_store):
+    engine = FlowEngine()
+    engine.register_task_type("flaky", Flaky)
+    Flaky.fail = True
+    parent = flow_store.create_flow(parent_spec([{"key": "a", "task_type": "flaky"}]))
+    run_all(flow_store, engine)
+    flow = flow_store.get_flow(parent)
+    assert flow.status == "FAILED"
+    assert engine.retry_flow(flow) == ["sub", "after"]
+    flow_store.save_flow(flow)
+    Flaky.fail = False
+    run_all(flow_store, engine)
+    flow = flow_store.get_flow(parent)
+    assert flow.status == "COMPLETED"
+    children = {r.key: r.status for r in flow_store.query(parent_key=parent)}
+    assert children == {
+        child_flow_key(parent, "sub", 1): "FAILED",
+        child_flow_key(parent, "sub", 2): "COMPLETED",
+    }
+    assert flow.tasks["sub"]["data"]["attempt"] == 2
+
+
+def test_cancelling_the_parent_cancels_its_running_child(flow_store):
+    engine = FlowEngine()
+    engine.register_task_type("wait", Waiting)
+    parent = flow_store.create_flow(parent_spec([{"key": "w", "task_type": "wait"}]))
+    runner = FlowRunner(flow_store, engine, poll_interval_s=0)
+    runner.tick()
+    runner.tick()
+    (child,) = flow_store.query(parent_key=parent)
+    assert child.status == "RUNNING"
+    flow = flow_store.get_flow(parent)
+    engine.cancel_flow(flow, "no longer needed", task_ctx={"flow_store": flow_store})
+    flow_store.save_flow(flow)
+    cancelled_child = flow_store.get_flow(child.key)
+    assert cancelled_child.status == "FAILED"
+    assert cancelled_child.data["cancelled"]["reason"] == f"parent flow {parent} was cancelled"
+    assert cancelled_child.tasks["w"]["error"].startswith("cancelled:")
