@@ -1,0 +1,262 @@
+"""The store commands of ``mc``: submit, runner, ls, show, retry, cancel."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mc.cli import main
+from mc.store import FlowStore
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_spec(tmp_path: Path, spec: dict, name: str = "flow.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(spec))
+    return str(path)
+
+
+GOOD = {"label": "good", "tasks": [{"key": "a", "task_type": "noop"},
+                                     {"key": "b", "task_type": "print",
+                                      "task_params": {"msg": "hello from b"},
+                                      "precursors": ["a"]}]}
+BAD_TYPE = {"label": "bad", "tasks": [{"key": "a", "task_type": "noop"},
+                                      {"key": "oops", "task_type": "no_such_type",
+                                       "precursors": ["a"]},
+                                      {"key": "c", "task_type": "noop", "precursors": ["oops"]}]}
+
+
+@pytest.fixture
+def mc(capsys):
+    """Run ``mc ARGS`` in-process; return (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def submitted(mc, db_url, tmp_path):
+    """Submit GOOD and BAD_TYPE; return their keys."""
+
+    def submit(spec: dict) -> str:
+        code, out, err = mc("submit", write_spec(tmp_path, spec), "--db", db_url)
+        assert code == 0, err
+        return out.strip()
+
+    return {"good": submit(GOOD), "bad": submit(BAD_TYPE)}
+
+
+def test_submit_prints_the_key_of_the_new_pending_flow(mc, db_url, tmp_path):
+    code, out, _ = mc("submit", write_spec(tmp_path, GOOD), "--db", db_url)
+    assert code == 0
+    with FlowStore(db_url) as store:
+        record = store.get_record(out.strip())
+    assert (record.label, record.status) == ("good", "PENDING")
+
+
+def test_submit_reads_yaml(mc, sqlite_url, tmp_path):
+    path = tmp_path / "flow.yaml"
+    path.write_text("label: from_yaml\ntasks:\n  - {key: a, task_type: noop}\n")
+    code, out, _ = mc("submit", str(path), "--db", sqlite_url)
+    assert code == 0
+    with FlowStore(sqlite_url) as store:
+        assert store.get_record(out.strip()).label == "from_yaml"
+
+
+def test_submit_of_an_invalid_spec_exits_2_naming_the_path_and_stores_nothing(
+    mc, sqlite_url, tmp_path
+):
+    code, out, err = mc("submit", write_spec(tmp_path, {"tasks": [{"key": "a"}]}), "--db", sqlite_url)
+    assert (code, out) == (2, "")
+    assert "mc submit: tasks[0]" in err and "task_type" in err
+    with FlowStore(sqlite_url) as store:
+        assert store.query() == []
+
+
+def test_submit_uses_mc_db_url_when_no_db_is_given(mc, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    monkeypatch.setenv("MC_DB_URL", url)
+    code, out, _ = mc("submit", write_spec(tmp_path, GOOD))
+    assert code == 0
+    with FlowStore(url) as store:
+        assert store.get_record(out.strip()).label == "good"
+
+
+def test_a_database_that_cannot_be_opened_exits_2(mc, tmp_path):
+    code, _, err = mc("ls", "--db", "nosuchdb://x/y")
+    assert code == 2
+    assert "mc ls: database URL 'nosuchdb://x/y'" in err
+
+
+def test_runner_until_done_runs_every_flow_to_its_end(mc, db_url, submitted):
+    code, out, _ = mc("runner", "--db", db_url, "--until-done", "--interval", "0.01")
+    assert code == 0
+    assert "hello from b" in out
+    assert "done: claimed 2 ticked 2 completed 1 failed 1" in out
+    with FlowStore(db_url) as store:
+        assert store.count_by_status() == {"COMPLETED": 1, "FAILED": 1}
+
+
+def test_runner_once_runs_one_round(mc, sqlite_url, tmp_path):
+    for _ in range(3):
+        mc("submit", write_spec(tmp_path, GOOD), "--db", sqlite_url)
+    code, _, _ = mc("runner", "--db", sqlite_url, "--once", "--batch", "2")
+    assert code == 0
+    with FlowStore(sqlite_url) as store:
+        assert store.count_by_status() == {"COMPLETED": 2, "PENDING": 1}
+
+
+def test_runner_prints_plain_timestamped_lines_when_not_on_a_terminal(mc, db_url, submitted):
+    _, out, _ = mc("runner", "--db", db_url, "--until-done", "--interval", "0.01")
+    lines = [line for line in out.splitlines() if not line.startswith("hello")]
+    assert "\r" not in out
+    assert lines[0].split(" ", 1)[1].startswith("runner ")
+    assert lines[1].split(" ", 1)[1] == "claimed 2 ticked 2 completed 1 failed 1"
+
+
+def test_runner_on_a_terminal_redraws_one_progress_line(sqlite_url, tmp_path):
+    with FlowStore(sqlite_url) as store:
+        store.create_flow(GOOD)
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "mc", "runner", "--db", sqlite_url, "--until-done",
+             "--interval", "0.01"],
+            cwd=REPO_ROOT, stdout=follower, stderr=subprocess.PIPE, timeout=60, check=False,
+        )
+        os.close(follower)
+        follower = -1
+        output = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal is closed and drained
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        if follower != -1:
+            os.close(follower)
+        os.close(leader)
+    assert process.returncode == 0, process.stderr
+    text = output.decode()
+    assert "\r\x1b[Kclaimed 1 ticked 1 completed 1 failed 0 | store: PENDING 0 RUNNING 0 COMPLETED 1 FAILED 0" in text
+
+
+def test_ls_prints_a_table_of_the_flows(mc, db_url, submitted):
+    code, out, _ = mc("ls", "--db", db_url)
+    assert code == 0
+    header, *rows = out.splitlines()
+    assert header.split() == ["KEY", "LABEL", "STATUS", "TASKS", "UPDATED"]
+    assert sorted(row.split()[:4] for row in rows) == sorted(
+        [[submitted["good"], "good", "PENDING", "2"], [submitted["bad"], "bad", "PENDING", "3"]]
+    )
+
+
+def test_ls_json_lists_records_with_key_label_status_and_times(mc, db_url, submitted):
+    mc("runner", "--db", db_url, "--until-done", "--interval", "0.01")
+    code, out, _ = mc("ls", "--db", db_url, "--json", "--status", "FAILED")
+    assert code == 0
+    (record,) = json.loads(out)
+    assert (record["key"], record["label"], record["status"]) == (submitted["bad"], "bad", "FAILED")
+    assert record["updated_at"] >= record["created_at"] > 0
+
+
+def test_ls_refuses_an_unknown_status(mc, sqlite_url):
+    with pytest.raises(SystemExit) as caught:
+        main(["ls", "--db", sqlite_url, "--status", "DONE"])
+    assert caught.value.code == 2
+
+
+def test_show_lists_tasks_statuses_and_errors(mc, db_url, submitted):
+    mc("runner", "--db", db_url, "--until-done", "--interval", "0.01")
+    code, out, _ = mc("show", submitted["bad"], "--db", db_url)
+    assert code == 0
+    assert out.splitlines()[0] == f"flow {submitted['bad']} (bad): FAILED"
+    statuses = {line.split()[0]: line.split()[2] for line in out.splitlines() if line[:2] in ("a ", "oo", "c ")}
+    assert statuses == {"a": "COMPLETED", "oops": "FAILED", "c": "SKIPPED"}
+    assert "task oops error:\n  unknown task_type 'no_such_type'" in out
+
+
+def test_show_json_prints_the_flow_dict(mc, db_url, submitted):
+    code, out, _ = mc("show", submitted["good"], "--db", db_url, "--json")
+    assert code == 0
+    assert set(json.loads(out)["tasks"]) == {"a", "b"}
+
+
+def test_show_of_an_unknown_key_exits_2(mc, sqlite_url):
+    code, _, err = mc("show", "no_such_key", "--db", sqlite_url)
+    assert code == 2
+    assert "no flow with key 'no_such_key'" in err
+
+
+def test_show_reports_a_flow_the_runner_could_not_load(mc, db_url, submitted):
+    import sqlalchemy as sa
+
+    from mc.store.tables import flows_table
+
+    with FlowStore(db_url) as store, store._engine.begin() as connection:
+        connection.execute(
+            sa.update(flows_table).where(flows_table.c.key == submitted["good"]).values(flow_json="{")
+        )
+    mc("runner", "--db", db_url, "--until-done", "--interval", "0.01")
+    code, out, _ = mc("show", submitted["good"], "--db", db_url)
+    assert code == 0
+    assert "marked FAILED by the store or a runner: stored flow" in out
+    assert "the stored flow cannot be loaded" in out
+
+
+def test_retry_puts_failed_and_skipped_tasks_back_and_the_flow_runs_again(
+    mc, db_url, submitted
+):
+    mc("runner", "--db", db_url, "--until-done", "--interval", "0.01")
+    code, out, _ = mc("retry", submitted["bad"], "--db", db_url)
+    assert code == 0
+    assert out.strip() == f"flow {submitted['bad']}: 2 tasks back to PENDING: oops, c"
+    with FlowStore(db_url) as store:
+        flow = store.get_flow(submitted["bad"])
+        assert flow.status == "RUNNING"
+        assert [flow.tasks[k]["status"] for k in ("a", "oops", "c")] == ["COMPLETED", "PENDING", "PENDING"]
+
+
+def test_retry_of_a_flow_with_nothing_to_retry_exits_1(mc, db_url, submitted):
+    code, out, err = mc("retry", submitted["good"], "--db", db_url)
+    assert (code, out) == (1, "")
+    assert "no FAILED or SKIPPED task to retry" in err
+
+
+def test_cancel_fails_the_flow_with_the_reason_and_runners_leave_it(mc, db_url, submitted):
+    code, out, _ = mc("cancel", submitted["good"], "--db", db_url, "--reason", "wrong input")
+    assert code == 0
+    assert out.strip() == f"flow {submitted['good']} cancelled: wrong input"
+    mc("runner", "--db", db_url, "--until-done", "--interval", "0.01")
+    with FlowStore(db_url) as store:
+        flow = store.get_flow(submitted["good"])
+    assert flow.status == "FAILED"
+    assert flow.data["cancelled"]["reason"] == "wrong input"
+    assert {task["status"] for task in flow.tasks.values()} == {"SKIPPED"}
+
+
+def test_cancel_of_a_finished_flow_exits_1(mc, db_url, submitted):
+    mc("runner", "--db", db_url, "--until-done", "--interval", "0.01")
+    code, _, err = mc("cancel", submitted["good"], "--db", db_url)
+    assert code == 1
+    assert "has already ended: COMPLETED" in err
+
+
+def test_runner_rejects_a_non_positive_lease(mc, sqlite_url):
+    with pytest.raises(SystemExit) as caught:
+        main(["runner", "--db", sqlite_url, "--lease", "0"])
+    assert caught.value.code == 2
