@@ -374,3 +374,25 @@ def test_two_stores_on_one_database_see_each_others_flows(db_url):
         FlowEngine().run_flow(flow)
         second.save_flow(flow)
         assert first.get_record(key).status == "COMPLETED"
+
+
+def test_stored_json_is_exactly_the_flow_dict(flow_store, engine):
+    import json
+
+    from mc.store.flow_store import flow_to_json
+
+    flow = flow_store.get_flow(flow_store.create_flow(spec(n=3)))
+    engine.tick_flow(flow)
+    flow.data["numbers"] = {1: "one"}
+    assert json.loads(flow_to_json(flow)) == flow.to_flow_dict()
+
+
+def test_a_flow_holding_data_that_is_not_json_is_not_saved(flow_store):
+    from mc.errors import FlowError
+
+    key = flow_store.create_flow(spec())
+    flow = flow_store.get_flow(key)
+    flow.data["bad"] = float("nan")
+    with pytest.raises(FlowError, match="not JSON"):
+        flow_store.save_flow(flow)
+    assert "bad" not in flow_store.get_flow(key).data
