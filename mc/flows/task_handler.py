@@ -156,7 +156,7 @@ def new_proxied_task(task_spec: Any) -> dict[str, Any]:
     if normalized["policies"]:
         names = ", ".join(normalized["policies"])
         raise FlowSpecError(
-            "proxied_task", f"{names} apply to the proxying task, not to its proxied task"
+            "proxied_task", f"a proxied task cannot have {names}: set them on the proxying task"
         )
     return flow_spec.new_task_dict(normalized["key"] or "proxied", normalized, [flow_spec.ROOT_TASK_KEY])
 
