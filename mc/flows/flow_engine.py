@@ -3,22 +3,29 @@
 The model, before any code
 --------------------------
 A flow is a DAG of task dicts (see :mod:`mc.flows.flow`). Every task is in one
-status: PENDING (waiting for precursors), RUNNING (its handler works on it,
-possibly over many ticks), or finished: COMPLETED, FAILED or SKIPPED (it can
-never run, because something upstream failed).
+status: PENDING (waiting for precursors, or for a retry), RUNNING (its
+handler works on it, possibly over many ticks), or finished: COMPLETED,
+FAILED or SKIPPED (it can never run: its ``trigger_rule`` can no longer be
+met, by default because something upstream failed).
 
 A *tick* of a flow does this, and nothing else:
 
 1. A PENDING flow becomes RUNNING.
-2. Every *ready* task (PENDING, all precursors COMPLETED) becomes RUNNING.
-3. Every RUNNING task, in flow order, is ticked once through its handler. A
-   handler that raises, or that sets FAILED, fails its own task: the task
-   gets an ``error`` and ``flow.data['errors']`` a line naming it. The tasks
-   downstream of a failed task become SKIPPED. With ``cfg['fail_fast']``
-   (the default) the flow then FAILS at once; otherwise independent branches
-   go on.
-4. When no task is RUNNING and none is ready, the flow ends: COMPLETED if
-   every task COMPLETED, FAILED otherwise.
+2. Every *ready* task (PENDING, its trigger rule met) becomes RUNNING, and
+   so does every task whose retry is due.
+3. Every RUNNING task, in flow order, is ticked once through its handler,
+   with its ``task_params`` interpolated (see :mod:`mc.flows.interpolation`);
+   a task past its ``timeout_s`` fails instead. A handler that raises, or
+   that sets FAILED, fails its own attempt. With retries left, the task
+   goes back to PENDING until ``retry_at``; otherwise it is FAILED: it gets
+   an ``error`` and ``flow.data['errors']`` a line naming it. Its
+   successors then apply their trigger rules, and those that can never
+   start become SKIPPED. With ``cfg['fail_fast']`` (the default) the flow
+   then FAILS at once, unless cleanup tasks (rules ``all_done`` and
+   ``one_failed``) are left to run: then every other PENDING task is
+   SKIPPED and the flow goes on until they have run.
+4. When no task is RUNNING, ready or waiting to retry, the flow ends:
+   FAILED if any task FAILED, COMPLETED otherwise.
 
 Tasks that become ready during a tick start on the next one, so a chain of N
 one-tick tasks takes N ticks. The engine never walks the whole graph during a

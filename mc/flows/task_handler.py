@@ -125,11 +125,21 @@ class BaseProxyingTaskHandler(BaseTaskHandler):
 
     @classmethod
     def cancel_task(cls, task_ctx: TaskCtx) -> None:
-        """Cancel the proxied task's outside work, if it is RUNNING."""
-        proxied = task_ctx["task"].get("proxied_task")
+        """Cancel the proxied task's outside work, if it is RUNNING.
+
+        The proxied task is then FAILED, as the proxy will be, so the stored
+        flow does not show it still RUNNING.
+        """
+        proxy = task_ctx["task"]
+        proxied = proxy.get("proxied_task")
         if isinstance(proxied, dict) and proxied.get("status") == RUNNING:
+            engine = task_ctx["flow_engine"]
             ctx = {name: value for name, value in task_ctx.items() if name != "task"}
-            task_ctx["flow_engine"].cancel_task(proxied, ctx)
+            ctx["proxy_task"] = proxy
+            engine.cancel_task(proxied, ctx)
+            proxied["status"] = FAILED
+            proxied["error"] = proxied["error_summary"] = "cancelled with its proxy"
+            proxied["finished_at"] = engine.clock()
 
 
 def new_proxied_task(task_spec: Any) -> dict[str, Any]:
@@ -146,7 +156,7 @@ def new_proxied_task(task_spec: Any) -> dict[str, Any]:
     if normalized["policies"]:
         names = ", ".join(normalized["policies"])
         raise FlowSpecError(
-            "proxied_task", f"{names} apply to the proxying task, not to its proxied task"
+            "proxied_task", f"a proxied task cannot have {names}: set them on the proxying task"
         )
     return flow_spec.new_task_dict(normalized["key"] or "proxied", normalized, [flow_spec.ROOT_TASK_KEY])
 
