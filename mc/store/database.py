@@ -121,22 +121,25 @@ def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
         yield connection
 
 
-def _migrations_dir() -> str:
+def migrations_dir() -> str:
+    """Return the directory of the store's Alembic migrations, inside the package."""
     return str(resources.files("mc.store").joinpath("migrations"))
 
 
-def _alembic_config(connection: sa.Connection | None = None) -> Config:
+def _alembic_config(
+    connection: sa.Connection | None = None, migrations: str | None = None
+) -> Config:
     config = Config()
-    config.set_main_option("script_location", _migrations_dir())
+    config.set_main_option("script_location", migrations or migrations_dir())
     if connection is not None:
         config.attributes["connection"] = connection
     return config
 
 
-@functools.lru_cache(maxsize=1)
-def head_revision() -> str:
+@functools.lru_cache(maxsize=8)
+def head_revision(migrations: str | None = None) -> str:
     """Return the newest schema revision that this version of mc ships."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(_alembic_config(migrations=migrations)).get_current_head()
     assert head is not None, "mc.store ships no migrations"
     return head
 
@@ -147,14 +150,14 @@ def current_revision(connection: sa.Connection) -> str | None:
     return context.get_current_revision()
 
 
-def upgrade_schema(engine: sa.Engine) -> bool:
+def upgrade_schema(engine: sa.Engine, migrations: str | None = None) -> bool:
     """Create or upgrade the store's tables to the newest revision.
 
     Returns True if the database was changed. Safe to call from several
     processes at once: the check and the upgrade run in one write
-    transaction.
+    transaction. ``migrations`` is another migrations directory, for tests.
     """
-    head = head_revision()
+    head = head_revision(migrations)
     with read_transaction(engine) as connection:
         if current_revision(connection) == head:
             return False
@@ -167,5 +170,5 @@ def upgrade_schema(engine: sa.Engine) -> bool:
         if current == head:
             return False
         logger.info("upgrading the flow store schema from %s to %s", current, head)
-        command.upgrade(_alembic_config(connection), "head")
+        command.upgrade(_alembic_config(connection, migrations), "head")
     return True

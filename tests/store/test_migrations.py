@@ -63,3 +63,73 @@ def test_the_store_leaves_other_tables_and_alembic_histories_alone(sqlite_url):
             assert theirs.scalars().all() == ["their_rev"]
     finally:
         engine.dispose()
+
+
+NEXT_MIGRATION = '''"""A later version's migration: a column with a default.
+
+Revision ID: 9999
+Revises: {head}
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9999"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("mc_flows") as batch:
+        batch.add_column(sa.Column("priority", sa.Integer, nullable=False, server_default="0"))
+
+
+def downgrade():
+    with op.batch_alter_table("mc_flows") as batch:
+        batch.drop_column("priority")
+'''
+
+
+def test_a_later_migration_upgrades_an_existing_database_in_place_keeping_its_flows(
+    db_url, tmp_path
+):
+    import shutil
+
+    from mc.store.database import migrations_dir
+
+    with FlowStore(db_url) as store:
+        key = store.create_flow({"tasks": [{"key": "a", "task_type": "noop"}]})
+    later = tmp_path / "later_migrations"
+    shutil.copytree(migrations_dir(), later, ignore=shutil.ignore_patterns("__pycache__"))
+    (later / "versions" / "9999_priority.py").write_text(NEXT_MIGRATION.format(head=head_revision()))
+    engine = make_engine(db_url)
+    try:
+        assert upgrade_schema(engine, str(later)) is True
+        with engine.connect() as connection:
+            assert current_revision(connection) == "9999"
+            row = connection.exec_driver_sql("SELECT key, priority FROM mc_flows").one()
+        assert tuple(row) == (key, 0)
+    finally:
+        engine.dispose()
+
+
+def test_processes_opening_a_new_database_at_once_create_it_once(db_url):
+    import subprocess
+    import sys
+
+    code = "import sys; from mc.store import FlowStore; FlowStore(sys.argv[1]).close()"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").all()
+        assert [tuple(row) for row in rows] == [(head_revision(),)]
+    finally:
+        engine.dispose()
