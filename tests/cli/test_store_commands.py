@@ -260,3 +260,15 @@ def test_runner_rejects_a_non_positive_lease(mc, sqlite_url):
     with pytest.raises(SystemExit) as caught:
         main(["runner", "--db", sqlite_url, "--lease", "0"])
     assert caught.value.code == 2
+
+
+def test_retry_clears_a_runners_failure_mark_so_runners_try_again(mc, db_url, submitted):
+    with FlowStore(db_url) as store:
+        store.fail_flow(submitted["good"], "ticking the flow raised: RuntimeError: fixed since")
+    code, out, _ = mc("retry", submitted["good"], "--db", db_url)
+    assert code == 0
+    assert "cleared the runner's error" in out
+    mc("runner", "--db", db_url, "--until-done", "--interval", "0.01")
+    with FlowStore(db_url) as store:
+        record = store.get_record(submitted["good"])
+    assert (record.status, record.error) == ("COMPLETED", None)
