@@ -53,6 +53,9 @@ from mc.store.tables import flows_table
 
 logger = logging.getLogger(__name__)
 
+#: The longest flow key the store accepts (the key column is VARCHAR(255)).
+MAX_KEY_LENGTH = 255
+
 _RECORD_COLUMNS = (
     "key",
     "label",
@@ -161,6 +164,11 @@ class FlowStore:
         :meth:`save_flow`.
         """
         flow = spec_or_flow if isinstance(spec_or_flow, Flow) else Flow.from_flow_spec(spec_or_flow)
+        if len(flow.key) > MAX_KEY_LENGTH:
+            raise StoreError(
+                f"flow key {flow.key[:40]!r}...: {len(flow.key)} characters; a stored flow's "
+                f"key has at most {MAX_KEY_LENGTH}"
+            )
         now = self.clock()
         values = {**self._flow_values(flow), "created_at": now, "updated_at": now, "version": 1}
         try:

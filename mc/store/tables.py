@@ -22,7 +22,7 @@ flows_table = sa.Table(
     # Identity and the columns that queries filter on; all copied from the
     # flow on every save, so they always agree with flow_json.
     sa.Column("key", sa.String(255), primary_key=True),
-    sa.Column("label", sa.String(255), nullable=True, index=True),
+    sa.Column("label", sa.Text, nullable=True, index=True),
     sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("parent_key", sa.String(255), nullable=True, index=True),
     sa.Column("depth", sa.Integer, nullable=False, default=0),
@@ -35,7 +35,7 @@ flows_table = sa.Table(
     # version it loaded.
     sa.Column("version", sa.Integer, nullable=False, default=1),
     # A runner's lease; NULL when no runner holds the flow.
-    sa.Column("lease_owner", sa.String(255), nullable=True),
+    sa.Column("lease_owner", sa.Text, nullable=True),
     sa.Column("lease_expires_at", sa.Float, nullable=True, index=True),
     # A flow waiting on outside work is not claimed before this time.
     sa.Column("tick_after", sa.Float, nullable=True),

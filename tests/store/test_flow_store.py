@@ -396,3 +396,16 @@ def test_a_flow_holding_data_that_is_not_json_is_not_saved(flow_store):
     with pytest.raises(FlowError, match="not JSON"):
         flow_store.save_flow(flow)
     assert "bad" not in flow_store.get_flow(key).data
+
+
+def test_a_key_longer_than_the_column_is_refused_before_writing(flow_store):
+    with pytest.raises(StoreError, match="300 characters; a stored flow's key has at most 255"):
+        flow_store.create_flow(spec(key="k" * 300))
+    assert flow_store.query() == []
+
+
+def test_long_labels_and_runner_ids_are_stored_whole(flow_store):
+    key = flow_store.create_flow(spec(label="l" * 1000))
+    flow_store.claim(1, lease_s=30, runner_id="r" * 1000)
+    record = flow_store.get_record(key)
+    assert (len(record.label), len(record.lease_owner)) == (1000, 1000)

@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "mc_flows",
         sa.Column("key", sa.String(255), primary_key=True),
-        sa.Column("label", sa.String(255), nullable=True),
+        sa.Column("label", sa.Text, nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("parent_key", sa.String(255), nullable=True),
         sa.Column("depth", sa.Integer, nullable=False),
@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float, nullable=False),
         sa.Column("updated_at", sa.Float, nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("lease_owner", sa.String(255), nullable=True),
+        sa.Column("lease_owner", sa.Text, nullable=True),
         sa.Column("lease_expires_at", sa.Float, nullable=True),
         sa.Column("tick_after", sa.Float, nullable=True),
         sa.Column("error", sa.Text, nullable=True),
