@@ -118,7 +118,9 @@ def _not_found(path: str, parts: list[str], i: int, container: Any) -> str:
     where = ".".join(parts[:i]) or "the root"
     part = parts[i]
     if isinstance(container, Mapping):
-        known = ", ".join(sorted(map(str, container))[:10]) or "nothing"
+        names = sorted(map(str, container))
+        known = ", ".join(names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+        known = known or "nothing"
         detail = f"{where} has no key {part!r} (it has: {known})"
     elif isinstance(container, (list, tuple)):
         detail = f"{where} is a list of {len(container)}, which has no index {part!r}"

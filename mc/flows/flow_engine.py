@@ -41,6 +41,7 @@ after the same number of ticks, as one kept in memory.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback
@@ -194,19 +195,14 @@ class FlowEngine:
             params = task.get("task_params")
             if params and needs_interpolation(params):
                 handler = self.task_type_registry.resolve(task["task_type"])
-                view = dict(task)
-                view["task_params"] = interpolate(
-                    params, ctx, raw=getattr(handler, "raw_params", ())
-                )
-                ctx["task"] = view
+                resolved = interpolate(params, ctx, raw=getattr(handler, "raw_params", ()))
+                # The handler sees resolved params in the task itself (so it can
+                # be reached through ctx['flow'] too); the stored task keeps
+                # the raw ones.
+                task["task_params"] = resolved
                 try:
                     tick(ctx)
                 finally:
-                    ctx["task"] = task
-                    # The handler saw a copy with resolved params: keep what it
-                    # changed, and the raw params.
-                    task.clear()
-                    task.update(view)
                     task["task_params"] = params
             else:
                 tick(ctx)
@@ -241,8 +237,8 @@ class FlowEngine:
         """
         now = self.clock()
         summary = summary or _last_line(error)
-        data = task.get("data")
-        attempts = data.get("attempts") if isinstance(data, dict) else None
+        # The engine counts attempts in the task itself: handlers own 'data'.
+        attempts = task.get("attempts")
         if not isinstance(attempts, list):
             attempts = []
         attempts.append({"error": summary, "started_at": task.get("started_at"), "failed_at": now})
@@ -261,7 +257,9 @@ class FlowEngine:
         task["error"] = error
         task["finished_at"] = now
         if retries:
-            task["data"]["attempts"] = attempts
+            task["attempts"] = attempts
+            if isinstance(task.get("data"), dict):
+                task["data"]["attempts"] = json.loads(json.dumps(attempts))
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
         flow.data.setdefault("errors", []).append(
             f"task {task['key']!r} ({task['task_type']}): {summary}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mc.errors import DotPathError, MCError
 from mc.flows.dotpath import get_path, set_path, split_path
@@ -199,3 +201,21 @@ def test_set_path_cannot_replace_a_flow_field(engine):
 def test_set_path_cannot_create_an_attribute_on_an_object(engine):
     with pytest.raises(DotPathError, match="cannot enter"):
         set_path({"ctx": {"flow_engine": engine}}, "ctx.flow_engine.clock.x", 1)
+
+
+def test_missing_key_message_says_when_it_lists_only_some_keys():
+    many = {f"k{i:02d}": i for i in range(12)}
+    with pytest.raises(DotPathError, match=r"\(it has: k00, k01, .*k09, \.\.\. \(12 in all\)\)"):
+        get_path(many, "nope")
+
+
+_names = st.text(alphabet="abcxyz_", min_size=1, max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_names, min_size=1, max_size=5), st.integers() | st.text(max_size=5))
+def test_set_path_then_get_path_gives_the_value_back(parts, value):
+    root: dict = {}
+    path = ".".join(parts)
+    set_path(root, path, value)
+    assert get_path(root, path) == value

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from mc.flows import COMPLETED, FAILED, RUNNING, BaseTaskHandler, Flow
+from mc.flows.interpolation import escape_dollars, interpolate
 
 
 def round_trip(flow: Flow) -> Flow:
@@ -285,3 +288,29 @@ def test_interpolation_happens_on_every_tick_of_a_running_task(engine):
     assert flow.tasks["echo"]["data"]["xs"] == [1, 2, 3]
     assert flow.tasks["echo"]["status"] == COMPLETED
     assert flow.status != RUNNING
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet="$\\ab.c", max_size=6),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(alphabet="ab$", max_size=3), children, max_size=3),
+    max_leaves=10,
+)
+
+
+def _starts_with_escape(value) -> bool:
+    if isinstance(value, str):
+        return value.startswith("\\$")
+    if isinstance(value, dict):
+        return any(_starts_with_escape(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_starts_with_escape(item) for item in value)
+    return False
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json_values)
+def test_escaped_data_interpolates_back_to_itself(value):
+    # The one thing escaping cannot keep: a string that already starts with '\$'.
+    assume(not _starts_with_escape(value))
+    assert interpolate(escape_dollars(value), {}) == value

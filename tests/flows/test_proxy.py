@@ -195,3 +195,62 @@ def test_proxy_generating_a_task_with_edges_fails_its_task(proxy_engine):
     proxy_engine.tick_flow(flow)
     assert flow.tasks["p"]["status"] == FAILED
     assert "proxied_task.precursors: a proxied task has no edges of its own" in flow.data["errors"][0]
+
+
+def test_proxy_data_is_a_deep_copy_of_the_proxied_tasks(proxy_engine):
+    class NestedProxy(BaseProxyingTaskHandler):
+        def generate_proxied_task(self):
+            return {"task_type": "set_nested"}
+
+    def set_nested(task_ctx):
+        task_ctx["task"]["data"]["nested"] = {"xs": [1]}
+        task_ctx["task"]["status"] = COMPLETED
+
+    proxy_engine.register_task_type("set_nested", set_nested)
+    proxy_engine.register_task_type("nested_proxy", NestedProxy)
+    flow = proxy_flow(proxy_engine, "nested_proxy")
+    proxy_engine.tick_flow(flow)
+    flow.tasks["p"]["data"]["nested"]["xs"].append(2)
+    assert flow.tasks["p"]["proxied_task"]["data"]["nested"] == {"xs": [1]}
+
+
+def test_proxy_with_retries_fails_after_its_last_attempt(proxy_engine):
+    def explode(task_ctx):
+        raise OSError("disk full")
+
+    class ExplodeProxy(BaseProxyingTaskHandler):
+        def generate_proxied_task(self):
+            return {"task_type": "explode"}
+
+    proxy_engine.register_task_type("explode", explode)
+    proxy_engine.register_task_type("explode_proxy", ExplodeProxy)
+    flow = proxy_engine.flow_spec_to_flow(
+        {"tasks": [{"key": "p", "task_type": "explode_proxy", "retries": 2}]})
+    for _ in range(10):
+        if flow.finished:
+            break
+        proxy_engine.tick_flow(flow)
+    assert flow.status == FAILED
+    assert len(flow.tasks["p"]["data"]["attempts"]) == 3
+    assert flow.data["errors"] == ["task 'p' (explode_proxy): OSError: disk full (attempt 3 of 3)"]
+
+
+def test_handler_replacing_its_data_still_gets_a_bounded_number_of_retries(engine):
+    # BUG (mc/flows/flow_engine.py, for the lead): the engine keeps a task's
+    # failed attempts in task['data']['attempts'], which the handler owns. A
+    # handler that replaces task['data'] (`task['data'] = {...}`, a natural
+    # thing to write) drops them, so _fail_task counts 1 attempt every time
+    # and retries forever. Fails until the engine keeps attempts where
+    # handlers do not write (or restores them after the handler ran).
+    def replace_data_then_fail(task_ctx):
+        task_ctx["task"]["data"] = {"progress": 0.5}
+        raise RuntimeError("boom")
+
+    engine.register_task_type("replace_data_then_fail", replace_data_then_fail)
+    flow = engine.flow_spec_to_flow(
+        {"tasks": [{"key": "x", "task_type": "replace_data_then_fail", "retries": 1}]})
+    for _ in range(10):
+        if flow.finished:
+            break
+        engine.tick_flow(flow)
+    assert flow.status == FAILED

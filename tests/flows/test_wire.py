@@ -312,3 +312,32 @@ def test_wire_params_are_interpolated_before_wiring(engine_with_source):
     flow = wire_flow(engine_with_source,
                      [{"value": "$ctx.flow.tasks.src.data.n", "dest": "ctx.flow.data.n"}], {"n": 7})
     assert flow.data == {"n": 7}
+
+
+def test_wire_replacing_its_own_data_through_the_flow_keeps_it(engine_with_source):
+    # The wire's params are interpolated, so it runs on a copy of its task dict.
+    flow = wire_flow(engine_with_source,
+                     [{"value": "$ctx.flow.tasks.src.data", "dest": "ctx.flow.tasks.w.data"}],
+                     {"a": 1})
+    assert flow.tasks["w"]["data"] == {"a": 1}
+
+
+def test_handler_writes_through_flow_tasks_survive_interpolation(engine):
+    # BUG (mc/flows/flow_engine.py _call_handler, for the lead): when a task's
+    # params need interpolation the handler gets a shallow copy of the task
+    # dict, and afterwards the flow's task dict is overwritten with that copy.
+    # So what a handler writes at the top level of its own task through
+    # ctx['flow'].tasks[key] (or a data dict it put there) is silently lost;
+    # without a '$' param the same handler works. Fails until the engine
+    # interpolates without swapping the task dict (e.g. resolve params into
+    # the task in place and put the raw ones back after the tick).
+    def annotate(task_ctx):
+        own = task_ctx["flow"].tasks[task_ctx["task"]["key"]]
+        own["data"] = {"seen": task_ctx["task"]["task_params"]["x"]}
+        task_ctx["task"]["status"] = COMPLETED
+
+    engine.register_task_type("annotate", annotate)
+    flow = engine.flow_spec_to_flow({"data": {"v": 1}, "tasks": [
+        {"key": "a", "task_type": "annotate", "task_params": {"x": "$ctx.flow.data.v"}}]})
+    engine.run_flow(flow)
+    assert flow.tasks["a"]["data"] == {"seen": 1}

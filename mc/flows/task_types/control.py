@@ -16,6 +16,7 @@ from typing import Any
 from mc.errors import FlowSpecError
 from mc.flows.flow import Flow
 from mc.flows.interpolation import interpolate
+from mc.flows.spec import normalize_task_spec
 from mc.flows.statuses import COMPLETED, FAILED, RUNNING
 from mc.flows.task_handler import (
     BaseProxyingTaskHandler,
@@ -48,6 +49,11 @@ def wire_task(task_ctx: TaskCtx) -> None:
         where = f"task_params.wirings[{i}]"
         dest = parse_wiring(wiring, where)["dest"]
         into_params, whole_dict = check_ctx_dest(dest, where, task_ctx.get("flow"))
+        own_data = f"ctx.flow.tasks.{task['key']}.data"
+        if dest == own_data or dest.startswith(own_data + "."):
+            # While its params are interpolated, this task is a copy of the
+            # flow's task dict: write its data where the engine keeps it.
+            wiring = {**parse_wiring(wiring, where), "dest": "ctx.task.data" + dest[len(own_data):]}
         apply_wiring(
             wiring,
             task_ctx,
@@ -174,9 +180,9 @@ class FlowTaskHandler(BaseTaskHandler):
         """Build the child flow, then tick it."""
         spec = task_param(self.task, "flow_spec", dict)
         parent = self.task_ctx.get("flow")
+        # A proxied flow task is named for the task it stands in for.
+        owner = self.task_ctx.get("proxy_task") or self.task
         if spec.get("key") is None and parent is not None:
-            # A proxied flow task is named for the task it stands in for.
-            owner = self.task_ctx.get("proxy_task") or self.task
             spec = {**spec, "key": f"{parent.key}.{owner['key']}"}
         try:
             child = Flow.from_flow_spec(spec)
@@ -184,7 +190,7 @@ class FlowTaskHandler(BaseTaskHandler):
             where = "task_params.flow_spec"
             if error.path and error.path != "flow spec":
                 where = f"{where}.{error.path}"
-            raise ValueError(f"task {self.task['key']!r}: {where}: {error.problem}") from None
+            raise ValueError(f"task {owner['key']!r}: {where}: {error.problem}") from None
         if parent is not None:
             child.depth = parent.depth + 1
             child.parent_key = parent.key
@@ -268,6 +274,11 @@ class SpreadTaskHandler(BaseProxyingTaskHandler):
             spec["precursors"] = ["ROOT"]
             spec.pop("successors", None)
             keys.append(spec["key"])
+            try:
+                # Checked here, so that a bad skeleton is named as the user wrote it.
+                normalize_task_spec(spec, f"task_params.mapping_params.skeleton[item {idx}]")
+            except FlowSpecError as error:
+                raise ValueError(f"task {task['key']!r}: {error}") from None
         task["spread_keys"] = keys
         flow_spec = {"label": f"spread {task['key']}", "cfg": {"fail_fast": fail_fast}, "tasks": specs}
         return {"task_type": "flow", "task_params": {"flow_spec": flow_spec}}
