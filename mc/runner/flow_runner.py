@@ -8,9 +8,10 @@ A runner works in *rounds*. :meth:`FlowRunner.tick` is one round:
    (:meth:`~mc.flows.flow_engine.FlowEngine.tick_flow_until_has_no_pending`,
    at most ``max_ticks_per_claim`` ticks): it has ended, or every unfinished
    task waits on outside work;
-3. save it, which releases the lease. A flow still waiting is not claimed
-   again for ``poll_interval_s`` seconds, so that waiting flows are polled,
-   not spun on.
+3. save it, which releases the lease. A flow whose tasks wait on outside
+   work is not claimed again for ``poll_interval_s`` seconds, so that waiting
+   flows are polled, not spun on; a flow that only waits for a task's retry
+   delay is not claimed again before the retry is due.
 
 :meth:`FlowRunner.run` repeats rounds, sleeping ``interval_s`` when there
 was nothing to claim.
@@ -167,10 +168,8 @@ class FlowRunner:
             # broken engine setup. It fails this flow, never the runner.
             self._fail(flow, "ticking the flow raised", error, stats)
             return
-        waiting = not flow.finished and not flow.has_ready_tasks()
-        tick_after = self.store.clock() + self.poll_interval_s if waiting else None
         try:
-            self.store.save_flow(flow, tick_after=tick_after)
+            self.store.save_flow(flow, tick_after=self._next_tick_time(flow))
         except StaleFlowError as error:
             stats.stale += 1
             logger.warning("runner %s: %s", self.runner_id, error)
@@ -183,6 +182,23 @@ class FlowRunner:
             stats.completed += 1
         elif flow.status == FAILED:
             stats.failed += 1
+
+    def _next_tick_time(self, flow: Flow) -> float | None:
+        """When the flow should be claimed again: None for at once.
+
+        A flow with tasks RUNNING (polling outside work) rests
+        ``poll_interval_s``; one that only waits for a retry delay rests until
+        the first retry is due, however long that is.
+        """
+        if flow.finished or flow.has_ready_tasks():
+            return None
+        poll_at = self.store.clock() + self.poll_interval_s
+        retry_at = flow.next_retry_at()
+        if retry_at is None:
+            return poll_at
+        if flow.count_tasks(RUNNING) == 0:
+            return retry_at
+        return min(poll_at, retry_at)
 
     def _fail(self, flow: Flow, what: str, error: Exception, stats: RunnerStats) -> None:
         summary = "".join(traceback.format_exception_only(type(error), error)).strip()

@@ -194,3 +194,47 @@ def test_runner_refuses_a_non_positive_lease(flow_store):
 
 def test_runner_ids_differ_between_runners(flow_store):
     assert FlowRunner(flow_store).runner_id != FlowRunner(flow_store).runner_id
+
+
+class FailsOnce:
+    """Fails its first attempt, completes the next."""
+
+    attempts = 0
+
+    @classmethod
+    def tick_task(cls, task_ctx):
+        cls.attempts += 1
+        task_ctx["task"]["status"] = "FAILED" if cls.attempts == 1 else "COMPLETED"
+
+
+def test_a_flow_waiting_for_a_retry_delay_is_claimed_again_when_the_retry_is_due(
+    flow_store, engine, clock
+):
+    engine.register_task_type("fails_once", FailsOnce)
+    FailsOnce.attempts = 0
+    key = flow_store.create_flow(
+        {"tasks": [{"key": "t", "task_type": "fails_once", "retries": 1, "retry_delay_s": 30}]}
+    )
+    runner = FlowRunner(flow_store, engine, poll_interval_s=1)
+    runner.tick()
+    record = flow_store.get_record(key)
+    assert (record.status, record.tick_after) == ("RUNNING", clock.now + 30)
+    clock.advance(29)
+    assert runner.tick().claimed == 0
+    clock.advance(1)
+    assert runner.tick().completed == 1
+    assert FailsOnce.attempts == 2
+
+
+def test_a_flow_with_a_running_task_and_a_later_retry_is_polled(flow_store, engine, clock):
+    engine.register_task_type("fails_once", FailsOnce)
+    engine.register_task_type("wait", Waiting)
+    FailsOnce.attempts = 0
+    Waiting.done = False
+    key = flow_store.create_flow({"tasks": [
+        {"key": "w", "task_type": "wait"},
+        {"key": "t", "task_type": "fails_once", "retries": 1, "retry_delay_s": 30,
+         "precursors": ["ROOT"]},
+    ]})
+    FlowRunner(flow_store, engine, poll_interval_s=2).tick()
+    assert flow_store.get_record(key).tick_after == clock.now + 2

@@ -23,7 +23,7 @@ def wait_for(condition, timeout_s: float = 60.0, what: str = "condition") -> Non
 
 
 def recording_spec(path: Path, n_tasks: int = 5) -> dict:
-    """A flow of n tasks, two of them in parallel, each recording its completion in ``path``."""
+    """A flow of n tasks (a first, n - 2 in parallel, a last), each recording its completion."""
     task = {"task_type": f"{TASKS}:record_completion", "task_params": {"path": str(path)}}
     tasks = [{**task, "key": "t0"}]
     tasks += [{**task, "key": f"t{i}", "precursors": ["t0"]} for i in range(1, n_tasks - 1)]
