@@ -272,3 +272,9 @@ def test_retry_clears_a_runners_failure_mark_so_runners_try_again(mc, db_url, su
     with FlowStore(db_url) as store:
         record = store.get_record(submitted["good"])
     assert (record.status, record.error) == ("COMPLETED", None)
+
+
+def test_runner_with_a_malformed_allow_imports_prefix_exits_2(mc, sqlite_url):
+    code, _, err = mc("runner", "--db", sqlite_url, "--once", "--allow-imports", "not a module")
+    assert code == 2
+    assert "mc runner:" in err and "not a module" in err
