@@ -83,6 +83,7 @@ def add_store_commands(commands: Any) -> None:
     _add_db(ls)
     ls.add_argument("--status", choices=sorted(FlowStatus.ALL), help="only flows with this status")
     ls.add_argument("--label", default=None, help="only flows with this label")
+    ls.add_argument("--parent", default=None, metavar="KEY", help="only the stored subflows of KEY")
     ls.add_argument("--limit", type=_positive_int, default=100, help="at most this many (100)")
     ls.add_argument("--json", action="store_true", help="print a JSON list of records")
     ls.set_defaults(command=_ls_command)
@@ -263,7 +264,9 @@ def _format_stats(stats: RunnerStats) -> str:
 
 
 def _ls(args: argparse.Namespace, store: FlowStore) -> int:
-    records = store.query(status=args.status, label=args.label, limit=args.limit)
+    records = store.query(
+        status=args.status, label=args.label, parent_key=args.parent, limit=args.limit
+    )
     if args.json:
         print(json.dumps([record.to_dict() for record in records], indent=2))
         return EXIT_OK
@@ -326,6 +329,11 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
     for key, task in flow.tasks.items():
         if task.get("error"):
             print(f"\ntask {key} error:\n{_indent(str(task['error']))}")
+    children = store.query(parent_key=flow.key, limit=None)
+    if children:
+        print("\nstored subflows:")
+        for child in children:
+            print(f"  {child.key} ({child.label or 'no label'}): {child.status}")
     cancelled = flow.data.get("cancelled")
     if isinstance(cancelled, dict):
         print(f"\ncancelled: {cancelled.get('reason')}")

@@ -278,3 +278,18 @@ def test_runner_with_a_malformed_allow_imports_prefix_exits_2(mc, sqlite_url):
     code, _, err = mc("runner", "--db", sqlite_url, "--once", "--allow-imports", "not a module")
     assert code == 2
     assert "mc runner:" in err and "not a module" in err
+
+
+PARENT = {"key": "parent", "tasks": [{"key": "sub", "task_type": "stored_flow", "task_params": {
+    "flow_spec": {"label": "kid", "tasks": [{"key": "a", "task_type": "noop"}]}}}]}
+
+
+def test_show_lists_the_stored_subflows_and_ls_parent_filters_them(mc, sqlite_url, tmp_path):
+    mc("submit", write_spec(tmp_path, PARENT), "--db", sqlite_url)
+    mc("runner", "--db", sqlite_url, "--until-done", "--interval", "0.01", "--poll", "0")
+    with FlowStore(sqlite_url) as store:
+        (child,) = store.query(parent_key="parent")
+    _, out, _ = mc("show", "parent", "--db", sqlite_url)
+    assert f"stored subflows:\n  {child.key} (kid): COMPLETED" in out
+    _, out, _ = mc("ls", "--db", sqlite_url, "--parent", "parent", "--json")
+    assert [record["key"] for record in json.loads(out)] == [child.key]
