@@ -40,11 +40,12 @@ import os
 import signal
 import socket
 import threading
-import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import sqlalchemy as sa
 
 from mc.errors import FlowError, StaleFlowError
 from mc.flows.flow import Flow
@@ -64,7 +65,8 @@ class RunnerStats:
     ``ticks``: engine ticks made; ``completed`` and ``failed``: flows that
     ended so (``failed`` includes flows marked FAILED because they could not
     be loaded, ticked or saved); ``stale``: flows whose save was refused
-    because another runner took them over.
+    because another runner took them over; ``database_errors``: rounds of
+    :meth:`FlowRunner.run` cut short because the database failed.
     """
 
     claimed: int = 0
@@ -73,6 +75,7 @@ class RunnerStats:
     completed: int = 0
     failed: int = 0
     stale: int = 0
+    database_errors: int = 0
 
     def add(self, other: RunnerStats) -> None:
         """Add the counts of ``other`` to these."""
@@ -230,7 +233,10 @@ class FlowRunner:
     ) -> RunnerStats:
         """Run rounds until stopped; return the total stats.
 
-        Sleeps ``interval_s`` seconds after a round that claimed nothing.
+        Sleeps ``interval_s`` seconds after a round that claimed nothing. A
+        round that fails because the database does (a server restart, a lost
+        connection) is logged and counted in ``database_errors``, and the
+        runner tries again after ``interval_s`` (at least one second).
         With ``until_done``, returns once no flow in the store is PENDING or
         RUNNING; ``max_rounds`` bounds the rounds. ``on_round(round_stats,
         total_stats)`` is called after every round. In the main thread,
@@ -242,14 +248,24 @@ class FlowRunner:
         rounds = 0
         try:
             while not self._stop.is_set():
-                stats = self.tick()
+                try:
+                    stats = self.tick()
+                except sa.exc.DBAPIError as error:
+                    # The database is down or unreachable: no flow is lost
+                    # (leases expire), so wait and try again.
+                    logger.error(
+                        "runner %s: database error, retrying in %gs: %s",
+                        self.runner_id, max(interval_s, 1.0), error,
+                    )
+                    stats = RunnerStats(database_errors=1)
+                    self._stop.wait(max(interval_s, 1.0))
                 rounds += 1
                 total.add(stats)
                 if on_round is not None:
                     on_round(stats, total)
                 if max_rounds is not None and rounds >= max_rounds:
                     break
-                if stats.claimed == 0:
+                if stats.claimed == 0 and not stats.database_errors:
                     if until_done and not self.has_unfinished_flows():
                         break
                     self._stop.wait(interval_s)

@@ -238,3 +238,29 @@ def test_a_flow_with_a_running_task_and_a_later_retry_is_polled(flow_store, engi
     ]})
     FlowRunner(flow_store, engine, poll_interval_s=2).tick()
     assert flow_store.get_record(key).tick_after == clock.now + 2
+
+
+def test_a_runner_survives_losing_its_database_connections(postgres_url):
+    import sqlalchemy as sa
+
+    from mc.store import FlowStore
+
+    url = sa.make_url(postgres_url).update_query_dict({"application_name": "mc_outage_test"})
+    url_text = url.render_as_string(hide_password=False)
+    with FlowStore(url_text) as store:
+        runner = FlowRunner(store, FlowEngine())
+        assert runner.tick().claimed == 0  # connected
+        key = store.create_flow(chain_spec(3))
+        admin = sa.create_engine(postgres_url)
+        try:
+            with admin.begin() as connection:
+                killed = connection.execute(sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = 'mc_outage_test'"
+                )).scalar_one()
+        finally:
+            admin.dispose()
+        assert killed >= 1
+        stats = runner.run(interval_s=0, until_done=True, max_rounds=5)
+        assert stats.database_errors == 1
+        assert store.get_record(key).status == "COMPLETED"
