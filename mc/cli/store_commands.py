@@ -72,7 +72,11 @@ def add_store_commands(commands: Any) -> None:
         "--poll", type=_non_negative_float, default=1.0, metavar="S",
         help="seconds before a flow that waits on outside work is ticked again (default 1)",
     )
-    runner.add_argument("--runner-id", default=None, help="this runner's name in leases")
+    runner.add_argument(
+        "--runner-id", default=None,
+        help="this runner's name in leases (default: host:pid:random); a runner restarted "
+        "under the same name takes its leased flows back at once; never share it",
+    )
     runner.add_argument(
         "--allow-imports", action="append", default=[], metavar="PREFIX",
         help="module prefix from which dotted task types may be imported (repeatable)",

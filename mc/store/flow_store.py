@@ -343,7 +343,10 @@ class FlowStore:
 
         A flow needs ticking when it is PENDING or RUNNING, its
         ``tick_after`` (if any) has passed, and no other runner holds an
-        unexpired lease on it. Flows least recently saved come first. The
+        unexpired lease on it. Flows still leased to ``runner_id`` itself
+        are handed out again (a runner restarted under the same id, or one
+        whose last round failed, takes its flows back at once), so two
+        runners must never share an id. Flows least recently saved come first. The
         lease lasts ``lease_s`` seconds; saving the flow releases it, and so
         does :meth:`release`. A claimed row whose JSON cannot be loaded is
         marked FAILED (see :meth:`fail_flow`) and not returned.
@@ -358,7 +361,11 @@ class FlowStore:
             sa.select(table.c.key)
             .where(
                 table.c.status.in_((PENDING, RUNNING)),
-                sa.or_(table.c.lease_expires_at.is_(None), table.c.lease_expires_at <= now),
+                sa.or_(
+                    table.c.lease_expires_at.is_(None),
+                    table.c.lease_expires_at <= now,
+                    table.c.lease_owner == runner_id,
+                ),
                 sa.or_(table.c.tick_after.is_(None), table.c.tick_after <= now),
             )
             .order_by(table.c.updated_at, table.c.key)

@@ -311,10 +311,14 @@ def test_concurrent_claims_from_four_threads_never_share_a_flow(db_url):
 
     def claim_all(runner_id: str) -> None:
         try:
+            engine = FlowEngine()
             with FlowStore(db_url) as store:
                 mine = claimed.setdefault(runner_id, [])
                 while batch := store.claim(3, lease_s=60, runner_id=runner_id):
-                    mine.extend(flow.key for flow in batch)
+                    for flow in batch:
+                        mine.append(flow.key)
+                        engine.run_flow(flow)
+                        store.save_flow(flow)
         except BaseException as error:  # reported below, in the test's thread
             errors.append(error)
 
@@ -326,6 +330,8 @@ def test_concurrent_claims_from_four_threads_never_share_a_flow(db_url):
     assert errors == []
     every_claim = [key for keys in claimed.values() for key in keys]
     assert sorted(every_claim) == [f"f{i:02}" for i in range(40)]
+    with FlowStore(db_url) as store:
+        assert store.count_by_status() == {"COMPLETED": 40}
 
 
 # -- opening a store --------------------------------------------------------------------
@@ -409,3 +415,10 @@ def test_long_labels_and_runner_ids_are_stored_whole(flow_store):
     flow_store.claim(1, lease_s=30, runner_id="r" * 1000)
     record = flow_store.get_record(key)
     assert (len(record.label), len(record.lease_owner)) == (1000, 1000)
+
+
+def test_a_runner_claims_its_own_unexpired_leases_again(flow_store):
+    key = flow_store.create_flow(spec())
+    flow_store.claim(1, lease_s=300, runner_id="restarted")
+    assert flow_store.claim(1, lease_s=300, runner_id="other") == []
+    assert [f.key for f in flow_store.claim(1, lease_s=300, runner_id="restarted")] == [key]
