@@ -53,3 +53,9 @@ class DotPathError(MCError, LookupError):
 
     The message names the path and the first part that did not resolve.
     """
+
+
+class WiringError(MCError, ValueError):
+    """A wiring of a ``wire`` or ``spread`` task is malformed, or its source or
+    destination does not resolve; the message names the wiring's place.
+    """

@@ -13,7 +13,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mc.errors import FlowSpecError
+from mc.errors import FlowSpecError, WiringError
 from mc.flows.flow import Flow
 from mc.flows.interpolation import interpolate
 from mc.flows.spec import normalize_task_spec
@@ -26,7 +26,6 @@ from mc.flows.task_handler import (
 )
 from mc.flows.task_types.basic import task_param
 from mc.flows.task_types.wiring import (
-    WiringError,
     apply_wiring,
     check_ctx_dest,
     map_items,
