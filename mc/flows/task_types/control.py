@@ -48,11 +48,6 @@ def wire_task(task_ctx: TaskCtx) -> None:
         where = f"task_params.wirings[{i}]"
         dest = parse_wiring(wiring, where)["dest"]
         into_params, whole_dict = check_ctx_dest(dest, where, task_ctx.get("flow"))
-        own_data = f"ctx.flow.tasks.{task['key']}.data"
-        if dest == own_data or dest.startswith(own_data + "."):
-            # While its params are interpolated, this task is a copy of the
-            # flow's task dict: write its data where the engine keeps it.
-            wiring = {**parse_wiring(wiring, where), "dest": "ctx.task.data" + dest[len(own_data):]}
         apply_wiring(
             wiring,
             task_ctx,
