@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mc.errors import FlowError, TaskTypeError
+from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import Flow
 from mc.flows.registry import TaskTypeRegistry
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED
@@ -58,6 +59,8 @@ class FlowEngine:
     returning the time in epoch seconds (default :func:`time.time`); tests
     pass a fake one. ``allow_imports`` names module prefixes from which a
     spec's dotted ``task_type`` may be imported; by default none may.
+    ``executors`` maps names to executors, registered on top of those that
+    installed packages declare (see :mod:`mc.flows.executor_registry`).
     """
 
     def __init__(
@@ -65,9 +68,21 @@ class FlowEngine:
         task_handlers: Mapping[str, Any] | None = None,
         clock: Callable[[], float] | None = None,
         allow_imports: Iterable[str] = (),
+        executors: Mapping[str, Any] | None = None,
     ) -> None:
         self.task_type_registry = TaskTypeRegistry(task_handlers, allow_imports)
         self.clock: Callable[[], float] = clock or time.time
+        # Executors by name (see mc.flows.executor_registry), for handlers
+        # such as mc.jobs's `job` and `call`.
+        self.executor_registry = ExecutorRegistry(executors)
+
+    def register_executor(self, name: str, executor: Any, replace: bool = False) -> Any:
+        """Register an executor under ``name`` (see :mod:`mc.flows.executor_registry`)."""
+        return self.executor_registry.register(name, executor, replace)
+
+    def get_executor(self, name: str) -> Any:
+        """Return the executor named ``name``, or raise :class:`~mc.errors.ExecutorError`."""
+        return self.executor_registry.get(name)
 
     @property
     def allow_imports(self) -> tuple[str, ...]:
