@@ -187,16 +187,18 @@ class JobTaskHandler(BaseTaskHandler):
         return outputs
 
     def _failure_message(self, data: Mapping[str, Any], outputs: Mapping[str, Any]) -> str:
+        # The last line is the flow's one-line summary of the failure, so it
+        # names the exit status and the last line of stderr.
         parts = [f"job {self.task['key']!r} failed on executor {data['executor']!r}"]
         if outputs.get("exit_status") is not None:
             parts.append(f"exit status {outputs['exit_status']}")
         if outputs.get("error"):
             parts.append(str(outputs["error"]))
-        message = "; ".join(parts)
         tail = stderr_tail(data["job_dir"])
-        if tail:
-            message += f"\nstderr (last lines, from {data['job_dir']}):\n{tail}"
-        return message
+        if not tail:
+            return "; ".join(parts)
+        parts.append(f"stderr: {tail.splitlines()[-1]}")
+        return f"stderr (last lines, in {data['job_dir']}):\n{tail}\n" + "; ".join(parts)
 
 
 class CallTaskHandler(BaseTaskHandler):
