@@ -111,3 +111,17 @@ def slurm_cluster() -> str:
             "run scripts/setup_slurm.sh as root"
         )
     return states[0][0].rstrip("*")
+
+
+def poll_until_finished(executor: Any, handle: Any, timeout_s: float = 60.0) -> tuple[str, dict]:
+    """Poll a job until it is neither QUEUED nor RUNNING; return the last (status, outputs)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, outputs = executor.poll(handle)
+        if status not in ("QUEUED", "RUNNING"):
+            return status, outputs
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job still {status} after {timeout_s} s: {outputs}")
+        time.sleep(0.05)
