@@ -48,6 +48,13 @@ class TaskTypeError(MCError, LookupError):
     """A task type is unknown, refused, or registered twice."""
 
 
+class DotPathError(MCError, LookupError):
+    """A dot path (``ctx.flow.data.x``) does not resolve, or cannot be set.
+
+    The message names the path and the first part that did not resolve.
+    """
+
+
 class ExecutorError(MCError, LookupError):
     """An executor is unknown, refused, registered twice, or cannot do what was asked."""
 

@@ -16,14 +16,21 @@ never stored, in the manner of :class:`graphlib.TopologicalSorter`:
 * ``_successors``: for each task, the places of the tasks that list it as a
   precursor;
 * ``_waiting``: for each PENDING task that is not ready, how many precursors
-  are not yet COMPLETED (0 for every other task);
-* ``_ready``: PENDING tasks whose precursors all COMPLETED;
+  have not yet finished; for the default rule ``all_success``, how many have
+  not yet COMPLETED (0 for every other task);
+* ``_rules`` and ``_bad_counts``: for PENDING tasks with another trigger rule
+  only, the rule, and how many precursors FAILED, were SKIPPED, and in all;
+* ``_ready``: PENDING tasks whose trigger rule is met;
+* ``_retrying``: PENDING tasks waiting to retry, with the time they may;
 * ``_running``: RUNNING tasks;
 * ``_status_counts``: how many tasks have each status.
 
-The engine moves a task between statuses only through
-:meth:`_start_ready_tasks`, :meth:`_finish_task` and :meth:`_skip_downstream`,
-which update the indexes with work proportional to the tasks that change.
+When a task finishes, its successors count it down and :func:`trigger_verdict`
+decides, from the counts alone, whether each may start (it becomes ready),
+must wait, or can never start (it becomes SKIPPED, and tells its own
+successors so). The engine moves a task between statuses only through the
+methods under "bookkeeping for the engine", which update the indexes with
+work proportional to the tasks that change.
 Code that changes a task's ``status`` by hand, outside a tick, must reload
 the flow (``Flow.from_flow_dict(flow.to_flow_dict())``) so the indexes
 follow.
@@ -38,7 +45,7 @@ from typing import Any
 
 from mc.errors import FlowError, FlowLoadError, FlowSpecError
 from mc.flows import spec as flow_spec
-from mc.flows.spec import FORMAT_VERSION, ROOT_TASK_KEY
+from mc.flows.spec import DEFAULT_TRIGGER_RULE, FORMAT_VERSION, ROOT_TASK_KEY, TASK_SPEC_FIELDS
 from mc.flows.statuses import (
     COMPLETED,
     FAILED,
@@ -48,6 +55,42 @@ from mc.flows.statuses import (
     FlowStatus,
     TaskStatus,
 )
+
+# Rules that run after failures: cleanup tasks. fail_fast does not skip them.
+CLEANUP_TRIGGER_RULES = frozenset({"all_done", "one_failed"})
+
+
+def trigger_verdict(rule: str, total: int, unfinished: int, failed: int, skipped: int) -> bool | None:
+    """Decide whether a PENDING task may start, from how its precursors finished.
+
+    ``total`` precursors, of which ``unfinished`` have not finished yet, and
+    ``failed`` FAILED and ``skipped`` were SKIPPED (the rest COMPLETED).
+    Returns True (it may start), False (it never can: it becomes SKIPPED) or
+    None (wait). A task without precursors may always start.
+    """
+    if total == 0:
+        return True
+    completed = total - unfinished - failed - skipped
+    if rule == "all_success":
+        if failed or skipped:
+            return False
+        return True if not unfinished else None
+    if rule == "all_done":
+        return True if not unfinished else None
+    if rule == "one_success":
+        if completed:
+            return True
+        return False if not unfinished else None
+    if rule == "one_failed":
+        if failed:
+            return True
+        return False if not unfinished else None
+    if rule == "none_failed":
+        if failed:
+            return False
+        return True if not unfinished else None
+    raise ValueError(f"unknown trigger rule {rule!r}")
+
 
 _FLOW_FIELDS = ("key", "label", "cfg", "data", "status", "depth", "parent_key", "num_ticks")
 
@@ -77,6 +120,8 @@ class Flow:
     """
 
     ROOT_TASK_KEY = ROOT_TASK_KEY
+    # What a dot path (``ctx.flow.data.x``, see mc.flows.dotpath) may reach.
+    DOTPATH_FIELDS = (*_FLOW_FIELDS, "tasks")
 
     def __init__(
         self,
@@ -154,33 +199,72 @@ class Flow:
         self._task_list: list[dict[str, Any]]
         self._successors: list[list[int]]
         self._waiting: list[int]
+        self._rules: dict[int, str]
+        self._bad_counts: dict[int, list[int]]
         self._ready: set[int]
+        self._retrying: dict[int, float]
         self._running: set[int]
         self._status_counts: Counter[str]
         position = self._position = {key: i for i, key in enumerate(tasks)}
         self._task_list = list(tasks.values())
         successors: list[list[int]] = [[] for _ in tasks]
         self._successors = successors
-        waiting = self._waiting = [0] * len(tasks)
+        self._waiting = [0] * len(tasks)
+        self._rules = {}
+        self._bad_counts = {}
         self._ready = set()
+        self._retrying = {}
         self._running = set()
         self._status_counts = Counter()
         for place, task in enumerate(self._task_list):
-            status = task["status"]
-            self._status_counts[status] += 1
+            self._status_counts[task["status"]] += 1
             for pre in task["precursors"]:
                 if pre != ROOT_TASK_KEY:
                     successors[position[pre]].append(place)
+        for place, task in enumerate(self._task_list):
+            status = task["status"]
             if status == RUNNING:
                 self._running.add(place)
             elif status == PENDING:
-                waiting[place] = sum(
-                    1
-                    for pre in task["precursors"]
-                    if pre != ROOT_TASK_KEY and tasks[pre]["status"] != COMPLETED
-                )
-                if waiting[place] == 0:
+                if "retry_at" in task:
+                    self._retrying[place] = task["retry_at"]
+                elif self._judge_pending(place) is True:
                     self._ready.add(place)
+
+    def _judge_pending(self, place: int) -> bool | None:
+        """Count a PENDING task's precursors afresh and return its verdict.
+
+        Sets its ``_waiting`` count (and its rule's counts); does not move it.
+        """
+        task = self._task_list[place]
+        tasks = self.tasks
+        rule = task.get("trigger_rule") or DEFAULT_TRIGGER_RULE
+        total = unfinished = failed = skipped = 0
+        for pre in task["precursors"]:
+            if pre == ROOT_TASK_KEY:
+                continue
+            total += 1
+            status = tasks[pre]["status"]
+            if status == FAILED:
+                failed += 1
+            elif status == SKIPPED:
+                skipped += 1
+            elif status != COMPLETED:
+                unfinished += 1
+        if rule == DEFAULT_TRIGGER_RULE:
+            self._rules.pop(place, None)
+            self._bad_counts.pop(place, None)
+            # Any failure above dooms the task, so count what did not complete.
+            self._waiting[place] = unfinished + failed + skipped
+        else:
+            self._rules[place] = rule
+            self._bad_counts[place] = [failed, skipped, total]
+            self._waiting[place] = unfinished
+        verdict = trigger_verdict(rule, total, unfinished, failed, skipped)
+        if verdict is not None:
+            # Decided: later precursors must not count it down again.
+            self._waiting[place] = 0
+        return verdict
 
     def add_task(self, task: Mapping[str, Any]) -> dict[str, Any]:
         """Add a task to the flow and return the stored task dict.
@@ -209,15 +293,7 @@ class Flow:
         precursors = self._existing_keys(new["precursors"] or [], "task.precursors")
         successors = self._existing_keys(new["successors"] or [], "task.successors")
         self._check_no_path(successors, precursors, key)
-        stored = {
-            "key": key,
-            "label": new["label"],
-            "task_type": new["task_type"],
-            "task_params": new["task_params"],
-            "data": new["data"],
-            "precursors": precursors or [ROOT_TASK_KEY],
-            "status": PENDING,
-        }
+        stored = flow_spec.new_task_dict(key, new, precursors or [ROOT_TASK_KEY])
         place = len(self._task_list)
         self.tasks[key] = stored
         self._position[key] = place
@@ -225,29 +301,25 @@ class Flow:
         self._successors.append([])
         self._waiting.append(0)
         self._status_counts[PENDING] += 1
-        waiting = 0
-        doomed = False
         for pre in precursors:
             self._successors[self._position[pre]].append(place)
-            status = self.tasks[pre]["status"]
-            if status in (FAILED, SKIPPED):
-                doomed = True
-            elif status != COMPLETED:
-                waiting += 1
-        self._waiting[place] = waiting
         for succ in successors:
             succ_task = self.tasks[succ]
             succ_task["precursors"] = [
                 p for p in succ_task["precursors"] if p != ROOT_TASK_KEY
             ] + [key]
-            succ_place = self._position[succ]
-            self._successors[place].append(succ_place)
-            self._waiting[succ_place] += 1
-            self._ready.discard(succ_place)
-        if doomed:
-            self._skip_downstream(place, include_self=True)
-        elif waiting == 0:
+            self._successors[place].append(self._position[succ])
+        verdict = self._judge_pending(place)
+        if verdict is False:
+            self._skip(place)
+        elif verdict:
             self._ready.add(place)
+        for succ in successors:
+            # A new, unfinished precursor: the successor waits again.
+            succ_place = self._position[succ]
+            self._ready.discard(succ_place)
+            if succ_place not in self._retrying and self._judge_pending(succ_place):
+                self._ready.add(succ_place)
         return stored
 
     def _existing_keys(self, keys: list[str], path: str) -> list[str]:
@@ -320,8 +392,15 @@ class Flow:
         return self._status_counts[status]
 
     def has_ready_tasks(self) -> bool:
-        """Return True if some PENDING task can start on the next tick."""
+        """Return True if some PENDING task can start on the next tick.
+
+        Tasks waiting to retry do not count (see :meth:`next_retry_at`).
+        """
         return bool(self._ready)
+
+    def next_retry_at(self) -> float | None:
+        """Return the earliest time a task waiting to retry may start, or None."""
+        return min(self._retrying.values()) if self._retrying else None
 
     @property
     def finished(self) -> bool:
@@ -360,7 +439,13 @@ class Flow:
     # -- bookkeeping for the engine ----------------------------------------
 
     def _start_ready_tasks(self, now: float) -> None:
-        """Make every ready task RUNNING, started at ``now``."""
+        """Make every ready task, and every retry that is due, RUNNING at ``now``."""
+        if self._retrying:
+            for place, retry_at in list(self._retrying.items()):
+                if retry_at <= now:
+                    del self._retrying[place]
+                    del self._task_list[place]["retry_at"]
+                    self._ready.add(place)
         task_list = self._task_list
         # Starting order is invisible (no handler runs here), so no sort.
         for place in self._ready:
@@ -376,36 +461,100 @@ class Flow:
         task_list = self._task_list
         return [task_list[place] for place in sorted(self._running)]
 
+    def _is_waiting_on_tasks(self) -> bool:
+        """True while some task is RUNNING, ready, or waiting to retry."""
+        return bool(self._running or self._ready or self._retrying)
+
     def _finish_task(self, task: dict[str, Any]) -> None:
         """Record that a RUNNING task's status became COMPLETED or FAILED."""
         place = self._position[task["key"]]
         self._running.discard(place)
         self._status_counts[RUNNING] -= 1
         self._status_counts[task["status"]] += 1
-        if task["status"] == COMPLETED:
-            waiting = self._waiting
+        self._tell_successors(place, task["status"])
+
+    def _tell_successors(self, place: int, outcome: str) -> None:
+        """Count a finished task down in its successors; start or skip them.
+
+        A skipped successor tells its own successors in turn, so this walks
+        exactly the tasks whose verdict changes.
+        """
+        waiting = self._waiting
+        rules = self._rules
+        stack = [(place, outcome)]
+        while stack:
+            place, outcome = stack.pop()
             for succ in self._successors[place]:
                 left = waiting[succ]
-                # 0 means ready, started or finished: nothing to count down.
-                if left:
-                    waiting[succ] = left - 1
-                    if left == 1:
-                        self._ready.add(succ)
-        else:
-            self._skip_downstream(place)
+                # 0 means ready, started, finished or retrying: nothing to count.
+                if not left:
+                    continue
+                left -= 1
+                waiting[succ] = left
+                rule = rules.get(succ)
+                if rule is None:
+                    if outcome == COMPLETED:
+                        if not left:
+                            self._ready.add(succ)
+                        continue
+                    verdict: bool | None = False
+                else:
+                    bad = self._bad_counts[succ]
+                    if outcome == FAILED:
+                        bad[0] += 1
+                    elif outcome == SKIPPED:
+                        bad[1] += 1
+                    verdict = trigger_verdict(rule, bad[2], left, bad[0], bad[1])
+                if verdict:
+                    waiting[succ] = 0
+                    self._ready.add(succ)
+                elif verdict is False:
+                    self._mark_skipped(succ)
+                    stack.append((succ, SKIPPED))
 
-    def _skip_downstream(self, place: int, include_self: bool = False) -> None:
-        """Mark every PENDING task downstream of ``place`` SKIPPED."""
-        stack = [place] if include_self else list(self._successors[place])
-        while stack:
-            succ = stack.pop()
-            task = self._task_list[succ]
+    def _mark_skipped(self, place: int) -> None:
+        self._move(self._task_list[place], SKIPPED)
+        self._waiting[place] = 0
+        self._ready.discard(place)
+        self._rules.pop(place, None)
+        self._bad_counts.pop(place, None)
+        if self._retrying.pop(place, None) is not None:
+            del self._task_list[place]["retry_at"]
+
+    def _skip(self, place: int) -> None:
+        """Mark a PENDING task SKIPPED and tell its successors."""
+        self._mark_skipped(place)
+        self._tell_successors(place, SKIPPED)
+
+    def _skip_pending(self, keep_rules: frozenset[str] = frozenset()) -> None:
+        """Skip every PENDING task, except those whose trigger rule is in ``keep_rules``."""
+        for place, task in enumerate(self._task_list):
             if task["status"] != PENDING:
                 continue
-            self._move(task, SKIPPED)
-            self._waiting[succ] = 0
-            self._ready.discard(succ)
-            stack.extend(self._successors[succ])
+            if (task.get("trigger_rule") or DEFAULT_TRIGGER_RULE) in keep_rules:
+                continue
+            self._skip(place)
+
+    def _retry_later(self, task: dict[str, Any], retry_at: float, attempts: list[Any]) -> None:
+        """Put a RUNNING task back to PENDING, to start afresh at ``retry_at``.
+
+        The task keeps its spec fields; its data becomes its initial data
+        plus ``attempts``; everything else of the failed attempt goes.
+        """
+        place = self._position[task["key"]]
+        _reset_task_dict(task)
+        task["data"]["attempts"] = attempts
+        task["retry_at"] = retry_at
+        self._running.discard(place)
+        self._status_counts[RUNNING] -= 1
+        self._status_counts[PENDING] += 1
+        self._retrying[place] = retry_at
+
+    def _reset_tasks(self, keys: Iterable[str]) -> None:
+        """Put finished tasks back to PENDING, as they were built; rebuild the indexes."""
+        for key in keys:
+            _reset_task_dict(self.tasks[key])
+        self._rebuild_indexes()
 
     def _move(self, task: dict[str, Any], status: str) -> None:
         self._status_counts[task["status"]] -= 1
@@ -414,6 +563,15 @@ class Flow:
 
     def _pending_keys(self) -> Iterable[str]:
         return (k for k, t in self.tasks.items() if t["status"] == PENDING)
+
+
+def _reset_task_dict(task: dict[str, Any]) -> None:
+    """Turn a task dict, in place, back into the PENDING task its spec made."""
+    kept = {name: task[name] for name in TASK_SPEC_FIELDS if name in task}
+    task.clear()
+    task.update(kept)
+    task["status"] = PENDING
+    task["data"] = json.loads(json.dumps(kept.get("initial_data", {})))
 
 
 def _check_flow_dict(flow_dict: Any) -> None:

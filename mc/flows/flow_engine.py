@@ -40,11 +40,12 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from mc.errors import FlowError, TaskTypeError
+from mc.errors import DotPathError, FlowError, TaskTypeError
 from mc.flows.executor_registry import ExecutorRegistry
-from mc.flows.flow import Flow
+from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
+from mc.flows.interpolation import interpolate, needs_interpolation
 from mc.flows.registry import TaskTypeRegistry
-from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED
+from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, TaskStatus
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +56,12 @@ class FlowEngine:
     """Builds flows from specs and ticks them.
 
     ``task_handlers`` maps task-type names to handlers, registered on top of
-    the built-ins (``print``, ``log``, ``noop``). ``clock`` is a callable
-    returning the time in epoch seconds (default :func:`time.time`); tests
-    pass a fake one. ``allow_imports`` names module prefixes from which a
-    spec's dotted ``task_type`` may be imported; by default none may.
+    the built-ins (``print``, ``log``, ``noop``, ``wire``, ``switch``,
+    ``spread``, ``flow``). ``clock`` is a callable returning the time in
+    epoch seconds (default :func:`time.time`), and ``sleep`` one that waits
+    a number of seconds (default :func:`time.sleep`); tests pass fake ones.
+    ``allow_imports`` names module prefixes from which a spec's dotted
+    ``task_type`` may be imported; by default none may.
     ``executors`` maps names to executors, registered on top of those that
     installed packages declare (see :mod:`mc.flows.executor_registry`).
     """
@@ -68,10 +71,12 @@ class FlowEngine:
         task_handlers: Mapping[str, Any] | None = None,
         clock: Callable[[], float] | None = None,
         allow_imports: Iterable[str] = (),
+        sleep: Callable[[float], Any] | None = None,
         executors: Mapping[str, Any] | None = None,
     ) -> None:
         self.task_type_registry = TaskTypeRegistry(task_handlers, allow_imports)
         self.clock: Callable[[], float] = clock or time.time
+        self.sleep: Callable[[float], Any] = sleep or time.sleep
         # Executors by name (see mc.flows.executor_registry), for handlers
         # such as mc.jobs's `job` and `call`.
         self.executor_registry = ExecutorRegistry(executors)
@@ -109,6 +114,8 @@ class FlowEngine:
         """
         return Flow.from_flow_spec(flow_spec)
 
+    # -- ticking ------------------------------------------------------------
+
     def tick_flow(self, flow: Flow, task_ctx: Mapping[str, Any] | None = None) -> None:
         """Advance ``flow`` by one tick (see the module docstring).
 
@@ -120,71 +127,156 @@ class FlowEngine:
         if flow.status == PENDING:
             flow.status = RUNNING
         flow.num_ticks += 1
-        flow._start_ready_tasks(self.clock())
+        now = self.clock()
+        flow._start_ready_tasks(now)
         for task in flow._running_in_order():
-            failed = self._tick_task(flow, task, task_ctx)
-            if failed and flow.cfg.get("fail_fast", True):
-                flow.status = FAILED
-                logger.info("flow %s FAILED at task %s (fail_fast)", flow.key, task["key"])
+            failed = self._tick_task(flow, task, task_ctx, now)
+            if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
                 return
-        if not flow._running and not flow._ready:
+        if not flow._is_waiting_on_tasks():
             self._end_flow(flow)
 
-    def _tick_task(
-        self, flow: Flow, task: dict[str, Any], task_ctx: Mapping[str, Any] | None
-    ) -> bool:
-        """Tick one RUNNING task; return True if it FAILED."""
+    def _fail_fast(self, flow: Flow, task: dict[str, Any]) -> bool:
+        """Stop a flow after a task failed; return True if it has ended.
+
+        Every PENDING task is skipped but the cleanup tasks (trigger rule
+        ``all_done`` or ``one_failed``); with none left, the flow FAILS now.
+        """
+        if any(
+            t["status"] == PENDING and t.get("trigger_rule") in CLEANUP_TRIGGER_RULES
+            for t in flow.tasks.values()
+        ):
+            flow._skip_pending(keep_rules=CLEANUP_TRIGGER_RULES)
+            if flow.count_tasks(PENDING):
+                return False
+        flow.status = FAILED
+        logger.info("flow %s FAILED at task %s (fail_fast)", flow.key, task["key"])
+        return True
+
+    def _task_ctx(
+        self, flow: Flow | None, task: dict[str, Any], task_ctx: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
         if task_ctx:
-            ctx = {**task_ctx, "task": task, "flow": flow, "flow_engine": self}
+            ctx = {**task_ctx, "task": task, "flow_engine": self}
         else:
-            ctx = {"task": task, "flow": flow, "flow_engine": self}
+            ctx = {"task": task, "flow_engine": self}
+        if flow is not None:
+            ctx["flow"] = flow
+        return ctx
+
+    def _tick_task(
+        self,
+        flow: Flow,
+        task: dict[str, Any],
+        task_ctx: Mapping[str, Any] | None,
+        now: float,
+    ) -> bool:
+        """Tick one RUNNING task of ``flow``; return True if it FAILED for good."""
+        ctx = self._task_ctx(flow, task, task_ctx)
+        timeout = task.get("timeout_s")
+        if timeout is not None and now - task["started_at"] > timeout:
+            self._call_cancel_hook(task, ctx)
+            return self._fail_task(
+                flow,
+                task,
+                f"timed out: RUNNING for {now - task['started_at']:g} s, "
+                f"longer than its timeout_s of {timeout:g} s",
+            )
+        problem = self._call_handler(task, ctx)
+        if problem is None:
+            if task["status"] == COMPLETED:
+                task["finished_at"] = self.clock()
+                flow._finish_task(task)
+            return False
+        return self._fail_task(flow, task, *problem)
+
+    def _call_handler(self, task: dict[str, Any], ctx: dict[str, Any]) -> tuple[str, str] | None:
+        """Call a task's handler once; return (error, summary) if the task failed.
+
+        Interpolates the task's params for the handler, leaving the stored
+        ones raw. Never raises because of the task (KeyboardInterrupt aside).
+        """
         key = task["key"]
         try:
-            self.task_type_registry.resolve_tick(task["task_type"])(ctx)
-        except TaskTypeError as error:
-            self._fail_task(flow, task, str(error))
-            return True
+            tick = self.task_type_registry.resolve_tick(task["task_type"])
+            params = task.get("task_params")
+            if params and needs_interpolation(params):
+                handler = self.task_type_registry.resolve(task["task_type"])
+                view = dict(task)
+                view["task_params"] = interpolate(
+                    params, ctx, raw=getattr(handler, "raw_params", ())
+                )
+                ctx["task"] = view
+                try:
+                    tick(ctx)
+                finally:
+                    ctx["task"] = task
+                    # The handler saw a copy with resolved params: keep what it
+                    # changed, and the raw params.
+                    task.clear()
+                    task.update(view)
+                    task["task_params"] = params
+            else:
+                tick(ctx)
+        except (TaskTypeError, DotPathError) as error:
+            task["key"] = key
+            return str(error), ""
         except (Exception, SystemExit) as error:
             # SystemExit too: a library calling sys.exit() fails its task, not
             # the runner. KeyboardInterrupt still stops the caller.
             task["key"] = key
             summary = traceback.format_exception_only(type(error), error)[-1].strip()
-            self._fail_task(flow, task, traceback.format_exc(), summary)
-            return True
+            return traceback.format_exc(), summary
         if task.get("key") != key:
             task["key"] = key
-            self._fail_task(flow, task, "the handler changed task['key']; a task's key is fixed")
-            return True
+            return "the handler changed task['key']; a task's key is fixed", ""
         status = task.get("status")
-        if status == RUNNING:
-            return False
-        if status == COMPLETED:
-            task["finished_at"] = self.clock()
-            flow._finish_task(task)
-            return False
+        if status in (RUNNING, COMPLETED):
+            return None
         if status == FAILED:
-            self._fail_task(flow, task, str(task.get("error") or "the handler set status FAILED"))
-        else:
-            self._fail_task(
-                flow,
-                task,
-                f"handler of task {task['key']!r} set status {status!r}; "
-                f"expected one of {', '.join(_HANDLER_STATUSES)}",
-            )
-        return True
+            return str(task.get("error") or "the handler set status FAILED"), ""
+        return (
+            f"handler of task {key!r} set status {status!r}; "
+            f"expected one of {', '.join(_HANDLER_STATUSES)}",
+            "",
+        )
 
-    def _fail_task(self, flow: Flow, task: dict[str, Any], error: str, summary: str = "") -> None:
+    def _fail_task(self, flow: Flow, task: dict[str, Any], error: str, summary: str = "") -> bool:
+        """Record a failed attempt; return True if the task FAILED for good.
+
+        A task with retries left goes back to PENDING and waits
+        ``retry_delay_s * retry_backoff ** (attempt - 1)`` seconds.
+        """
+        now = self.clock()
+        summary = summary or _last_line(error)
+        data = task.get("data")
+        attempts = data.get("attempts") if isinstance(data, dict) else None
+        if not isinstance(attempts, list):
+            attempts = []
+        attempts.append({"error": summary, "started_at": task.get("started_at"), "failed_at": now})
+        retries = task.get("retries") or 0
+        if len(attempts) <= retries:
+            delay = (task.get("retry_delay_s") or 0) * (
+                (task.get("retry_backoff") or 1) ** (len(attempts) - 1)
+            )
+            flow._retry_later(task, now + delay, attempts)
+            logger.info(
+                "flow %s: task %s attempt %d failed, retry in %g s: %s",
+                flow.key, task["key"], len(attempts), delay, summary,
+            )
+            return False
         task["status"] = FAILED
         task["error"] = error
-        task["finished_at"] = self.clock()
-        if not summary:
-            lines = error.strip().splitlines()
-            summary = lines[-1] if lines else "failed"
+        task["finished_at"] = now
+        if retries:
+            task["data"]["attempts"] = attempts
+            summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
         flow.data.setdefault("errors", []).append(
             f"task {task['key']!r} ({task['task_type']}): {summary}"
         )
         flow._finish_task(task)
         logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
+        return True
 
     def _end_flow(self, flow: Flow) -> None:
         stuck = list(flow._pending_keys()) if flow.count_tasks(PENDING) else []
@@ -192,11 +284,110 @@ class FlowEngine:
             # Only a hand-edited flow gets here: its tasks can never start.
             flow.tasks[key]["error"] = "can never start: a precursor did not complete"
             flow._move(flow.tasks[key], SKIPPED)
-        if flow.count_tasks(COMPLETED) == len(flow.tasks):
-            flow.status = COMPLETED
-        else:
+        if stuck or flow.count_tasks(FAILED):
             flow.status = FAILED
+        else:
+            flow.status = COMPLETED
         logger.info("flow %s %s after %d ticks", flow.key, flow.status, flow.num_ticks)
+
+    # -- tasks outside a flow's bookkeeping (proxied tasks) -------------------
+
+    def tick_task(self, task: dict[str, Any], task_ctx: Mapping[str, Any] | None = None) -> None:
+        """Tick a task dict that no flow schedules, such as a proxied task.
+
+        A PENDING task becomes RUNNING first. Afterwards the task is RUNNING,
+        COMPLETED, or FAILED with an ``error``; this never raises because of
+        the task. ``task_ctx`` is merged as for :meth:`tick_flow` (its
+        ``'flow'``, if any, is kept).
+        """
+        if task.get("status", PENDING) in TaskStatus.FINISHED:
+            return
+        if task.get("status", PENDING) == PENDING:
+            task["status"] = RUNNING
+            task["started_at"] = self.clock()
+        task.setdefault("data", {})
+        flow = task_ctx.get("flow") if task_ctx else None
+        problem = self._call_handler(task, self._task_ctx(flow, task, task_ctx))
+        if problem is not None:
+            task["status"] = FAILED
+            task["error"] = problem[0]
+            task["error_summary"] = problem[1] or _last_line(problem[0])
+        if task["status"] in TaskStatus.FINISHED:
+            task["finished_at"] = self.clock()
+
+    def cancel_task(self, task: dict[str, Any], task_ctx: Mapping[str, Any] | None = None) -> None:
+        """Call the ``cancel_task(task_ctx)`` hook of a task's handler, if it has one.
+
+        Used for RUNNING tasks whose outside work must stop (a job, a
+        subflow). Errors of the hook are logged and recorded in
+        ``task['data']['cancel_error']``; they never propagate.
+        """
+        flow = task_ctx.get("flow") if task_ctx else None
+        self._call_cancel_hook(task, self._task_ctx(flow, task, task_ctx))
+
+    def _call_cancel_hook(self, task: dict[str, Any], ctx: dict[str, Any]) -> None:
+        try:
+            hook = getattr(self.task_type_registry.resolve(task["task_type"]), "cancel_task", None)
+            if callable(hook):
+                hook(ctx)
+        except Exception as error:
+            logger.warning("cancelling task %s failed: %s", task.get("key"), error)
+            if isinstance(task.get("data"), dict):
+                task["data"]["cancel_error"] = f"{type(error).__name__}: {error}"
+
+    # -- whole-flow operations ------------------------------------------------
+
+    def cancel_flow(
+        self,
+        flow: Flow,
+        reason: str = "cancelled",
+        task_ctx: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Cancel a flow: stop its RUNNING tasks and skip the rest.
+
+        Each RUNNING task's handler hook ``cancel_task(task_ctx)`` is called
+        (so a job is cancelled on its cluster), and the task FAILS with the
+        error ``'cancelled: <reason>'``; PENDING tasks become SKIPPED. The
+        flow is FAILED, with ``flow.data['cancelled'] = {'reason', 'at'}``.
+        A COMPLETED flow is left alone; a FAILED one still has its leftover
+        RUNNING tasks cancelled.
+        """
+        if flow.status == COMPLETED:
+            return
+        now = self.clock()
+        for task in flow._running_in_order():
+            self._call_cancel_hook(task, self._task_ctx(flow, task, task_ctx))
+            task["status"] = FAILED
+            task["error"] = f"cancelled: {reason}"
+            task["finished_at"] = now
+            flow._finish_task(task)
+        flow._skip_pending()
+        if flow.status != FAILED:
+            flow.data.setdefault("errors", []).append(f"flow cancelled: {reason}")
+        flow.status = FAILED
+        flow.data["cancelled"] = {"reason": reason, "at": now}
+        logger.info("flow %s cancelled: %s", flow.key, reason)
+
+    def retry_flow(self, flow: Flow) -> list[str]:
+        """Put a flow's FAILED and SKIPPED tasks back to PENDING; return their keys.
+
+        Each such task starts afresh, as its spec built it (its data from
+        the spec, its retries counted anew); the flow becomes RUNNING, and
+        its ``data['errors']`` move to ``data['previous_errors']``. Tasks
+        left RUNNING by ``fail_fast`` are ticked again. Returns ``[]`` and
+        changes nothing when no task FAILED or was SKIPPED.
+        """
+        keys = [key for key, task in flow.tasks.items() if task["status"] in (FAILED, SKIPPED)]
+        if not keys:
+            return []
+        flow._reset_tasks(keys)
+        errors = flow.data.pop("errors", None)
+        if errors:
+            flow.data.setdefault("previous_errors", []).extend(errors)
+        flow.data.pop("cancelled", None)
+        flow.status = RUNNING
+        logger.info("flow %s: retrying %d tasks", flow.key, len(keys))
+        return keys
 
     def tick_flow_until_has_no_pending(
         self,
@@ -207,17 +398,24 @@ class FlowEngine:
         """Tick while the flow has tasks ready to start; return the ticks made.
 
         Afterwards the flow has ended, or every unfinished task is waiting
-        on a RUNNING task that polls outside work: ticking again at once
-        would change nothing new. Always ticks at least once.
+        on a RUNNING task that polls outside work, or on a retry that is not
+        yet due: ticking again at once would change nothing new. Always
+        ticks at least once.
         """
         ticks = 0
         while True:
             self.tick_flow(flow, task_ctx)
             ticks += 1
-            if flow.finished or not flow.has_ready_tasks():
+            if flow.finished or not self._can_start_now(flow):
                 return ticks
             if max_ticks is not None and ticks >= max_ticks:
                 return ticks
+
+    def _can_start_now(self, flow: Flow) -> bool:
+        if flow.has_ready_tasks():
+            return True
+        retry_at = flow.next_retry_at()
+        return retry_at is not None and retry_at <= self.clock()
 
     def run_flow(
         self,
@@ -232,7 +430,9 @@ class FlowEngine:
         FAILED, listing its errors, or if it has not ended after
         ``max_ticks`` more ticks (default: no limit). When a tick starts nothing
         new, waits ``poll_interval_s`` seconds before the next, so that a
-        flow polling outside work does not spin.
+        flow polling outside work does not spin; when only retries are left
+        to wait for, it waits (with the engine's ``sleep``) until the first
+        is due.
         """
         ticks = 0
         while not flow.finished:
@@ -240,8 +440,14 @@ class FlowEngine:
                 raise FlowError(_not_ended_message(flow, max_ticks), flow=flow)
             self.tick_flow(flow, task_ctx)
             ticks += 1
-            if poll_interval_s and not flow.finished and not flow.has_ready_tasks():
-                time.sleep(poll_interval_s)
+            if flow.finished or self._can_start_now(flow):
+                continue
+            wait = poll_interval_s
+            retry_at = flow.next_retry_at()
+            if retry_at is not None and not flow._running:
+                wait = max(wait, retry_at - self.clock())
+            if wait > 0:
+                self.sleep(wait)
         if flow.status == FAILED:
             errors = flow.data.get("errors") or ["no error recorded"]
             raise FlowError(
@@ -249,6 +455,11 @@ class FlowEngine:
                 flow=flow,
             )
         return flow
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "failed"
 
 
 def _not_ended_message(flow: Flow, max_ticks: int) -> str:

@@ -53,6 +53,28 @@ TASK_SPEC_KEYS = (
     "data",
     "precursors",
     "successors",
+    "trigger_rule",
+    "retries",
+    "retry_delay_s",
+    "retry_backoff",
+    "timeout_s",
+)
+# When a task may start, given how its precursors finished (see
+# mc.flows.flow.trigger_verdict). The first is the default.
+TRIGGER_RULES = ("all_success", "all_done", "one_success", "one_failed", "none_failed")
+DEFAULT_TRIGGER_RULE = TRIGGER_RULES[0]
+# Per-task policies: stored in the task dict only when the spec sets them.
+TASK_POLICY_FIELDS = ("trigger_rule", "retries", "retry_delay_s", "retry_backoff", "timeout_s")
+# The fields of a task dict that come from its spec. A retry rebuilds the task
+# from these; everything else (handler state, errors) belongs to one attempt.
+TASK_SPEC_FIELDS = (
+    "key",
+    "label",
+    "task_type",
+    "task_params",
+    "precursors",
+    *TASK_POLICY_FIELDS,
+    "initial_data",
 )
 DEFAULT_CFG = {"fail_fast": True}
 
@@ -106,7 +128,7 @@ def normalize_flow_spec(spec: Any) -> dict[str, Any]:
         "depth": 0,
         "parent_key": None,
         "num_ticks": 0,
-        "tasks": {t["key"]: _strip_spec_fields(t) for t in tasks},
+        "tasks": {t["key"]: new_task_dict(t["key"], t, t["precursors"]) for t in tasks},
     }
 
 
@@ -139,8 +161,76 @@ def normalize_task_spec(task_spec: Any, path: str) -> dict[str, Any]:
         "data": data,
         "precursors": _key_list(task_spec, "precursors", path),
         "successors": _key_list(task_spec, "successors", path),
+        "policies": normalize_task_policies(task_spec, path),
         "_path": path,
     }
+
+
+def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """Check a task's ``trigger_rule``, ``retries``, ``retry_delay_s``,
+    ``retry_backoff`` and ``timeout_s``; return those that are set.
+    """
+    policies: dict[str, Any] = {}
+    rule = task_spec.get("trigger_rule")
+    if rule is not None:
+        if not isinstance(rule, str) or rule not in TRIGGER_RULES:
+            hint = suggest(rule, TRIGGER_RULES) if isinstance(rule, str) else ""
+            raise FlowSpecError(
+                f"{path}.trigger_rule",
+                f"expected one of {', '.join(TRIGGER_RULES)}, got {_describe(rule)}{hint}",
+            )
+        policies["trigger_rule"] = rule
+    retries = task_spec.get("retries")
+    if isinstance(retries, float) and retries.is_integer():
+        retries = int(retries)  # as JSON Schema's "integer" allows 2.0
+    if retries is not None:
+        if type(retries) is bool or not isinstance(retries, int) or retries < 0:
+            raise FlowSpecError(
+                f"{path}.retries", f"expected a whole number >= 0, got {_describe(retries)}"
+            )
+        policies["retries"] = int(retries)
+    for name, low, strict, what in (
+        ("retry_delay_s", 0, False, "a number of seconds"),
+        ("retry_backoff", 1, False, "a multiplier"),
+        ("timeout_s", 0, True, "a number of seconds"),
+    ):
+        value = task_spec.get(name)
+        if value is None:
+            continue
+        ok = (
+            type(value) is not bool
+            and isinstance(value, (int, float))
+            and math.isfinite(value)
+            and (value > low if strict else value >= low)
+        )
+        if not ok:
+            bound = f"> {low}" if strict else f">= {low}"
+            raise FlowSpecError(f"{path}.{name}", f"expected {what} {bound}, got {_describe(value)}")
+        policies[name] = value if type(value) in (int, float) else float(value)
+    return policies
+
+
+def new_task_dict(
+    key: str, task_spec: Mapping[str, Any], precursors: list[str]
+) -> dict[str, Any]:
+    """Return the PENDING task dict for a normalized task spec.
+
+    A task whose spec has data keeps a copy of it in ``initial_data``, so
+    that a retry starts from the same data as the first attempt.
+    """
+    task = {
+        "key": key,
+        "label": task_spec["label"],
+        "task_type": task_spec["task_type"],
+        "task_params": task_spec["task_params"],
+        "data": task_spec["data"],
+        "precursors": precursors,
+        "status": PENDING,
+    }
+    task.update(task_spec["policies"])
+    if task_spec["data"]:
+        task["initial_data"] = json.loads(json.dumps(task_spec["data"]))
+    return task
 
 
 def check_task_key(key: Any, path: str) -> None:
@@ -282,17 +372,6 @@ def check_acyclic(tasks: list[dict[str, Any]]) -> None:
     cycle.append(cycle[0])
     raise FlowSpecError("tasks", "dependency cycle: " + " -> ".join(cycle))
 
-
-def _strip_spec_fields(task: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "key": task["key"],
-        "label": task["label"],
-        "task_type": task["task_type"],
-        "task_params": task["task_params"],
-        "data": task["data"],
-        "precursors": task["precursors"],
-        "status": PENDING,
-    }
 
 
 def _get(spec: Mapping[str, Any], field: str, default: Any) -> Any:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Union
 
-from mc.flows.statuses import PENDING, RUNNING
+from mc.errors import FlowSpecError
+from mc.flows import spec as flow_spec
+from mc.flows.statuses import FAILED, PENDING, RUNNING
 
 TaskCtx = dict[str, Any]
 
@@ -76,6 +78,77 @@ class BaseTaskHandler:
             f"{type(self).__name__} left its task RUNNING after the first tick "
             "but does not implement intermediate_tick()"
         )
+
+
+class BaseProxyingTaskHandler(BaseTaskHandler):
+    """Base class for tasks that do their work through another task, the *proxied task*.
+
+    On its first tick the handler calls :meth:`generate_proxied_task`, which
+    returns a task spec (``task_type``, ``task_params``, optional ``key``,
+    ``label`` and ``data``). The resulting task dict is kept in the task's
+    ``proxied_task`` field, so it is stored with the flow, and ticked (with
+    the engine's :meth:`~mc.flows.flow_engine.FlowEngine.tick_task`) once per
+    tick of the proxy. The proxy's status follows the proxied task's, and so
+    does its data (through :meth:`proxied_task_data`); a failed proxied task
+    fails the proxy with its error. Cancelling the proxy cancels the proxied
+    task. ``switch`` and ``spread`` are proxying tasks.
+    """
+
+    def initial_tick(self) -> None:
+        """Build the proxied task, then tick it."""
+        self.task["proxied_task"] = new_proxied_task(self.generate_proxied_task())
+        self.tick_proxied_task()
+
+    def intermediate_tick(self) -> None:
+        """Tick the proxied task again."""
+        self.tick_proxied_task()
+
+    def generate_proxied_task(self) -> dict[str, Any]:
+        """Return the spec of the task to run in this task's place. Subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement generate_proxied_task()")
+
+    def proxied_task_data(self, proxied_task: dict[str, Any]) -> dict[str, Any]:
+        """Return the proxy's data, given the proxied task: by default a copy of its data."""
+        return dict(proxied_task["data"])
+
+    def tick_proxied_task(self) -> None:
+        """Tick the proxied task once and make the proxy follow it."""
+        proxied = self.task["proxied_task"]
+        engine = self.task_ctx["flow_engine"]
+        ctx = {name: value for name, value in self.task_ctx.items() if name != "task"}
+        ctx["proxy_task"] = self.task
+        engine.tick_task(proxied, ctx)
+        self.task["data"] = self.proxied_task_data(proxied)
+        if proxied["status"] == FAILED:
+            self.task["error"] = proxied.get("error_summary") or proxied.get("error")
+        self.task["status"] = proxied["status"]
+
+    @classmethod
+    def cancel_task(cls, task_ctx: TaskCtx) -> None:
+        """Cancel the proxied task's outside work, if it is RUNNING."""
+        proxied = task_ctx["task"].get("proxied_task")
+        if isinstance(proxied, dict) and proxied.get("status") == RUNNING:
+            ctx = {name: value for name, value in task_ctx.items() if name != "task"}
+            task_ctx["flow_engine"].cancel_task(proxied, ctx)
+
+
+def new_proxied_task(task_spec: Any) -> dict[str, Any]:
+    """Return the PENDING task dict for a proxied task's spec.
+
+    Raises :class:`~mc.errors.FlowSpecError` (path ``proxied_task``) for a bad
+    spec, or one that sets edges or retry and timeout policies, which only
+    the proxy's own task can have.
+    """
+    normalized = flow_spec.normalize_task_spec(task_spec, "proxied_task")
+    for name in ("precursors", "successors"):
+        if normalized[name] is not None:
+            raise FlowSpecError(f"proxied_task.{name}", "a proxied task has no edges of its own")
+    if normalized["policies"]:
+        names = ", ".join(normalized["policies"])
+        raise FlowSpecError(
+            "proxied_task", f"{names} apply to the proxying task, not to its proxied task"
+        )
+    return flow_spec.new_task_dict(normalized["key"] or "proxied", normalized, [flow_spec.ROOT_TASK_KEY])
 
 
 TaskHandler = Union[Callable[[TaskCtx], Any], type[BaseTaskHandler]]

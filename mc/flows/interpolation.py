@@ -1,0 +1,84 @@
+"""Interpolation: ``'$ctx.flow.tasks.task_1.data.msg'`` in task_params, resolved at tick time.
+
+Any string in a task's ``task_params`` (at any depth in dicts and lists) that
+starts with ``$`` is replaced, for the handler, by the value at that dot path
+in the task context (see :mod:`mc.flows.dotpath`); the path starts with
+``ctx``. A string that starts with ``\\$`` stands for the same string with a
+literal ``$`` and no backslash. The stored task keeps its raw params, so a
+flow loaded from storage interpolates again, from its current data.
+
+A handler may name params that hold specs for later (``flow_spec`` of the
+``flow`` task type, the ``cases`` of ``switch``) in a ``raw_params`` tuple;
+those are left raw, to be interpolated where they run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mc.errors import DotPathError
+from mc.flows.dotpath import get_path
+
+
+def needs_interpolation(value: Any) -> bool:
+    """Return True if ``value`` holds a string that starts with ``$`` or ``\\$``."""
+    if isinstance(value, str):
+        return value.startswith(("$", "\\$"))
+    if isinstance(value, dict):
+        return any(needs_interpolation(item) for item in value.values())
+    if isinstance(value, list):
+        return any(needs_interpolation(item) for item in value)
+    return False
+
+
+def interpolate(
+    value: Any,
+    task_ctx: Mapping[str, Any],
+    where: str = "task_params",
+    raw: Iterable[str] = (),
+) -> Any:
+    """Return ``value`` with every ``$path`` string replaced by what it names.
+
+    ``where`` names ``value`` in error messages. Top-level entries of a dict
+    ``value`` named in ``raw`` are left as they are (a task type whose params
+    hold specs for later, such as ``flow_spec``, lists them). Raises
+    :class:`~mc.errors.DotPathError` naming the parameter, the path, and the
+    part that did not resolve. Values taken from dicts and lists are copied,
+    so a handler that changes its params cannot change their source.
+    """
+    if isinstance(value, str):
+        if value.startswith("\\$"):
+            return value[1:]
+        if not value.startswith("$"):
+            return value
+        path = value[1:]
+        if not (path == "ctx" or path.startswith("ctx.")):
+            raise DotPathError(
+                f"{where}: {value!r} starts with '$' but its path does not start with 'ctx.' "
+                "(write '\\$' for a literal '$')"
+            )
+        try:
+            found = get_path({"ctx": task_ctx}, path)
+        except DotPathError as error:
+            raise DotPathError(f"{where}: {error}") from None
+        return copy_value(found)
+    if isinstance(value, dict):
+        return {
+            name: item if name in raw else interpolate(item, task_ctx, f"{where}.{name}")
+            for name, item in value.items()
+        }
+    if isinstance(value, list):
+        return [interpolate(item, task_ctx, f"{where}[{i}]") for i, item in enumerate(value)]
+    return value
+
+
+def copy_value(value: Any) -> Any:
+    """Return a deep copy of a JSON dict or list; other values as they are."""
+    if isinstance(value, (dict, list)):
+        try:
+            return json.loads(json.dumps(value))
+        except (TypeError, ValueError):
+            return value
+    return value

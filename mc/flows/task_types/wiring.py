@@ -1,0 +1,178 @@
+"""Wirings: copy values between places of a task context, as the ``wire`` task does.
+
+A wiring is either a string ``'SRC => DEST'`` or a dict:
+
+``source``
+    a dot path, such as ``'ctx.flow.tasks.task_1.data.result'``; or
+``value``
+    a literal value instead of a source;
+``dest``
+    where the value goes, a dot path; missing dicts on the way are created;
+``transform`` (optional)
+    ``'json.dumps'``, ``'json.loads'``, or ``'mapping'``, which turns each
+    item of the source (a list or a dict) into a copy of
+    ``mapping_params['skeleton']`` with ``mapping_params['wirings']``
+    applied to it (see :func:`map_items`).
+
+In a ``wire`` task, sources and destinations start with ``ctx`` (the task
+context). A destination may be any key the caller put in the context, or
+``ctx.flow.data...``, ``ctx.task.data...``, or the ``data`` or
+``task_params`` of a task (``ctx.flow.tasks.KEY.data...``): never a task's
+status, key or edges, which only the engine changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from mc.errors import DotPathError
+from mc.flows.dotpath import get_path, set_path, split_path
+from mc.flows.interpolation import copy_value
+
+TRANSFORMS = ("json.dumps", "json.loads", "mapping")
+_WIRING_KEYS = ("source", "value", "dest", "transform", "mapping_params")
+
+
+class WiringError(ValueError):
+    """A wiring is malformed, or its source or destination does not resolve."""
+
+
+def parse_wiring(wiring: Any, where: str) -> dict[str, Any]:
+    """Return a wiring as a dict with ``source`` or ``value``, ``dest`` and ``transform``.
+
+    Raises :class:`WiringError` naming ``where`` and what was expected.
+    """
+    if isinstance(wiring, str):
+        source, arrow, dest = wiring.partition("=>")
+        if not arrow or not source.strip() or not dest.strip():
+            raise WiringError(f"{where}: expected 'SOURCE => DEST', got {wiring!r}")
+        return {"source": source.strip(), "dest": dest.strip(), "transform": None}
+    if not isinstance(wiring, Mapping):
+        raise WiringError(
+            f"{where}: expected 'SOURCE => DEST' or a dict with source (or value) and dest, "
+            f"got {type(wiring).__name__}"
+        )
+    unknown = [name for name in wiring if name not in _WIRING_KEYS]
+    if unknown:
+        raise WiringError(f"{where}: unknown key {unknown[0]!r} (expected: {', '.join(_WIRING_KEYS)})")
+    if ("source" in wiring) == ("value" in wiring):
+        raise WiringError(f"{where}: give exactly one of 'source' and 'value'")
+    if not isinstance(wiring.get("dest"), str):
+        raise WiringError(f"{where}.dest: expected a dot path string")
+    if "source" in wiring and not isinstance(wiring["source"], str):
+        raise WiringError(f"{where}.source: expected a dot path string")
+    transform = wiring.get("transform")
+    if transform is not None and transform not in TRANSFORMS:
+        raise WiringError(
+            f"{where}.transform: expected one of {', '.join(TRANSFORMS)}, got {transform!r}"
+        )
+    if transform == "mapping" and not isinstance(wiring.get("mapping_params"), Mapping):
+        raise WiringError(f"{where}.mapping_params: the 'mapping' transform needs a dict")
+    parsed = dict(wiring)
+    parsed["transform"] = transform
+    return parsed
+
+
+def apply_wiring(
+    wiring: Any, task_ctx: Mapping[str, Any], dest_root: Any, where: str
+) -> None:
+    """Apply one wiring: read its source in ``task_ctx``, write into ``dest_root``.
+
+    Sources are paths rooted at ``ctx`` (``task_ctx``); ``dest_root`` is
+    the object destination paths start in.
+    """
+    parsed = parse_wiring(wiring, where)
+    if "source" in parsed:
+        value = copy_value(_resolve(parsed["source"], task_ctx, f"{where}: source"))
+    else:
+        value = copy_value(parsed["value"])
+    transform = parsed["transform"]
+    try:
+        if transform == "json.dumps":
+            value = json.dumps(value)
+        elif transform == "json.loads":
+            if not isinstance(value, str):
+                raise WiringError(
+                    f"{where}: json.loads needs a string, got {type(value).__name__}"
+                )
+            value = json.loads(value)
+        elif transform == "mapping":
+            value = map_items(value, parsed["mapping_params"], task_ctx, f"{where}.mapping_params")
+    except (TypeError, json.JSONDecodeError) as error:
+        raise WiringError(f"{where}: transform {transform} failed: {error}") from None
+    try:
+        set_path(dest_root, parsed["dest"], value)
+    except DotPathError as error:
+        raise WiringError(f"{where}: dest: {error}") from None
+
+
+def map_items(
+    items: Any, mapping_params: Any, task_ctx: Mapping[str, Any], where: str
+) -> list[Any]:
+    """Return one copy of ``mapping_params['skeleton']`` per item, wired.
+
+    ``items`` is a list or a dict. For each item, ``ctx.item`` is
+    ``{'key': ..., 'value': ..., 'idx': ...}`` (for a list, the key is the
+    index), and each of ``mapping_params['wirings']`` copies a value from
+    ``ctx`` into the skeleton's copy: its destination is a path inside the
+    copy, such as ``'task_params.msg'``.
+    """
+    if not isinstance(mapping_params, Mapping):
+        raise WiringError(f"{where}: expected a dict with skeleton and wirings")
+    skeleton = mapping_params.get("skeleton")
+    wirings = mapping_params.get("wirings") or []
+    if not isinstance(skeleton, Mapping):
+        raise WiringError(f"{where}.skeleton: expected a dict")
+    if not isinstance(wirings, list):
+        raise WiringError(f"{where}.wirings: expected a list of wirings")
+    if isinstance(items, Mapping):
+        pairs = list(items.items())
+    elif isinstance(items, list):
+        pairs = list(enumerate(items))
+    else:
+        raise WiringError(f"{where}: items must be a list or a dict, got {type(items).__name__}")
+    mapped = []
+    for idx, (key, value) in enumerate(pairs):
+        item_ctx = {**task_ctx, "item": {"key": key, "value": value, "idx": idx}}
+        copy = copy_value(dict(skeleton))
+        for i, wiring in enumerate(wirings):
+            apply_wiring(wiring, item_ctx, copy, f"{where}.wirings[{i}] (item {idx})")
+        mapped.append(copy)
+    return mapped
+
+
+def check_ctx_dest(dest: str, where: str) -> None:
+    """Refuse a ``wire`` destination that would change what only the engine may."""
+    try:
+        parts = split_path(dest)
+    except DotPathError as error:
+        raise WiringError(f"{where}: {error}") from None
+    if parts[0] != "ctx" or len(parts) < 2:
+        raise WiringError(f"{where}: dest {dest!r} must start with 'ctx.'")
+    allowed = True
+    if parts[1] == "flow":
+        allowed = len(parts) >= 3 and (
+            parts[2] == "data"
+            or (parts[2] == "tasks" and len(parts) >= 5 and parts[4] in ("data", "task_params"))
+        )
+    elif parts[1] == "task":
+        allowed = len(parts) >= 3 and parts[2] == "data"
+    elif parts[1] in ("flow_engine", "parent_flow", "proxy_task"):
+        allowed = False
+    if not allowed:
+        raise WiringError(
+            f"{where}: dest {dest!r} is not writable; write to ctx.flow.data..., "
+            "ctx.task.data..., or ctx.flow.tasks.KEY.data... / .task_params..."
+        )
+
+
+def _resolve(path: str, task_ctx: Mapping[str, Any], where: str) -> Any:
+    try:
+        parts = split_path(path)
+        if parts[0] != "ctx":
+            raise DotPathError(f"path {path!r} must start with 'ctx.'")
+        return get_path({"ctx": task_ctx}, path)
+    except DotPathError as error:
+        raise WiringError(f"{where}: {error}") from None
