@@ -1,8 +1,9 @@
 """The ``dask`` executor: job dirs and calls on a :mod:`dask.distributed` cluster.
 
-For users who outgrow one machine. Give it a scheduler's ``address``, or
-none and it starts a ``LocalCluster`` on 127.0.0.1 on first use (and closes
-it in :meth:`DaskExecutor.close`). Dask is imported only then; install it
+For users who outgrow one machine. Give it a scheduler's ``address`` (or set
+Dask's ``scheduler-address`` config, e.g. the environment variable
+``DASK_SCHEDULER_ADDRESS``), or none and it starts a ``LocalCluster`` on
+127.0.0.1 on first use (and closes it in :meth:`DaskExecutor.close`). Dask is imported only then; install it
 with ``pip install 'missioncontrol[dask]'``.
 
 Each job runs as ``bash entrypoint.sh`` in a subprocess on a worker. With
@@ -53,7 +54,7 @@ class DaskExecutor(JobExecutor):
     """Runs job dirs and calls on a Dask cluster.
 
     ``address``: a scheduler address such as ``'tcp://10.0.0.5:8786'``;
-    without one, a ``LocalCluster`` of ``n_workers`` worker processes with
+    without one, Dask's ``scheduler-address`` config; without that, a ``LocalCluster`` of ``n_workers`` worker processes with
     ``threads_per_worker`` threads each starts on first use.
     ``shared_filesystem``: whether workers see the job dirs at the same
     paths. ``config`` and ``environ`` fulfil config specs.
@@ -87,7 +88,10 @@ class DaskExecutor(JobExecutor):
                 raise ExecutorError(
                     "the dask executor needs dask.distributed: pip install 'missioncontrol[dask]'"
                 ) from error
-            if self.address is None:
+            import dask.config
+
+            address = self.address or dask.config.get("scheduler-address", None)
+            if address is None:
                 self._cluster = LocalCluster(
                     n_workers=self.n_workers,
                     threads_per_worker=self.threads_per_worker,
@@ -97,7 +101,7 @@ class DaskExecutor(JobExecutor):
                 )
                 self._client = Client(self._cluster)
             else:
-                self._client = Client(self.address)
+                self._client = Client(address)
         return self._client
 
     # -- jobs -----------------------------------------------------------------
