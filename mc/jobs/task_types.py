@@ -24,13 +24,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mc.errors import ExecutorError, JobError
+from mc.errors import ExecutorError, JobError, MCError
 from mc.flows.flow_engine import get_default_engine
 from mc.flows.registry import import_allowed
 from mc.flows.spec import suggest
@@ -85,9 +86,27 @@ def _fail(task: dict[str, Any], error: str) -> None:
     task["error"] = error
 
 
+def _failing_on_mc_errors(tick: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Fail the task with the message of an MCError (a bad param, a missing setting, ...).
+
+    Those errors say what is wrong in words; a traceback would only hide
+    that. Other exceptions propagate, and the engine records their traceback.
+    """
+
+    @functools.wraps(tick)
+    def wrapper(self: Any) -> None:
+        try:
+            tick(self)
+        except MCError as error:
+            _fail(self.task, str(error))
+
+    return wrapper
+
+
 class JobTaskHandler(BaseTaskHandler):
     """Builds a job dir, submits it to an executor, polls it, and parses its outputs."""
 
+    @_failing_on_mc_errors
     def initial_tick(self) -> None:
         """Build the job dir and submit it; keep the handle in ``task['data']``."""
         task = self.task
@@ -104,6 +123,7 @@ class JobTaskHandler(BaseTaskHandler):
         task["data"].update(executor=executor_name, job_dir=job_dir, submissions=0)
         self._submit(executor)
 
+    @_failing_on_mc_errors
     def intermediate_tick(self) -> None:
         """Poll the job; on its end, parse its outputs or fail with its stderr."""
         data = self.task["data"]
@@ -204,6 +224,7 @@ class JobTaskHandler(BaseTaskHandler):
 class CallTaskHandler(BaseTaskHandler):
     """Runs a Python callable through a call executor; its result goes to ``task['data']['result']``."""
 
+    @_failing_on_mc_errors
     def initial_tick(self) -> None:
         """Resolve ``fn``, check ``args``/``kwargs`` and submit the call."""
         params = _check_params(self.task, _CALL_PARAMS, "call")
@@ -212,6 +233,7 @@ class CallTaskHandler(BaseTaskHandler):
         self._submit()
         self._poll()
 
+    @_failing_on_mc_errors
     def intermediate_tick(self) -> None:
         """Poll the call; run it again if its executor lost it."""
         self._poll()

@@ -125,3 +125,19 @@ def poll_until_finished(executor: Any, handle: Any, timeout_s: float = 60.0) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"job still {status} after {timeout_s} s: {outputs}")
         time.sleep(0.05)
+
+
+def process_ended(pid: int, timeout_s: float = 10.0) -> bool:
+    """Wait until process ``pid`` has ended (gone, or a zombie nobody reaped yet)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return True
+        if stat.rpartition(")")[2].split()[0] in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False

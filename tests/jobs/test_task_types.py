@@ -13,7 +13,7 @@ from mc.flows import COMPLETED, FAILED, Flow, FlowEngine, RUNNING
 from mc.jobs.executors.calls import ThreadsExecutor
 from mc.jobs.executors.local import LocalExecutor
 from mc.jobs.task_types import default_callables, register_callable
-from tests.jobs.conftest import POLYNOMIAL
+from tests.jobs.conftest import POLYNOMIAL, process_ended
 
 
 def job_task(key="job", job_type="shell", **params):
@@ -182,14 +182,7 @@ def test_cancelling_the_flow_stops_its_running_job(jobs_engine, task_ctx):
     jobs_engine.cancel_flow(flow, "no longer needed", task_ctx)
     assert flow.tasks["job"]["status"] == FAILED
     assert flow.tasks["job"]["error"] == "cancelled: no longer needed"
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        raise AssertionError(f"job process {pid} still alive after cancel_flow")
+    assert process_ended(pid), f"job process {pid} still alive after cancel_flow"
     assert LocalExecutor().poll({"job_dir": job_dir}) == ("FAILED", {"error": "cancelled", "exit_status": None})
 
 
