@@ -94,10 +94,14 @@ class LocalExecutor(JobExecutor):
         pid = _read_pid(job_dir)
         self._running.pop(job_dir, None)
         if pid is not None and _alive(pid):
-            try:
-                os.killpg(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            # The job's session (its process group) holds the job and its
+            # children. A job started a moment ago may not have made its
+            # session yet, so the process itself is signalled too.
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
 
     def _start_queued(self) -> None:
         for job_dir, pid in list(self._running.items()):
