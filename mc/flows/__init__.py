@@ -23,9 +23,10 @@ from mc.flows.statuses import (
     FlowStatus,
     TaskStatus,
 )
-from mc.flows.task_handler import BaseTaskHandler
+from mc.flows.task_handler import BaseProxyingTaskHandler, BaseTaskHandler
 
 __all__ = [
+    "BaseProxyingTaskHandler",
     "BaseTaskHandler",
     "COMPLETED",
     "FAILED",

@@ -14,12 +14,14 @@ This module resolves paths for interpolation (``'$ctx.flow.data.x'`` in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from mc.errors import DotPathError
 
 _MISSING = object()
+_INDEX_RE = re.compile(r"-?[0-9]+")
 
 
 def split_path(path: str) -> list[str]:
@@ -60,6 +62,11 @@ def set_path(root: Any, path: str, value: Any) -> None:
         step = _step(container, part)
         if step is _MISSING or step is None:
             if not isinstance(container, MutableMapping):
+                if step is None:
+                    raise DotPathError(
+                        f"path {path!r} does not resolve at {part!r}: "
+                        f"{'.'.join(parts[: i + 1])} is null, and no dict can be made in a list"
+                    )
                 raise DotPathError(_not_found(path, parts, i, container))
             step = container[part] = {}
         container = step
@@ -96,8 +103,8 @@ def _step(value: Any, part: str) -> Any:
 
 
 def _index(part: str) -> int | None:
-    digits = part[1:] if part.startswith("-") else part
-    return int(part) if digits.isdigit() else None
+    # ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+    return int(part) if _INDEX_RE.fullmatch(part) else None
 
 
 def _container(root: Any, parts: list[str]) -> Any:
@@ -111,7 +118,9 @@ def _not_found(path: str, parts: list[str], i: int, container: Any) -> str:
     where = ".".join(parts[:i]) or "the root"
     part = parts[i]
     if isinstance(container, Mapping):
-        known = ", ".join(sorted(map(str, container))[:10]) or "nothing"
+        names = sorted(map(str, container))
+        known = ", ".join(names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+        known = known or "nothing"
         detail = f"{where} has no key {part!r} (it has: {known})"
     elif isinstance(container, (list, tuple)):
         detail = f"{where} is a list of {len(container)}, which has no index {part!r}"

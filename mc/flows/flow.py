@@ -543,7 +543,8 @@ class Flow:
         """
         place = self._position[task["key"]]
         _reset_task_dict(task)
-        task["data"]["attempts"] = attempts
+        task["attempts"] = attempts
+        task["data"]["attempts"] = json.loads(json.dumps(attempts))
         task["retry_at"] = retry_at
         self._running.discard(place)
         self._status_counts[RUNNING] -= 1

@@ -3,22 +3,29 @@
 The model, before any code
 --------------------------
 A flow is a DAG of task dicts (see :mod:`mc.flows.flow`). Every task is in one
-status: PENDING (waiting for precursors), RUNNING (its handler works on it,
-possibly over many ticks), or finished: COMPLETED, FAILED or SKIPPED (it can
-never run, because something upstream failed).
+status: PENDING (waiting for precursors, or for a retry), RUNNING (its
+handler works on it, possibly over many ticks), or finished: COMPLETED,
+FAILED or SKIPPED (it can never run: its ``trigger_rule`` can no longer be
+met, by default because something upstream failed).
 
 A *tick* of a flow does this, and nothing else:
 
 1. A PENDING flow becomes RUNNING.
-2. Every *ready* task (PENDING, all precursors COMPLETED) becomes RUNNING.
-3. Every RUNNING task, in flow order, is ticked once through its handler. A
-   handler that raises, or that sets FAILED, fails its own task: the task
-   gets an ``error`` and ``flow.data['errors']`` a line naming it. The tasks
-   downstream of a failed task become SKIPPED. With ``cfg['fail_fast']``
-   (the default) the flow then FAILS at once; otherwise independent branches
-   go on.
-4. When no task is RUNNING and none is ready, the flow ends: COMPLETED if
-   every task COMPLETED, FAILED otherwise.
+2. Every *ready* task (PENDING, its trigger rule met) becomes RUNNING, and
+   so does every task whose retry is due.
+3. Every RUNNING task, in flow order, is ticked once through its handler,
+   with its ``task_params`` interpolated (see :mod:`mc.flows.interpolation`);
+   a task past its ``timeout_s`` fails instead. A handler that raises, or
+   that sets FAILED, fails its own attempt. With retries left, the task
+   goes back to PENDING until ``retry_at``; otherwise it is FAILED: it gets
+   an ``error`` and ``flow.data['errors']`` a line naming it. Its
+   successors then apply their trigger rules, and those that can never
+   start become SKIPPED. With ``cfg['fail_fast']`` (the default) the flow
+   then FAILS at once, unless cleanup tasks (rules ``all_done`` and
+   ``one_failed``) are left to run: then every other PENDING task is
+   SKIPPED and the flow goes on until they have run.
+4. When no task is RUNNING, ready or waiting to retry, the flow ends:
+   FAILED if any task FAILED, COMPLETED otherwise.
 
 Tasks that become ready during a tick start on the next one, so a chain of N
 one-tick tasks takes N ticks. The engine never walks the whole graph during a
@@ -34,6 +41,7 @@ after the same number of ticks, as one kept in memory.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback
@@ -202,19 +210,14 @@ class FlowEngine:
             params = task.get("task_params")
             if params and needs_interpolation(params):
                 handler = self.task_type_registry.resolve(task["task_type"])
-                view = dict(task)
-                view["task_params"] = interpolate(
-                    params, ctx, raw=getattr(handler, "raw_params", ())
-                )
-                ctx["task"] = view
+                resolved = interpolate(params, ctx, raw=getattr(handler, "raw_params", ()))
+                # The handler sees resolved params in the task itself (so it can
+                # be reached through ctx['flow'] too); the stored task keeps
+                # the raw ones.
+                task["task_params"] = resolved
                 try:
                     tick(ctx)
                 finally:
-                    ctx["task"] = task
-                    # The handler saw a copy with resolved params: keep what it
-                    # changed, and the raw params.
-                    task.clear()
-                    task.update(view)
                     task["task_params"] = params
             else:
                 tick(ctx)
@@ -249,8 +252,8 @@ class FlowEngine:
         """
         now = self.clock()
         summary = summary or _last_line(error)
-        data = task.get("data")
-        attempts = data.get("attempts") if isinstance(data, dict) else None
+        # The engine counts attempts in the task itself: handlers own 'data'.
+        attempts = task.get("attempts")
         if not isinstance(attempts, list):
             attempts = []
         attempts.append({"error": summary, "started_at": task.get("started_at"), "failed_at": now})
@@ -269,7 +272,9 @@ class FlowEngine:
         task["error"] = error
         task["finished_at"] = now
         if retries:
-            task["data"]["attempts"] = attempts
+            task["attempts"] = attempts
+            if isinstance(task.get("data"), dict):
+                task["data"]["attempts"] = json.loads(json.dumps(attempts))
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
         flow.data.setdefault("errors", []).append(
             f"task {task['key']!r} ({task['task_type']}): {summary}"

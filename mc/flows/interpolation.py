@@ -74,6 +74,23 @@ def interpolate(
     return value
 
 
+def escape_dollars(value: Any) -> Any:
+    """Return ``value`` with each string that starts with ``$`` escaped as ``\\$``.
+
+    Interpolating the result gives ``value`` back: use it where data is
+    written into params that will be interpolated again. (A string that
+    already starts with ``\\$`` cannot be escaped: it comes back without its
+    backslash.)
+    """
+    if isinstance(value, str):
+        return "\\" + value if value.startswith("$") else value
+    if isinstance(value, dict):
+        return {name: escape_dollars(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [escape_dollars(item) for item in value]
+    return value
+
+
 def copy_value(value: Any) -> Any:
     """Return a deep copy of a JSON dict or list; other values as they are."""
     if isinstance(value, (dict, list)):

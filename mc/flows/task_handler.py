@@ -21,6 +21,7 @@ from typing import Any, Callable, Union
 
 from mc.errors import FlowSpecError
 from mc.flows import spec as flow_spec
+from mc.flows.interpolation import copy_value
 from mc.flows.statuses import FAILED, PENDING, RUNNING
 
 TaskCtx = dict[str, Any]
@@ -89,7 +90,8 @@ class BaseProxyingTaskHandler(BaseTaskHandler):
     ``proxied_task`` field, so it is stored with the flow, and ticked (with
     the engine's :meth:`~mc.flows.flow_engine.FlowEngine.tick_task`) once per
     tick of the proxy. The proxy's status follows the proxied task's, and so
-    does its data (through :meth:`proxied_task_data`); a failed proxied task
+    does its data (through :meth:`proxied_task_data`; the proxy keeps only its
+    own ``attempts``, which retries count); a failed proxied task
     fails the proxy with its error. Cancelling the proxy cancels the proxied
     task. ``switch`` and ``spread`` are proxying tasks.
     """
@@ -108,8 +110,8 @@ class BaseProxyingTaskHandler(BaseTaskHandler):
         raise NotImplementedError(f"{type(self).__name__} must implement generate_proxied_task()")
 
     def proxied_task_data(self, proxied_task: dict[str, Any]) -> dict[str, Any]:
-        """Return the proxy's data, given the proxied task: by default a copy of its data."""
-        return dict(proxied_task["data"])
+        """Return the proxy's data, given the proxied task: by default a deep copy of its data."""
+        return copy_value(proxied_task["data"])
 
     def tick_proxied_task(self) -> None:
         """Tick the proxied task once and make the proxy follow it."""
@@ -118,18 +120,34 @@ class BaseProxyingTaskHandler(BaseTaskHandler):
         ctx = {name: value for name, value in self.task_ctx.items() if name != "task"}
         ctx["proxy_task"] = self.task
         engine.tick_task(proxied, ctx)
-        self.task["data"] = self.proxied_task_data(proxied)
+        data = self.proxied_task_data(proxied)
+        attempts = self.task["data"].get("attempts")
+        if attempts is not None:
+            # The engine counts this task's failed attempts in its data: a
+            # proxy that dropped them would be retried forever.
+            data["attempts"] = attempts
+        self.task["data"] = data
         if proxied["status"] == FAILED:
             self.task["error"] = proxied.get("error_summary") or proxied.get("error")
         self.task["status"] = proxied["status"]
 
     @classmethod
     def cancel_task(cls, task_ctx: TaskCtx) -> None:
-        """Cancel the proxied task's outside work, if it is RUNNING."""
-        proxied = task_ctx["task"].get("proxied_task")
+        """Cancel the proxied task's outside work, if it is RUNNING.
+
+        The proxied task is then FAILED, as the proxy will be, so the stored
+        flow does not show it still RUNNING.
+        """
+        proxy = task_ctx["task"]
+        proxied = proxy.get("proxied_task")
         if isinstance(proxied, dict) and proxied.get("status") == RUNNING:
+            engine = task_ctx["flow_engine"]
             ctx = {name: value for name, value in task_ctx.items() if name != "task"}
-            task_ctx["flow_engine"].cancel_task(proxied, ctx)
+            ctx["proxy_task"] = proxy
+            engine.cancel_task(proxied, ctx)
+            proxied["status"] = FAILED
+            proxied["error"] = proxied["error_summary"] = "cancelled with its proxy"
+            proxied["finished_at"] = engine.clock()
 
 
 def new_proxied_task(task_spec: Any) -> dict[str, Any]:
@@ -146,7 +164,7 @@ def new_proxied_task(task_spec: Any) -> dict[str, Any]:
     if normalized["policies"]:
         names = ", ".join(normalized["policies"])
         raise FlowSpecError(
-            "proxied_task", f"{names} apply to the proxying task, not to its proxied task"
+            "proxied_task", f"a proxied task cannot have {names}: set them on the proxying task"
         )
     return flow_spec.new_task_dict(normalized["key"] or "proxied", normalized, [flow_spec.ROOT_TASK_KEY])
 

@@ -18,11 +18,13 @@ _MISSING = object()
 def task_param(task: dict[str, Any], name: str, expected: type | tuple[type, ...], default: Any = _MISSING) -> Any:
     """Return ``task['task_params'][name]``, checked against ``expected``.
 
-    Raises ValueError naming the task and the parameter when it is missing
-    (and has no default) or has the wrong type.
+    A null value counts as absent. Raises ValueError naming the task and
+    the parameter when it is missing (and has no default) or has the wrong
+    type.
     """
     params = task.get("task_params") or {}
-    if name not in params:
+    # As in specs, null counts as absent (an empty YAML value is null).
+    if params.get(name) is None:
         if default is _MISSING:
             raise ValueError(f"task {task.get('key')!r}: missing task_params.{name}")
         return default

@@ -10,16 +10,28 @@ and runs them as a child flow.
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mc.errors import FlowSpecError
 from mc.flows.flow import Flow
 from mc.flows.interpolation import interpolate
+from mc.flows.spec import normalize_task_spec
 from mc.flows.statuses import COMPLETED, FAILED, RUNNING
-from mc.flows.task_handler import BaseProxyingTaskHandler, BaseTaskHandler, TaskCtx
+from mc.flows.task_handler import (
+    BaseProxyingTaskHandler,
+    BaseTaskHandler,
+    TaskCtx,
+    new_proxied_task,
+)
 from mc.flows.task_types.basic import task_param
-from mc.flows.task_types.wiring import apply_wiring, check_ctx_dest, map_items, parse_wiring
+from mc.flows.task_types.wiring import (
+    WiringError,
+    apply_wiring,
+    check_ctx_dest,
+    map_items,
+    parse_wiring,
+)
 
 # The comparisons a switch case may name, all from the operator module.
 SWITCH_OPS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "is_", "is_not", "truth")
@@ -35,9 +47,34 @@ def wire_task(task_ctx: TaskCtx) -> None:
     wirings = task_param(task, "wirings", list)
     for i, wiring in enumerate(wirings):
         where = f"task_params.wirings[{i}]"
-        check_ctx_dest(parse_wiring(wiring, where)["dest"], where)
-        apply_wiring(wiring, task_ctx, {"ctx": task_ctx}, where)
+        dest = parse_wiring(wiring, where)["dest"]
+        into_params, whole_dict = check_ctx_dest(dest, where, task_ctx.get("flow"))
+        own_data = f"ctx.flow.tasks.{task['key']}.data"
+        if dest == own_data or dest.startswith(own_data + "."):
+            # While its params are interpolated, this task is a copy of the
+            # flow's task dict: write its data where the engine keeps it.
+            wiring = {**parse_wiring(wiring, where), "dest": "ctx.task.data" + dest[len(own_data):]}
+        apply_wiring(
+            wiring,
+            task_ctx,
+            {"ctx": task_ctx},
+            where,
+            # This task's own params were interpolated already: what lands in
+            # another task's params must not be read as a path a second time.
+            escape=("source", "value") if into_params else (),
+            check_value=_dict_checker(dest, where) if whole_dict else None,
+        )
     task["status"] = COMPLETED
+
+
+def _dict_checker(dest: str, where: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not isinstance(value, dict):
+            raise WiringError(
+                f"{where}: dest {dest!r} must get a dict, got {type(value).__name__}"
+            )
+
+    return check
 
 
 class SwitchTaskHandler(BaseProxyingTaskHandler):
@@ -65,8 +102,12 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
         cases = task_param(task, "cases", list)
         default = task_param(task, "default_case", dict, None)
         checked = [self._check_case(case, f"task_params.cases[{i}]") for i, case in enumerate(cases)]
-        if default is not None and not isinstance(default.get("task"), Mapping):
-            raise ValueError(f"task {task['key']!r}: task_params.default_case.task must be a task spec")
+        if default is not None:
+            if not isinstance(default.get("task"), Mapping):
+                raise ValueError(
+                    f"task {task['key']!r}: task_params.default_case.task must be a task spec"
+                )
+            _check_case_task(default["task"], f"task {task['key']!r}: task_params.default_case")
         for i, (op, arg, case_task) in enumerate(checked):
             where = f"task_params.cases[{i}].condition"
             arg = interpolate(arg, self.task_ctx, f"{where}.arg")
@@ -98,7 +139,17 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
             raise ValueError(f"{prefix}.condition: op {op!r} needs an 'arg'")
         if not isinstance(case.get("task"), Mapping):
             raise ValueError(f"{prefix}.task: expected a task spec")
+        _check_case_task(case["task"], prefix)
         return op, condition.get("arg"), case["task"]
+
+
+def _check_case_task(task_spec: Mapping[str, Any], prefix: str) -> None:
+    """Raise ValueError, naming the case's path, if its task cannot be a proxied task."""
+    try:
+        new_proxied_task(task_spec)
+    except FlowSpecError as error:
+        path = error.path.replace("proxied_task", f"{prefix}.task", 1)
+        raise ValueError(f"{path}: {error.problem}") from None
 
 
 def _compare(op: str, control: Any, arg: Any, where: str) -> bool:
@@ -129,14 +180,17 @@ class FlowTaskHandler(BaseTaskHandler):
         """Build the child flow, then tick it."""
         spec = task_param(self.task, "flow_spec", dict)
         parent = self.task_ctx.get("flow")
+        # A proxied flow task is named for the task it stands in for.
+        owner = self.task_ctx.get("proxy_task") or self.task
         if spec.get("key") is None and parent is not None:
-            # A proxied flow task is named for the task it stands in for.
-            owner = self.task_ctx.get("proxy_task") or self.task
             spec = {**spec, "key": f"{parent.key}.{owner['key']}"}
         try:
             child = Flow.from_flow_spec(spec)
         except FlowSpecError as error:
-            raise ValueError(f"task {self.task['key']!r}: task_params.flow_spec.{error}") from None
+            where = "task_params.flow_spec"
+            if error.path and error.path != "flow spec":
+                where = f"{where}.{error.path}"
+            raise ValueError(f"task {owner['key']!r}: {where}: {error.problem}") from None
         if parent is not None:
             child.depth = parent.depth + 1
             child.parent_key = parent.key
@@ -155,6 +209,11 @@ class FlowTaskHandler(BaseTaskHandler):
             self.task["status"] = COMPLETED
         elif child.status == FAILED:
             errors = child.data.get("errors") or ["no error recorded"]
+            if child.count_tasks(RUNNING):
+                # fail_fast left tasks RUNNING, and a failed task is never
+                # ticked again: stop their outside work now.
+                engine.cancel_flow(child, "the subflow FAILED", self._child_ctx())
+                self.task["data"]["flow"] = child.to_flow_dict()
             self.task["error"] = f"subflow {child.key!r} FAILED: " + "; ".join(errors)
             self.task["status"] = FAILED
 
@@ -204,7 +263,10 @@ class SpreadTaskHandler(BaseProxyingTaskHandler):
         items = task_param(task, "items", (list, dict))
         mapping_params = task_param(task, "mapping_params", dict)
         fail_fast = task_param(task, "fail_fast", bool, True)
-        specs = map_items(items, mapping_params, self.task_ctx, "task_params.mapping_params")
+        # Item values are data: the child tasks must not read them as paths.
+        specs = map_items(
+            items, mapping_params, self.task_ctx, "task_params.mapping_params", ("source",)
+        )
         base = mapping_params["skeleton"].get("key") or "item"
         keys = []
         for idx, spec in enumerate(specs):
@@ -212,6 +274,11 @@ class SpreadTaskHandler(BaseProxyingTaskHandler):
             spec["precursors"] = ["ROOT"]
             spec.pop("successors", None)
             keys.append(spec["key"])
+            try:
+                # Checked here, so that a bad skeleton is named as the user wrote it.
+                normalize_task_spec(spec, f"task_params.mapping_params.skeleton[item {idx}]")
+            except FlowSpecError as error:
+                raise ValueError(f"task {task['key']!r}: {error}") from None
         task["spread_keys"] = keys
         flow_spec = {"label": f"spread {task['key']}", "cfg": {"fail_fast": fail_fast}, "tasks": specs}
         return {"task_type": "flow", "task_params": {"flow_spec": flow_spec}}

@@ -16,26 +16,32 @@ A wiring is either a string ``'SRC => DEST'`` or a dict:
 
 In a ``wire`` task, sources and destinations start with ``ctx`` (the task
 context). A destination may be any key the caller put in the context, or
-``ctx.flow.data...``, ``ctx.task.data...``, or the ``data`` or
-``task_params`` of a task (``ctx.flow.tasks.KEY.data...``): never a task's
-status, key or edges, which only the engine changes.
+``ctx.flow.data.NAME...``, ``ctx.task.data...``, or the ``data`` or
+``task_params`` of an existing task (``ctx.flow.tasks.KEY.data...``): never
+a task's status, key or edges, which only the engine changes. A whole
+``data`` or ``task_params`` can only be replaced by a dict.
+
+What a ``wire`` task writes into a task's ``task_params``, and the item
+values a ``spread`` wires into its task specs' ``task_params``, are data,
+not paths: strings in them that start with ``$`` are escaped (``\\$``), so
+they reach the handler as they were instead of being interpolated again.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from mc.errors import DotPathError
+from mc.errors import DotPathError, MCError
 from mc.flows.dotpath import get_path, set_path, split_path
-from mc.flows.interpolation import copy_value
+from mc.flows.interpolation import copy_value, escape_dollars
 
 TRANSFORMS = ("json.dumps", "json.loads", "mapping")
 _WIRING_KEYS = ("source", "value", "dest", "transform", "mapping_params")
 
 
-class WiringError(ValueError):
+class WiringError(MCError, ValueError):
     """A wiring is malformed, or its source or destination does not resolve."""
 
 
@@ -76,17 +82,28 @@ def parse_wiring(wiring: Any, where: str) -> dict[str, Any]:
 
 
 def apply_wiring(
-    wiring: Any, task_ctx: Mapping[str, Any], dest_root: Any, where: str
+    wiring: Any,
+    task_ctx: Mapping[str, Any],
+    dest_root: Any,
+    where: str,
+    escape: Collection[str] = (),
+    check_value: Callable[[Any], None] | None = None,
 ) -> None:
     """Apply one wiring: read its source in ``task_ctx``, write into ``dest_root``.
 
     Sources are paths rooted at ``ctx`` (``task_ctx``); ``dest_root`` is
-    the object destination paths start in.
+    the object destination paths start in. ``escape`` names the kinds of
+    wiring (``'source'``, ``'value'``) whose strings starting with ``$`` are
+    escaped before they are written, because the destination will be
+    interpolated again. ``check_value``, if given, is called with the value
+    before it is written, and raises :class:`WiringError` to refuse it.
     """
     parsed = parse_wiring(wiring, where)
     if "source" in parsed:
+        kind = "source"
         value = copy_value(_resolve(parsed["source"], task_ctx, f"{where}: source"))
     else:
+        kind = "value"
         value = copy_value(parsed["value"])
     transform = parsed["transform"]
     try:
@@ -100,8 +117,15 @@ def apply_wiring(
             value = json.loads(value)
         elif transform == "mapping":
             value = map_items(value, parsed["mapping_params"], task_ctx, f"{where}.mapping_params")
-    except (TypeError, json.JSONDecodeError) as error:
+    except (TypeError, ValueError) as error:
+        # ValueError: json.dumps refuses circular data, json.loads bad text.
+        if isinstance(error, WiringError):
+            raise
         raise WiringError(f"{where}: transform {transform} failed: {error}") from None
+    if kind in escape:
+        value = escape_dollars(value)
+    if check_value is not None:
+        check_value(value)
     try:
         set_path(dest_root, parsed["dest"], value)
     except DotPathError as error:
@@ -109,7 +133,11 @@ def apply_wiring(
 
 
 def map_items(
-    items: Any, mapping_params: Any, task_ctx: Mapping[str, Any], where: str
+    items: Any,
+    mapping_params: Any,
+    task_ctx: Mapping[str, Any],
+    where: str,
+    escape_params: Collection[str] = (),
 ) -> list[Any]:
     """Return one copy of ``mapping_params['skeleton']`` per item, wired.
 
@@ -117,7 +145,9 @@ def map_items(
     ``{'key': ..., 'value': ..., 'idx': ...}`` (for a list, the key is the
     index), and each of ``mapping_params['wirings']`` copies a value from
     ``ctx`` into the skeleton's copy: its destination is a path inside the
-    copy, such as ``'task_params.msg'``.
+    copy, such as ``'task_params.msg'``. Wirings of the kinds named in
+    ``escape_params`` (``'source'``, ``'value'``) whose destination is
+    inside ``task_params`` escape what they write (see :func:`apply_wiring`).
     """
     if not isinstance(mapping_params, Mapping):
         raise WiringError(f"{where}: expected a dict with skeleton and wirings")
@@ -138,13 +168,24 @@ def map_items(
         item_ctx = {**task_ctx, "item": {"key": key, "value": value, "idx": idx}}
         copy = copy_value(dict(skeleton))
         for i, wiring in enumerate(wirings):
-            apply_wiring(wiring, item_ctx, copy, f"{where}.wirings[{i}] (item {idx})")
+            wiring_where = f"{where}.wirings[{i}] (item {idx})"
+            into_params = parse_wiring(wiring, wiring_where)["dest"].split(".")[0] == "task_params"
+            apply_wiring(
+                wiring, item_ctx, copy, wiring_where, escape_params if into_params else ()
+            )
         mapped.append(copy)
     return mapped
 
 
-def check_ctx_dest(dest: str, where: str) -> None:
-    """Refuse a ``wire`` destination that would change what only the engine may."""
+def check_ctx_dest(dest: str, where: str, flow: Any = None) -> tuple[bool, bool]:
+    """Refuse a ``wire`` destination that would change what only the engine may.
+
+    With ``flow`` (the wire task's flow), a destination in
+    ``ctx.flow.tasks.KEY`` must name an existing task. Returns two flags:
+    whether the destination is inside some ``task_params`` (so that values
+    written there must be escaped), and whether it is a whole ``data`` or
+    ``task_params`` (so that only a dict may be written there).
+    """
     try:
         parts = split_path(dest)
     except DotPathError as error:
@@ -152,13 +193,28 @@ def check_ctx_dest(dest: str, where: str) -> None:
     if parts[0] != "ctx" or len(parts) < 2:
         raise WiringError(f"{where}: dest {dest!r} must start with 'ctx.'")
     allowed = True
+    into_params = whole_dict = False
     if parts[1] == "flow":
+        if parts[2:] == ["data"]:
+            raise WiringError(
+                f"{where}: dest {dest!r} would replace the flow's whole data; "
+                "write inside it, as in 'ctx.flow.data.NAME'"
+            )
         allowed = len(parts) >= 3 and (
             parts[2] == "data"
             or (parts[2] == "tasks" and len(parts) >= 5 and parts[4] in ("data", "task_params"))
         )
+        if allowed and parts[2] == "tasks":
+            if flow is not None and parts[3] not in flow.tasks:
+                raise WiringError(
+                    f"{where}: dest {dest!r} names task {parts[3]!r}, which the flow does "
+                    "not have (a wiring cannot add a task)"
+                )
+            into_params = parts[4] == "task_params"
+            whole_dict = len(parts) == 5
     elif parts[1] == "task":
         allowed = len(parts) >= 3 and parts[2] == "data"
+        whole_dict = len(parts) == 3
     elif parts[1] in ("flow_engine", "parent_flow", "proxy_task"):
         allowed = False
     if not allowed:
@@ -166,6 +222,7 @@ def check_ctx_dest(dest: str, where: str) -> None:
             f"{where}: dest {dest!r} is not writable; write to ctx.flow.data..., "
             "ctx.task.data..., or ctx.flow.tasks.KEY.data... / .task_params..."
         )
+    return into_params, whole_dict
 
 
 def _resolve(path: str, task_ctx: Mapping[str, Any], where: str) -> Any:

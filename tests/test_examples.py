@@ -1,0 +1,54 @@
+"""Every example in examples/ runs with the ``mc`` command and prints what it should."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mc.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+# What each example's tasks print, before the task table; a new example
+# must say here what it prints.
+EXPECTED_OUTPUT = {
+    "hello.yaml": [
+        "Hello, world!",
+        "Hello, lab!",
+        "Both greetings are out.",
+    ],
+    "dataflow.yaml": [
+        "Cu-2",
+        "$12 per sample",
+        "Fe-7 is in this batch: measure it first.",
+        "[{'sample': 'Cu-2', 'site': 'lab 3'}, {'sample': 'Fe-7', 'site': 'lab 3'}, "
+        "{'sample': 'Ni-1', 'site': 'lab 3'}]",
+    ],
+}
+
+
+def example_files() -> list[str]:
+    return sorted(path.name for path in EXAMPLES.iterdir() if path.suffix in (".yaml", ".yml", ".json"))
+
+
+def test_every_example_has_expected_output():
+    assert example_files() == sorted(EXPECTED_OUTPUT)
+
+
+@pytest.mark.parametrize("name", example_files())
+def test_example_runs_with_mc_run_and_prints_what_it_should(name, capsys):
+    assert main(["run", str(EXAMPLES / name)]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    expected = EXPECTED_OUTPUT[name]
+    assert lines[: len(expected)] == expected
+    assert lines[len(expected)].split() == ["TASK", "TYPE", "STATUS", "DURATION"]
+    assert lines[-1].endswith(": COMPLETED")
+    assert captured.err == ""
+
+
+@pytest.mark.parametrize("name", example_files())
+def test_example_passes_mc_validate(name, capsys):
+    assert main(["validate", str(EXAMPLES / name)]) == 0
+    assert "valid flow spec" in capsys.readouterr().out
