@@ -46,5 +46,9 @@ DEFAULT_JOBS_ROOT = "mc_jobs"
 
 # How many lines of stderr a failed job's task error quotes.
 STDERR_TAIL_LINES = 20
-# How many times a job whose executor LOST it is submitted again.
+# How many times a job (or a call) is submitted in all, when its executor
+# reports it LOST.
 MAX_SUBMISSIONS = 3
+# How many polls in a row may fail (an unreachable cluster controller, say)
+# before a job task fails.
+MAX_POLL_ERRORS = 5

@@ -14,9 +14,10 @@
     status and the tail of stderr. :meth:`JobTaskHandler.cancel_task` cancels
     the job through its executor (``FlowEngine.cancel_flow`` calls it).
 ``call``
-    ``task_params``: ``fn`` (``'module:qualname'`` under the engine's
-    ``allow_imports``, or a name registered with :func:`register_callable`
-    or passed as the task context's ``'callables'``), ``args``, ``kwargs``,
+    ``task_params``: ``fn`` (a name registered with :func:`register_callable`,
+    passed as the task context's ``'callables'``, or declared as an entry
+    point of the group ``mc.callables``; or ``'module:qualname'`` under the
+    engine's ``allow_imports``), ``args``, ``kwargs``,
     ``executor`` (``inline`` by default; ``threads``, ``processes``,
     ``dask``). A JSON-able return value lands in ``task['data']['result']``.
     A call whose process dies is run again after a restart: at least once.
@@ -25,6 +26,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -43,6 +45,7 @@ from mc.jobs.executors.base import can_run_calls, can_run_jobs
 from mc.jobs.job_dir import build_job_dir, read_job_meta, stderr_tail
 from mc.jobs.job_modules import default_job_types
 
+CALLABLES_ENTRY_POINT_GROUP = "mc.callables"
 _JOB_PARAMS = {"job_type", "job_params", "executor", "resources", "job_dir"}
 _CALL_PARAMS = {"fn", "args", "kwargs", "executor"}
 
@@ -128,7 +131,16 @@ class JobTaskHandler(BaseTaskHandler):
         """Poll the job; on its end, parse its outputs or fail with its stderr."""
         data = self.task["data"]
         executor = self._executor(data["executor"])
-        status, outputs = executor.poll(data["handle"])
+        try:
+            status, outputs = executor.poll(data["handle"])
+        except ExecutorError as error:
+            # A cluster's controller can be briefly unreachable: the job may be
+            # fine, so only a run of failed polls fails the task.
+            data["poll_errors"] = data.get("poll_errors", 0) + 1
+            if data["poll_errors"] >= constants.MAX_POLL_ERRORS:
+                _fail(self.task, f"{data['poll_errors']} polls in a row failed; the last: {error}")
+            return
+        data.pop("poll_errors", None)
         data["job_status"] = status
         if status in (constants.QUEUED, constants.RUNNING):
             return
@@ -293,11 +305,18 @@ class CallTaskHandler(BaseTaskHandler):
         callables = {**default_callables, **(self.task_ctx.get("callables") or {})}
         if path in callables:
             return callables[path]
+        for entry_point in importlib.metadata.entry_points(group=CALLABLES_ENTRY_POINT_GROUP):
+            if entry_point.name == path:
+                fn = entry_point.load()
+                if not callable(fn):
+                    raise ExecutorError(f"fn {path!r}: entry point {entry_point.value!r} is not callable")
+                return fn
         if "." in path or ":" in path:
             return import_allowed(
                 path, _engine(self.task_ctx).allow_imports, callable, "fn", "a callable", error_class=ExecutorError
             )
+        known = sorted({*callables, *(ep.name for ep in importlib.metadata.entry_points(group=CALLABLES_ENTRY_POINT_GROUP))})
         raise ExecutorError(
-            f"task {key!r}: unknown fn {path!r} (registered: {', '.join(sorted(callables)) or 'none'}; "
-            "or 'module:qualname' under allow_imports)" + suggest(path, callables)
+            f"task {key!r}: unknown fn {path!r} (registered: {', '.join(known) or 'none'}; "
+            "or 'module:qualname' under allow_imports)" + suggest(path, known)
         )

@@ -58,7 +58,7 @@ def test_unknown_name_lists_the_known_ones_and_suggests():
     registry = JobTypeRegistry({"shell": ShellJob})
     with pytest.raises(JobTypeError) as caught:
         registry.resolve("shel")
-    assert "unknown job_type 'shel' (known: shell;" in str(caught.value)
+    assert "unknown job_type 'shel' (known: example_polynomial, shell;" in str(caught.value)
     assert str(caught.value).endswith("did you mean 'shell'?")
 
 

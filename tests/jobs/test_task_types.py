@@ -245,7 +245,7 @@ def test_fn_import_path_needs_allow_imports():
 
 def test_unknown_fn_name_is_refused_listing_registered_ones():
     flow = run(FlowEngine(), [call_task("rmtree")], {"callables": {"abs": abs}})
-    assert "unknown fn 'rmtree' (registered: abs;" in flow.tasks["call"]["error"]
+    assert "unknown fn 'rmtree' (registered: abs, example_sweep_minimum;" in flow.tasks["call"]["error"]
 
 
 def test_result_that_is_not_json_fails_the_task():
@@ -295,3 +295,31 @@ def test_call_lost_in_a_restart_is_run_again():
 def test_job_executor_cannot_run_calls():
     flow = run(FlowEngine(), [call_task("abs", executor="local", args=[-1])], {"callables": {"abs": abs}})
     assert "executor 'local' cannot run calls" in flow.tasks["call"]["error"]
+
+
+class FlakyPollExecutor(LocalExecutor):
+    """A local executor whose first ``failures`` polls raise, as an unreachable controller would."""
+
+    def __init__(self, failures):
+        super().__init__()
+        self.failures = failures
+
+    def poll(self, handle):
+        from mc.errors import ExecutorError
+
+        if self.failures:
+            self.failures -= 1
+            raise ExecutorError("controller unreachable")
+        return super().poll(handle)
+
+
+def test_a_few_failed_polls_do_not_fail_the_job(task_ctx):
+    engine = FlowEngine(executors={"local": FlakyPollExecutor(failures=2)})
+    flow = run(engine, [shell_task("echo fine > out.txt")], task_ctx)
+    assert flow.tasks["job"]["data"]["outputs"] == {"out": "fine"}
+
+
+def test_many_failed_polls_in_a_row_fail_the_job(task_ctx):
+    engine = FlowEngine(executors={"local": FlakyPollExecutor(failures=100)})
+    flow = run(engine, [shell_task("true")], task_ctx)
+    assert flow.tasks["job"]["error"] == "5 polls in a row failed; the last: controller unreachable"

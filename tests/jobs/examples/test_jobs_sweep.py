@@ -22,7 +22,7 @@ def jobs_root(tmp_path, monkeypatch):
 
 
 def mc_run(*options):
-    return main(["run", str(SWEEP), "--allow-imports", "mc.jobs.examples", *options])
+    return main(["run", str(SWEEP), *options])
 
 
 def test_sweep_runs_on_the_local_executor_by_default(jobs_root, capsys):
@@ -46,8 +46,8 @@ def test_sweep_runs_on_slurm(jobs_root, capsys, slurm_cluster):
 
 
 def test_sweep_runs_on_prebaked_outputs_without_running_anything(tmp_path, capsys):
-    jobs = PrebakedJobs(tmp_path, allow_imports=["mc.jobs.examples"])
-    jobs.add("mc.jobs.examples.polynomial", outputs=lambda params: {"x": params["x"], "y": params["x"] ** 2})
+    jobs = PrebakedJobs(tmp_path)
+    jobs.add("example_polynomial", outputs=lambda params: {"x": params["x"], "y": params["x"] ** 2})
     flow = jobs.engine.flow_spec_to_flow(load_flow_spec_file(SWEEP))
     jobs.run_flow(flow)
     assert capsys.readouterr().out == "minimum y = 0 at x = 0, over 5 points\n"

@@ -90,7 +90,8 @@ def test_a_new_executor_reconnects_by_job_id(executor, build, slurm_cluster):
 
 
 def test_requeued_job_is_followed_to_its_end(executor, build):
-    handle = executor.submit(build("sleep 1; echo again >> out.txt"))
+    # The first run waits to be requeued; the second finishes at once.
+    handle = executor.submit(build("if [ -e first_run ]; then echo again > out.txt; else touch first_run; sleep 60; fi"))
     wait_for_state(handle["job_id"], "RUNNING")
     subprocess.run(["scontrol", "requeue", handle["job_id"]], check=True)
     assert executor.poll(handle)[0] in ("QUEUED", "RUNNING")
@@ -99,6 +100,7 @@ def test_requeued_job_is_followed_to_its_end(executor, build):
     subprocess.run(["scontrol", "update", f"jobid={handle['job_id']}", "StartTime=now"], check=True)
     status, outputs = poll_until_finished(executor, handle)
     assert (status, outputs["restarts"]) == ("COMPLETED", 1)
+    assert Path(handle["job_dir"], "work_dir", "out.txt").read_text() == "again\n"
 
 
 def test_job_gone_from_the_controller_is_read_from_its_exit_status_file(executor, tmp_path, slurm_cluster):
