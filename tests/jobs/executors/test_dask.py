@@ -99,3 +99,15 @@ def _poll_call_until_finished(executor, handle):
             return status, outputs
         time.sleep(0.05)
     raise AssertionError("call still running")
+
+
+def test_call_task_runs_on_dask_in_a_flow(executor):
+    from mc.flows import FlowEngine
+
+    engine = FlowEngine(executors={"dask": executor})
+    flow = engine.flow_spec_to_flow({"key": "dask_call", "tasks": [
+        {"key": "power", "task_type": "call",
+         "task_params": {"fn": "power", "args": [3, 4], "executor": "dask"}},
+    ]})
+    engine.run_flow(flow, {"callables": {"power": pow}}, max_ticks=1000, poll_interval_s=0.02)
+    assert flow.tasks["power"]["data"]["result"] == 81
