@@ -146,7 +146,11 @@ class JobTaskHandler(BaseTaskHandler):
             return
         if status == constants.LOST:
             if data["submissions"] >= constants.MAX_SUBMISSIONS:
-                _fail(self.task, f"job lost by executor {data['executor']!r} after {data['submissions']} submissions: {outputs.get('error', '')}")
+                _fail(
+                    self.task,
+                    f"job lost by executor {data['executor']!r} after "
+                    f"{data['submissions']} submissions: {outputs.get('error', '')}",
+                )
             else:
                 self._submit(executor)
             return

@@ -11,7 +11,8 @@ with job dirs under the test's temporary directory. Say what each job_type
 returns with :meth:`PrebakedJobs.add`, run the flow, and check what was
 submitted in ``prebaked_jobs.submitted``.
 
-Only this module imports pytest, and only when the fixture is used.
+This module imports pytest only if it is installed; :class:`PrebakedJobs`
+works without it.
 """
 
 from __future__ import annotations
