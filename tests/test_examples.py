@@ -25,7 +25,14 @@ EXPECTED_OUTPUT = {
         "[{'sample': 'Cu-2', 'site': 'lab 3'}, {'sample': 'Fe-7', 'site': 'lab 3'}, "
         "{'sample': 'Ni-1', 'site': 'lab 3'}]",
     ],
+    "jobs_sweep.yaml": ["minimum y = 0 at x = 1, over 5 points"],
 }
+
+
+@pytest.fixture(autouse=True)
+def jobs_root(tmp_path, monkeypatch):
+    """Job dirs of examples with jobs go to a temporary directory."""
+    monkeypatch.setenv("MC_JOBS_ROOT", str(tmp_path))
 
 
 def example_files() -> list[str]:
