@@ -29,6 +29,7 @@ import functools
 import importlib.metadata
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,36 @@ def _check_params(task: dict[str, Any], allowed: set[str], task_type: str) -> di
             f"(expected some of {sorted(allowed)})",
         )
     return params
+
+
+def _path_component(key: str) -> str:
+    """Return ``key`` as one safe directory name: no separators, no leading dot.
+
+    Flow keys are any string, so a key such as ``'../x'`` or ``'/etc'`` must
+    not lead a job dir out of the jobs root. Characters other than letters,
+    digits, ``_``, ``-`` and ``.`` become ``_``, as does a leading dot.
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(key))
+    return re.sub(r"^\.", "_", safe) or "_"
+
+
+# What each kind of task needs of its executor, and what a wrong one lacks.
+_EXECUTOR_KINDS = {
+    "jobs": (can_run_jobs, "submit/poll/cancel; is it a call executor?"),
+    "calls": (can_run_calls, "submit_call/poll_call/cancel_call; is it a job executor?"),
+}
+
+
+def _named_executor(task_ctx: TaskCtx, name: Any, kind: str) -> Any:
+    """Return the engine's executor ``name``, or raise ExecutorError if it cannot run ``kind``."""
+    key = task_ctx["task"]["key"]
+    if not isinstance(name, str):
+        raise ExecutorError(f"task {key!r}: task_params.executor must be a name, got {name!r}")
+    executor = _engine(task_ctx).get_executor(name)
+    can_run, lacks = _EXECUTOR_KINDS[kind]
+    if not can_run(executor):
+        raise ExecutorError(f"task {key!r}: executor {name!r} cannot run {kind} (it has no {lacks})")
+    return executor
 
 
 def _fail(task: dict[str, Any], error: str) -> None:
@@ -169,18 +200,10 @@ class JobTaskHandler(BaseTaskHandler):
         """Cancel the task's job through its executor, if it was submitted."""
         data = task_ctx["task"].get("data") or {}
         if "handle" in data and "executor" in data:
-            _engine(task_ctx).get_executor(data["executor"]).cancel(data["handle"])
+            _named_executor(task_ctx, data["executor"], "jobs").cancel(data["handle"])
 
     def _executor(self, name: Any) -> Any:
-        if not isinstance(name, str):
-            raise ExecutorError(f"task {self.task['key']!r}: task_params.executor must be a name, got {name!r}")
-        executor = _engine(self.task_ctx).get_executor(name)
-        if not can_run_jobs(executor):
-            raise ExecutorError(
-                f"task {self.task['key']!r}: executor {name!r} cannot run jobs "
-                "(it has no submit/poll/cancel; is it a call executor?)"
-            )
-        return executor
+        return _named_executor(self.task_ctx, name, "jobs")
 
     def _job_dir(self, params: Mapping[str, Any]) -> str:
         if params.get("job_dir") is not None:
@@ -189,7 +212,8 @@ class JobTaskHandler(BaseTaskHandler):
             return params["job_dir"]
         root = self.task_ctx.get("jobs_root") or os.environ.get(constants.JOBS_ROOT_ENV_VAR) or constants.DEFAULT_JOBS_ROOT
         flow = self.task_ctx.get("flow")
-        base = Path(root).absolute() / (flow.key if flow is not None else "no_flow") / self.task["key"]
+        flow_key = flow.key if flow is not None else "no_flow"
+        base = Path(root).absolute() / _path_component(flow_key) / _path_component(self.task["key"])
         candidate, number = base, 1
         # A flow run again under the same key gets new job dirs, never old ones.
         while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
@@ -254,6 +278,17 @@ class CallTaskHandler(BaseTaskHandler):
         """Poll the call; run it again if its executor lost it."""
         self._poll()
 
+    @classmethod
+    def cancel_task(cls, task_ctx: TaskCtx) -> None:
+        """Cancel the task's call through its executor, if it has not ended.
+
+        A call that has not started yet never runs; one already running in a
+        thread or a process runs to its end (Python cannot stop it).
+        """
+        data = task_ctx["task"].get("data") or {}
+        if "handle" in data and "executor" in data:
+            _named_executor(task_ctx, data["executor"], "calls").cancel_call(data["handle"])
+
     def _submit(self) -> None:
         params = self.task["task_params"]
         args = params.get("args", [])
@@ -291,16 +326,7 @@ class CallTaskHandler(BaseTaskHandler):
             _fail(self.task, str(outputs.get("error") or "the call failed"))
 
     def _executor(self) -> Any:
-        name = self.task["data"]["executor"]
-        if not isinstance(name, str):
-            raise ExecutorError(f"task {self.task['key']!r}: task_params.executor must be a name, got {name!r}")
-        executor = _engine(self.task_ctx).get_executor(name)
-        if not can_run_calls(executor):
-            raise ExecutorError(
-                f"task {self.task['key']!r}: executor {name!r} cannot run calls "
-                "(it has no submit_call/poll_call/cancel_call; is it a job executor?)"
-            )
-        return executor
+        return _named_executor(self.task_ctx, self.task["data"]["executor"], "calls")
 
     def _resolve_fn(self, path: Any) -> Callable[..., Any]:
         key = self.task["key"]
@@ -311,7 +337,13 @@ class CallTaskHandler(BaseTaskHandler):
             return callables[path]
         for entry_point in importlib.metadata.entry_points(group=CALLABLES_ENTRY_POINT_GROUP):
             if entry_point.name == path:
-                fn = entry_point.load()
+                try:
+                    fn = entry_point.load()
+                except Exception as error:
+                    raise ExecutorError(
+                        f"fn {path!r}: entry point {entry_point.value!r} failed to load: "
+                        f"{type(error).__name__}: {error}"
+                    ) from error
                 if not callable(fn):
                     raise ExecutorError(f"fn {path!r}: entry point {entry_point.value!r} is not callable")
                 return fn

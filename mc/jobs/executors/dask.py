@@ -57,7 +57,9 @@ class DaskExecutor(JobExecutor):
     without one, Dask's ``scheduler-address`` config; without that, a ``LocalCluster`` of ``n_workers`` worker processes with
     ``threads_per_worker`` threads each starts on first use.
     ``shared_filesystem``: whether workers see the job dirs at the same
-    paths. ``config`` and ``environ`` fulfil config specs.
+    paths. ``connect_timeout_s``: how long to try to reach a scheduler at
+    ``address`` before the submit or poll raises ExecutorError. ``config``
+    and ``environ`` fulfil config specs.
     """
 
     def __init__(
@@ -68,9 +70,11 @@ class DaskExecutor(JobExecutor):
         threads_per_worker: int = 2,
         config: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
+        connect_timeout_s: float = 30.0,
     ) -> None:
         super().__init__(config, environ)
         self.address = address
+        self.connect_timeout_s = connect_timeout_s
         self.shared_filesystem = shared_filesystem
         self.n_workers = n_workers
         self.threads_per_worker = threads_per_worker
@@ -101,7 +105,12 @@ class DaskExecutor(JobExecutor):
                 )
                 self._client = Client(self._cluster)
             else:
-                self._client = Client(address)
+                try:
+                    self._client = Client(address, timeout=self.connect_timeout_s)
+                except OSError as error:
+                    # A poll that raises ExecutorError leaves its task RUNNING:
+                    # the scheduler may be back at the next tick.
+                    raise ExecutorError(f"cannot reach the Dask scheduler at {address}: {error}") from error
         return self._client
 
     # -- jobs -----------------------------------------------------------------
@@ -192,6 +201,8 @@ class DaskExecutor(JobExecutor):
                 future = self.client.get_dataset(key)
             except KeyError:
                 return None
+            except OSError as error:
+                raise ExecutorError(f"the Dask scheduler did not answer about {key}: {error}") from error
             self._futures[key] = future
         return future
 

@@ -78,12 +78,24 @@ class PrebakedExecutor(JobExecutor):
 
     def add(self, job_type: str, entry: Prebaked | Mapping[str, Any] | None = None, **fields: Any) -> Prebaked:
         """Set the canned results of ``job_type``: a :class:`Prebaked`, a dict, or keywords."""
-        if entry is None:
+        if isinstance(entry, Mapping) or entry is None:
+            fields = {**(entry or {}), **fields}
+            unknown = set(fields) - set(Prebaked.__dataclass_fields__)
+            if unknown:
+                raise JobError(
+                    f"prebaked {job_type!r}: unknown fields {sorted(unknown)} "
+                    f"(expected some of {sorted(Prebaked.__dataclass_fields__)})"
+                )
             entry = Prebaked(**fields)
-        elif isinstance(entry, Mapping):
-            entry = Prebaked(**{**entry, **fields})
         elif not isinstance(entry, Prebaked):
             raise JobError(f"prebaked {job_type!r}: expected a Prebaked or a dict, got {type(entry).__name__}")
+        for relative in entry.files:
+            path = Path(relative)
+            if path.is_absolute() or ".." in path.parts:
+                raise JobError(
+                    f"prebaked {job_type!r}: files: {relative!r} must be a path inside the work dir "
+                    "(relative, without '..')"
+                )
         self.prebaked[job_type] = entry
         return entry
 

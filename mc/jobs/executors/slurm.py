@@ -39,6 +39,9 @@ from mc.jobs.constants import COMPLETED, ENTRYPOINT_FILE, FAILED, QUEUED, RUNNIN
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir
 from mc.jobs.job_dir import read_exit_status, read_job_meta
 
+# How long a SLURM command (sbatch, scontrol, scancel) may take to answer.
+COMMAND_TIMEOUT_S = 60.0
+
 # SLURM job states (JobState in `scontrol show job`), by what they mean here.
 QUEUED_STATES = {
     "PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
@@ -203,11 +206,20 @@ def _exit_code(text: str | None) -> int | None:
     return int(status) if status.isdigit() else None
 
 
-def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
+def _run(command: list[str], timeout_s: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    """Run a SLURM command; a command that is missing, fails to start or hangs is an ExecutorError.
+
+    An ExecutorError from a poll leaves the job task RUNNING (a controller
+    may be briefly unreachable); anything else would fail it at once.
+    """
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
     except FileNotFoundError:
         raise ExecutorError(
             f"{command[0]} is not installed here: the slurm executor needs SLURM's commands "
             "(scripts/setup_slurm.sh sets up a one-node test cluster)"
         ) from None
+    except subprocess.TimeoutExpired:
+        raise ExecutorError(f"{' '.join(command)} did not answer within {timeout_s} s") from None
+    except OSError as error:
+        raise ExecutorError(f"{' '.join(command)} could not run: {error}") from None
