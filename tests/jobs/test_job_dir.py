@@ -93,3 +93,11 @@ def test_job_json_is_plain_json_with_config_spec_and_resources(tmp_path, job_typ
     assert meta["config_spec"] == {"scratch": {"required": False, "env_var": "SCRATCH"}}
     assert meta["resources"] == {"cores": 2}
     assert meta == read_job_meta(job_dir)
+
+
+@pytest.mark.parametrize("key", ["k\ntouch pwned", "k\r\ntouch pwned", "$(touch pwned)", "k`touch pwned`"])
+def test_job_key_cannot_inject_commands_into_the_entrypoint(tmp_path, job_types, key):
+    job = {"key": key, "job_type": "shell", "job_params": {"command": "true"}}
+    job_dir = build_job_dir(job, tmp_path / "j", job_types)
+    subprocess.run(["bash", "entrypoint.sh"], cwd=job_dir, check=True)
+    assert not list(tmp_path.rglob("pwned"))

@@ -12,6 +12,7 @@ import pytest
 from mc.flows import COMPLETED, FAILED, Flow, FlowEngine, RUNNING
 from mc.jobs.executors.calls import ThreadsExecutor
 from mc.jobs.executors.local import LocalExecutor
+from mc.jobs.executors.prebaked import PrebakedExecutor
 from mc.jobs.task_types import default_callables, register_callable
 from tests.jobs.conftest import POLYNOMIAL, process_ended
 
@@ -121,9 +122,40 @@ def test_unknown_task_params_are_refused(jobs_engine, task_ctx):
     assert "unknown task_params ['job_parms'] for a job task" in flow.tasks["job"]["error"]
 
 
-def test_task_resources_override_the_job_modules(jobs_engine, task_ctx):
+def test_bad_task_resources_fail_the_task_naming_the_resource(jobs_engine, task_ctx):
     flow = run(jobs_engine, [shell_task("true", resources={"cores": -1})], task_ctx)
     assert "resources.cores: expected a positive number, got -1" in flow.tasks["job"]["error"]
+
+
+class ResourceRecordingExecutor(PrebakedExecutor):
+    """A prebaked executor that keeps the resources each submit settled on."""
+
+    def __init__(self):
+        super().__init__({"shell": {"outputs": {}}})
+        self.resources = []
+
+    def prepare(self, job_dir, resources):
+        merged = super().prepare(job_dir, resources)
+        self.resources.append(merged)
+        return merged
+
+
+def test_task_resources_override_the_job_modules(task_ctx):
+    executor = ResourceRecordingExecutor()
+    engine = FlowEngine(executors={"local": executor})
+    task = job_task(job_params={"command": "true", "resources": {"cores": 1, "memory_mb": 100}},
+                    resources={"cores": 4})
+    run(engine, [task], task_ctx)
+    assert executor.resources == [{"cores": 4, "memory_mb": 100}]
+
+
+@pytest.mark.parametrize("flow_key", ["../../escaped", "/tmp/absolute", ".hidden", "a/b"])
+def test_job_dirs_stay_inside_the_jobs_root_whatever_the_flow_key(task_ctx, flow_key):
+    engine = FlowEngine(executors={"local": PrebakedExecutor({"shell": {"outputs": {}}})})
+    flow = run(engine, [shell_task("true")], task_ctx, key=flow_key)
+    job_dir = Path(flow.tasks["job"]["data"]["job_dir"])
+    assert job_dir.resolve().parent.parent == Path(task_ctx["jobs_root"]).resolve()
+    assert job_dir.name == "job"
 
 
 def test_running_a_flow_again_gets_new_job_dirs(jobs_engine, task_ctx):
@@ -290,6 +322,29 @@ def test_call_lost_in_a_restart_is_run_again():
         second.close()
     assert flow.tasks["call"]["data"]["submissions"] == 2
     assert len(calls) == 2
+
+
+def test_cancelling_the_flow_cancels_a_call_that_has_not_started():
+    started = []
+
+    def record(name):
+        started.append(name)
+        time.sleep(0.2)
+
+    executor = ThreadsExecutor(max_workers=1)
+    engine = FlowEngine(executors={"threads": executor})
+    flow = engine.flow_spec_to_flow({"key": "cancel_calls", "tasks": [
+        call_task("record", key="first", executor="threads", args=["first"]),
+        call_task("record", key="second", executor="threads", args=["second"]),
+    ]})
+    ctx = {"callables": {"record": record}}
+    try:
+        engine.tick_flow(flow, ctx)
+        engine.cancel_flow(flow, "stop", ctx)
+    finally:
+        executor.close()
+    assert flow.tasks["second"]["error"] == "cancelled: stop"
+    assert started == ["first"]
 
 
 def test_job_executor_cannot_run_calls():

@@ -111,3 +111,13 @@ def test_call_task_runs_on_dask_in_a_flow(executor):
     ]})
     engine.run_flow(flow, {"callables": {"power": pow}}, max_ticks=1000, poll_interval_s=0.02)
     assert flow.tasks["power"]["data"]["result"] == 81
+
+
+def test_unreachable_scheduler_is_an_executor_error(tmp_path):
+    # A poll's ExecutorError leaves the job task RUNNING until the scheduler is back.
+    from mc.errors import ExecutorError
+
+    executor = DaskExecutor(address="tcp://127.0.0.1:9", connect_timeout_s=0.5)
+    with pytest.raises(ExecutorError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        executor.poll({"key": "mc-job-x", "job_dir": str(tmp_path), "shared_filesystem": True})
+    executor.close()

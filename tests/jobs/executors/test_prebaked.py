@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mc.errors import JobConfigError
+from mc.errors import JobConfigError, JobError
 from mc.jobs.executors.prebaked import Prebaked, PrebakedExecutor
 from mc.jobs.job_dir import build_job_dir, stderr_tail
 
@@ -54,3 +54,14 @@ def test_missing_required_setting_fails_at_submit_as_on_a_real_executor(tmp_path
     job_dir = build_job_dir(job, tmp_path / "q", job_types)
     with pytest.raises(JobConfigError, match="needs the setting 'must'"):
         PrebakedExecutor({"shell": Prebaked()}, environ={}).submit(job_dir)
+
+
+@pytest.mark.parametrize("relative", ["../escaped.txt", "/tmp/absolute.txt", "sub/../../escaped.txt"])
+def test_prebaked_files_must_stay_inside_the_work_dir(relative):
+    with pytest.raises(JobError, match="must be a path inside the work dir"):
+        PrebakedExecutor({"polynomial": {"files": {relative: "x"}}})
+
+
+def test_unknown_prebaked_field_is_refused_naming_it():
+    with pytest.raises(JobError, match="prebaked 'polynomial': unknown fields \\['output'\\]"):
+        PrebakedExecutor().add("polynomial", output={"y": 1})

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mc.errors import ExecutorError
+from mc.jobs.executors import slurm as slurm_module
 from mc.jobs.executors.slurm import SlurmExecutor, parse_scontrol_record, sbatch_options
 from mc.jobs.job_dir import build_job_dir
 from tests.jobs.conftest import poll_until_finished
@@ -118,3 +119,9 @@ def test_sbatch_refusal_is_an_executor_error_with_slurms_words(build, slurm_clus
     executor = SlurmExecutor(partition="no_such_partition")
     with pytest.raises(ExecutorError, match="sbatch refused job 'job0'.*invalid partition"):
         executor.submit(build("true"))
+
+
+def test_a_slurm_command_that_hangs_is_an_executor_error():
+    # A poll's ExecutorError leaves the job task RUNNING; a raw TimeoutExpired would fail it.
+    with pytest.raises(ExecutorError, match="sleep 5 did not answer within 0.1 s"):
+        slurm_module._run(["sleep", "5"], timeout_s=0.1)
