@@ -55,6 +55,35 @@ class DotPathError(MCError, LookupError):
     """
 
 
+class WiringError(MCError, ValueError):
+    """A wiring of a ``wire`` or ``spread`` task is malformed, or its source or
+    destination does not resolve; the message names the wiring's place.
+    """
+
+
+class ExecutorError(MCError, LookupError):
+    """An executor is unknown, refused, registered twice, or cannot do what was asked."""
+
+
+class JobError(MCError):
+    """A job could not be built, submitted or read back.
+
+    ``job_key`` names the job concerned, when there is one.
+    """
+
+    def __init__(self, message: str, job_key: str | None = None) -> None:
+        self.job_key = job_key
+        super().__init__(message)
+
+
+class JobTypeError(JobError, LookupError):
+    """A job type is unknown or refused, or its module lacks what a job module needs."""
+
+
+class JobConfigError(JobError):
+    """A job needs a setting (from its config spec) that its executor does not provide."""
+
+
 class StoreError(MCError):
     """A flow store cannot do what was asked (see the subclasses)."""
 

@@ -4,3 +4,4 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
 bash "$here/setup_postgres.sh"
+bash "$here/setup_slurm.sh"

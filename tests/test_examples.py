@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from mc.cli import main
+from mc.cli.spec_files import load_flow_spec_file
+from mc.flows import Flow, FlowEngine
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -25,7 +27,20 @@ EXPECTED_OUTPUT = {
         "[{'sample': 'Cu-2', 'site': 'lab 3'}, {'sample': 'Fe-7', 'site': 'lab 3'}, "
         "{'sample': 'Ni-1', 'site': 'lab 3'}]",
     ],
+    "jobs_sweep.yaml": ["minimum y = 0 at x = 1, over 5 points"],
+    "policies.yaml": [
+        "reading: 4.2 mV",
+        "fitting the reading",
+        "plotting the fit",
+        "removing scratch files",
+    ],
 }
+
+
+@pytest.fixture(autouse=True)
+def jobs_root(tmp_path, monkeypatch):
+    """Job dirs of examples with jobs go to a temporary directory."""
+    monkeypatch.setenv("MC_JOBS_ROOT", str(tmp_path))
 
 
 def example_files() -> list[str]:
@@ -52,3 +67,17 @@ def test_example_runs_with_mc_run_and_prints_what_it_should(name, capsys):
 def test_example_passes_mc_validate(name, capsys):
     assert main(["validate", str(EXAMPLES / name)]) == 0
     assert "valid flow spec" in capsys.readouterr().out
+
+
+def test_policies_example_retries_once_and_skips_the_alert(capsys):
+    flow = FlowEngine().run_flow(
+        Flow.from_flow_spec(load_flow_spec_file(str(EXAMPLES / "policies.yaml")))
+    )
+    measure = flow.tasks["measure"]
+    assert [attempt["error"] for attempt in measure["attempts"]] == [
+        "task_params.msg: path 'ctx.flow.data.instrument.reading' does not resolve at "
+        "'instrument': ctx.flow.data has no key 'instrument' (it has: nothing)"
+    ]
+    assert flow.tasks["alert"]["status"] == "SKIPPED"
+    assert flow.tasks["cleanup"]["status"] == "COMPLETED"
+    assert flow.tasks["analysis"]["data"]["flow"]["depth"] == 1

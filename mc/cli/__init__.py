@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from mc import __version__
-from mc.errors import FlowError, FlowSpecError, TaskTypeError
+from mc.errors import ExecutorError, FlowError, FlowSpecError, TaskTypeError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
@@ -58,6 +58,12 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the final flow dict as JSON (task output goes to stderr)",
     )
+    run.add_argument(
+        "--executor",
+        default=None,
+        metavar="NAME",
+        help="executor of job tasks that name none (default: local), e.g. local, dask, slurm",
+    )
     _add_allow_imports(run)
     run.set_defaults(command=_run_command)
 
@@ -95,16 +101,21 @@ def _positive_int(text: str) -> int:
 def _run_command(args: argparse.Namespace) -> int:
     try:
         engine = FlowEngine(allow_imports=args.allow_imports)
+        if args.executor is not None:
+            engine.get_executor(args.executor)  # an unknown executor is bad input
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
-    except (FlowSpecError, TaskTypeError) as error:
+    except (FlowSpecError, TaskTypeError, ExecutorError) as error:
         print(f"mc run: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    task_ctx = {"default_executor": args.executor} if args.executor else None
     task_output: TextIO = sys.stderr if args.json else sys.stdout
     with contextlib.redirect_stdout(task_output):
         try:
-            engine.run_flow(flow, max_ticks=args.max_ticks, poll_interval_s=0.05)
+            engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
         except FlowError as error:
             print(f"mc run: {error}", file=sys.stderr)
+        finally:
+            engine.executor_registry.close()
     if args.json:
         try:
             print(json.dumps(flow.to_flow_dict(), indent=2))

@@ -648,3 +648,11 @@ def _check_task_dict(key: Any, task: Any, tasks: Mapping[str, Any]) -> None:
     for name in ("task_params", "data"):
         if not isinstance(task.get(name), Mapping):
             raise FlowLoadError(f"{where}: {name} must be a dict")
+    try:
+        flow_spec.normalize_task_policies(task, where)
+    except FlowSpecError as error:
+        raise FlowLoadError(str(error)) from None
+    if "retry_at" in task and (
+        status != PENDING or type(task["retry_at"]) not in (int, float)
+    ):
+        raise FlowLoadError(f"{where}: retry_at must be a time, on a PENDING task")

@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mc.errors import DotPathError, FlowError, TaskTypeError
+from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
 from mc.flows.registry import TaskTypeRegistry
@@ -69,6 +70,8 @@ class FlowEngine:
     a number of seconds (default :func:`time.sleep`); tests pass fake ones.
     ``allow_imports`` names module prefixes from which a spec's dotted
     ``task_type`` may be imported; by default none may.
+    ``executors`` maps names to executors, registered on top of those that
+    installed packages declare (see :mod:`mc.flows.executor_registry`).
     """
 
     def __init__(
@@ -77,10 +80,22 @@ class FlowEngine:
         clock: Callable[[], float] | None = None,
         allow_imports: Iterable[str] = (),
         sleep: Callable[[float], Any] | None = None,
+        executors: Mapping[str, Any] | None = None,
     ) -> None:
         self.task_type_registry = TaskTypeRegistry(task_handlers, allow_imports)
         self.clock: Callable[[], float] = clock or time.time
         self.sleep: Callable[[float], Any] = sleep or time.sleep
+        # Executors by name (see mc.flows.executor_registry), for handlers
+        # such as mc.jobs's `job` and `call`.
+        self.executor_registry = ExecutorRegistry(executors)
+
+    def register_executor(self, name: str, executor: Any, replace: bool = False) -> Any:
+        """Register an executor under ``name`` (see :mod:`mc.flows.executor_registry`)."""
+        return self.executor_registry.register(name, executor, replace)
+
+    def get_executor(self, name: str) -> Any:
+        """Return the executor named ``name``, or raise :class:`~mc.errors.ExecutorError`."""
+        return self.executor_registry.get(name)
 
     @property
     def allow_imports(self) -> tuple[str, ...]:

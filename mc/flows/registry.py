@@ -22,7 +22,7 @@ import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from mc.errors import TaskTypeError
+from mc.errors import MCError, TaskTypeError
 from mc.flows.spec import suggest
 from mc.flows.task_handler import TaskHandler, is_task_handler
 
@@ -143,49 +143,87 @@ class TaskTypeRegistry:
         return None
 
     def _import(self, path: str) -> Any:
-        module_name, qualname = _split_import_path(path)
-        if not self._allows(module_name):
-            allowed = ", ".join(self.allow_imports) or "no module"
-            raise TaskTypeError(
-                f"task_type {path!r} names code to import, and this engine imports from "
-                f"{allowed} (see FlowEngine(allow_imports=...))"
-            )
-        parts = qualname.split(".")
-        if any(
-            not part.isidentifier() or part.startswith("_")
-            for part in (*module_name.split("."), *parts)
-        ):
-            raise TaskTypeError(
-                f"task_type {path!r}: must name public modules and attributes only "
-                "(no part may start with '_')"
-            )
-        try:
-            obj: Any = importlib.import_module(module_name)
-            for part in parts:
-                obj = getattr(obj, part)
-                # Walking into a module the allowed one imported (os, sys, ...)
-                # would reach code outside the allowed prefixes.
-                if isinstance(obj, types.ModuleType):
-                    raise TaskTypeError(
-                        f"task_type {path!r}: {part!r} is a module; name a handler instead"
-                    )
-        except (ImportError, AttributeError) as error:
-            raise TaskTypeError(f"task_type {path!r} could not be imported: {error}") from error
-        if not is_task_handler(obj):
-            raise TaskTypeError(f"task_type {path!r} is not a handler")
-        defined_in = getattr(obj, "__module__", None)
-        if not isinstance(defined_in, str) or not self._allows(defined_in):
-            raise TaskTypeError(
-                f"task_type {path!r} is defined in module {defined_in!r}, "
-                "which allow_imports does not allow"
-            )
-        return obj
+        return import_allowed(path, self.allow_imports, is_task_handler, "task_type", "a handler")
 
     def _allows(self, module_name: str) -> bool:
-        return any(
-            module_name == prefix or module_name.startswith(prefix + ".")
-            for prefix in self.allow_imports
+        return module_allowed(module_name, self.allow_imports)
+
+
+def module_allowed(module_name: str, allow_imports: Iterable[str]) -> bool:
+    """Return True if ``module_name`` is one of ``allow_imports`` or lies under one."""
+    return any(
+        module_name == prefix or module_name.startswith(prefix + ".")
+        for prefix in allow_imports
+    )
+
+
+def import_allowed(
+    path: str,
+    allow_imports: Iterable[str],
+    check: Callable[[Any], bool],
+    what: str,
+    expected: str,
+    error_class: type[MCError] = TaskTypeError,
+    modules: bool = False,
+) -> Any:
+    """Import the object a spec names by ``path``, under the import rules, or raise.
+
+    The rules, shared by every place a spec may name code (task types, job
+    types, callables): the module must lie under one of ``allow_imports``;
+    no part of the path may start with ``_``; the walk from the module to the
+    object never passes through another module; the object must pass
+    ``check`` and be defined in a module under ``allow_imports``.
+
+    ``path`` is ``pkg.mod:qualname`` or ``pkg.mod.name``; with ``modules``
+    true, a path without ``:`` names a module, which is then the object.
+    ``what`` names the spec field in messages (``'task_type'``) and
+    ``expected`` the kind of object (``'a handler'``). Raises
+    ``error_class`` saying which rule refused the path.
+    """
+    allow_imports = tuple(allow_imports)
+    if modules and ":" not in path:
+        module_name, qualname = path, ""
+    else:
+        module_name, qualname = _split_import_path(path)
+    if not module_allowed(module_name, allow_imports):
+        allowed = ", ".join(allow_imports) or "no module"
+        raise error_class(
+            f"{what} {path!r} names code to import, and this engine imports from "
+            f"{allowed} (see FlowEngine(allow_imports=...))"
         )
+    parts = qualname.split(".") if qualname else []
+    if any(
+        not part.isidentifier() or part.startswith("_")
+        for part in (*module_name.split("."), *parts)
+    ):
+        raise error_class(
+            f"{what} {path!r}: must name public modules and attributes only "
+            "(no part may start with '_')"
+        )
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in parts:
+            obj = getattr(obj, part)
+            # Walking into a module the allowed one imported (os, sys, ...)
+            # would reach code outside the allowed prefixes.
+            if isinstance(obj, types.ModuleType):
+                raise error_class(
+                    f"{what} {path!r}: {part!r} is a module; name {expected} instead"
+                )
+    except (ImportError, AttributeError) as error:
+        raise error_class(f"{what} {path!r} could not be imported: {error}") from error
+    if not check(obj):
+        raise error_class(f"{what} {path!r} is not {expected}")
+    if isinstance(obj, types.ModuleType):
+        defined_in = obj.__name__
+    else:
+        defined_in = getattr(obj, "__module__", None)
+    if not isinstance(defined_in, str) or not module_allowed(defined_in, allow_imports):
+        raise error_class(
+            f"{what} {path!r} is defined in module {defined_in!r}, "
+            "which allow_imports does not allow"
+        )
+    return obj
 
 
 def _split_import_path(path: str) -> tuple[str, str]:

@@ -123,8 +123,7 @@ class BaseProxyingTaskHandler(BaseTaskHandler):
         data = self.proxied_task_data(proxied)
         attempts = self.task["data"].get("attempts")
         if attempts is not None:
-            # The engine counts this task's failed attempts in its data: a
-            # proxy that dropped them would be retried forever.
+            # Keep the copy of the engine's attempts visible to the user.
             data["attempts"] = attempts
         self.task["data"] = data
         if proxied["status"] == FAILED:

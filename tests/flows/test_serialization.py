@@ -174,3 +174,17 @@ def test_flow_constructor_checks_its_arguments():
         Flow(data=5)
     with pytest.raises(FlowLoadError, match="status 'BOGUS' is not a flow status"):
         Flow(status="BOGUS")
+
+
+def test_a_stored_task_with_a_bad_trigger_rule_does_not_load():
+    flow_dict = Flow.from_flow_spec({"tasks": [{"key": "a", "task_type": "noop"}]}).to_flow_dict()
+    flow_dict["tasks"]["a"]["trigger_rule"] = "whenever"
+    with pytest.raises(FlowLoadError, match=r"flow dict: tasks.a.trigger_rule: expected one of"):
+        Flow.from_flow_dict(flow_dict)
+
+
+def test_a_stored_retry_time_on_a_running_task_does_not_load():
+    flow_dict = Flow.from_flow_spec({"tasks": [{"key": "a", "task_type": "noop"}]}).to_flow_dict()
+    flow_dict["tasks"]["a"].update(status="RUNNING", retry_at=5.0)
+    with pytest.raises(FlowLoadError, match="retry_at must be a time, on a PENDING task"):
+        Flow.from_flow_dict(flow_dict)

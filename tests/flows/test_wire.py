@@ -8,7 +8,8 @@ import pytest
 
 from mc.errors import MCError
 from mc.flows import COMPLETED, FAILED, Flow
-from mc.flows.task_types.wiring import WiringError, apply_wiring, map_items
+from mc.errors import WiringError
+from mc.flows.task_types.wiring import apply_wiring, map_items
 
 
 def set_data(task_ctx):

@@ -13,7 +13,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mc.errors import FlowSpecError
+from mc.errors import FlowSpecError, WiringError
 from mc.flows.flow import Flow
 from mc.flows.interpolation import interpolate
 from mc.flows.spec import normalize_task_spec
@@ -26,7 +26,6 @@ from mc.flows.task_handler import (
 )
 from mc.flows.task_types.basic import task_param
 from mc.flows.task_types.wiring import (
-    WiringError,
     apply_wiring,
     check_ctx_dest,
     map_items,
@@ -49,11 +48,6 @@ def wire_task(task_ctx: TaskCtx) -> None:
         where = f"task_params.wirings[{i}]"
         dest = parse_wiring(wiring, where)["dest"]
         into_params, whole_dict = check_ctx_dest(dest, where, task_ctx.get("flow"))
-        own_data = f"ctx.flow.tasks.{task['key']}.data"
-        if dest == own_data or dest.startswith(own_data + "."):
-            # While its params are interpolated, this task is a copy of the
-            # flow's task dict: write its data where the engine keeps it.
-            wiring = {**parse_wiring(wiring, where), "dest": "ctx.task.data" + dest[len(own_data):]}
         apply_wiring(
             wiring,
             task_ctx,

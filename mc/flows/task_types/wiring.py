@@ -33,16 +33,12 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from mc.errors import DotPathError, MCError
+from mc.errors import DotPathError, WiringError
 from mc.flows.dotpath import get_path, set_path, split_path
 from mc.flows.interpolation import copy_value, escape_dollars
 
 TRANSFORMS = ("json.dumps", "json.loads", "mapping")
 _WIRING_KEYS = ("source", "value", "dest", "transform", "mapping_params")
-
-
-class WiringError(MCError, ValueError):
-    """A wiring is malformed, or its source or destination does not resolve."""
 
 
 def parse_wiring(wiring: Any, where: str) -> dict[str, Any]:

@@ -1,0 +1,54 @@
+"""Names and settings shared by job modules, job dirs, executors and task types.
+
+A job dir looks like this (the names are the constants below)::
+
+    <job dir>/
+        job.json          the job spec and what its module's builder returned
+        entrypoint.sh     runs the work dir; `bash entrypoint.sh` works by hand
+        config.env        settings from the config spec (written at submit)
+        work_dir/         what the job module's build_work_dir wrote
+        stdout.txt        the entrypoint command's standard output
+        stderr.txt        its standard error
+        exit_status       its exit status, written when it ends
+"""
+
+from __future__ import annotations
+
+JOB_META_FILE = "job.json"
+ENTRYPOINT_FILE = "entrypoint.sh"
+CONFIG_ENV_FILE = "config.env"
+WORK_DIR_NAME = "work_dir"
+STDOUT_FILE = "stdout.txt"
+STDERR_FILE = "stderr.txt"
+EXIT_STATUS_FILE = "exit_status"
+
+# What an executor's poll() reports.
+QUEUED = "QUEUED"
+RUNNING = "RUNNING"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+# The executor knows nothing of the handle, and the work never started (or
+# its result is gone): submitting it again is safe.
+LOST = "LOST"
+JOB_STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED, LOST)
+
+# Resources a job module (or a job task) may ask for; executors translate them.
+RESOURCE_NAMES = ("cores", "memory_mb", "walltime_s", "partition", "account", "extra_directives")
+
+# The executor a `job` task uses when neither its task_params nor the task
+# context name one, and the one a `call` task uses.
+DEFAULT_JOB_EXECUTOR = "local"
+DEFAULT_CALL_EXECUTOR = "inline"
+
+# Where job dirs go when a task names none: <jobs root>/<flow key>/<task key>.
+JOBS_ROOT_ENV_VAR = "MC_JOBS_ROOT"
+DEFAULT_JOBS_ROOT = "mc_jobs"
+
+# How many lines of stderr a failed job's task error quotes.
+STDERR_TAIL_LINES = 20
+# How many times a job (or a call) is submitted in all, when its executor
+# reports it LOST.
+MAX_SUBMISSIONS = 3
+# How many polls in a row may fail (an unreachable cluster controller, say)
+# before a job task fails.
+MAX_POLL_ERRORS = 5

@@ -1,0 +1,164 @@
+"""The ``local`` executor: job dirs as detached processes on this machine.
+
+The embedded default, with no configuration needed. Each job runs as
+``bash entrypoint.sh`` in a new session, detached from the runner, so a job
+outlives a runner that restarts; its process id is written to the job dir's
+``local.pid``. At most ``max_jobs`` jobs run at once (default: the number of
+CPUs); the rest wait in this executor's queue, which lives in memory: a job
+still queued when its runner stops is reported LOST, and the ``job`` task
+submits it again.
+
+A handle is ``{'job_dir': ...}``; everything else is read from the job dir,
+so a new executor polls the jobs an old one started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mc.errors import JobError
+from mc.jobs.constants import COMPLETED, ENTRYPOINT_FILE, FAILED, LOST, QUEUED, RUNNING
+from mc.jobs.executors.base import JobExecutor, absolute_job_dir
+from mc.jobs.job_dir import read_exit_status
+
+PID_FILE = "local.pid"
+CANCELLED_FILE = "cancelled"
+LOG_FILE = "local_executor.log"
+
+
+class LocalExecutor(JobExecutor):
+    """Runs job dirs as local processes, ``max_jobs`` at a time.
+
+    ``config`` and ``environ`` fulfil config specs (see
+    :class:`~mc.jobs.executors.base.JobExecutor`).
+    """
+
+    def __init__(
+        self,
+        max_jobs: int | None = None,
+        config: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(config, environ)
+        if max_jobs is not None and (isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1):
+            raise JobError(f"LocalExecutor: max_jobs must be a positive whole number, got {max_jobs!r}")
+        self.max_jobs = max_jobs or os.cpu_count() or 1
+        self._queue: list[str] = []
+        self._running: dict[str, int] = {}
+
+    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Queue the job dir, start it if a slot is free, and return its handle."""
+        self.prepare(job_dir, resources)
+        path = absolute_job_dir(job_dir)
+        for stale in (PID_FILE, CANCELLED_FILE):
+            (Path(path) / stale).unlink(missing_ok=True)
+        self._queue.append(path)
+        self._start_queued()
+        return {"job_dir": path}
+
+    def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Return the job's status and outputs (``exit_status``, ``error``)."""
+        self._start_queued()
+        job_dir = _job_dir_of(handle)
+        if (Path(job_dir) / CANCELLED_FILE).exists():
+            return FAILED, {"error": "cancelled", "exit_status": read_exit_status(job_dir)}
+        exit_status = read_exit_status(job_dir)
+        if exit_status is not None:
+            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+        if job_dir in self._queue:
+            return QUEUED, {}
+        pid = _read_pid(job_dir)
+        if pid is None:
+            return LOST, {"error": "the job never started"}
+        if _alive(pid):
+            self._running[job_dir] = pid
+            return RUNNING, {"pid": pid}
+        # The exit status may have landed between the two reads.
+        exit_status = read_exit_status(job_dir)
+        if exit_status is not None:
+            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+        return FAILED, {"error": f"the job's process (pid {pid}) ended without writing an exit status"}
+
+    def cancel(self, handle: Mapping[str, Any]) -> None:
+        """Stop the job (or drop it from the queue); its next poll reports FAILED."""
+        job_dir = _job_dir_of(handle)
+        (Path(job_dir) / CANCELLED_FILE).write_text("cancelled\n", encoding="utf-8")
+        if job_dir in self._queue:
+            self._queue.remove(job_dir)
+            return
+        pid = _read_pid(job_dir)
+        self._running.pop(job_dir, None)
+        if pid is not None and _alive(pid):
+            # The job's session (its process group) holds the job and its
+            # children. A job started a moment ago may not have made its
+            # session yet, so the process itself is signalled too.
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+    def _start_queued(self) -> None:
+        for job_dir, pid in list(self._running.items()):
+            if not _alive(pid):
+                del self._running[job_dir]
+        while self._queue and len(self._running) < self.max_jobs:
+            job_dir = self._queue.pop(0)
+            self._running[job_dir] = _start_detached(job_dir)
+
+
+def _start_detached(job_dir: str) -> int:
+    # A short-lived shell starts the job in its own session and prints its
+    # pid: the job is then not our child, so it needs no reaping and survives
+    # the runner.
+    log = Path(job_dir) / LOG_FILE
+    result = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'setsid bash "$1" >"$2" 2>&1 </dev/null & echo $!',
+            "mc-local-executor",
+            str(Path(job_dir) / ENTRYPOINT_FILE),
+            str(log),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(result.stdout.strip())
+    (Path(job_dir) / PID_FILE).write_text(f"{pid}\n", encoding="utf-8")
+    return pid
+
+
+def _job_dir_of(handle: Mapping[str, Any]) -> str:
+    job_dir = handle.get("job_dir") if isinstance(handle, Mapping) else None
+    if not isinstance(job_dir, str):
+        raise JobError(f"local executor: handle {handle!r} has no 'job_dir'")
+    return job_dir
+
+
+def _read_pid(job_dir: str) -> int | None:
+    try:
+        return int((Path(job_dir) / PID_FILE).read_text(encoding="utf-8").strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        # A zombie has ended; its parent just has not reaped it yet.
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

@@ -1,0 +1,188 @@
+"""Job dirs: a job, built by its job module into a directory that runs anywhere.
+
+:func:`build_job_dir` turns a job ``{'key', 'job_type', 'job_params'}`` into
+a self-contained directory (layout in :mod:`mc.jobs.constants`). Its
+``entrypoint.sh`` sources ``config.env`` if an executor wrote one, runs the
+job module's entrypoint command inside ``work_dir/`` with stdout and stderr
+going to files of the job dir, and records the exit status last, so that the
+presence of ``exit_status`` means the job has ended. ``bash entrypoint.sh``
+runs a job dir by hand, and every executor runs it just so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mc.errors import JobError, JobTypeError
+from mc.jobs.config_spec import check_config_spec
+from mc.jobs.constants import (
+    CONFIG_ENV_FILE,
+    ENTRYPOINT_FILE,
+    EXIT_STATUS_FILE,
+    JOB_META_FILE,
+    RESOURCE_NAMES,
+    STDERR_FILE,
+    STDERR_TAIL_LINES,
+    STDOUT_FILE,
+    WORK_DIR_NAME,
+)
+from mc.jobs.job_modules import JobTypeRegistry, default_job_types
+
+_JOB_FIELDS = {"key", "job_type", "job_params"}
+
+_ENTRYPOINT_TEMPLATE = """\
+#!/usr/bin/env bash
+# Job {key} ({job_type}), built by MissionControl.
+# Run it by hand with: bash entrypoint.sh
+job_dir="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+rm -f "$job_dir/{exit_status}"
+if [ -f "$job_dir/{config_env}" ]; then
+    . "$job_dir/{config_env}"
+fi
+cd "$job_dir/{work_dir}" || exit 1
+(
+{entrypoint}
+) >"$job_dir/{stdout}" 2>"$job_dir/{stderr}"
+status=$?
+# Written last, and renamed into place: its presence means the job ended.
+echo "$status" >"$job_dir/{exit_status}.tmp" && mv "$job_dir/{exit_status}.tmp" "$job_dir/{exit_status}"
+exit "$status"
+"""
+
+
+def check_job(job: Any) -> dict[str, Any]:
+    """Return ``job`` as a complete job dict, or raise JobError saying what is wrong."""
+    if not isinstance(job, Mapping):
+        raise JobError(f"job: expected a mapping with key, job_type, job_params, got {type(job).__name__}")
+    unknown = set(job) - _JOB_FIELDS
+    if unknown:
+        raise JobError(f"job: unknown fields {sorted(unknown)} (expected {sorted(_JOB_FIELDS)})")
+    key = job.get("key")
+    if not isinstance(key, str) or not key:
+        raise JobError(f"job.key: expected a non-empty string, got {key!r}")
+    job_type = job.get("job_type")
+    if not isinstance(job_type, str) or not job_type:
+        raise JobError(f"job {key!r}: job_type: expected a non-empty string, got {job_type!r}", key)
+    params = job.get("job_params", {})
+    if params is None:
+        params = {}
+    if not isinstance(params, Mapping):
+        raise JobError(f"job {key!r}: job_params: expected a mapping, got {type(params).__name__}", key)
+    return {"key": key, "job_type": job_type, "job_params": dict(params)}
+
+
+def check_resources(resources: Any, where: str) -> dict[str, Any]:
+    """Return ``resources`` checked: known names, numbers where numbers belong."""
+    if resources is None:
+        return {}
+    if not isinstance(resources, Mapping):
+        raise JobError(f"{where}: expected a mapping, got {type(resources).__name__}")
+    unknown = set(resources) - set(RESOURCE_NAMES)
+    if unknown:
+        raise JobError(f"{where}: unknown resources {sorted(unknown)} (expected some of {list(RESOURCE_NAMES)})")
+    for name in ("cores", "memory_mb", "walltime_s"):
+        value = resources.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            raise JobError(f"{where}.{name}: expected a positive number, got {value!r}")
+    for name in ("partition", "account"):
+        value = resources.get(name)
+        if value is not None and not isinstance(value, str):
+            raise JobError(f"{where}.{name}: expected a string, got {value!r}")
+    extra = resources.get("extra_directives")
+    if extra is not None and (
+        not isinstance(extra, list) or not all(isinstance(item, str) for item in extra)
+    ):
+        raise JobError(f"{where}.extra_directives: expected a list of strings, got {extra!r}")
+    return dict(resources)
+
+
+def build_job_dir(
+    job: Mapping[str, Any],
+    output_dir: str | os.PathLike[str],
+    job_types: JobTypeRegistry | None = None,
+    allow_imports: Iterable[str] = (),
+) -> str:
+    """Build the job dir of ``job`` at ``output_dir`` and return its absolute path.
+
+    ``output_dir`` must not exist or be empty. The job's ``job_type``
+    resolves through ``job_types`` (default
+    :data:`~mc.jobs.job_modules.default_job_types`) and ``allow_imports``.
+    Raises :class:`~mc.errors.JobError` (or JobTypeError) naming the job.
+    """
+    job = check_job(job)
+    registry = job_types if job_types is not None else default_job_types
+    module = registry.resolve(job["job_type"], allow_imports)
+    job_dir = Path(output_dir).absolute()
+    if job_dir.exists() and (not job_dir.is_dir() or any(job_dir.iterdir())):
+        raise JobError(f"job {job['key']!r}: job dir {str(job_dir)!r} exists and is not empty", job["key"])
+    work_dir = job_dir / WORK_DIR_NAME
+    work_dir.mkdir(parents=True)
+    built = module.build_work_dir(job["job_params"], str(work_dir))
+    where = f"job {job['key']!r}: {job['job_type']}.build_work_dir()"
+    if not isinstance(built, Mapping):
+        raise JobTypeError(f"{where} returned {type(built).__name__}; expected a dict with 'entrypoint'", job["key"])
+    entrypoint = built.get("entrypoint")
+    if not isinstance(entrypoint, str) or not entrypoint.strip():
+        raise JobTypeError(f"{where}: 'entrypoint' must be a non-empty shell command, got {entrypoint!r}", job["key"])
+    meta = {
+        **job,
+        "entrypoint": entrypoint,
+        "config_spec": check_config_spec(built.get("config_spec"), f"{where}: config_spec"),
+        "resources": check_resources(built.get("resources"), f"{where}: resources"),
+    }
+    (job_dir / JOB_META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    script = job_dir / ENTRYPOINT_FILE
+    script.write_text(
+        _ENTRYPOINT_TEMPLATE.format(
+            key=_one_line(job["key"]),
+            job_type=_one_line(job["job_type"]),
+            entrypoint=entrypoint,
+            config_env=CONFIG_ENV_FILE,
+            work_dir=WORK_DIR_NAME,
+            stdout=STDOUT_FILE,
+            stderr=STDERR_FILE,
+            exit_status=EXIT_STATUS_FILE,
+        ),
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    return str(job_dir)
+
+
+def read_job_meta(job_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Return the job dir's ``job.json``: the job, its entrypoint, config spec and resources."""
+    path = Path(job_dir) / JOB_META_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise JobError(f"job dir {str(job_dir)!r}: cannot read {JOB_META_FILE}: {error}") from error
+
+
+def read_exit_status(job_dir: str | os.PathLike[str]) -> int | None:
+    """Return the job's exit status, or None if the job has not ended."""
+    try:
+        text = (Path(job_dir) / EXIT_STATUS_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise JobError(f"job dir {str(job_dir)!r}: {EXIT_STATUS_FILE} holds {text!r}, not a number") from None
+
+
+def stderr_tail(job_dir: str | os.PathLike[str], lines: int = STDERR_TAIL_LINES) -> str:
+    """Return the last ``lines`` lines of the job's stderr ('' if there is none)."""
+    try:
+        text = (Path(job_dir) / STDERR_FILE).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"[\r\n]+", " ", text)

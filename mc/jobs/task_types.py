@@ -1,0 +1,358 @@
+"""The ``job`` and ``call`` task types.
+
+``job``
+    ``task_params``: ``job_type``, ``job_params`` (default ``{}``),
+    ``executor`` (a name; default the task context's ``'default_executor'``,
+    else ``local``), ``resources`` (override the job module's), ``job_dir``
+    (default ``<jobs root>/<flow key>/<task key>``, the jobs root being the
+    task context's ``'jobs_root'``, else ``$MC_JOBS_ROOT``, else ``mc_jobs``
+    in the working directory). The first tick builds the job dir and submits
+    it; the executor's handle goes into ``task['data']['handle']`` at once,
+    so a runner that restarts polls the same job instead of submitting it
+    again. Later ticks poll. On success the parsed outputs land in
+    ``task['data']['outputs']``; on failure the task's error holds the exit
+    status and the tail of stderr. :meth:`JobTaskHandler.cancel_task` cancels
+    the job through its executor (``FlowEngine.cancel_flow`` calls it).
+``call``
+    ``task_params``: ``fn`` (a name registered with :func:`register_callable`,
+    passed as the task context's ``'callables'``, or declared as an entry
+    point of the group ``mc.callables``; or ``'module:qualname'`` under the
+    engine's ``allow_imports``), ``args``, ``kwargs``,
+    ``executor`` (``inline`` by default; ``threads``, ``processes``,
+    ``dask``). A JSON-able return value lands in ``task['data']['result']``.
+    A call whose process dies is run again after a restart: at least once.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mc.errors import ExecutorError, JobError, MCError
+from mc.flows.flow_engine import get_default_engine
+from mc.flows.registry import import_allowed
+from mc.flows.spec import suggest
+from mc.flows.statuses import COMPLETED as TASK_COMPLETED
+from mc.flows.statuses import FAILED as TASK_FAILED
+from mc.flows.task_handler import BaseTaskHandler, TaskCtx
+from mc.jobs import constants
+from mc.jobs.executors.base import can_run_calls, can_run_jobs
+from mc.jobs.job_dir import build_job_dir, read_job_meta, stderr_tail
+from mc.jobs.job_modules import default_job_types
+
+CALLABLES_ENTRY_POINT_GROUP = "mc.callables"
+_JOB_PARAMS = {"job_type", "job_params", "executor", "resources", "job_dir"}
+_CALL_PARAMS = {"fn", "args", "kwargs", "executor"}
+
+default_callables: dict[str, Callable[..., Any]] = {}
+"""Callables that ``call`` tasks may name, by name, in every engine."""
+
+
+def register_callable(name: str, fn: Callable[..., Any] | None = None, replace: bool = False) -> Any:
+    """Let ``call`` tasks name ``fn`` as ``name``; a decorator without ``fn``."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if not isinstance(name, str) or not name or ":" in name:
+            raise ExecutorError(f"callable name {name!r}: expected a non-empty string without ':'")
+        if not callable(fn):
+            raise ExecutorError(f"callable {name!r}: {fn!r} is not callable")
+        if name in default_callables and not replace:
+            raise ExecutorError(f"callable {name!r} is already registered; pass replace=True to replace it")
+        default_callables[name] = fn
+        return fn
+
+    return register if fn is None else register(fn)
+
+
+def _engine(task_ctx: TaskCtx) -> Any:
+    return task_ctx.get("flow_engine") or get_default_engine()
+
+
+def _check_params(task: dict[str, Any], allowed: set[str], task_type: str) -> dict[str, Any]:
+    params = task.get("task_params") or {}
+    unknown = set(params) - allowed
+    if unknown:
+        raise JobError(
+            f"task {task['key']!r}: unknown task_params {sorted(unknown)} for a {task_type} task "
+            f"(expected some of {sorted(allowed)})",
+        )
+    return params
+
+
+def _path_component(key: str) -> str:
+    """Return ``key`` as one safe directory name: no separators, no leading dot.
+
+    Flow keys are any string, so a key such as ``'../x'`` or ``'/etc'`` must
+    not lead a job dir out of the jobs root. Characters other than letters,
+    digits, ``_``, ``-`` and ``.`` become ``_``, as does a leading dot.
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(key))
+    return re.sub(r"^\.", "_", safe) or "_"
+
+
+# What each kind of task needs of its executor, and what a wrong one lacks.
+_EXECUTOR_KINDS = {
+    "jobs": (can_run_jobs, "submit/poll/cancel; is it a call executor?"),
+    "calls": (can_run_calls, "submit_call/poll_call/cancel_call; is it a job executor?"),
+}
+
+
+def _named_executor(task_ctx: TaskCtx, name: Any, kind: str) -> Any:
+    """Return the engine's executor ``name``, or raise ExecutorError if it cannot run ``kind``."""
+    key = task_ctx["task"]["key"]
+    if not isinstance(name, str):
+        raise ExecutorError(f"task {key!r}: task_params.executor must be a name, got {name!r}")
+    executor = _engine(task_ctx).get_executor(name)
+    can_run, lacks = _EXECUTOR_KINDS[kind]
+    if not can_run(executor):
+        raise ExecutorError(f"task {key!r}: executor {name!r} cannot run {kind} (it has no {lacks})")
+    return executor
+
+
+def _fail(task: dict[str, Any], error: str) -> None:
+    task["status"] = TASK_FAILED
+    task["error"] = error
+
+
+def _failing_on_mc_errors(tick: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Fail the task with the message of an MCError (a bad param, a missing setting, ...).
+
+    Those errors say what is wrong in words; a traceback would only hide
+    that. Other exceptions propagate, and the engine records their traceback.
+    """
+
+    @functools.wraps(tick)
+    def wrapper(self: Any) -> None:
+        try:
+            tick(self)
+        except MCError as error:
+            _fail(self.task, str(error))
+
+    return wrapper
+
+
+class JobTaskHandler(BaseTaskHandler):
+    """Builds a job dir, submits it to an executor, polls it, and parses its outputs."""
+
+    @_failing_on_mc_errors
+    def initial_tick(self) -> None:
+        """Build the job dir and submit it; keep the handle in ``task['data']``."""
+        task = self.task
+        params = _check_params(task, _JOB_PARAMS, "job")
+        executor_name = (
+            params.get("executor")
+            or self.task_ctx.get("default_executor")
+            or constants.DEFAULT_JOB_EXECUTOR
+        )
+        executor = self._executor(executor_name)
+        job_types = self.task_ctx.get("job_types") or default_job_types
+        job = {"key": task["key"], "job_type": params.get("job_type"), "job_params": params.get("job_params") or {}}
+        job_dir = build_job_dir(job, self._job_dir(params), job_types, _engine(self.task_ctx).allow_imports)
+        task["data"].update(executor=executor_name, job_dir=job_dir, submissions=0)
+        self._submit(executor)
+
+    @_failing_on_mc_errors
+    def intermediate_tick(self) -> None:
+        """Poll the job; on its end, parse its outputs or fail with its stderr."""
+        data = self.task["data"]
+        executor = self._executor(data["executor"])
+        try:
+            status, outputs = executor.poll(data["handle"])
+        except ExecutorError as error:
+            # A cluster's controller can be briefly unreachable: the job may be
+            # fine, so only a run of failed polls fails the task.
+            data["poll_errors"] = data.get("poll_errors", 0) + 1
+            if data["poll_errors"] >= constants.MAX_POLL_ERRORS:
+                _fail(self.task, f"{data['poll_errors']} polls in a row failed; the last: {error}")
+            return
+        data.pop("poll_errors", None)
+        data["job_status"] = status
+        if status in (constants.QUEUED, constants.RUNNING):
+            return
+        if status == constants.LOST:
+            if data["submissions"] >= constants.MAX_SUBMISSIONS:
+                _fail(
+                    self.task,
+                    f"job lost by executor {data['executor']!r} after "
+                    f"{data['submissions']} submissions: {outputs.get('error', '')}",
+                )
+            else:
+                self._submit(executor)
+            return
+        data["exit_status"] = outputs.get("exit_status")
+        if status == constants.COMPLETED:
+            if "parsed_outputs" in outputs:
+                data["outputs"] = outputs["parsed_outputs"]
+            else:
+                data["outputs"] = self._parse(data["job_dir"])
+            self.task["status"] = TASK_COMPLETED
+            return
+        _fail(self.task, self._failure_message(data, outputs))
+
+    @classmethod
+    def cancel_task(cls, task_ctx: TaskCtx) -> None:
+        """Cancel the task's job through its executor, if it was submitted."""
+        data = task_ctx["task"].get("data") or {}
+        if "handle" in data and "executor" in data:
+            _named_executor(task_ctx, data["executor"], "jobs").cancel(data["handle"])
+
+    def _executor(self, name: Any) -> Any:
+        return _named_executor(self.task_ctx, name, "jobs")
+
+    def _job_dir(self, params: Mapping[str, Any]) -> str:
+        if params.get("job_dir") is not None:
+            if not isinstance(params["job_dir"], str):
+                raise JobError(f"task {self.task['key']!r}: task_params.job_dir must be a path string")
+            return params["job_dir"]
+        root = self.task_ctx.get("jobs_root") or os.environ.get(constants.JOBS_ROOT_ENV_VAR) or constants.DEFAULT_JOBS_ROOT
+        flow = self.task_ctx.get("flow")
+        flow_key = flow.key if flow is not None else "no_flow"
+        base = Path(root).absolute() / _path_component(flow_key) / _path_component(self.task["key"])
+        candidate, number = base, 1
+        # A flow run again under the same key gets new job dirs, never old ones.
+        while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+            number += 1
+            candidate = base.with_name(f"{base.name}.{number}")
+        return str(candidate)
+
+    def _submit(self, executor: Any) -> None:
+        data = self.task["data"]
+        handle = executor.submit(data["job_dir"], self.task["task_params"].get("resources"))
+        try:
+            json.dumps(handle)
+        except (TypeError, ValueError) as error:
+            raise ExecutorError(f"executor {data['executor']!r} returned a handle that is not JSON: {error}") from None
+        data["handle"] = handle
+        data["submissions"] += 1
+        data["job_status"] = constants.QUEUED
+
+    def _parse(self, job_dir: str) -> Any:
+        meta = read_job_meta(job_dir)
+        job_types = self.task_ctx.get("job_types") or default_job_types
+        module = job_types.resolve(meta["job_type"], _engine(self.task_ctx).allow_imports)
+        parse = getattr(module, "parse_work_dir", None)
+        if parse is None:
+            return {}
+        outputs = parse(str(Path(job_dir) / constants.WORK_DIR_NAME))
+        try:
+            json.dumps(outputs)
+        except (TypeError, ValueError) as error:
+            raise JobError(f"job {meta['key']!r}: parse_work_dir returned outputs that are not JSON: {error}") from None
+        return outputs
+
+    def _failure_message(self, data: Mapping[str, Any], outputs: Mapping[str, Any]) -> str:
+        # The last line is the flow's one-line summary of the failure, so it
+        # names the exit status and the last line of stderr.
+        parts = [f"job {self.task['key']!r} failed on executor {data['executor']!r}"]
+        if outputs.get("exit_status") is not None:
+            parts.append(f"exit status {outputs['exit_status']}")
+        if outputs.get("error"):
+            parts.append(str(outputs["error"]))
+        tail = stderr_tail(data["job_dir"])
+        if not tail:
+            return "; ".join(parts)
+        parts.append(f"stderr: {tail.splitlines()[-1]}")
+        return f"stderr (last lines, in {data['job_dir']}):\n{tail}\n" + "; ".join(parts)
+
+
+class CallTaskHandler(BaseTaskHandler):
+    """Runs a Python callable through a call executor; its result goes to ``task['data']['result']``."""
+
+    @_failing_on_mc_errors
+    def initial_tick(self) -> None:
+        """Resolve ``fn``, check ``args``/``kwargs`` and submit the call."""
+        params = _check_params(self.task, _CALL_PARAMS, "call")
+        name = params.get("executor") or constants.DEFAULT_CALL_EXECUTOR
+        self.task["data"].update(executor=name, submissions=0)
+        self._submit()
+        self._poll()
+
+    @_failing_on_mc_errors
+    def intermediate_tick(self) -> None:
+        """Poll the call; run it again if its executor lost it."""
+        self._poll()
+
+    @classmethod
+    def cancel_task(cls, task_ctx: TaskCtx) -> None:
+        """Cancel the task's call through its executor, if it has not ended.
+
+        A call that has not started yet never runs; one already running in a
+        thread or a process runs to its end (Python cannot stop it).
+        """
+        data = task_ctx["task"].get("data") or {}
+        if "handle" in data and "executor" in data:
+            _named_executor(task_ctx, data["executor"], "calls").cancel_call(data["handle"])
+
+    def _submit(self) -> None:
+        params = self.task["task_params"]
+        args = params.get("args", [])
+        kwargs = params.get("kwargs", {})
+        key = self.task["key"]
+        if not isinstance(args, list):
+            raise JobError(f"task {key!r}: task_params.args must be a list, got {type(args).__name__}")
+        if not isinstance(kwargs, Mapping) or not all(isinstance(name, str) for name in kwargs):
+            raise JobError(f"task {key!r}: task_params.kwargs must be a mapping of names")
+        fn = self._resolve_fn(params.get("fn"))
+        data = self.task["data"]
+        data["handle"] = self._executor().submit_call(fn, args, dict(kwargs))
+        data["submissions"] += 1
+
+    def _poll(self) -> None:
+        data = self.task["data"]
+        status, outputs = self._executor().poll_call(data["handle"])
+        if status in (constants.QUEUED, constants.RUNNING):
+            return
+        if status == constants.LOST:
+            if data["submissions"] >= constants.MAX_SUBMISSIONS:
+                _fail(self.task, f"call lost by executor {data['executor']!r} {data['submissions']} times")
+            else:
+                self._submit()
+            return
+        data.pop("handle", None)
+        if status == constants.COMPLETED:
+            try:
+                data["result"] = json.loads(json.dumps(outputs.get("result"), allow_nan=False))
+            except (TypeError, ValueError) as error:
+                _fail(self.task, f"task {self.task['key']!r}: the call returned a value that is not JSON: {error}")
+                return
+            self.task["status"] = TASK_COMPLETED
+        else:
+            _fail(self.task, str(outputs.get("error") or "the call failed"))
+
+    def _executor(self) -> Any:
+        return _named_executor(self.task_ctx, self.task["data"]["executor"], "calls")
+
+    def _resolve_fn(self, path: Any) -> Callable[..., Any]:
+        key = self.task["key"]
+        if not isinstance(path, str) or not path:
+            raise JobError(f"task {key!r}: task_params.fn must be a name or 'module:qualname', got {path!r}")
+        callables = {**default_callables, **(self.task_ctx.get("callables") or {})}
+        if path in callables:
+            return callables[path]
+        for entry_point in importlib.metadata.entry_points(group=CALLABLES_ENTRY_POINT_GROUP):
+            if entry_point.name == path:
+                try:
+                    fn = entry_point.load()
+                except Exception as error:
+                    raise ExecutorError(
+                        f"fn {path!r}: entry point {entry_point.value!r} failed to load: "
+                        f"{type(error).__name__}: {error}"
+                    ) from error
+                if not callable(fn):
+                    raise ExecutorError(f"fn {path!r}: entry point {entry_point.value!r} is not callable")
+                return fn
+        if "." in path or ":" in path:
+            return import_allowed(
+                path, _engine(self.task_ctx).allow_imports, callable, "fn", "a callable", error_class=ExecutorError
+            )
+        known = sorted({*callables, *(ep.name for ep in importlib.metadata.entry_points(group=CALLABLES_ENTRY_POINT_GROUP))})
+        raise ExecutorError(
+            f"task {key!r}: unknown fn {path!r} (registered: {', '.join(known) or 'none'}; "
+            "or 'module:qualname' under allow_imports)" + suggest(path, known)
+        )

@@ -1,0 +1,101 @@
+"""The local executor: detached processes, a concurrency limit, reconnecting by job dir."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from pathlib import Path
+
+import pytest
+
+from mc.errors import JobConfigError, JobError
+from mc.jobs.executors.local import LocalExecutor
+from mc.jobs.job_dir import build_job_dir
+from tests.jobs.conftest import poll_until_finished, process_ended
+
+
+@pytest.fixture
+def build(tmp_path, job_types):
+    """Build a shell job dir running ``command``; return its path."""
+    counter = iter(range(1000))
+
+    def build(command, **params):
+        key = f"job{next(counter)}"
+        job = {"key": key, "job_type": "shell", "job_params": {"command": command, **params}}
+        return build_job_dir(job, tmp_path / key, job_types)
+
+    return build
+
+
+def test_job_runs_to_completion_with_exit_status_zero(build):
+    executor = LocalExecutor()
+    job_dir = build("echo done > out.txt")
+    assert poll_until_finished(executor, executor.submit(job_dir)) == ("COMPLETED", {"exit_status": 0})
+    assert Path(f"{job_dir}/work_dir/out.txt").read_text() == "done\n"
+
+
+def test_nonzero_exit_status_is_failed(build):
+    executor = LocalExecutor()
+    status, outputs = poll_until_finished(executor, executor.submit(build("exit 7")))
+    assert (status, outputs["exit_status"]) == ("FAILED", 7)
+
+
+def test_handle_is_json(build):
+    handle = LocalExecutor().submit(build("true"))
+    assert json.loads(json.dumps(handle)) == handle
+
+
+def test_no_more_than_max_jobs_run_at_once(build):
+    executor = LocalExecutor(max_jobs=1)
+    first = executor.submit(build("sleep 0.3"))
+    second = executor.submit(build("true"))
+    assert executor.poll(second)[0] == "QUEUED"
+    assert poll_until_finished(executor, first)[0] == "COMPLETED"
+    assert poll_until_finished(executor, second)[0] == "COMPLETED"
+
+
+def test_a_new_executor_reconnects_to_a_running_job(build):
+    handle = LocalExecutor().submit(build("sleep 0.3; echo late > out.txt"))
+    restarted = LocalExecutor()
+    assert restarted.poll(handle)[0] == "RUNNING"
+    assert poll_until_finished(restarted, handle) == ("COMPLETED", {"exit_status": 0})
+
+
+def test_a_job_queued_when_its_executor_went_away_is_lost(build):
+    executor = LocalExecutor(max_jobs=1)
+    running = executor.submit(build("sleep 0.3"))
+    queued = executor.submit(build("true"))
+    assert LocalExecutor().poll(queued)[0] == "LOST"
+    poll_until_finished(executor, running)
+
+
+def test_cancel_stops_a_running_job(build):
+    executor = LocalExecutor()
+    job_dir = build("sleep 30")
+    handle = executor.submit(job_dir)
+    assert executor.poll(handle)[0] == "RUNNING"
+    pid = int(Path(f"{job_dir}/local.pid").read_text())
+    executor.cancel(handle)
+    assert poll_until_finished(executor, handle, timeout_s=10)[0] == "FAILED"
+    assert executor.poll(handle)[1]["error"] == "cancelled"
+    assert process_ended(pid)
+
+
+def test_missing_required_setting_fails_at_submit_before_anything_runs(build):
+    job_dir = build("touch out.txt", config_spec={"chem": {"required": True}})
+    with pytest.raises(JobConfigError, match="needs the setting 'chem'"):
+        LocalExecutor(environ={}).submit(job_dir)
+    assert not os.path.exists(f"{job_dir}/local.pid")
+
+
+def test_executor_config_reaches_the_job_as_environment(build):
+    executor = LocalExecutor(config={"chem": "/opt/chem"})
+    job_dir = build('echo "$CHEM_EXE" > out.txt', config_spec={"chem": {"env_var": "CHEM_EXE"}})
+    poll_until_finished(executor, executor.submit(job_dir))
+    assert Path(f"{job_dir}/work_dir/out.txt").read_text() == "/opt/chem\n"
+
+
+def test_max_jobs_must_be_positive():
+    with pytest.raises(JobError, match="max_jobs must be a positive whole number"):
+        LocalExecutor(max_jobs=0)

@@ -1,0 +1,127 @@
+"""The SLURM executor, against a real one-node SLURM cluster (scripts/setup_slurm.sh)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from mc.errors import ExecutorError
+from mc.jobs.executors import slurm as slurm_module
+from mc.jobs.executors.slurm import SlurmExecutor, parse_scontrol_record, sbatch_options
+from mc.jobs.job_dir import build_job_dir
+from tests.jobs.conftest import poll_until_finished
+
+
+@pytest.fixture
+def executor(slurm_cluster):
+    """A SLURM executor that polls often, for fast tests."""
+    return SlurmExecutor(partition=slurm_cluster, min_poll_interval_s=0.1)
+
+
+@pytest.fixture
+def build(tmp_path, job_types):
+    """Build a shell job dir running ``command``; return its path."""
+    counter = iter(range(1000))
+
+    def build(command, **params):
+        key = f"job{next(counter)}"
+        job = {"key": key, "job_type": "shell", "job_params": {"command": command, **params}}
+        return build_job_dir(job, tmp_path / key, job_types)
+
+    return build
+
+
+def scontrol_fields(job_id):
+    result = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, check=True)
+    return parse_scontrol_record(result.stdout)
+
+
+def wait_for_state(job_id, wanted, timeout_s=30):
+    deadline = time.monotonic() + timeout_s
+    while scontrol_fields(job_id)["JobState"] != wanted:
+        assert time.monotonic() < deadline, f"SLURM job {job_id} never reached {wanted}"
+        time.sleep(0.1)
+
+
+def test_resources_become_sbatch_options():
+    assert sbatch_options(
+        {"cores": 2, "memory_mb": 1500, "walltime_s": 3601, "partition": "long",
+         "account": "chem", "extra_directives": ["--qos=low"]}
+    ) == ["--cpus-per-task=2", "--mem=1500M", "--time=0-01:01:00", "--partition=long",
+          "--account=chem", "--qos=low"]
+
+
+def test_walltime_over_a_day_uses_days():
+    assert sbatch_options({"walltime_s": 2 * 86400 + 60}) == ["--time=2-00:01:00"]
+
+
+def test_job_runs_on_slurm_and_completes(executor, build):
+    job_dir = build("echo from-slurm > out.txt")
+    status, outputs = poll_until_finished(executor, executor.submit(job_dir))
+    assert (status, outputs["exit_status"], outputs["slurm_state"]) == ("COMPLETED", 0, "COMPLETED")
+    assert Path(job_dir, "work_dir", "out.txt").read_text() == "from-slurm\n"
+
+
+def test_job_resources_reach_slurm(executor, build):
+    handle = executor.submit(build("true", resources={"cores": 1, "memory_mb": 64, "walltime_s": 90}))
+    poll_until_finished(executor, handle)
+    fields = scontrol_fields(handle["job_id"])
+    assert (fields["NumCPUs"], fields["MinMemoryNode"], fields["TimeLimit"]) == ("1", "64M", "00:02:00")
+
+
+def test_failed_job_reports_exit_status_and_state(executor, build):
+    status, outputs = poll_until_finished(executor, executor.submit(build("exit 5")))
+    assert (status, outputs["exit_status"], outputs["slurm_state"]) == ("FAILED", 5, "FAILED")
+
+
+def test_cancel_scancels_the_job(executor, build):
+    handle = executor.submit(build("sleep 60"))
+    executor.cancel(handle)
+    status, outputs = poll_until_finished(executor, handle)
+    assert (status, outputs["slurm_state"]) == ("FAILED", "CANCELLED")
+
+
+def test_a_new_executor_reconnects_by_job_id(executor, build, slurm_cluster):
+    handle = executor.submit(build("sleep 0.5; echo ok > out.txt"))
+    restarted = SlurmExecutor(min_poll_interval_s=0.1)
+    assert poll_until_finished(restarted, handle)[0] == "COMPLETED"
+
+
+def test_requeued_job_is_followed_to_its_end(executor, build):
+    # The first run waits to be requeued; the second finishes at once.
+    handle = executor.submit(build("if [ -e first_run ]; then echo again > out.txt; else touch first_run; sleep 60; fi"))
+    wait_for_state(handle["job_id"], "RUNNING")
+    subprocess.run(["scontrol", "requeue", handle["job_id"]], check=True)
+    assert executor.poll(handle)[0] in ("QUEUED", "RUNNING")
+    # SLURM holds a requeued job for two minutes; once it is held, let it start now.
+    wait_for_state(handle["job_id"], "PENDING")
+    subprocess.run(["scontrol", "update", f"jobid={handle['job_id']}", "StartTime=now"], check=True)
+    status, outputs = poll_until_finished(executor, handle)
+    assert (status, outputs["restarts"]) == ("COMPLETED", 1)
+    assert Path(handle["job_dir"], "work_dir", "out.txt").read_text() == "again\n"
+
+
+def test_job_gone_from_the_controller_is_read_from_its_exit_status_file(executor, tmp_path, slurm_cluster):
+    (tmp_path / "exit_status").write_text("0\n")
+    assert executor.poll({"job_id": "999999", "job_dir": str(tmp_path)}) == ("COMPLETED", {"exit_status": 0})
+
+
+def test_job_gone_without_an_exit_status_fails_saying_so(executor, tmp_path, slurm_cluster):
+    status, outputs = executor.poll({"job_id": "999998", "job_dir": str(tmp_path)})
+    assert status == "FAILED"
+    assert "gone from the controller and left no exit status" in outputs["error"]
+
+
+def test_sbatch_refusal_is_an_executor_error_with_slurms_words(build, slurm_cluster):
+    executor = SlurmExecutor(partition="no_such_partition")
+    with pytest.raises(ExecutorError, match="sbatch refused job 'job0'.*invalid partition"):
+        executor.submit(build("true"))
+
+
+def test_a_slurm_command_that_hangs_is_an_executor_error():
+    # A poll's ExecutorError leaves the job task RUNNING; a raw TimeoutExpired would fail it.
+    with pytest.raises(ExecutorError, match="sleep 5 did not answer within 0.1 s"):
+        slurm_module._run(["sleep", "5"], timeout_s=0.1)
