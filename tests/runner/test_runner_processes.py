@@ -106,3 +106,16 @@ def test_a_signal_lets_the_runner_save_its_current_flow_release_the_rest_and_exi
         assert statuses == {"COMPLETED": 1, "PENDING": 2}
         assert {record.lease_owner for record in records} == {None}
         assert sum(m.exists() for m in markers) == 1
+
+
+def test_an_idle_runner_stops_at_once_on_sigterm(sqlite_url, start_runner):
+    with FlowStore(sqlite_url):
+        pass
+    runner = start_runner(sqlite_url, "--interval", "600")
+    assert runner.stdout.readline().split(" ", 1)[1].startswith("runner ")
+    started = time.monotonic()
+    runner.send_signal(signal.SIGTERM)
+    stdout, stderr = runner.communicate(timeout=60)
+    assert runner.returncode == 0, stderr
+    assert "stopped by signal" in stdout
+    assert time.monotonic() - started < 30, "the runner slept out its interval"
