@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+
 import pytest
 
 from mc.flows import FlowEngine
@@ -33,9 +36,6 @@ def engine(clock: FakeClock) -> FlowEngine:
 
 
 # -- databases for mc.store and mc.runner -------------------------------------
-
-import os  # noqa: E402
-import uuid  # noqa: E402
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://mc:mc@127.0.0.1:5432/mc_test"
 
