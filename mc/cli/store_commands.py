@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -80,6 +81,10 @@ def add_store_commands(commands: Any) -> None:
     runner.add_argument(
         "--allow-imports", action="append", default=[], metavar="PREFIX",
         help="module prefix from which dotted task types may be imported (repeatable)",
+    )
+    runner.add_argument(
+        "--verbose", "-v", action="store_true",
+        help="log what happens to each flow (INFO) on stderr, not only warnings",
     )
     runner.set_defaults(command=_runner_command)
 
@@ -180,6 +185,14 @@ def _submit(args: argparse.Namespace, store: FlowStore) -> int:
 
 def _runner(args: argparse.Namespace, store: FlowStore) -> int:
     from mc.runner import FlowRunner
+
+    if not logging.getLogger().handlers:
+        # Warnings (a flow marked FAILED, a stale save) as timestamped lines.
+        logging.basicConfig(
+            level=logging.INFO if args.verbose else logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
 
     try:
         engine = FlowEngine(allow_imports=args.allow_imports)

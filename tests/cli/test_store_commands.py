@@ -293,3 +293,23 @@ def test_show_lists_the_stored_subflows_and_ls_parent_filters_them(mc, sqlite_ur
     assert f"stored subflows:\n  {child.key} (kid): COMPLETED" in out
     _, out, _ = mc("ls", "--db", sqlite_url, "--parent", "parent", "--json")
     assert [record["key"] for record in json.loads(out)] == [child.key]
+
+
+def test_runner_logs_a_flow_it_marks_failed_as_a_timestamped_warning(sqlite_url, tmp_path):
+    import sqlalchemy as sa
+
+    from mc.store.tables import flows_table
+
+    with FlowStore(sqlite_url) as store:
+        key = store.create_flow(GOOD)
+        with store._engine.begin() as connection:
+            connection.execute(
+                sa.update(flows_table).where(flows_table.c.key == key).values(flow_json="{")
+            )
+    result = subprocess.run(
+        [sys.executable, "-m", "mc", "runner", "--db", sqlite_url, "--until-done", "--interval", "0.01"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if "marked FAILED" in line]
+    assert " WARNING mc.store.flow_store: flow " in line and "JSON does not parse" in line
