@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a one-node SLURM cluster on this machine, for tests and for trying
 # MissionControl's `slurm` executor. Debian/Ubuntu, run as root. Idempotent:
-# running it again on a working cluster changes nothing.
+# running it again on a working cluster with this configuration changes
+# nothing; a running cluster with another configuration is reconfigured.
 #
 #   sudo bash scripts/setup_slurm.sh
 #
@@ -22,10 +23,6 @@ node_is_idle() {
 }
 
 node="$(hostname -s)"
-if command -v sinfo >/dev/null && node_is_idle; then
-    echo "setup_slurm.sh: SLURM node $node is already up"
-    exit 0
-fi
 
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
@@ -50,7 +47,7 @@ fi
 cpus="$(nproc --all)"
 memory_mb="$(awk '/^MemTotal:/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)"
 install -d -m 0755 /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
-cat >/etc/slurm/slurm.conf <<EOF
+conf="$(cat <<EOF
 # Written by MissionControl's scripts/setup_slurm.sh: a one-node test cluster.
 ClusterName=mc-test
 SlurmctldHost=$node
@@ -72,13 +69,26 @@ SlurmdPidFile=/run/slurmd.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
 SchedulerType=sched/backfill
+# Schedule a batch job as soon as it is submitted (SLURM waits up to 3 s by
+# default, which would make every test job wait).
+SchedulerParameters=batch_sched_delay=0
 # Finished jobs stay visible to squeue/scontrol for 5 minutes.
 MinJobAge=300
 NodeName=$node CPUs=$cpus RealMemory=$memory_mb State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
+)"
 
-if ! pgrep -x slurmctld >/dev/null; then
+if cmp -s <(printf '%s\n' "$conf") /etc/slurm/slurm.conf && node_is_idle; then
+    echo "setup_slurm.sh: SLURM node $node is already up"
+    exit 0
+fi
+printf '%s\n' "$conf" >/etc/slurm/slurm.conf
+
+if pgrep -x slurmctld >/dev/null; then
+    # A running cluster from an older configuration takes the new one.
+    scontrol reconfigure
+else
     slurmctld
 fi
 if ! pgrep -x slurmd >/dev/null; then

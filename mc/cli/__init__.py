@@ -115,7 +115,7 @@ def _run_command(args: argparse.Namespace) -> int:
         except FlowError as error:
             print(f"mc run: {error}", file=sys.stderr)
         finally:
-            engine.executor_registry.close()
+            engine.close()
     if args.json:
         try:
             print(json.dumps(flow.to_flow_dict(), indent=2))

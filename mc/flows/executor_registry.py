@@ -23,11 +23,11 @@ executor's module before the executor is first used.
 
 from __future__ import annotations
 
-import importlib.metadata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from mc.errors import ExecutorError
+from mc.flows.entry_points import entry_point_names, load_entry_point
 from mc.flows.spec import suggest
 
 ENTRY_POINT_GROUP = "mc.executors"
@@ -78,17 +78,18 @@ class ExecutorRegistry:
             return executor
         if not isinstance(name, str):
             raise ExecutorError(f"executor name {name!r}: expected a string")
-        for entry_point in _entry_points():
-            if entry_point.name == name:
-                try:
-                    executor = entry_point.load()()
-                except Exception as error:
-                    raise ExecutorError(
-                        f"executor {name!r}: entry point {entry_point.value!r} "
-                        f"failed to load: {type(error).__name__}: {error}"
-                    ) from error
-                self._made[name] = executor
-                return executor
+        factory = load_entry_point(
+            ENTRY_POINT_GROUP, name, callable, f"executor {name!r}", "a class or factory", ExecutorError
+        )
+        if factory is not None:
+            try:
+                executor = factory()
+            except Exception as error:
+                raise ExecutorError(
+                    f"executor {name!r}: making it failed: {type(error).__name__}: {error}"
+                ) from error
+            self._made[name] = executor
+            return executor
         known = self.names()
         raise ExecutorError(
             f"unknown executor {name!r} (known: {', '.join(known) or 'none'}){suggest(name, known)}"
@@ -97,7 +98,7 @@ class ExecutorRegistry:
     def names(self) -> list[str]:
         """Return the known executor names: registered and from entry points."""
         names = set(self._registered)
-        names.update(entry_point.name for entry_point in _entry_points())
+        names.update(entry_point_names(ENTRY_POINT_GROUP))
         return sorted(names)
 
     def __contains__(self, name: object) -> bool:
@@ -117,5 +118,3 @@ class ExecutorRegistry:
                 close()
 
 
-def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
-    return importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)

@@ -97,6 +97,20 @@ class FlowEngine:
         """Return the executor named ``name``, or raise :class:`~mc.errors.ExecutorError`."""
         return self.executor_registry.get(name)
 
+    def close(self) -> None:
+        """Close what this engine made: executors from entry points (a Dask
+        cluster it started, process pools). Executors you registered stay
+        yours to close. The engine stays usable; ``with FlowEngine() as
+        engine:`` closes it at the end of the block.
+        """
+        self.executor_registry.close()
+
+    def __enter__(self) -> FlowEngine:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
     @property
     def allow_imports(self) -> tuple[str, ...]:
         """The module prefixes a spec's ``task_type`` may import from."""

@@ -16,13 +16,13 @@ never make the engine import arbitrary code. A name resolves, in this order:
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import re
 import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mc.errors import MCError, TaskTypeError
+from mc.flows.entry_points import entry_point_names, load_entry_point
 from mc.flows.spec import suggest
 from mc.flows.task_handler import TaskHandler, is_task_handler
 
@@ -118,7 +118,7 @@ class TaskTypeRegistry:
     def names(self) -> list[str]:
         """Return the known task-type names: registered and from entry points."""
         names = set(self._handlers)
-        names.update(ep.name for ep in _entry_points())
+        names.update(entry_point_names(ENTRY_POINT_GROUP))
         return sorted(names)
 
     def __contains__(self, name: object) -> bool:
@@ -126,21 +126,9 @@ class TaskTypeRegistry:
         return name in self._handlers
 
     def _load_entry_point(self, name: str) -> Any:
-        for entry_point in _entry_points():
-            if entry_point.name == name:
-                try:
-                    handler = entry_point.load()
-                except Exception as error:
-                    raise TaskTypeError(
-                        f"task type {name!r}: entry point {entry_point.value!r} "
-                        f"failed to load: {type(error).__name__}: {error}"
-                    ) from error
-                if not is_task_handler(handler):
-                    raise TaskTypeError(
-                        f"task type {name!r}: entry point {entry_point.value!r} is not a handler"
-                    )
-                return handler
-        return None
+        return load_entry_point(
+            ENTRY_POINT_GROUP, name, is_task_handler, f"task type {name!r}", "a handler", TaskTypeError
+        )
 
     def _import(self, path: str) -> Any:
         return import_allowed(path, self.allow_imports, is_task_handler, "task_type", "a handler")
@@ -238,5 +226,3 @@ def _looks_like_import_path(name: str) -> bool:
     return ":" in name or "." in name
 
 
-def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
-    return importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)

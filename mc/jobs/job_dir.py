@@ -98,6 +98,10 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
         not isinstance(extra, list) or not all(isinstance(item, str) for item in extra)
     ):
         raise JobError(f"{where}.extra_directives: expected a list of strings, got {extra!r}")
+    for item in extra or []:
+        # Each goes to sbatch as one argument: an option, never a script path.
+        if not item.startswith("-"):
+            raise JobError(f"{where}.extra_directives: {item!r} is not an option such as '--qos=long'")
     return dict(resources)
 
 

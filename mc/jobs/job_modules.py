@@ -25,13 +25,13 @@ Nothing else is imported.
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mc.errors import JobTypeError
 from mc.flows.registry import import_allowed
 from mc.flows.spec import suggest
+from mc.flows.entry_points import entry_point_names, load_entry_point
 
 ENTRY_POINT_GROUP = "mc.job_types"
 
@@ -81,21 +81,11 @@ class JobTypeRegistry:
         module = self._modules.get(job_type)
         if module is not None:
             return module
-        for entry_point in _entry_points():
-            if entry_point.name == job_type:
-                try:
-                    module = entry_point.load()
-                except Exception as error:
-                    raise JobTypeError(
-                        f"job type {job_type!r}: entry point {entry_point.value!r} "
-                        f"failed to load: {type(error).__name__}: {error}"
-                    ) from error
-                if not is_job_module(module):
-                    raise JobTypeError(
-                        f"job type {job_type!r}: entry point {entry_point.value!r} "
-                        "is not a job module"
-                    )
-                return module
+        module = load_entry_point(
+            ENTRY_POINT_GROUP, job_type, is_job_module, f"job type {job_type!r}", "a job module", JobTypeError
+        )
+        if module is not None:
+            return module
         if "." in job_type or ":" in job_type:
             return import_allowed(
                 job_type,
@@ -114,7 +104,7 @@ class JobTypeRegistry:
 
     def names(self) -> list[str]:
         """Return the known job-type names: registered and from entry points."""
-        return sorted({*self._modules, *(ep.name for ep in _entry_points())})
+        return sorted({*self._modules, *entry_point_names(ENTRY_POINT_GROUP)})
 
     def __contains__(self, name: object) -> bool:
         """Return True if ``name`` is registered here (entry points not counted)."""
@@ -131,6 +121,3 @@ def register_job_type(name: str, job_module: Any = None, replace: bool = False) 
         return lambda job_module: default_job_types.register(name, job_module, replace)
     return default_job_types.register(name, job_module, replace)
 
-
-def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
-    return importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)

@@ -6,10 +6,11 @@
     else ``local``), ``resources`` (override the job module's), ``job_dir``
     (default ``<jobs root>/<flow key>/<task key>``, the jobs root being the
     task context's ``'jobs_root'``, else ``$MC_JOBS_ROOT``, else ``mc_jobs``
-    in the working directory). The first tick builds the job dir and submits
-    it; the executor's handle goes into ``task['data']['handle']`` at once,
-    so a runner that restarts polls the same job instead of submitting it
-    again. Later ticks poll. On success the parsed outputs land in
+    in the working directory; the keys made safe as directory names, so
+    that no flow key leads out of the jobs root). The first tick builds the
+    job dir and submits it; the executor's handle goes into
+    ``task['data']['handle']`` at once, so a runner that restarts polls the
+    same job instead of submitting it again. Later ticks poll. On success the parsed outputs land in
     ``task['data']['outputs']``; on failure the task's error holds the exit
     status and the tail of stderr. :meth:`JobTaskHandler.cancel_task` cancels
     the job through its executor (``FlowEngine.cancel_flow`` calls it).
@@ -21,12 +22,12 @@
     ``executor`` (``inline`` by default; ``threads``, ``processes``,
     ``dask``). A JSON-able return value lands in ``task['data']['result']``.
     A call whose process dies is run again after a restart: at least once.
+    :meth:`CallTaskHandler.cancel_task` cancels a call that has not started.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import json
 import os
 import re
@@ -42,6 +43,7 @@ from mc.flows.statuses import COMPLETED as TASK_COMPLETED
 from mc.flows.statuses import FAILED as TASK_FAILED
 from mc.flows.task_handler import BaseTaskHandler, TaskCtx
 from mc.jobs import constants
+from mc.flows.entry_points import entry_point_names, load_entry_point
 from mc.jobs.executors.base import can_run_calls, can_run_jobs
 from mc.jobs.job_dir import build_job_dir, read_job_meta, stderr_tail
 from mc.jobs.job_modules import default_job_types
@@ -172,6 +174,11 @@ class JobTaskHandler(BaseTaskHandler):
                 _fail(self.task, f"{data['poll_errors']} polls in a row failed; the last: {error}")
             return
         data.pop("poll_errors", None)
+        if status not in constants.JOB_STATUSES:
+            raise ExecutorError(
+                f"executor {data['executor']!r} answered a poll with {status!r}; "
+                f"expected one of {', '.join(constants.JOB_STATUSES)}"
+            )
         data["job_status"] = status
         if status in (constants.QUEUED, constants.RUNNING):
             return
@@ -335,23 +342,14 @@ class CallTaskHandler(BaseTaskHandler):
         callables = {**default_callables, **(self.task_ctx.get("callables") or {})}
         if path in callables:
             return callables[path]
-        for entry_point in importlib.metadata.entry_points(group=CALLABLES_ENTRY_POINT_GROUP):
-            if entry_point.name == path:
-                try:
-                    fn = entry_point.load()
-                except Exception as error:
-                    raise ExecutorError(
-                        f"fn {path!r}: entry point {entry_point.value!r} failed to load: "
-                        f"{type(error).__name__}: {error}"
-                    ) from error
-                if not callable(fn):
-                    raise ExecutorError(f"fn {path!r}: entry point {entry_point.value!r} is not callable")
-                return fn
+        fn = load_entry_point(CALLABLES_ENTRY_POINT_GROUP, path, callable, f"fn {path!r}", "callable", ExecutorError)
+        if fn is not None:
+            return fn
         if "." in path or ":" in path:
             return import_allowed(
                 path, _engine(self.task_ctx).allow_imports, callable, "fn", "a callable", error_class=ExecutorError
             )
-        known = sorted({*callables, *(ep.name for ep in importlib.metadata.entry_points(group=CALLABLES_ENTRY_POINT_GROUP))})
+        known = sorted({*callables, *entry_point_names(CALLABLES_ENTRY_POINT_GROUP)})
         raise ExecutorError(
             f"task {key!r}: unknown fn {path!r} (registered: {', '.join(known) or 'none'}; "
             "or 'module:qualname' under allow_imports)" + suggest(path, known)

@@ -104,3 +104,9 @@ def test_close_closes_the_executors_made_from_entry_points_only(plugin_with_exec
 def test_entry_point_that_fails_to_load_names_itself(plugin_with_executors):
     with pytest.raises(ExecutorError, match="entry point 'mc_test_executors:Missing' failed to load"):
         FlowEngine().get_executor("broken")
+
+
+def test_an_engine_used_as_a_context_manager_closes_what_it_made(plugin_with_executors):
+    with FlowEngine() as engine:
+        made = engine.get_executor("closable")
+    assert made.closed is True

@@ -8,7 +8,6 @@ import pytest
 
 from mc.errors import FlowError, FlowSpecError
 from mc.flows import COMPLETED, FAILED, PENDING, RUNNING, Flow, FlowEngine
-from tests.conftest import FakeClock
 
 
 def flaky(task_ctx):

@@ -101,3 +101,9 @@ def test_job_key_cannot_inject_commands_into_the_entrypoint(tmp_path, job_types,
     job_dir = build_job_dir(job, tmp_path / "j", job_types)
     subprocess.run(["bash", "entrypoint.sh"], cwd=job_dir, check=True)
     assert not list(tmp_path.rglob("pwned"))
+
+
+def test_extra_directives_must_be_options(tmp_path, job_types):
+    job = shell_job("true", resources={"extra_directives": ["--qos=long", "evil.sh"]})
+    with pytest.raises(JobError, match="extra_directives: 'evil.sh' is not an option"):
+        build_job_dir(job, tmp_path / "j", job_types)

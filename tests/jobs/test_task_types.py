@@ -210,7 +210,7 @@ def test_cancelling_the_flow_stops_its_running_job(jobs_engine, task_ctx):
     jobs_engine.tick_flow(flow, task_ctx)
     jobs_engine.tick_flow(flow, task_ctx)
     job_dir = flow.tasks["job"]["data"]["job_dir"]
-    pid = int(Path(job_dir, "local.pid").read_text())
+    pid = int(Path(job_dir, "local.pid").read_text().split()[0])
     jobs_engine.cancel_flow(flow, "no longer needed", task_ctx)
     assert flow.tasks["job"]["status"] == FAILED
     assert flow.tasks["job"]["error"] == "cancelled: no longer needed"
@@ -334,13 +334,14 @@ def test_cancelling_the_flow_cancels_a_call_that_has_not_started():
     executor = ThreadsExecutor(max_workers=1)
     engine = FlowEngine(executors={"threads": executor})
     flow = engine.flow_spec_to_flow({"key": "cancel_calls", "tasks": [
-        call_task("record", key="first", executor="threads", args=["first"]),
-        call_task("record", key="second", executor="threads", args=["second"]),
+        {**call_task("record", key=key, executor="threads", args=[key]), "precursors": ["ROOT"]}
+        for key in ("first", "second")
     ]})
     ctx = {"callables": {"record": record}}
     try:
         engine.tick_flow(flow, ctx)
         engine.cancel_flow(flow, "stop", ctx)
+        time.sleep(0.4)  # the first call ends; a second one not cancelled would start
     finally:
         executor.close()
     assert flow.tasks["second"]["error"] == "cancelled: stop"
@@ -378,3 +379,25 @@ def test_many_failed_polls_in_a_row_fail_the_job(task_ctx):
     engine = FlowEngine(executors={"local": FlakyPollExecutor(failures=100)})
     flow = run(engine, [shell_task("true")], task_ctx)
     assert flow.tasks["job"]["error"] == "5 polls in a row failed; the last: controller unreachable"
+
+
+class OddStatusExecutor(PrebakedExecutor):
+    """A job executor that answers polls with a status of its own invention."""
+
+    def poll(self, handle):
+        return "DONE", {}
+
+
+def test_a_poll_status_outside_the_job_statuses_fails_the_task_saying_so(task_ctx):
+    engine = FlowEngine(executors={"local": OddStatusExecutor({"shell": {}})})
+    flow = run(engine, [shell_task("true")], task_ctx)
+    assert flow.tasks["job"]["error"] == (
+        "executor 'local' answered a poll with 'DONE'; expected one of QUEUED, RUNNING, COMPLETED, FAILED, LOST"
+    )
+
+
+def test_bad_job_param_fails_the_task_naming_the_param(jobs_engine, task_ctx):
+    flow = run(jobs_engine, [job_task(job_type="polynomial", job_params={"x": "two"})], task_ctx)
+    assert flow.data["errors"] == [
+        "task 'job' (job): ValueError: polynomial job: job_params.x must be a number, got 'two'"
+    ]

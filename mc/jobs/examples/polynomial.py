@@ -38,7 +38,7 @@ def build_work_dir(params: dict[str, Any], output_dir: str) -> dict[str, Any]:
     """Write the inputs and the script into ``output_dir``; say how to run it."""
     inputs = {
         "x": _number(params, "x"),
-        "coefficients": params.get("coefficients", [0, 0, 1]),
+        "coefficients": _numbers(params, "coefficients", default=[0, 0, 1]),
         "fail": bool(params.get("fail", False)),
     }
     work_dir = Path(output_dir)
@@ -69,3 +69,12 @@ def _number(params: dict[str, Any], name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"polynomial job: job_params.{name} must be a number, got {value!r}")
     return value
+
+
+def _numbers(params: dict[str, Any], name: str, default: list[float]) -> list[float]:
+    values = params.get(name, default)
+    if not isinstance(values, list) or not values or not all(
+        isinstance(value, (int, float)) and not isinstance(value, bool) for value in values
+    ):
+        raise ValueError(f"polynomial job: job_params.{name} must be a non-empty list of numbers, got {values!r}")
+    return values

@@ -3,7 +3,9 @@
 The embedded default, with no configuration needed. Each job runs as
 ``bash entrypoint.sh`` in a new session, detached from the runner, so a job
 outlives a runner that restarts; its process id is written to the job dir's
-``local.pid``. At most ``max_jobs`` jobs run at once (default: the number of
+``local.pid``, with its start time (a process with that id counts as the
+job only if it started at that time, since ids are reused after a reboot).
+At most ``max_jobs`` jobs run at once (default: the number of
 CPUs); the rest wait in this executor's queue, which lives in memory: a job
 still queued when its runner stops is reported LOST, and the ``job`` task
 submits it again.
@@ -75,7 +77,7 @@ class LocalExecutor(JobExecutor):
         pid = _read_pid(job_dir)
         if pid is None:
             return LOST, {"error": "the job never started"}
-        if _alive(pid):
+        if _runs_job(pid, job_dir):
             self._running[job_dir] = pid
             return RUNNING, {"pid": pid}
         # The exit status may have landed between the two reads.
@@ -93,7 +95,7 @@ class LocalExecutor(JobExecutor):
             return
         pid = _read_pid(job_dir)
         self._running.pop(job_dir, None)
-        if pid is not None and _alive(pid):
+        if pid is not None and _runs_job(pid, job_dir):
             # The job's session (its process group) holds the job and its
             # children. A job started a moment ago may not have made its
             # session yet, so the process itself is signalled too.
@@ -131,7 +133,9 @@ def _start_detached(job_dir: str) -> int:
         check=True,
     )
     pid = int(result.stdout.strip())
-    (Path(job_dir) / PID_FILE).write_text(f"{pid}\n", encoding="utf-8")
+    # The start time tells this process from a later one that reuses its id.
+    start_time = _start_time(pid) or "-"
+    (Path(job_dir) / PID_FILE).write_text(f"{pid} {start_time}\n", encoding="utf-8")
     return pid
 
 
@@ -144,9 +148,46 @@ def _job_dir_of(handle: Mapping[str, Any]) -> str:
 
 def _read_pid(job_dir: str) -> int | None:
     try:
-        return int((Path(job_dir) / PID_FILE).read_text(encoding="utf-8").strip())
-    except (FileNotFoundError, ValueError):
+        return int((Path(job_dir) / PID_FILE).read_text(encoding="utf-8").split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
         return None
+
+
+def _recorded_start_time(job_dir: str) -> str | None:
+    try:
+        fields = (Path(job_dir) / PID_FILE).read_text(encoding="utf-8").split()
+    except FileNotFoundError:
+        return None
+    return fields[1] if len(fields) > 1 and fields[1] != "-" else None
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time, in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _runs_job(pid: int, job_dir: str) -> bool:
+    """Return True if process ``pid`` is alive and is this job dir's job.
+
+    After a reboot the pid in ``local.pid`` may belong to another process:
+    that one is neither the job nor to be killed. The job is known by the
+    start time recorded with its pid (which an exec does not change); for a
+    pid recorded without one, by ``entrypoint.sh`` on its command line.
+    """
+    if not _alive(pid):
+        return False
+    recorded = _recorded_start_time(job_dir)
+    if recorded is not None:
+        return _start_time(pid) in (recorded, None)
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc here: trust the pid
+    return os.fsencode(str(Path(job_dir) / ENTRYPOINT_FILE)) in arguments
 
 
 def _alive(pid: int) -> bool:

@@ -36,3 +36,9 @@ def test_fail_param_makes_the_script_exit_3_with_a_message(tmp_path):
 def test_x_must_be_a_number(tmp_path):
     with pytest.raises(ValueError, match="job_params.x must be a number, got 'two'"):
         polynomial.build_work_dir({"x": "two"}, str(tmp_path))
+
+
+@pytest.mark.parametrize("coefficients", ["1, 2", [], [1, "2"], [True]])
+def test_coefficients_must_be_a_list_of_numbers(tmp_path, coefficients):
+    with pytest.raises(ValueError, match="job_params.coefficients must be a non-empty list of numbers"):
+        polynomial.build_work_dir({"x": 1, "coefficients": coefficients}, str(tmp_path))

@@ -75,7 +75,7 @@ def test_cancel_stops_a_running_job(build):
     job_dir = build("sleep 30")
     handle = executor.submit(job_dir)
     assert executor.poll(handle)[0] == "RUNNING"
-    pid = int(Path(f"{job_dir}/local.pid").read_text())
+    pid = int(Path(f"{job_dir}/local.pid").read_text().split()[0])
     executor.cancel(handle)
     assert poll_until_finished(executor, handle, timeout_s=10)[0] == "FAILED"
     assert executor.poll(handle)[1]["error"] == "cancelled"
@@ -99,3 +99,33 @@ def test_executor_config_reaches_the_job_as_environment(build):
 def test_max_jobs_must_be_positive():
     with pytest.raises(JobError, match="max_jobs must be a positive whole number"):
         LocalExecutor(max_jobs=0)
+
+
+def test_a_pid_reused_by_another_process_is_not_taken_for_the_job(build):
+    # After a reboot, local.pid may name some other live process.
+    job_dir = build("true")
+    Path(job_dir, "local.pid").write_text(f"{os.getpid()}\n")
+    status, outputs = LocalExecutor().poll({"job_dir": job_dir})
+    assert status == "FAILED"
+    assert "ended without writing an exit status" in outputs["error"]
+
+
+def test_a_pid_with_another_start_time_is_not_taken_for_the_job(build):
+    # The start time recorded with the pid tells the job from a later process.
+    job_dir = build("true")
+    Path(job_dir, "local.pid").write_text(f"{os.getpid()} 1\n")
+    status, outputs = LocalExecutor().poll({"job_dir": job_dir})
+    assert status == "FAILED"
+    assert "ended without writing an exit status" in outputs["error"]
+
+
+def test_the_pid_file_records_the_jobs_start_time(build):
+    job_dir = build("sleep 5")
+    executor = LocalExecutor()
+    handle = executor.submit(job_dir, {})
+    try:
+        pid, start_time = Path(job_dir, "local.pid").read_text().split()
+        assert start_time == Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+        assert executor.poll(handle)[0] == "RUNNING"
+    finally:
+        executor.cancel(handle)

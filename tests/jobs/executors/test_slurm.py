@@ -93,11 +93,19 @@ def test_a_new_executor_reconnects_by_job_id(executor, build, slurm_cluster):
 def test_requeued_job_is_followed_to_its_end(executor, build):
     # The first run waits to be requeued; the second finishes at once.
     handle = executor.submit(build("if [ -e first_run ]; then echo again > out.txt; else touch first_run; sleep 60; fi"))
-    wait_for_state(handle["job_id"], "RUNNING")
+    # RUNNING in SLURM's books comes before the script runs: wait for the script itself.
+    first_run = Path(handle["job_dir"], "work_dir", "first_run")
+    deadline = time.monotonic() + 30
+    while not first_run.exists():
+        assert time.monotonic() < deadline, "the first run never started"
+        time.sleep(0.05)
     subprocess.run(["scontrol", "requeue", handle["job_id"]], check=True)
     assert executor.poll(handle)[0] in ("QUEUED", "RUNNING")
     # SLURM holds a requeued job for two minutes; once it is held, let it start now.
+    # Not at once: slurmd refuses a launch in the same second as the revocation of
+    # the first run's credential ("Job credential revoked"), and the job would fail.
     wait_for_state(handle["job_id"], "PENDING")
+    time.sleep(1.5)
     subprocess.run(["scontrol", "update", f"jobid={handle['job_id']}", "StartTime=now"], check=True)
     status, outputs = poll_until_finished(executor, handle)
     assert (status, outputs["restarts"]) == ("COMPLETED", 1)
