@@ -99,8 +99,7 @@ def worker(url: str) -> None:
     from mc.runner import FlowRunner
     from mc.store import FlowStore
 
-    with FlowStore(url) as store:
-        runner = FlowRunner(store, batch_size=10, poll_interval_s=0)
+    with FlowStore(url) as store, FlowRunner(store, batch_size=10, poll_interval_s=0) as runner:
         print("ready", flush=True)
         sys.stdin.readline()
         stats = runner.run(interval_s=0.01, until_done=True)
@@ -154,9 +153,8 @@ def measure_big_flow(url: str, n_tasks: int, repeat: int) -> dict[str, Any]:
     from mc.flows import FlowEngine
     from mc.store import FlowStore
 
-    engine = FlowEngine()
     best = {"claim": float("inf"), "tick": float("inf"), "save": float("inf")}
-    with FlowStore(url) as store:
+    with FlowStore(url) as store, FlowEngine() as engine:
         key = store.create_flow(layered_spec(n_tasks))
         for _ in range(repeat):
             start = time.perf_counter()

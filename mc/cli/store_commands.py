@@ -184,8 +184,6 @@ def _submit(args: argparse.Namespace, store: FlowStore) -> int:
 
 
 def _runner(args: argparse.Namespace, store: FlowStore) -> int:
-    from mc.runner import FlowRunner
-
     if not logging.getLogger().handlers:
         # Warnings (a flow marked FAILED, a stale save) as timestamped lines.
         logging.basicConfig(
@@ -199,6 +197,13 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
     except MCError as error:
         print(f"mc runner: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    with engine:
+        return _run_runner(args, store, engine)
+
+
+def _run_runner(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) -> int:
+    from mc.runner import FlowRunner
+
     runner = FlowRunner(
         store,
         engine,
@@ -208,12 +213,12 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
         poll_interval_s=args.poll,
     )
     progress = RunnerProgress(store, runner.runner_id, sys.stdout)
-    progress.start()
     total = runner.run(
         interval_s=args.interval,
         until_done=args.until_done,
         max_rounds=1 if args.once else None,
         on_round=progress.on_round,
+        on_start=progress.start,
     )
     progress.finish(total, stopped=runner.stop_requested)
     return EXIT_OK
@@ -235,7 +240,7 @@ class RunnerProgress:
         self._last_draw = 0.0
 
     def start(self) -> None:
-        """Say which runner works on which store."""
+        """Say which runner works on which store (once it handles SIGTERM and SIGINT)."""
         self._line(f"runner {self.runner_id} on {self.store.url}")
 
     def on_round(self, round_stats: RunnerStats, total: RunnerStats) -> None:
@@ -394,7 +399,11 @@ def _store_engine() -> FlowEngine:
 
 
 def _retry(args: argparse.Namespace, store: FlowStore) -> int:
-    engine = _store_engine()
+    with _store_engine() as engine:
+        return _retry_with(args, store, engine)
+
+
+def _retry_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) -> int:
 
     def retry(flow: Flow, record: FlowRecord) -> tuple[bool, str]:
         reset = engine.retry_flow(flow)
@@ -412,7 +421,11 @@ def _retry(args: argparse.Namespace, store: FlowStore) -> int:
 
 
 def _cancel(args: argparse.Namespace, store: FlowStore) -> int:
-    engine = _store_engine()
+    with _store_engine() as engine:
+        return _cancel_with(args, store, engine)
+
+
+def _cancel_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) -> int:
 
     def cancel(flow: Flow, record: FlowRecord) -> tuple[bool, str]:
         if flow.finished:

@@ -95,7 +95,8 @@ def default_runner_id() -> str:
 class FlowRunner:
     """Claims flows from a :class:`~mc.store.FlowStore`, ticks them, saves them.
 
-    ``engine`` ticks the flows (default: a new :class:`FlowEngine`);
+    ``engine`` ticks the flows (default: a new :class:`FlowEngine`, which
+    :meth:`close`, or the end of a ``with`` block, closes);
     ``stored_flow`` is registered on the engine if it has no task type of that
     name. ``task_ctx`` reaches every task handler, with ``'flow_store'`` (this
     store) and ``'flow_runner'`` (this runner) added. ``runner_id`` names the
@@ -127,7 +128,9 @@ class FlowRunner:
                 f"max_ticks_per_claim={max_ticks_per_claim!r}, poll_interval_s={poll_interval_s!r}"
             )
         self.store = store
-        self.engine = engine or FlowEngine()
+        # An engine the runner makes is the runner's to close (see close()).
+        self._owns_engine = engine is None
+        self.engine = engine if engine is not None else FlowEngine()
         add_stored_flow_task_type(self.engine)
         self.task_ctx: dict[str, Any] = {
             **(task_ctx or {}),
@@ -140,6 +143,20 @@ class FlowRunner:
         self.max_ticks_per_claim = max_ticks_per_claim
         self.poll_interval_s = poll_interval_s
         self._stop = threading.Event()
+
+    def close(self) -> None:
+        """Close the engine if the runner made it (its executors, such as a Dask cluster).
+
+        An engine passed in stays the caller's to close; so does the store.
+        """
+        if self._owns_engine:
+            self.engine.close()
+
+    def __enter__(self) -> FlowRunner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- one round ----------------------------------------------------------
 
@@ -230,6 +247,7 @@ class FlowRunner:
         until_done: bool = False,
         max_rounds: int | None = None,
         on_round: Callable[[RunnerStats, RunnerStats], Any] | None = None,
+        on_start: Callable[[], Any] | None = None,
     ) -> RunnerStats:
         """Run rounds until stopped; return the total stats.
 
@@ -239,7 +257,8 @@ class FlowRunner:
         runner tries again after ``interval_s`` (at least one second).
         With ``until_done``, returns once no flow in the store is PENDING or
         RUNNING; ``max_rounds`` bounds the rounds. ``on_round(round_stats,
-        total_stats)`` is called after every round. In the main thread,
+        total_stats)`` is called after every round, and ``on_start()`` once
+        before the first, when signals are handled. In the main thread,
         SIGTERM and SIGINT request a stop (see :meth:`request_stop`); the
         previous handlers are restored on return.
         """
@@ -247,6 +266,8 @@ class FlowRunner:
         restore = self._install_signal_handlers()
         rounds = 0
         try:
+            if on_start is not None:
+                on_start()
             while not self._stop.is_set():
                 try:
                     stats = self.tick()

@@ -130,7 +130,16 @@ def cancel_stored_child(task_ctx: dict[str, Any]) -> None:
     child_key = (task_ctx["task"].get("data") or {}).get("child_key")
     if store is None or child_key is None:
         return
-    engine = task_ctx.get("flow_engine") or FlowEngine()
+    engine = task_ctx.get("flow_engine")
+    if engine is None:
+        with FlowEngine() as own_engine:
+            add_stored_flow_task_type(own_engine)
+            _cancel_child(store, own_engine, child_key, task_ctx)
+        return
+    _cancel_child(store, engine, child_key, task_ctx)
+
+
+def _cancel_child(store: Any, engine: FlowEngine, child_key: str, task_ctx: dict[str, Any]) -> None:
     reason = f"parent flow {task_ctx['flow'].key} was cancelled"
     for _ in range(5):
         child = store.get_flow(child_key)

@@ -264,3 +264,32 @@ def test_a_runner_survives_losing_its_database_connections(postgres_url):
         stats = runner.run(interval_s=0, until_done=True, max_rounds=5)
         assert stats.database_errors == 1
         assert store.get_record(key).status == "COMPLETED"
+
+
+def test_closing_a_runner_closes_only_an_engine_it_made(flow_store):
+    closed = []
+
+    class Engine(FlowEngine):
+        def close(self):
+            closed.append(self)
+
+    given = Engine()
+    with FlowRunner(flow_store, given):
+        pass
+    assert closed == []
+    with FlowRunner(flow_store) as runner:
+        runner.engine.close = lambda: closed.append(runner.engine)
+    assert closed == [runner.engine]
+
+
+def test_run_calls_on_start_once_with_signals_handled(flow_store):
+    import signal
+
+    seen = []
+    runner = FlowRunner(flow_store)
+    runner.run(
+        interval_s=0, until_done=True,
+        on_start=lambda: seen.append(signal.getsignal(signal.SIGTERM)),
+    )
+    assert len(seen) == 1 and callable(seen[0]) and seen[0] is not signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is not seen[0]

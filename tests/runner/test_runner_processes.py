@@ -112,6 +112,7 @@ def test_an_idle_runner_stops_at_once_on_sigterm(sqlite_url, start_runner):
     with FlowStore(sqlite_url):
         pass
     runner = start_runner(sqlite_url, "--interval", "600")
+    # The first line comes once the runner handles signals.
     assert runner.stdout.readline().split(" ", 1)[1].startswith("runner ")
     started = time.monotonic()
     runner.send_signal(signal.SIGTERM)
