@@ -274,7 +274,9 @@ def structural_change(draw: st.DrawFn, spec: dict[str, Any]) -> Any:
         elif kind == "edges_field":
             task[draw(st.sampled_from(["precursors", "successors"]))] = draw(not_a_key_list)
         elif kind == "successor_root":
-            task["successors"] = [*(task.get("successors") or []), "ROOT"]
+            # An earlier mutation may have made successors a non-list.
+            successors = task.get("successors")
+            task["successors"] = [*(successors if isinstance(successors, list) else []), "ROOT"]
         else:
             fields = ["label", "task_params", "data", "precursors", "successors"]
             task[draw(st.sampled_from(fields))] = None
