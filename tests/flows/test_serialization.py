@@ -188,3 +188,15 @@ def test_a_stored_retry_time_on_a_running_task_does_not_load():
     flow_dict["tasks"]["a"].update(status="RUNNING", retry_at=5.0)
     with pytest.raises(FlowLoadError, match="retry_at must be a time, on a PENDING task"):
         Flow.from_flow_dict(flow_dict)
+
+
+def test_to_json_is_the_text_of_to_flow_dict():
+    flow = Flow.from_flow_spec({"data": {"x": [1.5, None]}, "tasks": [{"key": "a", "task_type": "noop"}]})
+    assert json.loads(flow.to_json()) == flow.to_flow_dict()
+
+
+def test_to_json_refuses_data_that_is_not_json():
+    flow = Flow.from_flow_spec({"tasks": [{"key": "a", "task_type": "noop"}]})
+    flow.data["x"] = float("nan")
+    with pytest.raises(FlowError, match="holds data that is not JSON"):
+        flow.to_json()
