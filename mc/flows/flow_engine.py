@@ -196,12 +196,13 @@ class FlowEngine:
         """Tick one RUNNING task of ``flow``; return True if it FAILED for good."""
         ctx = self._task_ctx(flow, task, task_ctx)
         timeout = task.get("timeout_s")
-        if timeout is not None and now - task["started_at"] > timeout:
+        started_at = task.get("started_at")
+        if timeout is not None and started_at is not None and now - started_at > timeout:
             self._call_cancel_hook(task, ctx)
             return self._fail_task(
                 flow,
                 task,
-                f"timed out: RUNNING for {now - task['started_at']:g} s, "
+                f"timed out: RUNNING for {now - started_at:g} s, "
                 f"longer than its timeout_s of {timeout:g} s",
             )
         problem = self._call_handler(task, ctx)
