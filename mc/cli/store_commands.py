@@ -7,7 +7,8 @@ PENDING; ``mc cancel KEY`` stops it. Each takes ``--db URL`` (default
 ``$MC_DB_URL``, else ``sqlite:///mc.db``).
 
 Exit codes, as for the other commands: 0 success; 1 the command could not
-do its work (nothing to retry, a flow already ended); 2 bad input (an
+do its work (nothing to retry, a flow already ended, a flow that a runner
+kept leased); 2 bad input (an
 unreadable file, an invalid spec, an unknown key, a database that cannot be
 opened).
 """
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mc.errors import FlowLoadError, FlowSpecError, MCError, StaleFlowError, StoreError
+from mc.errors import FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import FlowStatus
@@ -36,8 +37,11 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
-# How often retry/cancel reload and try again when a runner saved in between.
-_SAVE_ATTEMPTS = 5
+# retry and cancel lease the flow for this long while they change it, and
+# wait this long for a runner that holds it to save it.
+_COMMAND_LEASE_S = 60.0
+_LEASE_WAIT_S = 30.0
+
 
 
 def add_store_commands(commands: Any) -> None:
@@ -370,24 +374,38 @@ def _indent(text: str) -> str:
 
 
 def _change_flow(
-    store: FlowStore, key: str, change: Callable[[Flow, FlowRecord], tuple[bool, str]]
+    store: FlowStore,
+    key: str,
+    change: Callable[[Flow, FlowRecord], tuple[bool, str]],
+    command: str,
 ) -> tuple[bool, str]:
-    """Load, change and save flow ``key``; reload and redo if a runner saved in between."""
-    for _ in range(_SAVE_ATTEMPTS):
-        record = store.get_record(key)
-        flow = store.get_flow(key)
-        changed, message = change(flow, record)
-        if not changed:
-            return False, message
-        try:
+    """Lease flow ``key``, change it, save it (which releases the lease).
+
+    Holding the lease keeps runners off the flow, so that the command never
+    throws away a runner's tick (and the cluster jobs that tick started).
+    While a runner holds the flow, wait up to ``_LEASE_WAIT_S`` for it to
+    save; then give up, changing nothing.
+    """
+    from mc.runner import default_runner_id
+
+    holder = f"mc {command} {default_runner_id()}"
+    deadline = time.monotonic() + _LEASE_WAIT_S
+    while (flow := store.claim_flow(key, _COMMAND_LEASE_S, holder)) is None:
+        if time.monotonic() > deadline:
+            record = store.get_record(key)
+            return False, (
+                f"flow {key!r} is leased to runner {record.lease_owner} until "
+                f"{_format_time(record.lease_expires_at)}; nothing was changed. Try again "
+                "once that runner has saved it (or its lease has expired)"
+            )
+        time.sleep(0.1)
+    try:
+        changed, message = change(flow, store.get_record(key))
+        if changed:
             store.save_flow(flow)
-        except StaleFlowError:
-            continue
-        return True, message
-    raise StoreError(
-        f"flow {key!r} changed under this command {_SAVE_ATTEMPTS} times in a row; "
-        "try again (is a runner ticking it right now?)"
-    )
+    finally:
+        store.release([key], holder)
+    return changed, message
 
 
 def _store_engine() -> FlowEngine:
@@ -415,7 +433,7 @@ def _retry_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) 
             return True, f"flow {flow.key}: cleared the runner's error; it is {flow.status} again"
         return False, f"flow {flow.key} is {flow.status}: no FAILED or SKIPPED task to retry"
 
-    changed, message = _change_flow(store, args.key, retry)
+    changed, message = _change_flow(store, args.key, retry, "retry")
     print(message, file=sys.stdout if changed else sys.stderr)
     return EXIT_OK if changed else EXIT_FAILED
 
@@ -433,7 +451,7 @@ def _cancel_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine)
         engine.cancel_flow(flow, args.reason, task_ctx={"flow_store": store})
         return True, f"flow {flow.key} cancelled: {args.reason}"
 
-    changed, message = _change_flow(store, args.key, cancel)
+    changed, message = _change_flow(store, args.key, cancel, "cancel")
     print(message, file=sys.stdout if changed else sys.stderr)
     return EXIT_OK if changed else EXIT_FAILED
 

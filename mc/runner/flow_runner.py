@@ -26,7 +26,10 @@ What a runner guarantees:
   dies, its leases expire and another runner picks the flows up, from their
   last saved state. If a runner outlives its lease (a tick longer than
   ``lease_s``), its save is refused as stale and the flow goes on from the
-  other runner's copy; choose ``lease_s`` well above the longest tick.
+  other runner's copy; choose ``lease_s`` well above the longest round
+  (a round ticks up to ``batch_size`` flows under leases taken at its
+  start; flows whose turn comes after the leases expired are released
+  untouched).
 * SIGTERM or SIGINT during :meth:`run` lets the runner finish and save the
   flow it is ticking, release the leases of the flows it claimed but did not
   start, and return.
@@ -65,7 +68,8 @@ class RunnerStats:
     ``ticks``: engine ticks made; ``completed`` and ``failed``: flows that
     ended so (``failed`` includes flows marked FAILED because they could not
     be loaded, ticked or saved); ``stale``: flows whose save was refused
-    because another runner took them over; ``database_errors``: rounds of
+    because another runner took them over, or that were released untouched
+    because the round outlived their lease; ``database_errors``: rounds of
     :meth:`FlowRunner.run` cut short because the database failed.
     """
 
@@ -164,16 +168,30 @@ class FlowRunner:
         """Claim flows, tick each until it makes no immediate progress, save; return stats.
 
         If a stop was requested (:meth:`request_stop`), the flows not yet
-        started are released, not ticked.
+        started are released, not ticked. So are they once the round has
+        outlived the lease (the flows ticked before took too long): another
+        runner may hold them by now, and ticking them here would do their
+        tasks' work twice.
         """
         stats = RunnerStats()
+        # Taken before the claim, so never later than the leases' start.
+        leases_expire_at = self.store.clock() + self.lease_s
         flows = self.store.claim(self.batch_size, self.lease_s, self.runner_id)
         stats.claimed = len(flows)
         for index, flow in enumerate(flows):
-            if self._stop.is_set():
+            lease_expired = self.store.clock() >= leases_expire_at
+            if self._stop.is_set() or lease_expired:
                 left = [other.key for other in flows[index:]]
                 self.store.release(left, self.runner_id)
-                logger.info("runner %s: stopping; released %d flows", self.runner_id, len(left))
+                if lease_expired:
+                    stats.stale += len(left)
+                    logger.warning(
+                        "runner %s: the round outlived its %gs lease; released %d flows "
+                        "without ticking them (raise lease_s, or lower batch_size)",
+                        self.runner_id, self.lease_s, len(left),
+                    )
+                else:
+                    logger.info("runner %s: stopping; released %d flows", self.runner_id, len(left))
                 break
             self._tick_and_save(flow, stats)
         return stats

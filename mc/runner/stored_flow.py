@@ -12,15 +12,19 @@ huge child does not bloat its parent.
 The child's key is derived from the parent's key, the task's key and the
 attempt number, so a runner that crashes between creating the child and
 saving the parent finds the same child again instead of creating a second
-one. A retried task (its ``started_at`` changed) creates a new child.
-
-A retried task (:meth:`~mc.flows.flow_engine.FlowEngine.retry_flow` resets
-its data) finds its FAILED child under the first attempt's key and moves on
-to the next attempt: each retry runs a new child.
+one. Each retry of the task runs a new child: a retry by the task's
+``retries`` policy starts the task again (its ``started_at`` changes), and
+one by :meth:`~mc.flows.flow_engine.FlowEngine.retry_flow` (``mc retry``)
+resets its data, so it finds the FAILED child under the first attempt's key
+and moves on to the next attempt.
 
 Cancelling the parent (:meth:`~mc.flows.flow_engine.FlowEngine.cancel_flow`
 with ``task_ctx={'flow_store': store}``, as ``mc cancel`` does) cancels the
-running child too, and its children in turn.
+running child too, and its children in turn. The child is leased first
+(:meth:`~mc.store.FlowStore.claim_flow`), waiting a few seconds for a runner
+that is ticking it, so that no runner's tick of the child is thrown away; if
+the runner keeps it, the parent's task records why in
+``data['cancel_error']`` and the child runs on.
 
 The task needs the store, which :class:`~mc.runner.FlowRunner` passes in
 ``task_ctx['flow_store']``. Every runner registers the type on its engine
@@ -30,6 +34,7 @@ The task needs the store, which :class:`~mc.runner.FlowRunner` passes in
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -43,6 +48,11 @@ logger = logging.getLogger(__name__)
 
 # Child keys are UUIDs (version 5) in this namespace, named by parent, task and attempt.
 _CHILD_KEY_NAMESPACE = uuid.UUID("4f0c2a52-5a0e-4f39-9a55-6d635f666c6f")
+
+# Cancelling a child leases it for this long, after waiting at most this long
+# for a runner that holds it to save it.
+_CHILD_LEASE_S = 60.0
+_CHILD_LEASE_WAIT_S = 10.0
 
 
 def child_flow_key(parent_key: str, task_key: str, attempt: int) -> str:
@@ -140,18 +150,27 @@ def cancel_stored_child(task_ctx: dict[str, Any]) -> None:
 
 
 def _cancel_child(store: Any, engine: FlowEngine, child_key: str, task_ctx: dict[str, Any]) -> None:
-    reason = f"parent flow {task_ctx['flow'].key} was cancelled"
-    for _ in range(5):
-        child = store.get_flow(child_key)
-        if child.finished:
-            return
-        engine.cancel_flow(child, reason, task_ctx={"flow_store": store})
-        try:
+    """Lease the child, cancel it, save it: a runner ticking it meanwhile would lose its tick."""
+    parent_key = task_ctx["flow"].key
+    holder = f"cancel of parent {parent_key} {uuid.uuid4().hex[:8]}"
+    deadline = time.monotonic() + _CHILD_LEASE_WAIT_S
+    while (child := store.claim_flow(child_key, _CHILD_LEASE_S, holder)) is None:
+        if time.monotonic() > deadline:
+            record = store.get_record(child_key)
+            raise StaleFlowError(
+                child_key,
+                f"not cancelled: runner {record.lease_owner} kept it leased for "
+                f"{_CHILD_LEASE_WAIT_S:g} s; cancel it once that runner has saved it",
+            )
+        time.sleep(0.1)
+    try:
+        if not child.finished:
+            engine.cancel_flow(
+                child, f"parent flow {parent_key} was cancelled", task_ctx={"flow_store": store}
+            )
             store.save_flow(child)
-            return
-        except StaleFlowError:
-            continue  # a runner saved the child meanwhile: cancel its newer state
-    raise StaleFlowError(child_key, "kept changing while it was being cancelled")
+    finally:
+        store.release([child_key], holder)
 
 
 stored_flow_task.cancel_task = cancel_stored_child  # type: ignore[attr-defined]

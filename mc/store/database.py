@@ -42,6 +42,12 @@ logger = logging.getLogger(__name__)
 #: The database used when neither a URL nor ``MC_DB_URL`` is given.
 DEFAULT_DB_URL = "sqlite:///mc.db"
 
+#: The databases a flow store runs on (SQLAlchemy backend names).
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+_URL_EXAMPLES = (
+    "(expected e.g. sqlite:///mc.db or postgresql+psycopg://user:password@host:5432/dbname)"
+)
+
 # Any fixed number: it names the lock that serializes schema upgrades.
 _SCHEMA_LOCK_ID = 0x6D635F666C6F77
 _SQLITE_BUSY_TIMEOUT_S = 60.0
@@ -56,17 +62,25 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
     """Return a SQLAlchemy engine for a flow store at ``url``.
 
     Raises :class:`~mc.errors.StoreError` for a URL that SQLAlchemy cannot
-    parse or whose database driver is not installed.
+    parse, a database other than SQLite or PostgreSQL, a driver that is not
+    installed, or a SQLite file whose directory does not exist.
     """
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError as error:
         raise StoreError(
-            f"database URL {str(url)!r}: {error} (expected e.g. sqlite:///mc.db or "
-            "postgresql+psycopg://user:password@host:5432/dbname)"
+            f"database URL {str(url)!r}: {error} {_URL_EXAMPLES}"
         ) from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise StoreError(
+            f"database URL {shown!r}: a flow store runs on SQLite or PostgreSQL, not "
+            f"{parsed.get_backend_name()!r} {_URL_EXAMPLES}"
+        )
+    if parsed.get_backend_name() == "sqlite":
+        _check_sqlite_directory(parsed, shown)
     try:
         if parsed.get_backend_name() == "sqlite":
             engine = sa.create_engine(
@@ -77,13 +91,25 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
             engine = sa.create_engine(parsed)
     except (ImportError, sa.exc.NoSuchModuleError) as error:
         extra = " (install it with: pip install 'missioncontrol[postgres]')" if (
-            parsed.get_backend_name() == "postgresql"
+            parsed.drivername == "postgresql+psycopg"
         ) else ""
         raise StoreError(
-            f"database URL {parsed.render_as_string(hide_password=True)!r}: "
-            f"its driver is not available: {error}{extra}"
+            f"database URL {shown!r}: its driver is not available: {error}{extra}"
         ) from None
     return engine
+
+
+def _check_sqlite_directory(url: sa.URL, shown: str) -> None:
+    """Raise StoreError if a SQLite file's directory is missing (SQLite only says "unable to open")."""
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return
+    directory = os.path.dirname(os.path.abspath(database))
+    if not os.path.isdir(directory):
+        raise StoreError(
+            f"database URL {shown!r}: the directory {directory!r} of the SQLite file "
+            "does not exist (create it first, or give another path)"
+        )
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
@@ -144,6 +170,11 @@ def head_revision(migrations: str | None = None) -> str:
     return head
 
 
+def _is_known_revision(revision: str, migrations: str | None) -> bool:
+    script = ScriptDirectory.from_config(_alembic_config(migrations=migrations))
+    return any(known.revision == revision for known in script.walk_revisions())
+
+
 def current_revision(connection: sa.Connection) -> str | None:
     """Return the schema revision of the database behind ``connection`` (None if new)."""
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
@@ -155,7 +186,9 @@ def upgrade_schema(engine: sa.Engine, migrations: str | None = None) -> bool:
 
     Returns True if the database was changed. Safe to call from several
     processes at once: the check and the upgrade run in one write
-    transaction. ``migrations`` is another migrations directory, for tests.
+    transaction. Raises :class:`~mc.errors.StoreError`, changing nothing, if
+    the database has a revision this version does not ship (a newer mc wrote
+    it). ``migrations`` is another migrations directory, for tests.
     """
     head = head_revision(migrations)
     with read_transaction(engine) as connection:
@@ -169,6 +202,13 @@ def upgrade_schema(engine: sa.Engine, migrations: str | None = None) -> bool:
         current = current_revision(connection)
         if current == head:
             return False
+        if current is not None and not _is_known_revision(current, migrations):
+            raise StoreError(
+                f"the flow store at {engine.url.render_as_string(hide_password=True)} has "
+                f"schema revision {current!r}, which this version of mc does not know (its "
+                f"newest is {head!r}): a newer version of missioncontrol wrote it; upgrade "
+                "missioncontrol to use this database"
+            )
         logger.info("upgrading the flow store schema from %s to %s", current, head)
         command.upgrade(_alembic_config(connection, migrations), "head")
     return True

@@ -17,6 +17,12 @@ Concurrency guarantees:
   a write, so once a lease expired and another runner claimed the flow, the
   first runner's save is refused as stale: a flow is never saved by two
   runners from the same state. Saving releases the lease.
+* **Whose clock.** Lease times, ``tick_after`` and the timestamps come from
+  the store's ``clock``: by default the clock of the host the store is
+  opened on. Runners on several hosts compare lease times written by each
+  other's clocks, so their clocks must agree (NTP) to well within
+  ``lease_s``: a host whose clock runs ahead by more than that takes over
+  flows whose leases have not expired yet.
 """
 
 from __future__ import annotations
@@ -119,7 +125,8 @@ class FlowStore:
         self._versions: weakref.WeakKeyDictionary[Flow, int] = weakref.WeakKeyDictionary()
         try:
             upgrade_schema(self._engine)
-        except sa.exc.OperationalError as error:
+        except sa.exc.DBAPIError as error:
+            # The server is not there, refuses us, or the file is no database.
             self._engine.dispose()
             raise StoreError(f"cannot open the flow store at {self.url}: {error.orig}") from None
         except BaseException:
@@ -344,8 +351,8 @@ class FlowStore:
         unexpired lease on it. Flows still leased to ``runner_id`` itself
         are handed out again (a runner restarted under the same id, or one
         whose last round failed, takes its flows back at once), so two
-        runners must never share an id. Flows least recently saved come first. The
-        lease lasts ``lease_s`` seconds; saving the flow releases it, and so
+        runners must never share an id. Flows least recently saved come
+        first. The lease lasts ``lease_s`` seconds; saving the flow releases it, and so
         does :meth:`release`. A claimed row whose JSON cannot be loaded is
         marked FAILED (see :meth:`fail_flow`) and not returned.
         """
@@ -359,11 +366,7 @@ class FlowStore:
             sa.select(table.c.key)
             .where(
                 table.c.status.in_((PENDING, RUNNING)),
-                sa.or_(
-                    table.c.lease_expires_at.is_(None),
-                    table.c.lease_expires_at <= now,
-                    table.c.lease_owner == runner_id,
-                ),
+                _lease_is_free(now, runner_id),
                 sa.or_(table.c.tick_after.is_(None), table.c.tick_after <= now),
             )
             .order_by(table.c.updated_at, table.c.key)
@@ -374,11 +377,7 @@ class FlowStore:
         statement = (
             sa.update(table)
             .where(table.c.key.in_(candidates.scalar_subquery()))
-            .values(
-                lease_owner=runner_id,
-                lease_expires_at=now + lease_s,
-                version=table.c.version + 1,
-            )
+            .values(_lease_values(now, lease_s, runner_id))
             .returning(table.c.key, table.c.version, table.c.updated_at, table.c.flow_json)
         )
         with write_transaction(self._engine) as connection:
@@ -393,6 +392,44 @@ class FlowStore:
             self._versions[flow] = row.version
             flows.append(flow)
         return flows
+
+    def claim_flow(self, key: str, lease_s: float, runner_id: str) -> Flow | None:
+        """Lease flow ``key`` to ``runner_id``, whatever its status, and return it.
+
+        For a command that changes one flow (``mc retry``, ``mc cancel``):
+        while it holds the lease no runner claims the flow, so no runner's
+        work is thrown away by the command's save. Returns None, changing
+        nothing, if another runner holds an unexpired lease on the flow.
+        Raises :class:`~mc.errors.FlowNotFoundError` if there is no such
+        flow, and :class:`~mc.errors.FlowLoadError` (releasing the lease) if
+        its JSON does not load. Saving the flow releases the lease.
+        """
+        if lease_s <= 0:
+            raise StoreError(f"claim_flow: lease_s must be positive, got {lease_s!r}")
+        now = self.clock()
+        table = flows_table
+        statement = (
+            sa.update(table)
+            .where(table.c.key == key, _lease_is_free(now, runner_id))
+            .values(_lease_values(now, lease_s, runner_id))
+            .returning(table.c.version, table.c.flow_json)
+        )
+        with write_transaction(self._engine) as connection:
+            row = connection.execute(statement).one_or_none()
+            exists = row is not None or connection.execute(
+                sa.select(table.c.key).where(table.c.key == key)
+            ).first() is not None
+        if not exists:
+            raise FlowNotFoundError(key, self.url)
+        if row is None:
+            return None
+        try:
+            flow = _load_flow_json(key, row.flow_json)
+        except FlowLoadError:
+            self.release([key], runner_id)
+            raise
+        self._versions[flow] = row.version
+        return flow
 
     def release(self, keys: Iterable[str], runner_id: str) -> int:
         """Give up ``runner_id``'s leases on ``keys`` without saving; return how many."""
@@ -421,6 +458,24 @@ class FlowStore:
             "num_ticks": flow.num_ticks,
             "flow_json": flow.to_json(),
         }
+
+
+def _lease_is_free(now: float, runner_id: str) -> sa.ColumnElement[bool]:
+    """Rows ``runner_id`` may lease at ``now``: unleased, expired, or its own."""
+    return sa.or_(
+        flows_table.c.lease_expires_at.is_(None),
+        flows_table.c.lease_expires_at <= now,
+        flows_table.c.lease_owner == runner_id,
+    )
+
+
+def _lease_values(now: float, lease_s: float, runner_id: str) -> dict[str, Any]:
+    """What leasing a row writes; a lease is a write, so it makes older copies stale."""
+    return {
+        "lease_owner": runner_id,
+        "lease_expires_at": now + lease_s,
+        "version": flows_table.c.version + 1,
+    }
 
 
 def _record_columns() -> list[sa.Column[Any]]:

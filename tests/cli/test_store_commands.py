@@ -249,6 +249,48 @@ def test_cancel_fails_the_flow_with_the_reason_and_runners_leave_it(mc, db_url, 
     assert {task["status"] for task in flow.tasks.values()} == {"SKIPPED"}
 
 
+def test_cancel_of_a_flow_a_runner_holds_waits_then_exits_1_changing_nothing(
+    mc, db_url, submitted, monkeypatch
+):
+    from mc.cli import store_commands
+
+    monkeypatch.setattr(store_commands, "_LEASE_WAIT_S", 0.2)
+    with FlowStore(db_url) as store:
+        (held,) = store.claim(1, lease_s=300, runner_id="busy-runner")
+        before = store.get_record(held.key)
+        code, out, err = mc("cancel", held.key, "--db", db_url)
+        assert (code, out) == (1, "")
+        assert f"flow {held.key!r} is leased to runner busy-runner until" in err
+        assert store.get_record(held.key) == before
+
+
+def test_cancel_takes_the_lease_so_a_runner_never_ticks_the_flow_meanwhile(
+    mc, db_url, submitted, monkeypatch
+):
+    from mc.cli import store_commands
+
+    seen = {}
+    original = store_commands._change_flow
+
+    def change_and_look(store, key, change, command):
+        def looking(flow, record):
+            seen["runner claims"] = store.claim(5, lease_s=30, runner_id="runner")
+            seen["holder"] = record.lease_owner
+            return change(flow, record)
+
+        return original(store, key, looking, command)
+
+    monkeypatch.setattr(store_commands, "_change_flow", change_and_look)
+    code, _, err = mc("cancel", submitted["good"], "--db", db_url)
+    assert code == 0, err
+    claimed = [flow.key for flow in seen["runner claims"]]
+    assert submitted["good"] not in claimed
+    assert seen["holder"].startswith("mc cancel ")
+    with FlowStore(db_url) as store:
+        record = store.get_record(submitted["good"])
+    assert (record.status, record.lease_owner) == ("FAILED", None)
+
+
 def test_cancel_of_a_finished_flow_exits_1(mc, db_url, submitted):
     mc("runner", "--db", db_url, "--until-done", "--interval", "0.01")
     code, _, err = mc("cancel", submitted["good"], "--db", db_url)

@@ -187,6 +187,24 @@ def test_a_runner_that_lost_its_lease_counts_the_flow_stale_and_goes_on(flow_sto
     assert flow_store.get_record(key).status == "PENDING"
 
 
+def test_flows_whose_lease_expired_while_others_were_ticked_are_released_untouched(
+    flow_store, engine, clock
+):
+    def slow(task_ctx):
+        clock.advance(6)
+        task_ctx["task"]["status"] = "COMPLETED"
+
+    engine.register_task_type("slow", slow)
+    first = flow_store.create_flow(chain_spec(1, task_type="slow"))
+    clock.advance(1)  # claimed first: least recently saved
+    late = flow_store.create_flow(chain_spec(1, task_type="slow"))
+    stats = FlowRunner(flow_store, engine, runner_id="r1", lease_s=5).tick()
+    assert (stats.claimed, stats.ticked, stats.stale) == (2, 1, 1)
+    assert flow_store.get_record(first).status == "COMPLETED"
+    record = flow_store.get_record(late)
+    assert (record.status, record.num_ticks, record.lease_owner) == ("PENDING", 0, None)
+
+
 def test_runner_refuses_a_non_positive_lease(flow_store):
     with pytest.raises(ValueError, match="lease_s=0"):
         FlowRunner(flow_store, lease_s=0)

@@ -178,6 +178,26 @@ def test_a_retried_task_runs_a_new_child(flow_store):
     assert flow.tasks["sub"]["data"]["attempt"] == 2
 
 
+def test_a_task_retried_by_its_retries_policy_runs_a_new_child(flow_store):
+    first_child = child_flow_key("p", "sub", 1)
+
+    def fails_in_the_first_child(task_ctx):
+        failing = task_ctx["flow"].key == first_child
+        task_ctx["task"]["status"] = "FAILED" if failing else "COMPLETED"
+
+    engine = FlowEngine()
+    engine.register_task_type("fails_in_the_first_child", fails_in_the_first_child)
+    spec = parent_spec([{"key": "a", "task_type": "fails_in_the_first_child"}])
+    spec["key"] = "p"
+    spec["tasks"][0]["retries"] = 1
+    flow_store.create_flow(spec)
+    run_all(flow_store, engine)
+    flow = flow_store.get_flow("p")
+    assert (flow.status, flow.tasks["sub"]["data"]["attempt"]) == ("COMPLETED", 2)
+    children = {r.key: r.status for r in flow_store.query(parent_key="p")}
+    assert children == {first_child: "FAILED", child_flow_key("p", "sub", 2): "COMPLETED"}
+
+
 def test_cancelling_the_parent_cancels_its_running_child(flow_store):
     engine = FlowEngine()
     engine.register_task_type("wait", Waiting)
@@ -194,3 +214,24 @@ def test_cancelling_the_parent_cancels_its_running_child(flow_store):
     assert cancelled_child.status == "FAILED"
     assert cancelled_child.data["cancelled"]["reason"] == f"parent flow {parent} was cancelled"
     assert cancelled_child.tasks["w"]["error"].startswith("cancelled:")
+
+
+def test_cancelling_the_parent_leaves_a_child_a_runner_keeps_leased_and_says_why(
+    flow_store, monkeypatch
+):
+    from mc.runner import stored_flow
+
+    monkeypatch.setattr(stored_flow, "_CHILD_LEASE_WAIT_S", 0.2)
+    engine = FlowEngine()
+    engine.register_task_type("wait", Waiting)
+    parent = flow_store.create_flow(parent_spec([{"key": "w", "task_type": "wait"}]))
+    runner = FlowRunner(flow_store, engine, poll_interval_s=0)
+    runner.tick()
+    runner.tick()
+    (child,) = flow_store.query(parent_key=parent)
+    flow_store.claim_flow(child.key, lease_s=300, runner_id="busy-runner")
+    before = flow_store.get_record(child.key)
+    flow = flow_store.get_flow(parent)
+    engine.cancel_flow(flow, "no longer needed", task_ctx={"flow_store": flow_store})
+    assert "runner busy-runner kept it leased" in flow.tasks["sub"]["data"]["cancel_error"]
+    assert flow_store.get_record(child.key) == before

@@ -359,13 +359,33 @@ def test_store_with_malformed_url_raises_store_error_with_an_example():
 
 def test_store_with_unknown_driver_raises_store_error():
     with pytest.raises(StoreError, match="driver is not available"):
-        FlowStore("nosuchdb://host/db")
+        FlowStore("postgresql+pg8000://someone@localhost/flows")
+
+
+def test_store_in_a_missing_directory_raises_store_error_naming_the_directory(tmp_path):
+    missing = tmp_path / "no" / "such"
+    with pytest.raises(StoreError, match=f"the directory '{missing}' of the SQLite file does not exist"):
+        FlowStore(f"sqlite:///{missing}/mc.db")
+    assert not (tmp_path / "no").exists()
+
+
+def test_store_on_a_database_other_than_sqlite_or_postgresql_raises_store_error():
+    with pytest.raises(StoreError, match="runs on SQLite or PostgreSQL, not 'mysql'"):
+        FlowStore("mysql://someone@localhost/flows")
 
 
 def test_store_on_unreachable_server_raises_store_error_hiding_the_password():
     with pytest.raises(StoreError, match="cannot open the flow store") as caught:
         FlowStore("postgresql://someone:secret@127.0.0.1:1/nothing")
     assert "secret" not in str(caught.value)
+
+
+def test_store_on_a_file_that_is_not_a_database_raises_store_error_naming_it(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n")
+    with pytest.raises(StoreError, match=f"cannot open the flow store at sqlite:///{path}: file is not a database"):
+        FlowStore(f"sqlite:///{path}")
+    assert path.read_text() == "these are my notes, not a database\n"
 
 
 def test_sqlite_store_runs_in_wal_mode(sqlite_url):
@@ -412,6 +432,46 @@ def test_long_labels_and_runner_ids_are_stored_whole(flow_store):
     flow_store.claim(1, lease_s=30, runner_id="r" * 1000)
     record = flow_store.get_record(key)
     assert (len(record.label), len(record.lease_owner)) == (1000, 1000)
+
+
+def test_claim_flow_leases_one_flow_whatever_its_status(flow_store, engine, clock):
+    key = flow_store.create_flow(spec())
+    flow = flow_store.get_flow(key)
+    engine.run_flow(flow)
+    flow_store.save_flow(flow)
+    claimed = flow_store.claim_flow(key, lease_s=30, runner_id="mc cancel")
+    assert claimed.status == "COMPLETED"
+    record = flow_store.get_record(key)
+    assert (record.lease_owner, record.lease_expires_at) == ("mc cancel", clock.now + 30)
+
+
+def test_claim_flow_of_a_flow_another_runner_holds_returns_none_and_changes_nothing(flow_store):
+    key = flow_store.create_flow(spec())
+    flow_store.claim(1, lease_s=30, runner_id="runner")
+    before = flow_store.get_record(key)
+    assert flow_store.claim_flow(key, lease_s=30, runner_id="mc cancel") is None
+    assert flow_store.get_record(key) == before
+
+
+def test_a_flow_held_by_claim_flow_is_not_claimed_by_runners(flow_store):
+    key = flow_store.create_flow(spec())
+    flow_store.claim_flow(key, lease_s=30, runner_id="mc cancel")
+    assert flow_store.claim(5, lease_s=30, runner_id="runner") == []
+
+
+def test_claim_flow_of_an_unknown_key_raises_not_found(flow_store):
+    with pytest.raises(FlowNotFoundError, match="'nope'"):
+        flow_store.claim_flow("nope", lease_s=30, runner_id="mc cancel")
+
+
+def test_claim_flow_of_a_flow_that_does_not_load_raises_and_releases_it(flow_store):
+    from mc.errors import FlowLoadError
+
+    key = flow_store.create_flow(spec(key="bad"))
+    raw_update(flow_store, key, flow_json="[")
+    with pytest.raises(FlowLoadError, match="stored flow 'bad'"):
+        flow_store.claim_flow(key, lease_s=30, runner_id="mc retry")
+    assert flow_store.get_record(key).lease_owner is None
 
 
 def test_a_runner_claims_its_own_unexpired_leases_again(flow_store):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from importlib import resources
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from mc.errors import StoreError
 from mc.store import FlowStore
 from mc.store.database import current_revision, head_revision, make_engine, upgrade_schema
 from mc.store.tables import VERSION_TABLE, metadata
@@ -133,3 +135,28 @@ def test_processes_opening_a_new_database_at_once_create_it_once(db_url):
         assert [tuple(row) for row in rows] == [(head_revision(),)]
     finally:
         engine.dispose()
+
+
+def test_a_database_written_by_a_newer_version_is_refused_and_left_alone(db_url):
+    with FlowStore(db_url) as store:
+        key = store.create_flow({"tasks": [{"key": "a", "task_type": "noop"}]})
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"UPDATE {VERSION_TABLE} SET version_num = 'from_the_future'")
+        with pytest.raises(StoreError, match="revision 'from_the_future'.*a newer version"):
+            FlowStore(db_url)
+        with engine.connect() as connection:
+            assert current_revision(connection) == "from_the_future"
+            assert connection.exec_driver_sql("SELECT key FROM mc_flows").scalars().all() == [key]
+    finally:
+        engine.dispose()
+
+
+def test_key_status_label_parent_key_and_timestamps_are_indexed(db_url):
+    with FlowStore(db_url) as store, store._engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        indexed = {column for index in inspector.get_indexes("mc_flows") for column in index["column_names"]}
+        primary_key = inspector.get_pk_constraint("mc_flows")["constrained_columns"]
+    assert primary_key == ["key"]
+    assert {"status", "label", "parent_key", "created_at", "updated_at"} <= indexed

@@ -1,7 +1,7 @@
 """Alembic environment of the flow store's migrations.
 
 The store runs these migrations itself, on first use, through
-:func:`mc.store.schema.upgrade_schema`, which passes its open connection
+:func:`mc.store.database.upgrade_schema`, which passes its open connection
 (inside a transaction that holds the database's write lock) in
 ``config.attributes['connection']``. No ``alembic.ini`` is needed.
 """
