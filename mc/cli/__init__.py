@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from mc import __version__
+from mc.cli.arguments import positive_int
 from mc.errors import ExecutorError, FlowError, FlowSpecError, TaskTypeError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
@@ -51,7 +52,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a flow spec file to its end")
     run.add_argument("file", help="a flow spec, as .json, .yaml or .yml")
     run.add_argument(
-        "--max-ticks", type=_positive_int, default=None, help="give up after this many ticks"
+        "--max-ticks", type=positive_int, default=None, help="give up after this many ticks"
     )
     run.add_argument(
         "--json",
@@ -86,16 +87,6 @@ def _add_allow_imports(parser: argparse.ArgumentParser) -> None:
         metavar="PREFIX",
         help="module prefix from which dotted task types may be imported (repeatable)",
     )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
 
 
 def _run_command(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from mc.cli.arguments import non_negative_float, positive_float, positive_int
 from mc.errors import FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
@@ -58,7 +59,7 @@ def add_store_commands(commands: Any) -> None:
     _add_db(runner)
     runner.add_argument("--once", action="store_true", help="run one round, then exit")
     runner.add_argument(
-        "--interval", type=_non_negative_float, default=1.0, metavar="S",
+        "--interval", type=non_negative_float, default=1.0, metavar="S",
         help="seconds to sleep when no flow needs ticking (default 1)",
     )
     runner.add_argument(
@@ -66,15 +67,15 @@ def add_store_commands(commands: Any) -> None:
         help="exit once no flow in the store is PENDING or RUNNING",
     )
     runner.add_argument(
-        "--lease", type=_positive_float, default=300.0, metavar="S",
+        "--lease", type=positive_float, default=300.0, metavar="S",
         help="seconds a claimed flow stays leased to this runner (default 300)",
     )
     runner.add_argument(
-        "--batch", type=_positive_int, default=10, metavar="N",
+        "--batch", type=positive_int, default=10, metavar="N",
         help="flows claimed per round (default 10)",
     )
     runner.add_argument(
-        "--poll", type=_non_negative_float, default=1.0, metavar="S",
+        "--poll", type=non_negative_float, default=1.0, metavar="S",
         help="seconds before a flow that waits on outside work is ticked again (default 1)",
     )
     runner.add_argument(
@@ -97,7 +98,7 @@ def add_store_commands(commands: Any) -> None:
     ls.add_argument("--status", choices=sorted(FlowStatus.ALL), help="only flows with this status")
     ls.add_argument("--label", default=None, help="only flows with this label")
     ls.add_argument("--parent", default=None, metavar="KEY", help="only the stored subflows of KEY")
-    ls.add_argument("--limit", type=_positive_int, default=100, help="at most this many (100)")
+    ls.add_argument("--limit", type=positive_int, default=100, help="at most this many (100)")
     ls.add_argument("--json", action="store_true", help="print a JSON list of records")
     ls.set_defaults(command=_ls_command)
 
@@ -128,23 +129,6 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _number_type(convert: Callable[[str], Any], minimum: float, inclusive: bool) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value < minimum or (not inclusive and value == minimum) or value != value:
-            relation = "at least" if inclusive else "more than"
-            raise argparse.ArgumentTypeError(f"expected {relation} {minimum:g}, got {text}")
-        return value
-
-    return parse
-
-
-_positive_int = _number_type(int, 1, inclusive=True)
-_positive_float = _number_type(float, 0, inclusive=False)
-_non_negative_float = _number_type(float, 0, inclusive=True)
 
 
 def _open_store(args: argparse.Namespace) -> FlowStore:

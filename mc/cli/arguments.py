@@ -1,0 +1,32 @@
+"""Argument types shared by the ``mc`` commands."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+
+def number_type(convert: Callable[[str], Any], minimum: float, inclusive: bool) -> Callable[[str], Any]:
+    """Return an argparse type: ``convert`` the text, and refuse values below ``minimum``.
+
+    With ``inclusive`` false, ``minimum`` itself is refused too; NaN always is.
+    """
+    kind = "a whole number" if convert is int else "a number"
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if value < minimum or (not inclusive and value == minimum) or value != value:
+            relation = "at least" if inclusive else "more than"
+            raise argparse.ArgumentTypeError(f"expected {relation} {minimum:g}, got {text}")
+        return value
+
+    return parse
+
+
+positive_int = number_type(int, 1, inclusive=True)
+positive_float = number_type(float, 0, inclusive=False)
+non_negative_float = number_type(float, 0, inclusive=True)
