@@ -221,11 +221,11 @@ class FlowEngine:
         """
         key = task["key"]
         try:
-            tick = self.task_type_registry.resolve_tick(task["task_type"])
+            tick, raw = self.task_type_registry.resolve_tick(task["task_type"])
             params = task.get("task_params")
-            if params and needs_interpolation(params):
-                handler = self.task_type_registry.resolve(task["task_type"])
-                resolved = interpolate(params, ctx, raw=getattr(handler, "raw_params", ()))
+            # Params held raw for later (a subflow's spec) are not even scanned.
+            if params and needs_interpolation(params, raw):
+                resolved = interpolate(params, ctx, raw=raw)
                 # The handler sees resolved params in the task itself (so it can
                 # be reached through ctx['flow'] too); the stored task keeps
                 # the raw ones.

@@ -22,8 +22,14 @@ from mc.errors import DotPathError
 from mc.flows.dotpath import get_path
 
 
-def needs_interpolation(value: Any) -> bool:
-    """Return True if ``value`` holds a string that starts with ``$`` or ``\\$``."""
+def needs_interpolation(value: Any, raw: Iterable[str] = ()) -> bool:
+    """Return True if ``value`` holds a string that starts with ``$`` or ``\\$``.
+
+    Top-level entries of a dict ``value`` named in ``raw`` are not looked
+    at, as :func:`interpolate` leaves them alone.
+    """
+    if raw and isinstance(value, dict):
+        return any(needs_interpolation(item) for name, item in value.items() if name not in raw)
     if isinstance(value, str):
         return value.startswith(("$", "\\$"))
     if isinstance(value, dict):

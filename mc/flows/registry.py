@@ -57,7 +57,9 @@ class TaskTypeRegistry:
         # Handlers found through entry points or allowed imports.
         self._found: dict[str, Any] = {}
         # The function that ticks a task, per name: the engine's hot path.
-        self._tick_functions: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        self._tick_functions: dict[
+            str, tuple[Callable[[dict[str, Any]], Any], tuple[str, ...]]
+        ] = {}
         for name, handler in BUILTIN_TASK_TYPES.items():
             self.register(name, handler)
         for name, handler in (handlers or {}).items():
@@ -84,17 +86,18 @@ class TaskTypeRegistry:
         self._tick_functions.pop(name, None)
         return handler
 
-    def resolve_tick(self, name: str) -> Callable[[dict[str, Any]], Any]:
-        """Return a function that ticks a task of type ``name`` given its task_ctx.
+    def resolve_tick(self, name: str) -> tuple[Callable[[dict[str, Any]], Any], tuple[str, ...]]:
+        """Return the function that ticks a task of type ``name`` given its
+        task_ctx, and the handler's ``raw_params`` (params not to interpolate).
 
         Raises :class:`~mc.errors.TaskTypeError` as :meth:`resolve` does.
         """
-        tick = self._tick_functions.get(name)
-        if tick is None:
+        found = self._tick_functions.get(name)
+        if found is None:
             handler = self.resolve(name)
             tick = getattr(handler, "tick_task", None) or handler
-            self._tick_functions[name] = tick
-        return tick
+            found = self._tick_functions[name] = (tick, tuple(getattr(handler, "raw_params", ())))
+        return found
 
     def resolve(self, name: str) -> Any:
         """Return the handler for ``name``, or raise TaskTypeError saying why not."""

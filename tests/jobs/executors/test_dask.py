@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from mc.jobs.executors.dask import DaskExecutor, pack_dir, unpack_dir
-from mc.jobs.job_dir import build_job_dir
 from tests.jobs.conftest import poll_until_finished
 
 
@@ -17,19 +16,6 @@ def executor(dask_address):
     executor = DaskExecutor(address=dask_address)
     yield executor
     executor.close()
-
-
-@pytest.fixture
-def build(tmp_path, job_types):
-    """Build a shell job dir running ``command``; return its path."""
-    counter = iter(range(1000))
-
-    def build(command, **params):
-        key = f"job{next(counter)}"
-        job = {"key": key, "job_type": "shell", "job_params": {"command": command, **params}}
-        return build_job_dir(job, tmp_path / key, job_types)
-
-    return build
 
 
 def test_job_runs_on_a_worker_with_a_shared_filesystem(executor, build):

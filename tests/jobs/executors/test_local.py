@@ -11,21 +11,7 @@ import pytest
 
 from mc.errors import JobConfigError, JobError
 from mc.jobs.executors.local import LocalExecutor
-from mc.jobs.job_dir import build_job_dir
 from tests.jobs.conftest import poll_until_finished, process_ended
-
-
-@pytest.fixture
-def build(tmp_path, job_types):
-    """Build a shell job dir running ``command``; return its path."""
-    counter = iter(range(1000))
-
-    def build(command, **params):
-        key = f"job{next(counter)}"
-        job = {"key": key, "job_type": "shell", "job_params": {"command": command, **params}}
-        return build_job_dir(job, tmp_path / key, job_types)
-
-    return build
 
 
 def test_job_runs_to_completion_with_exit_status_zero(build):

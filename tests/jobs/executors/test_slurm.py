@@ -11,7 +11,6 @@ import pytest
 from mc.errors import ExecutorError
 from mc.jobs.executors import slurm as slurm_module
 from mc.jobs.executors.slurm import SlurmExecutor, parse_scontrol_record, sbatch_options
-from mc.jobs.job_dir import build_job_dir
 from tests.jobs.conftest import poll_until_finished
 
 
@@ -19,19 +18,6 @@ from tests.jobs.conftest import poll_until_finished
 def executor(slurm_cluster):
     """A SLURM executor that polls often, for fast tests."""
     return SlurmExecutor(partition=slurm_cluster, min_poll_interval_s=0.1)
-
-
-@pytest.fixture
-def build(tmp_path, job_types):
-    """Build a shell job dir running ``command``; return its path."""
-    counter = iter(range(1000))
-
-    def build(command, **params):
-        key = f"job{next(counter)}"
-        job = {"key": key, "job_type": "shell", "job_params": {"command": command, **params}}
-        return build_job_dir(job, tmp_path / key, job_types)
-
-    return build
 
 
 def scontrol_fields(job_id):
