@@ -97,6 +97,25 @@ class FlowNotFoundError(StoreError, LookupError):
         super().__init__(f"no flow with key {key!r}{where}")
 
 
+class AmbiguousFlowKeyError(StoreError, LookupError):
+    """A key prefix matches more than one stored flow.
+
+    ``candidates`` lists (some of) the matching keys; ``count`` is how many
+    flows match in all.
+    """
+
+    def __init__(self, prefix: str, candidates: list[str], count: int) -> None:
+        self.prefix = prefix
+        self.candidates = candidates
+        self.count = count
+        listed = "\n  ".join(candidates)
+        more = f"\n  ... and {count - len(candidates)} more" if count > len(candidates) else ""
+        super().__init__(
+            f"key prefix {prefix!r} is ambiguous: {count} flows match; give more of the key. "
+            f"Candidates:\n  {listed}{more}"
+        )
+
+
 class FlowExistsError(StoreError):
     """A flow with the same key is already in the store."""
 

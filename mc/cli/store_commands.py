@@ -1,10 +1,12 @@
 """The ``mc`` commands that work on a flow store.
 
 ``mc submit FILE`` stores a flow spec as a new flow and prints its key;
-``mc runner`` ticks the stored flows; ``mc ls`` lists them; ``mc show KEY``
-shows one; ``mc retry KEY`` puts its FAILED and SKIPPED tasks back to
+``mc runner`` ticks the stored flows; ``mc ls`` lists them, newest first;
+``mc show KEY`` shows one as a tree of its tasks; ``mc retry KEY`` puts its FAILED and SKIPPED tasks back to
 PENDING; ``mc cancel KEY`` stops it. Each takes ``--db URL`` (default
-``$MC_DB_URL``, else ``sqlite:///mc.db``).
+``$MC_DB_URL``, else ``sqlite:///mc.db``). Wherever a command takes a flow
+key, a unique prefix of it will do, as for git's commit hashes
+(:func:`resolve_flow_key`).
 
 Exit codes, as for the other commands: 0 success; 1 the command could not
 do its work (nothing to retry, a flow already ended, a flow that a runner
@@ -24,7 +26,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mc.cli.arguments import non_negative_float, positive_float, positive_int
+from mc.cli.arguments import non_negative_duration, positive_duration, positive_int
+from mc.cli.terminal import printable
 from mc.errors import FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
@@ -43,6 +46,9 @@ EXIT_BAD_INPUT = 2
 _COMMAND_LEASE_S = 60.0
 _LEASE_WAIT_S = 30.0
 
+#: How many flows ``mc ls`` lists without ``--limit`` or ``--all``.
+LS_DEFAULT_LIMIT = 20
+
 
 
 def add_store_commands(commands: Any) -> None:
@@ -59,24 +65,24 @@ def add_store_commands(commands: Any) -> None:
     _add_db(runner)
     runner.add_argument("--once", action="store_true", help="run one round, then exit")
     runner.add_argument(
-        "--interval", type=non_negative_float, default=1.0, metavar="S",
-        help="seconds to sleep when no flow needs ticking (default 1)",
+        "--interval", type=non_negative_duration, default=1.0, metavar="DURATION",
+        help="how long to sleep when no flow needs ticking, as 1.5, 30s, 5m (default 1s)",
     )
     runner.add_argument(
         "--until-done", action="store_true",
         help="exit once no flow in the store is PENDING or RUNNING",
     )
     runner.add_argument(
-        "--lease", type=positive_float, default=300.0, metavar="S",
-        help="seconds a claimed flow stays leased to this runner (default 300)",
+        "--lease", type=positive_duration, default=300.0, metavar="DURATION",
+        help="how long a claimed flow stays leased to this runner, as 300, 5m (default 5m)",
     )
     runner.add_argument(
         "--batch", type=positive_int, default=10, metavar="N",
         help="flows claimed per round (default 10)",
     )
     runner.add_argument(
-        "--poll", type=non_negative_float, default=1.0, metavar="S",
-        help="seconds before a flow that waits on outside work is ticked again (default 1)",
+        "--poll", type=non_negative_duration, default=1.0, metavar="DURATION",
+        help="how long before a flow that waits on outside work is ticked again (default 1s)",
     )
     runner.add_argument(
         "--runner-id", default=None,
@@ -93,17 +99,32 @@ def add_store_commands(commands: Any) -> None:
     )
     runner.set_defaults(command=_runner_command)
 
-    ls = commands.add_parser("ls", help="list the stored flows")
+    ls = commands.add_parser("ls", help="list the stored flows, newest first")
     _add_db(ls)
     ls.add_argument("--status", choices=sorted(FlowStatus.ALL), help="only flows with this status")
-    ls.add_argument("--label", default=None, help="only flows with this label")
+    ls.add_argument(
+        "--label", default=None, metavar="GLOB",
+        help="only flows whose label matches GLOB (* any characters, ? one; case-sensitive)",
+    )
     ls.add_argument("--parent", default=None, metavar="KEY", help="only the stored subflows of KEY")
-    ls.add_argument("--limit", type=positive_int, default=100, help="at most this many (100)")
+    ls.add_argument(
+        "--since", type=positive_duration, default=None, metavar="DURATION",
+        help="only flows created within DURATION, as 30s, 5m, 2h, 1d",
+    )
+    limits = ls.add_mutually_exclusive_group()
+    limits.add_argument(
+        "--limit", type=positive_int, default=LS_DEFAULT_LIMIT, metavar="N",
+        help=f"at most N flows, the newest (default {LS_DEFAULT_LIMIT})",
+    )
+    limits.add_argument("--all", action="store_true", help="every matching flow, no limit")
+    ls.add_argument("--oldest-first", action="store_true", help="list the oldest first")
     ls.add_argument("--json", action="store_true", help="print a JSON list of records")
     ls.set_defaults(command=_ls_command)
 
-    show = commands.add_parser("show", help="show a stored flow: its tasks, statuses, errors")
-    show.add_argument("key", help="the flow's key")
+    show = commands.add_parser(
+        "show", help="show a stored flow as a tree: tasks, subflows, spread items, jobs, errors"
+    )
+    show.add_argument("key", help="the flow's key, or a unique prefix of it")
     _add_db(show)
     show.add_argument("--json", action="store_true", help="print the flow dict as JSON")
     show.set_defaults(command=_show_command)
@@ -111,12 +132,12 @@ def add_store_commands(commands: Any) -> None:
     retry = commands.add_parser(
         "retry", help="put a flow's FAILED and SKIPPED tasks back to PENDING"
     )
-    retry.add_argument("key", help="the flow's key")
+    retry.add_argument("key", help="the flow's key, or a unique prefix of it")
     _add_db(retry)
     retry.set_defaults(command=_retry_command)
 
     cancel = commands.add_parser("cancel", help="stop a flow: it ends FAILED")
-    cancel.add_argument("key", help="the flow's key")
+    cancel.add_argument("key", help="the flow's key, or a unique prefix of it")
     _add_db(cancel)
     cancel.add_argument("--reason", default="cancelled", help="recorded in the flow's data")
     cancel.set_defaults(command=_cancel_command)
@@ -149,12 +170,23 @@ def _with_store(name: str, command: Callable[[argparse.Namespace, FlowStore], in
         try:
             return command(args, store)
         except (StoreError, FlowLoadError, FlowSpecError) as error:
-            print(f"mc {name}: {error}", file=sys.stderr)
+            print(f"mc {name}: {printable(error, keep_newlines=True)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         finally:
             store.close()
 
     return run
+
+
+def resolve_flow_key(store: FlowStore, given: str) -> str:
+    """Return the full key of the flow that ``given`` names: its key, or a unique prefix.
+
+    Every ``mc`` command that takes a flow key calls this. Raises
+    :class:`~mc.errors.FlowNotFoundError` when no flow matches and
+    :class:`~mc.errors.AmbiguousFlowKeyError` (listing candidates) when
+    several do; ``_with_store`` reports both as bad input (exit 2).
+    """
+    return store.resolve_key(given)
 
 
 # -- submit ------------------------------------------------------------------
@@ -274,8 +306,14 @@ def _format_stats(stats: RunnerStats) -> str:
 
 
 def _ls(args: argparse.Namespace, store: FlowStore) -> int:
+    parent = resolve_flow_key(store, args.parent) if args.parent is not None else None
     records = store.query(
-        status=args.status, label=args.label, parent_key=args.parent, limit=args.limit
+        status=args.status,
+        label_glob=args.label,
+        parent_key=parent,
+        created_since=store.clock() - args.since if args.since is not None else None,
+        limit=None if args.all else args.limit,
+        newest_first=not args.oldest_first,
     )
     if args.json:
         print(json.dumps([record.to_dict() for record in records], indent=2))
@@ -290,8 +328,8 @@ def format_record_table(records: list[FlowRecord]) -> str:
     for record in records:
         rows.append(
             (
-                record.key,
-                record.label or "-",
+                printable(record.key),
+                printable(record.label) if record.label else "-",
                 record.status + (" (!)" if record.error else ""),
                 str(record.num_tasks),
                 _format_time(record.updated_at),
@@ -310,48 +348,64 @@ def _format_time(epoch_s: float | None) -> str:
 
 
 def _show(args: argparse.Namespace, store: FlowStore) -> int:
-    from mc.cli import format_task_table
+    from mc.flows.tree import build_flow_tree
+    from mc.cli.tree_view import print_flow_tree
 
-    record = store.get_record(args.key)
+    key = resolve_flow_key(store, args.key)
+    record = store.get_record(key)
     try:
-        flow = store.get_flow(args.key)
+        flow = store.get_flow(key)
     except FlowLoadError as error:
         flow = None
         load_error = str(error)
     if args.json:
         if flow is None:
-            print(f"mc show: {load_error}", file=sys.stderr)
+            print(f"mc show: {printable(load_error)}", file=sys.stderr)
             return EXIT_FAILED
         print(json.dumps(flow.to_flow_dict(), indent=2))
         return EXIT_OK
-    print(f"flow {record.key} ({record.label or 'no label'}): {record.status}")
+    header = []
     if record.parent_key:
-        print(f"parent: {record.parent_key} (depth {record.depth})")
-    print(f"created {_format_time(record.created_at)}, updated {_format_time(record.updated_at)}")
+        header.append(f"parent: {printable(record.parent_key)} (depth {record.depth})")
+    header.append(
+        f"created {_format_time(record.created_at)}, updated {_format_time(record.updated_at)}"
+    )
     if record.lease_owner and record.lease_expires_at:
-        print(f"leased to {record.lease_owner} until {_format_time(record.lease_expires_at)}")
+        header.append(
+            f"leased to {printable(record.lease_owner)} until {_format_time(record.lease_expires_at)}"
+        )
     if record.error:
-        print(f"marked FAILED by the store or a runner: {record.error}")
+        header.append(f"marked FAILED by the store or a runner: {printable(record.error)}")
     if flow is None:
-        print(f"the stored flow cannot be loaded: {load_error}")
+        label = printable(record.label) if record.label else "no label"
+        print(f"flow {printable(record.key)} ({label}): {record.status}")
+        print("\n".join(header))
+        print(f"the stored flow cannot be loaded: {printable(load_error)}")
         return EXIT_OK
-    print(format_task_table(flow))
-    for key, task in flow.tasks.items():
-        if task.get("error"):
-            print(f"\ntask {key} error:\n{_indent(str(task['error']))}")
-    children = store.query(parent_key=flow.key, limit=None)
-    if children:
-        print("\nstored subflows:")
-        for child in children:
-            print(f"  {child.key} ({child.label or 'no label'}): {child.status}")
-    cancelled = flow.data.get("cancelled")
-    if isinstance(cancelled, dict):
-        print(f"\ncancelled: {cancelled.get('reason')}")
+    tree = build_flow_tree(flow.to_flow_dict(), _stored_flow_loader(store))
+    if tree.cancelled is not None:
+        header.append(f"cancelled: {printable(tree.cancelled)}")
+    print_flow_tree(tree, sys.stdout, now=store.clock(), header_lines=header)
+    shown = {node.subflow_key for node in tree.walk() if node.subflow_stored}
+    others = [child for child in store.query(parent_key=flow.key, limit=None) if child.key not in shown]
+    if others:
+        print("\nother stored subflows:")
+        for child in others:
+            label = printable(child.label) if child.label else "no label"
+            print(f"  {printable(child.key)} ({label}): {child.status}")
     return EXIT_OK
 
 
-def _indent(text: str) -> str:
-    return "\n".join(f"  {line}" for line in text.rstrip().splitlines())
+def _stored_flow_loader(store: FlowStore) -> Callable[[str], dict[str, Any] | None]:
+    """Read a stored subflow for the tree; one that cannot be read shows no tasks."""
+
+    def load(key: str) -> dict[str, Any] | None:
+        try:
+            return store.get_flow(key).to_flow_dict()
+        except (StoreError, FlowLoadError):
+            return None
+
+    return load
 
 
 # -- retry, cancel --------------------------------------------------------------
@@ -417,7 +471,7 @@ def _retry_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) 
             return True, f"flow {flow.key}: cleared the runner's error; it is {flow.status} again"
         return False, f"flow {flow.key} is {flow.status}: no FAILED or SKIPPED task to retry"
 
-    changed, message = _change_flow(store, args.key, retry, "retry")
+    changed, message = _change_flow(store, resolve_flow_key(store, args.key), retry, "retry")
     print(message, file=sys.stdout if changed else sys.stderr)
     return EXIT_OK if changed else EXIT_FAILED
 
@@ -435,7 +489,7 @@ def _cancel_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine)
         engine.cancel_flow(flow, args.reason, task_ctx={"flow_store": store})
         return True, f"flow {flow.key} cancelled: {args.reason}"
 
-    changed, message = _change_flow(store, args.key, cancel, "cancel")
+    changed, message = _change_flow(store, resolve_flow_key(store, args.key), cancel, "cancel")
     print(message, file=sys.stdout if changed else sys.stderr)
     return EXIT_OK if changed else EXIT_FAILED
 

@@ -5,11 +5,12 @@ its schema current with Alembic migrations on first use, and leases flows to
 runners (see :mod:`mc.runner`). See the "Storing flows" chapter of the docs.
 """
 
-from mc.errors import FlowExistsError, FlowNotFoundError, StaleFlowError, StoreError
+from mc.errors import AmbiguousFlowKeyError, FlowExistsError, FlowNotFoundError, StaleFlowError, StoreError
 from mc.store.database import DEFAULT_DB_URL, default_db_url
 from mc.store.flow_store import FlowRecord, FlowStore
 
 __all__ = [
+    "AmbiguousFlowKeyError",
     "DEFAULT_DB_URL",
     "FlowExistsError",
     "FlowNotFoundError",

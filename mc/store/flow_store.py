@@ -38,6 +38,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mc.errors import (
+    AmbiguousFlowKeyError,
     FlowExistsError,
     FlowLoadError,
     FlowNotFoundError,
@@ -56,6 +57,9 @@ from mc.store.database import (
 from mc.store.tables import flows_table
 
 logger = logging.getLogger(__name__)
+
+# How many matching keys an ambiguous key prefix lists.
+_MAX_KEY_CANDIDATES = 10
 
 #: The longest flow key the store accepts (the key column is VARCHAR(255)).
 MAX_KEY_LENGTH = 255
@@ -308,30 +312,105 @@ class FlowStore:
         parent_key: str | None = None,
         limit: int | None = 100,
         offset: int = 0,
+        *,
+        label_glob: str | None = None,
+        created_since: float | None = None,
+        newest_first: bool = False,
     ) -> list[FlowRecord]:
-        """Return the records of the flows matching every filter given, oldest first.
+        """Return the records of the flows matching every filter given.
 
         ``status`` is a flow status; ``label`` and ``parent_key`` match
-        exactly. At most ``limit`` records (None: all), after skipping
-        ``offset``.
+        exactly. ``label_glob`` matches labels as a shell pattern: ``*`` is
+        any run of characters, ``?`` any one character, and every other
+        character stands for itself (case-sensitive; a flow without a label
+        never matches). ``created_since`` (epoch seconds) keeps flows
+        created at or after that time. Oldest first (by creation time, then
+        key), or newest first with ``newest_first``. At most ``limit``
+        records (None: all), after skipping ``offset``.
         """
         if status is not None and status not in FlowStatus.ALL:
             raise StoreError(
                 f"query: status {status!r} is not a flow status "
                 f"(expected one of {', '.join(sorted(FlowStatus.ALL))})"
             )
+        table = flows_table
         statement = sa.select(*_record_columns())
         if status is not None:
-            statement = statement.where(flows_table.c.status == status)
+            statement = statement.where(table.c.status == status)
         if label is not None:
-            statement = statement.where(flows_table.c.label == label)
+            statement = statement.where(table.c.label == label)
+        if label_glob is not None:
+            statement = statement.where(self._label_matches(label_glob))
         if parent_key is not None:
-            statement = statement.where(flows_table.c.parent_key == parent_key)
-        statement = statement.order_by(flows_table.c.created_at, flows_table.c.key)
+            statement = statement.where(table.c.parent_key == parent_key)
+        if created_since is not None:
+            statement = statement.where(table.c.created_at >= created_since)
+        if newest_first:
+            statement = statement.order_by(table.c.created_at.desc(), table.c.key.desc())
+        else:
+            statement = statement.order_by(table.c.created_at, table.c.key)
         statement = statement.limit(limit).offset(offset)
         with read_transaction(self._engine) as connection:
             rows = connection.execute(statement).all()
         return [FlowRecord(**row._asdict()) for row in rows]
+
+    def _label_matches(self, pattern: str) -> sa.ColumnElement[bool]:
+        """The condition 'label matches the shell pattern' (``*`` and ``?``), case-sensitive."""
+        column = flows_table.c.label
+        if self.dialect == "sqlite":
+            # SQLite's LIKE ignores case; its GLOB does not. Brackets are
+            # GLOB's only other special characters: make them literal.
+            escaped = "".join(f"[{char}]" if char in "[]" else char for char in pattern)
+            return column.op("GLOB")(escaped)
+        like = "".join(
+            {"*": "%", "?": "_", "%": "\\%", "_": "\\_", "\\": "\\\\"}.get(char, char)
+            for char in pattern
+        )
+        return column.like(like, escape="\\")
+
+    def resolve_key(self, prefix: str) -> str:
+        """Return the key of the one flow whose key is ``prefix`` or starts with it.
+
+        As git takes a unique prefix of a commit hash: a flow whose key is
+        exactly ``prefix`` wins; otherwise exactly one key must start with
+        ``prefix`` (case-sensitive). Raises
+        :class:`~mc.errors.FlowNotFoundError` if none does, and
+        :class:`~mc.errors.AmbiguousFlowKeyError`, listing candidates, if
+        several do.
+        """
+        if not isinstance(prefix, str) or not prefix:
+            raise FlowNotFoundError(str(prefix), self.url)
+        table = flows_table
+        with read_transaction(self._engine) as connection:
+            exact = connection.execute(
+                sa.select(table.c.key).where(table.c.key == prefix)
+            ).scalar_one_or_none()
+            if exact is not None:
+                return str(exact)
+            # startswith(autoescape=True) escapes LIKE's wildcards in the
+            # prefix; the substr test makes the match case-sensitive on
+            # SQLite too, whose LIKE ignores case.
+            matches = sa.and_(
+                table.c.key.startswith(prefix, autoescape=True),
+                sa.func.substr(table.c.key, 1, len(prefix)) == prefix,
+            )
+            rows = connection.execute(
+                sa.select(table.c.key, table.c.label, table.c.status)
+                .where(matches)
+                .order_by(table.c.created_at.desc(), table.c.key)
+                .limit(_MAX_KEY_CANDIDATES)
+            ).all()
+            count = len(rows)
+            if count == _MAX_KEY_CANDIDATES:
+                count = connection.execute(
+                    sa.select(sa.func.count()).select_from(table).where(matches)
+                ).scalar_one()
+        if not rows:
+            raise FlowNotFoundError(prefix, self.url)
+        if count == 1:
+            return str(rows[0].key)
+        candidates = [f"{row.key}  {row.label or '-'}  {row.status}" for row in rows]
+        raise AmbiguousFlowKeyError(prefix, candidates, count)
 
     def count_by_status(self) -> dict[str, int]:
         """Return how many flows have each status (statuses with none are left out)."""

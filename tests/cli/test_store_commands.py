@@ -185,9 +185,10 @@ def test_show_lists_tasks_statuses_and_errors(mc, db_url, submitted):
     code, out, _ = mc("show", submitted["bad"], "--db", db_url)
     assert code == 0
     assert out.splitlines()[0] == f"flow {submitted['bad']} (bad): FAILED"
-    statuses = {line.split()[0]: line.split()[2] for line in out.splitlines() if line[:2] in ("a ", "oo", "c ")}
+    summaries = [line for line in out.splitlines() if line.startswith(("├── ", "└── "))]
+    statuses = {line.split()[1]: line.split()[2] for line in summaries}
     assert statuses == {"a": "COMPLETED", "oops": "FAILED", "c": "SKIPPED"}
-    assert "task oops error:\n  unknown task_type 'no_such_type'" in out
+    assert "error: unknown task_type 'no_such_type'" in out
 
 
 def test_show_json_prints_the_flow_dict(mc, db_url, submitted):
@@ -326,13 +327,14 @@ PARENT = {"key": "parent", "tasks": [{"key": "sub", "task_type": "stored_flow", 
     "flow_spec": {"label": "kid", "tasks": [{"key": "a", "task_type": "noop"}]}}}]}
 
 
-def test_show_lists_the_stored_subflows_and_ls_parent_filters_them(mc, sqlite_url, tmp_path):
+def test_show_nests_the_stored_subflows_and_ls_parent_filters_them(mc, sqlite_url, tmp_path):
     mc("submit", write_spec(tmp_path, PARENT), "--db", sqlite_url)
     mc("runner", "--db", sqlite_url, "--until-done", "--interval", "0.01", "--poll", "0")
     with FlowStore(sqlite_url) as store:
         (child,) = store.query(parent_key="parent")
     _, out, _ = mc("show", "parent", "--db", sqlite_url)
-    assert f"stored subflows:\n  {child.key} (kid): COMPLETED" in out
+    assert f"stored subflow {child.key} (kid): COMPLETED" in out
+    assert "└── sub/a  COMPLETED  noop" in out
     _, out, _ = mc("ls", "--db", sqlite_url, "--parent", "parent", "--json")
     assert [record["key"] for record in json.loads(out)] == [child.key]
 
