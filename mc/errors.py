@@ -84,6 +84,14 @@ class JobConfigError(JobError):
     """A job needs a setting (from its config spec) that its executor does not provide."""
 
 
+class GraphvizError(MCError):
+    """Graphviz's ``dot`` program is missing, or could not draw a graph."""
+
+
+class GraphvizNotFoundError(GraphvizError, LookupError):
+    """Graphviz's ``dot`` program is not installed (not on ``PATH``)."""
+
+
 class StoreError(MCError):
     """A flow store cannot do what was asked (see the subclasses)."""
 

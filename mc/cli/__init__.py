@@ -26,6 +26,7 @@ from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.store_commands import add_store_commands
+from mc.cli.graph_command import add_graph_command
 
 EXIT_OK = 0
 EXIT_FLOW_FAILED = 1
@@ -76,6 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(command=_validate_command)
 
     add_store_commands(commands)
+    add_graph_command(commands)
     return parser
 
 
