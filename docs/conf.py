@@ -5,6 +5,8 @@ import sys
 
 DOCS_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(DOCS_DIR))
+# Local extensions: mc_flow_graph draws example flows with Graphviz at build time.
+sys.path.insert(0, os.path.join(DOCS_DIR, "_ext"))
 
 project = "MissionControl"
 author = "MissionControl developers"
@@ -13,6 +15,7 @@ copyright = "2026, MissionControl developers"
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.doctest",
+    "mc_flow_graph",
 ]
 
 autodoc_member_order = "bysource"

@@ -5,3 +5,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 bash "$here/setup_postgres.sh"
 bash "$here/setup_slurm.sh"
+
+# Graphviz's `dot` draws `mc graph --format svg|png` and the docs' flow picture.
+if ! command -v dot >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq graphviz >/dev/null
+fi

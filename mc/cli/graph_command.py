@@ -82,15 +82,18 @@ def _graph_command(args: argparse.Namespace) -> int:
                 content = render_graphviz(dot_text, output_format)
             except GraphvizError as error:
                 return _fail(f"{error}; or use --format dot or --format mermaid")
-    if args.output is None:
+    if args.output is not None:
+        try:
+            Path(args.output).write_bytes(content)
+        except OSError as error:
+            return _fail(f"cannot write {args.output}: {error.strerror or error}")
+    elif output_format == "png":
         sys.stdout.flush()
         sys.stdout.buffer.write(content)
         sys.stdout.buffer.flush()
-        return EXIT_OK
-    try:
-        Path(args.output).write_bytes(content)
-    except OSError as error:
-        return _fail(f"cannot write {args.output}: {error.strerror or error}")
+    else:
+        # Text, written as text: standard output may be a text-only stream.
+        sys.stdout.write(content.decode("utf-8"))
     return EXIT_OK
 
 
