@@ -291,12 +291,13 @@ def test_show_escapes_control_characters_from_the_flow(mc, sqlite_url):
     assert out.splitlines()[0] == "flow k\\x1b]0;title\\x07 (l\\x1b[31m): PENDING"
 
 
-def run_on_a_terminal(args: list[str]) -> str:
+def run_on_a_terminal(args: list[str], python_args: tuple[str, ...] = ("-m", "mc"),
+                      exit_code: int = 0) -> str:
     """Run ``python -m mc ARGS`` with its stdout on a pseudo-terminal; return what it printed."""
     leader, follower = pty.openpty()
     try:
         process = subprocess.run(
-            [sys.executable, "-m", "mc", *args], cwd=REPO_ROOT, stdout=follower,
+            [sys.executable, *python_args, *args], cwd=REPO_ROOT, stdout=follower,
             stderr=subprocess.PIPE, timeout=60, check=False,
             env={**os.environ, "COLUMNS": "200", "TERM": "xterm-256color"},
         )
@@ -315,8 +316,8 @@ def run_on_a_terminal(args: list[str]) -> str:
         if follower != -1:
             os.close(follower)
         os.close(leader)
-    assert process.returncode == 0, process.stderr
-    return output.decode()
+    assert process.returncode == exit_code, process.stderr
+    return output.decode() + process.stderr.decode()
 
 
 def test_show_on_a_terminal_draws_a_coloured_tree(mc, tmp_path):
@@ -330,3 +331,31 @@ def test_show_on_a_terminal_draws_a_coloured_tree(mc, tmp_path):
     assert "bad\\x1b[2Jlabel" in text
     assert "\x1b[32mCOMPLETED" in text  # rich's green
     assert "├── " in text and "└── " in text
+
+
+WITHOUT_RICH = (
+    "-c",
+    "import sys; sys.modules['rich'] = None; from mc.cli import main; sys.exit(main(sys.argv[1:]))",
+)
+
+
+def test_show_on_a_terminal_without_rich_prints_the_plain_tree(mc, tmp_path):
+    url = f"sqlite:///{tmp_path / 'mc.db'}"
+    with FlowStore(url) as store:
+        store.create_flow({"key": "plain-flow", "tasks": [{"key": "a", "task_type": "noop"}]})
+    text = run_on_a_terminal(["show", "plain", "--db", url], python_args=WITHOUT_RICH)
+    assert "flow plain-flow (no label): PENDING" in text
+    assert "└── a  PENDING  noop" in text
+    assert "\x1b[" not in text
+
+
+def test_graph_refuses_to_write_png_to_a_terminal(spec_path_for_png):
+    text = run_on_a_terminal(["graph", spec_path_for_png, "--format", "png"], exit_code=2)
+    assert "mc graph: PNG is binary: give -o FILE.png" in text
+
+
+@pytest.fixture
+def spec_path_for_png(tmp_path):
+    path = tmp_path / "flow.json"
+    path.write_text(json.dumps(noop_spec()))
+    return str(path)

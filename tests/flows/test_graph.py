@@ -218,3 +218,20 @@ def test_hostile_keys_stay_inside_mermaid_labels():
     text = flow_to_mermaid(flow_dict)
     (line,) = [line for line in text.splitlines() if line.strip().startswith("t0[")]
     assert line.strip().count('"') == 2 and "click" in html.unescape(line) and "alert(1)" not in line
+
+
+def test_the_tree_and_graph_modules_import_only_the_standard_library():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; before = set(sys.modules); import mc.flows.tree, mc.flows.graph; "
+        "print('\\n'.join(sorted(set(sys.modules) - before)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    imported = {name.split(".")[0] for name in result.stdout.split()}
+    outside = {
+        name for name in imported
+        if name != "mc" and name not in sys.stdlib_module_names and not name.startswith("_")
+    }
+    assert outside == set()
