@@ -4,7 +4,8 @@ The flow is a spec file (drawn as it would start: every task PENDING, a
 ``flow`` task's subflow from its spec, a ``spread`` as one box since its
 items are known only when it runs) or a stored flow, named by its key or a
 unique prefix of it (drawn as it is now, coloured by status). A path that
-exists as a file is read as a spec; anything else is looked up in the store.
+exists as a file, or ends in ``.json``, ``.yaml`` or ``.yml``, is read as a
+spec; anything else is looked up in the store.
 
 The text is written by :mod:`mc.flows.graph`; SVG and PNG need Graphviz's
 ``dot`` program. Text formats go to standard output unless ``-o FILE`` is
@@ -31,6 +32,8 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 
 GRAPH_FORMATS = ("mermaid", "dot", "svg", "png")
+# A FLOW argument with one of these suffixes is a spec file, even if missing.
+_SPEC_SUFFIXES = (".json", ".yaml", ".yml")
 _SUFFIX_FORMATS = {
     ".mmd": "mermaid",
     ".mermaid": "mermaid",
@@ -99,7 +102,7 @@ def _graph_command(args: argparse.Namespace) -> int:
 
 def _load_flow_dict(args: argparse.Namespace) -> dict[str, Any]:
     """The flow to draw: a spec file's PENDING flow, or a stored flow as it is now."""
-    if os.path.isfile(args.flow):
+    if os.path.isfile(args.flow) or Path(args.flow).suffix.lower() in _SPEC_SUFFIXES:
         from mc.cli.spec_files import load_flow_spec_file
         from mc.flows.flow import Flow
 

@@ -472,7 +472,7 @@ def _retry_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) 
         return False, f"flow {flow.key} is {flow.status}: no FAILED or SKIPPED task to retry"
 
     changed, message = _change_flow(store, resolve_flow_key(store, args.key), retry, "retry")
-    print(message, file=sys.stdout if changed else sys.stderr)
+    print(printable(message), file=sys.stdout if changed else sys.stderr)
     return EXIT_OK if changed else EXIT_FAILED
 
 
@@ -490,7 +490,7 @@ def _cancel_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine)
         return True, f"flow {flow.key} cancelled: {args.reason}"
 
     changed, message = _change_flow(store, resolve_flow_key(store, args.key), cancel, "cancel")
-    print(message, file=sys.stdout if changed else sys.stderr)
+    print(printable(message), file=sys.stdout if changed else sys.stderr)
     return EXIT_OK if changed else EXIT_FAILED
 
 

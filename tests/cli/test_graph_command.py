@@ -114,6 +114,12 @@ def test_graph_of_an_invalid_spec_exits_2_naming_the_problem(mc, tmp_path):
     assert "mc graph: tasks[0]" in err
 
 
+def test_graph_of_a_missing_spec_file_says_so(mc, tmp_path):
+    code, _, err = mc("graph", str(tmp_path / "typo.yaml"))
+    assert code == 2
+    assert "typo.yaml: cannot read the file: No such file or directory" in err
+
+
 def test_graph_of_an_unknown_key_exits_2(mc, sqlite_url):
     code, _, err = mc("graph", "nothing-like-this", "--db", sqlite_url)
     assert code == 2
