@@ -59,7 +59,7 @@ def node_lines(node: TaskNode, now: float) -> list[Line]:
         for name, value in (
             ("executor", node.executor),
             ("job id", node.job_id),
-            ("job", node.job_status),
+            ("job status", node.job_status),
             ("job dir", node.job_dir),
         )
         if value is not None

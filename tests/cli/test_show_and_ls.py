@@ -253,7 +253,7 @@ def test_show_nests_spread_jobs_under_the_spread_with_their_job_dirs(mc, jobs_fl
         line = summary_line(out, path)
         assert line.startswith(("│   ├── ", "│   └── ")) and "COMPLETED  job  1 attempt" in line
         job_dir = jobs_root / "sweep-flow.sweep" / f"evaluate_{index}"
-        assert f"executor local, job COMPLETED, job dir {job_dir}" in details_of(out, path)
+        assert f"executor local, job status COMPLETED, job dir {job_dir}" in details_of(out, path)
         assert "started " in details_of(out, path)
 
 
