@@ -100,7 +100,7 @@ class DaskExecutor(JobExecutor):
                     n_workers=self.n_workers,
                     threads_per_worker=self.threads_per_worker,
                     host="127.0.0.1",
-                    dashboard_address=None,
+                    dashboard_address=":0",  # no fixed port: several clusters may share a host
                     processes=True,
                 )
                 self._client = Client(self._cluster)
