@@ -48,9 +48,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import sqlalchemy as sa
-
-from mc.errors import FlowError, StaleFlowError
+from mc.errors import FlowError, StaleFlowError, StoreDatabaseError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING
@@ -289,7 +287,7 @@ class FlowRunner:
             while not self._stop.is_set():
                 try:
                     stats = self.tick()
-                except sa.exc.DBAPIError as error:
+                except StoreDatabaseError as error:
                     # The database is down or unreachable: no flow is lost
                     # (leases expire), so wait and try again.
                     logger.error(
