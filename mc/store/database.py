@@ -30,6 +30,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -115,7 +116,9 @@ def _store_database_error(
     # The driver's own message, without SQLAlchemy's statement, parameters and link.
     reason = str(getattr(error, "orig", None) or error).strip() or type(error).__name__
     if url.password:
-        reason = reason.replace(str(url.password), "***")
+        # Drivers do not repeat a password; should one ever, it is hidden all the same.
+        password = re.escape(str(url.password))
+        reason = re.sub(rf"(?<![A-Za-z0-9_]){password}(?![A-Za-z0-9_])", "***", reason)
     kind = StoreUnavailableError if unavailable else StoreDatabaseError
     return kind(f"{doing}: {reason}", url=display_url(url), operation=operation)
 
