@@ -211,7 +211,10 @@ class TcpProxy:
 
 @pytest.fixture
 def postgres_proxy_url(postgres_url: str):
-    """``postgres_url`` through a :class:`TcpProxy`: yields ``(url, proxy)``; ``proxy.stop()`` cuts it."""
+    """``postgres_url`` through a :class:`TcpProxy`: yields ``(url, proxy)``.
+
+    ``proxy.stop()`` cuts the server off; ``proxy.start()`` brings it back.
+    """
     import sqlalchemy as sa
 
     target = sa.make_url(postgres_url)

@@ -10,7 +10,7 @@ Exit codes, as for the other commands: 0 success; 1 the command could not
 do its work (nothing to retry, a flow already ended, a flow that a runner
 kept leased); 2 bad input (an
 unreadable file, an invalid spec, an unknown key, a database that cannot be
-opened).
+opened or fails while the command runs).
 """
 
 from __future__ import annotations

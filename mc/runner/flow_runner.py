@@ -269,8 +269,9 @@ class FlowRunner:
 
         Sleeps ``interval_s`` seconds after a round that claimed nothing. A
         round that fails because the database does (a server restart, a lost
-        connection) is logged and counted in ``database_errors``, and the
-        runner tries again after ``interval_s`` (at least one second).
+        connection: a :class:`~mc.errors.StoreDatabaseError` from the store)
+        is logged and counted in ``database_errors``, and the runner tries
+        again after ``interval_s`` (at least one second).
         With ``until_done``, returns once no flow in the store is PENDING or
         RUNNING; ``max_rounds`` bounds the rounds. ``on_round(round_stats,
         total_stats)`` is called after every round, and ``on_start()`` once

@@ -21,10 +21,10 @@ and moves on to the next attempt.
 Cancelling the parent (:meth:`~mc.flows.flow_engine.FlowEngine.cancel_flow`
 with ``task_ctx={'flow_store': store}``, as ``mc cancel`` does) cancels the
 running child too, and its children in turn. The child is leased first
-(:meth:`~mc.store.FlowStore.claim_flow`), waiting a few seconds for a runner
-that is ticking it, so that no runner's tick of the child is thrown away; if
-the runner keeps it, the parent's task records why in
-``data['cancel_error']`` and the child runs on.
+(:meth:`~mc.store.FlowStore.leased`), waiting a few seconds, by the engine's
+``sleep`` and ``clock``, for a runner that is ticking it, so that no
+runner's tick of the child is thrown away; if the runner keeps it, the
+parent's task records why in ``data['cancel_error']`` and the child runs on.
 
 The task needs the store, which :class:`~mc.runner.FlowRunner` passes in
 ``task_ctx['flow_store']``. Every runner registers the type on its engine

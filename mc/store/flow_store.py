@@ -129,7 +129,8 @@ class FlowStore:
         self._versions: weakref.WeakKeyDictionary[Flow, int] = weakref.WeakKeyDictionary()
         try:
             # The server may not be there, refuse us, or the file be no database.
-            with store_errors(self._engine.url, f"cannot open the flow store at {self.url}", "open"):
+            opening = f"cannot open the flow store at {self.url}"
+            with store_errors(self._engine.url, opening, "open"):
                 upgrade_schema(self._engine)
         except BaseException:
             self._engine.dispose()
@@ -438,9 +439,8 @@ class FlowStore:
             .values(_lease_values(now, lease_s, runner_id))
             .returning(table.c.version, table.c.flow_json)
         )
-        with self._database_errors(f"claim_flow({key!r}, runner_id={runner_id!r})"), write_transaction(
-            self._engine
-        ) as connection:
+        operation = f"claim_flow({key!r}, runner_id={runner_id!r})"
+        with self._database_errors(operation), write_transaction(self._engine) as connection:
             row = connection.execute(statement).one_or_none()
             exists = row is not None or connection.execute(
                 sa.select(table.c.key).where(table.c.key == key)

@@ -113,7 +113,8 @@ def test_a_server_cut_off_raises_store_unavailable_error(postgres_proxy_url, met
 
 
 def test_opening_a_store_on_an_unreachable_server_raises_store_unavailable_error():
-    with pytest.raises(StoreUnavailableError, match="cannot open the flow store at .*:1/") as caught:
+    opening = "cannot open the flow store at .*:1/"
+    with pytest.raises(StoreUnavailableError, match=opening) as caught:
         FlowStore("postgresql://someone:secret@127.0.0.1:1/nothing")
     assert "secret" not in str(caught.value)
     assert caught.value.url == "postgresql+psycopg://someone:***@127.0.0.1:1/nothing"

@@ -77,7 +77,8 @@ def test_leased_gives_up_after_wait_s_naming_the_holder_and_changing_nothing(flo
     flow_store.claim_flow("f", lease_s=300, runner_id="busy runner")
     before = flow_store.get_record("f")
     sleep = FakeSleep(clock)
-    with pytest.raises(FlowLeasedError, match="flow 'f' is leased to busy runner until .*waited 2 s") as caught:
+    expected = "flow 'f' is leased to busy runner until .*; waited 2 s for it, nothing was changed"
+    with pytest.raises(FlowLeasedError, match=expected) as caught:
         with flow_store.leased("f", "tool", wait_s=2, poll_s=0.5, sleep=sleep, clock=clock):
             pytest.fail("the block ran without the lease")
     assert (caught.value.key, caught.value.lease_owner) == ("f", "busy runner")
@@ -102,7 +103,9 @@ def test_leased_stops_waiting_once_its_sleeps_add_up_to_wait_s_whatever_the_cloc
     slept = []
     with pytest.raises(FlowLeasedError):
         # A clock that never moves, and a sleep that does not wait.
-        with flow_store.leased("f", "tool", wait_s=1, poll_s=0.25, sleep=slept.append, clock=lambda: 0.0):
+        with flow_store.leased(
+            "f", "tool", wait_s=1, poll_s=0.25, sleep=slept.append, clock=lambda: 0.0
+        ):
             pass
     assert slept == [0.25, 0.25, 0.25, 0.25]
 
