@@ -213,7 +213,11 @@ def _connect(engine: sa.Engine) -> sa.Connection:
 
 @contextlib.contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """Open a connection in a transaction that holds the write lock from its start."""
+    """Open a connection in a transaction that holds the write lock from its start.
+
+    Use it inside :func:`store_errors`, which turns a failure to connect
+    into :class:`~mc.errors.StoreUnavailableError`.
+    """
     with _connect(engine) as connection:
         if engine.dialect.name == "sqlite":
             connection = connection.execution_options(sqlite_begin="IMMEDIATE")
@@ -223,7 +227,7 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 @contextlib.contextmanager
 def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """Open a connection in a plain (read) transaction."""
+    """Open a connection in a plain (read) transaction (inside :func:`store_errors`)."""
     with _connect(engine) as connection, connection.begin():
         yield connection
 
