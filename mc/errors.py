@@ -111,9 +111,12 @@ class StoreUnavailableError(StoreDatabaseError):
 
     The server is down, refuses connections or cannot be reached, it ended
     the session (a restart, an administrator), no connection was free in
-    time, or a SQLite file cannot be opened. Nothing was changed by the
-    failed call, and trying again later may succeed: a
-    :class:`~mc.runner.FlowRunner` waits and tries again.
+    time, or a SQLite file cannot be opened. Trying again later may
+    succeed: a :class:`~mc.runner.FlowRunner` waits and tries again. The
+    failed call changed nothing, unless the connection was lost while its
+    write was being committed: then the write may have been made. That is
+    safe to retry: a save that did land makes the copy in hand stale, so
+    saving it again raises :class:`StaleFlowError` and overwrites nothing.
     """
 
 

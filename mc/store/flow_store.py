@@ -17,6 +17,13 @@ Concurrency guarantees:
   a write, so once a lease expired and another runner claimed the flow, the
   first runner's save is refused as stale: a flow is never saved by two
   runners from the same state. Saving releases the lease.
+* **Leases for a with-block.** :meth:`FlowStore.leased` holds one flow's
+  lease for a block of code, waiting for another holder if asked, and
+  always gives it up (see its docstring for what it guarantees).
+* **Database errors.** Every public method raises
+  :class:`~mc.errors.StoreDatabaseError` (or
+  :class:`~mc.errors.StoreUnavailableError`) in place of SQLAlchemy's
+  errors; :mod:`mc.store.database` decides which.
 * **Whose clock.** Lease times, ``tick_after`` and the timestamps come from
   the store's ``clock``: by default the clock of the host the store is
   opened on. Runners on several hosts compare lease times written by each
@@ -120,6 +127,12 @@ class FlowStore:
     (default :func:`time.time`); it stamps records and times leases.
 
     Close the store with :meth:`close`, or use it as a context manager.
+
+    When the database fails, every method (and opening the store) raises
+    :class:`~mc.errors.StoreDatabaseError`, or its subclass
+    :class:`~mc.errors.StoreUnavailableError` when the store cannot connect
+    or lost its connection; no SQLAlchemy or driver error comes out. The
+    message shows the URL only with its password hidden.
     """
 
     def __init__(self, url: str | None = None, clock: Callable[[], float] | None = None) -> None:
