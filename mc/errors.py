@@ -8,6 +8,7 @@ expected.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 
@@ -96,6 +97,37 @@ class StoreError(MCError):
     """A flow store cannot do what was asked (see the subclasses)."""
 
 
+class StoreDatabaseError(StoreError):
+    """The database behind a flow store failed what the store asked of it.
+
+    Every public method of :class:`~mc.store.FlowStore` (and opening one)
+    raises this, or its subclass :class:`StoreUnavailableError`, in place of
+    the database driver's own error. The message names the store's URL (its
+    password hidden), what the store was doing, and the database's reason.
+    ``url`` is that URL and ``operation`` what the store was doing, as in
+    ``"save_flow('f1')"``.
+    """
+
+    def __init__(self, message: str, url: str = "", operation: str = "") -> None:
+        self.url = url
+        self.operation = operation
+        super().__init__(message)
+
+
+class StoreUnavailableError(StoreDatabaseError):
+    """The store could not connect to its database, or lost its connection.
+
+    The server is down, refuses connections or cannot be reached, it ended
+    the session (a restart, an administrator), no connection was free in
+    time, or a SQLite file cannot be opened. Trying again later may
+    succeed: a :class:`~mc.runner.FlowRunner` waits and tries again. The
+    failed call changed nothing, unless the connection was lost while its
+    write was being committed: then the write may have been made. That is
+    safe to retry: a save that did land makes the copy in hand stale, so
+    saving it again raises :class:`StaleFlowError` and overwrites nothing.
+    """
+
+
 class FlowNotFoundError(StoreError, LookupError):
     """No flow with the given key is in the store."""
 
@@ -130,6 +162,41 @@ class FlowExistsError(StoreError):
     def __init__(self, key: str) -> None:
         self.key = key
         super().__init__(f"a flow with key {key!r} is already in the store")
+
+
+class FlowLeasedError(StoreError):
+    """Another holder kept a flow leased for longer than the caller would wait.
+
+    Raised by :meth:`~mc.store.FlowStore.leased`; nothing was changed.
+    ``key`` names the flow, ``lease_owner`` and ``lease_expires_at`` (epoch
+    seconds) are the lease that was in the way when the wait ended (None if
+    it was given up just then), and ``wait_s`` is how long the caller waited.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        lease_owner: str | None,
+        lease_expires_at: float | None,
+        wait_s: float,
+    ) -> None:
+        self.key = key
+        self.lease_owner = lease_owner
+        self.lease_expires_at = lease_expires_at
+        self.wait_s = wait_s
+        until = "" if lease_expires_at is None else f" until {_format_epoch(lease_expires_at)}"
+        super().__init__(
+            f"flow {key!r} is leased to {lease_owner}{until}; waited {wait_s:g} s for it, "
+            "nothing was changed"
+        )
+
+
+def _format_epoch(epoch_s: float) -> str:
+    """Epoch seconds as local ISO time, to the second, for messages."""
+    try:
+        return datetime.datetime.fromtimestamp(epoch_s).isoformat(sep=" ", timespec="seconds")
+    except (OverflowError, OSError, ValueError):  # not a time this machine can show
+        return f"{epoch_s!r} (epoch seconds)"
 
 
 class StaleFlowError(StoreError):

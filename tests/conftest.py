@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
 import uuid
 
 import pytest
@@ -104,3 +107,119 @@ def flow_store(db_url: str, clock: FakeClock):
 
     with FlowStore(db_url, clock=clock) as store:
         yield store
+
+
+@pytest.fixture
+def terminate_postgres_sessions(postgres_server_url: str):
+    """A function that ends every PostgreSQL session with a given ``application_name``.
+
+    As a server restart or an administrator would; returns how many ended.
+    """
+    import sqlalchemy as sa
+
+    def terminate(application_name: str) -> int:
+        admin = sa.create_engine(postgres_server_url)
+        try:
+            with admin.begin() as connection:
+                return connection.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = :name"
+                    ),
+                    {"name": application_name},
+                ).scalar_one()
+        finally:
+            admin.dispose()
+
+    return terminate
+
+
+def with_application_name(url: str, application_name: str) -> str:
+    """``url`` with its sessions named ``application_name`` (see terminate_postgres_sessions)."""
+    import sqlalchemy as sa
+
+    return (
+        sa.make_url(url)
+        .update_query_dict({"application_name": application_name})
+        .render_as_string(hide_password=False)
+    )
+
+
+class TcpProxy:
+    """A TCP relay on 127.0.0.1 to a server, that a test can cut and restore.
+
+    ``stop()`` closes the listening socket and every relayed connection, so
+    that the server is unreachable through the proxy, as when a network
+    fails or a server goes away; ``start()`` listens again on the same port.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Listen (again) and relay every connection to the target."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop listening and cut every relayed connection."""
+        with self._lock:
+            sockets = [self._listener, *self._sockets] if self._listener else list(self._sockets)
+            self._sockets.clear()
+            self._listener = None
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                server = socket.create_connection(self.target)
+            except OSError:  # stopped
+                return
+            with self._lock:
+                if self._listener is not listener:
+                    client.close()
+                    server.close()
+                    return
+                self._sockets.update((client, server))
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:  # cut by stop(), or the other side closed
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def postgres_proxy_url(postgres_url: str):
+    """``postgres_url`` through a :class:`TcpProxy`: yields ``(url, proxy)``.
+
+    ``proxy.stop()`` cuts the server off; ``proxy.start()`` brings it back.
+    """
+    import sqlalchemy as sa
+
+    target = sa.make_url(postgres_url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    proxy.start()
+    url = target.set(port=proxy.port).render_as_string(hide_password=False)
+    yield url, proxy
+    proxy.stop()

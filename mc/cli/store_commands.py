@@ -12,7 +12,7 @@ Exit codes, as for the other commands: 0 success; 1 the command could not
 do its work (nothing to retry, a flow already ended, a flow that a runner
 kept leased); 2 bad input (an
 unreadable file, an invalid spec, an unknown key, a database that cannot be
-opened).
+opened or fails while the command runs).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from mc.cli.arguments import non_negative_duration, positive_duration, positive_int
 from mc.cli.terminal import printable
-from mc.errors import FlowLoadError, FlowSpecError, MCError, StoreError
+from mc.errors import FlowLeasedError, FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import FlowStatus
@@ -422,27 +422,22 @@ def _change_flow(
     Holding the lease keeps runners off the flow, so that the command never
     throws away a runner's tick (and the cluster jobs that tick started).
     While a runner holds the flow, wait up to ``_LEASE_WAIT_S`` for it to
-    save; then give up, changing nothing.
+    save; then give up, changing nothing (see :meth:`FlowStore.leased`).
     """
     from mc.runner import default_runner_id
 
     holder = f"mc {command} {default_runner_id()}"
-    deadline = time.monotonic() + _LEASE_WAIT_S
-    while (flow := store.claim_flow(key, _COMMAND_LEASE_S, holder)) is None:
-        if time.monotonic() > deadline:
-            record = store.get_record(key)
-            return False, (
-                f"flow {key!r} is leased to runner {record.lease_owner} until "
-                f"{_format_time(record.lease_expires_at)}; nothing was changed. Try again "
-                "once that runner has saved it (or its lease has expired)"
-            )
-        time.sleep(0.1)
     try:
-        changed, message = change(flow, store.get_record(key))
-        if changed:
-            store.save_flow(flow)
-    finally:
-        store.release([key], holder)
+        with store.leased(key, holder, lease_s=_COMMAND_LEASE_S, wait_s=_LEASE_WAIT_S) as flow:
+            changed, message = change(flow, store.get_record(key))
+            if changed:
+                store.save_flow(flow)
+    except FlowLeasedError as error:
+        return False, (
+            f"flow {key!r} is leased to runner {error.lease_owner} until "
+            f"{_format_time(error.lease_expires_at)}; nothing was changed. Try again "
+            "once that runner has saved it (or its lease has expired)"
+        )
     return changed, message
 
 

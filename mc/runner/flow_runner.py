@@ -48,9 +48,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import sqlalchemy as sa
-
-from mc.errors import FlowError, StaleFlowError
+from mc.errors import FlowError, StaleFlowError, StoreDatabaseError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING
@@ -271,8 +269,9 @@ class FlowRunner:
 
         Sleeps ``interval_s`` seconds after a round that claimed nothing. A
         round that fails because the database does (a server restart, a lost
-        connection) is logged and counted in ``database_errors``, and the
-        runner tries again after ``interval_s`` (at least one second).
+        connection: a :class:`~mc.errors.StoreDatabaseError` from the store)
+        is logged and counted in ``database_errors``, and the runner tries
+        again after ``interval_s`` (at least one second).
         With ``until_done``, returns once no flow in the store is PENDING or
         RUNNING; ``max_rounds`` bounds the rounds. ``on_round(round_stats,
         total_stats)`` is called after every round, and ``on_start()`` once
@@ -289,7 +288,7 @@ class FlowRunner:
             while not self._stop.is_set():
                 try:
                     stats = self.tick()
-                except sa.exc.DBAPIError as error:
+                except StoreDatabaseError as error:
                     # The database is down or unreachable: no flow is lost
                     # (leases expire), so wait and try again.
                     logger.error(

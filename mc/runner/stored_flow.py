@@ -21,10 +21,10 @@ and moves on to the next attempt.
 Cancelling the parent (:meth:`~mc.flows.flow_engine.FlowEngine.cancel_flow`
 with ``task_ctx={'flow_store': store}``, as ``mc cancel`` does) cancels the
 running child too, and its children in turn. The child is leased first
-(:meth:`~mc.store.FlowStore.claim_flow`), waiting a few seconds for a runner
-that is ticking it, so that no runner's tick of the child is thrown away; if
-the runner keeps it, the parent's task records why in
-``data['cancel_error']`` and the child runs on.
+(:meth:`~mc.store.FlowStore.leased`), waiting a few seconds, by the engine's
+``sleep`` and ``clock``, for a runner that is ticking it, so that no
+runner's tick of the child is thrown away; if the runner keeps it, the
+parent's task records why in ``data['cancel_error']`` and the child runs on.
 
 The task needs the store, which :class:`~mc.runner.FlowRunner` passes in
 ``task_ctx['flow_store']``. Every runner registers the type on its engine
@@ -34,11 +34,10 @@ The task needs the store, which :class:`~mc.runner.FlowRunner` passes in
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from typing import Any
 
-from mc.errors import FlowExistsError, FlowNotFoundError, StaleFlowError
+from mc.errors import FlowExistsError, FlowLeasedError, FlowNotFoundError, StaleFlowError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED
@@ -153,24 +152,28 @@ def _cancel_child(store: Any, engine: FlowEngine, child_key: str, task_ctx: dict
     """Lease the child, cancel it, save it: a runner ticking it meanwhile would lose its tick."""
     parent_key = task_ctx["flow"].key
     holder = f"cancel of parent {parent_key} {uuid.uuid4().hex[:8]}"
-    deadline = time.monotonic() + _CHILD_LEASE_WAIT_S
-    while (child := store.claim_flow(child_key, _CHILD_LEASE_S, holder)) is None:
-        if time.monotonic() > deadline:
-            record = store.get_record(child_key)
-            raise StaleFlowError(
-                child_key,
-                f"not cancelled: runner {record.lease_owner} kept it leased for "
-                f"{_CHILD_LEASE_WAIT_S:g} s; cancel it once that runner has saved it",
-            )
-        time.sleep(0.1)
+    # The engine's sleep and clock, so that an engine with fake time waits in fake time.
+    leased = store.leased(
+        child_key,
+        holder,
+        lease_s=_CHILD_LEASE_S,
+        wait_s=_CHILD_LEASE_WAIT_S,
+        sleep=engine.sleep,
+        clock=engine.clock,
+    )
     try:
-        if not child.finished:
-            engine.cancel_flow(
-                child, f"parent flow {parent_key} was cancelled", task_ctx={"flow_store": store}
-            )
-            store.save_flow(child)
-    finally:
-        store.release([child_key], holder)
+        with leased as child:
+            if not child.finished:
+                engine.cancel_flow(
+                    child, f"parent flow {parent_key} was cancelled", task_ctx={"flow_store": store}
+                )
+                store.save_flow(child)
+    except FlowLeasedError as error:
+        raise StaleFlowError(
+            child_key,
+            f"not cancelled: runner {error.lease_owner} kept it leased for "
+            f"{_CHILD_LEASE_WAIT_S:g} s; cancel it once that runner has saved it",
+        ) from None
 
 
 stored_flow_task.cancel_task = cancel_stored_child  # type: ignore[attr-defined]

@@ -12,6 +12,12 @@ this module is the one place that knows:
 * PostgreSQL runs through psycopg 3; a plain ``postgresql://`` URL is read
   as ``postgresql+psycopg://``.
 
+It is also the one place that turns the database's own errors into
+:class:`~mc.errors.StoreDatabaseError` (:func:`store_errors`): failing to
+connect, or losing the connection, is a
+:class:`~mc.errors.StoreUnavailableError`, whatever the driver calls it; and
+a URL is shown only through :func:`display_url`, which hides its password.
+
 The schema is created, or upgraded in place, by Alembic the first time a
 :class:`~mc.store.FlowStore` opens a database, inside a write transaction
 (under an advisory lock on PostgreSQL), so that several processes opening a
@@ -24,6 +30,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -34,7 +41,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from mc.errors import StoreError
+from mc.errors import StoreDatabaseError, StoreError, StoreUnavailableError
 from mc.store.tables import VERSION_TABLE
 
 logger = logging.getLogger(__name__)
@@ -58,6 +65,64 @@ def default_db_url() -> str:
     return os.environ.get("MC_DB_URL") or DEFAULT_DB_URL
 
 
+def display_url(url: sa.URL) -> str:
+    """Return ``url`` as text fit for a message or a log: its password shown as ``***``."""
+    return url.render_as_string(hide_password=True)
+
+
+class _ConnectFailure(Exception):
+    """The database driver failed to connect; ``error`` is SQLAlchemy's error (see _connect)."""
+
+    def __init__(self, error: sa.exc.DBAPIError) -> None:
+        self.error = error
+        super().__init__(str(error))
+
+
+#: The errors :func:`store_errors` turns into StoreDatabaseError: the driver's
+#: (DBAPIError), the connection pool's, and a failure to connect.
+DATABASE_ERRORS = (
+    sa.exc.DBAPIError,
+    sa.exc.TimeoutError,
+    sa.exc.DisconnectionError,
+    _ConnectFailure,
+)
+
+
+@contextlib.contextmanager
+def store_errors(url: sa.URL, doing: str, operation: str = "") -> Iterator[None]:
+    """Raise the database errors of the block as :class:`~mc.errors.StoreDatabaseError`.
+
+    The message is ``"<doing>: <the database's reason>"``; ``doing`` names
+    the store and what it was doing, and ``operation`` (default ``doing``)
+    goes to the error's ``operation``. Failing to connect, losing the
+    connection, and waiting too long for a pooled connection raise
+    :class:`~mc.errors.StoreUnavailableError`. The password of ``url`` is
+    never in the message, even where the driver repeats it.
+    """
+    try:
+        yield
+    except DATABASE_ERRORS as error:
+        raise _store_database_error(error, url, doing, operation or doing) from None
+
+
+def _store_database_error(
+    error: Exception, url: sa.URL, doing: str, operation: str
+) -> StoreDatabaseError:
+    unavailable = isinstance(
+        error, (_ConnectFailure, sa.exc.TimeoutError, sa.exc.DisconnectionError)
+    ) or bool(getattr(error, "connection_invalidated", False))
+    if isinstance(error, _ConnectFailure):
+        error = error.error
+    # The driver's own message, without SQLAlchemy's statement, parameters and link.
+    reason = str(getattr(error, "orig", None) or error).strip() or type(error).__name__
+    if url.password:
+        # Drivers do not repeat a password; should one ever, it is hidden all the same.
+        password = re.escape(str(url.password))
+        reason = re.sub(rf"(?<![A-Za-z0-9_]){password}(?![A-Za-z0-9_])", "***", reason)
+    kind = StoreUnavailableError if unavailable else StoreDatabaseError
+    return kind(f"{doing}: {reason}", url=display_url(url), operation=operation)
+
+
 def make_engine(url: str | sa.URL) -> sa.Engine:
     """Return a SQLAlchemy engine for a flow store at ``url``.
 
@@ -73,7 +138,7 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
         ) from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    shown = parsed.render_as_string(hide_password=True)
+    shown = display_url(parsed)
     if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
         raise StoreError(
             f"database URL {shown!r}: a flow store runs on SQLite or PostgreSQL, not "
@@ -130,10 +195,30 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _connect(engine: sa.Engine) -> sa.Connection:
+    """Check a connection out of ``engine``'s pool, telling a failure to connect apart.
+
+    SQLAlchemy reports "connection refused" like any failed statement; the
+    store must know it could not connect (see :func:`store_errors`). Only
+    the driver's OperationalError and InterfaceError mean that (PEP 249:
+    the server, the file or the connection); any other error while
+    connecting, such as SQLite's "file is not a database", stays a plain
+    database error.
+    """
+    try:
+        return engine.connect()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+        raise _ConnectFailure(error) from error
+
+
 @contextlib.contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """Open a connection in a transaction that holds the write lock from its start."""
-    with engine.connect() as connection:
+    """Open a connection in a transaction that holds the write lock from its start.
+
+    Use it inside :func:`store_errors`, which turns a failure to connect
+    into :class:`~mc.errors.StoreUnavailableError`.
+    """
+    with _connect(engine) as connection:
         if engine.dialect.name == "sqlite":
             connection = connection.execution_options(sqlite_begin="IMMEDIATE")
         with connection.begin():
@@ -142,8 +227,8 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 @contextlib.contextmanager
 def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """Open a connection in a plain (read) transaction."""
-    with engine.connect() as connection, connection.begin():
+    """Open a connection in a plain (read) transaction (inside :func:`store_errors`)."""
+    with _connect(engine) as connection, connection.begin():
         yield connection
 
 
@@ -204,7 +289,7 @@ def upgrade_schema(engine: sa.Engine, migrations: str | None = None) -> bool:
             return False
         if current is not None and not _is_known_revision(current, migrations):
             raise StoreError(
-                f"the flow store at {engine.url.render_as_string(hide_password=True)} has "
+                f"the flow store at {display_url(engine.url)} has "
                 f"schema revision {current!r}, which this version of mc does not know (its "
                 f"newest is {head!r}): a newer version of missioncontrol wrote it; upgrade "
                 "missioncontrol to use this database"

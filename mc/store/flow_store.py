@@ -17,6 +17,13 @@ Concurrency guarantees:
   a write, so once a lease expired and another runner claimed the flow, the
   first runner's save is refused as stale: a flow is never saved by two
   runners from the same state. Saving releases the lease.
+* **Leases for a with-block.** :meth:`FlowStore.leased` holds one flow's
+  lease for a block of code, waiting for another holder if asked, and
+  always gives it up (see its docstring for what it guarantees).
+* **Database errors.** Every public method raises
+  :class:`~mc.errors.StoreDatabaseError` (or
+  :class:`~mc.errors.StoreUnavailableError`) in place of SQLAlchemy's
+  errors; :mod:`mc.store.database` decides which.
 * **Whose clock.** Lease times, ``tick_after`` and the timestamps come from
   the store's ``clock``: by default the clock of the host the store is
   opened on. Runners on several hosts compare lease times written by each
@@ -27,12 +34,13 @@ Concurrency guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +48,7 @@ import sqlalchemy as sa
 from mc.errors import (
     AmbiguousFlowKeyError,
     FlowExistsError,
+    FlowLeasedError,
     FlowLoadError,
     FlowNotFoundError,
     StaleFlowError,
@@ -49,8 +58,10 @@ from mc.flows.flow import Flow
 from mc.flows.statuses import FAILED, PENDING, RUNNING, FlowStatus
 from mc.store.database import (
     default_db_url,
+    display_url,
     make_engine,
     read_transaction,
+    store_errors,
     upgrade_schema,
     write_transaction,
 )
@@ -120,6 +131,12 @@ class FlowStore:
     (default :func:`time.time`); it stamps records and times leases.
 
     Close the store with :meth:`close`, or use it as a context manager.
+
+    When the database fails, every method (and opening the store) raises
+    :class:`~mc.errors.StoreDatabaseError`, or its subclass
+    :class:`~mc.errors.StoreUnavailableError` when the store cannot connect
+    or lost its connection; no SQLAlchemy or driver error comes out. The
+    message shows the URL only with its password hidden.
     """
 
     def __init__(self, url: str | None = None, clock: Callable[[], float] | None = None) -> None:
@@ -128,11 +145,10 @@ class FlowStore:
         # The version each loaded Flow object was read at (see save_flow).
         self._versions: weakref.WeakKeyDictionary[Flow, int] = weakref.WeakKeyDictionary()
         try:
-            upgrade_schema(self._engine)
-        except sa.exc.DBAPIError as error:
-            # The server is not there, refuses us, or the file is no database.
-            self._engine.dispose()
-            raise StoreError(f"cannot open the flow store at {self.url}: {error.orig}") from None
+            # The server may not be there, refuse us, or the file be no database.
+            opening = f"cannot open the flow store at {self.url}"
+            with store_errors(self._engine.url, opening, "open"):
+                upgrade_schema(self._engine)
         except BaseException:
             self._engine.dispose()
             raise
@@ -140,7 +156,7 @@ class FlowStore:
     @property
     def url(self) -> str:
         """The database URL, with any password hidden."""
-        return self._engine.url.render_as_string(hide_password=True)
+        return display_url(self._engine.url)
 
     @property
     def dialect(self) -> str:
@@ -148,8 +164,12 @@ class FlowStore:
         return self._engine.dialect.name
 
     def close(self) -> None:
-        """Close every database connection of the store."""
-        self._engine.dispose()
+        """Close every database connection of the store.
+
+        The store stays usable: a later call connects again.
+        """
+        with self._database_errors("close()"):
+            self._engine.dispose()
 
     def __enter__(self) -> FlowStore:
         return self
@@ -180,11 +200,12 @@ class FlowStore:
             )
         now = self.clock()
         values = {**self._flow_values(flow), "created_at": now, "updated_at": now, "version": 1}
-        try:
-            with write_transaction(self._engine) as connection:
-                connection.execute(sa.insert(flows_table).values(values))
-        except sa.exc.IntegrityError:
-            raise FlowExistsError(flow.key) from None
+        with self._database_errors(f"create_flow({flow.key!r})"):
+            try:
+                with write_transaction(self._engine) as connection:
+                    connection.execute(sa.insert(flows_table).values(values))
+            except sa.exc.IntegrityError:
+                raise FlowExistsError(flow.key) from None
         self._versions[flow] = 1
         logger.debug("stored new flow %s", flow.key)
         return flow.key
@@ -196,7 +217,9 @@ class FlowStore:
         :class:`~mc.errors.FlowLoadError` if its JSON cannot be loaded.
         """
         columns = (flows_table.c.version, flows_table.c.flow_json)
-        with read_transaction(self._engine) as connection:
+        with self._database_errors(f"get_flow({key!r})"), read_transaction(
+            self._engine
+        ) as connection:
             row = connection.execute(
                 sa.select(*columns).where(flows_table.c.key == key)
             ).one_or_none()
@@ -207,8 +230,13 @@ class FlowStore:
         return flow
 
     def get_record(self, key: str) -> FlowRecord:
-        """Return the record of flow ``key``, without loading the flow."""
-        with read_transaction(self._engine) as connection:
+        """Return the record of flow ``key``, without loading the flow.
+
+        Raises :class:`~mc.errors.FlowNotFoundError` if there is none.
+        """
+        with self._database_errors(f"get_record({key!r})"), read_transaction(
+            self._engine
+        ) as connection:
             row = connection.execute(
                 sa.select(*_record_columns()).where(flows_table.c.key == key)
             ).one_or_none()
@@ -241,7 +269,9 @@ class FlowStore:
             "tick_after": tick_after,
             "error": None,
         }
-        with write_transaction(self._engine) as connection:
+        with self._database_errors(f"save_flow({flow.key!r})"), write_transaction(
+            self._engine
+        ) as connection:
             result = connection.execute(
                 sa.update(flows_table)
                 .where(flows_table.c.key == flow.key, flows_table.c.version == version)
@@ -279,7 +309,9 @@ class FlowStore:
         condition = flows_table.c.key == key
         if version is not None:
             condition = sa.and_(condition, flows_table.c.version == version)
-        with write_transaction(self._engine) as connection:
+        with self._database_errors(f"fail_flow({key!r})"), write_transaction(
+            self._engine
+        ) as connection:
             result = connection.execute(
                 sa.update(flows_table)
                 .where(condition)
@@ -298,7 +330,9 @@ class FlowStore:
 
     def delete_flow(self, key: str) -> None:
         """Delete flow ``key`` (not its stored subflows); raise FlowNotFoundError if absent."""
-        with write_transaction(self._engine) as connection:
+        with self._database_errors(f"delete_flow({key!r})"), write_transaction(
+            self._engine
+        ) as connection:
             result = connection.execute(sa.delete(flows_table).where(flows_table.c.key == key))
         if result.rowcount != 1:
             raise FlowNotFoundError(key, self.url)
@@ -350,7 +384,7 @@ class FlowStore:
         else:
             statement = statement.order_by(table.c.created_at, table.c.key)
         statement = statement.limit(limit).offset(offset)
-        with read_transaction(self._engine) as connection:
+        with self._database_errors("query()"), read_transaction(self._engine) as connection:
             rows = connection.execute(statement).all()
         return [FlowRecord(**row._asdict()) for row in rows]
 
@@ -381,7 +415,9 @@ class FlowStore:
         if not isinstance(prefix, str) or not prefix:
             raise FlowNotFoundError(str(prefix), self.url)
         table = flows_table
-        with read_transaction(self._engine) as connection:
+        with self._database_errors(f"resolve_key({prefix!r})"), read_transaction(
+            self._engine
+        ) as connection:
             exact = connection.execute(
                 sa.select(table.c.key).where(table.c.key == prefix)
             ).scalar_one_or_none()
@@ -417,7 +453,9 @@ class FlowStore:
         statement = sa.select(flows_table.c.status, sa.func.count()).group_by(
             flows_table.c.status
         )
-        with read_transaction(self._engine) as connection:
+        with self._database_errors("count_by_status()"), read_transaction(
+            self._engine
+        ) as connection:
             return {status: count for status, count in connection.execute(statement).all()}
 
     # -- leases -------------------------------------------------------------
@@ -459,7 +497,9 @@ class FlowStore:
             .values(_lease_values(now, lease_s, runner_id))
             .returning(table.c.key, table.c.version, table.c.updated_at, table.c.flow_json)
         )
-        with write_transaction(self._engine) as connection:
+        with self._database_errors(f"claim({n}, runner_id={runner_id!r})"), write_transaction(
+            self._engine
+        ) as connection:
             rows = connection.execute(statement).all()
         flows = []
         for row in sorted(rows, key=lambda row: (row.updated_at, row.key)):
@@ -493,7 +533,8 @@ class FlowStore:
             .values(_lease_values(now, lease_s, runner_id))
             .returning(table.c.version, table.c.flow_json)
         )
-        with write_transaction(self._engine) as connection:
+        operation = f"claim_flow({key!r}, runner_id={runner_id!r})"
+        with self._database_errors(operation), write_transaction(self._engine) as connection:
             row = connection.execute(statement).one_or_none()
             exists = row is not None or connection.execute(
                 sa.select(table.c.key).where(table.c.key == key)
@@ -515,7 +556,9 @@ class FlowStore:
         keys = list(keys)
         if not keys:
             return 0
-        with write_transaction(self._engine) as connection:
+        with self._database_errors(f"release(runner_id={runner_id!r})"), write_transaction(
+            self._engine
+        ) as connection:
             result = connection.execute(
                 sa.update(flows_table)
                 .where(flows_table.c.key.in_(keys), flows_table.c.lease_owner == runner_id)
@@ -523,7 +566,111 @@ class FlowStore:
             )
         return result.rowcount
 
+    @contextlib.contextmanager
+    def leased(
+        self,
+        key: str,
+        holder: str,
+        *,
+        lease_s: float = 60.0,
+        wait_s: float = 0.0,
+        save: bool = False,
+        poll_s: float = 0.1,
+        sleep: Callable[[float], Any] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> Iterator[Flow]:
+        """Lease flow ``key`` to ``holder`` for a ``with`` block, and yield it loaded.
+
+        For a program that changes one flow while runners work the store
+        (``mc retry``, ``mc cancel``)::
+
+            with store.leased(key, "my-tool", wait_s=30) as flow:
+                engine.retry_flow(flow)
+                store.save_flow(flow)
+
+        The lease lasts ``lease_s`` seconds (from :meth:`claim_flow`); no
+        runner claims the flow meanwhile, so the block throws away no
+        runner's tick. While another holder has an unexpired lease, the
+        claim is tried again every ``poll_s`` seconds for up to ``wait_s``
+        seconds (default 0: not at all); then
+        :class:`~mc.errors.FlowLeasedError` is raised, naming that holder,
+        and nothing is changed. ``sleep(seconds)`` waits between tries and
+        ``clock()`` measures the wait (defaults :func:`time.sleep` and
+        :func:`time.monotonic`; tests pass fake ones, together). Whatever
+        they do, the wait ends once ``wait_s`` has passed by ``clock`` or
+        the sleeps add up to ``wait_s``.
+
+        Saving: inside the block, :meth:`save_flow` saves the flow (and so
+        ends the lease); with ``save=True``, the flow is also saved when the
+        block ends without an exception, unless the block saved it already.
+        A flow is never saved because of an exception.
+
+        On leaving the block, however it is left, the lease is released if
+        the flow was not saved. If the block raised, its exception is what
+        propagates: a failure to release then is logged, not raised, and the
+        lease expires after ``lease_s``. Errors before the block runs
+        propagate with nothing leased: :class:`~mc.errors.FlowNotFoundError`,
+        :class:`~mc.errors.FlowLoadError`, :class:`~mc.errors.FlowLeasedError`,
+        :class:`~mc.errors.StoreDatabaseError`. A save on leaving that is
+        refused (:class:`~mc.errors.StaleFlowError`: the lease expired and
+        another runner claimed the flow) propagates, having saved nothing.
+        """
+        if wait_s < 0 or poll_s <= 0:
+            raise StoreError(
+                f"leased: wait_s must not be negative and poll_s must be positive; got "
+                f"wait_s={wait_s!r}, poll_s={poll_s!r}"
+            )
+        flow = self._claim_waiting(
+            key, holder, lease_s, wait_s, poll_s, sleep or time.sleep, clock or time.monotonic
+        )
+        claimed_version = self._versions[flow]
+        try:
+            yield flow
+            if save and self._versions.get(flow) == claimed_version:
+                self.save_flow(flow)
+        except BaseException:
+            if self._versions.get(flow) == claimed_version:
+                try:
+                    self.release([key], holder)
+                except StoreError as error:
+                    logger.warning(
+                        "flow %s: could not release %s's lease (it expires in %gs): %s",
+                        key, holder, lease_s, error,
+                    )
+            raise
+        if self._versions.get(flow) == claimed_version:
+            self.release([key], holder)
+
+    def _claim_waiting(
+        self,
+        key: str,
+        holder: str,
+        lease_s: float,
+        wait_s: float,
+        poll_s: float,
+        sleep: Callable[[float], Any],
+        clock: Callable[[], float],
+    ) -> Flow:
+        """Claim flow ``key`` for ``holder``, trying again for up to ``wait_s`` (see leased)."""
+        started = clock()
+        slept = 0.0
+        while (flow := self.claim_flow(key, lease_s, holder)) is None:
+            left = wait_s - max(clock() - started, slept)
+            if left <= 0:
+                record = self.get_record(key)
+                raise FlowLeasedError(key, record.lease_owner, record.lease_expires_at, wait_s)
+            pause = min(poll_s, left)
+            sleep(pause)
+            slept += pause
+        return flow
+
     # -- internals ----------------------------------------------------------
+
+    def _database_errors(self, operation: str) -> contextlib.AbstractContextManager[None]:
+        """Raise the database's errors in the block as StoreDatabaseError naming ``operation``."""
+        return store_errors(
+            self._engine.url, f"flow store at {self.url}: {operation} failed", operation
+        )
 
     @staticmethod
     def _flow_values(flow: Flow) -> dict[str, Any]:

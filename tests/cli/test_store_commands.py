@@ -219,6 +219,19 @@ def test_show_reports_a_flow_the_runner_could_not_load(mc, db_url, submitted):
     assert "the stored flow cannot be loaded" in out
 
 
+def test_a_database_that_fails_during_a_command_is_reported_in_one_line_exit_2(
+    mc, db_url, submitted
+):
+    import sqlalchemy as sa
+
+    with FlowStore(db_url) as store, store._engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE mc_flows"))
+    code, out, err = mc("show", submitted["good"], "--db", db_url)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"mc show: flow store at {store.url}: resolve_key(")
+    assert "Traceback" not in err and "[SQL:" not in err
+
+
 def test_retry_puts_failed_and_skipped_tasks_back_and_the_flow_runs_again(
     mc, db_url, submitted
 ):

@@ -284,6 +284,43 @@ def test_a_runner_survives_losing_its_database_connections(postgres_url):
         assert store.get_record(key).status == "COMPLETED"
 
 
+def test_a_runner_waits_out_a_server_it_cannot_reach_and_goes_on(postgres_proxy_url):
+    from mc.store import FlowStore
+
+    url, proxy = postgres_proxy_url
+    with FlowStore(url) as store:
+        key = store.create_flow(chain_spec(3))
+        proxy.stop()
+
+        def on_round(stats: RunnerStats, total: RunnerStats) -> None:
+            if stats.database_errors:
+                proxy.start()  # the server is back
+
+        runner = FlowRunner(store, FlowEngine())
+        stats = runner.run(interval_s=0, until_done=True, max_rounds=5, on_round=on_round)
+        assert stats.database_errors >= 1
+        assert store.get_record(key).status == "COMPLETED"
+
+
+def test_a_runner_waits_out_a_sqlite_file_it_cannot_open_and_goes_on(tmp_path):
+    from mc.store import FlowStore
+
+    (tmp_path / "flows").mkdir()
+    with FlowStore(f"sqlite:///{tmp_path / 'flows' / 'mc.db'}") as store:
+        key = store.create_flow(chain_spec(3))
+        store.close()  # the next round connects again, and finds no file
+        (tmp_path / "flows").rename(tmp_path / "away")
+
+        def on_round(stats: RunnerStats, total: RunnerStats) -> None:
+            if stats.database_errors and not (tmp_path / "flows").exists():
+                (tmp_path / "away").rename(tmp_path / "flows")
+
+        runner = FlowRunner(store, FlowEngine())
+        stats = runner.run(interval_s=0, until_done=True, max_rounds=5, on_round=on_round)
+        assert stats.database_errors == 1
+        assert store.get_record(key).status == "COMPLETED"
+
+
 def test_closing_a_runner_closes_only_an_engine_it_made(flow_store):
     closed = []
 

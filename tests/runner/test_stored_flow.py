@@ -235,3 +235,26 @@ def test_cancelling_the_parent_leaves_a_child_a_runner_keeps_leased_and_says_why
     engine.cancel_flow(flow, "no longer needed", task_ctx={"flow_store": flow_store})
     assert "runner busy-runner kept it leased" in flow.tasks["sub"]["data"]["cancel_error"]
     assert flow_store.get_record(child.key) == before
+
+
+def test_cancelling_the_parent_waits_for_a_leased_child_by_the_engines_sleep_and_clock(
+    flow_store, clock
+):
+    slept = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    engine = FlowEngine(clock=clock, sleep=sleep)
+    engine.register_task_type("wait", Waiting)
+    parent = flow_store.create_flow(parent_spec([{"key": "w", "task_type": "wait"}]))
+    runner = FlowRunner(flow_store, engine, poll_interval_s=0)
+    runner.tick()
+    runner.tick()
+    (child,) = flow_store.query(parent_key=parent)
+    flow_store.claim_flow(child.key, lease_s=300, runner_id="busy-runner")
+    flow = flow_store.get_flow(parent)
+    engine.cancel_flow(flow, "no longer needed", task_ctx={"flow_store": flow_store})
+    assert "kept it leased for 10 s" in flow.tasks["sub"]["data"]["cancel_error"]
+    assert sum(slept) == pytest.approx(10)
