@@ -41,7 +41,6 @@ after the same number of ticks, as one kept in memory.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import traceback
@@ -150,12 +149,12 @@ class FlowEngine:
             flow.status = RUNNING
         flow.num_ticks += 1
         now = self.clock()
-        flow._start_ready_tasks(now)
-        for task in flow._running_in_order():
+        flow.start_ready(now)
+        for task in flow.running_tasks():
             failed = self._tick_task(flow, task, task_ctx, now)
             if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
                 return
-        if not flow._is_waiting_on_tasks():
+        if not flow.is_waiting():
             self._end_flow(flow)
 
     def _fail_fast(self, flow: Flow, task: dict[str, Any]) -> bool:
@@ -168,7 +167,7 @@ class FlowEngine:
             t["status"] == PENDING and t.get("trigger_rule") in CLEANUP_TRIGGER_RULES
             for t in flow.tasks.values()
         ):
-            flow._skip_pending(keep_rules=CLEANUP_TRIGGER_RULES)
+            flow.skip_pending(keep_rules=CLEANUP_TRIGGER_RULES)
             if flow.count_tasks(PENDING):
                 return False
         flow.status = FAILED
@@ -207,9 +206,10 @@ class FlowEngine:
             )
         problem = self._call_handler(task, ctx)
         if problem is None:
+            # The handler wrote its verdict into the task; the flow checks it
+            # and applies it to its indexes.
             if task["status"] == COMPLETED:
-                task["finished_at"] = self.clock()
-                flow._finish_task(task)
+                flow.complete(task["key"], self.clock())
             return False
         return self._fail_task(flow, task, *problem)
 
@@ -277,33 +277,24 @@ class FlowEngine:
             delay = (task.get("retry_delay_s") or 0) * (
                 (task.get("retry_backoff") or 1) ** (len(attempts) - 1)
             )
-            flow._retry_later(task, now + delay, attempts)
+            flow.retry_later(task["key"], now + delay, attempts)
             logger.info(
                 "flow %s: task %s attempt %d failed, retry in %g s: %s",
                 flow.key, task["key"], len(attempts), delay, summary,
             )
             return False
-        task["status"] = FAILED
-        task["error"] = error
-        task["finished_at"] = now
+        flow.fail(task["key"], error, now, attempts if retries else None)
         if retries:
-            task["attempts"] = attempts
-            if isinstance(task.get("data"), dict):
-                task["data"]["attempts"] = json.loads(json.dumps(attempts))
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
         flow.data.setdefault("errors", []).append(
             f"task {task['key']!r} ({task['task_type']}): {summary}"
         )
-        flow._finish_task(task)
         logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
         return True
 
     def _end_flow(self, flow: Flow) -> None:
-        stuck = list(flow._pending_keys()) if flow.count_tasks(PENDING) else []
-        for key in stuck:
-            # Only a hand-edited flow gets here: its tasks can never start.
-            flow.tasks[key]["error"] = "can never start: a precursor did not complete"
-            flow._move(flow.tasks[key], SKIPPED)
+        # Only a hand-edited flow can have PENDING tasks here: they never start.
+        stuck = flow.skip_stuck("can never start: a precursor did not complete")
         if stuck or flow.count_tasks(FAILED):
             flow.status = FAILED
         else:
@@ -375,13 +366,10 @@ class FlowEngine:
         if flow.status == COMPLETED:
             return
         now = self.clock()
-        for task in flow._running_in_order():
+        for task in flow.running_tasks():
             self._call_cancel_hook(task, self._task_ctx(flow, task, task_ctx))
-            task["status"] = FAILED
-            task["error"] = f"cancelled: {reason}"
-            task["finished_at"] = now
-            flow._finish_task(task)
-        flow._skip_pending()
+            flow.fail(task["key"], f"cancelled: {reason}", now)
+        flow.skip_pending()
         if flow.status != FAILED:
             flow.data.setdefault("errors", []).append(f"flow cancelled: {reason}")
         flow.status = FAILED
@@ -400,7 +388,7 @@ class FlowEngine:
         keys = [key for key, task in flow.tasks.items() if task["status"] in (FAILED, SKIPPED)]
         if not keys:
             return []
-        flow._reset_tasks(keys)
+        flow.reset(keys)
         errors = flow.data.pop("errors", None)
         if errors:
             flow.data.setdefault("previous_errors", []).extend(errors)
@@ -464,7 +452,7 @@ class FlowEngine:
                 continue
             wait = poll_interval_s
             retry_at = flow.next_retry_at()
-            if retry_at is not None and not flow._running:
+            if retry_at is not None and not flow.count_tasks(RUNNING):
                 wait = max(wait, retry_at - self.clock())
             if wait > 0:
                 self.sleep(wait)
@@ -484,7 +472,7 @@ def _last_line(text: str) -> str:
 
 def _not_ended_message(flow: Flow, max_ticks: int) -> str:
     message = f"flow {flow.key!r} did not end within {max_ticks} tick{'s' if max_ticks != 1 else ''}"
-    running = [task["key"] for task in flow._running_in_order()]
+    running = [task["key"] for task in flow.running_tasks()]
     if running:
         return (
             f"{message}; still RUNNING: {', '.join(running)} "
