@@ -5,7 +5,7 @@ A runner works in *rounds*. :meth:`FlowRunner.tick` is one round:
 1. claim up to ``batch_size`` flows that need ticking (a lease of
    ``lease_s`` seconds each, see :meth:`mc.store.FlowStore.claim`);
 2. tick each until it makes no more immediate progress
-   (:meth:`~mc.flows.flow_engine.FlowEngine.tick_flow_until_has_no_pending`,
+   (:meth:`~mc.flows.flow_engine.FlowEngine.tick_flow_until_idle`,
    at most ``max_ticks_per_claim`` ticks): it has ended, or every unfinished
    task waits on outside work;
 3. save it, which releases the lease. A flow whose tasks wait on outside
@@ -198,7 +198,7 @@ class FlowRunner:
 
     def _tick_and_save(self, flow: Flow, stats: RunnerStats) -> None:
         try:
-            stats.ticks += self.engine.tick_flow_until_has_no_pending(
+            stats.ticks += self.engine.tick_flow_until_idle(
                 flow, self.task_ctx, max_ticks=self.max_ticks_per_claim
             )
         except Exception as error:
@@ -240,9 +240,9 @@ class FlowRunner:
 
     def _fail(self, flow: Flow, what: str, error: Exception, stats: RunnerStats) -> None:
         summary = "".join(traceback.format_exception_only(type(error), error)).strip()
-        logger.error(
-            "runner %s: flow %s: %s:\n%s", self.runner_id, flow.key, what, traceback.format_exc()
-        )
+        # From the error itself, not format_exc(): that is empty outside an except block.
+        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        logger.error("runner %s: flow %s: %s:\n%s", self.runner_id, flow.key, what, trace)
         if self.store.fail_flow(flow, f"{what}: {summary}"):
             stats.failed += 1
         else:
