@@ -45,18 +45,22 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from mc.errors import DotPathError, FlowError, TaskTypeError
 from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
-from mc.flows.registry import TaskTypeRegistry
+from mc.flows.plugins import AnyExecutor, TaskHandler
+from mc.flows.registry import Registry, TaskTypeRegistry
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, TaskStatus
 
 logger = logging.getLogger(__name__)
 
 _HANDLER_STATUSES = (RUNNING, COMPLETED, FAILED)
+
+HandlerT = TypeVar("HandlerT", bound=TaskHandler)
+ExecutorT = TypeVar("ExecutorT", bound=AnyExecutor)
 
 
 class FlowEngine:
@@ -68,31 +72,51 @@ class FlowEngine:
     epoch seconds (default :func:`time.time`), and ``sleep`` one that waits
     a number of seconds (default :func:`time.sleep`); tests pass fake ones.
     ``allow_imports`` names module prefixes from which a spec's dotted
-    ``task_type`` may be imported; by default none may.
+    ``task_type`` (and a ``job`` task's ``job_type``, a ``call`` task's
+    ``fn``) may be imported; by default none may.
     ``executors`` maps names to executors, registered on top of those that
     installed packages declare (see :mod:`mc.flows.executor_registry`).
+    ``job_types`` and ``callables`` are the registries that :mod:`mc.jobs`'s
+    ``job`` and ``call`` tasks use
+    (:class:`~mc.jobs.job_modules.JobTypeRegistry`,
+    :class:`~mc.jobs.task_types.CallableRegistry`); without them those tasks
+    use the shared defaults that ``register_job_type`` and
+    ``register_callable`` fill, as the module-level functions of
+    :mod:`mc.flows` use the default engine.
+
+    The engine owns its registries (``task_type_registry``,
+    ``executor_registry``, ``job_types``, ``callables``) and the executors
+    it made: nothing registered on one engine reaches another.
     """
 
     def __init__(
         self,
-        task_handlers: Mapping[str, Any] | None = None,
+        task_handlers: Mapping[str, TaskHandler] | None = None,
         clock: Callable[[], float] | None = None,
         allow_imports: Iterable[str] = (),
-        sleep: Callable[[float], Any] | None = None,
-        executors: Mapping[str, Any] | None = None,
+        sleep: Callable[[float], object] | None = None,
+        executors: Mapping[str, AnyExecutor] | None = None,
+        job_types: Registry[Any] | None = None,
+        callables: Registry[Any] | None = None,
     ) -> None:
         self.task_type_registry = TaskTypeRegistry(task_handlers, allow_imports)
         self.clock: Callable[[], float] = clock or time.time
-        self.sleep: Callable[[float], Any] = sleep or time.sleep
+        self.sleep: Callable[[float], object] = sleep or time.sleep
         # Executors by name (see mc.flows.executor_registry), for handlers
         # such as mc.jobs's `job` and `call`.
         self.executor_registry = ExecutorRegistry(executors)
+        self.job_types = job_types
+        self.callables = callables
 
-    def register_executor(self, name: str, executor: Any, replace: bool = False) -> Any:
-        """Register an executor under ``name`` (see :mod:`mc.flows.executor_registry`)."""
-        return self.executor_registry.register(name, executor, replace)
+    def register_executor(
+        self, name: str, executor: ExecutorT, replace: bool = False
+    ) -> ExecutorT:
+        """Register an executor under ``name`` and return it (see
+        :mod:`mc.flows.executor_registry`); it stays yours to close."""
+        self.executor_registry.register(name, executor, replace)
+        return executor
 
-    def get_executor(self, name: str) -> Any:
+    def get_executor(self, name: str) -> AnyExecutor:
         """Return the executor named ``name``, or raise :class:`~mc.errors.ExecutorError`."""
         return self.executor_registry.get(name)
 
@@ -105,15 +129,27 @@ class FlowEngine:
         self.executor_registry.close()
 
     def __enter__(self) -> FlowEngine:
+        """Return the engine; leaving the block calls :meth:`close`."""
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the engine (see :meth:`close`)."""
         self.close()
 
     @property
     def allow_imports(self) -> tuple[str, ...]:
         """The module prefixes a spec's ``task_type`` may import from."""
         return self.task_type_registry.allow_imports
+
+    @overload
+    def register_task_type(
+        self, name: str, handler: None = None, replace: bool = False
+    ) -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def register_task_type(
+        self, name: str, handler: HandlerT, replace: bool = False
+    ) -> HandlerT: ...
 
     def register_task_type(
         self, name: str, handler: Any = None, replace: bool = False
@@ -544,6 +580,16 @@ def run_flow(
 ) -> Flow:
     """Tick a flow to its end with the default engine (see :meth:`FlowEngine.run_flow`)."""
     return get_default_engine().run_flow(flow, task_ctx, max_ticks, poll_interval_s)
+
+
+@overload
+def register_task_type(
+    name: str, handler: None = None, replace: bool = False
+) -> Callable[[HandlerT], HandlerT]: ...
+
+
+@overload
+def register_task_type(name: str, handler: HandlerT, replace: bool = False) -> HandlerT: ...
 
 
 def register_task_type(name: str, handler: Any = None, replace: bool = False) -> Any:
