@@ -425,7 +425,8 @@ class Flow:
         # A JSON round trip is the fastest deep copy of plain data, and it
         # proves on the spot that handlers left only JSON values behind (with
         # one JSON rule to know: non-string dict keys come back as strings).
-        return json.loads(self.to_json())
+        flow_dict: dict[str, Any] = json.loads(self.to_json())
+        return flow_dict
 
     def to_json(self) -> str:
         """Return the flow as JSON text: :meth:`to_flow_dict`, without its copy.

@@ -33,7 +33,7 @@ import importlib
 import re
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from mc.errors import MCError, TaskTypeError
 from mc.flows.entry_points import entry_point_names, load_entry_point
@@ -299,12 +299,14 @@ class TaskTypeRegistry(Registry[TaskHandler]):
         Raises :class:`~mc.errors.TaskTypeError` as :meth:`resolve` does.
         """
         found = self._tick_functions.get(name)
-        if found is None:
-            handler = self.resolve(name)
-            tick = getattr(handler, "tick_task", None) or handler
-            raw = tuple(getattr(handler, "raw_params", ()))
-            found = self._tick_functions[name] = (tick, raw)
-        return found
+        if found is not None:
+            return found
+        handler = self.resolve(name)
+        # A class handler ticks through tick_task; a function handler is the tick.
+        tick = cast(TickFunction, getattr(handler, "tick_task", None) or handler)
+        raw = tuple(getattr(handler, "raw_params", ()))
+        self._tick_functions[name] = (tick, raw)
+        return tick, raw
 
 
 def module_allowed(module_name: str, allow_imports: Iterable[str]) -> bool:
@@ -372,6 +374,7 @@ def import_allowed(
         raise error_class(f"{what} {path!r} could not be imported: {error}") from error
     if not check(obj):
         raise error_class(f"{what} {path!r} is not {expected}")
+    defined_in: object
     if isinstance(obj, types.ModuleType):
         defined_in = obj.__name__
     else:

@@ -93,7 +93,8 @@ _MAX_KEYS_LISTED = 10
 def flow_spec_json_schema() -> dict[str, Any]:
     """Return the JSON Schema of a flow spec that ships inside the package."""
     text = resources.files("mc.flows").joinpath("flow_spec.schema.json").read_text("utf-8")
-    return json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def normalize_flow_spec(spec: Any) -> dict[str, Any]:
@@ -295,8 +296,9 @@ def _assign_keys(tasks: list[dict[str, Any]]) -> None:
         seen[key] = task["_path"]
     for position, task in enumerate(tasks, start=1):
         if task["key"] is None:
-            task["key"] = generate_task_key(seen, position)
-            seen[task["key"]] = task["_path"]
+            new_key = generate_task_key(seen, position)
+            task["key"] = new_key
+            seen[new_key] = task["_path"]
 
 
 def _link_tasks(tasks: list[dict[str, Any]]) -> None:
@@ -450,7 +452,8 @@ def _json_dict_copy(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise FlowSpecError(path, f"expected a dict, got {_describe(value)}")
     try:
-        return _json_copy(value, set())
+        copied: dict[str, Any] = _json_copy(value, set())
+        return copied
     except _BadJSONValue as error:
         for step in reversed(error.trail):
             path = f"{path}[{step}]" if isinstance(step, int) else _field_path(path, step)

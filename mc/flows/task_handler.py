@@ -111,7 +111,8 @@ class BaseProxyingTaskHandler(BaseTaskHandler):
 
     def proxied_task_data(self, proxied_task: dict[str, Any]) -> dict[str, Any]:
         """Return the proxy's data, given the proxied task: by default a deep copy of its data."""
-        return copy_value(proxied_task["data"])
+        data: dict[str, Any] = copy_value(proxied_task["data"])
+        return data
 
     def tick_proxied_task(self) -> None:
         """Tick the proxied task once and make the proxy follow it."""

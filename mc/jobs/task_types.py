@@ -33,7 +33,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from mc.errors import ExecutorError, JobError, MCError
 from mc.flows.flow_engine import FlowEngine, get_default_engine
@@ -112,10 +112,8 @@ def _engine(task_ctx: TaskCtx) -> FlowEngine:
 
 def _job_types(task_ctx: TaskCtx) -> JobTypeRegistry:
     """The job types a task uses: its context's, else its engine's, else the default."""
-    registry: JobTypeRegistry = (
-        task_ctx.get("job_types") or _engine(task_ctx).job_types or default_job_types
-    )
-    return registry
+    registry = task_ctx.get("job_types") or _engine(task_ctx).job_types or default_job_types
+    return cast(JobTypeRegistry, registry)
 
 
 def _check_params(task: dict[str, Any], allowed: set[str], task_type: str) -> dict[str, Any]:
