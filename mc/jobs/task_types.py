@@ -37,7 +37,13 @@ from typing import Any, TypeVar, cast, overload
 
 from mc.errors import ExecutorError, JobError, MCError
 from mc.flows.flow_engine import FlowEngine, get_default_engine
-from mc.flows.plugins import can_run_calls, can_run_jobs
+from mc.flows.plugins import (
+    AnyExecutor,
+    CallExecutor,
+    Executor,
+    can_run_calls,
+    can_run_jobs,
+)
 from mc.flows.registry import Registry
 from mc.flows.statuses import COMPLETED as TASK_COMPLETED
 from mc.flows.statuses import FAILED as TASK_FAILED
@@ -145,7 +151,7 @@ _EXECUTOR_KINDS = {
 }
 
 
-def _named_executor(task_ctx: TaskCtx, name: Any, kind: str) -> Any:
+def _named_executor(task_ctx: TaskCtx, name: object, kind: str) -> AnyExecutor:
     """Return the engine's executor ``name``, or raise ExecutorError if it cannot run ``kind``."""
     key = task_ctx["task"]["key"]
     if not isinstance(name, str):
@@ -155,6 +161,16 @@ def _named_executor(task_ctx: TaskCtx, name: Any, kind: str) -> Any:
     if not can_run(executor):
         raise ExecutorError(f"task {key!r}: executor {name!r} cannot run {kind} (it has no {lacks})")
     return executor
+
+
+def _job_executor(task_ctx: TaskCtx, name: object) -> Executor:
+    """Return the engine's executor ``name``, checked to run jobs."""
+    return cast(Executor, _named_executor(task_ctx, name, "jobs"))
+
+
+def _call_executor(task_ctx: TaskCtx, name: object) -> CallExecutor:
+    """Return the engine's executor ``name``, checked to run calls."""
+    return cast(CallExecutor, _named_executor(task_ctx, name, "calls"))
 
 
 def _fail(task: dict[str, Any], error: str) -> None:
@@ -247,10 +263,10 @@ class JobTaskHandler(BaseTaskHandler):
         """Cancel the task's job through its executor, if it was submitted."""
         data = task_ctx["task"].get("data") or {}
         if "handle" in data and "executor" in data:
-            _named_executor(task_ctx, data["executor"], "jobs").cancel(data["handle"])
+            _job_executor(task_ctx, data["executor"]).cancel(data["handle"])
 
-    def _executor(self, name: Any) -> Any:
-        return _named_executor(self.task_ctx, name, "jobs")
+    def _executor(self, name: object) -> Executor:
+        return _job_executor(self.task_ctx, name)
 
     def _job_dir(self, params: Mapping[str, Any]) -> str:
         if params.get("job_dir") is not None:
@@ -268,7 +284,7 @@ class JobTaskHandler(BaseTaskHandler):
             candidate = base.with_name(f"{base.name}.{number}")
         return str(candidate)
 
-    def _submit(self, executor: Any) -> None:
+    def _submit(self, executor: Executor) -> None:
         data = self.task["data"]
         handle = executor.submit(data["job_dir"], self.task["task_params"].get("resources"))
         try:
@@ -334,7 +350,7 @@ class CallTaskHandler(BaseTaskHandler):
         """
         data = task_ctx["task"].get("data") or {}
         if "handle" in data and "executor" in data:
-            _named_executor(task_ctx, data["executor"], "calls").cancel_call(data["handle"])
+            _call_executor(task_ctx, data["executor"]).cancel_call(data["handle"])
 
     def _submit(self) -> None:
         params = self.task["task_params"]
@@ -372,8 +388,8 @@ class CallTaskHandler(BaseTaskHandler):
         else:
             _fail(self.task, str(outputs.get("error") or "the call failed"))
 
-    def _executor(self) -> Any:
-        return _named_executor(self.task_ctx, self.task["data"]["executor"], "calls")
+    def _executor(self) -> CallExecutor:
+        return _call_executor(self.task_ctx, self.task["data"]["executor"])
 
     def _resolve_fn(self, path: Any) -> Callable[..., Any]:
         key = self.task["key"]

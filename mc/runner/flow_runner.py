@@ -55,7 +55,7 @@ from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING
 from mc.runner.stored_flow import add_stored_flow_task_type
-from mc.store.flow_store import FlowStore
+from mc.runner.store_contract import RunnerStore
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class FlowRunner:
 
     def __init__(
         self,
-        store: FlowStore,
+        store: RunnerStore,
         engine: FlowEngine | None = None,
         task_ctx: Mapping[str, Any] | None = None,
         runner_id: str | None = None,
