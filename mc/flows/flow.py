@@ -65,7 +65,9 @@ from mc.flows.statuses import (
 CLEANUP_TRIGGER_RULES = frozenset({"all_done", "one_failed"})
 
 
-def trigger_verdict(rule: str, total: int, unfinished: int, failed: int, skipped: int) -> bool | None:
+def trigger_verdict(
+    rule: str, total: int, unfinished: int, failed: int, skipped: int
+) -> bool | None:
     """Decide whether a PENDING task may start, from how its precursors finished.
 
     ``total`` precursors, of which ``unfinished`` have not finished yet, and

@@ -32,6 +32,21 @@ one-tick tasks takes N ticks. The engine never walks the whole graph during a
 tick: dependency counters and a ready set (kept by the flow, rebuilt on load)
 make a tick cost O(tasks that change), plus the running tasks it ticks.
 
+Who keeps what
+--------------
+The engine keeps no state about a flow between ticks. The flow owns its
+task statuses and the indexes derived from them, and changes them only
+through its state machine (:meth:`~mc.flows.flow.Flow.start_ready`,
+:meth:`~mc.flows.flow.Flow.complete`, :meth:`~mc.flows.flow.Flow.fail`,
+:meth:`~mc.flows.flow.Flow.retry_later`, :meth:`~mc.flows.flow.Flow.skip_pending`,
+:meth:`~mc.flows.flow.Flow.skip_stuck`, :meth:`~mc.flows.flow.Flow.reset`),
+which checks each change. A handler says how its task ended by writing
+``task['status']``; the engine reads that after the call and tells the flow,
+so the indexes can never drift from the task dicts. The engine itself owns
+what the flows it ticks share: its registries of task types and executors
+(see :mod:`mc.flows.registry`), the executors it made, its clock, its
+``allow_imports``, and the policies above.
+
 Guarantees: a tick never raises because of a task; a flow ends as soon as
 every task has finished, and a failure can never leave it waiting forever
 (a task that its handler keeps RUNNING is the only thing that can); and a flow
@@ -541,7 +556,8 @@ def _last_line(text: str) -> str:
 
 
 def _not_ended_message(flow: Flow, max_ticks: int) -> str:
-    message = f"flow {flow.key!r} did not end within {max_ticks} tick{'s' if max_ticks != 1 else ''}"
+    plural = "s" if max_ticks != 1 else ""
+    message = f"flow {flow.key!r} did not end within {max_ticks} tick{plural}"
     running = [task["key"] for task in flow.running_tasks()]
     if running:
         return (

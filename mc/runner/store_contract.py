@@ -45,7 +45,7 @@ class RunnerStore(Protocol):
         """Save a leased flow and release its lease; tick it again no sooner than ``tick_after``."""
 
     def fail_flow(self, flow_or_key: Flow | str, reason: str, version: int | None = None) -> bool:
-        """Mark a flow FAILED with ``reason`` without the engine; return False if it changed since."""
+        """Mark a flow FAILED with ``reason``, without the engine; False if it changed since."""
 
     def count_by_status(self) -> dict[str, int]:
         """Return how many flows have each status."""
