@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, Union, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 TaskCtx = dict[str, Any]
 """The task context a handler gets: ``'task'``, and in a flow ``'flow'`` and
@@ -63,7 +63,7 @@ class TaskHandlerClass(Protocol):
         """Tick the task in ``task_ctx['task']`` once."""
 
 
-TaskHandler = Union[TaskHandlerFunction, TaskHandlerClass, type[Any]]
+TaskHandler = TaskHandlerFunction | TaskHandlerClass
 """What :meth:`~mc.flows.flow_engine.FlowEngine.register_task_type` accepts:
 a function handler, or a class (or object) with ``tick_task``."""
 
@@ -124,7 +124,7 @@ class Closable(Protocol):
         """Release what the object holds (processes, a cluster, connections)."""
 
 
-AnyExecutor = Union[Executor, CallExecutor]
+AnyExecutor = Executor | CallExecutor
 """What an executor registry holds: a job executor, a call executor, or both."""
 
 

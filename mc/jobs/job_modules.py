@@ -43,7 +43,7 @@ class JobModule(Protocol):
     the protocol; see :class:`ParsingJobModule`.
     """
 
-    def build_work_dir(self, params: Mapping[str, Any], output_dir: str, /) -> Mapping[str, Any]:
+    def build_work_dir(self, params: dict[str, Any], output_dir: str, /) -> Mapping[str, Any]:
         """Write the job's files into ``output_dir``; return at least ``{'entrypoint': ...}``."""
 
 
