@@ -54,8 +54,8 @@ from mc.errors import FlowError, StaleFlowError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING
-from mc.runner.stored_flow import add_stored_flow_task_type
 from mc.runner.store_contract import RunnerStore
+from mc.runner.stored_flow import add_stored_flow_task_type
 
 logger = logging.getLogger(__name__)
 
