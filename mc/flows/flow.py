@@ -28,9 +28,14 @@ never stored, in the manner of :class:`graphlib.TopologicalSorter`:
 When a task finishes, its successors count it down and :func:`trigger_verdict`
 decides, from the counts alone, whether each may start (it becomes ready),
 must wait, or can never start (it becomes SKIPPED, and tells its own
-successors so). The engine moves a task between statuses only through the
-methods under "bookkeeping for the engine", which update the indexes with
-work proportional to the tasks that change.
+successors so). Only the flow writes a task's ``status``: the engine moves a
+task between statuses through the public methods of the state machine
+(:meth:`Flow.start_ready`, :meth:`Flow.complete`, :meth:`Flow.fail`,
+:meth:`Flow.retry_later`, :meth:`Flow.skip_pending`, :meth:`Flow.skip_stuck`,
+:meth:`Flow.reset`), which check their input, raise
+:class:`~mc.errors.FlowError` on a task that is unknown or in the wrong
+status, and update the indexes with work proportional to the tasks that
+change.
 Code that changes a task's ``status`` by hand, outside a tick, must reload
 the flow (``Flow.from_flow_dict(flow.to_flow_dict())``) so the indexes
 follow.
@@ -60,7 +65,9 @@ from mc.flows.statuses import (
 CLEANUP_TRIGGER_RULES = frozenset({"all_done", "one_failed"})
 
 
-def trigger_verdict(rule: str, total: int, unfinished: int, failed: int, skipped: int) -> bool | None:
+def trigger_verdict(
+    rule: str, total: int, unfinished: int, failed: int, skipped: int
+) -> bool | None:
     """Decide whether a PENDING task may start, from how its precursors finished.
 
     ``total`` precursors, of which ``unfinished`` have not finished yet, and
@@ -177,7 +184,8 @@ class Flow:
     @classmethod
     def _from_trusted_dict(cls, flow_dict: dict[str, Any]) -> Flow:
         flow = cls.__new__(cls)
-        flow._load(flow_dict)
+        # Through the class: __init__ would normalize the dict again.
+        cls._load(flow, flow_dict)
         return flow
 
     def _load(self, flow_dict: dict[str, Any]) -> None:
@@ -419,7 +427,8 @@ class Flow:
         # A JSON round trip is the fastest deep copy of plain data, and it
         # proves on the spot that handlers left only JSON values behind (with
         # one JSON rule to know: non-string dict keys come back as strings).
-        return json.loads(self.to_json())
+        flow_dict: dict[str, Any] = json.loads(self.to_json())
+        return flow_dict
 
     def to_json(self) -> str:
         """Return the flow as JSON text: :meth:`to_flow_dict`, without its copy.
@@ -446,10 +455,17 @@ class Flow:
             f"tasks={len(self.tasks)}>"
         )
 
-    # -- bookkeeping for the engine ----------------------------------------
+    # -- the state machine: what the engine asks and tells -----------------
+    #
+    # Only these methods (and add_task) change a task's status. Each checks
+    # that the task exists and is in the status the change starts from, and
+    # then updates the indexes with work proportional to the tasks that
+    # change. A handler may have written its own verdict into its task dict
+    # (``task['status'] = 'COMPLETED'``); the indexes, not the dict, say
+    # what a RUNNING task was, so the check still holds.
 
-    def _start_ready_tasks(self, now: float) -> None:
-        """Make every ready task, and every retry that is due, RUNNING at ``now``."""
+    def start_ready(self, now: float) -> None:
+        """Make every ready task, and every retry due by ``now``, RUNNING at ``now``."""
         if self._retrying:
             for place, retry_at in list(self._retrying.items()):
                 if retry_at <= now:
@@ -467,21 +483,155 @@ class Flow:
         self._running |= self._ready
         self._ready = set()
 
-    def _running_in_order(self) -> list[dict[str, Any]]:
+    def running_tasks(self) -> list[dict[str, Any]]:
+        """Return the dicts of the RUNNING tasks, in flow order."""
         task_list = self._task_list
         return [task_list[place] for place in sorted(self._running)]
 
-    def _is_waiting_on_tasks(self) -> bool:
-        """True while some task is RUNNING, ready, or waiting to retry."""
+    def is_waiting(self) -> bool:
+        """Return True while some task is RUNNING, ready, or waiting to retry.
+
+        When it returns False, no task can ever change again by ticking:
+        the flow can end.
+        """
         return bool(self._running or self._ready or self._retrying)
 
-    def _finish_task(self, task: dict[str, Any]) -> None:
-        """Record that a RUNNING task's status became COMPLETED or FAILED."""
-        place = self._position[task["key"]]
+    def complete(self, key: str, now: float) -> None:
+        """Record that the RUNNING task ``key`` COMPLETED at ``now``; start or skip its successors.
+
+        Raises :class:`~mc.errors.FlowError` if the flow has no such task or
+        it is not RUNNING.
+        """
+        place = self._running_place(key, "complete")
+        task = self._task_list[place]
+        task["status"] = COMPLETED
+        task["finished_at"] = now
+        self._finish(place, COMPLETED)
+
+    def fail(
+        self, key: str, error: str, now: float, attempts: list[Any] | None = None
+    ) -> None:
+        """Record that the RUNNING task ``key`` FAILED at ``now`` with ``error``.
+
+        ``attempts``, if given, is kept in the task (``attempts``) and a copy
+        in its data (``data['attempts']``). Its successors then apply their
+        trigger rules. Raises :class:`~mc.errors.FlowError` if the flow has
+        no such task or it is not RUNNING.
+        """
+        place = self._running_place(key, "fail")
+        task = self._task_list[place]
+        task["status"] = FAILED
+        task["error"] = error
+        task["finished_at"] = now
+        if attempts is not None:
+            task["attempts"] = attempts
+            if isinstance(task.get("data"), dict):
+                task["data"]["attempts"] = json.loads(json.dumps(attempts))
+        self._finish(place, FAILED)
+
+    def retry_later(self, key: str, at: float, attempts: list[Any]) -> None:
+        """Put the RUNNING task ``key`` back to PENDING, to start afresh at ``at``.
+
+        The task keeps its spec fields; its data becomes its initial data
+        plus ``attempts`` (the failed attempts so far); everything else of
+        the failed attempt goes. Raises :class:`~mc.errors.FlowError` if the
+        flow has no such task or it is not RUNNING.
+        """
+        place = self._running_place(key, "be retried")
+        task = self._task_list[place]
+        _reset_task_dict(task)
+        task["attempts"] = attempts
+        task["data"]["attempts"] = json.loads(json.dumps(attempts))
+        task["retry_at"] = at
         self._running.discard(place)
         self._status_counts[RUNNING] -= 1
-        self._status_counts[task["status"]] += 1
-        self._tell_successors(place, task["status"])
+        self._status_counts[PENDING] += 1
+        self._retrying[place] = at
+
+    def skip_pending(self, keep_rules: Iterable[str] = ()) -> None:
+        """Skip every PENDING task, except those whose trigger rule is in ``keep_rules``.
+
+        Skipped tasks tell their successors, so a kept task whose rule is now
+        met becomes ready.
+        """
+        keep = frozenset(keep_rules)
+        for place, task in enumerate(self._task_list):
+            if task["status"] != PENDING:
+                continue
+            if (task.get("trigger_rule") or DEFAULT_TRIGGER_RULE) in keep:
+                continue
+            self._skip(place)
+
+    def skip_stuck(self, reason: str) -> list[str]:
+        """Skip the PENDING tasks of a flow that waits on nothing; return their keys.
+
+        Such tasks can never start (only a flow whose statuses were edited by
+        hand has them); each gets ``reason`` as its ``error``. Raises
+        :class:`~mc.errors.FlowError` while the flow still waits on a task
+        (see :meth:`is_waiting`).
+        """
+        if self.is_waiting():
+            raise FlowError(
+                f"flow {self.key!r}: tasks are stuck only when none is RUNNING, "
+                "ready or waiting to retry",
+                flow=self,
+            )
+        if not self._status_counts[PENDING]:
+            return []
+        stuck = [place for place, task in enumerate(self._task_list) if task["status"] == PENDING]
+        for place in stuck:
+            self._task_list[place]["error"] = reason
+            self._mark_skipped(place)
+        return [self._task_list[place]["key"] for place in stuck]
+
+    def reset(self, keys: Iterable[str]) -> None:
+        """Put finished tasks back to PENDING, as their spec built them.
+
+        Each task gets its initial data again, and its retries are counted
+        anew. Raises :class:`~mc.errors.FlowError`, changing nothing, if a
+        key is not a task of the flow or its task has not finished.
+        """
+        keys = list(keys)
+        for key in keys:
+            place = self._place(key)
+            status = self._task_list[place]["status"]
+            if status not in TaskStatus.FINISHED:
+                raise FlowError(
+                    f"flow {self.key!r}: task {key!r} is {status}: only a finished "
+                    "task can be reset",
+                    flow=self,
+                )
+        for key in keys:
+            _reset_task_dict(self.tasks[key])
+        self._rebuild_indexes()
+
+    def _place(self, key: str) -> int:
+        place = self._position.get(key) if isinstance(key, str) else None
+        if place is None:
+            raise FlowError(
+                f"flow {self.key!r} has no task {key!r}{flow_spec.suggest(str(key), self.tasks)}",
+                flow=self,
+            )
+        return place
+
+    def _running_place(self, key: str, action: str) -> int:
+        """Return the place of the RUNNING task ``key``, or raise FlowError."""
+        place = self._place(key)
+        if place not in self._running:
+            status = self._task_list[place]["status"]
+            raise FlowError(
+                f"flow {self.key!r}: task {key!r} is {status}, not RUNNING: "
+                f"only a RUNNING task can {action}",
+                flow=self,
+            )
+        return place
+
+    def _finish(self, place: int, outcome: str) -> None:
+        """Move a RUNNING task's counts to ``outcome`` and tell its successors."""
+        self._running.discard(place)
+        self._status_counts[RUNNING] -= 1
+        self._status_counts[outcome] += 1
+        self._tell_successors(place, outcome)
 
     def _tell_successors(self, place: int, outcome: str) -> None:
         """Count a finished task down in its successors; start or skip them.
@@ -523,57 +673,21 @@ class Flow:
                     stack.append((succ, SKIPPED))
 
     def _mark_skipped(self, place: int) -> None:
-        self._move(self._task_list[place], SKIPPED)
+        task = self._task_list[place]
+        self._status_counts[task["status"]] -= 1
+        self._status_counts[SKIPPED] += 1
+        task["status"] = SKIPPED
         self._waiting[place] = 0
         self._ready.discard(place)
         self._rules.pop(place, None)
         self._bad_counts.pop(place, None)
         if self._retrying.pop(place, None) is not None:
-            del self._task_list[place]["retry_at"]
+            del task["retry_at"]
 
     def _skip(self, place: int) -> None:
         """Mark a PENDING task SKIPPED and tell its successors."""
         self._mark_skipped(place)
         self._tell_successors(place, SKIPPED)
-
-    def _skip_pending(self, keep_rules: frozenset[str] = frozenset()) -> None:
-        """Skip every PENDING task, except those whose trigger rule is in ``keep_rules``."""
-        for place, task in enumerate(self._task_list):
-            if task["status"] != PENDING:
-                continue
-            if (task.get("trigger_rule") or DEFAULT_TRIGGER_RULE) in keep_rules:
-                continue
-            self._skip(place)
-
-    def _retry_later(self, task: dict[str, Any], retry_at: float, attempts: list[Any]) -> None:
-        """Put a RUNNING task back to PENDING, to start afresh at ``retry_at``.
-
-        The task keeps its spec fields; its data becomes its initial data
-        plus ``attempts``; everything else of the failed attempt goes.
-        """
-        place = self._position[task["key"]]
-        _reset_task_dict(task)
-        task["attempts"] = attempts
-        task["data"]["attempts"] = json.loads(json.dumps(attempts))
-        task["retry_at"] = retry_at
-        self._running.discard(place)
-        self._status_counts[RUNNING] -= 1
-        self._status_counts[PENDING] += 1
-        self._retrying[place] = retry_at
-
-    def _reset_tasks(self, keys: Iterable[str]) -> None:
-        """Put finished tasks back to PENDING, as they were built; rebuild the indexes."""
-        for key in keys:
-            _reset_task_dict(self.tasks[key])
-        self._rebuild_indexes()
-
-    def _move(self, task: dict[str, Any], status: str) -> None:
-        self._status_counts[task["status"]] -= 1
-        self._status_counts[status] += 1
-        task["status"] = status
-
-    def _pending_keys(self) -> Iterable[str]:
-        return (k for k, t in self.tasks.items() if t["status"] == PENDING)
 
 
 def _reset_task_dict(task: dict[str, Any]) -> None:

@@ -32,6 +32,21 @@ one-tick tasks takes N ticks. The engine never walks the whole graph during a
 tick: dependency counters and a ready set (kept by the flow, rebuilt on load)
 make a tick cost O(tasks that change), plus the running tasks it ticks.
 
+Who keeps what
+--------------
+The engine keeps no state about a flow between ticks. The flow owns its
+task statuses and the indexes derived from them, and changes them only
+through its state machine (:meth:`~mc.flows.flow.Flow.start_ready`,
+:meth:`~mc.flows.flow.Flow.complete`, :meth:`~mc.flows.flow.Flow.fail`,
+:meth:`~mc.flows.flow.Flow.retry_later`, :meth:`~mc.flows.flow.Flow.skip_pending`,
+:meth:`~mc.flows.flow.Flow.skip_stuck`, :meth:`~mc.flows.flow.Flow.reset`),
+which checks each change. A handler says how its task ended by writing
+``task['status']``; the engine reads that after the call and tells the flow,
+so the indexes can never drift from the task dicts. The engine itself owns
+what the flows it ticks share: its registries of task types and executors
+(see :mod:`mc.flows.registry`), the executors it made, its clock, its
+``allow_imports``, and the policies above.
+
 Guarantees: a tick never raises because of a task; a flow ends as soon as
 every task has finished, and a failure can never leave it waiting forever
 (a task that its handler keeps RUNNING is the only thing that can); and a flow
@@ -41,23 +56,26 @@ after the same number of ticks, as one kept in memory.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from mc.errors import DotPathError, FlowError, TaskTypeError
 from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
-from mc.flows.registry import TaskTypeRegistry
+from mc.flows.plugins import AnyExecutor, TaskHandler
+from mc.flows.registry import Registry, TaskTypeRegistry
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, TaskStatus
 
 logger = logging.getLogger(__name__)
 
 _HANDLER_STATUSES = (RUNNING, COMPLETED, FAILED)
+
+HandlerT = TypeVar("HandlerT", bound=TaskHandler)
+ExecutorT = TypeVar("ExecutorT", bound=AnyExecutor)
 
 
 class FlowEngine:
@@ -69,31 +87,51 @@ class FlowEngine:
     epoch seconds (default :func:`time.time`), and ``sleep`` one that waits
     a number of seconds (default :func:`time.sleep`); tests pass fake ones.
     ``allow_imports`` names module prefixes from which a spec's dotted
-    ``task_type`` may be imported; by default none may.
+    ``task_type`` (and a ``job`` task's ``job_type``, a ``call`` task's
+    ``fn``) may be imported; by default none may.
     ``executors`` maps names to executors, registered on top of those that
     installed packages declare (see :mod:`mc.flows.executor_registry`).
+    ``job_types`` and ``callables`` are the registries that :mod:`mc.jobs`'s
+    ``job`` and ``call`` tasks use
+    (:class:`~mc.jobs.job_modules.JobTypeRegistry`,
+    :class:`~mc.jobs.task_types.CallableRegistry`); without them those tasks
+    use the shared defaults that ``register_job_type`` and
+    ``register_callable`` fill, as the module-level functions of
+    :mod:`mc.flows` use the default engine.
+
+    The engine owns its registries (``task_type_registry``,
+    ``executor_registry``, ``job_types``, ``callables``) and the executors
+    it made: nothing registered on one engine reaches another.
     """
 
     def __init__(
         self,
-        task_handlers: Mapping[str, Any] | None = None,
+        task_handlers: Mapping[str, TaskHandler] | None = None,
         clock: Callable[[], float] | None = None,
         allow_imports: Iterable[str] = (),
-        sleep: Callable[[float], Any] | None = None,
-        executors: Mapping[str, Any] | None = None,
+        sleep: Callable[[float], object] | None = None,
+        executors: Mapping[str, AnyExecutor] | None = None,
+        job_types: Registry[Any] | None = None,
+        callables: Registry[Any] | None = None,
     ) -> None:
         self.task_type_registry = TaskTypeRegistry(task_handlers, allow_imports)
         self.clock: Callable[[], float] = clock or time.time
-        self.sleep: Callable[[float], Any] = sleep or time.sleep
+        self.sleep: Callable[[float], object] = sleep or time.sleep
         # Executors by name (see mc.flows.executor_registry), for handlers
         # such as mc.jobs's `job` and `call`.
         self.executor_registry = ExecutorRegistry(executors)
+        self.job_types = job_types
+        self.callables = callables
 
-    def register_executor(self, name: str, executor: Any, replace: bool = False) -> Any:
-        """Register an executor under ``name`` (see :mod:`mc.flows.executor_registry`)."""
-        return self.executor_registry.register(name, executor, replace)
+    def register_executor(
+        self, name: str, executor: ExecutorT, replace: bool = False
+    ) -> ExecutorT:
+        """Register an executor under ``name`` and return it (see
+        :mod:`mc.flows.executor_registry`); it stays yours to close."""
+        self.executor_registry.register(name, executor, replace)
+        return executor
 
-    def get_executor(self, name: str) -> Any:
+    def get_executor(self, name: str) -> AnyExecutor:
         """Return the executor named ``name``, or raise :class:`~mc.errors.ExecutorError`."""
         return self.executor_registry.get(name)
 
@@ -106,15 +144,27 @@ class FlowEngine:
         self.executor_registry.close()
 
     def __enter__(self) -> FlowEngine:
+        """Return the engine; leaving the block calls :meth:`close`."""
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the engine (see :meth:`close`)."""
         self.close()
 
     @property
     def allow_imports(self) -> tuple[str, ...]:
         """The module prefixes a spec's ``task_type`` may import from."""
         return self.task_type_registry.allow_imports
+
+    @overload
+    def register_task_type(
+        self, name: str, handler: None = None, replace: bool = False
+    ) -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def register_task_type(
+        self, name: str, handler: HandlerT, replace: bool = False
+    ) -> HandlerT: ...
 
     def register_task_type(
         self, name: str, handler: Any = None, replace: bool = False
@@ -150,12 +200,12 @@ class FlowEngine:
             flow.status = RUNNING
         flow.num_ticks += 1
         now = self.clock()
-        flow._start_ready_tasks(now)
-        for task in flow._running_in_order():
+        flow.start_ready(now)
+        for task in flow.running_tasks():
             failed = self._tick_task(flow, task, task_ctx, now)
             if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
                 return
-        if not flow._is_waiting_on_tasks():
+        if not flow.is_waiting():
             self._end_flow(flow)
 
     def _fail_fast(self, flow: Flow, task: dict[str, Any]) -> bool:
@@ -168,7 +218,7 @@ class FlowEngine:
             t["status"] == PENDING and t.get("trigger_rule") in CLEANUP_TRIGGER_RULES
             for t in flow.tasks.values()
         ):
-            flow._skip_pending(keep_rules=CLEANUP_TRIGGER_RULES)
+            flow.skip_pending(keep_rules=CLEANUP_TRIGGER_RULES)
             if flow.count_tasks(PENDING):
                 return False
         flow.status = FAILED
@@ -207,9 +257,10 @@ class FlowEngine:
             )
         problem = self._call_handler(task, ctx)
         if problem is None:
+            # The handler wrote its verdict into the task; the flow checks it
+            # and applies it to its indexes.
             if task["status"] == COMPLETED:
-                task["finished_at"] = self.clock()
-                flow._finish_task(task)
+                flow.complete(task["key"], self.clock())
             return False
         return self._fail_task(flow, task, *problem)
 
@@ -277,33 +328,24 @@ class FlowEngine:
             delay = (task.get("retry_delay_s") or 0) * (
                 (task.get("retry_backoff") or 1) ** (len(attempts) - 1)
             )
-            flow._retry_later(task, now + delay, attempts)
+            flow.retry_later(task["key"], now + delay, attempts)
             logger.info(
                 "flow %s: task %s attempt %d failed, retry in %g s: %s",
                 flow.key, task["key"], len(attempts), delay, summary,
             )
             return False
-        task["status"] = FAILED
-        task["error"] = error
-        task["finished_at"] = now
+        flow.fail(task["key"], error, now, attempts if retries else None)
         if retries:
-            task["attempts"] = attempts
-            if isinstance(task.get("data"), dict):
-                task["data"]["attempts"] = json.loads(json.dumps(attempts))
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
         flow.data.setdefault("errors", []).append(
             f"task {task['key']!r} ({task['task_type']}): {summary}"
         )
-        flow._finish_task(task)
         logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
         return True
 
     def _end_flow(self, flow: Flow) -> None:
-        stuck = list(flow._pending_keys()) if flow.count_tasks(PENDING) else []
-        for key in stuck:
-            # Only a hand-edited flow gets here: its tasks can never start.
-            flow.tasks[key]["error"] = "can never start: a precursor did not complete"
-            flow._move(flow.tasks[key], SKIPPED)
+        # Only a hand-edited flow can have PENDING tasks here: they never start.
+        stuck = flow.skip_stuck("can never start: a precursor did not complete")
         if stuck or flow.count_tasks(FAILED):
             flow.status = FAILED
         else:
@@ -375,13 +417,10 @@ class FlowEngine:
         if flow.status == COMPLETED:
             return
         now = self.clock()
-        for task in flow._running_in_order():
+        for task in flow.running_tasks():
             self._call_cancel_hook(task, self._task_ctx(flow, task, task_ctx))
-            task["status"] = FAILED
-            task["error"] = f"cancelled: {reason}"
-            task["finished_at"] = now
-            flow._finish_task(task)
-        flow._skip_pending()
+            flow.fail(task["key"], f"cancelled: {reason}", now)
+        flow.skip_pending()
         if flow.status != FAILED:
             flow.data.setdefault("errors", []).append(f"flow cancelled: {reason}")
         flow.status = FAILED
@@ -400,7 +439,7 @@ class FlowEngine:
         keys = [key for key, task in flow.tasks.items() if task["status"] in (FAILED, SKIPPED)]
         if not keys:
             return []
-        flow._reset_tasks(keys)
+        flow.reset(keys)
         errors = flow.data.pop("errors", None)
         if errors:
             flow.data.setdefault("previous_errors", []).extend(errors)
@@ -409,19 +448,53 @@ class FlowEngine:
         logger.info("flow %s: retrying %d tasks", flow.key, len(keys))
         return keys
 
+    def tick_flow_until_idle(
+        self,
+        flow: Flow,
+        task_ctx: Mapping[str, Any] | None = None,
+        max_ticks: int | None = None,
+    ) -> int:
+        """Tick while the flow has tasks that can start now; return the ticks made.
+
+        Afterwards the flow has ended, or every unfinished task is waiting
+        on a RUNNING task that polls outside work, or on a retry that is not
+        yet due: ticking again at once would change nothing new. Always
+        ticks at least once, and at most ``max_ticks`` times.
+        """
+        return self._tick_until_idle(flow, task_ctx, max_ticks)
+
     def tick_flow_until_has_no_pending(
         self,
         flow: Flow,
         task_ctx: Mapping[str, Any] | None = None,
         max_ticks: int | None = None,
     ) -> int:
-        """Tick while the flow has tasks ready to start; return the ticks made.
+        """Deprecated name of :meth:`tick_flow_until_idle`, which it calls.
 
-        Afterwards the flow has ended, or every unfinished task is waiting
-        on a RUNNING task that polls outside work, or on a retry that is not
-        yet due: ticking again at once would change nothing new. Always
-        ticks at least once.
+        .. deprecated:: 0.2.0
+           The name promised more than the method does: tasks may still be
+           PENDING afterwards, behind a RUNNING one. Use
+           :meth:`tick_flow_until_idle`. It does not warn at run time yet,
+           so that callers running under ``-W error`` keep working; a
+           subclass that overrides this name still has its override called
+           by runners (see :meth:`__init_subclass__`).
         """
+        return self._tick_until_idle(flow, task_ctx, max_ticks)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Keep a subclass that overrides the deprecated tick name working.
+
+        Such a subclass gets its override under the new name too, so that
+        runners, which call :meth:`tick_flow_until_idle`, still call it.
+        """
+        super().__init_subclass__(**kwargs)
+        old = cls.__dict__.get("tick_flow_until_has_no_pending")
+        if old is not None and "tick_flow_until_idle" not in cls.__dict__:
+            cls.tick_flow_until_idle = old  # type: ignore[method-assign]
+
+    def _tick_until_idle(
+        self, flow: Flow, task_ctx: Mapping[str, Any] | None, max_ticks: int | None
+    ) -> int:
         ticks = 0
         while True:
             self.tick_flow(flow, task_ctx)
@@ -464,7 +537,7 @@ class FlowEngine:
                 continue
             wait = poll_interval_s
             retry_at = flow.next_retry_at()
-            if retry_at is not None and not flow._running:
+            if retry_at is not None and not flow.count_tasks(RUNNING):
                 wait = max(wait, retry_at - self.clock())
             if wait > 0:
                 self.sleep(wait)
@@ -483,8 +556,9 @@ def _last_line(text: str) -> str:
 
 
 def _not_ended_message(flow: Flow, max_ticks: int) -> str:
-    message = f"flow {flow.key!r} did not end within {max_ticks} tick{'s' if max_ticks != 1 else ''}"
-    running = [task["key"] for task in flow._running_in_order()]
+    plural = "s" if max_ticks != 1 else ""
+    message = f"flow {flow.key!r} did not end within {max_ticks} tick{plural}"
+    running = [task["key"] for task in flow.running_tasks()]
     if running:
         return (
             f"{message}; still RUNNING: {', '.join(running)} "
@@ -522,6 +596,16 @@ def run_flow(
 ) -> Flow:
     """Tick a flow to its end with the default engine (see :meth:`FlowEngine.run_flow`)."""
     return get_default_engine().run_flow(flow, task_ctx, max_ticks, poll_interval_s)
+
+
+@overload
+def register_task_type(
+    name: str, handler: None = None, replace: bool = False
+) -> Callable[[HandlerT], HandlerT]: ...
+
+
+@overload
+def register_task_type(name: str, handler: HandlerT, replace: bool = False) -> HandlerT: ...
 
 
 def register_task_type(name: str, handler: Any = None, replace: bool = False) -> Any:

@@ -14,6 +14,7 @@ those are left raw, to be interpolated where they run.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -98,10 +99,17 @@ def escape_dollars(value: Any) -> Any:
 
 
 def copy_value(value: Any) -> Any:
-    """Return a deep copy of a JSON dict or list; other values as they are."""
+    """Return a deep copy of a dict or list; other values as they are.
+
+    Data that JSON can hold is copied through a JSON round trip, the
+    fastest deep copy of it (so, as in a stored flow, non-string dict keys
+    come back as strings and tuples as lists). Data that JSON cannot hold (a
+    set, an object a handler left) is copied with :func:`copy.deepcopy`
+    instead: either way the copy shares no mutable part with ``value``.
+    """
     if isinstance(value, (dict, list)):
         try:
             return json.loads(json.dumps(value))
-        except (TypeError, ValueError):
-            return value
+        except (TypeError, ValueError, RecursionError):
+            return copy.deepcopy(value)
     return value

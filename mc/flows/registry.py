@@ -1,16 +1,30 @@
-"""The task-type registry: from a spec's ``task_type`` name to a handler.
+"""One registry class for everything a spec names by a plain name.
 
-A spec is data, often from a file someone else wrote, so a ``task_type`` must
-never make the engine import arbitrary code. A name resolves, in this order:
+A spec is data, often from a file someone else wrote, so a name in it must
+never make the engine import arbitrary code. :class:`Registry` maps names to
+plug-ins with one set of rules, used for task types
+(:class:`TaskTypeRegistry`), executors
+(:class:`~mc.flows.executor_registry.ExecutorRegistry`), job types
+(:class:`~mc.jobs.job_modules.JobTypeRegistry`) and callables
+(:class:`~mc.jobs.task_types.CallableRegistry`). A name resolves, in this
+order:
 
-1. to a handler registered on this registry (the built-ins, and those added
-   with :meth:`TaskTypeRegistry.register`);
-2. to an entry point of the group ``mc.task_types`` that an installed package
-   declares under that name;
-3. only if it is a dotted path (``pkg.mod:Handler`` or ``pkg.mod.Handler``)
-   whose module lies under one of the ``allow_imports`` prefixes, to the
-   object imported from there. Any other dotted path is refused, and so is
-   any part of a path that starts with ``_``.
+1. to an object registered on the registry (:meth:`Registry.register`);
+   a name is a non-empty string without ``':'``, registered once unless
+   ``replace=True``;
+2. to an entry point of the registry's group (``mc.task_types``,
+   ``mc.executors``, ``mc.job_types``, ``mc.callables``) that an installed
+   package declares under that name;
+3. only for registries that allow it, and only if it is a dotted path
+   (``pkg.mod:name`` or ``pkg.mod.name``) whose module lies under one of the
+   ``allow_imports`` prefixes, to the object imported from there (see
+   :func:`import_allowed`). Any other dotted path is refused, and so is any
+   part of a path that starts with ``_``.
+
+Anything else raises the registry's error class with the known names and,
+when one is close, "did you mean". A registry belongs to one engine (see
+:class:`~mc.flows.flow_engine.FlowEngine`): nothing registered on one
+reaches another.
 """
 
 from __future__ import annotations
@@ -18,19 +32,231 @@ from __future__ import annotations
 import importlib
 import re
 import types
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Generic, TypeVar, cast
 
 from mc.errors import MCError, TaskTypeError
 from mc.flows.entry_points import entry_point_names, load_entry_point
+from mc.flows.plugins import TaskHandler
 from mc.flows.spec import suggest
-from mc.flows.task_handler import TaskHandler, is_task_handler
+from mc.flows.task_handler import is_task_handler
 
 ENTRY_POINT_GROUP = "mc.task_types"
 _MODULE_PREFIX_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
+T = TypeVar("T")
 
-class TaskTypeRegistry:
+TickFunction = Callable[[dict[str, Any]], Any]
+
+
+def check_allow_imports(
+    allow_imports: Iterable[str] | str, error_class: type[MCError] = TaskTypeError
+) -> tuple[str, ...]:
+    """Return ``allow_imports`` as a tuple of module prefixes, or raise ``error_class``.
+
+    A single string counts as one prefix.
+    """
+    prefixes = (allow_imports,) if isinstance(allow_imports, str) else tuple(allow_imports)
+    for prefix in prefixes:
+        if not isinstance(prefix, str) or not _MODULE_PREFIX_RE.fullmatch(prefix):
+            raise error_class(
+                f"allow_imports: {prefix!r} is not a module prefix such as 'mylab.tasks'"
+            )
+    return prefixes
+
+
+class Registry(Generic[T]):
+    """Maps names to plug-ins of one kind, with the rules of :mod:`mc.flows.registry`.
+
+    ``kind`` names the plug-in in messages (``'task type'``), ``field`` the
+    spec field that names one (``'task_type'``). ``check`` says whether an
+    object is a plug-in, which ``expected`` describes (``'a handler
+    (expected ...)'``); ``error_class`` is raised on every refusal.
+    ``entry_point_group`` is where installed packages declare plug-ins;
+    with ``make_from_entry_points``, an entry point names a factory, called
+    once with no arguments to make the plug-in, which the registry then
+    keeps (see :meth:`made`). ``allow_imports`` lists the module prefixes
+    dotted names may import from; with ``imports`` false, dotted names are
+    never imported; with ``import_modules``, a dotted name without ``':'``
+    may name a module, which is then the plug-in. ``listed_as`` and
+    ``unknown_hint`` shape the message for an unknown name.
+    ``items`` are registered at once.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        field: str,
+        check: Callable[[Any], bool],
+        expected: str,
+        error_class: type[MCError],
+        entry_point_group: str,
+        *,
+        items: Mapping[str, T] | None = None,
+        allow_imports: Iterable[str] | str = (),
+        imports: bool = True,
+        import_modules: bool = False,
+        make_from_entry_points: bool = False,
+        listed_as: str = "known",
+        unknown_hint: str = "",
+    ) -> None:
+        self.kind = kind
+        self.field = field
+        self.check = check
+        self.expected = expected
+        self.error_class = error_class
+        self.entry_point_group = entry_point_group
+        self.allow_imports: tuple[str, ...] = check_allow_imports(allow_imports, error_class)
+        self.imports = imports
+        self.import_modules = import_modules
+        self.make_from_entry_points = make_from_entry_points
+        self.listed_as = listed_as
+        self.unknown_hint = unknown_hint
+        self._registered: dict[str, T] = {}
+        # Found through entry points (made, for factories) or allowed imports:
+        # the next lookup of the name costs one dict lookup.
+        self._found: dict[str, T] = {}
+        for name, obj in (items or {}).items():
+            self.register(name, obj)
+
+    # -- registering --------------------------------------------------------
+
+    def register(self, name: str, obj: T, replace: bool = False) -> T:
+        """Register ``obj`` under ``name`` and return it.
+
+        Raises the registry's error if ``name`` is not a non-empty string
+        without ``':'``, if ``obj`` is not a plug-in of this kind, or if
+        ``name`` is taken (unless ``replace`` is true).
+        """
+        if not isinstance(name, str) or not name or ":" in name:
+            raise self.error_class(
+                f"{self.kind} name {name!r}: expected a non-empty string without ':'"
+            )
+        if not self.check(obj):
+            raise self.error_class(f"{self.kind} {name!r}: {obj!r} is not {self.expected}")
+        if name in self._registered and not replace:
+            raise self.error_class(
+                f"{self.kind} {name!r} is already registered; pass replace=True to replace it"
+            )
+        self._registered[name] = obj
+        return obj
+
+    def pop(self, name: str, default: T | None = None) -> T | None:
+        """Unregister ``name``; return what was registered under it, or ``default``."""
+        return self._registered.pop(name, default)
+
+    # -- looking up ---------------------------------------------------------
+
+    def resolve(self, name: str, allow_imports: Iterable[str] | None = None) -> T:
+        """Return the plug-in ``name`` resolves to, or raise the registry's error saying why not.
+
+        ``allow_imports``, when given, replaces the registry's own prefixes
+        for this lookup (a caller passes its engine's).
+        """
+        found = self.lookup(name, allow_imports)
+        if found is None:
+            raise self.unknown(name)
+        return found
+
+    def lookup(self, name: str, allow_imports: Iterable[str] | None = None) -> T | None:
+        """Return the plug-in ``name`` resolves to, or None if nothing declares it.
+
+        Like :meth:`resolve`, but an unknown plain name gives None (so a
+        caller can look elsewhere first); a refused import, a broken entry
+        point or a name that is not a string still raise.
+        """
+        found = self._registered.get(name) if isinstance(name, str) else None
+        if found is None and isinstance(name, str):
+            found = self._found.get(name)
+        if found is not None:
+            return found
+        if not isinstance(name, str) or not name:
+            raise self.error_class(f"{self.field}: expected a non-empty string, got {name!r}")
+        made = self._from_entry_point(name)
+        if made is not None:
+            self._found[name] = made
+            return made
+        if self.imports and (":" in name or "." in name):
+            prefixes = self.allow_imports if allow_imports is None else tuple(allow_imports)
+            imported: T = import_allowed(
+                name,
+                prefixes,
+                self.check,
+                self.field,
+                self.expected.split(" (")[0],
+                error_class=self.error_class,
+                modules=self.import_modules,
+            )
+            if allow_imports is None:
+                # Cached only under the registry's own rules: another caller's
+                # prefixes must not open this name to everyone.
+                self._found[name] = imported
+            return imported
+        return None
+
+    def unknown(self, name: str, also: Iterable[str] = ()) -> MCError:
+        """Return the error for an unknown ``name``, listing the known ones and ``also``."""
+        known = sorted({*self.names(), *also})
+        return self.error_class(
+            f"unknown {self.field} {name!r} ({self.listed_as}: {', '.join(known) or 'none'}"
+            f"{self.unknown_hint}){suggest(name, known)}"
+        )
+
+    def names(self) -> list[str]:
+        """Return the known names: registered and declared as entry points."""
+        return sorted({*self._registered, *entry_point_names(self.entry_point_group)})
+
+    def registered(self) -> dict[str, T]:
+        """Return a copy of the names registered here (entry points not counted)."""
+        return dict(self._registered)
+
+    def made(self) -> dict[str, T]:
+        """Return the plug-ins this registry made from entry-point factories."""
+        return dict(self._found) if self.make_from_entry_points else {}
+
+    def forget_made(self) -> dict[str, T]:
+        """Forget the plug-ins made from entry points and return them; the next
+        lookup makes new ones."""
+        made = self.made()
+        for name in made:
+            del self._found[name]
+        return made
+
+    def __contains__(self, name: object) -> bool:
+        """Return True if ``name`` is registered here (entry points not counted)."""
+        return name in self._registered
+
+    def __iter__(self) -> Iterator[str]:
+        """Iterate over the registered names."""
+        return iter(list(self._registered))
+
+    def __len__(self) -> int:
+        """Return how many names are registered here."""
+        return len(self._registered)
+
+    def _from_entry_point(self, name: str) -> T | None:
+        what = f"{self.kind} {name!r}"
+        if not self.make_from_entry_points:
+            obj: T | None = load_entry_point(
+                self.entry_point_group, name, self.check, what,
+                self.expected.split(" (")[0], self.error_class,
+            )
+            return obj
+        factory = load_entry_point(
+            self.entry_point_group, name, callable, what, "a class or factory", self.error_class
+        )
+        if factory is None:
+            return None
+        try:
+            made: T = factory()
+        except Exception as error:
+            raise self.error_class(
+                f"{what}: making it failed: {type(error).__name__}: {error}"
+            ) from error
+        return made
+
+
+class TaskTypeRegistry(Registry[TaskHandler]):
     """Maps task-type names to handlers, for one engine.
 
     ``handlers`` are registered on top of the built-ins (and may replace
@@ -40,104 +266,47 @@ class TaskTypeRegistry:
 
     def __init__(
         self,
-        handlers: Mapping[str, Any] | None = None,
-        allow_imports: Iterable[str] = (),
+        handlers: Mapping[str, TaskHandler] | None = None,
+        allow_imports: Iterable[str] | str = (),
     ) -> None:
         from mc.flows.task_types import BUILTIN_TASK_TYPES
 
-        if isinstance(allow_imports, str):
-            allow_imports = (allow_imports,)
-        self.allow_imports: tuple[str, ...] = tuple(allow_imports)
-        for prefix in self.allow_imports:
-            if not isinstance(prefix, str) or not _MODULE_PREFIX_RE.fullmatch(prefix):
-                raise TaskTypeError(
-                    f"allow_imports: {prefix!r} is not a module prefix such as 'mylab.tasks'"
-                )
-        self._handlers: dict[str, Any] = {}
-        # Handlers found through entry points or allowed imports.
-        self._found: dict[str, Any] = {}
         # The function that ticks a task, per name: the engine's hot path.
-        self._tick_functions: dict[
-            str, tuple[Callable[[dict[str, Any]], Any], tuple[str, ...]]
-        ] = {}
-        for name, handler in BUILTIN_TASK_TYPES.items():
-            self.register(name, handler)
+        self._tick_functions: dict[str, tuple[TickFunction, tuple[str, ...]]] = {}
+        super().__init__(
+            "task type",
+            "task_type",
+            is_task_handler,
+            "a handler (expected a function tick(task_ctx) or a BaseTaskHandler subclass)",
+            TaskTypeError,
+            ENTRY_POINT_GROUP,
+            items=BUILTIN_TASK_TYPES,
+            allow_imports=allow_imports,
+        )
         for name, handler in (handlers or {}).items():
             self.register(name, handler, replace=True)
 
-    def register(self, name: str, handler: TaskHandler, replace: bool = False) -> TaskHandler:
-        """Register ``handler`` under ``name`` and return the handler.
-
-        Raises :class:`~mc.errors.TaskTypeError` if ``name`` is taken (unless
-        ``replace`` is true) or ``handler`` cannot tick a task.
-        """
-        if not isinstance(name, str) or not name or ":" in name:
-            raise TaskTypeError(f"task type name {name!r}: expected a non-empty string without ':'")
-        if not is_task_handler(handler):
-            raise TaskTypeError(
-                f"task type {name!r}: {handler!r} is not a handler "
-                "(expected a function tick(task_ctx) or a BaseTaskHandler subclass)"
-            )
-        if name in self._handlers and not replace:
-            raise TaskTypeError(
-                f"task type {name!r} is already registered; pass replace=True to replace it"
-            )
-        self._handlers[name] = handler
+    def register(self, name: str, obj: TaskHandler, replace: bool = False) -> TaskHandler:
+        """Register the handler ``obj`` under ``name`` (see :meth:`Registry.register`)."""
+        registered = super().register(name, obj, replace)
         self._tick_functions.pop(name, None)
-        return handler
+        return registered
 
-    def resolve_tick(self, name: str) -> tuple[Callable[[dict[str, Any]], Any], tuple[str, ...]]:
+    def resolve_tick(self, name: str) -> tuple[TickFunction, tuple[str, ...]]:
         """Return the function that ticks a task of type ``name`` given its
         task_ctx, and the handler's ``raw_params`` (params not to interpolate).
 
         Raises :class:`~mc.errors.TaskTypeError` as :meth:`resolve` does.
         """
         found = self._tick_functions.get(name)
-        if found is None:
-            handler = self.resolve(name)
-            tick = getattr(handler, "tick_task", None) or handler
-            found = self._tick_functions[name] = (tick, tuple(getattr(handler, "raw_params", ())))
-        return found
-
-    def resolve(self, name: str) -> Any:
-        """Return the handler for ``name``, or raise TaskTypeError saying why not."""
-        handler = self._handlers.get(name)
-        if handler is None:
-            handler = self._found.get(name)
-        if handler is not None:
-            return handler
-        handler = self._load_entry_point(name)
-        if handler is None and _looks_like_import_path(name):
-            handler = self._import(name)
-        if handler is None:
-            known = self.names()
-            raise TaskTypeError(
-                f"unknown task_type {name!r} (known: {', '.join(known)}){suggest(name, known)}"
-            )
-        # Cache, so the next tick of this type costs one dict lookup.
-        self._found[name] = handler
-        return handler
-
-    def names(self) -> list[str]:
-        """Return the known task-type names: registered and from entry points."""
-        names = set(self._handlers)
-        names.update(entry_point_names(ENTRY_POINT_GROUP))
-        return sorted(names)
-
-    def __contains__(self, name: object) -> bool:
-        """Return True if ``name`` is registered here (entry points not counted)."""
-        return name in self._handlers
-
-    def _load_entry_point(self, name: str) -> Any:
-        return load_entry_point(
-            ENTRY_POINT_GROUP, name, is_task_handler, f"task type {name!r}", "a handler", TaskTypeError
-        )
-
-    def _import(self, path: str) -> Any:
-        return import_allowed(path, self.allow_imports, is_task_handler, "task_type", "a handler")
-
-    def _allows(self, module_name: str) -> bool:
-        return module_allowed(module_name, self.allow_imports)
+        if found is not None:
+            return found
+        handler = self.resolve(name)
+        # A class handler ticks through tick_task; a function handler is the tick.
+        tick = cast(TickFunction, getattr(handler, "tick_task", None) or handler)
+        raw = tuple(getattr(handler, "raw_params", ()))
+        self._tick_functions[name] = (tick, raw)
+        return tick, raw
 
 
 def module_allowed(module_name: str, allow_imports: Iterable[str]) -> bool:
@@ -205,6 +374,7 @@ def import_allowed(
         raise error_class(f"{what} {path!r} could not be imported: {error}") from error
     if not check(obj):
         raise error_class(f"{what} {path!r} is not {expected}")
+    defined_in: object
     if isinstance(obj, types.ModuleType):
         defined_in = obj.__name__
     else:
@@ -223,9 +393,3 @@ def _split_import_path(path: str) -> tuple[str, str]:
     else:
         module_name, _, qualname = path.rpartition(".")
     return module_name, qualname
-
-
-def _looks_like_import_path(name: str) -> bool:
-    return ":" in name or "." in name
-
-

@@ -17,14 +17,24 @@ task may be stored and loaded in another process.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Union
+from typing import Any
 
 from mc.errors import FlowSpecError
 from mc.flows import spec as flow_spec
 from mc.flows.interpolation import copy_value
+from mc.flows.plugins import TaskCtx, TaskHandler
 from mc.flows.statuses import FAILED, PENDING, RUNNING
 
-TaskCtx = dict[str, Any]
+# The contracts live in mc.flows.plugins; these names are kept here too.
+__all__ = [
+    "BaseProxyingTaskHandler",
+    "BaseTaskHandler",
+    "TaskCtx",
+    "TaskHandler",
+    "is_task_handler",
+    "new_proxied_task",
+]
+
 
 
 class BaseTaskHandler:
@@ -111,7 +121,8 @@ class BaseProxyingTaskHandler(BaseTaskHandler):
 
     def proxied_task_data(self, proxied_task: dict[str, Any]) -> dict[str, Any]:
         """Return the proxy's data, given the proxied task: by default a deep copy of its data."""
-        return copy_value(proxied_task["data"])
+        data: dict[str, Any] = copy_value(proxied_task["data"])
+        return data
 
     def tick_proxied_task(self) -> None:
         """Tick the proxied task once and make the proxy follow it."""
@@ -165,10 +176,9 @@ def new_proxied_task(task_spec: Any) -> dict[str, Any]:
         raise FlowSpecError(
             "proxied_task", f"a proxied task cannot have {names}: set them on the proxying task"
         )
-    return flow_spec.new_task_dict(normalized["key"] or "proxied", normalized, [flow_spec.ROOT_TASK_KEY])
+    key = normalized["key"] or "proxied"
+    return flow_spec.new_task_dict(key, normalized, [flow_spec.ROOT_TASK_KEY])
 
-
-TaskHandler = Union[Callable[[TaskCtx], Any], type[BaseTaskHandler]]
 
 
 def is_task_handler(handler: Any) -> bool:

@@ -9,11 +9,18 @@ library; the Dask executor imports dask when it is first used.
 """
 
 from mc.jobs.job_dir import build_job_dir
-from mc.jobs.job_modules import JobTypeRegistry, default_job_types, register_job_type
-from mc.jobs.task_types import CallTaskHandler, JobTaskHandler, register_callable
+from mc.jobs.job_modules import JobModule, JobTypeRegistry, default_job_types, register_job_type
+from mc.jobs.task_types import (
+    CallableRegistry,
+    CallTaskHandler,
+    JobTaskHandler,
+    register_callable,
+)
 
 __all__ = [
     "CallTaskHandler",
+    "CallableRegistry",
+    "JobModule",
     "JobTaskHandler",
     "JobTypeRegistry",
     "build_job_dir",

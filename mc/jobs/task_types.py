@@ -31,49 +31,95 @@ import functools
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast, overload
 
 from mc.errors import ExecutorError, JobError, MCError
-from mc.flows.flow_engine import get_default_engine
-from mc.flows.registry import import_allowed
-from mc.flows.spec import suggest
+from mc.flows.flow_engine import FlowEngine, get_default_engine
+from mc.flows.plugins import (
+    AnyExecutor,
+    CallExecutor,
+    Executor,
+    can_run_calls,
+    can_run_jobs,
+)
+from mc.flows.registry import Registry
 from mc.flows.statuses import COMPLETED as TASK_COMPLETED
 from mc.flows.statuses import FAILED as TASK_FAILED
 from mc.flows.task_handler import BaseTaskHandler, TaskCtx
 from mc.jobs import constants
-from mc.flows.entry_points import entry_point_names, load_entry_point
-from mc.jobs.executors.base import can_run_calls, can_run_jobs
 from mc.jobs.job_dir import build_job_dir, read_job_meta, stderr_tail
-from mc.jobs.job_modules import default_job_types
+from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 
 CALLABLES_ENTRY_POINT_GROUP = "mc.callables"
 _JOB_PARAMS = {"job_type", "job_params", "executor", "resources", "job_dir"}
 _CALL_PARAMS = {"fn", "args", "kwargs", "executor"}
 
-default_callables: dict[str, Callable[..., Any]] = {}
-"""Callables that ``call`` tasks may name, by name, in every engine."""
+
+class CallableRegistry(Registry[Callable[..., Any]]):
+    """Maps names to the callables that ``call`` tasks may name as ``fn``.
+
+    Names follow the rules of :class:`~mc.flows.registry.Registry`; a
+    dotted ``fn`` (``'module:qualname'``) may be imported under the
+    allowed prefixes.
+    """
+
+    def __init__(
+        self,
+        callables: Mapping[str, Callable[..., Any]] | None = None,
+        allow_imports: Iterable[str] | str = (),
+    ) -> None:
+        super().__init__(
+            "callable",
+            "fn",
+            callable,
+            "callable",
+            ExecutorError,
+            CALLABLES_ENTRY_POINT_GROUP,
+            items=callables,
+            allow_imports=allow_imports,
+            listed_as="registered",
+            unknown_hint="; or 'module:qualname' under allow_imports",
+        )
 
 
-def register_callable(name: str, fn: Callable[..., Any] | None = None, replace: bool = False) -> Any:
-    """Let ``call`` tasks name ``fn`` as ``name``; a decorator without ``fn``."""
+default_callables = CallableRegistry()
+"""The callables ``call`` tasks may name when their engine has no registry of its own.
 
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if not isinstance(name, str) or not name or ":" in name:
-            raise ExecutorError(f"callable name {name!r}: expected a non-empty string without ':'")
-        if not callable(fn):
-            raise ExecutorError(f"callable {name!r}: {fn!r} is not callable")
-        if name in default_callables and not replace:
-            raise ExecutorError(f"callable {name!r} is already registered; pass replace=True to replace it")
-        default_callables[name] = fn
-        return fn
+It is shared, as the default engine is: :func:`register_callable` fills it.
+"""
 
-    return register if fn is None else register(fn)
+CallableT = TypeVar("CallableT", bound=Callable[..., Any])
 
 
-def _engine(task_ctx: TaskCtx) -> Any:
-    return task_ctx.get("flow_engine") or get_default_engine()
+@overload
+def register_callable(
+    name: str, fn: None = None, replace: bool = False
+) -> Callable[[CallableT], CallableT]: ...
+
+
+@overload
+def register_callable(name: str, fn: CallableT, replace: bool = False) -> CallableT: ...
+
+
+def register_callable(name: str, fn: Any = None, replace: bool = False) -> Any:
+    """Let ``call`` tasks name ``fn`` as ``name`` (on :data:`default_callables`);
+    a decorator without ``fn``."""
+    if fn is None:
+        return lambda fn: default_callables.register(name, fn, replace)
+    return default_callables.register(name, fn, replace)
+
+
+def _engine(task_ctx: TaskCtx) -> FlowEngine:
+    engine: FlowEngine = task_ctx.get("flow_engine") or get_default_engine()
+    return engine
+
+
+def _job_types(task_ctx: TaskCtx) -> JobTypeRegistry:
+    """The job types a task uses: its context's, else its engine's, else the default."""
+    registry = task_ctx.get("job_types") or _engine(task_ctx).job_types or default_job_types
+    return cast(JobTypeRegistry, registry)
 
 
 def _check_params(task: dict[str, Any], allowed: set[str], task_type: str) -> dict[str, Any]:
@@ -105,7 +151,7 @@ _EXECUTOR_KINDS = {
 }
 
 
-def _named_executor(task_ctx: TaskCtx, name: Any, kind: str) -> Any:
+def _named_executor(task_ctx: TaskCtx, name: object, kind: str) -> AnyExecutor:
     """Return the engine's executor ``name``, or raise ExecutorError if it cannot run ``kind``."""
     key = task_ctx["task"]["key"]
     if not isinstance(name, str):
@@ -115,6 +161,16 @@ def _named_executor(task_ctx: TaskCtx, name: Any, kind: str) -> Any:
     if not can_run(executor):
         raise ExecutorError(f"task {key!r}: executor {name!r} cannot run {kind} (it has no {lacks})")
     return executor
+
+
+def _job_executor(task_ctx: TaskCtx, name: object) -> Executor:
+    """Return the engine's executor ``name``, checked to run jobs."""
+    return cast(Executor, _named_executor(task_ctx, name, "jobs"))
+
+
+def _call_executor(task_ctx: TaskCtx, name: object) -> CallExecutor:
+    """Return the engine's executor ``name``, checked to run calls."""
+    return cast(CallExecutor, _named_executor(task_ctx, name, "calls"))
 
 
 def _fail(task: dict[str, Any], error: str) -> None:
@@ -153,7 +209,7 @@ class JobTaskHandler(BaseTaskHandler):
             or constants.DEFAULT_JOB_EXECUTOR
         )
         executor = self._executor(executor_name)
-        job_types = self.task_ctx.get("job_types") or default_job_types
+        job_types = _job_types(self.task_ctx)
         job = {"key": task["key"], "job_type": params.get("job_type"), "job_params": params.get("job_params") or {}}
         job_dir = build_job_dir(job, self._job_dir(params), job_types, _engine(self.task_ctx).allow_imports)
         task["data"].update(executor=executor_name, job_dir=job_dir, submissions=0)
@@ -207,10 +263,10 @@ class JobTaskHandler(BaseTaskHandler):
         """Cancel the task's job through its executor, if it was submitted."""
         data = task_ctx["task"].get("data") or {}
         if "handle" in data and "executor" in data:
-            _named_executor(task_ctx, data["executor"], "jobs").cancel(data["handle"])
+            _job_executor(task_ctx, data["executor"]).cancel(data["handle"])
 
-    def _executor(self, name: Any) -> Any:
-        return _named_executor(self.task_ctx, name, "jobs")
+    def _executor(self, name: object) -> Executor:
+        return _job_executor(self.task_ctx, name)
 
     def _job_dir(self, params: Mapping[str, Any]) -> str:
         if params.get("job_dir") is not None:
@@ -228,7 +284,7 @@ class JobTaskHandler(BaseTaskHandler):
             candidate = base.with_name(f"{base.name}.{number}")
         return str(candidate)
 
-    def _submit(self, executor: Any) -> None:
+    def _submit(self, executor: Executor) -> None:
         data = self.task["data"]
         handle = executor.submit(data["job_dir"], self.task["task_params"].get("resources"))
         try:
@@ -241,7 +297,7 @@ class JobTaskHandler(BaseTaskHandler):
 
     def _parse(self, job_dir: str) -> Any:
         meta = read_job_meta(job_dir)
-        job_types = self.task_ctx.get("job_types") or default_job_types
+        job_types = _job_types(self.task_ctx)
         module = job_types.resolve(meta["job_type"], _engine(self.task_ctx).allow_imports)
         parse = getattr(module, "parse_work_dir", None)
         if parse is None:
@@ -294,7 +350,7 @@ class CallTaskHandler(BaseTaskHandler):
         """
         data = task_ctx["task"].get("data") or {}
         if "handle" in data and "executor" in data:
-            _named_executor(task_ctx, data["executor"], "calls").cancel_call(data["handle"])
+            _call_executor(task_ctx, data["executor"]).cancel_call(data["handle"])
 
     def _submit(self) -> None:
         params = self.task["task_params"]
@@ -332,25 +388,20 @@ class CallTaskHandler(BaseTaskHandler):
         else:
             _fail(self.task, str(outputs.get("error") or "the call failed"))
 
-    def _executor(self) -> Any:
-        return _named_executor(self.task_ctx, self.task["data"]["executor"], "calls")
+    def _executor(self) -> CallExecutor:
+        return _call_executor(self.task_ctx, self.task["data"]["executor"])
 
     def _resolve_fn(self, path: Any) -> Callable[..., Any]:
         key = self.task["key"]
         if not isinstance(path, str) or not path:
             raise JobError(f"task {key!r}: task_params.fn must be a name or 'module:qualname', got {path!r}")
-        callables = {**default_callables, **(self.task_ctx.get("callables") or {})}
-        if path in callables:
-            return callables[path]
-        fn = load_entry_point(CALLABLES_ENTRY_POINT_GROUP, path, callable, f"fn {path!r}", "callable", ExecutorError)
-        if fn is not None:
+        in_ctx = self.task_ctx.get("callables") or {}
+        if path in in_ctx:
+            fn: Callable[..., Any] = in_ctx[path]
             return fn
-        if "." in path or ":" in path:
-            return import_allowed(
-                path, _engine(self.task_ctx).allow_imports, callable, "fn", "a callable", error_class=ExecutorError
-            )
-        known = sorted({*callables, *entry_point_names(CALLABLES_ENTRY_POINT_GROUP)})
-        raise ExecutorError(
-            f"task {key!r}: unknown fn {path!r} (registered: {', '.join(known) or 'none'}; "
-            "or 'module:qualname' under allow_imports)" + suggest(path, known)
-        )
+        engine = _engine(self.task_ctx)
+        registry = engine.callables or default_callables
+        found = registry.lookup(path, engine.allow_imports)
+        if found is not None:
+            return found
+        raise ExecutorError(f"task {key!r}: {registry.unknown(path, also=in_ctx)}")

@@ -5,7 +5,7 @@ A runner works in *rounds*. :meth:`FlowRunner.tick` is one round:
 1. claim up to ``batch_size`` flows that need ticking (a lease of
    ``lease_s`` seconds each, see :meth:`mc.store.FlowStore.claim`);
 2. tick each until it makes no more immediate progress
-   (:meth:`~mc.flows.flow_engine.FlowEngine.tick_flow_until_has_no_pending`,
+   (:meth:`~mc.flows.flow_engine.FlowEngine.tick_flow_until_idle`,
    at most ``max_ticks_per_claim`` ticks): it has ended, or every unfinished
    task waits on outside work;
 3. save it, which releases the lease. A flow whose tasks wait on outside
@@ -52,8 +52,8 @@ from mc.errors import FlowError, StaleFlowError, StoreDatabaseError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING
+from mc.runner.store_contract import RunnerStore
 from mc.runner.stored_flow import add_stored_flow_task_type
-from mc.store.flow_store import FlowStore
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class FlowRunner:
 
     def __init__(
         self,
-        store: FlowStore,
+        store: RunnerStore,
         engine: FlowEngine | None = None,
         task_ctx: Mapping[str, Any] | None = None,
         runner_id: str | None = None,
@@ -196,7 +196,7 @@ class FlowRunner:
 
     def _tick_and_save(self, flow: Flow, stats: RunnerStats) -> None:
         try:
-            stats.ticks += self.engine.tick_flow_until_has_no_pending(
+            stats.ticks += self.engine.tick_flow_until_idle(
                 flow, self.task_ctx, max_ticks=self.max_ticks_per_claim
             )
         except Exception as error:
@@ -238,9 +238,9 @@ class FlowRunner:
 
     def _fail(self, flow: Flow, what: str, error: Exception, stats: RunnerStats) -> None:
         summary = "".join(traceback.format_exception_only(type(error), error)).strip()
-        logger.error(
-            "runner %s: flow %s: %s:\n%s", self.runner_id, flow.key, what, traceback.format_exc()
-        )
+        # From the error itself, not format_exc(): that is empty outside an except block.
+        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        logger.error("runner %s: flow %s: %s:\n%s", self.runner_id, flow.key, what, trace)
         if self.store.fail_flow(flow, f"{what}: {summary}"):
             stats.failed += 1
         else:

@@ -281,3 +281,36 @@ def test_run_flow_max_ticks_with_only_pending_tasks_says_so(engine):
     flow = engine.flow_spec_to_flow(chain_spec(3))
     with pytest.raises(FlowError, match="did not end within 1 tick; 2 tasks still PENDING"):
         engine.run_flow(flow, max_ticks=1)
+
+
+def test_tick_flow_until_idle_stops_when_only_running_tasks_are_left(engine):
+    engine.register_task_type("poll", lambda task_ctx: None)
+    flow = engine.flow_spec_to_flow(
+        {"tasks": [{"key": "wait", "task_type": "poll"}, {"key": "after", "task_type": "noop"}]}
+    )
+    assert engine.tick_flow_until_idle(flow) == 1
+    assert flow.tasks["wait"]["status"] == RUNNING
+    assert flow.tasks["after"]["status"] == PENDING
+
+
+def test_the_deprecated_tick_name_ticks_as_tick_flow_until_idle(engine):
+    flow = engine.flow_spec_to_flow(chain_spec(4))
+    assert engine.tick_flow_until_has_no_pending(flow, max_ticks=2) == 2
+    assert engine.tick_flow_until_idle(flow) == 2
+    assert flow.status == COMPLETED
+
+
+def test_a_subclass_overriding_the_deprecated_tick_name_is_called_by_the_new_one():
+    from mc.flows import FlowEngine
+
+    calls = []
+
+    class OldStyleEngine(FlowEngine):
+        def tick_flow_until_has_no_pending(self, flow, task_ctx=None, max_ticks=None):
+            calls.append(flow.key)
+            return super().tick_flow_until_has_no_pending(flow, task_ctx, max_ticks)
+
+    engine = OldStyleEngine()
+    flow = engine.flow_spec_to_flow({**chain_spec(2), "key": "old"})
+    assert engine.tick_flow_until_idle(flow) == 2
+    assert calls == ["old"]

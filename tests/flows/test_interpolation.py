@@ -314,3 +314,22 @@ def test_escaped_data_interpolates_back_to_itself(value):
     # The one thing escaping cannot keep: a string that already starts with '\$'.
     assume(not _starts_with_escape(value))
     assert interpolate(escape_dollars(value), {}) == value
+
+
+def test_copy_value_copies_data_that_json_cannot_hold():
+    from mc.flows.interpolation import copy_value
+
+    original = {"tags": {"a", "b"}, "nested": [{"x": [1, 2]}]}
+    copied = copy_value(original)
+    assert copied == original
+    assert copied["tags"] is not original["tags"]
+    assert copied["nested"][0]["x"] is not original["nested"][0]["x"]
+
+
+def test_copy_value_of_json_data_is_a_deep_copy():
+    from mc.flows.interpolation import copy_value
+
+    original = {"nested": [{"x": [1, 2]}]}
+    copied = copy_value(original)
+    copied["nested"][0]["x"].append(3)
+    assert original == {"nested": [{"x": [1, 2]}]}

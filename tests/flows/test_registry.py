@@ -192,3 +192,80 @@ def test_private_module_is_never_imported():
     assert task["status"] == FAILED
     assert "no part may start with '_'" in task["error"]
     assert "tests.flows.importable._private" not in sys.modules
+
+
+# -- one set of rules for every registry ----------------------------------------
+
+
+def every_registry():
+    """One registry of each kind, with the error it raises."""
+    from mc.errors import ExecutorError, JobTypeError
+    from mc.flows.executor_registry import ExecutorRegistry
+    from mc.flows.registry import TaskTypeRegistry
+    from mc.jobs.job_modules import JobTypeRegistry
+    from mc.jobs.task_types import CallableRegistry
+    from tests.jobs.conftest import ShellJob
+
+    return [
+        pytest.param(TaskTypeRegistry(), complete, TaskTypeError, id="task types"),
+        pytest.param(ExecutorRegistry(), object(), ExecutorError, id="executors"),
+        pytest.param(JobTypeRegistry(), ShellJob, JobTypeError, id="job types"),
+        pytest.param(CallableRegistry(), abs, ExecutorError, id="callables"),
+    ]
+
+
+@pytest.mark.parametrize(("registry", "plugin", "error"), every_registry())
+@pytest.mark.parametrize("name", ["", "pkg:name", 3])
+def test_every_registry_refuses_the_same_bad_names(registry, plugin, error, name):
+    with pytest.raises(error, match="expected a non-empty string without ':'"):
+        registry.register(name, plugin)
+    assert name not in registry
+
+
+@pytest.mark.parametrize(("registry", "plugin", "error"), every_registry())
+def test_every_registry_refuses_a_taken_name_unless_replace(registry, plugin, error):
+    registry.register("mine", plugin)
+    with pytest.raises(error, match="'mine' is already registered; pass replace=True"):
+        registry.register("mine", plugin)
+    assert registry.register("mine", plugin, replace=True) is plugin
+
+
+@pytest.mark.parametrize(("registry", "plugin", "error"), every_registry())
+def test_every_registry_suggests_a_close_name_for_an_unknown_one(registry, plugin, error):
+    registry.register("gather_results", plugin)
+    with pytest.raises(error, match=r"did you mean 'gather_results'\?$"):
+        registry.resolve("gather_result")
+
+
+@pytest.mark.parametrize(("registry", "plugin", "error"), every_registry())
+def test_pop_unregisters_a_name(registry, plugin, error):
+    registry.register("mine", plugin)
+    assert registry.pop("mine") is plugin
+    assert "mine" not in registry
+    with pytest.raises(error, match="unknown"):
+        registry.resolve("mine")
+
+
+def test_executor_names_with_a_colon_are_refused_like_the_others():
+    from mc.errors import ExecutorError
+
+    with pytest.raises(ExecutorError, match="executor name 'dask:big'"):
+        FlowEngine(executors={"dask:big": object()})
+
+
+def test_allow_imports_is_checked_the_same_way_on_every_registry():
+    from mc.errors import JobTypeError
+    from mc.jobs.job_modules import JobTypeRegistry
+
+    with pytest.raises(JobTypeError, match="'os:system' is not a module prefix"):
+        JobTypeRegistry(allow_imports=["os:system"])
+
+
+def test_allow_imports_given_to_a_lookup_does_not_open_the_name_to_later_ones():
+    from mc.errors import JobTypeError
+    from mc.jobs.job_modules import JobTypeRegistry
+
+    registry = JobTypeRegistry()
+    assert registry.resolve("mc.jobs.examples.polynomial", ["mc.jobs.examples"]) is not None
+    with pytest.raises(JobTypeError, match="names code to import"):
+        registry.resolve("mc.jobs.examples.polynomial")

@@ -68,4 +68,4 @@ def test_register_job_type_registers_on_the_default_registry():
     try:
         assert default_job_types.resolve(name) is ShellJob
     finally:
-        default_job_types._modules.pop(name)
+        default_job_types.pop(name)

@@ -401,3 +401,27 @@ def test_bad_job_param_fails_the_task_naming_the_param(jobs_engine, task_ctx):
     assert flow.data["errors"] == [
         "task 'job' (job): ValueError: polynomial job: job_params.x must be a number, got 'two'"
     ]
+
+
+# -- registries an engine owns ----------------------------------------------------
+
+
+def test_an_engines_own_callables_are_used_and_reach_no_other_engine():
+    from mc.jobs.task_types import CallableRegistry
+
+    engine = FlowEngine(callables=CallableRegistry({"triple": lambda x: 3 * x}))
+    flow = run(engine, [call_task("triple", args=[5])], {})
+    assert flow.tasks["call"]["data"]["result"] == 15
+    other = run(FlowEngine(), [call_task("triple", args=[5])], {})
+    assert "unknown fn 'triple'" in other.tasks["call"]["error"]
+
+
+def test_an_engines_own_job_types_are_used_without_a_task_ctx_registry(jobs_root):
+    from mc.jobs.job_modules import JobTypeRegistry
+    from tests.jobs.conftest import ShellJob
+
+    engine = FlowEngine(job_types=JobTypeRegistry({"own_shell": ShellJob}))
+    task = job_task(job_type="own_shell", job_params={"command": "echo hi > out.txt"})
+    flow = run(engine, [task], {"jobs_root": str(jobs_root)})
+    assert flow.tasks["job"]["data"]["outputs"] == {"out": "hi"}
+    engine.executor_registry.close()

@@ -348,3 +348,18 @@ def test_run_calls_on_start_once_with_signals_handled(flow_store):
     )
     assert len(seen) == 1 and callable(seen[0]) and seen[0] is not signal.SIG_DFL
     assert signal.getsignal(signal.SIGTERM) is not seen[0]
+
+
+def test_the_log_of_a_flow_whose_ticking_raises_holds_the_traceback(flow_store, caplog):
+    flow_store.create_flow(chain_spec(1, label="explode"))
+    with caplog.at_level("ERROR", logger="mc.runner.flow_runner"):
+        FlowRunner(flow_store, ExplodingEngine()).run(interval_s=0, until_done=True)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Traceback (most recent call last)" in logged
+    assert 'raise RuntimeError("engine bug")' in logged
+
+
+def test_a_flow_store_meets_the_runner_store_protocol(flow_store):
+    from mc.runner.store_contract import RunnerStore
+
+    assert isinstance(flow_store, RunnerStore)

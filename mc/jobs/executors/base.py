@@ -27,20 +27,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mc.flows.plugins import can_run_calls, can_run_jobs
 from mc.jobs.config_spec import resolve_config, write_config_env
 from mc.jobs.job_dir import check_resources, read_job_meta
 
-
-def can_run_jobs(executor: Any) -> bool:
-    """Return True if ``executor`` has the job interface (submit, poll, cancel)."""
-    return all(callable(getattr(executor, name, None)) for name in ("submit", "poll", "cancel"))
-
-
-def can_run_calls(executor: Any) -> bool:
-    """Return True if ``executor`` has the call interface (submit_call, poll_call, cancel_call)."""
-    return all(
-        callable(getattr(executor, name, None)) for name in ("submit_call", "poll_call", "cancel_call")
-    )
+__all__ = ["JobExecutor", "absolute_job_dir", "can_run_calls", "can_run_jobs"]
 
 
 class JobExecutor:

@@ -1,0 +1,60 @@
+"""The store as the runner uses it, as :class:`typing.Protocol` classes.
+
+:class:`~mc.runner.flow_runner.FlowRunner` and the ``stored_flow`` task type
+need only the methods below from a store. :class:`~mc.store.FlowStore` has
+them all; another store (an in-memory one for tests, or one on another
+database) that has them can be checked against :class:`RunnerStore` with a
+type checker. The store owns leases and its database errors: a method that
+fails for a database reason should raise a :class:`~mc.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from mc.flows.flow import Flow
+
+
+@runtime_checkable
+class FlowRecordLike(Protocol):
+    """What the runner reads from a stored flow's record without loading the flow."""
+
+    key: str
+    status: str
+    error: str | None
+
+
+@runtime_checkable
+class RunnerStore(Protocol):
+    """The methods of a store that runners and ``stored_flow`` tasks call."""
+
+    clock: Callable[[], float]
+    """Time in epoch seconds, the clock leases are measured by."""
+
+    def claim(self, n: int, lease_s: float, runner_id: str) -> list[Flow]:
+        """Lease up to ``n`` flows that need ticking for ``lease_s`` seconds; return them."""
+
+    def claim_flow(self, key: str, lease_s: float, runner_id: str) -> Flow | None:
+        """Lease the flow ``key``; return None while another holder has it."""
+
+    def release(self, keys: Iterable[str], runner_id: str) -> int:
+        """Release the leases ``runner_id`` holds on ``keys``; return how many it released."""
+
+    def save_flow(self, flow: Flow, tick_after: float | None = None) -> None:
+        """Save a leased flow and release its lease; tick it again no sooner than ``tick_after``."""
+
+    def fail_flow(self, flow_or_key: Flow | str, reason: str, version: int | None = None) -> bool:
+        """Mark a flow FAILED with ``reason``, without the engine; False if it changed since."""
+
+    def count_by_status(self) -> dict[str, int]:
+        """Return how many flows have each status."""
+
+    def create_flow(self, spec_or_flow: Mapping[str, Any] | Flow) -> str:
+        """Store a new flow (from a spec or a :class:`~mc.flows.flow.Flow`); return its key."""
+
+    def get_flow(self, key: str) -> Flow:
+        """Load the flow ``key``."""
+
+    def get_record(self, key: str) -> Any:
+        """Return the record of the flow ``key`` (see :class:`FlowRecordLike`)."""
