@@ -448,8 +448,8 @@ class Flow:
 
     # -- bookkeeping for the engine ----------------------------------------
 
-    def _start_ready_tasks(self, now: float) -> None:
-        """Make every ready task, and every retry that is due, RUNNING at ``now``."""
+    def _start_ready_tasks(self, now: float) -> list[dict[str, Any]]:
+        """Make every ready task, and every retry that is due, RUNNING at ``now``; return them."""
         if self._retrying:
             for place, retry_at in list(self._retrying.items()):
                 if retry_at <= now:
@@ -458,14 +458,15 @@ class Flow:
                     self._ready.add(place)
         task_list = self._task_list
         # Starting order is invisible (no handler runs here), so no sort.
-        for place in self._ready:
-            task = task_list[place]
+        started = [task_list[place] for place in self._ready]
+        for task in started:
             task["status"] = RUNNING
             task["started_at"] = now
         self._status_counts[PENDING] -= len(self._ready)
         self._status_counts[RUNNING] += len(self._ready)
         self._running |= self._ready
         self._ready = set()
+        return started
 
     def _running_in_order(self) -> list[dict[str, Any]]:
         task_list = self._task_list
@@ -475,20 +476,25 @@ class Flow:
         """True while some task is RUNNING, ready, or waiting to retry."""
         return bool(self._running or self._ready or self._retrying)
 
-    def _finish_task(self, task: dict[str, Any]) -> None:
-        """Record that a RUNNING task's status became COMPLETED or FAILED."""
+    def _finish_task(self, task: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """Record that a RUNNING task's status became COMPLETED or FAILED.
+
+        Returns the tasks that became SKIPPED because of it, if any (for events).
+        """
         place = self._position[task["key"]]
         self._running.discard(place)
         self._status_counts[RUNNING] -= 1
         self._status_counts[task["status"]] += 1
-        self._tell_successors(place, task["status"])
+        return self._tell_successors(place, task["status"])
 
-    def _tell_successors(self, place: int, outcome: str) -> None:
+    def _tell_successors(self, place: int, outcome: str) -> list[dict[str, Any]] | None:
         """Count a finished task down in its successors; start or skip them.
 
         A skipped successor tells its own successors in turn, so this walks
-        exactly the tasks whose verdict changes.
+        exactly the tasks whose verdict changes. Returns the tasks skipped,
+        or None if none were.
         """
+        skipped: list[dict[str, Any]] | None = None
         waiting = self._waiting
         rules = self._rules
         stack = [(place, outcome)]
@@ -521,6 +527,10 @@ class Flow:
                 elif verdict is False:
                     self._mark_skipped(succ)
                     stack.append((succ, SKIPPED))
+                    if skipped is None:
+                        skipped = []
+                    skipped.append(self._task_list[succ])
+        return skipped
 
     def _mark_skipped(self, place: int) -> None:
         self._move(self._task_list[place], SKIPPED)
@@ -531,19 +541,24 @@ class Flow:
         if self._retrying.pop(place, None) is not None:
             del self._task_list[place]["retry_at"]
 
-    def _skip(self, place: int) -> None:
-        """Mark a PENDING task SKIPPED and tell its successors."""
+    def _skip(self, place: int) -> list[dict[str, Any]]:
+        """Mark a PENDING task SKIPPED and tell its successors; return the tasks skipped."""
         self._mark_skipped(place)
-        self._tell_successors(place, SKIPPED)
+        return [self._task_list[place], *(self._tell_successors(place, SKIPPED) or ())]
 
-    def _skip_pending(self, keep_rules: frozenset[str] = frozenset()) -> None:
-        """Skip every PENDING task, except those whose trigger rule is in ``keep_rules``."""
+    def _skip_pending(self, keep_rules: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+        """Skip every PENDING task, except those whose trigger rule is in ``keep_rules``.
+
+        Returns the tasks skipped.
+        """
+        skipped: list[dict[str, Any]] = []
         for place, task in enumerate(self._task_list):
             if task["status"] != PENDING:
                 continue
             if (task.get("trigger_rule") or DEFAULT_TRIGGER_RULE) in keep_rules:
                 continue
-            self._skip(place)
+            skipped.extend(self._skip(place))
+        return skipped
 
     def _retry_later(self, task: dict[str, Any], retry_at: float, attempts: list[Any]) -> None:
         """Put a RUNNING task back to PENDING, to start afresh at ``retry_at``.

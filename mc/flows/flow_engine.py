@@ -49,6 +49,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mc.errors import DotPathError, FlowError, TaskTypeError
+from mc.flows import events
+from mc.flows.events import EventCallback, FlowEvent
 from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
@@ -72,6 +74,9 @@ class FlowEngine:
     ``task_type`` may be imported; by default none may.
     ``executors`` maps names to executors, registered on top of those that
     installed packages declare (see :mod:`mc.flows.executor_registry`).
+    ``on_event`` is called with a :class:`~mc.flows.events.FlowEvent` at
+    every transition of a flow or task (see :mod:`mc.flows.events`); it may
+    also be set later as the attribute ``on_event``.
     """
 
     def __init__(
@@ -81,7 +86,14 @@ class FlowEngine:
         allow_imports: Iterable[str] = (),
         sleep: Callable[[float], Any] | None = None,
         executors: Mapping[str, Any] | None = None,
+        on_event: EventCallback | None = None,
     ) -> None:
+        self.on_event: EventCallback | None = on_event
+        # While on_event is set, for the paths of events: the flows being
+        # ticked, the top one first (subflows and spreads tick their child
+        # flows inside a task's tick), and the keys of the tasks being ticked.
+        self._event_flows: list[Flow] = []
+        self._event_path: list[str] = []
         self.task_type_registry = TaskTypeRegistry(task_handlers, allow_imports)
         self.clock: Callable[[], float] = clock or time.time
         self.sleep: Callable[[float], Any] = sleep or time.sleep
@@ -146,11 +158,25 @@ class FlowEngine:
         """
         if flow.finished:
             return
+        if self.on_event is None:
+            self._tick_flow(flow, task_ctx)
+            return
+        self._event_flows.append(flow)
+        try:
+            self._tick_flow(flow, task_ctx)
+        finally:
+            self._event_flows.pop()
+
+    def _tick_flow(self, flow: Flow, task_ctx: Mapping[str, Any] | None) -> None:
         if flow.status == PENDING:
             flow.status = RUNNING
+            self._emit(flow, events.FLOW_STARTED)
         flow.num_ticks += 1
         now = self.clock()
-        flow._start_ready_tasks(now)
+        started = flow._start_ready_tasks(now)
+        if self.on_event is not None:
+            for task in started:
+                self._emit(flow, events.TASK_STARTED, task, attempt=_attempt(task))
         for task in flow._running_in_order():
             failed = self._tick_task(flow, task, task_ctx, now)
             if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
@@ -168,11 +194,12 @@ class FlowEngine:
             t["status"] == PENDING and t.get("trigger_rule") in CLEANUP_TRIGGER_RULES
             for t in flow.tasks.values()
         ):
-            flow._skip_pending(keep_rules=CLEANUP_TRIGGER_RULES)
+            self._emit_skipped(flow, flow._skip_pending(keep_rules=CLEANUP_TRIGGER_RULES))
             if flow.count_tasks(PENDING):
                 return False
         flow.status = FAILED
         logger.info("flow %s FAILED at task %s (fail_fast)", flow.key, task["key"])
+        self._emit(flow, events.FLOW_ENDED)
         return True
 
     def _task_ctx(
@@ -194,6 +221,21 @@ class FlowEngine:
         now: float,
     ) -> bool:
         """Tick one RUNNING task of ``flow``; return True if it FAILED for good."""
+        if self.on_event is not None:
+            self._event_path.append(task["key"])
+            try:
+                return self._tick_task_in_path(flow, task, task_ctx, now)
+            finally:
+                self._event_path.pop()
+        return self._tick_task_in_path(flow, task, task_ctx, now)
+
+    def _tick_task_in_path(
+        self,
+        flow: Flow,
+        task: dict[str, Any],
+        task_ctx: Mapping[str, Any] | None,
+        now: float,
+    ) -> bool:
         ctx = self._task_ctx(flow, task, task_ctx)
         timeout = task.get("timeout_s")
         started_at = task.get("started_at")
@@ -209,7 +251,9 @@ class FlowEngine:
         if problem is None:
             if task["status"] == COMPLETED:
                 task["finished_at"] = self.clock()
-                flow._finish_task(task)
+                skipped = flow._finish_task(task)
+                self._emit(flow, events.TASK_COMPLETED, task)
+                self._emit_skipped(flow, skipped)
             return False
         return self._fail_task(flow, task, *problem)
 
@@ -282,6 +326,10 @@ class FlowEngine:
                 "flow %s: task %s attempt %d failed, retry in %g s: %s",
                 flow.key, task["key"], len(attempts), delay, summary,
             )
+            self._emit(
+                flow, events.TASK_RETRYING, task,
+                error=summary, attempt=len(attempts), retry_at=now + delay,
+            )
             return False
         task["status"] = FAILED
         task["error"] = error
@@ -294,8 +342,10 @@ class FlowEngine:
         flow.data.setdefault("errors", []).append(
             f"task {task['key']!r} ({task['task_type']}): {summary}"
         )
-        flow._finish_task(task)
+        skipped = flow._finish_task(task)
         logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
+        self._emit(flow, events.TASK_FAILED, task, error=summary, attempt=len(attempts))
+        self._emit_skipped(flow, skipped)
         return True
 
     def _end_flow(self, flow: Flow) -> None:
@@ -304,11 +354,86 @@ class FlowEngine:
             # Only a hand-edited flow gets here: its tasks can never start.
             flow.tasks[key]["error"] = "can never start: a precursor did not complete"
             flow._move(flow.tasks[key], SKIPPED)
+            self._emit(flow, events.TASK_SKIPPED, flow.tasks[key])
         if stuck or flow.count_tasks(FAILED):
             flow.status = FAILED
         else:
             flow.status = COMPLETED
         logger.info("flow %s %s after %d ticks", flow.key, flow.status, flow.num_ticks)
+        self._emit(flow, events.FLOW_ENDED)
+
+    # -- events (see mc.flows.events) ------------------------------------------
+
+    def _emit(
+        self, flow: Flow, name: str, task: Mapping[str, Any] | None = None, **fields: Any
+    ) -> None:
+        """Tell ``on_event`` that ``flow`` (or its ``task``) changed: the one place events leave.
+
+        Called at every transition; does nothing without ``on_event``. A
+        flow ticked inside another's task (a subflow, a spread) is told as
+        its top flow, its tasks by their path from there; its own start
+        and end are told by its parent task's events.
+        """
+        if self.on_event is None:
+            return
+        flows = self._event_flows
+        depth = len(flows) - 1 if flows else 0
+        if task is None:
+            if depth:
+                return
+            path = None
+        else:
+            path = events.TASK_PATH_SEPARATOR.join([*self._event_path[:depth], task["key"]])
+        top = flows[0] if flows else flow
+        self._send(
+            FlowEvent(
+                time=self.clock(),
+                event=name,
+                flow_key=top.key,
+                flow_label=top.label,
+                task_key=path,
+                status=task["status"] if task is not None else flow.status,
+                **fields,
+            )
+        )
+
+    def _emit_skipped(self, flow: Flow, skipped: Iterable[Mapping[str, Any]] | None) -> None:
+        if skipped and self.on_event is not None:
+            for task in skipped:
+                self._emit(flow, events.TASK_SKIPPED, task)
+
+    def emit_task_event(self, name: str, status: str | None = None, **fields: Any) -> None:
+        """Tell ``on_event`` about the task being ticked now (used by handlers).
+
+        For handlers whose task has news of its own, such as a ``job`` task
+        whose job was submitted (``events.JOB_SUBMITTED``) or changed state.
+        The event names the task being ticked by its path; outside a tick,
+        or without ``on_event``, it does nothing.
+        """
+        if self.on_event is None or not self._event_path or not self._event_flows:
+            return
+        top = self._event_flows[0]
+        self._send(
+            FlowEvent(
+                time=self.clock(),
+                event=name,
+                flow_key=top.key,
+                flow_label=top.label,
+                task_key=events.TASK_PATH_SEPARATOR.join(self._event_path),
+                status=status,
+                **fields,
+            )
+        )
+
+    def _send(self, event: FlowEvent) -> None:
+        on_event = self.on_event
+        if on_event is None:
+            return
+        try:
+            on_event(event)
+        except Exception:
+            # Watching a flow must never break it.
+            logger.warning("on_event callback raised on %s", event, exc_info=True)
 
     # -- tasks outside a flow's bookkeeping (proxied tasks) -------------------
 
@@ -374,19 +499,34 @@ class FlowEngine:
         """
         if flow.status == COMPLETED:
             return
+        if self.on_event is None:
+            self._cancel_flow(flow, reason, task_ctx)
+            return
+        self._event_flows.append(flow)
+        try:
+            self._cancel_flow(flow, reason, task_ctx)
+        finally:
+            self._event_flows.pop()
+
+    def _cancel_flow(self, flow: Flow, reason: str, task_ctx: Mapping[str, Any] | None) -> None:
         now = self.clock()
         for task in flow._running_in_order():
             self._call_cancel_hook(task, self._task_ctx(flow, task, task_ctx))
             task["status"] = FAILED
             task["error"] = f"cancelled: {reason}"
             task["finished_at"] = now
-            flow._finish_task(task)
-        flow._skip_pending()
-        if flow.status != FAILED:
+            skipped = flow._finish_task(task)
+            self._emit(flow, events.TASK_FAILED, task, error=task["error"])
+            self._emit_skipped(flow, skipped)
+        self._emit_skipped(flow, flow._skip_pending())
+        ended_now = flow.status != FAILED
+        if ended_now:
             flow.data.setdefault("errors", []).append(f"flow cancelled: {reason}")
         flow.status = FAILED
         flow.data["cancelled"] = {"reason": reason, "at": now}
         logger.info("flow %s cancelled: %s", flow.key, reason)
+        if ended_now:
+            self._emit(flow, events.FLOW_ENDED, error=f"cancelled: {reason}")
 
     def retry_flow(self, flow: Flow) -> list[str]:
         """Put a flow's FAILED and SKIPPED tasks back to PENDING; return their keys.
@@ -475,6 +615,12 @@ class FlowEngine:
                 flow=flow,
             )
         return flow
+
+
+def _attempt(task: Mapping[str, Any]) -> int:
+    """The number of a task's current attempt: 1, then 2 after one failed, ..."""
+    attempts = task.get("attempts")
+    return 1 + (len(attempts) if isinstance(attempts, list) else 0)
 
 
 def _last_line(text: str) -> str:
