@@ -76,7 +76,11 @@ class FlowEngine:
     installed packages declare (see :mod:`mc.flows.executor_registry`).
     ``on_event`` is called with a :class:`~mc.flows.events.FlowEvent` at
     every transition of a flow or task (see :mod:`mc.flows.events`); it may
-    also be set later as the attribute ``on_event``.
+    also be set later as the attribute ``on_event``. ``task_output``, if
+    given, captures what handlers print or log, per task (see
+    :class:`mc.flows.task_logs.TaskLogs`): its ``capture(flow_key,
+    flow_label, task_path)`` is a context manager around every tick of a
+    task in a flow.
     """
 
     def __init__(
@@ -87,8 +91,10 @@ class FlowEngine:
         sleep: Callable[[float], Any] | None = None,
         executors: Mapping[str, Any] | None = None,
         on_event: EventCallback | None = None,
+        task_output: Any = None,
     ) -> None:
         self.on_event: EventCallback | None = on_event
+        self.task_output: Any = task_output
         # While on_event is set, for the paths of events: the flows being
         # ticked, the top one first (subflows and spreads tick their child
         # flows inside a task's tick), and the keys of the tasks being ticked.
@@ -158,31 +164,31 @@ class FlowEngine:
         """
         if flow.finished:
             return
-        if self.on_event is None:
-            self._tick_flow(flow, task_ctx)
-            return
-        self._event_flows.append(flow)
+        # Watched (events or task logs): keep the flows and task keys being
+        # ticked, for task paths. Unwatched, this costs two tests a tick.
+        watched = self.on_event is not None or self.task_output is not None
+        if watched:
+            self._event_flows.append(flow)
         try:
-            self._tick_flow(flow, task_ctx)
+            if flow.status == PENDING:
+                flow.status = RUNNING
+                self._emit(flow, events.FLOW_STARTED)
+            flow.num_ticks += 1
+            now = self.clock()
+            started = flow._start_ready_tasks(now)
+            if self.on_event is not None:
+                for task in started:
+                    self._emit(flow, events.TASK_STARTED, task, attempt=_attempt(task))
+            tick_task = self._tick_watched_task if watched else self._tick_task
+            for task in flow._running_in_order():
+                failed = tick_task(flow, task, task_ctx, now)
+                if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
+                    return
+            if not flow._is_waiting_on_tasks():
+                self._end_flow(flow)
         finally:
-            self._event_flows.pop()
-
-    def _tick_flow(self, flow: Flow, task_ctx: Mapping[str, Any] | None) -> None:
-        if flow.status == PENDING:
-            flow.status = RUNNING
-            self._emit(flow, events.FLOW_STARTED)
-        flow.num_ticks += 1
-        now = self.clock()
-        started = flow._start_ready_tasks(now)
-        if self.on_event is not None:
-            for task in started:
-                self._emit(flow, events.TASK_STARTED, task, attempt=_attempt(task))
-        for task in flow._running_in_order():
-            failed = self._tick_task(flow, task, task_ctx, now)
-            if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
-                return
-        if not flow._is_waiting_on_tasks():
-            self._end_flow(flow)
+            if watched:
+                self._event_flows.pop()
 
     def _fail_fast(self, flow: Flow, task: dict[str, Any]) -> bool:
         """Stop a flow after a task failed; return True if it has ended.
@@ -213,6 +219,25 @@ class FlowEngine:
             ctx["flow"] = flow
         return ctx
 
+    def _tick_watched_task(
+        self,
+        flow: Flow,
+        task: dict[str, Any],
+        task_ctx: Mapping[str, Any] | None,
+        now: float,
+    ) -> bool:
+        """:meth:`_tick_task`, with the task's key on the path, its output captured if asked."""
+        self._event_path.append(task["key"])
+        try:
+            if self.task_output is None:
+                return self._tick_task(flow, task, task_ctx, now)
+            top = self._event_flows[0]
+            path = events.TASK_PATH_SEPARATOR.join(self._event_path)
+            with self.task_output.capture(top.key, top.label, path):
+                return self._tick_task(flow, task, task_ctx, now)
+        finally:
+            self._event_path.pop()
+
     def _tick_task(
         self,
         flow: Flow,
@@ -221,21 +246,6 @@ class FlowEngine:
         now: float,
     ) -> bool:
         """Tick one RUNNING task of ``flow``; return True if it FAILED for good."""
-        if self.on_event is not None:
-            self._event_path.append(task["key"])
-            try:
-                return self._tick_task_in_path(flow, task, task_ctx, now)
-            finally:
-                self._event_path.pop()
-        return self._tick_task_in_path(flow, task, task_ctx, now)
-
-    def _tick_task_in_path(
-        self,
-        flow: Flow,
-        task: dict[str, Any],
-        task_ctx: Mapping[str, Any] | None,
-        now: float,
-    ) -> bool:
         ctx = self._task_ctx(flow, task, task_ctx)
         timeout = task.get("timeout_s")
         started_at = task.get("started_at")
@@ -252,8 +262,9 @@ class FlowEngine:
             if task["status"] == COMPLETED:
                 task["finished_at"] = self.clock()
                 skipped = flow._finish_task(task)
-                self._emit(flow, events.TASK_COMPLETED, task)
-                self._emit_skipped(flow, skipped)
+                if self.on_event is not None:
+                    self._emit(flow, events.TASK_COMPLETED, task)
+                    self._emit_skipped(flow, skipped)
             return False
         return self._fail_task(flow, task, *problem)
 
@@ -499,7 +510,7 @@ class FlowEngine:
         """
         if flow.status == COMPLETED:
             return
-        if self.on_event is None:
+        if self.on_event is None and self.task_output is None:
             self._cancel_flow(flow, reason, task_ctx)
             return
         self._event_flows.append(flow)
