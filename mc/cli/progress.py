@@ -145,6 +145,7 @@ class TaskBoard:
             if event.task_key is None:
                 self.flows[event.flow_key] = (event.flow_label, event.status or "")
                 return
+            self.flows.setdefault(event.flow_key, (event.flow_label, RUNNING))
             path = event.task_key
             if self.many_flows:
                 path = f"{flow_tag(event.flow_key, event.flow_label)} {path}"
@@ -219,15 +220,17 @@ class LiveProgress:
 
     Use as a context manager around the run: the display starts on entry
     and is removed on exit (print the final table after it). ``title`` heads
-    the display; failures and retries are printed above it as lines.
+    the display; failures and retries are printed above it as lines (every
+    event's line, with ``all_lines``).
     """
 
-    def __init__(self, console: Any, title: str, board: TaskBoard) -> None:
+    def __init__(self, console: Any, title: str, board: TaskBoard, all_lines: bool = False) -> None:
         from rich.live import Live
 
         self.console = console
         self.title = title
         self.board = board
+        self.all_lines = all_lines
         self.live = Live(
             console=console, refresh_per_second=4, transient=True, get_renderable=self._render
         )
@@ -240,7 +243,7 @@ class LiveProgress:
         from rich.text import Text
 
         self.board.update(event)
-        if event.event in (events.TASK_FAILED, events.TASK_RETRYING) or (
+        if self.all_lines or event.event in (events.TASK_FAILED, events.TASK_RETRYING) or (
             event.event == events.FLOW_ENDED and event.task_key is None
         ):
             style = "red" if event.status == FAILED else None

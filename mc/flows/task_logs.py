@@ -79,11 +79,20 @@ def is_capturing() -> bool:
     A logging filter on other handlers can use it to leave task records to
     the task logs (``mc runner`` does, so that they do not appear twice).
     """
-    return getattr(_capturing, "active", False)
+    return bool(getattr(_capturing, "handlers", None))
+
+
+# What mc itself logs about a task (the engine's "task FAILED", a runner's
+# warnings) is not the task's output: it is in the task's status and error.
+_OWN_LOGGERS = ("mc.flows.flow_engine", "mc.runner", "mc.store")
 
 
 class _RecordHandler(logging.Handler):
-    """Collects the log records of one thread into a buffer."""
+    """Collects the log records of one thread into a buffer, while it is the innermost capture.
+
+    A subflow's task ticks inside its parent task's tick: its records go to
+    its own log only.
+    """
 
     def __init__(self, buffer: io.StringIO, thread_id: int) -> None:
         super().__init__()
@@ -92,7 +101,10 @@ class _RecordHandler(logging.Handler):
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread_id:
+        if record.thread != self.thread_id or record.name.startswith(_OWN_LOGGERS):
+            return
+        stack = getattr(_capturing, "handlers", None)
+        if stack and stack[-1] is self:
             self.buffer.write(self.format(record) + "\n")
 
 
@@ -119,12 +131,14 @@ class TaskLogs:
         handler = _RecordHandler(buffer, threading.get_ident())
         root_logger = logging.getLogger()
         root_logger.addHandler(handler)
-        _capturing.active = True
+        if not hasattr(_capturing, "handlers"):
+            _capturing.handlers = []
+        _capturing.handlers.append(handler)
         try:
             with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
                 yield
         finally:
-            _capturing.active = False
+            _capturing.handlers.pop()
             root_logger.removeHandler(handler)
             text = buffer.getvalue()
             if text:
