@@ -27,6 +27,7 @@ from mc.flows.events import JsonLinesEventWriter, call_all
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
 from mc.cli.spec_files import load_flow_spec_file
+from mc.cli.logs import add_logs_command
 from mc.cli.store_commands import add_store_commands
 
 EXIT_OK = 0
@@ -80,6 +81,7 @@ def _build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(command=_validate_command)
 
     add_store_commands(commands)
+    add_logs_command(commands)
     return parser
 
 
