@@ -188,7 +188,7 @@ def _run_live(
     from rich.console import Console
     from rich.text import Text
 
-    console = Console()
+    console = Console(file=sys.stdout)  # the terminal, even while a tick captures sys.stdout
     title = f"flow {clean(flow.key)} ({clean(flow.label or 'no label')})"
     with LiveProgress(console, title, board_for_flow(flow)) as progress:
         engine.on_event = call_all(progress, event_file)

@@ -188,7 +188,7 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
     if live:
         from rich.console import Console
 
-        console = Console()
+        console = Console(file=sys.stdout)  # the terminal, even while a tick captures sys.stdout
     _configure_runner_logging(args.verbose, console)
     event_file = open_event_file("runner", args.events)
     progress = RunnerProgress(store, sys.stdout, console, show_tasks=args.progress != "none")
