@@ -448,8 +448,11 @@ class Flow:
 
     # -- bookkeeping for the engine ----------------------------------------
 
-    def _start_ready_tasks(self, now: float) -> list[dict[str, Any]]:
-        """Make every ready task, and every retry that is due, RUNNING at ``now``; return them."""
+    def _start_ready_tasks(self, now: float) -> set[int]:
+        """Make every ready task, and every retry that is due, RUNNING at ``now``.
+
+        Returns the places of the tasks started (see :meth:`_tasks_at`).
+        """
         if self._retrying:
             for place, retry_at in list(self._retrying.items()):
                 if retry_at <= now:
@@ -458,15 +461,21 @@ class Flow:
                     self._ready.add(place)
         task_list = self._task_list
         # Starting order is invisible (no handler runs here), so no sort.
-        started = [task_list[place] for place in self._ready]
-        for task in started:
+        started = self._ready
+        for place in started:
+            task = task_list[place]
             task["status"] = RUNNING
             task["started_at"] = now
-        self._status_counts[PENDING] -= len(self._ready)
-        self._status_counts[RUNNING] += len(self._ready)
-        self._running |= self._ready
+        self._status_counts[PENDING] -= len(started)
+        self._status_counts[RUNNING] += len(started)
+        self._running |= started
         self._ready = set()
         return started
+
+    def _tasks_at(self, places: Iterable[int]) -> list[dict[str, Any]]:
+        """Return the tasks at ``places``, in flow order."""
+        task_list = self._task_list
+        return [task_list[place] for place in sorted(places)]
 
     def _running_in_order(self) -> list[dict[str, Any]]:
         task_list = self._task_list

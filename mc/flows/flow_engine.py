@@ -177,11 +177,13 @@ class FlowEngine:
             now = self.clock()
             started = flow._start_ready_tasks(now)
             if self.on_event is not None:
-                for task in started:
+                for task in flow._tasks_at(started):
                     self._emit(flow, events.TASK_STARTED, task, attempt=_attempt(task))
-            tick_task = self._tick_watched_task if watched else self._tick_task
             for task in flow._running_in_order():
-                failed = tick_task(flow, task, task_ctx, now)
+                if watched:
+                    failed = self._tick_watched_task(flow, task, task_ctx, now)
+                else:
+                    failed = self._tick_task(flow, task, task_ctx, now)
                 if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
                     return
             if not flow._is_waiting_on_tasks():
