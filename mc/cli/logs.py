@@ -142,7 +142,8 @@ def _select(tasks: list[tuple[str, dict[str, Any]]], wanted: str | None) -> list
 class _Printer:
     """Prints new lines of sources: prefixed with their label, or under a header per file."""
 
-    def __init__(self, prefixed: bool) -> None:
+    def __init__(self, prefixed: bool | None) -> None:
+        # None: decided on the first tasks seen (see _shows_several).
         self.prefixed = prefixed
         self.last_header: str | None = None
 
@@ -176,6 +177,15 @@ class _Printer:
         out.flush()
 
 
+# Task types whose task runs other tasks, which appear under it later.
+_PARENT_TASK_TYPES = frozenset({"flow", "spread", "switch"})
+
+
+def _shows_several(selected: list[tuple[str, dict[str, Any]]]) -> bool:
+    """True if the lines shown may come from several tasks, so each needs its task's path."""
+    return len(selected) > 1 or selected[0][1].get("task_type") in _PARENT_TASK_TYPES
+
+
 def _clean_line(text: str) -> str:
     # Tabs stay; other control characters (escape sequences) never reach the terminal.
     return clean(text.replace("\t", "    ").rstrip("\r"))
@@ -186,16 +196,21 @@ def _logs(args: argparse.Namespace, store: FlowStore) -> int:
     logs_root = args.logs_root or default_logs_root()
     flow_dict = store.get_flow(key).to_flow_dict()
     tasks = _select(list(walk_tasks(flow_dict["tasks"])), args.task)
-    if args.task is not None and not tasks:
+    # Followed, a task of a running flow may not exist yet (a spread's items).
+    may_come = args.follow and flow_dict["status"] not in FlowStatus.FINISHED
+    if args.task is not None and not tasks and not may_come:
         known = [path for path, _ in walk_tasks(flow_dict["tasks"])]
         shown = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
         print(f"mc logs: flow {key!r} has no task {args.task!r} (tasks: {shown})", file=sys.stderr)
         return EXIT_BAD_INPUT
-    printer = _Printer(prefixed=len(tasks) > 1 or args.task is None)
+    printer = _Printer(prefixed=None if args.task is not None else True)
     sources: dict[tuple[str, str], _Source] = {}
 
     def look(flow_dict: Mapping[str, Any], final: bool) -> None:
-        for path, task in _select(list(walk_tasks(flow_dict["tasks"])), args.task):
+        selected = _select(list(walk_tasks(flow_dict["tasks"])), args.task)
+        if printer.prefixed is None and selected:
+            printer.prefixed = _shows_several(selected)
+        for path, task in selected:
             for source in _sources(key, path, task, logs_root):
                 known = sources.setdefault((source.label, str(source.path)), source)
                 printer.show(known, final)

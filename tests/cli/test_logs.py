@@ -136,7 +136,7 @@ def test_logs_follow_prints_a_running_jobs_output_as_it_comes(sqlite_url, tmp_pa
         runner.wait(timeout=60)
     assert follower.returncode == 0, err
     lines = seen + rest.splitlines()
-    assert lines[0] == "==> sweep/evaluate_0: stdout.txt <=="
+    assert lines[0] == "==> sweep/evaluate_0: stdout.txt <==", lines
     assert [line for line in lines if line.startswith("tick")] == ["tick 0", "tick 1", "tick 2"]
     assert [line for line in lines if line.startswith("warning")] == [
-        "warning 0", "warning 1", "warning 2"]
+        "warning 0", "warning 1", "warning 2"], lines
