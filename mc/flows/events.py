@@ -4,23 +4,27 @@ An engine made with ``FlowEngine(on_event=callback)`` (or a runner made with
 ``FlowRunner(on_event=callback)``) calls ``callback(event)`` with a
 :class:`FlowEvent` at every transition:
 
-=====================  ===========================================  ==========
-event                  when                                         status
-=====================  ===========================================  ==========
-``flow_started``       a flow's first tick                          RUNNING
-``flow_ended``         a flow COMPLETED or FAILED (or was           the flow's
-                       cancelled)
-``task_started``       a task became RUNNING (also on each retry)   RUNNING
-``task_completed``     a task COMPLETED                             COMPLETED
-``task_failed``        a task FAILED for good (``error``,           FAILED
-                       ``attempt``)
-``task_retrying``      an attempt failed and the task waits to      PENDING
-                       retry (``error``, ``attempt``, ``retry_at``)
-``task_skipped``       a task can never run                         SKIPPED
-``job_submitted``      a ``job`` task submitted its job             QUEUED
-                       (``executor``, ``job_id``, ``job_dir``)
-``job_state_changed``  a poll found the job in a new state          the job's
-=====================  ===========================================  ==========
+``flow_started``
+    a flow's first tick (status RUNNING);
+``flow_ended``
+    a flow COMPLETED or FAILED, or was cancelled (status: the flow's);
+``task_started``
+    a task became RUNNING, also on each retry (``attempt``);
+``task_completed``
+    a task COMPLETED;
+``task_failed``
+    a task FAILED for good (``error``, ``attempt``);
+``task_retrying``
+    an attempt failed and the task waits to retry, PENDING (``error``,
+    ``attempt``, ``retry_at``);
+``task_skipped``
+    a task can never run (SKIPPED);
+``job_submitted``
+    a ``job`` task submitted its job (status QUEUED; ``executor``,
+    ``job_id``, ``job_dir``);
+``job_state_changed``
+    a poll found the job in a new state (status: the job's, such as
+    RUNNING, COMPLETED, FAILED or LOST).
 
 Every event names the *top* flow (``flow_key``, ``flow_label``: the flow that
 was ticked, not a subflow inside it) and, for task and job events, the task
