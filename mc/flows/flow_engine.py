@@ -32,6 +32,13 @@ one-tick tasks takes N ticks. The engine never walks the whole graph during a
 tick: dependency counters and a ready set (kept by the flow, rebuilt on load)
 make a tick cost O(tasks that change), plus the running tasks it ticks.
 
+Watching: with ``on_event`` (see :mod:`mc.flows.events`) the engine tells
+every transition as it makes it, through one method, :meth:`FlowEngine._emit`;
+with ``task_output`` (see :mod:`mc.flows.task_logs`) each task's tick runs
+inside a capture of what it prints. Both name a task by its path from the
+top flow, so the engine keeps, per thread, the flows and task keys it is
+ticking. Unwatched, none of this runs.
+
 Guarantees: a tick never raises because of a task; a flow ends as soon as
 every task has finished, and a failure can never leave it waiting forever
 (a task that its handler keeps RUNNING is the only thing that can); and a flow
@@ -43,6 +50,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
@@ -60,6 +68,19 @@ from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, Task
 logger = logging.getLogger(__name__)
 
 _HANDLER_STATUSES = (RUNNING, COMPLETED, FAILED)
+
+
+class _WatchStack(threading.local):
+    """What a watched engine is ticking, in this thread: for the task paths of events and logs.
+
+    ``flows``: the flows being ticked, the top one first (subflows and
+    spreads tick their child flows inside a task's tick); ``path``: the keys
+    of the tasks being ticked, from the top flow down.
+    """
+
+    def __init__(self) -> None:
+        self.flows: list[Flow] = []
+        self.path: list[str] = []
 
 
 class FlowEngine:
@@ -95,11 +116,8 @@ class FlowEngine:
     ) -> None:
         self.on_event: EventCallback | None = on_event
         self.task_output: Any = task_output
-        # While on_event is set, for the paths of events: the flows being
-        # ticked, the top one first (subflows and spreads tick their child
-        # flows inside a task's tick), and the keys of the tasks being ticked.
-        self._event_flows: list[Flow] = []
-        self._event_path: list[str] = []
+        # While watched (on_event or task_output), for task paths, per thread.
+        self._watching = _WatchStack()
         self.task_type_registry = TaskTypeRegistry(task_handlers, allow_imports)
         self.clock: Callable[[], float] = clock or time.time
         self.sleep: Callable[[float], Any] = sleep or time.sleep
@@ -168,7 +186,7 @@ class FlowEngine:
         # ticked, for task paths. Unwatched, this costs two tests a tick.
         watched = self.on_event is not None or self.task_output is not None
         if watched:
-            self._event_flows.append(flow)
+            self._watching.flows.append(flow)
         try:
             if flow.status == PENDING:
                 flow.status = RUNNING
@@ -190,7 +208,7 @@ class FlowEngine:
                 self._end_flow(flow)
         finally:
             if watched:
-                self._event_flows.pop()
+                self._watching.flows.pop()
 
     def _fail_fast(self, flow: Flow, task: dict[str, Any]) -> bool:
         """Stop a flow after a task failed; return True if it has ended.
@@ -229,16 +247,16 @@ class FlowEngine:
         now: float,
     ) -> bool:
         """:meth:`_tick_task`, with the task's key on the path, its output captured if asked."""
-        self._event_path.append(task["key"])
+        self._watching.path.append(task["key"])
         try:
             if self.task_output is None:
                 return self._tick_task(flow, task, task_ctx, now)
-            top = self._event_flows[0]
-            path = events.TASK_PATH_SEPARATOR.join(self._event_path)
+            top = self._watching.flows[0]
+            path = events.TASK_PATH_SEPARATOR.join(self._watching.path)
             with self.task_output.capture(top.key, top.label, path):
                 return self._tick_task(flow, task, task_ctx, now)
         finally:
-            self._event_path.pop()
+            self._watching.path.pop()
 
     def _tick_task(
         self,
@@ -389,14 +407,14 @@ class FlowEngine:
         """
         if self.on_event is None:
             return
-        flows = self._event_flows
+        flows = self._watching.flows
         depth = len(flows) - 1 if flows else 0
         if task is None:
             if depth:
                 return
             path = None
         else:
-            path = events.TASK_PATH_SEPARATOR.join([*self._event_path[:depth], task["key"]])
+            path = events.TASK_PATH_SEPARATOR.join([*self._watching.path[:depth], task["key"]])
         top = flows[0] if flows else flow
         self._send(
             FlowEvent(
@@ -423,16 +441,16 @@ class FlowEngine:
         The event names the task being ticked by its path; outside a tick,
         or without ``on_event``, it does nothing.
         """
-        if self.on_event is None or not self._event_path or not self._event_flows:
+        if self.on_event is None or not self._watching.path or not self._watching.flows:
             return
-        top = self._event_flows[0]
+        top = self._watching.flows[0]
         self._send(
             FlowEvent(
                 time=self.clock(),
                 event=name,
                 flow_key=top.key,
                 flow_label=top.label,
-                task_key=events.TASK_PATH_SEPARATOR.join(self._event_path),
+                task_key=events.TASK_PATH_SEPARATOR.join(self._watching.path),
                 status=status,
                 **fields,
             )
@@ -515,11 +533,11 @@ class FlowEngine:
         if self.on_event is None and self.task_output is None:
             self._cancel_flow(flow, reason, task_ctx)
             return
-        self._event_flows.append(flow)
+        self._watching.flows.append(flow)
         try:
             self._cancel_flow(flow, reason, task_ctx)
         finally:
-            self._event_flows.pop()
+            self._watching.flows.pop()
 
     def _cancel_flow(self, flow: Flow, reason: str, task_ctx: Mapping[str, Any] | None) -> None:
         now = self.clock()

@@ -178,3 +178,33 @@ def test_without_a_callback_a_run_ends_the_same(clock):
         engine.tick_flow(told)
         quiet.tick_flow(untold)
     assert told.to_flow_dict() == untold.to_flow_dict()
+
+
+def test_threads_ticking_flows_on_one_engine_keep_their_own_paths():
+    import threading
+
+    seen: list[FlowEvent] = []
+    lock = threading.Lock()
+
+    def record(event):
+        with lock:
+            seen.append(event)
+
+    engine = FlowEngine(on_event=record)
+    engine.register_task_type("square", square)
+
+    def run(key):
+        spec = {"key": key, "tasks": [{"key": f"spread_{key}", "task_type": "spread", "task_params": {
+            "items": list(range(20)),
+            "mapping_params": {"skeleton": {"key": "sq", "task_type": "square"},
+                               "wirings": ["ctx.item.value => task_params.x"]}}}]}
+        engine.run_flow(engine.flow_spec_to_flow(spec))
+
+    threads = [threading.Thread(target=run, args=(key,)) for key in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    task_events = [e for e in seen if e.task_key is not None]
+    assert len(task_events) == 3 * (2 + 2 * 20)
+    assert all(e.task_key.split("/")[0] == f"spread_{e.flow_key}" for e in task_events)
