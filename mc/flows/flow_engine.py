@@ -416,7 +416,7 @@ class FlowEngine:
         else:
             path = events.TASK_PATH_SEPARATOR.join([*self._watching.path[:depth], task["key"]])
         top = flows[0] if flows else flow
-        self._send(
+        self.emit_event(
             FlowEvent(
                 time=self.clock(),
                 event=name,
@@ -444,7 +444,7 @@ class FlowEngine:
         if self.on_event is None or not self._watching.path or not self._watching.flows:
             return
         top = self._watching.flows[0]
-        self._send(
+        self.emit_event(
             FlowEvent(
                 time=self.clock(),
                 event=name,
@@ -456,7 +456,8 @@ class FlowEngine:
             )
         )
 
-    def _send(self, event: FlowEvent) -> None:
+    def emit_event(self, event: FlowEvent) -> None:
+        """Pass ``event`` to ``on_event``, if set; a callback that raises is logged, never raised."""
         on_event = self.on_event
         if on_event is None:
             return

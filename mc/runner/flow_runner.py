@@ -256,7 +256,7 @@ class FlowRunner:
         if self.store.fail_flow(flow, f"{what}: {summary}"):
             stats.failed += 1
             if self.engine.on_event is not None:
-                self.engine.on_event(
+                self.engine.emit_event(
                     FlowEvent(
                         time=self.store.clock(), event=events.FLOW_ENDED, flow_key=flow.key,
                         flow_label=flow.label, status=FAILED, error=f"{what}: {summary}",
