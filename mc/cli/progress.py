@@ -124,52 +124,68 @@ class TaskBoard:
 
     Fed by events; read by the display's refresh thread, hence the lock.
     ``tasks`` seeds the statuses (a flow's top-level tasks, PENDING at first).
-    With ``many_flows`` (a runner's board), tasks are named with their flow.
+    With ``many_flows`` (a runner's board), tasks are named with their flow,
+    and a flow's tasks and jobs leave the board when it ends, so that a
+    runner that runs for months holds only the flows it is ticking.
     """
 
     def __init__(self, tasks: Iterable[tuple[str, str]] = (), many_flows: bool = False) -> None:
         self.lock = threading.Lock()
         self.many_flows = many_flows
-        self.status_of: dict[str, str] = {}
+        # (flow key, task path) -> status, running since, (executor, job state)
+        self.status_of: dict[tuple[str, str], str] = {}
         self.counts: Counter[str] = Counter()
-        self.running_since: dict[str, float] = {}
-        self.jobs: dict[str, tuple[str, str]] = {}
+        self.running_since: dict[tuple[str, str], float] = {}
+        self.jobs: dict[tuple[str, str], tuple[str, str]] = {}
+        self.names: dict[str, str] = {}
+        # flow key -> (label, status), in the order flows were first seen
         self.flows: dict[str, tuple[str | None, str]] = {}
         for path, status in tasks:
-            self.status_of[path] = status
+            self.status_of[("", path)] = status
             self.counts[status] += 1
 
     def update(self, event: FlowEvent) -> None:
         """Take in one event."""
         with self.lock:
+            flow_key = event.flow_key if self.many_flows else ""
             if event.task_key is None:
                 self.flows[event.flow_key] = (event.flow_label, event.status or "")
+                if self.many_flows and event.event == events.FLOW_ENDED:
+                    self._forget(flow_key)
                 return
             self.flows.setdefault(event.flow_key, (event.flow_label, RUNNING))
-            path = event.task_key
-            if self.many_flows:
-                path = f"{flow_tag(event.flow_key, event.flow_label)} {path}"
+            self.names.setdefault(flow_key, flow_tag(event.flow_key, event.flow_label))
+            task = (flow_key, event.task_key)
             if event.event.startswith("job_"):
-                if event.event == events.JOB_SUBMITTED or path in self.jobs:
-                    executor = event.executor or self.jobs.get(path, ("?", ""))[0]
-                    self.jobs[path] = (executor, event.status or "?")
+                self.jobs[task] = (event.executor or "?", event.status or "?")
                 return
-            old = self.status_of.get(path)
+            old = self.status_of.get(task)
             if old is not None:
                 self.counts[old] -= 1
             new = event.status or "?"
-            self.status_of[path] = new
+            self.status_of[task] = new
             self.counts[new] += 1
             if new == RUNNING:
-                self.running_since[path] = event.time
+                self.running_since[task] = event.time
             else:
-                self.running_since.pop(path, None)
+                self.running_since.pop(task, None)
+
+    def _forget(self, flow_key: str) -> None:
+        for table in (self.status_of, self.running_since, self.jobs):
+            for task in [task for task in table if task[0] == flow_key]:
+                value = table.pop(task)
+                if table is self.status_of:
+                    self.counts[value] -= 1  # type: ignore[index]
+        self.names.pop(flow_key, None)
 
     def snapshot(self) -> tuple[dict[str, int], list[tuple[str, float]], Counter[tuple[str, str]]]:
         """Return the counts by status, the running tasks (oldest first), and jobs by (executor, state)."""
         with self.lock:
             counts = dict(self.counts)
-            running = sorted(self.running_since.items(), key=lambda item: item[1])
+            running = [
+                (f"{self.names[flow]} {path}" if self.many_flows else path, since)
+                for (flow, path), since in sorted(self.running_since.items(), key=lambda item: item[1])
+            ]
             jobs = Counter(self.jobs.values())
         return counts, running, jobs
 

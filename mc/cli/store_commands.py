@@ -357,9 +357,15 @@ class RunnerProgress:
             table = Table()
             for name in ("FLOW", "LABEL", "STATUS"):
                 table.add_column(name)
-            for key, (label, status) in self.board.flows.items():
-                table.add_row(Text(clean(key)), Text(clean(label or "-")), Text(status, style=STATUS_STYLES.get(status, "")))
+            flows = list(self.board.flows.items())
+            for key, (label, status) in flows[-_FINAL_TABLE_ROWS:]:
+                table.add_row(
+                    Text(clean(key)), Text(clean(label or "-")),
+                    Text(status, style=STATUS_STYLES.get(status, "")),
+                )
             self.console.print(table)
+            if len(flows) > _FINAL_TABLE_ROWS:
+                self.console.print(Text(f"(the last {_FINAL_TABLE_ROWS} of {len(flows)} flows; see mc ls)"))
         why = "stopped by signal" if stopped else "done"
         self._line(f"{why}: {_format_stats(total)}")
 
@@ -374,6 +380,8 @@ class RunnerProgress:
 
 
 _STATUS_ORDER = ("PENDING", "RUNNING", "COMPLETED", "FAILED")
+# The final table of a runner lists at most this many flows, the last ticked.
+_FINAL_TABLE_ROWS = 50
 
 
 def _format_stats(stats: RunnerStats) -> str:

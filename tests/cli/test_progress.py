@@ -190,3 +190,32 @@ def test_runner_on_a_terminal_keeps_its_live_display_apart_and_ends_with_a_table
     assert output.rindex("RUNNING TASK") < table
     assert re.search(rf"{key}\s*│\s*watched\s*│\s*(\x1b\[[0-9;]*m)?COMPLETED", output[table:])
     assert "done: claimed" in output[table:]
+
+
+# -- what the lines and the display hold ------------------------------------------
+
+
+def test_a_runners_board_forgets_the_tasks_and_jobs_of_a_flow_that_ended():
+    from mc.cli.progress import TaskBoard
+    from mc.flows.events import FlowEvent
+
+    board = TaskBoard(many_flows=True)
+    board.update(FlowEvent(1.0, "task_started", "k1", "one", task_key="a", status="RUNNING"))
+    board.update(FlowEvent(1.0, "job_submitted", "k1", "one", task_key="a", status="QUEUED",
+                           executor="slurm"))
+    board.update(FlowEvent(1.0, "task_started", "k2", "two", task_key="b", status="RUNNING"))
+    assert board.snapshot()[1] == [("one k1 a", 1.0), ("two k2 b", 1.0)]
+    board.update(FlowEvent(2.0, "flow_ended", "k1", "one", status="COMPLETED"))
+    counts, running, jobs = board.snapshot()
+    assert (counts["RUNNING"], running, dict(jobs)) == (1, [("two k2 b", 1.0)], {})
+    assert board.flows["k1"] == ("one", "COMPLETED")
+
+
+def test_lines_show_control_characters_of_keys_and_errors_as_question_marks():
+    from mc.cli.progress import format_event_line
+    from mc.flows.events import FlowEvent
+
+    line = format_event_line(FlowEvent(0.0, "task_failed", "k\x1b[2J", "lab\x07", task_key="t\r",
+                                       status="FAILED", error="bad\x1b]0;title\x07"))
+    assert "\x1b" not in line and "\x07" not in line and "\r" not in line
+    assert line.endswith("lab? k?[2J t? FAILED: bad?]0;title?")
