@@ -227,6 +227,8 @@ def _configure_runner_logging(verbose: bool, console: Any) -> None:
     handler.addFilter(lambda record: not is_capturing())
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # SQLAlchemy would log every statement at INFO once its loggers allow it.
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
 
 
 def _run_runner(

@@ -128,12 +128,18 @@ def test_logs_follow_prints_a_running_jobs_output_as_it_comes(sqlite_url, tmp_pa
             assert store.get_record(key).status == "RUNNING"
         assert follower.poll() is None
         go_on.write_text("")
-        rest, err = follower.communicate(timeout=60)
+        # Read on from the same buffered stream (communicate() would skip
+        # what readline() has buffered already).
+        rest = follower.stdout.read()
+        err = follower.stderr.read()
+        follower.wait(timeout=60)
     finally:
         for process in (follower, runner):
             if process.poll() is None:
                 process.kill()
         runner.wait(timeout=60)
+        follower.stdout.close()
+        follower.stderr.close()
     assert follower.returncode == 0, err
     lines = seen + rest.splitlines()
     assert lines[0] == "==> sweep/evaluate_0: stdout.txt <==", lines
