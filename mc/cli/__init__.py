@@ -2,7 +2,10 @@
 
 ``mc run FILE`` builds a flow from a JSON or YAML spec, ticks it to its end,
 prints what the tasks print, then a table of tasks and the flow's final
-status; it exits 0 only if the flow COMPLETED. ``mc validate FILE`` checks a
+status; it exits 0 only if the flow COMPLETED. Meanwhile it shows progress
+(see :mod:`mc.cli.progress`): a live display on a terminal, else a line per
+task change on stderr; ``--events FILE`` appends every event as JSON.
+``mc logs`` is in :mod:`mc.cli.logs`. ``mc validate FILE`` checks a
 spec, and that ``mc run`` would find its task types.
 
 Exit codes: 0 success; 1 the flow FAILED (or did not end); 2 bad input (a
