@@ -33,10 +33,11 @@ import io
 import logging
 import os
 import re
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 MAX_LOG_BYTES = 1024 * 1024
 LOG_SUFFIX = ".log"
@@ -157,8 +158,8 @@ class TaskLogs:
             if size > 2 * MAX_LOG_BYTES:
                 _keep_tail(path, MAX_LOG_BYTES)
         except OSError as error:
-            # A full disk must not fail the task; say so where it is seen.
-            print(f"mc: cannot write the task log {path}: {error}", file=sys.__stderr__)
+            # A full disk must not fail the task: warn, and go on.
+            logger.warning("cannot write the task log %s: %s", path, error)
 
 
 def _keep_tail(path: Path, keep: int) -> None:

@@ -76,3 +76,13 @@ def test_echo_hears_what_each_tick_printed(tmp_path, clock):
     assert (None, "sweep/item_0") == heard[1][1:3]
     assert heard[0] == ("flow-1", None, "first",
                         "printed by first\nWARNING lab.instrument: logged by first\n")
+
+
+def test_a_log_that_cannot_be_written_is_a_warning_not_a_failed_task(tmp_path, clock, caplog):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("")
+    engine = FlowEngine(clock=clock, task_output=TaskLogs(blocker))
+    engine.register_task_type("chatty", chatty)
+    flow = engine.run_flow(engine.flow_spec_to_flow(SPEC))
+    assert flow.status == COMPLETED
+    assert "cannot write the task log" in caplog.text
