@@ -84,6 +84,13 @@ class JobConfigError(JobError):
     """A job needs a setting (from its config spec) that its executor does not provide."""
 
 
+class JobOwnershipError(JobError):
+    """A handle names a job (a job dir, a process, a SLURM job) that its executor did not submit.
+
+    Nothing was signalled, cancelled or written.
+    """
+
+
 class StoreError(MCError):
     """A flow store cannot do what was asked (see the subclasses)."""
 

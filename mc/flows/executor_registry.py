@@ -101,6 +101,10 @@ class ExecutorRegistry:
         names.update(entry_point_names(ENTRY_POINT_GROUP))
         return sorted(names)
 
+    def is_registered(self, name: object) -> bool:
+        """Return True if ``name`` was registered here (by the program, not found as an entry point)."""
+        return name in self._registered
+
     def __contains__(self, name: object) -> bool:
         """Return True if ``name`` is registered or already made here."""
         return name in self._registered or name in self._made

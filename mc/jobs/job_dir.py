@@ -11,6 +11,7 @@ runs a job dir by hand, and every executor runs it just so.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -21,10 +22,13 @@ from typing import Any
 from mc.errors import JobError, JobTypeError
 from mc.jobs.config_spec import check_config_spec
 from mc.jobs.constants import (
+    ALREADY_RUNNING_EXIT_STATUS,
     CONFIG_ENV_FILE,
     ENTRYPOINT_FILE,
     EXIT_STATUS_FILE,
     JOB_META_FILE,
+    LOCK_FILE,
+    LOCK_WAIT_S,
     RESOURCE_NAMES,
     STDERR_FILE,
     STDERR_TAIL_LINES,
@@ -40,6 +44,29 @@ _ENTRYPOINT_TEMPLATE = """\
 # Job {key} ({job_type}), built by MissionControl.
 # Run it by hand with: bash entrypoint.sh
 job_dir="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+# At most one run of this job dir at a time: a run holds an exclusive flock on
+# {lock} (fd 9, inherited by the job's processes) until it ends. Another start
+# meanwhile exits {already_running} at once and leaves the job dir untouched.
+exec 9>>"$job_dir/{lock}" || exit {already_running}
+if command -v flock >/dev/null 2>&1; then
+    flock -w {lock_wait} 9
+else
+    python3 -c 'import fcntl, sys, time
+deadline = time.monotonic() + float(sys.argv[1])
+while True:
+    try:
+        fcntl.flock(9, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        break
+    except BlockingIOError:
+        if time.monotonic() > deadline:
+            sys.exit(1)
+        time.sleep(0.05)' {lock_wait}
+fi
+if [ $? -ne 0 ]; then
+    echo "MissionControl: not started: another run of $job_dir holds {lock}" >&2
+    exit {already_running}
+fi
+echo "run started $(date +%s) on ${{HOSTNAME:-?}} by pid $$" >&9
 rm -f "$job_dir/{exit_status}"
 if [ -f "$job_dir/{config_env}" ]; then
     . "$job_dir/{config_env}"
@@ -76,6 +103,27 @@ def check_job(job: Any) -> dict[str, Any]:
     return {"key": key, "job_type": job_type, "job_params": dict(params)}
 
 
+# A resource name (a partition, an account) and a directive's value: no shell
+# metacharacter, no '$', no backquote, no whitespace, no '/' (never a path).
+NAME_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+DIRECTIVE_RE = re.compile(r"(--[a-z][a-z0-9-]{0,63})(?:=([A-Za-z0-9_.:,+=@&|*\[\]-]{1,256}))?")
+
+
+def check_directive(directive: Any, where: str) -> tuple[str, str | None]:
+    """Return ``(option, value)`` of a directive such as ``'--qos=long'``, or raise JobError.
+
+    A directive is a long option, alone or with ``=value``; the value has no
+    ``$``, backquote, newline, ``;``, quote, space or ``/``.
+    """
+    match = DIRECTIVE_RE.fullmatch(directive) if isinstance(directive, str) else None
+    if match is None:
+        raise JobError(
+            f"{where}: {directive!r} is not a directive such as '--qos=long' (a long option, "
+            "and a value of letters, digits and _ . : , + = @ & | * [ ] -)"
+        )
+    return match.group(1), match.group(2)
+
+
 def check_resources(resources: Any, where: str) -> dict[str, Any]:
     """Return ``resources`` checked: known names, numbers where numbers belong."""
     if resources is None:
@@ -91,17 +139,17 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
             raise JobError(f"{where}.{name}: expected a positive number, got {value!r}")
     for name in ("partition", "account"):
         value = resources.get(name)
-        if value is not None and not isinstance(value, str):
-            raise JobError(f"{where}.{name}: expected a string, got {value!r}")
+        if value is not None and (not isinstance(value, str) or not NAME_VALUE_RE.fullmatch(value)):
+            raise JobError(
+                f"{where}.{name}: expected a name of letters, digits, '_', '.' or '-', got {value!r}"
+            )
     extra = resources.get("extra_directives")
     if extra is not None and (
         not isinstance(extra, list) or not all(isinstance(item, str) for item in extra)
     ):
         raise JobError(f"{where}.extra_directives: expected a list of strings, got {extra!r}")
-    for item in extra or []:
-        # Each goes to sbatch as one argument: an option, never a script path.
-        if not item.startswith("-"):
-            raise JobError(f"{where}.extra_directives: {item!r} is not an option such as '--qos=long'")
+    for i, item in enumerate(extra or []):
+        check_directive(item, f"{where}.extra_directives[{i}]")
     return dict(resources)
 
 
@@ -151,10 +199,14 @@ def build_job_dir(
             stdout=STDOUT_FILE,
             stderr=STDERR_FILE,
             exit_status=EXIT_STATUS_FILE,
+            lock=LOCK_FILE,
+            lock_wait=LOCK_WAIT_S,
+            already_running=ALREADY_RUNNING_EXIT_STATUS,
         ),
         encoding="utf-8",
     )
     script.chmod(0o755)
+    (job_dir / LOCK_FILE).touch()
     return str(job_dir)
 
 
@@ -189,4 +241,37 @@ def stderr_tail(job_dir: str | os.PathLike[str], lines: int = STDERR_TAIL_LINES)
 
 
 def _one_line(text: str) -> str:
-    return re.sub(r"[\r\n]+", " ", text)
+    """Return ``text`` fit for a comment line of a shell script: printable ASCII only."""
+    return re.sub(r"[^\x20-\x7e]", "?", text)
+
+
+# What :func:`run_state` finds in a job dir.
+NOT_STARTED = "not_started"
+RUN_UNDER_WAY = "running"
+RUN_OVER = "run_over"
+
+
+def run_state(job_dir: str | os.PathLike[str]) -> str:
+    """Return whether a run of the job dir is under way, over, or never started.
+
+    A run holds an exclusive lock on ``job.lock`` while it lasts and writes a
+    line into it when it starts (see the entrypoint). The probe takes a
+    shared lock for an instant, which a starting run waits out. A run that is
+    over wrote ``exit_status`` before it let the lock go, unless it died.
+    """
+    path = Path(job_dir) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return NOT_STARTED
+    except OSError as error:
+        raise JobError(f"job dir {str(job_dir)!r}: cannot open {LOCK_FILE}: {error}") from error
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return RUN_UNDER_WAY
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return RUN_OVER if os.fstat(fd).st_size > 0 else NOT_STARTED
+    finally:
+        os.close(fd)

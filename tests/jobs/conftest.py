@@ -90,7 +90,7 @@ def dask_address() -> str:
     except ImportError:
         service_missing("dask.distributed is not installed (pip install 'missioncontrol[dask]')")
     cluster = LocalCluster(
-        n_workers=1, threads_per_worker=2, host="127.0.0.1", dashboard_address=None
+        n_workers=1, threads_per_worker=2, host="127.0.0.1", dashboard_address=":0"
     )
     yield cluster.scheduler_address
     cluster.close()

@@ -17,7 +17,7 @@ def shell_job(command, **params):
 
 def test_job_dir_holds_work_dir_entrypoint_and_metadata(tmp_path, job_types):
     job_dir = build_job_dir(shell_job("echo hi > out.txt", files={"in.txt": "x"}), tmp_path / "j", job_types)
-    assert sorted(p.name for p in (tmp_path / "j").iterdir()) == ["entrypoint.sh", "job.json", "work_dir"]
+    assert sorted(p.name for p in (tmp_path / "j").iterdir()) == ["entrypoint.sh", "job.json", "job.lock", "work_dir"]
     assert (tmp_path / "j" / "work_dir" / "in.txt").read_text() == "x"
     meta = read_job_meta(job_dir)
     assert meta["key"] == "greet"
@@ -105,5 +105,5 @@ def test_job_key_cannot_inject_commands_into_the_entrypoint(tmp_path, job_types,
 
 def test_extra_directives_must_be_options(tmp_path, job_types):
     job = shell_job("true", resources={"extra_directives": ["--qos=long", "evil.sh"]})
-    with pytest.raises(JobError, match="extra_directives: 'evil.sh' is not an option"):
+    with pytest.raises(JobError, match=r"extra_directives\[1\]: 'evil.sh' is not a directive such as '--qos=long'"):
         build_job_dir(job, tmp_path / "j", job_types)

@@ -171,7 +171,7 @@ def test_restarted_runner_reconnects_to_the_job_instead_of_resubmitting(task_ctx
     engine = FlowEngine()
     flow = engine.flow_spec_to_flow({"key": "restart", "tasks": [shell_task(command)]})
     engine.tick_flow(flow, task_ctx)
-    assert flow.tasks["job"]["data"]["handle"]["job_dir"].endswith("restart/job")
+    assert flow.tasks["job"]["job"]["handle"]["job_dir"].endswith("restart/job")
     engine.executor_registry.close()
 
     restarted = FlowEngine()
@@ -215,7 +215,8 @@ def test_cancelling_the_flow_stops_its_running_job(jobs_engine, task_ctx):
     assert flow.tasks["job"]["status"] == FAILED
     assert flow.tasks["job"]["error"] == "cancelled: no longer needed"
     assert process_ended(pid), f"job process {pid} still alive after cancel_flow"
-    assert LocalExecutor().poll({"job_dir": job_dir}) == ("FAILED", {"error": "cancelled", "exit_status": None})
+    handle = flow.tasks["job"]["job"]["handle"]
+    assert LocalExecutor().poll(handle) == ("FAILED", {"error": "cancelled", "exit_status": None})
 
 
 def test_job_with_no_engine_ticks_with_the_default_engine(task_ctx):
