@@ -20,10 +20,11 @@ from typing import Any, TextIO
 
 from mc import __version__
 from mc.cli.arguments import positive_int
-from mc.errors import ExecutorError, FlowError, FlowSpecError, TaskTypeError
+from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
+from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.store_commands import add_store_commands
 
@@ -66,6 +67,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="executor of job tasks that name none (default: local), e.g. local, dask, slurm",
     )
     _add_allow_imports(run)
+    add_job_options(run)
     run.set_defaults(command=_run_command)
 
     validate = commands.add_parser(
@@ -90,15 +92,18 @@ def _add_allow_imports(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_command(args: argparse.Namespace) -> int:
+    warn_if_root(sys.stderr, "run")
     try:
         engine = FlowEngine(allow_imports=args.allow_imports)
         if args.executor is not None:
             engine.get_executor(args.executor)  # an unknown executor is bad input
+        task_ctx = configure_jobs(args, engine, args.executor)
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
-    except (FlowSpecError, TaskTypeError, ExecutorError) as error:
+    except (FlowSpecError, TaskTypeError, ExecutorError, MCError) as error:
         print(f"mc run: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    task_ctx = {"default_executor": args.executor} if args.executor else None
+    if args.executor:
+        task_ctx["default_executor"] = args.executor
     task_output: TextIO = sys.stderr if args.json else sys.stdout
     with contextlib.redirect_stdout(task_output):
         try:

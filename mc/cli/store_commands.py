@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mc.cli.arguments import non_negative_float, positive_float, positive_int
+from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
 from mc.errors import FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
@@ -87,6 +88,7 @@ def add_store_commands(commands: Any) -> None:
         "--allow-imports", action="append", default=[], metavar="PREFIX",
         help="module prefix from which dotted task types may be imported (repeatable)",
     )
+    add_job_options(runner)
     runner.add_argument(
         "--verbose", "-v", action="store_true",
         help="log what happens to each flow (INFO) on stderr, not only warnings",
@@ -180,21 +182,24 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
             stream=sys.stderr,
         )
 
+    warn_if_root(sys.stderr, "runner")
     try:
         engine = FlowEngine(allow_imports=args.allow_imports)
+        task_ctx = configure_jobs(args, engine)
     except MCError as error:
         print(f"mc runner: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     with engine:
-        return _run_runner(args, store, engine)
+        return _run_runner(args, store, engine, task_ctx)
 
 
-def _run_runner(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) -> int:
+def _run_runner(args: argparse.Namespace, store: FlowStore, engine: FlowEngine, task_ctx: dict[str, Any]) -> int:
     from mc.runner import FlowRunner
 
     runner = FlowRunner(
         store,
         engine,
+        task_ctx=task_ctx,
         runner_id=args.runner_id,
         lease_s=args.lease,
         batch_size=args.batch,
