@@ -103,25 +103,44 @@ def check_job(job: Any) -> dict[str, Any]:
     return {"key": key, "job_type": job_type, "job_params": dict(params)}
 
 
+# The largest resources a job may ask for: far above any real machine, low
+# enough that no arithmetic on them overflows (NaN and inf are refused too).
+RESOURCE_LIMITS = {"cores": 1_000_000, "memory_mb": 1e12, "walltime_s": 10 * 365 * 86400}
+
 # A resource name (a partition, an account) and a directive's value: no shell
 # metacharacter, no '$', no backquote, no whitespace, no '/' (never a path).
 NAME_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-DIRECTIVE_RE = re.compile(r"(--[a-z][a-z0-9-]{0,63})(?:=([A-Za-z0-9_.:,+=@&|*\[\]-]{1,256}))?")
+_OPTION_RE = re.compile(r"--[a-z][a-z0-9-]{0,63}")
+_DIRECTIVE_VALUE_RE = re.compile(r"[A-Za-z0-9_.:,+=@&|*\[\]-]{1,256}")
+
+# sbatch options a job (a spec) may never set, whatever an executor allows:
+# they choose files, the environment, the script, or the identity (job name,
+# comment) by which the executor knows its jobs.
+NEVER_FROM_A_JOB = frozenset({
+    "--output", "--error", "--input", "--chdir", "--export", "--export-file", "--wrap",
+    "--uid", "--gid", "--get-user-env", "--open-mode", "--job-name", "--comment",
+    "--parsable", "--test-only", "--propagate",
+})
 
 
 def check_directive(directive: Any, where: str) -> tuple[str, str | None]:
     """Return ``(option, value)`` of a directive such as ``'--qos=long'``, or raise JobError.
 
-    A directive is a long option, alone or with ``=value``; the value has no
-    ``$``, backquote, newline, ``;``, quote, space or ``/``.
+    A directive is a long option, alone or with ``=value``; the option is
+    not one of :data:`NEVER_FROM_A_JOB`; the value has no ``$``, backquote,
+    newline, ``;``, quote, space or ``/``.
     """
-    match = DIRECTIVE_RE.fullmatch(directive) if isinstance(directive, str) else None
-    if match is None:
+    option, sep, value = directive.partition("=") if isinstance(directive, str) else ("", "", "")
+    if not _OPTION_RE.fullmatch(option):
+        raise JobError(f"{where}: {_short(directive)} is not a directive such as '--qos=long' (a long option)")
+    if option in NEVER_FROM_A_JOB:
+        raise JobError(f"{where}: {option} is never taken from a job; nothing was submitted")
+    if sep and not _DIRECTIVE_VALUE_RE.fullmatch(value):
         raise JobError(
-            f"{where}: {directive!r} is not a directive such as '--qos=long' (a long option, "
-            "and a value of letters, digits and _ . : , + = @ & | * [ ] -)"
+            f"{where}: the value of {option}, {_short(value)}, may hold only letters, digits "
+            "and _ . : , + = @ & | * [ ] - (no $, backquote, quote, space, ';' or '/')"
         )
-    return match.group(1), match.group(2)
+    return option, value if sep else None
 
 
 def check_resources(resources: Any, where: str) -> dict[str, Any]:
@@ -133,10 +152,12 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
     unknown = set(resources) - set(RESOURCE_NAMES)
     if unknown:
         raise JobError(f"{where}: unknown resources {sorted(unknown)} (expected some of {list(RESOURCE_NAMES)})")
-    for name in ("cores", "memory_mb", "walltime_s"):
+    for name, limit in RESOURCE_LIMITS.items():
         value = resources.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-            raise JobError(f"{where}.{name}: expected a positive number, got {value!r}")
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= limit
+        ):
+            raise JobError(f"{where}.{name}: expected a positive number up to {limit:g}, got {_short(value)}")
     for name in ("partition", "account"):
         value = resources.get(name)
         if value is not None and (not isinstance(value, str) or not NAME_VALUE_RE.fullmatch(value)):
@@ -238,6 +259,15 @@ def stderr_tail(job_dir: str | os.PathLike[str], lines: int = STDERR_TAIL_LINES)
     except FileNotFoundError:
         return ""
     return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut short: a huge number or string in an error helps no one."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return f"a {type(value).__name__} too large to print"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _one_line(text: str) -> str:

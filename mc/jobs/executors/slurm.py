@@ -18,7 +18,7 @@ defaults that a job's resources override (extra directives add up). A job's
 (a spec's) extra directives are refused unless the executor was configured
 to allow their option by its exact name (``allowed_directives=('--gres',
 '--qos')``); their values are checked (no ``$``, backquote, newline, ``;``,
-space, quote or ``/``), and the options in :data:`NEVER_FROM_A_JOB`
+space, quote or ``/``), and the options in :data:`~mc.jobs.job_dir.NEVER_FROM_A_JOB`
 (``--output``, ``--error``, ``--chdir``, ``--export``, ``--wrap``, ...) can
 never be allowed. Every value reaches ``sbatch`` as one argument, never
 through a shell; the one line of script (``--wrap``) quotes the job dir
@@ -53,7 +53,7 @@ from typing import Any
 from mc.errors import ExecutorError, JobError, JobOwnershipError
 from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, QUEUED, RUNNING
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
-from mc.jobs.job_dir import check_directive, read_exit_status, read_job_meta
+from mc.jobs.job_dir import NEVER_FROM_A_JOB, check_directive, read_exit_status, read_job_meta
 
 # How long a SLURM command (sbatch, scontrol, scancel) may take to answer.
 COMMAND_TIMEOUT_S = 60.0
@@ -70,14 +70,6 @@ FAILED_STATES = {
 }
 
 
-# Options a job (a spec) may never set, even if an operator lists them in
-# allowed_directives: they choose files, the environment, the script, or
-# the identity that the executor relies on.
-NEVER_FROM_A_JOB = frozenset({
-    "--output", "--error", "--input", "--chdir", "--export", "--export-file", "--wrap",
-    "--uid", "--gid", "--get-user-env", "--open-mode", "--job-name", "--comment",
-    "--parsable", "--test-only", "--propagate",
-})
 # SLURM job ids, as this executor accepts them from a handle.
 _JOB_ID_RE = re.compile(r"[0-9]{1,18}")
 
@@ -146,13 +138,17 @@ class SlurmExecutor(JobExecutor):
         allowed = []
         for name in allowed_directives:
             option = name if isinstance(name, str) and name.startswith("--") else f"--{name}"
-            if check_directive(option, "SlurmExecutor: allowed_directives")[1] is not None:
-                raise ExecutorError(f"SlurmExecutor: allowed_directives: {name!r} must be an option name such as '--gres'")
             if option in NEVER_FROM_A_JOB:
                 raise ExecutorError(
                     f"SlurmExecutor: allowed_directives: {option} can never come from a job; "
                     "set what it sets in the executor's own configuration"
                 )
+            try:
+                has_value = check_directive(option, "SlurmExecutor: allowed_directives")[1] is not None
+            except JobError:
+                has_value = True
+            if has_value:
+                raise ExecutorError(f"SlurmExecutor: allowed_directives: {name!r} must be an option name such as '--gres'")
             allowed.append(option)
         self.allowed_directives: tuple[str, ...] = tuple(allowed)
         defaults = [str(item) for item in extra_directives]
@@ -169,8 +165,6 @@ class SlurmExecutor(JobExecutor):
         checked = []
         for i, directive in enumerate(directives):
             option, _value = check_directive(directive, f"{where}[{i}]")
-            if option in NEVER_FROM_A_JOB:
-                raise JobError(f"{where}[{i}]: {option} is never taken from a job; nothing was submitted")
             if option not in self.allowed_directives:
                 allowed = ", ".join(self.allowed_directives) or "none"
                 raise JobError(
