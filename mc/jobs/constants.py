@@ -31,8 +31,9 @@ SUBMISSION_FILE = "submission.json"
 # run of the same job dir holds its lock (EX_TEMPFAIL). The job's own
 # command may exit 75 too; only a refused start leaves no exit_status file.
 ALREADY_RUNNING_EXIT_STATUS = 75
-# How long a starting run waits for the lock (a poll may hold it for an instant).
-LOCK_WAIT_S = 2
+# How many times (0.05 s apart) a starting run tries for the lock while only
+# a poll's shared lock is in the way; a run's exclusive lock stops it at once.
+LOCK_ATTEMPTS = 40
 
 # What an executor's poll() reports.
 QUEUED = "QUEUED"

@@ -28,7 +28,7 @@ from mc.jobs.constants import (
     EXIT_STATUS_FILE,
     JOB_META_FILE,
     LOCK_FILE,
-    LOCK_WAIT_S,
+    LOCK_ATTEMPTS,
     RESOURCE_NAMES,
     STDERR_FILE,
     STDERR_TAIL_LINES,
@@ -49,23 +49,23 @@ job_dir="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
 # meanwhile exits {already_running} at once and leaves the job dir untouched.
 exec 9>>"$job_dir/{lock}" || exit {already_running}
 if command -v flock >/dev/null 2>&1; then
-    flock -w {lock_wait} 9
+    lock_ex() {{ flock -n -x 9; }}; lock_sh() {{ flock -n -s 9; }}; unlock() {{ flock -u 9; }}
 else
-    python3 -c 'import fcntl, sys, time
-deadline = time.monotonic() + float(sys.argv[1])
-while True:
-    try:
-        fcntl.flock(9, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        break
-    except BlockingIOError:
-        if time.monotonic() > deadline:
-            sys.exit(1)
-        time.sleep(0.05)' {lock_wait}
+    flock_fd9() {{ python3 -c 'import fcntl, sys; fcntl.flock(9, int(sys.argv[1]))' "$1" 2>/dev/null; }}
+    lock_ex() {{ flock_fd9 6; }}; lock_sh() {{ flock_fd9 5; }}; unlock() {{ flock_fd9 8; }}
 fi
-if [ $? -ne 0 ]; then
-    echo "MissionControl: not started: another run of $job_dir holds {lock}" >&2
-    exit {already_running}
-fi
+# A poll may hold a shared lock for an instant: then wait and try again. A
+# run holds it exclusively: then this start gives up at once.
+attempt=0
+until lock_ex; do
+    attempt=$((attempt + 1))
+    if [ "$attempt" -ge {lock_attempts} ] || ! lock_sh; then
+        echo "MissionControl: not started: another run of $job_dir holds {lock}" >&2
+        exit {already_running}
+    fi
+    unlock
+    sleep 0.05
+done
 echo "run started $(date +%s) on ${{HOSTNAME:-?}} by pid $$" >&9
 rm -f "$job_dir/{exit_status}"
 if [ -f "$job_dir/{config_env}" ]; then
@@ -221,7 +221,7 @@ def build_job_dir(
             stderr=STDERR_FILE,
             exit_status=EXIT_STATUS_FILE,
             lock=LOCK_FILE,
-            lock_wait=LOCK_WAIT_S,
+            lock_attempts=LOCK_ATTEMPTS,
             already_running=ALREADY_RUNNING_EXIT_STATUS,
         ),
         encoding="utf-8",
