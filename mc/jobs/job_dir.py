@@ -111,7 +111,7 @@ RESOURCE_LIMITS = {"cores": 1_000_000, "memory_mb": 1e12, "walltime_s": 10 * 365
 # metacharacter, no '$', no backquote, no whitespace, no '/' (never a path).
 NAME_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _OPTION_RE = re.compile(r"--[a-z][a-z0-9-]{0,63}")
-_DIRECTIVE_VALUE_RE = re.compile(r"[A-Za-z0-9_.:,+=@&|*\[\]-]{1,256}")
+_DIRECTIVE_VALUE_RE = re.compile(r"[A-Za-z0-9_.:,+=@-]{1,256}")
 
 # sbatch options a job (a spec) may never set, whatever an executor allows:
 # they choose files, the environment, the script, or the identity (job name,
@@ -138,7 +138,7 @@ def check_directive(directive: Any, where: str) -> tuple[str, str | None]:
     if sep and not _DIRECTIVE_VALUE_RE.fullmatch(value):
         raise JobError(
             f"{where}: the value of {option}, {_short(value)}, may hold only letters, digits "
-            "and _ . : , + = @ & | * [ ] - (no $, backquote, quote, space, ';' or '/')"
+            "and _ . : , + = @ - (no shell metacharacter, quote, space or '/')"
         )
     return option, value if sep else None
 

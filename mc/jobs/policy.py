@@ -113,8 +113,8 @@ class JobPolicy:
         symlinks resolved, must lie under an allowed jobs root unless
         ``allow_job_dir_outside_root``.
         """
-        if not isinstance(job_dir, str) or not job_dir or "\0" in job_dir:
-            raise JobError(f"{where}: task_params.job_dir must be a path string, got {job_dir!r}")
+        if not isinstance(job_dir, str) or not job_dir or not job_dir.isprintable() or not _encodable(job_dir):
+            raise JobError(f"{where}: task_params.job_dir must be a path of printable characters, got {job_dir!r}")
         root = self.jobs_root(task_ctx)
         candidate = job_dir if os.path.isabs(job_dir) else os.path.join(root, job_dir)
         resolved = os.path.realpath(candidate)
@@ -148,6 +148,14 @@ def job_policy(task_ctx: Mapping[str, Any]) -> JobPolicy:
     if not isinstance(policy, JobPolicy):
         raise JobError(f"task_ctx['job_policy'] must be a JobPolicy, got {type(policy).__name__}")
     return policy
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
 
 
 def _inside(path: str, root: str, or_equal: bool = False) -> bool:
