@@ -46,6 +46,7 @@ from mc.jobs.job_dir import NOT_STARTED, RUN_OVER, RUN_UNDER_WAY, read_exit_stat
 
 CANCELLED_FILE = "cancelled"
 _JOB_KEY_RE = re.compile(r"mc-job-[0-9a-f]{32}")
+_CALL_KEY_RE = re.compile(r"mc-call-[0-9a-f]{32}")
 
 # Jobs running in this worker process, by key, so that cancel can stop them.
 _running_here: dict[str, subprocess.Popen[bytes]] = {}
@@ -210,7 +211,7 @@ class DaskExecutor(JobExecutor):
 
     def poll_call(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Return RUNNING, the call's outcome, or LOST if the cluster no longer knows it."""
-        key = handle["key"]
+        key = _call_key(handle)
         future = self._future(key)
         if future is None:
             return LOST, {"error": f"the Dask cluster no longer knows call {key}"}
@@ -220,10 +221,11 @@ class DaskExecutor(JobExecutor):
 
     def cancel_call(self, handle: Mapping[str, Any]) -> None:
         """Cancel the call's future (a call already running runs to its end)."""
-        future = self._future(handle["key"])
+        key = _call_key(handle)
+        future = self._future(key)
         if future is not None:
             future.cancel()
-            self._forget(handle["key"])
+            self._forget(key)
 
     # -- bookkeeping ----------------------------------------------------------
 
@@ -323,9 +325,18 @@ def stop_job(key: str) -> bool:
 
 
 def _job_key(handle: Any) -> str:
+    return _key(handle, _JOB_KEY_RE, "job")
+
+
+def _call_key(handle: Any) -> str:
+    return _key(handle, _CALL_KEY_RE, "call")
+
+
+def _key(handle: Any, pattern: re.Pattern[str], kind: str) -> str:
+    """The handle's key, if it has the form of the keys this executor makes for a ``kind``."""
     key = handle.get("key") if isinstance(handle, Mapping) else None
-    if not isinstance(key, str) or not _JOB_KEY_RE.fullmatch(key):
-        raise JobOwnershipError(f"dask executor: {key!r} is not a job key this executor makes; nothing was done")
+    if not isinstance(key, str) or not pattern.fullmatch(key):
+        raise JobOwnershipError(f"dask executor: {key!r} is not a {kind} key this executor makes; nothing was done")
     return key
 
 

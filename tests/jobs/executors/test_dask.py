@@ -66,7 +66,15 @@ def test_calls_run_on_the_cluster(executor):
 
 
 def test_unknown_handle_is_lost(executor):
-    assert executor.poll_call({"key": "mc-call-unknown"})[0] == "LOST"
+    assert executor.poll_call({"key": "mc-call-" + "0" * 32})[0] == "LOST"
+
+
+def test_a_key_this_executor_did_not_make_is_refused(executor):
+    from mc.errors import JobOwnershipError
+
+    for handle in ({"key": "mc-job-" + "0" * 32}, {"key": "someone-elses-dataset"}):
+        with pytest.raises(JobOwnershipError, match="nothing was done"):
+            executor.poll_call(handle)
 
 
 def test_pack_and_unpack_round_trip_a_directory(tmp_path):
