@@ -8,12 +8,22 @@ A *job executor* runs job dirs (see :mod:`mc.jobs.job_dir`). Its interface:
 ``poll(handle) -> (status, outputs)``
     ``status`` is one of QUEUED, RUNNING, COMPLETED, FAILED or LOST (the
     executor knows nothing of the job and it never ran, so submitting again
-    is safe); ``outputs`` is a dict, with ``exit_status`` once the job ended
-    and ``error`` when the executor has something to say about a failure.
+    is safe; with ``outputs['resubmit'] = False``, it may have run, and only
+    the task's retries may run it again); ``outputs`` is a dict, with
+    ``exit_status`` once the job ended and ``error`` when the executor has
+    something to say about a failure.
     A new executor object, given a handle an earlier one returned, polls the
     same job: that is how a restarted runner reconnects.
 ``cancel(handle)``
     stops the job; its next poll reports FAILED.
+
+Handles are checked before use. A handle comes from the engine-owned
+``task['job']``, never from a spec, and still every built-in executor
+refuses one it did not make: :func:`record_submission` writes a random
+token into the job dir at submit, which goes into the handle too, and
+:func:`owned_job_dir` checks the two (and that no symlink was swapped into
+the path) before anything is polled, written or signalled, raising
+:class:`~mc.errors.JobOwnershipError` otherwise.
 
 A *call executor* runs Python callables: ``submit_call(fn, args, kwargs) ->
 handle``, ``poll_call(handle) -> (status, outputs)`` with ``outputs``
