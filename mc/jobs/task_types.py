@@ -263,7 +263,9 @@ class JobTaskHandler(BaseTaskHandler):
             candidate = base.with_name(f"{base.name}.{number}")
         resolved = os.path.realpath(candidate)
         if os.path.commonpath([resolved, root]) != root:
-            raise JobError(f"task {self.task['key']!r}: job dir {str(candidate)!r} leads out of the jobs root through a symlink")
+            raise JobError(
+                f"task {self.task['key']!r}: job dir {str(candidate)!r} leads out of the jobs root through a symlink"
+            )
         return resolved
 
     def _submit(self, executor: Any) -> None:

@@ -157,7 +157,10 @@ class DaskExecutor(JobExecutor):
             if state == RUN_OVER:
                 # It ran, and its worker died before it wrote an exit status.
                 self._drop(key)
-                return LOST, {"resubmit": False, "error": f"job {key} started on a Dask worker that died; it left no exit status"}
+                return LOST, {
+                    "resubmit": False,
+                    "error": f"job {key} started on a Dask worker that died; it left no exit status",
+                }
             return RUNNING, {}
         if future is not None and future.status == "finished":
             result = self._take(key, future)[1]["result"]
@@ -173,7 +176,8 @@ class DaskExecutor(JobExecutor):
         elif future is not None:
             error = self._take(key, future)[1].get("error", "")
             if not shared:
-                return LOST, {"resubmit": False, "error": f"job {key}: {error.strip().splitlines()[-1] if error.strip() else 'lost'}"}
+                last_line = error.strip().splitlines()[-1] if error.strip() else "lost"
+                return LOST, {"resubmit": False, "error": f"job {key}: {last_line}"}
         # The future is gone (or refused to run the job again): the job dir tells.
         if exit_status is not None and state != RUN_UNDER_WAY:
             return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}

@@ -190,7 +190,10 @@ class SlurmExecutor(JobExecutor):
             "extra_directives": extra,
         }
         if re.search(r"[%\\\s]", path):
-            raise JobError(f"job {key!r}: job dir {path!r} has a '%', a backslash or a space, which sbatch would read as a pattern")
+            raise JobError(
+                f"job {key!r}: job dir {path!r} has a '%', a backslash or a space, "
+                "which sbatch would read as a pattern"
+            )
         token = record_submission(path, "slurm")
         command = [
             "sbatch",
