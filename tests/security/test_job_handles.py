@@ -129,3 +129,13 @@ def test_slurm_executor_cancels_only_a_numeric_job_id_with_its_own_token(tmp_pat
     with pytest.raises(JobOwnershipError, match="nothing was done"):
         SlurmExecutor().poll(handle)
     assert slurm_state(slurm_victim) in ("PENDING", "RUNNING")
+
+
+def test_a_task_spec_cannot_set_the_handle_field_itself(victim):
+    from mc.errors import FlowSpecError
+
+    victim_dir, _, _ = victim
+    spec = hostile_spec("spec_data_supplies_handle.yaml", victim_dir=victim_dir)
+    spec["tasks"][0]["job"] = spec["tasks"][0].pop("data")["job"]
+    with pytest.raises(FlowSpecError, match=r"tasks\[0\]"):
+        FlowEngine().flow_spec_to_flow(spec)
