@@ -86,6 +86,11 @@ def stored_flow_task(task_ctx: dict[str, Any]) -> None:
         task["status"] = FAILED
         task["error"] = f"stored subflow {child_key!r} is no longer in the store"
         return
+    if record.parent_key != flow.key:
+        # Never read (or, on cancel, stop) a flow this one did not create.
+        task["status"] = FAILED
+        task["error"] = f"flow {child_key!r} is not a subflow of {flow.key!r}; it was left alone"
+        return
     if record.status == COMPLETED:
         child = store.get_flow(child_key)
         data["flow_data"] = child.data
@@ -164,6 +169,8 @@ def _cancel_child(store: Any, engine: FlowEngine, child_key: str, task_ctx: dict
             )
         time.sleep(0.1)
     try:
+        if child.parent_key != parent_key:
+            raise ValueError(f"stored flow {child_key!r} is not a subflow of {parent_key!r}: not cancelled")
         if not child.finished:
             engine.cancel_flow(
                 child, f"parent flow {parent_key} was cancelled", task_ctx={"flow_store": store}
