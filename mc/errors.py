@@ -93,6 +93,13 @@ class GraphvizNotFoundError(GraphvizError, LookupError):
     """Graphviz's ``dot`` program is not installed (not on ``PATH``)."""
 
 
+class JobOwnershipError(JobError):
+    """A handle names a job (a job dir, a process, a SLURM job) that its executor did not submit.
+
+    Nothing was signalled, cancelled or written.
+    """
+
+
 class StoreError(MCError):
     """A flow store cannot do what was asked (see the subclasses)."""
 

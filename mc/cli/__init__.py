@@ -24,11 +24,12 @@ from typing import Any, TextIO
 from mc import __version__
 from mc.cli.arguments import positive_int
 from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, clean, task_table
-from mc.errors import ExecutorError, FlowError, FlowSpecError, TaskTypeError
+from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
 from mc.flows.flow import Flow
 from mc.flows.events import JsonLinesEventWriter, call_all
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
+from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.logs import add_logs_command
 from mc.cli.store_commands import add_store_commands
@@ -75,6 +76,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     add_watch_options(run)
     _add_allow_imports(run)
+    add_job_options(run)
     run.set_defaults(command=_run_command)
 
     validate = commands.add_parser(
@@ -135,21 +137,25 @@ def _add_allow_imports(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_command(args: argparse.Namespace) -> int:
+    warn_if_root(sys.stderr, "run")
     try:
         engine = FlowEngine(allow_imports=args.allow_imports)
         if args.executor is not None:
             engine.get_executor(args.executor)  # an unknown executor is bad input
+        task_ctx = configure_jobs(args, engine, args.executor)
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
-    except (FlowSpecError, TaskTypeError, ExecutorError) as error:
+    except (FlowSpecError, TaskTypeError, ExecutorError, MCError) as error:
         print(f"mc run: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.executor:
+        task_ctx["default_executor"] = args.executor
     event_file = open_event_file("run", args.events)
     live = not args.json and wants_live(args.progress, sys.stdout)
     try:
         if live:
-            _run_live(engine, flow, args, event_file)
+            _run_live(engine, flow, args, task_ctx, event_file)
         else:
-            _run_plain(engine, flow, args, event_file)
+            _run_plain(engine, flow, args, task_ctx, event_file)
     finally:
         if event_file is not None:
             event_file.close()
@@ -165,8 +171,9 @@ def _run_command(args: argparse.Namespace) -> int:
     return EXIT_OK if flow.status == COMPLETED else EXIT_FLOW_FAILED
 
 
-def _run_flow(engine: FlowEngine, flow: Flow, args: argparse.Namespace) -> None:
-    task_ctx = {"default_executor": args.executor} if args.executor else None
+def _run_flow(
+    engine: FlowEngine, flow: Flow, args: argparse.Namespace, task_ctx: dict[str, Any]
+) -> None:
     try:
         engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
     except FlowError as error:
@@ -176,18 +183,26 @@ def _run_flow(engine: FlowEngine, flow: Flow, args: argparse.Namespace) -> None:
 
 
 def _run_plain(
-    engine: FlowEngine, flow: Flow, args: argparse.Namespace, event_file: JsonLinesEventWriter | None
+    engine: FlowEngine,
+    flow: Flow,
+    args: argparse.Namespace,
+    task_ctx: dict[str, Any],
+    event_file: JsonLinesEventWriter | None,
 ) -> None:
     """Run with one progress line per change on stderr: stdout keeps task output and the table."""
     progress = PlainProgress(sys.stderr) if args.progress != "none" else None
     engine.on_event = call_all(progress, event_file)
     task_output: TextIO = sys.stderr if args.json else sys.stdout
     with contextlib.redirect_stdout(task_output):
-        _run_flow(engine, flow, args)
+        _run_flow(engine, flow, args, task_ctx)
 
 
 def _run_live(
-    engine: FlowEngine, flow: Flow, args: argparse.Namespace, event_file: JsonLinesEventWriter | None
+    engine: FlowEngine,
+    flow: Flow,
+    args: argparse.Namespace,
+    task_ctx: dict[str, Any],
+    event_file: JsonLinesEventWriter | None,
 ) -> None:
     """Run under a live display on the terminal; end with the final task table."""
     from rich.console import Console
@@ -197,7 +212,7 @@ def _run_live(
     title = f"flow {clean(flow.key)} ({clean(flow.label or 'no label')})"
     with LiveProgress(console, title, board_for_flow(flow)) as progress:
         engine.on_event = call_all(progress, event_file)
-        _run_flow(engine, flow, args)
+        _run_flow(engine, flow, args, task_ctx)
     console.print(task_table(flow))
     console.print(
         Text(f"flow {clean(flow.key)} ({clean(flow.label or 'no label')}): {flow.status}"),

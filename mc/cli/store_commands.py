@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mc.cli.arguments import non_negative_duration, positive_duration, positive_int
+from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
 from mc.cli.terminal import printable
 from mc.errors import FlowLeasedError, FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.flow import Flow
@@ -95,6 +96,7 @@ def add_store_commands(commands: Any) -> None:
         "--allow-imports", action="append", default=[], metavar="PREFIX",
         help="module prefix from which dotted task types may be imported (repeatable)",
     )
+    add_job_options(runner)
     runner.add_argument(
         "--verbose", "-v", action="store_true",
         help="log what happens to each flow (INFO) on stderr, not only warnings",
@@ -215,6 +217,7 @@ def _submit(args: argparse.Namespace, store: FlowStore) -> int:
 def _runner(args: argparse.Namespace, store: FlowStore) -> int:
     from mc.cli import open_event_file, wants_live
 
+    warn_if_root(sys.stderr, "runner")
     live = wants_live(args.progress, sys.stdout)
     console = None
     if live:
@@ -227,12 +230,14 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
     task_logs = TaskLogs(args.logs_root, echo=progress.echo_output)
     try:
         engine = FlowEngine(allow_imports=args.allow_imports, task_output=task_logs)
+        task_ctx = configure_jobs(args, engine)
     except MCError as error:
         print(f"mc runner: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         with engine:
-            return _run_runner(args, store, engine, progress, call_all(progress.on_event, event_file))
+            on_event = call_all(progress.on_event, event_file)
+            return _run_runner(args, store, engine, task_ctx, progress, on_event)
     finally:
         if event_file is not None:
             event_file.close()
@@ -267,6 +272,7 @@ def _run_runner(
     args: argparse.Namespace,
     store: FlowStore,
     engine: FlowEngine,
+    task_ctx: dict[str, Any],
     progress: RunnerProgress,
     on_event: Any,
 ) -> int:
@@ -275,6 +281,7 @@ def _run_runner(
     runner = FlowRunner(
         store,
         engine,
+        task_ctx=task_ctx,
         runner_id=args.runner_id,
         lease_s=args.lease,
         batch_size=args.batch,

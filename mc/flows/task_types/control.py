@@ -47,7 +47,7 @@ def wire_task(task_ctx: TaskCtx) -> None:
     for i, wiring in enumerate(wirings):
         where = f"task_params.wirings[{i}]"
         dest = parse_wiring(wiring, where)["dest"]
-        into_params, whole_dict = check_ctx_dest(dest, where, task_ctx.get("flow"))
+        into_params, whole_dict = check_ctx_dest(dest, where, task_ctx.get("flow"), task["key"])
         apply_wiring(
             wiring,
             task_ctx,

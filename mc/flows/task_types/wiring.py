@@ -17,8 +17,9 @@ A wiring is either a string ``'SRC => DEST'`` or a dict:
 In a ``wire`` task, sources and destinations start with ``ctx`` (the task
 context). A destination may be any key the caller put in the context, or
 ``ctx.flow.data.NAME...``, ``ctx.task.data...``, or the ``data`` or
-``task_params`` of an existing task (``ctx.flow.tasks.KEY.data...``): never
-a task's status, key or edges, which only the engine changes. A whole
+``task_params`` of an existing task (``ctx.flow.tasks.KEY.data...``) that
+is not RUNNING: never a task's status, key or edges, which only the engine
+changes, and never the state of a task while its handler works on it. A whole
 ``data`` or ``task_params`` can only be replaced by a dict.
 
 What a ``wire`` task writes into a task's ``task_params``, and the item
@@ -36,6 +37,7 @@ from typing import Any
 from mc.errors import DotPathError, WiringError
 from mc.flows.dotpath import get_path, set_path, split_path
 from mc.flows.interpolation import copy_value, escape_dollars
+from mc.flows.statuses import RUNNING
 
 TRANSFORMS = ("json.dumps", "json.loads", "mapping")
 _WIRING_KEYS = ("source", "value", "dest", "transform", "mapping_params")
@@ -173,11 +175,14 @@ def map_items(
     return mapped
 
 
-def check_ctx_dest(dest: str, where: str, flow: Any = None) -> tuple[bool, bool]:
+def check_ctx_dest(dest: str, where: str, flow: Any = None, writer_key: str | None = None) -> tuple[bool, bool]:
     """Refuse a ``wire`` destination that would change what only the engine may.
 
     With ``flow`` (the wire task's flow), a destination in
-    ``ctx.flow.tasks.KEY`` must name an existing task. Returns two flags:
+    ``ctx.flow.tasks.KEY`` must name an existing task that is not RUNNING
+    (unless it is the wiring task itself, ``writer_key``): while a task
+    runs, its data is its handler's working state (a subflow, the child
+    key of a stored subflow), which no wiring may change. Returns two flags:
     whether the destination is inside some ``task_params`` (so that values
     written there must be escaped), and whether it is a whole ``data`` or
     ``task_params`` (so that only a dict may be written there).
@@ -205,6 +210,12 @@ def check_ctx_dest(dest: str, where: str, flow: Any = None) -> tuple[bool, bool]
                 raise WiringError(
                     f"{where}: dest {dest!r} names task {parts[3]!r}, which the flow does "
                     "not have (a wiring cannot add a task)"
+                )
+            if flow is not None and parts[3] != writer_key and flow.tasks[parts[3]].get("status") == RUNNING:
+                raise WiringError(
+                    f"{where}: dest {dest!r}: task {parts[3]!r} is RUNNING, and a running "
+                    "task's data and params belong to its handler; write into a task before "
+                    "it starts (or after it ends)"
                 )
             into_params = parts[4] == "task_params"
             whole_dict = len(parts) == 5
