@@ -53,6 +53,7 @@ from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
 from mc.flows.registry import TaskTypeRegistry
+from mc.flows.spec import MAX_DURATION_S
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, TaskStatus
 
 logger = logging.getLogger(__name__)
@@ -274,9 +275,7 @@ class FlowEngine:
         attempts.append({"error": summary, "started_at": task.get("started_at"), "failed_at": now})
         retries = task.get("retries") or 0
         if len(attempts) <= retries:
-            delay = (task.get("retry_delay_s") or 0) * (
-                (task.get("retry_backoff") or 1) ** (len(attempts) - 1)
-            )
+            delay = retry_delay_s(task, len(attempts))
             flow._retry_later(task, now + delay, attempts)
             logger.info(
                 "flow %s: task %s attempt %d failed, retry in %g s: %s",
@@ -475,6 +474,26 @@ class FlowEngine:
                 flow=flow,
             )
         return flow
+
+
+def retry_delay_s(task: Mapping[str, Any], attempt: int) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (1 for the first) of ``task``.
+
+    ``retry_delay_s * retry_backoff ** (attempt - 1)``, capped at
+    :data:`~mc.flows.spec.MAX_DURATION_S` (30 days). Validation bounds
+    both policies, but the cap holds for any stored values too: the power
+    is never computed once it would pass the cap, so it cannot overflow.
+    """
+    delay = task.get("retry_delay_s") or 0
+    backoff = task.get("retry_backoff") or 1
+    try:
+        for _ in range(attempt - 1):
+            if delay >= MAX_DURATION_S:
+                break
+            delay *= backoff
+        return float(min(delay, MAX_DURATION_S))
+    except TypeError:
+        return 0.0
 
 
 def _last_line(text: str) -> str:

@@ -78,6 +78,14 @@ TASK_SPEC_FIELDS = (
 )
 DEFAULT_CFG = {"fail_fast": True}
 
+# Bounds of the numeric policies. A spec is untrusted: without them a
+# retry_backoff of 1e200 overflows the retry delay, and a retries of 10**9
+# keeps a failing task busy forever. 30 days is longer than any batch
+# system lets a job wait or run.
+MAX_RETRIES = 1000
+MAX_RETRY_BACKOFF = 100
+MAX_DURATION_S = 30 * 24 * 3600
+
 # ASCII identifiers only, so that the JSON Schema can state the same rule.
 # The pattern is written for JSON Schema (ECMA-262), where '$' ends the
 # string; in Python it also matches before a final newline, so the validator
@@ -184,15 +192,20 @@ def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str
     if isinstance(retries, float) and retries.is_integer():
         retries = int(retries)  # as JSON Schema's "integer" allows 2.0
     if retries is not None:
-        if type(retries) is bool or not isinstance(retries, int) or retries < 0:
+        if (
+            type(retries) is bool
+            or not isinstance(retries, int)
+            or not 0 <= retries <= MAX_RETRIES
+        ):
             raise FlowSpecError(
-                f"{path}.retries", f"expected a whole number >= 0, got {_describe(retries)}"
+                f"{path}.retries",
+                f"expected a whole number from 0 to {MAX_RETRIES}, got {_describe(retries)}",
             )
         policies["retries"] = int(retries)
-    for name, low, strict, what in (
-        ("retry_delay_s", 0, False, "a number of seconds"),
-        ("retry_backoff", 1, False, "a multiplier"),
-        ("timeout_s", 0, True, "a number of seconds"),
+    for name, low, strict, high, what in (
+        ("retry_delay_s", 0, False, MAX_DURATION_S, "a number of seconds"),
+        ("retry_backoff", 1, False, MAX_RETRY_BACKOFF, "a multiplier"),
+        ("timeout_s", 0, True, MAX_DURATION_S, "a number of seconds"),
     ):
         value = task_spec.get(name)
         if value is None:
@@ -202,10 +215,13 @@ def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str
             and isinstance(value, (int, float))
             and math.isfinite(value)
             and (value > low if strict else value >= low)
+            and value <= high
         )
         if not ok:
             bound = f"> {low}" if strict else f">= {low}"
-            raise FlowSpecError(f"{path}.{name}", f"expected {what} {bound}, got {_describe(value)}")
+            raise FlowSpecError(
+                f"{path}.{name}", f"expected {what} {bound} and <= {high:g}, got {_describe(value)}"
+            )
         policies[name] = value if type(value) in (int, float) else float(value)
     return policies
 
