@@ -626,6 +626,10 @@ def _check_flow_fields(flow_dict: Mapping[str, Any]) -> None:
         if not isinstance(value, types_) or isinstance(value, bool):
             names = " or ".join("null" if t is type(None) else t.__name__ for t in types_)
             raise FlowLoadError(f"flow dict: {name} must be {names}, got {value!r:.40}")
+        # These reach database columns and terminals as they are.
+        problem = flow_spec.text_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise FlowLoadError(f"flow dict: {name} {problem}")
     try:
         cfg = flow_spec.normalize_cfg(flow_dict["cfg"])
     except FlowSpecError as error:
