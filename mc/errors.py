@@ -88,6 +88,10 @@ class StoreError(MCError):
     """A flow store cannot do what was asked (see the subclasses)."""
 
 
+class StoreUnavailableError(StoreError):
+    """The database server of a flow store cannot be reached (it may be down or starting)."""
+
+
 class FlowNotFoundError(StoreError, LookupError):
     """No flow with the given key is in the store."""
 

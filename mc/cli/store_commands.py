@@ -137,15 +137,49 @@ def _open_store(args: argparse.Namespace) -> FlowStore:
     return FlowStore(args.db or default_db_url())
 
 
+# A runner that finds its database server down waits this long before trying
+# again, doubling up to the maximum.
+_FIRST_RETRY_S = 1.0
+_MAX_RETRY_S = 30.0
+
+
+def _open_store_waiting(args: argparse.Namespace) -> FlowStore:
+    """Open the store; while its server is unreachable, say so and try again.
+
+    Only ``mc runner`` without ``--once`` waits: a service manager may start
+    it before the database. Every other command fails at once.
+    """
+    from mc.errors import StoreUnavailableError
+
+    wait = max(_FIRST_RETRY_S, min(getattr(args, "interval", 0.0), _MAX_RETRY_S))
+    while True:
+        try:
+            return _open_store(args)
+        except StoreUnavailableError as error:
+            if args.command is not _runner_command or args.once:
+                raise
+            print(
+                f"mc runner: {error}\nmc runner: waiting for the database; "
+                f"trying again in {wait:g}s (Ctrl-C to stop)",
+                file=sys.stderr,
+                flush=True,
+            )
+            time.sleep(wait)
+            wait = min(wait * 2, _MAX_RETRY_S)
+
+
 def _with_store(name: str, command: Callable[[argparse.Namespace, FlowStore], int]) -> Callable[[argparse.Namespace], int]:
     """Open the store, run ``command``, close the store; report MCErrors as bad input."""
 
     def run(args: argparse.Namespace) -> int:
         try:
-            store = _open_store(args)
+            store = _open_store_waiting(args)
         except StoreError as error:
             print(f"mc {name}: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            print(f"mc {name}: stopped while waiting for the database", file=sys.stderr)
+            return EXIT_FAILED
         try:
             return command(args, store)
         except (StoreError, FlowLoadError, FlowSpecError) as error:

@@ -5,7 +5,13 @@ its schema current with Alembic migrations on first use, and leases flows to
 runners (see :mod:`mc.runner`). See the "Storing flows" chapter of the docs.
 """
 
-from mc.errors import FlowExistsError, FlowNotFoundError, StaleFlowError, StoreError
+from mc.errors import (
+    FlowExistsError,
+    FlowNotFoundError,
+    StaleFlowError,
+    StoreError,
+    StoreUnavailableError,
+)
 from mc.store.database import DEFAULT_DB_URL, default_db_url
 from mc.store.flow_store import FlowRecord, FlowStore
 
@@ -17,5 +23,6 @@ __all__ = [
     "FlowStore",
     "StaleFlowError",
     "StoreError",
+    "StoreUnavailableError",
     "default_db_url",
 ]

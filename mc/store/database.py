@@ -35,6 +35,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from mc.errors import StoreError
+from mc.store.redaction import redact_db_url, scrub_secrets
 from mc.store.tables import VERSION_TABLE
 
 logger = logging.getLogger(__name__)
@@ -62,18 +63,27 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
     """Return a SQLAlchemy engine for a flow store at ``url``.
 
     Raises :class:`~mc.errors.StoreError` for a URL that SQLAlchemy cannot
-    parse, a database other than SQLite or PostgreSQL, a driver that is not
-    installed, or a SQLite file whose directory does not exist.
+    parse (a port that is not a number from 1 to 65535 included), a database
+    other than SQLite or PostgreSQL, a driver that is not installed, or a
+    SQLite file whose directory does not exist. Messages show the URL
+    through :func:`~mc.store.redaction.redact_db_url`.
     """
+    raw = url.render_as_string(hide_password=False) if isinstance(url, sa.URL) else str(url)
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError as error:
+        port = parsed.port
+    except (sa.exc.ArgumentError, ValueError) as error:
+        problem = scrub_secrets(error, raw)
+        if isinstance(error, ValueError) and not isinstance(error, sa.exc.ArgumentError):
+            problem = f"the port is not a number ({problem})"
         raise StoreError(
-            f"database URL {str(url)!r}: {error} {_URL_EXAMPLES}"
+            f"database URL {redact_db_url(raw)!r}: {problem} {_URL_EXAMPLES}"
         ) from None
+    shown = redact_db_url(raw)
+    if port is not None and not 1 <= port <= 65535:
+        raise StoreError(f"database URL {shown!r}: port {port} is not from 1 to 65535")
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
         raise StoreError(
             f"database URL {shown!r}: a flow store runs on SQLite or PostgreSQL, not "
@@ -94,7 +104,8 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
             parsed.drivername == "postgresql+psycopg"
         ) else ""
         raise StoreError(
-            f"database URL {shown!r}: its driver is not available: {error}{extra}"
+            f"database URL {shown!r}: its driver is not available: "
+            f"{scrub_secrets(error, raw)}{extra}"
         ) from None
     return engine
 
@@ -204,7 +215,7 @@ def upgrade_schema(engine: sa.Engine, migrations: str | None = None) -> bool:
             return False
         if current is not None and not _is_known_revision(current, migrations):
             raise StoreError(
-                f"the flow store at {engine.url.render_as_string(hide_password=True)} has "
+                f"the flow store at {redact_db_url(engine.url.render_as_string(hide_password=False))} has "
                 f"schema revision {current!r}, which this version of mc does not know (its "
                 f"newest is {head!r}): a newer version of missioncontrol wrote it; upgrade "
                 "missioncontrol to use this database"

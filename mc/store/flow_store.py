@@ -43,6 +43,7 @@ from mc.errors import (
     FlowNotFoundError,
     StaleFlowError,
     StoreError,
+    StoreUnavailableError,
 )
 from mc.flows.flow import Flow
 from mc.flows.statuses import FAILED, PENDING, RUNNING, FlowStatus
@@ -53,6 +54,7 @@ from mc.store.database import (
     upgrade_schema,
     write_transaction,
 )
+from mc.store.redaction import redact_db_url, scrub_secrets
 from mc.store.tables import flows_table
 
 logger = logging.getLogger(__name__)
@@ -119,7 +121,10 @@ class FlowStore:
     """
 
     def __init__(self, url: str | None = None, clock: Callable[[], float] | None = None) -> None:
-        self._engine = make_engine(url or default_db_url())
+        url = url or default_db_url()
+        self._engine = make_engine(url)
+        # Kept to hide its secrets in any text shown (see hide_secrets).
+        self._raw_url = str(url)
         self.clock: Callable[[], float] = clock or time.time
         # The version each loaded Flow object was read at (see save_flow).
         self._versions: weakref.WeakKeyDictionary[Flow, int] = weakref.WeakKeyDictionary()
@@ -128,15 +133,28 @@ class FlowStore:
         except sa.exc.DBAPIError as error:
             # The server is not there, refuses us, or the file is no database.
             self._engine.dispose()
-            raise StoreError(f"cannot open the flow store at {self.url}: {error.orig}") from None
+            unavailable = self.dialect == "postgresql" and isinstance(
+                error, sa.exc.OperationalError
+            )
+            raise (StoreUnavailableError if unavailable else StoreError)(
+                f"cannot open the flow store at {self.url}: {self.hide_secrets(error.orig)}"
+            ) from None
         except BaseException:
             self._engine.dispose()
             raise
 
     @property
     def url(self) -> str:
-        """The database URL, with any password hidden."""
-        return self._engine.url.render_as_string(hide_password=True)
+        """The database URL, with its password and secret parameters hidden
+        (see :func:`~mc.store.redaction.redact_db_url`)."""
+        return redact_db_url(self._engine.url.render_as_string(hide_password=False))
+
+    def hide_secrets(self, text: object) -> str:
+        """Return ``text`` (such as a database error) with this store's URL secrets hidden."""
+        return scrub_secrets(
+            scrub_secrets(text, self._raw_url),
+            self._engine.url.render_as_string(hide_password=False),
+        )
 
     @property
     def dialect(self) -> str:
