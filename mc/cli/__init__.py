@@ -25,6 +25,7 @@ from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
 from mc.cli.spec_files import load_flow_spec_file
+from mc.cli.terminal import escape_lines, escape_text
 from mc.cli.store_commands import add_store_commands
 
 EXIT_OK = 0
@@ -96,7 +97,7 @@ def _run_command(args: argparse.Namespace) -> int:
             engine.get_executor(args.executor)  # an unknown executor is bad input
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
     except (FlowSpecError, TaskTypeError, ExecutorError) as error:
-        print(f"mc run: {error}", file=sys.stderr)
+        print(f"mc run: {escape_lines(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     task_ctx = {"default_executor": args.executor} if args.executor else None
     task_output: TextIO = sys.stderr if args.json else sys.stdout
@@ -104,18 +105,18 @@ def _run_command(args: argparse.Namespace) -> int:
         try:
             engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
         except FlowError as error:
-            print(f"mc run: {error}", file=sys.stderr)
+            print(f"mc run: {escape_lines(error)}", file=sys.stderr)
         finally:
             engine.close()
     if args.json:
         try:
             print(json.dumps(flow.to_flow_dict(), indent=2))
         except FlowError as error:
-            print(f"mc run: {error}", file=sys.stderr)
+            print(f"mc run: {escape_lines(error)}", file=sys.stderr)
             return EXIT_FLOW_FAILED
     else:
         print(format_task_table(flow))
-        print(f"flow {flow.key} ({flow.label or 'no label'}): {flow.status}")
+        print(f"flow {escape_text(flow.key)} ({escape_text(flow.label or 'no label')}): {flow.status}")
     return EXIT_OK if flow.status == COMPLETED else EXIT_FLOW_FAILED
 
 
@@ -125,7 +126,7 @@ def _validate_command(args: argparse.Namespace) -> int:
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
         _check_task_types(engine, flow)
     except (FlowSpecError, TaskTypeError) as error:
-        print(f"mc validate: {error}", file=sys.stderr)
+        print(f"mc validate: {escape_lines(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"{args.file}: valid flow spec with {len(flow.tasks)} tasks")
     return EXIT_OK
@@ -141,10 +142,15 @@ def _check_task_types(engine: FlowEngine, flow: Flow) -> None:
 
 
 def format_task_table(flow: Flow) -> str:
-    """Return a text table of the flow's tasks: key, type, status, duration."""
+    """Return a text table of the flow's tasks: key, type, status, duration.
+
+    Keys and types are shown escaped (see :mod:`mc.cli.terminal`).
+    """
     rows = [("TASK", "TYPE", "STATUS", "DURATION")]
     for key, task in flow.tasks.items():
-        rows.append((key, task["task_type"], task["status"], _duration(task)))
+        rows.append(
+            (escape_text(key), escape_text(task["task_type"]), task["status"], _duration(task))
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()

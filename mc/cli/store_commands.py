@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mc.cli.arguments import non_negative_float, positive_float, positive_int
+from mc.cli.terminal import escape_lines, escape_text
 from mc.errors import FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
@@ -183,7 +184,7 @@ def _with_store(name: str, command: Callable[[argparse.Namespace, FlowStore], in
         try:
             return command(args, store)
         except (StoreError, FlowLoadError, FlowSpecError) as error:
-            print(f"mc {name}: {error}", file=sys.stderr)
+            print(f"mc {name}: {escape_lines(error)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         finally:
             store.close()
@@ -198,7 +199,7 @@ def _submit(args: argparse.Namespace, store: FlowStore) -> int:
     from mc.cli.spec_files import load_flow_spec_file
 
     key = store.create_flow(load_flow_spec_file(args.file))
-    print(key)
+    print(escape_text(key))
     return EXIT_OK
 
 
@@ -319,13 +320,16 @@ def _ls(args: argparse.Namespace, store: FlowStore) -> int:
 
 
 def format_record_table(records: list[FlowRecord]) -> str:
-    """Return a text table of flow records: key, label, status, tasks, updated."""
+    """Return a text table of flow records: key, label, status, tasks, updated.
+
+    Keys and labels are shown escaped (see :mod:`mc.cli.terminal`).
+    """
     rows = [("KEY", "LABEL", "STATUS", "TASKS", "UPDATED")]
     for record in records:
         rows.append(
             (
-                record.key,
-                record.label or "-",
+                escape_text(record.key),
+                escape_text(record.label or "-"),
                 record.status + (" (!)" if record.error else ""),
                 str(record.num_tasks),
                 _format_time(record.updated_at),
@@ -354,33 +358,36 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
         load_error = str(error)
     if args.json:
         if flow is None:
-            print(f"mc show: {load_error}", file=sys.stderr)
+            print(f"mc show: {escape_lines(load_error)}", file=sys.stderr)
             return EXIT_FAILED
         print(json.dumps(flow.to_flow_dict(), indent=2))
         return EXIT_OK
-    print(f"flow {record.key} ({record.label or 'no label'}): {record.status}")
+    print(f"flow {escape_text(record.key)} ({escape_text(record.label or 'no label')}): {record.status}")
     if record.parent_key:
-        print(f"parent: {record.parent_key} (depth {record.depth})")
+        print(f"parent: {escape_text(record.parent_key)} (depth {record.depth})")
     print(f"created {_format_time(record.created_at)}, updated {_format_time(record.updated_at)}")
     if record.lease_owner and record.lease_expires_at:
-        print(f"leased to {record.lease_owner} until {_format_time(record.lease_expires_at)}")
+        print(f"leased to {escape_text(record.lease_owner)} until {_format_time(record.lease_expires_at)}")
     if record.error:
-        print(f"marked FAILED by the store or a runner: {record.error}")
+        print(f"marked FAILED by the store or a runner: {escape_lines(record.error)}")
     if flow is None:
-        print(f"the stored flow cannot be loaded: {load_error}")
+        print(f"the stored flow cannot be loaded: {escape_lines(load_error)}")
         return EXIT_OK
     print(format_task_table(flow))
     for key, task in flow.tasks.items():
         if task.get("error"):
-            print(f"\ntask {key} error:\n{_indent(str(task['error']))}")
+            print(f"\ntask {escape_text(key)} error:\n{_indent(escape_lines(task['error']))}")
     children = store.query(parent_key=flow.key, limit=None)
     if children:
         print("\nstored subflows:")
         for child in children:
-            print(f"  {child.key} ({child.label or 'no label'}): {child.status}")
+            print(
+                f"  {escape_text(child.key)} ({escape_text(child.label or 'no label')}): "
+                f"{child.status}"
+            )
     cancelled = flow.data.get("cancelled")
     if isinstance(cancelled, dict):
-        print(f"\ncancelled: {cancelled.get('reason')}")
+        print(f"\ncancelled: {escape_text(cancelled.get('reason'))}")
     return EXIT_OK
 
 
@@ -452,7 +459,7 @@ def _retry_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) 
         return False, f"flow {flow.key} is {flow.status}: no FAILED or SKIPPED task to retry"
 
     changed, message = _change_flow(store, args.key, retry, "retry")
-    print(message, file=sys.stdout if changed else sys.stderr)
+    print(escape_lines(message), file=sys.stdout if changed else sys.stderr)
     return EXIT_OK if changed else EXIT_FAILED
 
 
@@ -470,7 +477,7 @@ def _cancel_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine)
         return True, f"flow {flow.key} cancelled: {args.reason}"
 
     changed, message = _change_flow(store, args.key, cancel, "cancel")
-    print(message, file=sys.stdout if changed else sys.stderr)
+    print(escape_lines(message), file=sys.stdout if changed else sys.stderr)
     return EXIT_OK if changed else EXIT_FAILED
 
 
