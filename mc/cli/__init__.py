@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from mc import __version__
-from mc.cli.arguments import positive_int
+from mc.cli.arguments import add_max_flow_mb, max_flow_bytes, positive_int
 from mc.errors import ExecutorError, FlowError, FlowSpecError, TaskTypeError
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
@@ -67,6 +67,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="executor of job tasks that name none (default: local), e.g. local, dask, slurm",
     )
     _add_allow_imports(run)
+    add_max_flow_mb(run)
     run.set_defaults(command=_run_command)
 
     validate = commands.add_parser(
@@ -92,7 +93,7 @@ def _add_allow_imports(parser: argparse.ArgumentParser) -> None:
 
 def _run_command(args: argparse.Namespace) -> int:
     try:
-        engine = FlowEngine(allow_imports=args.allow_imports)
+        engine = FlowEngine(allow_imports=args.allow_imports, max_flow_bytes=max_flow_bytes(args))
         if args.executor is not None:
             engine.get_executor(args.executor)  # an unknown executor is bad input
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))

@@ -30,3 +30,16 @@ def number_type(convert: Callable[[str], Any], minimum: float, inclusive: bool) 
 positive_int = number_type(int, 1, inclusive=True)
 positive_float = number_type(float, 0, inclusive=False)
 non_negative_float = number_type(float, 0, inclusive=True)
+
+
+def add_max_flow_mb(parser: argparse.ArgumentParser) -> None:
+    """Add ``--max-flow-mb``: the size budget of each flow (see mc.flows.size_budget)."""
+    parser.add_argument(
+        "--max-flow-mb", type=positive_float, default=64.0, metavar="MB",
+        help="a task that would grow its flow's JSON past this many MiB fails (default 64)",
+    )
+
+
+def max_flow_bytes(args: argparse.Namespace) -> int:
+    """The size budget in bytes that ``--max-flow-mb`` asked for."""
+    return max(1, int(args.max_flow_mb * 1024 * 1024))

@@ -24,7 +24,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mc.cli.arguments import non_negative_float, positive_float, positive_int
+from mc.cli.arguments import (
+    add_max_flow_mb,
+    max_flow_bytes,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
 from mc.cli.terminal import escape_lines, escape_text
 from mc.errors import FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.flow import Flow
@@ -92,6 +98,7 @@ def add_store_commands(commands: Any) -> None:
         "--verbose", "-v", action="store_true",
         help="log what happens to each flow (INFO) on stderr, not only warnings",
     )
+    add_max_flow_mb(runner)
     runner.set_defaults(command=_runner_command)
 
     ls = commands.add_parser("ls", help="list the stored flows")
@@ -216,7 +223,7 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
         )
 
     try:
-        engine = FlowEngine(allow_imports=args.allow_imports)
+        engine = FlowEngine(allow_imports=args.allow_imports, max_flow_bytes=max_flow_bytes(args))
     except MCError as error:
         print(f"mc runner: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

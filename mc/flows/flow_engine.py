@@ -48,7 +48,8 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from mc.errors import DotPathError, FlowError, TaskTypeError
+from mc.errors import DotPathError, FlowError, FlowSizeError, TaskTypeError
+from mc.flows import size_budget
 from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
@@ -73,6 +74,8 @@ class FlowEngine:
     ``task_type`` may be imported; by default none may.
     ``executors`` maps names to executors, registered on top of those that
     installed packages declare (see :mod:`mc.flows.executor_registry`).
+    ``max_flow_bytes`` is each flow's size budget: a task that would grow
+    its flow's JSON past it fails (see :mod:`mc.flows.size_budget`).
     """
 
     def __init__(
@@ -82,7 +85,11 @@ class FlowEngine:
         allow_imports: Iterable[str] = (),
         sleep: Callable[[float], Any] | None = None,
         executors: Mapping[str, Any] | None = None,
+        max_flow_bytes: int = size_budget.DEFAULT_MAX_FLOW_BYTES,
     ) -> None:
+        if type(max_flow_bytes) is not int or max_flow_bytes < 1:
+            raise ValueError(f"max_flow_bytes must be a positive int, got {max_flow_bytes!r}")
+        self.max_flow_bytes = max_flow_bytes
         self.task_type_registry = TaskTypeRegistry(task_handlers, allow_imports)
         self.clock: Callable[[], float] = clock or time.time
         self.sleep: Callable[[float], Any] = sleep or time.sleep
@@ -152,10 +159,14 @@ class FlowEngine:
         flow.num_ticks += 1
         now = self.clock()
         flow._start_ready_tasks(now)
-        for task in flow._running_in_order():
-            failed = self._tick_task(flow, task, task_ctx, now)
-            if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
-                return
+        meter = size_budget.start(flow, self.max_flow_bytes)
+        try:
+            for task in flow._running_in_order():
+                failed = self._tick_task(flow, task, task_ctx, now)
+                if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
+                    return
+        finally:
+            size_budget.stop(meter)
         if not flow._is_waiting_on_tasks():
             self._end_flow(flow)
 
@@ -221,6 +232,7 @@ class FlowEngine:
         ones raw. Never raises because of the task (KeyboardInterrupt aside).
         """
         key = task["key"]
+        size_budget.new_handler_call()
         try:
             tick, raw = self.task_type_registry.resolve_tick(task["task_type"])
             params = task.get("task_params")
@@ -237,7 +249,7 @@ class FlowEngine:
                     task["task_params"] = params
             else:
                 tick(ctx)
-        except (TaskTypeError, DotPathError) as error:
+        except (TaskTypeError, DotPathError, FlowSizeError) as error:
             task["key"] = key
             return str(error), ""
         except (Exception, SystemExit) as error:

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mc.errors import DotPathError
+from mc.flows import size_budget
 from mc.flows.dotpath import get_path
 
 
@@ -98,10 +99,19 @@ def escape_dollars(value: Any) -> Any:
 
 
 def copy_value(value: Any) -> Any:
-    """Return a deep copy of a JSON dict or list; other values as they are."""
+    """Return a deep copy of a JSON dict or list; other values as they are.
+
+    The copy counts against the flow's size budget (see
+    :mod:`mc.flows.size_budget`), and so does a string, which a caller may
+    write many times over.
+    """
     if isinstance(value, (dict, list)):
         try:
-            return json.loads(json.dumps(value))
+            text = json.dumps(value)
         except (TypeError, ValueError):
             return value
+        size_budget.charge_copy(len(text))
+        return json.loads(text)
+    if isinstance(value, str):
+        size_budget.charge_copy(len(value))
     return value

@@ -516,4 +516,5 @@ def _load_flow_json(key: str, text: str) -> Flow:
         ) from None
     if flow.key != key:
         raise FlowLoadError(f"stored flow {key!r}: its JSON names key {flow.key!r}")
+    flow.json_size_estimate = len(text)  # measured for free (see mc.flows.size_budget)
     return flow

@@ -34,6 +34,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from mc.errors import DotPathError, WiringError
+from mc.flows import size_budget
 from mc.flows.dotpath import get_path, set_path, split_path
 from mc.flows.interpolation import copy_value, escape_dollars
 
@@ -122,6 +123,8 @@ def apply_wiring(
         value = escape_dollars(value)
     if check_value is not None:
         check_value(value)
+    # Before writing: a value past the flow's size budget is never written.
+    size_budget.charge_write(value)
     try:
         set_path(dest_root, parsed["dest"], value)
     except DotPathError as error:
