@@ -12,7 +12,7 @@ tick:
   measured for free (the store's text when it was loaded, the text
   :meth:`~mc.flows.flow.Flow.to_json` made when it was saved; 0 for a new
   flow), plus the size of every value a task has written into it since
-  (:func:`charge_write`, called by wirings). Overwriting a value counts
+  (:func:`charge_write_bytes`, called by wirings). Overwriting a value counts
   again, so the estimate errs high, never low, until the next save measures
   the flow exactly.
 * Every value copied for a task during one handler call (interpolated
@@ -101,15 +101,16 @@ def charge_copy(num_bytes: int) -> None:
         meter.charge_copy(num_bytes)
 
 
-def charge_write(value: Any) -> None:
-    """Count the JSON size of ``value``, about to be written into the flow being ticked.
+def charge_write_bytes(num_bytes: int) -> None:
+    """Count ``num_bytes`` of JSON about to be written into the flow being ticked.
 
     Raises :class:`~mc.errors.FlowSizeError`, before anything is written,
-    if the flow would pass its budget. Costs one serialization of ``value``.
+    if the flow would pass its budget. Measure the value with
+    :func:`json_size`.
     """
     meter = _meter.get()
     if meter is not None:
-        meter.charge_write(json_size(value))
+        meter.charge_write(num_bytes)
 
 
 def check_subflow(flow: Any) -> None:
@@ -124,13 +125,14 @@ def check_subflow(flow: Any) -> None:
 
 
 def json_size(value: Any) -> int:
-    """Return about how many bytes ``value`` takes as JSON (exact for ASCII text)."""
+    """Return about how many bytes ``value`` takes as JSON (exact for ASCII text).
+
+    Raises TypeError, ValueError or RecursionError if ``value`` is not JSON
+    data (NaN and infinity included).
+    """
     if isinstance(value, str):
         return len(value) + 2
-    try:
-        return len(json.dumps(value))
-    except (TypeError, ValueError, RecursionError):
-        return 0  # not JSON: saving the flow reports it
+    return len(json.dumps(value, allow_nan=False))
 
 
 def _mb(num_bytes: int) -> str:

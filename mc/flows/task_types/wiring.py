@@ -123,8 +123,17 @@ def apply_wiring(
         value = escape_dollars(value)
     if check_value is not None:
         check_value(value)
-    # Before writing: a value past the flow's size budget is never written.
-    size_budget.charge_write(value)
+    # Before writing: only JSON data goes into a flow (an interpolated
+    # '$ctx.flow_engine' is an object, not data), and a value past the
+    # flow's size budget is never written.
+    try:
+        size = size_budget.json_size(value)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise WiringError(
+            f"{where}: the value is not JSON data ({error}); a wiring writes only "
+            "dicts, lists, strings, numbers, true/false and null"
+        ) from None
+    size_budget.charge_write_bytes(size)
     try:
         set_path(dest_root, parsed["dest"], value)
     except DotPathError as error:
