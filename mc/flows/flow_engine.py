@@ -159,14 +159,10 @@ class FlowEngine:
         flow.num_ticks += 1
         now = self.clock()
         flow._start_ready_tasks(now)
-        meter = size_budget.start(flow, self.max_flow_bytes)
-        try:
-            for task in flow._running_in_order():
-                failed = self._tick_task(flow, task, task_ctx, now)
-                if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
-                    return
-        finally:
-            size_budget.stop(meter)
+        for task in flow._running_in_order():
+            failed = self._tick_task(flow, task, task_ctx, now)
+            if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
+                return
         if not flow._is_waiting_on_tasks():
             self._end_flow(flow)
 
@@ -232,7 +228,6 @@ class FlowEngine:
         ones raw. Never raises because of the task (KeyboardInterrupt aside).
         """
         key = task["key"]
-        size_budget.new_handler_call()
         try:
             tick, raw = self.task_type_registry.resolve_tick(task["task_type"])
             params = task.get("task_params")

@@ -70,7 +70,7 @@ def interpolate(
             found = get_path({"ctx": task_ctx}, path)
         except DotPathError as error:
             raise DotPathError(f"{where}: {error}") from None
-        return copy_value(found)
+        return copy_value(found, task_ctx)
     if isinstance(value, dict):
         return {
             name: item if name in raw else interpolate(item, task_ctx, f"{where}.{name}")
@@ -98,20 +98,21 @@ def escape_dollars(value: Any) -> Any:
     return value
 
 
-def copy_value(value: Any) -> Any:
+def copy_value(value: Any, task_ctx: Mapping[str, Any] | None = None) -> Any:
     """Return a deep copy of a JSON dict or list; other values as they are.
 
-    The copy counts against the flow's size budget (see
-    :mod:`mc.flows.size_budget`), and so does a string, which a caller may
-    write many times over.
+    With the ``task_ctx`` of a handler call, the copy counts against the
+    flow's size budget (see :mod:`mc.flows.size_budget`), and so does a
+    string, which a caller may write many times over.
     """
     if isinstance(value, (dict, list)):
         try:
             text = json.dumps(value)
         except (TypeError, ValueError):
             return value
-        size_budget.charge_copy(len(text))
+        if task_ctx is not None:
+            size_budget.charge_copy(task_ctx, len(text))
         return json.loads(text)
-    if isinstance(value, str):
-        size_budget.charge_copy(len(value))
+    if task_ctx is not None and isinstance(value, str):
+        size_budget.charge_copy(task_ctx, len(value))
     return value

@@ -13,7 +13,7 @@ tick:
   :meth:`~mc.flows.flow.Flow.to_json` made when it was saved; 0 for a new
   flow), plus the size of every value a task has written into it since
   (:func:`charge_write_bytes`, called by wirings). Overwriting a value counts
-  again, so the estimate errs high, never low, until the next save measures
+  again, so for what wirings write the estimate errs high, not low, until the next save measures
   the flow exactly.
 * Every value copied for a task during one handler call (interpolated
   params, wiring sources, the items a ``spread`` maps) counts against the
@@ -25,14 +25,15 @@ tick:
 Past the budget the task that writes fails with a
 :class:`~mc.errors.FlowSizeError` saying how large the flow would be; the
 flow goes on by its usual rules (``fail_fast``, retries, trigger rules).
-The engine activates a meter around each tick (:func:`start`); outside a
-tick (a handler called by hand, a test) nothing is counted.
+Nothing is added to a tick that copies and writes nothing: the meter of a
+handler call is made on its first charge, in the task context that the
+engine builds for that call (:func:`meter`). A handler called by hand,
+without an engine in its context, is not metered.
 """
 
 from __future__ import annotations
 
 import json
-from contextvars import ContextVar, Token
 from typing import Any
 
 from mc.errors import FlowSizeError
@@ -41,8 +42,13 @@ from mc.errors import FlowSizeError
 DEFAULT_MAX_FLOW_BYTES = 64 * 1024 * 1024
 
 
+#: The task-context key under which one handler call's meter lives. Only the
+#: engine's code sets it; a wiring may not write it.
+METER_KEY = "size_meter"
+
+
 class SizeMeter:
-    """What one tick of one flow may still write and copy."""
+    """What one handler call may still copy, and the flow it writes into."""
 
     __slots__ = ("flow", "max_bytes", "copied")
 
@@ -73,54 +79,58 @@ class SizeMeter:
         self.flow.json_size_estimate = estimate
 
 
-_meter: ContextVar[SizeMeter | None] = ContextVar("mc_flow_size_meter", default=None)
+def meter(task_ctx: Any) -> SizeMeter | None:
+    """Return the meter of the handler call that ``task_ctx`` belongs to.
+
+    The engine builds a fresh task context for every handler call, so the
+    meter, made here on first use and kept in the context, counts one call;
+    a context copied for a wiring's items shares it. None without an engine
+    in the context (a handler called by hand): then nothing is counted.
+    """
+    if task_ctx is None:
+        return None
+    found = task_ctx.get(METER_KEY)
+    if type(found) is SizeMeter:
+        return found
+    engine = task_ctx.get("flow_engine")
+    max_bytes = getattr(engine, "max_flow_bytes", None)
+    if max_bytes is None:
+        return None
+    made = SizeMeter(task_ctx.get("flow"), max_bytes)
+    try:
+        task_ctx[METER_KEY] = made
+    except TypeError:
+        pass  # a read-only mapping: count this charge alone
+    return made
 
 
-def start(flow: Any, max_bytes: int) -> Token[SizeMeter | None]:
-    """Activate a meter for ``flow`` (the engine calls this around a tick); pass the
-    returned token to :func:`stop`."""
-    return _meter.set(SizeMeter(flow, max_bytes))
+def charge_copy(task_ctx: Any, num_bytes: int) -> None:
+    """Count ``num_bytes`` copied for the handler call of ``task_ctx``."""
+    found = meter(task_ctx)
+    if found is not None:
+        found.charge_copy(num_bytes)
 
 
-def stop(token: Token[SizeMeter | None]) -> None:
-    """Restore the meter that was active before :func:`start`."""
-    _meter.reset(token)
-
-
-def new_handler_call() -> None:
-    """Start counting copies afresh: each handler call may copy up to the budget."""
-    meter = _meter.get()
-    if meter is not None:
-        meter.copied = 0
-
-
-def charge_copy(num_bytes: int) -> None:
-    """Count ``num_bytes`` copied for the task being ticked (no meter: nothing)."""
-    meter = _meter.get()
-    if meter is not None:
-        meter.charge_copy(num_bytes)
-
-
-def charge_write_bytes(num_bytes: int) -> None:
-    """Count ``num_bytes`` of JSON about to be written into the flow being ticked.
+def charge_write_bytes(task_ctx: Any, num_bytes: int) -> None:
+    """Count ``num_bytes`` of JSON about to be written into the flow of ``task_ctx``.
 
     Raises :class:`~mc.errors.FlowSizeError`, before anything is written,
     if the flow would pass its budget. Measure the value with
     :func:`json_size`.
     """
-    meter = _meter.get()
-    if meter is not None:
-        meter.charge_write(num_bytes)
+    found = meter(task_ctx)
+    if found is not None:
+        found.charge_write(num_bytes)
 
 
-def check_subflow(flow: Any) -> None:
+def check_subflow(task_ctx: Any, flow: Any) -> None:
     """Raise FlowSizeError if a subflow, just measured, is past the budget."""
-    meter = _meter.get()
+    found = meter(task_ctx)
     size = getattr(flow, "json_size_estimate", 0)
-    if meter is not None and size > meter.max_bytes:
+    if found is not None and size > found.max_bytes:
         raise FlowSizeError(
             f"subflow {flow.key!r} holds {_mb(size)} of JSON, past the size budget of "
-            f"{_mb(meter.max_bytes)}"
+            f"{_mb(found.max_bytes)}"
         )
 
 

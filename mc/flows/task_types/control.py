@@ -200,7 +200,7 @@ class FlowTaskHandler(BaseTaskHandler):
         engine.tick_flow(child, self._child_ctx())
         child_dict = child.to_flow_dict()
         # Measured by to_flow_dict: a subflow past the budget is not kept.
-        size_budget.check_subflow(child)
+        size_budget.check_subflow(self.task_ctx, child)
         self.task["data"]["flow"] = child_dict
         if child.status == COMPLETED:
             self.task["data"]["flow_data"] = self.task["data"]["flow"]["data"]
@@ -219,7 +219,7 @@ class FlowTaskHandler(BaseTaskHandler):
         ctx = {
             name: value
             for name, value in self.task_ctx.items()
-            if name not in ("task", "flow", "flow_engine", "proxy_task")
+            if name not in ("task", "flow", "flow_engine", "proxy_task", size_budget.METER_KEY)
         }
         ctx["parent_flow"] = self.task_ctx.get("flow")
         return ctx
