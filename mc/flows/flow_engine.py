@@ -297,8 +297,8 @@ class FlowEngine:
             if isinstance(task.get("data"), dict):
                 task["data"]["attempts"] = json.loads(json.dumps(attempts))
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
-        flow.data.setdefault("errors", []).append(
-            f"task {task['key']!r} ({task['task_type']}): {summary}"
+        _add_errors(
+            flow.data, "errors", [f"task {task['key']!r} ({task['task_type']}): {summary}"]
         )
         flow._finish_task(task)
         logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
@@ -389,7 +389,7 @@ class FlowEngine:
             flow._finish_task(task)
         flow._skip_pending()
         if flow.status != FAILED:
-            flow.data.setdefault("errors", []).append(f"flow cancelled: {reason}")
+            _add_errors(flow.data, "errors", [f"flow cancelled: {reason}"])
         flow.status = FAILED
         flow.data["cancelled"] = {"reason": reason, "at": now}
         logger.info("flow %s cancelled: %s", flow.key, reason)
@@ -409,7 +409,7 @@ class FlowEngine:
         flow._reset_tasks(keys)
         errors = flow.data.pop("errors", None)
         if errors:
-            flow.data.setdefault("previous_errors", []).extend(errors)
+            _add_errors(flow.data, "previous_errors", errors if isinstance(errors, list) else [errors])
         flow.data.pop("cancelled", None)
         flow.status = RUNNING
         logger.info("flow %s: retrying %d tasks", flow.key, len(keys))
@@ -481,6 +481,19 @@ class FlowEngine:
                 flow=flow,
             )
         return flow
+
+
+def _add_errors(data: dict[str, Any], name: str, lines: list[Any]) -> None:
+    """Append ``lines`` to the list ``data[name]``.
+
+    The engine owns ``errors`` and ``previous_errors``, but a spec or a
+    wiring may have put something else there: that value is kept, as the
+    first item of the new list, rather than make the tick raise.
+    """
+    found = data.get(name)
+    if not isinstance(found, list):
+        found = data[name] = [] if found is None else [found]
+    found.extend(lines)
 
 
 def retry_delay_s(task: Mapping[str, Any], attempt: int) -> float:

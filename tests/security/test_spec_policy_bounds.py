@@ -73,3 +73,28 @@ def test_a_task_with_huge_stored_backoff_fails_without_the_tick_raising(clock):
     assert flow.status == FAILED
     assert flow.tasks["boom"]["status"] == FAILED
     assert "attempt 6 of 6" in flow.data["errors"][0]
+
+
+def test_a_spec_that_makes_data_errors_a_string_cannot_make_a_tick_raise():
+    spec = yaml.safe_load((SPECS / "spec_errors_not_a_list.yaml").read_text())
+    engine = FlowEngine()
+    flow = engine.flow_spec_to_flow(spec)
+    engine.tick_flow(flow)
+    assert flow.status == FAILED
+    assert flow.data["errors"][0] == "not a list"
+    assert "missing task_params.msg" in flow.data["errors"][1]
+    assert engine.retry_flow(flow) == ["broken"]
+    assert flow.data["previous_errors"][0] == "not a list"
+
+
+def test_a_wiring_that_makes_data_errors_a_dict_cannot_make_a_tick_raise():
+    engine = FlowEngine()
+    flow = engine.flow_spec_to_flow({"tasks": [
+        {"key": "w", "task_type": "wire", "task_params": {"wirings": [
+            {"value": {"a": 1}, "dest": "ctx.flow.data.errors"}]}},
+        {"key": "broken", "task_type": "print", "task_params": {}},
+    ]})
+    engine.tick_flow(flow)
+    engine.tick_flow(flow)
+    assert flow.status == FAILED
+    assert flow.data["errors"][0] == {"a": 1}
