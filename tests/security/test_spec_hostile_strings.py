@@ -142,6 +142,25 @@ def test_hostile_strings_give_a_spec_error_or_a_clean_failure(case):
         assert os.listdir(workdir) == []  # nothing written where the flow ran
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_specs())
+def test_hostile_specs_that_validate_can_be_stored_and_loaded(case):
+    # What mc submit does: a spec that passes validation never crashes the store.
+    from mc.store import FlowStore
+
+    spec, _ = case
+    with tempfile.TemporaryDirectory() as workdir, FlowStore(
+        f"sqlite:///{workdir}/mc.db"
+    ) as store:
+        try:
+            key = store.create_flow(spec)
+        except FlowSpecError:
+            return
+        loaded = store.get_flow(key)
+        assert loaded.label == spec.get("label")
+        assert [record.key for record in store.query()] == [key]
+
+
 def _check(spec: dict[str, Any], replaced: str) -> None:
     engine = FlowEngine()
     try:
