@@ -19,22 +19,49 @@ from typing import Any
 from mc.errors import FlowSpecError
 
 
-class _DuplicateKeyError(ValueError):
-    """A JSON object names a key twice."""
+class _ObjectWithDuplicateKey(dict):  # type: ignore[type-arg]
+    """A JSON object that named ``duplicate`` twice; found again after parsing."""
 
-    def __init__(self, key: str, keys: list[str]) -> None:
-        super().__init__(key)
-        self.key = key
-        self.keys = keys
+    duplicate: str = ""
 
 
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(key, [name for name, _ in pairs])
-        result[key] = value
-    return result
+def _load_json_objects(text: str) -> tuple[Any, bool]:
+    """Parse ``text``; also say whether some object named a key twice."""
+    found = False
+
+    def make_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal found
+        result = dict(pairs)
+        if len(result) == len(pairs):
+            return result
+        marked = _ObjectWithDuplicateKey(result)
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                marked.duplicate = key
+                break
+            seen.add(key)
+        found = True
+        return marked
+
+    return json.loads(text, object_pairs_hook=make_object), found
+
+
+def _find_duplicate(value: Any, path: str = "") -> tuple[str, str] | None:
+    """Return (path, key) of the first object that named a key twice."""
+    if isinstance(value, _ObjectWithDuplicateKey):
+        return path, value.duplicate
+    if isinstance(value, dict):
+        items: Any = ((f"{path}.{name}" if path else name, item) for name, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{i}]", item) for i, item in enumerate(value))
+    else:
+        return None
+    for item_path, item in items:
+        found = _find_duplicate(item, item_path)
+        if found is not None:
+            return found
+    return None
 
 
 def load_flow_spec_file(path: str | Path) -> Any:
@@ -59,19 +86,21 @@ def load_flow_spec_file(path: str | Path) -> Any:
 
 def _load_json(text: str, path: Path) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+        spec, has_duplicate = _load_json_objects(text)
     except json.JSONDecodeError as error:
         raise FlowSpecError(
             f"{path}:{error.lineno}:{error.colno}", f"invalid JSON: {error.msg}"
         ) from None
-    except _DuplicateKeyError as error:
-        others = ", ".join(repr(name) for name in dict.fromkeys(error.keys))
-        raise FlowSpecError(
-            str(path),
-            f"duplicate key {error.key!r} in a JSON object (the object with keys {others:.200})",
-        ) from None
     except (ValueError, RecursionError) as error:
         raise FlowSpecError(str(path), f"invalid JSON: {error}") from None
+    if has_duplicate:
+        # Only now, on the error path, walk the spec to say where.
+        found = _find_duplicate(spec)
+        where, key = found if found is not None else ("", "?")
+        raise FlowSpecError(
+            f"{path}: {where or 'the top-level object'}", f"duplicate key {key!r}"
+        )
+    return spec
 
 
 def _load_yaml(text: str, path: Path) -> Any:

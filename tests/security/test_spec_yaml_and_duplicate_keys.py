@@ -33,10 +33,16 @@ def test_yaml_alias_bomb_is_refused_by_run_and_submit(command, tmp_path, capsys)
     assert "alias *a is not allowed" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["spec_duplicate_key.yaml", "spec_duplicate_key.json"])
-def test_duplicate_key_is_an_error_naming_the_key(name, capsys):
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [("spec_duplicate_key.yaml", "spec_duplicate_key.yaml:5:3"),
+     ("spec_duplicate_key.json", "spec_duplicate_key.json: tasks[0]")],
+)
+def test_duplicate_key_is_an_error_naming_the_key_and_where(name, where, capsys):
     assert main(["validate", str(SPECS / name)]) == 2
-    assert "duplicate key 'task_type'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "duplicate key 'task_type'" in err
+    assert where in err
 
 
 def test_yaml_anchor_without_alias_is_still_accepted(tmp_path):
