@@ -20,6 +20,15 @@ def _fail_always(task_ctx):
     raise RuntimeError("always fails")
 
 
+def test_overflowing_backoff_makes_mc_run_exit_2_without_a_traceback(capsys):
+    from mc.cli import main
+
+    assert main(["run", str(SPECS / "spec_overflowing_backoff.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "tasks[0].retry_backoff: expected a multiplier >= 1 and <= 100" in err
+    assert "Traceback" not in err
+
+
 def test_overflowing_backoff_is_refused_by_validation():
     spec = yaml.safe_load((SPECS / "spec_overflowing_backoff.yaml").read_text())
     with pytest.raises(FlowSpecError) as caught:
