@@ -41,6 +41,10 @@ class FlowError(MCError):
         super().__init__(message)
 
 
+class FlowSizeError(FlowError):
+    """A task would grow its flow past the flow's size budget (see :mod:`mc.flows.size_budget`)."""
+
+
 class FlowLoadError(FlowError, ValueError):
     """A flow dict (for example one read back from storage) is malformed."""
 

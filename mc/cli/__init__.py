@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from mc import __version__
-from mc.cli.arguments import positive_int
-from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, clean, task_table
+from mc.cli.arguments import add_max_flow_mb, max_flow_bytes, positive_int
+from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, task_table
 from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
 from mc.flows.flow import Flow
 from mc.flows.events import JsonLinesEventWriter, call_all
@@ -32,6 +32,7 @@ from mc.flows.statuses import COMPLETED
 from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.logs import add_logs_command
+from mc.cli.terminal import printable
 from mc.cli.store_commands import add_store_commands
 from mc.cli.graph_command import add_graph_command
 
@@ -77,6 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_watch_options(run)
     _add_allow_imports(run)
     add_job_options(run)
+    add_max_flow_mb(run)
     run.set_defaults(command=_run_command)
 
     validate = commands.add_parser(
@@ -139,13 +141,13 @@ def _add_allow_imports(parser: argparse.ArgumentParser) -> None:
 def _run_command(args: argparse.Namespace) -> int:
     warn_if_root(sys.stderr, "run")
     try:
-        engine = FlowEngine(allow_imports=args.allow_imports)
+        engine = FlowEngine(allow_imports=args.allow_imports, max_flow_bytes=max_flow_bytes(args))
         if args.executor is not None:
             engine.get_executor(args.executor)  # an unknown executor is bad input
         task_ctx = configure_jobs(args, engine, args.executor)
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
     except (FlowSpecError, TaskTypeError, ExecutorError, MCError) as error:
-        print(f"mc run: {error}", file=sys.stderr)
+        print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.executor:
         task_ctx["default_executor"] = args.executor
@@ -163,11 +165,11 @@ def _run_command(args: argparse.Namespace) -> int:
         try:
             print(json.dumps(flow.to_flow_dict(), indent=2))
         except FlowError as error:
-            print(f"mc run: {error}", file=sys.stderr)
+            print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
             return EXIT_FLOW_FAILED
     elif not live:
         print(format_task_table(flow))
-        print(f"flow {flow.key} ({flow.label or 'no label'}): {flow.status}")
+        print(f"flow {printable(flow.key)} ({printable(flow.label or 'no label')}): {flow.status}")
     return EXIT_OK if flow.status == COMPLETED else EXIT_FLOW_FAILED
 
 
@@ -209,13 +211,13 @@ def _run_live(
     from rich.text import Text
 
     console = Console(file=sys.stdout)  # the terminal, even while a tick captures sys.stdout
-    title = f"flow {clean(flow.key)} ({clean(flow.label or 'no label')})"
+    title = f"flow {printable(flow.key)} ({printable(flow.label or 'no label')})"
     with LiveProgress(console, title, board_for_flow(flow)) as progress:
         engine.on_event = call_all(progress, event_file)
         _run_flow(engine, flow, args, task_ctx)
     console.print(task_table(flow))
     console.print(
-        Text(f"flow {clean(flow.key)} ({clean(flow.label or 'no label')}): {flow.status}"),
+        Text(f"flow {printable(flow.key)} ({printable(flow.label or 'no label')}): {flow.status}"),
         style="green" if flow.status == COMPLETED else "bold red",
     )
 
@@ -226,7 +228,7 @@ def _validate_command(args: argparse.Namespace) -> int:
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
         _check_task_types(engine, flow)
     except (FlowSpecError, TaskTypeError) as error:
-        print(f"mc validate: {error}", file=sys.stderr)
+        print(f"mc validate: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"{args.file}: valid flow spec with {len(flow.tasks)} tasks")
     return EXIT_OK
@@ -242,10 +244,15 @@ def _check_task_types(engine: FlowEngine, flow: Flow) -> None:
 
 
 def format_task_table(flow: Flow) -> str:
-    """Return a text table of the flow's tasks: key, type, status, duration."""
+    """Return a text table of the flow's tasks: key, type, status, duration.
+
+    Keys and types are shown escaped (see :mod:`mc.cli.terminal`).
+    """
     rows = [("TASK", "TYPE", "STATUS", "DURATION")]
     for key, task in flow.tasks.items():
-        rows.append((key, task["task_type"], task["status"], _duration(task)))
+        rows.append(
+            (printable(key), printable(task["task_type"]), task["status"], _duration(task))
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()

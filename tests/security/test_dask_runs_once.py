@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import signal
+import gc
 import subprocess
 import sys
+import warnings
 import time
 from pathlib import Path
 
@@ -37,6 +39,7 @@ def nanny_cluster(distributed):
     )
     yield cluster
     cluster.close()
+    collect_dead_sockets()
 
 
 @pytest.fixture
@@ -61,6 +64,18 @@ def bare_scheduler(distributed):
         worker.kill()
         worker.wait()
     cluster.close()
+    collect_dead_sockets()
+
+
+def collect_dead_sockets() -> None:
+    """Collect the sockets of killed workers' connections now, not in a later test.
+
+    Dask leaves them to the garbage collector, whose ResourceWarning would
+    otherwise fail whichever test runs when it comes.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 def dask_engine(address):

@@ -35,6 +35,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from mc.errors import DotPathError, WiringError
+from mc.flows import size_budget
 from mc.flows.dotpath import get_path, set_path, split_path
 from mc.flows.interpolation import copy_value, escape_dollars
 from mc.flows.statuses import RUNNING
@@ -86,6 +87,7 @@ def apply_wiring(
     where: str,
     escape: Collection[str] = (),
     check_value: Callable[[Any], None] | None = None,
+    into_flow: bool = True,
 ) -> None:
     """Apply one wiring: read its source in ``task_ctx``, write into ``dest_root``.
 
@@ -95,14 +97,18 @@ def apply_wiring(
     escaped before they are written, because the destination will be
     interpolated again. ``check_value``, if given, is called with the value
     before it is written, and raises :class:`WiringError` to refuse it.
+    Only JSON data is written. With ``into_flow`` (the default) the value
+    counts against the size budget of the flow in ``task_ctx`` (see
+    :mod:`mc.flows.size_budget`); :func:`map_items` writes into copies, so
+    it does not count them twice.
     """
     parsed = parse_wiring(wiring, where)
     if "source" in parsed:
         kind = "source"
-        value = copy_value(_resolve(parsed["source"], task_ctx, f"{where}: source"))
+        value = copy_value(_resolve(parsed["source"], task_ctx, f"{where}: source"), task_ctx)
     else:
         kind = "value"
-        value = copy_value(parsed["value"])
+        value = copy_value(parsed["value"], task_ctx)
     transform = parsed["transform"]
     try:
         if transform == "json.dumps":
@@ -124,6 +130,18 @@ def apply_wiring(
         value = escape_dollars(value)
     if check_value is not None:
         check_value(value)
+    # Before writing: only JSON data goes into a flow (an interpolated
+    # '$ctx.flow_engine' is an object, not data), and a value past the
+    # flow's size budget is never written.
+    try:
+        size = size_budget.json_size(value)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise WiringError(
+            f"{where}: the value is not JSON data ({error}); a wiring writes only "
+            "dicts, lists, strings, numbers, true/false and null"
+        ) from None
+    if into_flow:
+        size_budget.charge_write_bytes(task_ctx, size)
     try:
         set_path(dest_root, parsed["dest"], value)
     except DotPathError as error:
@@ -164,12 +182,13 @@ def map_items(
     mapped = []
     for idx, (key, value) in enumerate(pairs):
         item_ctx = {**task_ctx, "item": {"key": key, "value": value, "idx": idx}}
-        copy = copy_value(dict(skeleton))
+        copy = copy_value(dict(skeleton), task_ctx)
         for i, wiring in enumerate(wirings):
             wiring_where = f"{where}.wirings[{i}] (item {idx})"
             into_params = parse_wiring(wiring, wiring_where)["dest"].split(".")[0] == "task_params"
             apply_wiring(
-                wiring, item_ctx, copy, wiring_where, escape_params if into_params else ()
+                wiring, item_ctx, copy, wiring_where, escape_params if into_params else (),
+                into_flow=False,
             )
         mapped.append(copy)
     return mapped
@@ -222,7 +241,7 @@ def check_ctx_dest(dest: str, where: str, flow: Any = None, writer_key: str | No
     elif parts[1] == "task":
         allowed = len(parts) >= 3 and parts[2] == "data"
         whole_dict = len(parts) == 3
-    elif parts[1] in ("flow_engine", "parent_flow", "proxy_task"):
+    elif parts[1] in ("flow_engine", "parent_flow", "proxy_task", size_budget.METER_KEY):
         allowed = False
     if not allowed:
         raise WiringError(

@@ -273,7 +273,9 @@ class SlurmExecutor(JobExecutor):
             return (COMPLETED if outputs["exit_status"] == 0 else FAILED), outputs
         if state in FAILED_STATES:
             exit_status = read_exit_status(job_dir)
-            if exit_status is None:
+            # A cancelled job's ExitCode (0:15) is the signal, not a status
+            # the command exited with: report one only if the job wrote it.
+            if exit_status is None and not state.startswith("CANCELLED"):
                 exit_status = _exit_code(fields.get("ExitCode"))
                 if exit_status == ALREADY_RUNNING_EXIT_STATUS:
                     outputs["error"] = (
@@ -281,7 +283,8 @@ class SlurmExecutor(JobExecutor):
                         "job dir's lock (a job dir runs at most once at a time)"
                     )
                     return FAILED, outputs
-            outputs["exit_status"] = exit_status
+            if exit_status is not None:
+                outputs["exit_status"] = exit_status
             reason = fields.get("Reason")
             outputs["error"] = f"SLURM job {job_id} {state}" + (f" ({reason})" if reason and reason != "None" else "")
             return FAILED, outputs
