@@ -15,7 +15,11 @@ A *tick* of a flow does this, and nothing else:
    so does every task whose retry is due.
 3. Every RUNNING task, in flow order, is ticked once through its handler,
    with its ``task_params`` interpolated (see :mod:`mc.flows.interpolation`);
-   a task past its ``timeout_s`` fails instead. A handler that raises, or
+   a task past its ``timeout_s`` fails instead. A task whose dict holds an
+   unfinished ``proxied_task`` (a handler put it there) is ticked *through*
+   it: the engine ticks the proxied task in place of the handler, and once
+   it has finished the task takes its status (see :meth:`FlowEngine.tick_task`).
+   A handler that raises, or
    that sets FAILED, fails its own attempt. With retries left, the task
    goes back to PENDING until ``retry_at``; otherwise it is FAILED: it gets
    an ``error`` and ``flow.data['errors']`` a line naming it. Its
@@ -62,13 +66,14 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from mc.errors import DotPathError, FlowError, TaskTypeError
+from mc.errors import DotPathError, FlowError, FlowSpecError, TaskTypeError
 from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
 from mc.flows.plugins import AnyExecutor, TaskHandler
 from mc.flows.registry import Registry, TaskTypeRegistry
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, TaskStatus
+from mc.flows.task_handler import new_proxied_task
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +191,21 @@ class FlowEngine:
         """
         return Flow.from_flow_spec(flow_spec)
 
+    def flow_spec_to_flow_dict(self, flow_spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate a flow spec and return the flow dict of a new PENDING flow.
+
+        The same as ``flow_spec_to_flow(flow_spec).to_flow_dict()``.
+        """
+        return self.flow_spec_to_flow(flow_spec).to_flow_dict()
+
+    def flow_dict_to_flow(self, flow_dict: Mapping[str, Any]) -> Flow:
+        """Load a flow from a flow dict (see :meth:`Flow.from_flow_dict`)."""
+        return Flow.from_flow_dict(flow_dict)
+
+    def flow_to_flow_dict(self, flow: Flow) -> dict[str, Any]:
+        """Return a flow as a flow dict of plain JSON types (see :meth:`Flow.to_flow_dict`)."""
+        return flow.to_flow_dict()
+
     # -- ticking ------------------------------------------------------------
 
     def tick_flow(self, flow: Flow, task_ctx: Mapping[str, Any] | None = None) -> None:
@@ -271,11 +291,14 @@ class FlowEngine:
         ones raw. Never raises because of the task (KeyboardInterrupt aside).
         """
         key = task["key"]
+        if "proxied_task" in task and self._follows_proxied_task(task):
+            return self._tick_through_proxied_task(task, ctx)
         try:
             tick, raw = self.task_type_registry.resolve_tick(task["task_type"])
             params = task.get("task_params")
-            # Params held raw for later (a subflow's spec) are not even scanned.
-            if params and needs_interpolation(params, raw):
+            # Params held raw for later (a subflow's spec) are not even scanned;
+            # a task with 'interpolate': False is not interpolated at all.
+            if params and task.get("interpolate", True) and needs_interpolation(params, raw):
                 resolved = interpolate(params, ctx, raw=raw)
                 # The handler sees resolved params in the task itself (so it can
                 # be reached through ctx['flow'] too); the stored task keeps
@@ -357,7 +380,9 @@ class FlowEngine:
     def tick_task(self, task: dict[str, Any], task_ctx: Mapping[str, Any] | None = None) -> None:
         """Tick a task dict that no flow schedules, such as a proxied task.
 
-        A PENDING task becomes RUNNING first. Afterwards the task is RUNNING,
+        A PENDING task becomes RUNNING first. A task that holds an
+        unfinished ``proxied_task`` of its own is ticked through it, as in
+        a flow. Afterwards the task is RUNNING,
         COMPLETED, or FAILED with an ``error``; this never raises because of
         the task. ``task_ctx`` is merged as for :meth:`tick_flow` (its
         ``'flow'``, if any, is kept).
@@ -392,10 +417,81 @@ class FlowEngine:
             hook = getattr(self.task_type_registry.resolve(task["task_type"]), "cancel_task", None)
             if callable(hook):
                 hook(ctx)
+            if "proxied_task" in task and self._follows_proxied_task(task):
+                self._cancel_proxied_task(task, ctx)
         except Exception as error:
             logger.warning("cancelling task %s failed: %s", task.get("key"), error)
             if isinstance(task.get("data"), dict):
                 task["data"]["cancel_error"] = f"{type(error).__name__}: {error}"
+
+    # -- engine-level proxying ------------------------------------------------
+    #
+    # MissionControl 0.x's rule: a task whose dict holds an unfinished
+    # 'proxied_task' is ticked through it. BaseProxyingTaskHandler subclasses
+    # tick their proxied task themselves (ticks_own_proxied_task), so the
+    # engine leaves those alone.
+
+    def _follows_proxied_task(self, task: dict[str, Any]) -> bool:
+        """Return True if the engine ticks ``task`` through its unfinished proxied task."""
+        proxied = task.get("proxied_task")
+        if proxied is None or (
+            isinstance(proxied, dict) and proxied.get("status") in TaskStatus.FINISHED
+        ):
+            return False
+        try:
+            handler = self.task_type_registry.resolve(task["task_type"])
+        except TaskTypeError:
+            return True
+        return not getattr(handler, "ticks_own_proxied_task", False)
+
+    def _tick_through_proxied_task(
+        self, task: dict[str, Any], ctx: dict[str, Any]
+    ) -> tuple[str, str] | None:
+        """Tick a task's proxied task in place of its handler; return (error, summary) if it failed.
+
+        A proxied task a handler left as a spec (no ``status`` yet) is
+        checked and made a task dict first. When the proxied task has
+        finished, the task takes its status (and, if it FAILED, its error).
+        """
+        proxied = task["proxied_task"]
+        if not isinstance(proxied, dict):
+            return (
+                f"task {task['key']!r}: proxied_task must be a task spec (a dict), "
+                f"got {type(proxied).__name__}",
+                "",
+            )
+        if "status" not in proxied:
+            try:
+                proxied = task["proxied_task"] = new_proxied_task(proxied)
+            except FlowSpecError as error:
+                return f"task {task['key']!r}: {error}", ""
+        if not (isinstance(proxied.get("key"), str) and isinstance(proxied.get("task_type"), str)):
+            return f"task {task['key']!r}: proxied_task has a status but no key or task_type", ""
+        self.tick_task(proxied, self._proxied_ctx(task, ctx))
+        status = proxied["status"]
+        if status == COMPLETED:
+            task["status"] = COMPLETED
+        elif status == FAILED:
+            summary = str(proxied.get("error_summary") or _last_line(str(proxied.get("error"))))
+            return (
+                f"proxied task {proxied.get('key')!r} FAILED: {proxied.get('error')}",
+                f"proxied task {proxied.get('key')!r} FAILED: {summary}",
+            )
+        return None
+
+    def _cancel_proxied_task(self, task: dict[str, Any], ctx: dict[str, Any]) -> None:
+        proxied = task["proxied_task"]
+        if not isinstance(proxied, dict) or proxied.get("status") != RUNNING:
+            return
+        self._call_cancel_hook(proxied, self._proxied_ctx(task, ctx))
+        proxied["status"] = FAILED
+        proxied["error"] = proxied["error_summary"] = "cancelled with its proxy"
+        proxied["finished_at"] = self.clock()
+
+    def _proxied_ctx(self, task: dict[str, Any], ctx: Mapping[str, Any]) -> dict[str, Any]:
+        proxied_ctx = {name: value for name, value in ctx.items() if name != "task"}
+        proxied_ctx["proxy_task"] = task
+        return proxied_ctx
 
     # -- whole-flow operations ------------------------------------------------
 

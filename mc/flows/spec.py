@@ -39,6 +39,7 @@ from importlib import resources
 from typing import Any
 
 from mc.errors import FlowSpecError
+from mc.flows.compat import NO_INTERPOLATE_KEY, interpolate_setting
 from mc.flows.statuses import PENDING
 
 ROOT_TASK_KEY = "ROOT"
@@ -59,6 +60,8 @@ TASK_SPEC_KEYS = (
     "retry_delay_s",
     "retry_backoff",
     "timeout_s",
+    "interpolate",
+    NO_INTERPOLATE_KEY,  # MissionControl 0.x's spelling of 'interpolate: false'
 )
 # When a task may start, given how its precursors finished (see
 # mc.flows.flow.trigger_verdict). The first is the default.
@@ -75,6 +78,7 @@ TASK_SPEC_FIELDS = (
     "task_params",
     "precursors",
     *TASK_POLICY_FIELDS,
+    "interpolate",
     "initial_data",
 )
 DEFAULT_CFG = {"fail_fast": True}
@@ -164,6 +168,7 @@ def normalize_task_spec(task_spec: Any, path: str) -> dict[str, Any]:
         "precursors": _key_list(task_spec, "precursors", path),
         "successors": _key_list(task_spec, "successors", path),
         "policies": normalize_task_policies(task_spec, path),
+        "interpolate": interpolate_setting(task_spec, path),
         "_path": path,
     }
 
@@ -230,6 +235,9 @@ def new_task_dict(
         "status": PENDING,
     }
     task.update(task_spec["policies"])
+    if task_spec.get("interpolate") is False:
+        # Stored only when off: the engine then leaves its params as written.
+        task["interpolate"] = False
     if task_spec["data"]:
         task["initial_data"] = json.loads(json.dumps(task_spec["data"]))
     return task
