@@ -100,6 +100,9 @@ def trigger_verdict(
     raise ValueError(f"unknown trigger rule {rule!r}")
 
 
+# Marks an argument left out, where None is a (bad) spec to refuse.
+_NO_SPEC: Any = object()
+
 _FLOW_FIELDS = ("key", "label", "cfg", "data", "status", "depth", "parent_key", "num_ticks")
 
 
@@ -154,9 +157,9 @@ class Flow:
     @classmethod
     def from_flow_spec(
         cls,
-        spec: Mapping[str, Any] | None = None,
+        spec: Any = _NO_SPEC,
         *,
-        flow_spec: Mapping[str, Any] | None = None,
+        flow_spec: Any = _NO_SPEC,
     ) -> Flow:
         """Validate a flow spec and build a PENDING flow from it.
 
@@ -165,9 +168,10 @@ class Flow:
         :class:`~mc.errors.FlowSpecError` on a bad spec; nothing is built
         then.
         """
-        if (spec is None) == (flow_spec is None):
+        if (spec is _NO_SPEC) == (flow_spec is _NO_SPEC):
             raise TypeError("Flow.from_flow_spec() takes one spec: spec or flow_spec=")
-        return cls._from_trusted_dict(_normalize_flow_spec(spec if flow_spec is None else flow_spec))
+        chosen = spec if flow_spec is _NO_SPEC else flow_spec
+        return cls._from_trusted_dict(_normalize_flow_spec(chosen))
 
     @classmethod
     def from_flow_dict(cls, flow_dict: Mapping[str, Any], copy: bool = True) -> Flow:
