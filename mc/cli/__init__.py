@@ -3,7 +3,8 @@
 ``mc run FILE`` builds a flow from a JSON or YAML spec, ticks it to its end,
 prints what the tasks print, then a table of tasks and the flow's final
 status; it exits 0 only if the flow COMPLETED. ``mc validate FILE`` checks a
-spec, and that ``mc run`` would find its task types.
+spec, and that ``mc run`` would find its task types. ``mc upgrade-spec FILE``
+rewrites a MissionControl 0.x spec in today's spelling.
 
 Exit codes: 0 success; 1 the flow FAILED (or did not end); 2 bad input (a
 file that cannot be read or parsed, an invalid spec, bad arguments).
@@ -27,6 +28,7 @@ from mc.flows.statuses import COMPLETED
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.store_commands import add_store_commands
 from mc.cli.graph_command import add_graph_command
+from mc.cli.upgrade_command import add_upgrade_command
 
 EXIT_OK = 0
 EXIT_FLOW_FAILED = 1
@@ -78,6 +80,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_store_commands(commands)
     add_graph_command(commands)
+    add_upgrade_command(commands)
     return parser
 
 
