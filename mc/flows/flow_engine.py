@@ -483,7 +483,9 @@ class FlowEngine:
         proxied = task["proxied_task"]
         if not isinstance(proxied, dict) or proxied.get("status") != RUNNING:
             return
-        self._call_cancel_hook(proxied, self._proxied_ctx(task, ctx))
+        proxied_ctx = self._proxied_ctx(task, ctx)
+        proxied_ctx["task"] = proxied
+        self._call_cancel_hook(proxied, proxied_ctx)
         proxied["status"] = FAILED
         proxied["error"] = proxied["error_summary"] = "cancelled with its proxy"
         proxied["finished_at"] = self.clock()
