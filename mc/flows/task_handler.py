@@ -90,7 +90,8 @@ class BaseTaskHandler:
             try:
                 hook()
             except Exception as error:
-                detail = str(error) or "(no message)"
+                # One line, so the flow's list of errors shows all of it.
+                detail = " ".join(str(error).split()) or "(no message)"
                 return (
                     f"task {self.task.get('key')!r}: {hook.__name__} failed: "
                     f"{type(error).__name__}: {detail}"
