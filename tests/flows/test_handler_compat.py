@@ -270,3 +270,29 @@ def test_log_task_refuses_dump_task_ctx(engine):
 def test_log_task_still_needs_a_msg_without_a_dump(engine):
     with pytest.raises(FlowError, match="missing task_params.msg"):
         run_log(engine, {"log_level": "INFO"})
+
+
+# -- 0.x names of the built-in task types ----------------------------------------------
+
+
+def test_0x_names_of_builtin_task_types_run_the_builtins(engine, capsys):
+    flow = engine.flow_spec_to_flow({"tasks": [
+        {"task_type": "mc.tasks.print", "task_params": {"msg": "hello"}},
+        {"task_type": "mc.tasks.noop"},
+    ]})
+    engine.run_flow(flow)
+    assert capsys.readouterr().out == "hello\n"
+
+
+def test_a_registered_0x_name_wins_over_the_alias(engine):
+    engine.register_task_type("mc.tasks.print", lambda ctx: ctx["task"].update(status=COMPLETED))
+    assert engine.task_type_registry.resolve("mc.tasks.print") is not None
+    tick, _ = engine.task_type_registry.resolve_tick("mc.tasks.print")
+    assert tick.__name__ == "<lambda>"
+
+
+def test_other_mc_dotted_names_still_import_nothing(engine):
+    from mc.errors import TaskTypeError
+
+    with pytest.raises(TaskTypeError, match="names code to import"):
+        engine.task_type_registry.resolve("mc.tasks.shell")
