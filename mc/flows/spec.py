@@ -61,8 +61,10 @@ TASK_SPEC_KEYS = (
     "retry_backoff",
     "timeout_s",
     "interpolate",
-    NO_INTERPOLATE_KEY,  # MissionControl 0.x's spelling of 'interpolate: false'
 )
+# Accepted in a task spec, but not listed in messages: MissionControl 0.x's
+# spelling of 'interpolate: false' (see mc.flows.compat).
+LEGACY_TASK_SPEC_KEYS = (NO_INTERPOLATE_KEY,)
 # When a task may start, given how its precursors finished (see
 # mc.flows.flow.trigger_verdict). The first is the default.
 TRIGGER_RULES = ("all_success", "all_done", "one_success", "one_failed", "none_failed")
@@ -146,7 +148,7 @@ def normalize_task_spec(task_spec: Any, path: str) -> dict[str, Any]:
     tasks are checked by the caller, who knows the other tasks.
     """
     _expect_mapping(task_spec, path)
-    _check_known_keys(task_spec, TASK_SPEC_KEYS, path)
+    _check_known_keys(task_spec, TASK_SPEC_KEYS, path, LEGACY_TASK_SPEC_KEYS)
     task_type = task_spec.get("task_type")
     if task_type is None:
         raise FlowSpecError(path, "missing required key 'task_type'")
@@ -437,11 +439,13 @@ def _expect_mapping(value: Any, path: str) -> None:
         raise FlowSpecError(path, f"expected a dict, got {_describe(value)}")
 
 
-def _check_known_keys(spec: Mapping[str, Any], known: tuple[str, ...], path: str) -> None:
+def _check_known_keys(
+    spec: Mapping[str, Any], known: tuple[str, ...], path: str, also: tuple[str, ...] = ()
+) -> None:
     for name in spec:
         if not isinstance(name, str):
             raise FlowSpecError(path or "flow spec", f"keys must be strings, got {_describe(name)}")
-        if name not in known:
+        if name not in known and name not in also:
             where = _field_path(path, name)
             raise FlowSpecError(
                 where, f"unknown key (expected one of: {', '.join(known)}){suggest(name, known)}"
