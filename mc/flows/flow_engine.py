@@ -455,11 +455,8 @@ class FlowEngine:
         """
         proxied = task["proxied_task"]
         if not isinstance(proxied, dict):
-            return (
-                f"task {task['key']!r}: proxied_task must be a task spec (a dict), "
-                f"got {type(proxied).__name__}",
-                "",
-            )
+            what = type(proxied).__name__
+            return f"task {task['key']!r}: proxied_task must be a task spec (a dict), got {what}", ""
         if "status" not in proxied:
             try:
                 proxied = task["proxied_task"] = new_proxied_task(proxied)

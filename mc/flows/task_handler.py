@@ -89,7 +89,7 @@ class BaseTaskHandler:
         for hook in (self.validate_task_ctx, self.validate_task_params):
             try:
                 hook()
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - any error of a hook fails the task
                 # One line, so the flow's list of errors shows all of it.
                 detail = " ".join(str(error).split()) or "(no message)"
                 return (
