@@ -2,7 +2,9 @@
 
 The rewritten spec goes to standard output, or to ``-o FILE``, or back into
 FILE with ``--in-place``, as JSON or YAML after the file's suffix (YAML
-comments are not kept). What was changed is listed on standard error, one
+comments are not kept). On standard output, characters outside ASCII are
+written as JSON or YAML escapes, so that nothing in a spec can act on a
+terminal. What was changed is listed on standard error, one
 line each. When some part cannot be converted automatically, each such
 part is listed with how to rewrite it by hand, nothing is written, and the
 exit code is 2. See :mod:`mc.flows.upgrade` for the rules.
@@ -68,7 +70,9 @@ def upgrade_command(args: argparse.Namespace) -> int:
             print(f"  {printable(problem)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     target = args.file if args.in_place else args.output
-    text = format_spec(result.spec, Path(target or args.file).suffix)
+    # On standard output, every character outside ASCII is written escaped,
+    # so nothing in the spec can act on a terminal; files keep their text.
+    text = format_spec(result.spec, Path(target or args.file).suffix, ascii_only=target is None)
     if target is None:
         sys.stdout.write(text)
     else:
@@ -88,13 +92,18 @@ def upgrade_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def format_spec(spec: Any, suffix: str) -> str:
-    """Return a spec as JSON text (for a ``.json`` suffix) or YAML text (otherwise)."""
+def format_spec(spec: Any, suffix: str, ascii_only: bool = False) -> str:
+    """Return a spec as JSON text (for a ``.json`` suffix) or YAML text (otherwise).
+
+    With ``ascii_only``, characters outside ASCII (control characters
+    included) are written as escapes, which both formats read back as the
+    same text.
+    """
     if suffix.lower() == ".json":
-        return json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(spec, indent=2, ensure_ascii=ascii_only) + "\n"
     import yaml  # the CLI's dependency; mc.flows stays standard-library only
 
-    text: str = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+    text: str = yaml.safe_dump(spec, sort_keys=False, allow_unicode=not ascii_only)
     return text
 
 

@@ -32,7 +32,8 @@ successors so). Only the flow writes a task's ``status``: the engine moves a
 task between statuses through the public methods of the state machine
 (:meth:`Flow.start_ready`, :meth:`Flow.complete`, :meth:`Flow.fail`,
 :meth:`Flow.retry_later`, :meth:`Flow.skip_pending`, :meth:`Flow.skip_stuck`,
-:meth:`Flow.reset`), which check their input, raise
+:meth:`Flow.reset`; and :meth:`Flow.add_task` and :meth:`Flow.add_edge`,
+which change the graph), which check their input, raise
 :class:`~mc.errors.FlowError` on a task that is unknown or in the wrong
 status, and update the indexes with work proportional to the tasks that
 change.

@@ -124,3 +124,17 @@ def test_upgrade_spec_refuses_output_and_in_place_together(tmp_path, capsys):
         main(["upgrade-spec", str(path), "--in-place", "-o", str(tmp_path / "x.yaml")])
     assert exit_.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_upgrade_spec_escapes_non_ascii_on_stdout_but_keeps_it_in_files(tmp_path, capsys):
+    spec = {"tasks": [{"task_type": "mc.tasks.print",
+                       "task_params": {"msg": "Ångström \u202e\x1b[2J"}}]}
+    for suffix, loads in ((".json", json.loads), (".yaml", yaml.safe_load)):
+        path = write(tmp_path, f"old{suffix}", json.dumps(spec))
+        assert main(["upgrade-spec", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert out.isascii()
+        assert loads(out)["tasks"][0]["task_params"]["msg"] == "Ångström \u202e\x1b[2J"
+        target = tmp_path / f"new{suffix}"
+        assert main(["upgrade-spec", str(path), "-o", str(target)]) == 0
+        assert "Ångström" in target.read_text(encoding="utf-8")
