@@ -323,6 +323,10 @@ class FlowEngine:
             task["key"] = key
             return "the handler changed task['key']; a task's key is fixed", ""
         status = task.get("status")
+        if status == RUNNING and "proxied_task" in task:
+            # A proxied task the handler left as a spec becomes a task dict
+            # now, so that the stored flow holds one (and a bad spec fails now).
+            return self._adopt_proxied_task(task)
         if status in (RUNNING, COMPLETED):
             return None
         if status == FAILED:
@@ -453,17 +457,10 @@ class FlowEngine:
         checked and made a task dict first. When the proxied task has
         finished, the task takes its status (and, if it FAILED, its error).
         """
+        problem = self._adopt_proxied_task(task)
+        if problem is not None:
+            return problem
         proxied = task["proxied_task"]
-        if not isinstance(proxied, dict):
-            what = type(proxied).__name__
-            return f"task {task['key']!r}: proxied_task must be a task spec (a dict), got {what}", ""
-        if "status" not in proxied:
-            try:
-                proxied = task["proxied_task"] = new_proxied_task(proxied)
-            except FlowSpecError as error:
-                return f"task {task['key']!r}: {error}", ""
-        if not (isinstance(proxied.get("key"), str) and isinstance(proxied.get("task_type"), str)):
-            return f"task {task['key']!r}: proxied_task has a status but no key or task_type", ""
         self.tick_task(proxied, self._proxied_ctx(task, ctx))
         status = proxied["status"]
         if status == COMPLETED:
@@ -474,6 +471,23 @@ class FlowEngine:
                 f"proxied task {proxied.get('key')!r} FAILED: {proxied.get('error')}",
                 f"proxied task {proxied.get('key')!r} FAILED: {summary}",
             )
+        return None
+
+    def _adopt_proxied_task(self, task: dict[str, Any]) -> tuple[str, str] | None:
+        """Make a proxied task left as a spec a task dict; return (error, '') if it is bad."""
+        proxied = task["proxied_task"]
+        if proxied is None:
+            return None
+        if not isinstance(proxied, dict):
+            what = type(proxied).__name__
+            return f"task {task['key']!r}: proxied_task must be a task spec (a dict), got {what}", ""
+        if "status" not in proxied:
+            try:
+                task["proxied_task"] = new_proxied_task(proxied)
+            except FlowSpecError as error:
+                return f"task {task['key']!r}: {error}", ""
+        elif not (isinstance(proxied.get("key"), str) and isinstance(proxied.get("task_type"), str)):
+            return f"task {task['key']!r}: proxied_task has a status but no key or task_type", ""
         return None
 
     def _cancel_proxied_task(self, task: dict[str, Any], ctx: dict[str, Any]) -> None:

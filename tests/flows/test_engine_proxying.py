@@ -211,3 +211,24 @@ def test_a_finished_proxied_task_is_not_ticked_again(engine, status):
     engine.tick_task(task)
     assert calls == [1, 1]
     assert task["status"] == COMPLETED
+
+
+def test_a_proxied_task_spec_is_stored_as_a_pending_task_dict_at_once(engine, capsys):
+    engine.register_task_type("p", proxy_once)
+    flow = one_task_flow(engine)
+    engine.tick_flow(flow)
+    stored = flow.to_flow_dict()["tasks"]["a"]["proxied_task"]
+    assert stored["status"] == PENDING
+    assert (stored["key"], stored["task_type"], stored["task_params"]) == (
+        "proxied", "print", {"msg": "hi"})
+    assert capsys.readouterr().out == ""
+
+
+def test_a_bad_proxied_task_spec_fails_its_proxy_on_the_same_tick(engine):
+    engine.register_task_type("p", lambda ctx: ctx["task"].setdefault(
+        "proxied_task", {"task_type": "print", "precursors": ["x"]}))
+    flow = one_task_flow(engine)
+    engine.tick_flow(flow)
+    assert flow.status == FAILED
+    assert "proxied_task.precursors: a proxied task has no edges of its own" in (
+        flow.tasks["a"]["error"])
