@@ -16,10 +16,14 @@ spelling at run time, from :mod:`mc.flows.compat`):
 * ``'transform': {'type': ...}`` to the transform's name, and its
   ``params`` to the wiring's ``mapping_params``;
 * a mapping wiring's ``ctx.skeleton.X`` destination to ``X``;
-* in a ``spread``'s skeleton, ``$ctx.flow.`` to ``$ctx.parent_flow.`` and
-  ``$ctx.task.`` to ``$ctx.parent_flow.tasks.<spread key>.`` (0.x
-  interpolated the skeleton in the spread's own context; here it is
-  interpolated in the child flow);
+* the ``$ctx.flow`` and ``$ctx.task`` paths of tasks that 0.x interpolated
+  in an outer task's context (the whole task was interpolated when it
+  ticked, specs for later included), and that are interpolated where they
+  run here: in a ``spread``'s skeleton and in the tasks of a ``flow``'s
+  ``flow_spec`` (but not of 0.x's persistent ``mc.tasks.flow``, which it
+  left raw), ``$ctx.flow`` becomes ``$ctx.parent_flow`` and ``$ctx.task``
+  ``$ctx.parent_flow.tasks.<key>``; in a ``switch``'s case tasks,
+  ``$ctx.task`` becomes ``$ctx.proxy_task``;
 * ``_mc_no_interpolate: true`` to ``interpolate: false``;
 * the ``log`` task's ``log_level`` and ``logger_name`` to ``level`` and
   ``logger``, and ``level: WARNING`` (0.x's default) where none was given;
@@ -30,8 +34,9 @@ What it cannot convert, and reports: dotted task types (0.x imported a
 module for them; see :doc:`/migrating`), unknown keys, task keys that are
 not identifiers, switch ops outside the allowed list, paths that call
 methods (``values()``), ``$`` strings outside ``task_params`` (0.x
-interpolated the whole task), the log task's ``dump_task_ctx``, other
-spread containers, and a 0.x flow dict given in place of a spec.
+interpolated the whole task), such outer paths nested too deep to name,
+the log task's ``dump_task_ctx``, other spread containers, and a 0.x flow
+dict given in place of a spec.
 """
 
 from __future__ import annotations
@@ -111,7 +116,7 @@ class _Upgrader:
 
     # -- flows and tasks -----------------------------------------------------
 
-    def flow(self, spec: Any, where: str) -> None:
+    def flow(self, spec: Any, where: str, reroot: _Reroot | None = None) -> None:
         name = where or "flow spec"
         if not isinstance(spec, dict):
             self.problems.append(f"{name}: expected a dict, got {type(spec).__name__}")
@@ -145,9 +150,9 @@ class _Upgrader:
         tasks = spec.get("tasks")
         if isinstance(tasks, list):
             for i, task in enumerate(tasks):
-                self.task(task, f"{_join(where, 'tasks')}[{i}]")
+                self.task(task, f"{_join(where, 'tasks')}[{i}]", reroot)
 
-    def task(self, task: Any, where: str, skeleton_of: str | None = None) -> None:
+    def task(self, task: Any, where: str, reroot: _Reroot | None = None) -> None:
         if not isinstance(task, dict):
             self.problems.append(f"{where}: expected a task spec (a dict)")
             return
@@ -182,6 +187,7 @@ class _Upgrader:
                     f"{path}: 0.x interpolated '$' strings anywhere in a task; here only "
                     "task_params are: move it into task_params, or copy it with a wire task"
                 )
+        old_type = task.get("task_type")
         self.task_type(task, where)
         params = task.get("task_params")
         if not isinstance(params, dict):
@@ -189,9 +195,9 @@ class _Upgrader:
         for path, text, _, _ in _strings(params, f"{where}.task_params"):
             if text.startswith("$") and "()" in text:
                 self._method_call(path, text)
-        if skeleton_of is not None:
-            self._skeleton_paths(task, where, skeleton_of)
-        handler: Callable[[dict[str, Any], str, dict[str, Any]], None] | None = {
+        if reroot is not None:
+            self._reroot(task, f"{where}.task_params", reroot)
+        handler: Callable[[dict[str, Any], str, dict[str, Any], Any], None] | None = {
             "log": self.log_params,
             "wire": self.wire_params,
             "spread": self.spread_params,
@@ -199,7 +205,7 @@ class _Upgrader:
             "flow": self.flow_params,
         }.get(task.get("task_type"))  # type: ignore[arg-type]
         if handler is not None:
-            handler(params, f"{where}.task_params", task)
+            handler(params, f"{where}.task_params", task, old_type)
 
     def task_type(self, task: dict[str, Any], where: str) -> None:
         task_type = task.get("task_type")
@@ -228,7 +234,9 @@ class _Upgrader:
 
     # -- task types ------------------------------------------------------------
 
-    def log_params(self, params: dict[str, Any], where: str, task: dict[str, Any]) -> None:
+    def log_params(
+        self, params: dict[str, Any], where: str, task: dict[str, Any], old_type: Any
+    ) -> None:
         for old, new in LOG_PARAM_ALIASES.items():
             if old not in params:
                 continue
@@ -246,13 +254,17 @@ class _Upgrader:
                 "dump_task or dump_flow"
             )
 
-    def wire_params(self, params: dict[str, Any], where: str, task: dict[str, Any]) -> None:
+    def wire_params(
+        self, params: dict[str, Any], where: str, task: dict[str, Any], old_type: Any
+    ) -> None:
         wirings = params.get("wirings")
         if isinstance(wirings, list):
             for i, wiring in enumerate(wirings):
                 wirings[i] = self.wiring(wiring, f"{where}.wirings[{i}]", in_mapping=False)
 
-    def spread_params(self, params: dict[str, Any], where: str, task: dict[str, Any]) -> None:
+    def spread_params(
+        self, params: dict[str, Any], where: str, task: dict[str, Any], old_type: Any
+    ) -> None:
         if "container_task_type" in params:
             container = params["container_task_type"]
             if container in SPREAD_CONTAINER_TYPES:
@@ -268,12 +280,12 @@ class _Upgrader:
                 )
         mapping_params = params.get("mapping_params")
         if isinstance(mapping_params, dict):
-            key = task.get("key")
-            self.mapping_params(
-                mapping_params, f"{where}.mapping_params", key if isinstance(key, str) else ""
-            )
+            reroot = _outer_task_reroot(task, "the skeleton is interpolated in the child flow")
+            self.mapping_params(mapping_params, f"{where}.mapping_params", reroot)
 
-    def switch_params(self, params: dict[str, Any], where: str, task: dict[str, Any]) -> None:
+    def switch_params(
+        self, params: dict[str, Any], where: str, task: dict[str, Any], old_type: Any
+    ) -> None:
         cases = params.get("cases")
         for i, case in enumerate(cases if isinstance(cases, list) else []):
             if not isinstance(case, dict):
@@ -286,14 +298,22 @@ class _Upgrader:
                     f"name only {', '.join(SWITCH_OPS)}): compute the value in a task, and "
                     "compare its result"
                 )
-            self.task(case.get("task"), f"{where}.cases[{i}].task")
+            self.task(case.get("task"), f"{where}.cases[{i}].task", _CASE_REROOT)
         default = params.get("default_case")
         if isinstance(default, dict) and "task" in default:
-            self.task(default["task"], f"{where}.default_case.task")
+            self.task(default["task"], f"{where}.default_case.task", _CASE_REROOT)
 
-    def flow_params(self, params: dict[str, Any], where: str, task: dict[str, Any]) -> None:
-        if "flow_spec" in params:
-            self.flow(params["flow_spec"], f"{where}.flow_spec")
+    def flow_params(
+        self, params: dict[str, Any], where: str, task: dict[str, Any], old_type: Any
+    ) -> None:
+        if "flow_spec" not in params:
+            return
+        # 0.x interpolated a subflow's spec in the flow task's own context,
+        # except for its persistent 'mc.tasks.flow', which it left raw.
+        reroot = None
+        if old_type != "mc.tasks.flow":
+            reroot = _outer_task_reroot(task, "a subflow's tasks are interpolated in the subflow")
+        self.flow(params["flow_spec"], f"{where}.flow_spec", reroot)
 
     # -- wirings -------------------------------------------------------------------
 
@@ -328,14 +348,16 @@ class _Upgrader:
             self.mapping_params(wiring["mapping_params"], f"{where}.mapping_params", None)
         return wiring
 
-    def mapping_params(self, params: dict[str, Any], where: str, spread_key: str | None) -> None:
+    def mapping_params(
+        self, params: dict[str, Any], where: str, reroot: _Reroot | None
+    ) -> None:
         wirings = params.get("wirings")
         if isinstance(wirings, list):
             for i, wiring in enumerate(wirings):
                 wirings[i] = self.wiring(wiring, f"{where}.wirings[{i}]", in_mapping=True)
         skeleton = params.get("skeleton")
         if isinstance(skeleton, dict) and "task_type" in skeleton:
-            self.task(skeleton, f"{where}.skeleton", skeleton_of=spread_key)
+            self.task(skeleton, f"{where}.skeleton", reroot)
 
     def _dest(self, dest: str, where: str, in_mapping: bool) -> str:
         self._check_path(dest, f"{where} (dest)")
@@ -361,26 +383,76 @@ class _Upgrader:
             "value), or have a task write the list you need into its data"
         )
 
-    def _skeleton_paths(self, task: dict[str, Any], where: str, spread_key: str) -> None:
-        """Point a spread skeleton's ``$ctx.flow`` and ``$ctx.task`` paths at the spread's flow."""
+    def _reroot(self, task: dict[str, Any], where: str, reroot: _Reroot) -> None:
+        """Rewrite the ``$ctx.flow`` and ``$ctx.task`` paths of a task that 0.x
+        interpolated in an outer task's context, to name the same things here."""
         params = task["task_params"]
-        for path, text, container, name in _strings(params, f"{where}.task_params"):
-            new = None
-            if text.startswith("$ctx.flow.") or text == "$ctx.flow":
-                new = "$ctx.parent_flow" + text[len("$ctx.flow"):]
-            elif text.startswith("$ctx.task.") or text == "$ctx.task":
-                if not spread_key:
+        held = _RAW_PARAMS.get(task.get("task_type"), ())  # type: ignore[arg-type]
+        for name in params:
+            wrapper = {name: params[name]}
+            for path, text, container, key in _strings(wrapper, where):
+                root = _path_root(text)
+                if root is None:
+                    continue
+                if name in held:
                     self.problems.append(
-                        f"{path}: {text!r} named the spread task in 0.x; give the spread a key, "
-                        "so that it can be named as $ctx.parent_flow.tasks.KEY"
+                        f"{path}: 0.x resolved {text!r} in the context of an outer task, which "
+                        "a spec nested this deep cannot name; copy the value into data with a "
+                        "wire task, and name that"
                     )
                     continue
-                new = f"$ctx.parent_flow.tasks.{spread_key}" + text[len("$ctx.task"):]
-            if new is not None:
-                container[name] = new
-                self.changes.append(
-                    f"{path}: {text!r} -> {new!r} (the skeleton is interpolated in the child flow)"
-                )
+                new_root = reroot.flow_to if root == "$ctx.flow" else reroot.task_to
+                if new_root is None and root == "$ctx.task" and reroot.task_problem:
+                    self.problems.append(f"{path}: {text!r} {reroot.task_problem}")
+                    continue
+                if new_root is None or new_root == root:
+                    continue
+                new = new_root + text[len(root):]
+                (params if container is wrapper else container)[key] = new
+                self.changes.append(f"{path}: {text!r} -> {new!r} ({reroot.why})")
+
+
+@dataclass(frozen=True)
+class _Reroot:
+    """How to rewrite the paths of a task that 0.x interpolated in an outer context.
+
+    ``flow_to`` and ``task_to`` replace ``$ctx.flow`` and ``$ctx.task``
+    (None: leave as is); ``task_problem`` is reported for ``$ctx.task``
+    when it cannot be named; ``why`` ends each change's line.
+    """
+
+    flow_to: str | None
+    task_to: str | None
+    why: str
+    task_problem: str | None = None
+
+
+# A case's task runs as the switch's proxied task, in the same flow: 0.x's
+# $ctx.task (the switch) is the proxy task there.
+_CASE_REROOT = _Reroot(None, "$ctx.proxy_task", "a case's task is the switch's proxied task")
+
+# The params in which a task type holds specs that run later, elsewhere.
+_RAW_PARAMS = {"flow": ("flow_spec",), "switch": ("cases", "default_case"), "spread": ("mapping_params",)}
+
+
+def _outer_task_reroot(task: dict[str, Any], why: str) -> _Reroot:
+    """The rewrite for tasks that run in a child flow of ``task``."""
+    key = task.get("key")
+    if isinstance(key, str) and _KEY_RE.fullmatch(key):
+        return _Reroot("$ctx.parent_flow", f"$ctx.parent_flow.tasks.{key}", why)
+    return _Reroot(
+        "$ctx.parent_flow", None, why,
+        "named the outer task in 0.x; give that task a key, and write "
+        "$ctx.parent_flow.tasks.KEY...",
+    )
+
+
+def _path_root(text: str) -> str | None:
+    """Return ``'$ctx.flow'`` or ``'$ctx.task'`` if ``text`` is an interpolated path from there."""
+    for root in ("$ctx.flow", "$ctx.task"):
+        if text == root or text.startswith(root + "."):
+            return root
+    return None
 
 
 def _strings(value: Any, where: str) -> list[tuple[str, str, Any, Any]]:

@@ -201,3 +201,51 @@ def test_upgrade_never_imports_what_a_spec_names(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", spy)
     upgrade_flow_spec({"tasks": [{"task_type": "os.system_task"}, {"task_type": "os:system"}]})
     assert not any(name.startswith("os") for name in imported)
+
+
+def test_upgrade_points_a_switch_case_tasks_task_paths_at_the_switch():
+    spec = {"tasks": [{"key": "pick", "task_type": "switch", "data": {"x": 1},
+        "task_params": {"control_value": 1, "cases": [
+            {"condition": {"op": "eq", "arg": 1}, "task": {"task_type": "print",
+             "task_params": {"msg": "$ctx.task.data.x", "flow": "$ctx.flow.key"}}}]}}]}
+    result = upgrade_flow_spec(spec)
+    case_task = result.spec["tasks"][0]["task_params"]["cases"][0]["task"]
+    assert case_task["task_params"] == {"msg": "$ctx.proxy_task.data.x", "flow": "$ctx.flow.key"}
+
+
+def test_upgraded_switch_case_reads_the_switch_as_0x_did(capsys):
+    spec = {"tasks": [{"key": "pick", "task_type": "switch", "data": {"x": "from the switch"},
+        "task_params": {"control_value": 1, "cases": [
+            {"condition": {"op": "eq", "arg": 1}, "task": {"task_type": "print",
+             "task_params": {"msg": "$ctx.task.data.x"}}}]}}]}
+    engine = FlowEngine()
+    engine.run_flow(engine.flow_spec_to_flow(upgrade_flow_spec(spec).spec))
+    assert capsys.readouterr().out == "from the switch\n"
+
+
+def test_upgraded_subflow_reads_the_parent_flow_as_0x_did(capsys):
+    spec = {"data": {"who": "parent"}, "tasks": [{"key": "sub", "task_type": "flow",
+        "task_params": {"flow_spec": {"data": {"who": "child"}, "tasks": [
+            {"task_type": "print", "task_params": {"msg": "$ctx.flow.data.who"}}]}}}]}
+    result = upgrade_flow_spec(spec)
+    engine = FlowEngine()
+    engine.run_flow(engine.flow_spec_to_flow(result.spec))
+    assert capsys.readouterr().out == "parent\n"
+
+
+def test_upgrade_leaves_the_paths_of_a_persistent_0x_subflow_alone():
+    spec = {"tasks": [{"key": "sub", "task_type": "mc.tasks.flow",
+        "task_params": {"flow_spec": {"tasks": [
+            {"task_type": "print", "task_params": {"msg": "$ctx.flow.key"}}]}}}]}
+    result = upgrade_flow_spec(spec)
+    child = result.spec["tasks"][0]["task_params"]["flow_spec"]["tasks"][0]
+    assert child["task_params"] == {"msg": "$ctx.flow.key"}
+
+
+def test_upgrade_reports_outer_paths_nested_too_deep_to_name():
+    spec = {"tasks": [{"key": "sub", "task_type": "flow", "task_params": {"flow_spec": {
+        "tasks": [{"key": "inner", "task_type": "flow", "task_params": {"flow_spec": {
+            "tasks": [{"task_type": "print", "task_params": {"msg": "$ctx.flow.key"}}]}}}]}}}]}
+    result = upgrade_flow_spec(spec)
+    assert not result.ok
+    assert "0.x resolved '$ctx.flow.key' in the context of an outer task" in result.problems[0]
