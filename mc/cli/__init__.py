@@ -6,7 +6,8 @@ status; it exits 0 only if the flow COMPLETED. Meanwhile it shows progress
 (see :mod:`mc.cli.progress`): a live display on a terminal, else a line per
 task change on stderr; ``--events FILE`` appends every event as JSON.
 ``mc logs`` is in :mod:`mc.cli.logs`. ``mc validate FILE`` checks a
-spec, and that ``mc run`` would find its task types.
+spec, and that ``mc run`` would find its task types. ``mc upgrade-spec FILE``
+rewrites a MissionControl 0.x spec in today's spelling.
 
 Exit codes: 0 success; 1 the flow FAILED (or did not end); 2 bad input (a
 file that cannot be read or parsed, an invalid spec, bad arguments).
@@ -35,6 +36,7 @@ from mc.cli.logs import add_logs_command
 from mc.cli.terminal import printable
 from mc.cli.store_commands import add_store_commands
 from mc.cli.graph_command import add_graph_command
+from mc.cli.upgrade_command import add_upgrade_command
 
 EXIT_OK = 0
 EXIT_FLOW_FAILED = 1
@@ -91,6 +93,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_store_commands(commands)
     add_graph_command(commands)
     add_logs_command(commands)
+    add_upgrade_command(commands)
     return parser
 
 

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, cast
 
 from mc.errors import MCError, TaskTypeError
+from mc.flows.compat import LEGACY_TASK_TYPES
 from mc.flows.entry_points import entry_point_names, load_entry_point
 from mc.flows.plugins import TaskHandler
 from mc.flows.spec import suggest
@@ -291,6 +292,20 @@ class TaskTypeRegistry(Registry[TaskHandler]):
         registered = super().register(name, obj, replace)
         self._tick_functions.pop(name, None)
         return registered
+
+    def lookup(
+        self, name: str, allow_imports: Iterable[str] | None = None
+    ) -> TaskHandler | None:
+        """Return the handler ``name`` resolves to, or None (see :meth:`Registry.lookup`).
+
+        MissionControl 0.x's names of the built-in task types
+        (``mc.tasks.print``, see :data:`mc.flows.compat.LEGACY_TASK_TYPES`)
+        resolve to today's names, unless registered themselves: nothing is
+        imported for them.
+        """
+        if isinstance(name, str) and name in LEGACY_TASK_TYPES and name not in self:
+            name = LEGACY_TASK_TYPES[name]
+        return super().lookup(name, allow_imports)
 
     def resolve_tick(self, name: str) -> tuple[TickFunction, tuple[str, ...]]:
         """Return the function that ticks a task of type ``name`` given its

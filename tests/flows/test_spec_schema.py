@@ -25,6 +25,7 @@ from mc.flows.spec import (
     FLOW_CFG_KEYS,
     FLOW_SPEC_KEYS,
     TASK_KEY_PATTERN,
+    LEGACY_TASK_SPEC_KEYS,
     TASK_SPEC_KEYS,
     flow_spec_json_schema,
     normalize_flow_spec,
@@ -70,7 +71,8 @@ def test_schema_cfg_properties_are_the_flow_cfg_keys():
 
 
 def test_schema_task_properties_are_the_task_spec_keys():
-    assert set(SCHEMA["$defs"]["task_spec"]["properties"]) == set(TASK_SPEC_KEYS)
+    assert set(SCHEMA["$defs"]["task_spec"]["properties"]) == {
+        *TASK_SPEC_KEYS, *LEGACY_TASK_SPEC_KEYS}
 
 
 def test_schema_task_key_pattern_is_the_validators():

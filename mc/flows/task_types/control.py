@@ -15,6 +15,7 @@ from typing import Any
 
 from mc.errors import FlowSpecError, WiringError
 from mc.flows import size_budget
+from mc.flows.compat import spread_container
 from mc.flows.flow import Flow
 from mc.flows.interpolation import interpolate
 from mc.flows.spec import normalize_task_spec
@@ -166,7 +167,8 @@ class FlowTaskHandler(BaseTaskHandler):
     ``'<parent key>.<task key>'``; its ``depth`` is the parent's plus one and
     its ``parent_key`` the parent's key. When the child COMPLETES, the task
     does, with the child's data in ``task['data']['flow_data']``; when it
-    FAILS, the task fails with the child's errors.
+    FAILS, the task fails with the child's errors. Either way, the hook
+    :meth:`on_flow_finished` is then called with the child.
     """
 
     raw_params = ("flow_spec",)
@@ -214,6 +216,18 @@ class FlowTaskHandler(BaseTaskHandler):
                 self.task["data"]["flow"] = child.to_flow_dict()
             self.task["error"] = f"subflow {child.key!r} FAILED: " + "; ".join(errors)
             self.task["status"] = FAILED
+        else:
+            return
+        self.on_flow_finished(flow=child)
+
+    def on_flow_finished(self, flow: Flow) -> None:
+        """Do what a subclass wants once the child flow has ended; by default nothing.
+
+        Called on the tick the child COMPLETES or FAILS, after the task's
+        status, data and error are set (a subclass may still change them),
+        with the child :class:`~mc.flows.flow.Flow`. An error it raises fails
+        the task.
+        """
 
     def _child_ctx(self) -> dict[str, Any]:
         ctx = {
@@ -250,7 +264,9 @@ class SpreadTaskHandler(BaseProxyingTaskHandler):
     finished, ``task['data']['results']`` lists each one's data, in item
     order. Strings starting with ``$`` in the skeleton are interpolated when
     each item's task ticks, in the child flow (``ctx.flow`` is the child,
-    ``ctx.parent_flow`` the flow of the spread task).
+    ``ctx.parent_flow`` the flow of the spread task). MissionControl 0.x's
+    ``container_task_type`` may be given, if it names an inline flow (see
+    :data:`mc.flows.compat.SPREAD_CONTAINER_TYPES`).
     """
 
     raw_params = ("mapping_params",)
@@ -261,6 +277,9 @@ class SpreadTaskHandler(BaseProxyingTaskHandler):
         items = task_param(task, "items", (list, dict))
         mapping_params = task_param(task, "mapping_params", dict)
         fail_fast = task_param(task, "fail_fast", bool, True)
+        spread_container(
+            task["task_params"].get("container_task_type"), f"task {task['key']!r}: task_params"
+        )
         # Item values are data: the child tasks must not read them as paths.
         specs = map_items(
             items, mapping_params, self.task_ctx, "task_params.mapping_params", ("source",)
