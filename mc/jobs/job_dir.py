@@ -26,6 +26,8 @@ from mc.jobs.constants import (
     CONFIG_ENV_FILE,
     ENTRYPOINT_FILE,
     EXIT_STATUS_FILE,
+    JOB_COMPLETED,
+    JOB_FAILED,
     JOB_META_FILE,
     LOCK_FILE,
     LOCK_ATTEMPTS,
@@ -250,6 +252,17 @@ def read_exit_status(job_dir: str | os.PathLike[str]) -> int | None:
         return int(text)
     except ValueError:
         raise JobError(f"job dir {str(job_dir)!r}: {EXIT_STATUS_FILE} holds {text!r}, not a number") from None
+
+
+def outcome_of_exit_status(exit_status: int) -> tuple[str, dict[str, Any]]:
+    """Return what an executor's poll reports for a job that ended with ``exit_status``.
+
+    The one rule every executor follows: exit status 0 is
+    :data:`~mc.jobs.constants.JOB_COMPLETED`, anything else
+    :data:`~mc.jobs.constants.JOB_FAILED`; the outputs hold the status.
+    """
+    state = JOB_COMPLETED if exit_status == 0 else JOB_FAILED
+    return state, {"exit_status": exit_status}
 
 
 def stderr_tail(job_dir: str | os.PathLike[str], lines: int = STDERR_TAIL_LINES) -> str:

@@ -50,8 +50,7 @@ from mc.flows.plugins import (
     can_run_jobs,
 )
 from mc.flows.registry import Registry
-from mc.flows.statuses import COMPLETED as TASK_COMPLETED
-from mc.flows.statuses import FAILED as TASK_FAILED
+from mc.flows.statuses import COMPLETED, FAILED
 from mc.flows.task_handler import BaseTaskHandler, TaskCtx
 from mc.jobs import constants
 from mc.flows import events
@@ -181,7 +180,7 @@ def _call_executor(task_ctx: TaskCtx, name: object) -> CallExecutor:
 
 
 def _fail(task: dict[str, Any], error: str) -> None:
-    task["status"] = TASK_FAILED
+    task["status"] = FAILED
     task["error"] = error
 
 
@@ -275,9 +274,9 @@ class JobTaskHandler(BaseTaskHandler):
         if data.get("job_status") != status:
             _job_event(self.task_ctx, events.JOB_STATE_CHANGED, status, data)
         data["job_status"] = status
-        if status in (constants.QUEUED, constants.RUNNING):
+        if status in (constants.JOB_QUEUED, constants.JOB_RUNNING):
             return
-        if status == constants.LOST:
+        if status == constants.JOB_LOST:
             if outputs.get("resubmit", True) is False:
                 # It may have run: only the task's retries may run it again.
                 _fail(
@@ -295,12 +294,12 @@ class JobTaskHandler(BaseTaskHandler):
                 self._submit(executor)
             return
         data["exit_status"] = outputs.get("exit_status")
-        if status == constants.COMPLETED:
+        if status == constants.JOB_COMPLETED:
             if "parsed_outputs" in outputs:
                 data["outputs"] = outputs["parsed_outputs"]
             else:
                 data["outputs"] = self._parse(state["job_dir"])
-            self.task["status"] = TASK_COMPLETED
+            self.task["status"] = COMPLETED
             return
         _fail(self.task, self._failure_message(state, outputs))
 
@@ -353,8 +352,8 @@ class JobTaskHandler(BaseTaskHandler):
         state["handle"] = handle
         state["submissions"] += 1
         data["submissions"] = state["submissions"]
-        data["job_status"] = constants.QUEUED
-        _job_event(self.task_ctx, events.JOB_SUBMITTED, constants.QUEUED, data)
+        data["job_status"] = constants.JOB_QUEUED
+        _job_event(self.task_ctx, events.JOB_SUBMITTED, constants.JOB_QUEUED, data)
 
     def _parse(self, job_dir: str) -> Any:
         meta = read_job_meta(job_dir)
@@ -446,22 +445,22 @@ class CallTaskHandler(BaseTaskHandler):
     def _poll(self) -> None:
         state, data = self._state(), self.task["data"]
         status, outputs = self._executor().poll_call(state["handle"])
-        if status in (constants.QUEUED, constants.RUNNING):
+        if status in (constants.JOB_QUEUED, constants.JOB_RUNNING):
             return
-        if status == constants.LOST:
+        if status == constants.JOB_LOST:
             if state["submissions"] >= constants.MAX_SUBMISSIONS:
                 _fail(self.task, f"call lost by executor {state['executor']!r} {state['submissions']} times")
             else:
                 self._submit()
             return
         state.pop("handle", None)
-        if status == constants.COMPLETED:
+        if status == constants.JOB_COMPLETED:
             try:
                 data["result"] = json.loads(json.dumps(outputs.get("result"), allow_nan=False))
             except (TypeError, ValueError) as error:
                 _fail(self.task, f"task {self.task['key']!r}: the call returned a value that is not JSON: {error}")
                 return
-            self.task["status"] = TASK_COMPLETED
+            self.task["status"] = COMPLETED
         else:
             _fail(self.task, str(outputs.get("error") or "the call failed"))
 

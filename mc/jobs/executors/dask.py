@@ -40,9 +40,23 @@ from pathlib import Path
 from typing import Any
 
 from mc.errors import ExecutorError, JobOwnershipError
-from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, LOST, RUNNING
+from mc.jobs.constants import (
+    ALREADY_RUNNING_EXIT_STATUS,
+    ENTRYPOINT_FILE,
+    JOB_COMPLETED,
+    JOB_FAILED,
+    JOB_LOST,
+    JOB_RUNNING,
+)
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
-from mc.jobs.job_dir import NOT_STARTED, RUN_OVER, RUN_UNDER_WAY, read_exit_status, run_state
+from mc.jobs.job_dir import (
+    NOT_STARTED,
+    RUN_OVER,
+    RUN_UNDER_WAY,
+    outcome_of_exit_status,
+    read_exit_status,
+    run_state,
+)
 
 CANCELLED_FILE = "cancelled"
 _JOB_KEY_RE = re.compile(r"mc-job-[0-9a-f]{32}")
@@ -145,47 +159,47 @@ class DaskExecutor(JobExecutor):
         """
         key, job_dir = _job_key(handle), owned_job_dir(handle, "dask")
         if (Path(job_dir) / CANCELLED_FILE).exists():
-            return FAILED, {"error": "cancelled"}
+            return JOB_FAILED, {"error": "cancelled"}
         shared = handle.get("shared_filesystem", True)
         state = run_state(job_dir) if shared else None
         exit_status = read_exit_status(job_dir) if shared else None
         if exit_status is not None and state != RUN_UNDER_WAY:
             self._drop(key)  # a future still pending must not run the job again
-            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+            return outcome_of_exit_status(exit_status)
         future = self._future(key)
         if future is not None and future.status == "pending":
             if state == RUN_OVER:
                 # It ran, and its worker died before it wrote an exit status.
                 self._drop(key)
-                return LOST, {
+                return JOB_LOST, {
                     "resubmit": False,
                     "error": f"job {key} started on a Dask worker that died; it left no exit status",
                 }
-            return RUNNING, {}
+            return JOB_RUNNING, {}
         if future is not None and future.status == "finished":
             result = self._take(key, future)[1]["result"]
             if not shared:
                 unpack_dir(result, job_dir)
                 exit_status = read_exit_status(job_dir)
                 if exit_status is None:
-                    return FAILED, {"error": "the job ended without writing an exit status"}
-                return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+                    return JOB_FAILED, {"error": "the job ended without writing an exit status"}
+                return outcome_of_exit_status(exit_status)
             state, exit_status = run_state(job_dir), read_exit_status(job_dir)
             if exit_status is None and state != RUN_UNDER_WAY and result != ALREADY_RUNNING_EXIT_STATUS:
-                return FAILED, {"error": f"the job's entrypoint exited {result} without writing an exit status"}
+                return JOB_FAILED, {"error": f"the job's entrypoint exited {result} without writing an exit status"}
         elif future is not None:
             error = self._take(key, future)[1].get("error", "")
             if not shared:
                 last_line = error.strip().splitlines()[-1] if error.strip() else "lost"
-                return LOST, {"resubmit": False, "error": f"job {key}: {last_line}"}
+                return JOB_LOST, {"resubmit": False, "error": f"job {key}: {last_line}"}
         # The future is gone (or refused to run the job again): the job dir tells.
         if exit_status is not None and state != RUN_UNDER_WAY:
-            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+            return outcome_of_exit_status(exit_status)
         if state == RUN_UNDER_WAY:
-            return RUNNING, {}
+            return JOB_RUNNING, {}
         if state == NOT_STARTED and future is None:
-            return LOST, {"error": f"the Dask cluster no longer knows job {key}, and it never started"}
-        return LOST, {"resubmit": False, "error": f"job {key} was lost by the Dask cluster and left no exit status"}
+            return JOB_LOST, {"error": f"the Dask cluster no longer knows job {key}, and it never started"}
+        return JOB_LOST, {"resubmit": False, "error": f"job {key} was lost by the Dask cluster and left no exit status"}
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """Stop the job wherever it runs; its next poll reports FAILED.
@@ -218,9 +232,9 @@ class DaskExecutor(JobExecutor):
         key = _call_key(handle)
         future = self._future(key)
         if future is None:
-            return LOST, {"error": f"the Dask cluster no longer knows call {key}"}
+            return JOB_LOST, {"error": f"the Dask cluster no longer knows call {key}"}
         if future.status == "pending":
-            return RUNNING, {}
+            return JOB_RUNNING, {}
         return self._take(key, future)
 
     def cancel_call(self, handle: Mapping[str, Any]) -> None:
@@ -253,11 +267,11 @@ class DaskExecutor(JobExecutor):
         """Return the outcome of a future that has ended, and forget it."""
         try:
             if future.status == "finished":
-                return COMPLETED, {"result": future.result()}
+                return JOB_COMPLETED, {"result": future.result()}
             if future.status == "error":
                 error = future.exception()
-                return FAILED, {"error": "".join(traceback.format_exception(error))}
-            return FAILED, {"error": f"the Dask future is {future.status}"}
+                return JOB_FAILED, {"error": "".join(traceback.format_exception(error))}
+            return JOB_FAILED, {"error": f"the Dask future is {future.status}"}
         finally:
             self._forget(key)
 

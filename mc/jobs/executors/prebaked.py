@@ -31,16 +31,14 @@ from typing import Any
 
 from mc.errors import JobError
 from mc.jobs.constants import (
-    COMPLETED,
     EXIT_STATUS_FILE,
-    FAILED,
-    LOST,
+    JOB_LOST,
     STDERR_FILE,
     STDOUT_FILE,
     WORK_DIR_NAME,
 )
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
-from mc.jobs.job_dir import read_exit_status, read_job_meta
+from mc.jobs.job_dir import outcome_of_exit_status, read_exit_status, read_job_meta
 
 PREBAKED_OUTPUTS_FILE = "prebaked_outputs.json"
 
@@ -133,12 +131,12 @@ class PrebakedExecutor(JobExecutor):
         job_dir = Path(owned_job_dir(handle, "prebaked"))
         exit_status = read_exit_status(job_dir)
         if exit_status is None:
-            return LOST, {"error": "no prebaked results in the job dir"}
-        outputs: dict[str, Any] = {"exit_status": exit_status}
+            return JOB_LOST, {"error": "no prebaked results in the job dir"}
+        state, outputs = outcome_of_exit_status(exit_status)
         parsed = job_dir / PREBAKED_OUTPUTS_FILE
         if parsed.exists():
             outputs["parsed_outputs"] = json.loads(parsed.read_text(encoding="utf-8"))
-        return (COMPLETED if exit_status == 0 else FAILED), outputs
+        return state, outputs
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """Do nothing: a prebaked job has already finished."""

@@ -51,9 +51,21 @@ from pathlib import Path
 from typing import Any
 
 from mc.errors import ExecutorError, JobError, JobOwnershipError
-from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, QUEUED, RUNNING
+from mc.jobs.constants import (
+    ALREADY_RUNNING_EXIT_STATUS,
+    ENTRYPOINT_FILE,
+    JOB_FAILED,
+    JOB_QUEUED,
+    JOB_RUNNING,
+)
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
-from mc.jobs.job_dir import NEVER_FROM_A_JOB, check_directive, read_exit_status, read_job_meta
+from mc.jobs.job_dir import (
+    NEVER_FROM_A_JOB,
+    check_directive,
+    outcome_of_exit_status,
+    read_exit_status,
+    read_job_meta,
+)
 
 # How long a SLURM command (sbatch, scontrol, scancel) may take to answer.
 COMMAND_TIMEOUT_S = 60.0
@@ -233,7 +245,7 @@ class SlurmExecutor(JobExecutor):
         if last is not None and now - last[0] < self.min_poll_interval_s:
             return last[1]
         outcome = self._poll(job_id, job_dir, handle["token"])
-        if outcome[0] in (QUEUED, RUNNING):
+        if outcome[0] in (JOB_QUEUED, JOB_RUNNING):
             self._last_polls[job_id] = (now, outcome)
         else:
             self._last_polls.pop(job_id, None)
@@ -260,17 +272,18 @@ class SlurmExecutor(JobExecutor):
             # The job has left the controller's memory: its files tell the rest.
             exit_status = read_exit_status(job_dir)
             if exit_status is None:
-                return FAILED, {"error": f"SLURM job {job_id} is gone from the controller and left no exit status"}
-            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+                return JOB_FAILED, {"error": f"SLURM job {job_id} is gone from the controller and left no exit status"}
+            return outcome_of_exit_status(exit_status)
         state = fields.get("JobState", "UNKNOWN")
         outputs: dict[str, Any] = {"slurm_state": state, "restarts": int(fields.get("Restarts", "0") or 0)}
         if state in QUEUED_STATES:
             outputs["reason"] = fields.get("Reason")
-            return QUEUED, outputs
+            return JOB_QUEUED, outputs
         if state == "COMPLETED":
+            # SLURM says the job ended well; its file has the last word if it wrote one.
             exit_status = read_exit_status(job_dir)
-            outputs["exit_status"] = 0 if exit_status is None else exit_status
-            return (COMPLETED if outputs["exit_status"] == 0 else FAILED), outputs
+            state, ended = outcome_of_exit_status(0 if exit_status is None else exit_status)
+            return state, {**outputs, **ended}
         if state in FAILED_STATES:
             exit_status = read_exit_status(job_dir)
             # A cancelled job's ExitCode (0:15) is the signal, not a status
@@ -282,13 +295,13 @@ class SlurmExecutor(JobExecutor):
                         f"SLURM job {job_id} did not start: another run of its job dir held the "
                         "job dir's lock (a job dir runs at most once at a time)"
                     )
-                    return FAILED, outputs
+                    return JOB_FAILED, outputs
             if exit_status is not None:
                 outputs["exit_status"] = exit_status
             reason = fields.get("Reason")
             outputs["error"] = f"SLURM job {job_id} {state}" + (f" ({reason})" if reason and reason != "None" else "")
-            return FAILED, outputs
-        return RUNNING, outputs
+            return JOB_FAILED, outputs
+        return JOB_RUNNING, outputs
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """``scancel`` the job, if the handle's job id is a job this executor submitted.
