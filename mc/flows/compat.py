@@ -55,9 +55,7 @@ SPREAD_CONTAINER_TYPES = ("flow", "inline_flow", "mc.tasks.flow", "mc.tasks.inli
 _TRANSFORM_KEYS = ("type", "params")
 
 
-def transform_spelling(
-    transform: Any, mapping_params: Any, where: str
-) -> tuple[str | None, Any]:
+def transform_spelling(transform: Any, mapping_params: Any, where: str) -> tuple[str | None, Any]:
     """Return ``(name, mapping_params)`` for a wiring's transform, in either spelling.
 
     ``transform`` is today's string (``'mapping'``), or 0.x's dict
@@ -79,8 +77,7 @@ def transform_spelling(
         if "params" in transform:
             if name != "mapping":
                 raise WiringError(
-                    f"{where}.transform: only the 'mapping' transform takes params, "
-                    f"not {name!r}"
+                    f"{where}.transform: only the 'mapping' transform takes params, not {name!r}"
                 )
             if mapping_params is not None:
                 raise WiringError(
@@ -93,9 +90,7 @@ def transform_spelling(
         name = transform
         where_name = f"{where}.transform"
     if not isinstance(name, str) or name not in TRANSFORMS:
-        raise WiringError(
-            f"{where_name}: expected one of {', '.join(TRANSFORMS)}, got {name!r}"
-        )
+        raise WiringError(f"{where_name}: expected one of {', '.join(TRANSFORMS)}, got {name!r}")
     if name == "mapping" and not isinstance(mapping_params, Mapping):
         raise WiringError(
             f"{where}.mapping_params: the 'mapping' transform needs a dict "

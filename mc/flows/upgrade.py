@@ -348,9 +348,7 @@ class _Upgrader:
             self.mapping_params(wiring["mapping_params"], f"{where}.mapping_params", None)
         return wiring
 
-    def mapping_params(
-        self, params: dict[str, Any], where: str, reroot: _Reroot | None
-    ) -> None:
+    def mapping_params(self, params: dict[str, Any], where: str, reroot: _Reroot | None) -> None:
         wirings = params.get("wirings")
         if isinstance(wirings, list):
             for i, wiring in enumerate(wirings):
@@ -407,7 +405,7 @@ class _Upgrader:
                     continue
                 if new_root is None or new_root == root:
                     continue
-                new = new_root + text[len(root):]
+                new = new_root + text[len(root) :]
                 (params if container is wrapper else container)[key] = new
                 self.changes.append(f"{path}: {text!r} -> {new!r} ({reroot.why})")
 
@@ -432,7 +430,11 @@ class _Reroot:
 _CASE_REROOT = _Reroot(None, "$ctx.proxy_task", "a case's task is the switch's proxied task")
 
 # The params in which a task type holds specs that run later, elsewhere.
-_RAW_PARAMS = {"flow": ("flow_spec",), "switch": ("cases", "default_case"), "spread": ("mapping_params",)}
+_RAW_PARAMS = {
+    "flow": ("flow_spec",),
+    "switch": ("cases", "default_case"),
+    "spread": ("mapping_params",),
+}
 
 
 def _outer_task_reroot(task: dict[str, Any], why: str) -> _Reroot:
@@ -441,7 +443,9 @@ def _outer_task_reroot(task: dict[str, Any], why: str) -> _Reroot:
     if isinstance(key, str) and _KEY_RE.fullmatch(key):
         return _Reroot("$ctx.parent_flow", f"$ctx.parent_flow.tasks.{key}", why)
     return _Reroot(
-        "$ctx.parent_flow", None, why,
+        "$ctx.parent_flow",
+        None,
+        why,
         "named the outer task in 0.x; give that task a key, and write "
         "$ctx.parent_flow.tasks.KEY...",
     )

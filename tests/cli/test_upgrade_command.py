@@ -24,10 +24,12 @@ tasks:
         wirings: ['ctx.item.value => ctx.skeleton.task_params.msg']
 """
 
-UNCONVERTIBLE = {"tasks": [
-    {"key": "a", "task_type": "my_lab.relax_task"},
-    {"key": "b", "task_type": "noop", "answer": "yes"},
-]}
+UNCONVERTIBLE = {
+    "tasks": [
+        {"key": "a", "task_type": "my_lab.relax_task"},
+        {"key": "b", "task_type": "noop", "answer": "yes"},
+    ]
+}
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -110,8 +112,9 @@ def test_upgrade_spec_refuses_an_unreadable_file(tmp_path, capsys):
 
 
 def test_upgrade_spec_escapes_control_characters_from_the_spec(tmp_path, capsys):
-    path = write(tmp_path, "old.json", json.dumps({"tasks": [
-        {"key": "a\x1b[31m", "task_type": "noop"}]}))
+    path = write(
+        tmp_path, "old.json", json.dumps({"tasks": [{"key": "a\x1b[31m", "task_type": "noop"}]})
+    )
     assert main(["upgrade-spec", str(path)]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err
@@ -127,8 +130,9 @@ def test_upgrade_spec_refuses_output_and_in_place_together(tmp_path, capsys):
 
 
 def test_upgrade_spec_escapes_non_ascii_on_stdout_but_keeps_it_in_files(tmp_path, capsys):
-    spec = {"tasks": [{"task_type": "mc.tasks.print",
-                       "task_params": {"msg": "Ångström \u202e\x1b[2J"}}]}
+    spec = {
+        "tasks": [{"task_type": "mc.tasks.print", "task_params": {"msg": "Ångström \u202e\x1b[2J"}}]
+    }
     for suffix, loads in ((".json", json.loads), (".yaml", yaml.safe_load)):
         path = write(tmp_path, f"old{suffix}", json.dumps(spec))
         assert main(["upgrade-spec", str(path)]) == 0

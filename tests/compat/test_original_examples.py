@@ -53,7 +53,10 @@ def test_flows_rst_flow_lifecycle_loop(capsys):
 def test_flows_rst_defining_flows_keeps_key_label_and_cfg():
     flow = FlowEngine().flow_spec_to_flow(flow_spec=load("flows_rst_defining_flows.yaml"))
     assert (flow.key, flow.label, flow.cfg) == (
-        "some-unique-key-12345", "example_flow", {"fail_fast": False})
+        "some-unique-key-12345",
+        "example_flow",
+        {"fail_fast": False},
+    )
 
 
 def test_flows_rst_serializing_and_deserializing(capsys):
@@ -69,7 +72,9 @@ def test_flows_rst_serializing_and_deserializing(capsys):
     assert flow.cfg == {"fail_fast": True}
     assert flow.status == "PENDING"
     assert {key: task["precursors"] for key, task in flow.tasks.items()} == {
-        "task_1": ["ROOT"], "task_2": ["task_1"]}
+        "task_1": ["ROOT"],
+        "task_2": ["task_1"],
+    }
 
 
 # -- tasks.rst ----------------------------------------------------------------------------
@@ -110,11 +115,13 @@ class MessageStatsTaskHandler(BaseTaskHandler):
         orig_msg = self.task["task_params"]["msg"]
         altered_msg = orig_msg + " (%s chars)" % len(orig_msg)
         flow = self.task_ctx["flow"]
-        flow.add_task({
-            "task_type": "print",
-            "task_params": {"msg": altered_msg},
-            "precursors": [*self.task["precursors"], self.task["key"]],
-        })
+        flow.add_task(
+            {
+                "task_type": "print",
+                "task_params": {"msg": altered_msg},
+                "precursors": [*self.task["precursors"], self.task["key"]],
+            }
+        )
         self.task["status"] = "COMPLETED"
 
 
@@ -139,11 +146,14 @@ class SubclassingMessageStatsTaskHandler(BaseProxyingTaskHandler):
         return {"task_type": "print", "task_params": {"msg": altered_msg}}
 
 
-@pytest.mark.parametrize("handler", [
-    MessageStatsTaskHandler,
-    ProxyingMessageStatsTaskHandler,
-    SubclassingMessageStatsTaskHandler,
-])
+@pytest.mark.parametrize(
+    "handler",
+    [
+        MessageStatsTaskHandler,
+        ProxyingMessageStatsTaskHandler,
+        SubclassingMessageStatsTaskHandler,
+    ],
+)
 def test_tasks_rst_message_stats(capsys, handler):
     flow_spec = load("tasks_rst_message_stats.yaml")
     my_flow_engine = FlowEngine(task_handlers={"message_stats": handler})
@@ -156,8 +166,9 @@ def test_tasks_rst_message_stats(capsys, handler):
 
 def test_tasks_rst_message_stats_proxy_ends_with_its_proxied_tasks_status():
     my_flow_engine = FlowEngine(task_handlers={"message_stats": ProxyingMessageStatsTaskHandler})
-    flow = my_flow_engine.run_flow(my_flow_engine.flow_spec_to_flow(
-        load("tasks_rst_message_stats.yaml")), max_ticks=20)
+    flow = my_flow_engine.run_flow(
+        my_flow_engine.flow_spec_to_flow(load("tasks_rst_message_stats.yaml")), max_ticks=20
+    )
     for task in flow.tasks.values():
         assert task["status"] == task["proxied_task"]["status"] == "COMPLETED"
 
@@ -199,8 +210,9 @@ class MyCustomProxyingTaskHandler(BaseProxyingTaskHandler):
 
 
 def test_examples_proxying_tasks(capsys):
-    run_example("examples_proxying_tasks.yaml",
-                {"my_custom_proxying_task": MyCustomProxyingTaskHandler})
+    run_example(
+        "examples_proxying_tasks.yaml", {"my_custom_proxying_task": MyCustomProxyingTaskHandler}
+    )
     assert capsys.readouterr().out == (
         "MyCustomTaskHandler.generate_proxying_task\nI am the proxied task\n"
     )

@@ -60,13 +60,20 @@ def test_a_failed_proxied_task_fails_its_proxy_with_its_error(engine):
     def broken(task_ctx):
         raise RuntimeError("the instrument is offline")
 
-    engine.register_task_type("p", lambda ctx: ctx["task"].setdefault(
-        "proxied_task", {"key": "inner", "task_type": "broken"}))
+    engine.register_task_type(
+        "p",
+        lambda ctx: ctx["task"].setdefault("proxied_task", {"key": "inner", "task_type": "broken"}),
+    )
     engine.register_task_type("broken", broken)
-    flow = engine.flow_spec_to_flow({"key": "f", "tasks": [
-        {"key": "a", "task_type": "p"},
-        {"key": "b", "task_type": "noop"},
-    ]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "key": "f",
+            "tasks": [
+                {"key": "a", "task_type": "p"},
+                {"key": "b", "task_type": "noop"},
+            ],
+        }
+    )
     for _ in range(3):
         engine.tick_flow(flow)
     assert flow.status == FAILED
@@ -79,8 +86,12 @@ def test_a_failed_proxied_task_fails_its_proxy_with_its_error(engine):
 
 
 def test_a_proxied_task_that_is_not_a_task_spec_fails_its_proxy(engine):
-    engine.register_task_type("p", lambda ctx: ctx["task"].setdefault(
-        "proxied_task", {"task_type": "print", "no_such_field": 1}))
+    engine.register_task_type(
+        "p",
+        lambda ctx: ctx["task"].setdefault(
+            "proxied_task", {"task_type": "print", "no_such_field": 1}
+        ),
+    )
     flow = one_task_flow(engine)
     for _ in range(3):
         engine.tick_flow(flow)
@@ -98,8 +109,10 @@ def test_a_proxied_task_that_is_not_a_dict_fails_its_proxy(engine):
 
 
 def test_a_proxied_task_can_itself_proxy(engine, capsys):
-    engine.register_task_type("outer", lambda ctx: ctx["task"].setdefault(
-        "proxied_task", {"key": "middle", "task_type": "p"}))
+    engine.register_task_type(
+        "outer",
+        lambda ctx: ctx["task"].setdefault("proxied_task", {"key": "middle", "task_type": "p"}),
+    )
     engine.register_task_type("p", proxy_once)
     flow = engine.run_flow(one_task_flow(engine, "outer"), max_ticks=10)
     assert flow.status == COMPLETED
@@ -125,8 +138,9 @@ def test_the_proxied_task_sees_the_flow_and_its_proxy(engine):
         seen["proxy"] = task_ctx["proxy_task"]["key"]
         task_ctx["task"]["status"] = COMPLETED
 
-    engine.register_task_type("p", lambda ctx: ctx["task"].setdefault(
-        "proxied_task", {"task_type": "inner"}))
+    engine.register_task_type(
+        "p", lambda ctx: ctx["task"].setdefault("proxied_task", {"task_type": "inner"})
+    )
     engine.register_task_type("inner", inner)
     engine.run_flow(one_task_flow(engine), max_ticks=10)
     assert seen == {"flow": "f", "proxy": "a"}
@@ -155,8 +169,9 @@ def test_a_retry_of_a_proxy_starts_with_its_handler_again(engine, clock):
             raise RuntimeError("first attempt fails")
         task_ctx["task"]["status"] = COMPLETED
 
-    engine.register_task_type("p", lambda ctx: ctx["task"].setdefault(
-        "proxied_task", {"task_type": "flaky"}))
+    engine.register_task_type(
+        "p", lambda ctx: ctx["task"].setdefault("proxied_task", {"task_type": "flaky"})
+    )
     engine.register_task_type("flaky", flaky)
     flow = one_task_flow(engine, retries=1)
     engine.tick_flow(flow)
@@ -180,8 +195,10 @@ def test_cancelling_a_proxy_cancels_its_running_proxied_task(engine):
         def cancel_task(task_ctx):
             cancelled.append((task_ctx["task"]["key"], task_ctx["proxy_task"]["key"]))
 
-    engine.register_task_type("p", lambda ctx: ctx["task"].setdefault(
-        "proxied_task", {"key": "slow", "task_type": "slow"}))
+    engine.register_task_type(
+        "p",
+        lambda ctx: ctx["task"].setdefault("proxied_task", {"key": "slow", "task_type": "slow"}),
+    )
     engine.register_task_type("slow", Slow)
     flow = one_task_flow(engine)
     engine.tick_flow(flow)
@@ -206,8 +223,12 @@ def test_a_finished_proxied_task_is_not_ticked_again(engine, status):
     engine.tick_flow(flow)
     assert calls == [1]
     # A finished proxied task left in a task dict does not take over its ticks.
-    task = {"key": "t", "task_type": "h", "status": PENDING,
-            "proxied_task": {"key": "x", "task_type": "h", "status": status}}
+    task = {
+        "key": "t",
+        "task_type": "h",
+        "status": PENDING,
+        "proxied_task": {"key": "x", "task_type": "h", "status": status},
+    }
     engine.tick_task(task)
     assert calls == [1, 1]
     assert task["status"] == COMPLETED
@@ -220,15 +241,24 @@ def test_a_proxied_task_spec_is_stored_as_a_pending_task_dict_at_once(engine, ca
     stored = flow.to_flow_dict()["tasks"]["a"]["proxied_task"]
     assert stored["status"] == PENDING
     assert (stored["key"], stored["task_type"], stored["task_params"]) == (
-        "proxied", "print", {"msg": "hi"})
+        "proxied",
+        "print",
+        {"msg": "hi"},
+    )
     assert capsys.readouterr().out == ""
 
 
 def test_a_bad_proxied_task_spec_fails_its_proxy_on_the_same_tick(engine):
-    engine.register_task_type("p", lambda ctx: ctx["task"].setdefault(
-        "proxied_task", {"task_type": "print", "precursors": ["x"]}))
+    engine.register_task_type(
+        "p",
+        lambda ctx: ctx["task"].setdefault(
+            "proxied_task", {"task_type": "print", "precursors": ["x"]}
+        ),
+    )
     flow = one_task_flow(engine)
     engine.tick_flow(flow)
     assert flow.status == FAILED
-    assert "proxied_task.precursors: a proxied task has no edges of its own" in (
-        flow.tasks["a"]["error"])
+    assert (
+        "proxied_task.precursors: a proxied task has no edges of its own"
+        in (flow.tasks["a"]["error"])
+    )

@@ -63,8 +63,9 @@ def test_has_incomplete_tasks_until_every_task_finished():
 
 def test_skipped_and_failed_tasks_are_not_incomplete():
     engine = FlowEngine(task_handlers={"boom": lambda ctx: 1 / 0})
-    flow = engine.flow_spec_to_flow({"tasks": [
-        {"key": "a", "task_type": "boom"}, {"key": "b", "task_type": "noop"}]})
+    flow = engine.flow_spec_to_flow(
+        {"tasks": [{"key": "a", "task_type": "boom"}, {"key": "b", "task_type": "noop"}]}
+    )
     with pytest.raises(FlowError):
         engine.run_flow(flow)
     assert not flow.has_incomplete_tasks()
@@ -78,10 +79,12 @@ def test_get_tail_tasks_are_those_nothing_waits_for(flow):
 def test_filter_tasks_keeps_tasks_that_pass_every_filter(flow):
     flow.tasks["b"]["data"]["answer"] = "yes"
     flow.tasks["d"]["data"]["answer"] = "yes"
-    found = flow.filter_tasks(filters=[
-        lambda task: task["data"].get("answer") == "yes",
-        lambda task: task["precursors"] != ["ROOT"],
-    ])
+    found = flow.filter_tasks(
+        filters=[
+            lambda task: task["data"].get("answer") == "yes",
+            lambda task: task["precursors"] != ["ROOT"],
+        ]
+    )
     assert keys(found) == ["b"]
     assert keys(flow.filter_tasks()) == ["a", "b", "c", "d"]
 

@@ -41,8 +41,9 @@ def hook_engine(engine):
 
 
 def run_one(engine, params, task_ctx=None):
-    flow = engine.flow_spec_to_flow({"tasks": [
-        {"key": "t", "task_type": "needs_threshold", "task_params": params}]})
+    flow = engine.flow_spec_to_flow(
+        {"tasks": [{"key": "t", "task_type": "needs_threshold", "task_params": params}]}
+    )
     try:
         engine.run_flow(flow, task_ctx)
     except FlowError:
@@ -72,9 +73,18 @@ def test_validate_task_ctx_runs_first_and_fails_the_task(hook_engine):
 
 
 def test_validate_hooks_see_interpolated_params(hook_engine):
-    flow = hook_engine.flow_spec_to_flow({"data": {"t": 3}, "tasks": [
-        {"key": "t", "task_type": "needs_threshold",
-         "task_params": {"threshold": "$ctx.flow.data.t"}}]})
+    flow = hook_engine.flow_spec_to_flow(
+        {
+            "data": {"t": 3},
+            "tasks": [
+                {
+                    "key": "t",
+                    "task_type": "needs_threshold",
+                    "task_params": {"threshold": "$ctx.flow.data.t"},
+                }
+            ],
+        }
+    )
     hook_engine.run_flow(flow, {"lab": "B12"})
     assert flow.status == COMPLETED
 
@@ -119,8 +129,9 @@ class RecordingFlowTask(FlowTaskHandler):
     finished = []
 
     def on_flow_finished(self, flow=None):
-        RecordingFlowTask.finished.append((self.task["key"], flow.key, flow.status,
-                                           self.task["status"]))
+        RecordingFlowTask.finished.append(
+            (self.task["key"], flow.key, flow.status, self.task["status"])
+        )
         self.task["data"]["summary"] = f"{len(flow.tasks)} tasks"
 
 
@@ -129,9 +140,20 @@ def test_on_flow_finished_is_called_once_with_the_ended_child(engine, child_type
     RecordingFlowTask.finished = []
     engine.register_task_type("recording_flow", RecordingFlowTask)
     engine.register_task_type("boom", lambda ctx: 1 / 0)
-    flow = engine.flow_spec_to_flow({"key": "parent", "tasks": [
-        {"key": "sub", "task_type": "recording_flow", "task_params": {"flow_spec": {
-            "tasks": [{"task_type": "noop"}, {"task_type": child_type}]}}}]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "key": "parent",
+            "tasks": [
+                {
+                    "key": "sub",
+                    "task_type": "recording_flow",
+                    "task_params": {
+                        "flow_spec": {"tasks": [{"task_type": "noop"}, {"task_type": child_type}]}
+                    },
+                }
+            ],
+        }
+    )
     try:
         engine.run_flow(flow)
     except FlowError:
@@ -146,8 +168,17 @@ def test_an_error_in_on_flow_finished_fails_the_task(engine):
             raise RuntimeError("results look wrong")
 
     engine.register_task_type("picky", Picky)
-    flow = engine.flow_spec_to_flow({"tasks": [{"key": "p", "task_type": "picky",
-        "task_params": {"flow_spec": {"tasks": [{"task_type": "noop"}]}}}]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "tasks": [
+                {
+                    "key": "p",
+                    "task_type": "picky",
+                    "task_params": {"flow_spec": {"tasks": [{"task_type": "noop"}]}},
+                }
+            ]
+        }
+    )
     with pytest.raises(FlowError, match="results look wrong"):
         engine.run_flow(flow)
 
@@ -163,9 +194,19 @@ def seen_params(engine, task_extra):
         task_ctx["task"]["status"] = COMPLETED
 
     engine.register_task_type("keep", keep, replace=True)
-    flow = engine.flow_spec_to_flow({"data": {"x": 1}, "tasks": [
-        {"key": "k", "task_type": "keep",
-         "task_params": {"a": "$ctx.flow.data.x", "b": "\\$5"}, **task_extra}]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "data": {"x": 1},
+            "tasks": [
+                {
+                    "key": "k",
+                    "task_type": "keep",
+                    "task_params": {"a": "$ctx.flow.data.x", "b": "\\$5"},
+                    **task_extra,
+                }
+            ],
+        }
+    )
     engine.run_flow(flow)
     return seen[0], flow
 
@@ -185,12 +226,15 @@ def test_interpolation_is_on_by_default(engine, default):
     assert "interpolate" not in flow.tasks["k"]
 
 
-@pytest.mark.parametrize(("task_extra", "message"), [
-    ({"_mc_no_interpolate": False}, "tasks[0]._mc_no_interpolate: expected true, got False"),
-    ({"_mc_no_interpolate": None}, "tasks[0]._mc_no_interpolate: expected true, got None"),
-    ({"_mc_no_interpolate": True, "interpolate": False}, "give one of 'interpolate'"),
-    ({"interpolate": "no"}, "tasks[0].interpolate: expected true or false, got str"),
-])
+@pytest.mark.parametrize(
+    ("task_extra", "message"),
+    [
+        ({"_mc_no_interpolate": False}, "tasks[0]._mc_no_interpolate: expected true, got False"),
+        ({"_mc_no_interpolate": None}, "tasks[0]._mc_no_interpolate: expected true, got None"),
+        ({"_mc_no_interpolate": True, "interpolate": False}, "give one of 'interpolate'"),
+        ({"interpolate": "no"}, "tasks[0].interpolate: expected true or false, got str"),
+    ],
+)
 def test_an_ambiguous_interpolation_setting_is_refused(task_extra, message):
     with pytest.raises(FlowSpecError, match=message.replace("[", r"\[").replace("]", r"\]")):
         Flow.from_flow_spec({"tasks": [{"task_type": "noop", **task_extra}]})
@@ -206,8 +250,18 @@ def test_the_opt_out_survives_a_retry_and_a_round_trip(engine):
         task_ctx["task"]["status"] = COMPLETED
 
     engine.register_task_type("flaky", flaky)
-    flow = engine.flow_spec_to_flow({"tasks": [{"task_type": "flaky", "retries": 1,
-        "interpolate": False, "task_params": {"a": "$ctx.flow.key"}}]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "tasks": [
+                {
+                    "task_type": "flaky",
+                    "retries": 1,
+                    "interpolate": False,
+                    "task_params": {"a": "$ctx.flow.key"},
+                }
+            ]
+        }
+    )
     while not flow.finished:
         engine.tick_flow(flow)
         flow = Flow.from_flow_dict(flow.to_flow_dict())
@@ -218,8 +272,9 @@ def test_the_opt_out_survives_a_retry_and_a_round_trip(engine):
 
 
 def run_log(engine, params):
-    flow = engine.flow_spec_to_flow({"key": "logflow", "tasks": [
-        {"key": "l", "task_type": "log", "task_params": params}]})
+    flow = engine.flow_spec_to_flow(
+        {"key": "logflow", "tasks": [{"key": "l", "task_type": "log", "task_params": params}]}
+    )
     engine.run_flow(flow)
     return flow
 
@@ -227,8 +282,9 @@ def run_log(engine, params):
 def test_log_task_accepts_log_level_and_logger_name(engine, caplog):
     with caplog.at_level(logging.DEBUG):
         run_log(engine, {"msg": "hello", "log_level": "WARNING", "logger_name": "lab.notes"})
-    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records
-            if r.name == "lab.notes"] == [("lab.notes", "WARNING", "hello")]
+    assert [
+        (r.name, r.levelname, r.getMessage()) for r in caplog.records if r.name == "lab.notes"
+    ] == [("lab.notes", "WARNING", "hello")]
 
 
 @pytest.mark.parametrize(("old", "new"), [("log_level", "level"), ("logger_name", "logger")])
@@ -276,10 +332,14 @@ def test_log_task_still_needs_a_msg_without_a_dump(engine):
 
 
 def test_0x_names_of_builtin_task_types_run_the_builtins(engine, capsys):
-    flow = engine.flow_spec_to_flow({"tasks": [
-        {"task_type": "mc.tasks.print", "task_params": {"msg": "hello"}},
-        {"task_type": "mc.tasks.noop"},
-    ]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "tasks": [
+                {"task_type": "mc.tasks.print", "task_params": {"msg": "hello"}},
+                {"task_type": "mc.tasks.noop"},
+            ]
+        }
+    )
     engine.run_flow(flow)
     assert capsys.readouterr().out == "hello\n"
 

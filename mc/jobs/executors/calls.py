@@ -27,7 +27,9 @@ from mc.jobs.constants import (
 )
 
 
-def call_outcome(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def call_outcome(
+    fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
     """Run ``fn(*args, **kwargs)`` here and return ``(status, outputs)`` for poll_call."""
     try:
         return JOB_COMPLETED, {"result": fn(*args, **kwargs)}
@@ -38,7 +40,9 @@ def call_outcome(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[st
 class InlineExecutor:
     """Runs each call at once, inside the tick that submits it."""
 
-    def submit_call(self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def submit_call(
+        self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Run the call now; the handle holds its outcome."""
         status, outputs = call_outcome(fn, args, kwargs)
         return {"status": status, **outputs}
@@ -67,7 +71,9 @@ class PoolExecutor:
     def _make_pool(self) -> concurrent.futures.Executor:
         raise NotImplementedError(f"{type(self).__name__} must implement _make_pool()")
 
-    def submit_call(self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def submit_call(
+        self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Start the call in the pool and return a token for it."""
         if self._pool is None:
             self._pool = self._make_pool()
@@ -79,7 +85,9 @@ class PoolExecutor:
         """Return RUNNING, the call's outcome, or LOST for a token this executor never made."""
         future = self._futures.get(handle.get("call_id"))
         if future is None:
-            return JOB_LOST, {"error": "this executor did not start the call (the runner restarted?)"}
+            return JOB_LOST, {
+                "error": "this executor did not start the call (the runner restarted?)"
+            }
         if not future.done():
             return JOB_RUNNING, {}
         del self._futures[handle["call_id"]]
