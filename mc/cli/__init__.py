@@ -256,7 +256,8 @@ def format_task_table(flow: Flow) -> str:
         rows.append((printable(key), printable(task["task_type"]), task["status"], _duration(task)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
     )
 
 
