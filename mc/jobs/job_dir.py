@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mc.errors import JobError, JobTypeError
+from mc.flows.cache import RUNTIME, import_path, module_source_sha256
 from mc.jobs.config_spec import check_config_spec
 from mc.jobs.constants import (
     CONFIG_ENV_FILE,
@@ -138,8 +140,14 @@ def build_job_dir(
         "entrypoint": entrypoint,
         "config_spec": check_config_spec(built.get("config_spec"), f"{where}: config_spec"),
         "resources": check_resources(built.get("resources"), f"{where}: resources"),
+        "provenance": {
+            **RUNTIME,
+            **job_module_identity(job["job_type"], module),
+            "built_at": time.time(),
+            "params": job["job_params"],
+        },
     }
-    (job_dir / JOB_META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    _write_meta(job_dir, meta)
     script = job_dir / ENTRYPOINT_FILE
     script.write_text(
         _ENTRYPOINT_TEMPLATE.format(
@@ -156,6 +164,41 @@ def build_job_dir(
     )
     script.chmod(0o755)
     return str(job_dir)
+
+
+def job_module_identity(job_type: str, module: Any) -> dict[str, Any]:
+    """Return what identifies a job type's code: its name, version and module source hash.
+
+    The version is the module's ``JOB_TYPE_VERSION``, else its
+    ``__version__``, else None; the hash is the SHA-256 of the source file
+    of the module that defines the job module (see
+    :func:`mc.flows.cache.module_source_sha256`). A cached ``job`` task's
+    key includes all of these.
+    """
+    version = getattr(module, "JOB_TYPE_VERSION", None)
+    if version is None:
+        version = getattr(module, "__version__", None)
+    return {
+        "job_type": job_type,
+        "job_type_version": version if isinstance(version, (str, int)) else None,
+        "module": import_path(module),
+        "module_source_sha256": module_source_sha256(module),
+    }
+
+
+def record_job_provenance(job_dir: str | os.PathLike[str], **fields: Any) -> None:
+    """Add ``fields`` to the ``provenance`` of the job dir's ``job.json`` (atomically)."""
+    meta = read_job_meta(job_dir)
+    provenance = meta.get("provenance")
+    meta["provenance"] = {**(provenance if isinstance(provenance, dict) else {}), **fields}
+    _write_meta(Path(job_dir), meta)
+
+
+def _write_meta(job_dir: Path, meta: Mapping[str, Any]) -> None:
+    # Renamed into place, so that a reader never sees half a file.
+    temporary = job_dir / f".{JOB_META_FILE}.tmp"
+    temporary.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, job_dir / JOB_META_FILE)
 
 
 def read_job_meta(job_dir: str | os.PathLike[str]) -> dict[str, Any]:

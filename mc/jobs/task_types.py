@@ -31,6 +31,8 @@ import functools
 import json
 import os
 import re
+import shutil
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, cast, overload
@@ -49,7 +51,14 @@ from mc.flows.statuses import COMPLETED as TASK_COMPLETED
 from mc.flows.statuses import FAILED as TASK_FAILED
 from mc.flows.task_handler import BaseTaskHandler, TaskCtx
 from mc.jobs import constants
-from mc.jobs.job_dir import build_job_dir, read_job_meta, stderr_tail
+from mc.flows.cache import function_source_sha256, import_path
+from mc.jobs.job_dir import (
+    build_job_dir,
+    job_module_identity,
+    read_job_meta,
+    record_job_provenance,
+    stderr_tail,
+)
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 
 CALLABLES_ENTRY_POINT_GROUP = "mc.callables"
@@ -196,7 +205,64 @@ def _failing_on_mc_errors(tick: Callable[[Any], None]) -> Callable[[Any], None]:
 
 
 class JobTaskHandler(BaseTaskHandler):
-    """Builds a job dir, submits it to an executor, polls it, and parses its outputs."""
+    """Builds a job dir, submits it to an executor, polls it, and parses its outputs.
+
+    For caching (see :mod:`mc.flows.cache`): where a job runs does not
+    change its result, so ``executor``, ``resources`` and ``job_dir`` are
+    left out of its cache key, and the job type's name, version and module
+    source hash are put in.
+    """
+
+    cache_ignored_params = ("executor", "resources", "job_dir")
+
+    @classmethod
+    def code_identity(cls, task_ctx: TaskCtx) -> dict[str, Any]:
+        """Return the job type's name, version and module source hash (see
+        :func:`~mc.jobs.job_dir.job_module_identity`)."""
+        job_type = (task_ctx["task"].get("task_params") or {}).get("job_type")
+        if not isinstance(job_type, str) or not job_type:
+            return {}
+        module = _job_types(task_ctx).resolve(job_type, _engine(task_ctx).allow_imports)
+        return job_module_identity(job_type, module)
+
+    @classmethod
+    def run_record(cls, task_ctx: TaskCtx) -> dict[str, Any]:
+        """Return where the job ran: executor, job id, handle, resources, job dir."""
+        data = task_ctx["task"].get("data") or {}
+        handle = data.get("handle")
+        job_id = None
+        if isinstance(handle, Mapping):
+            job_id = handle.get("job_id") or handle.get("key")
+        record = {
+            "executor": data.get("executor"),
+            "job_id": job_id,
+            "job_handle": handle,
+            "job_dir": data.get("job_dir"),
+        }
+        try:
+            record["resources"] = {
+                **read_job_meta(data["job_dir"]).get("resources", {}),
+                **((task_ctx["task"].get("task_params") or {}).get("resources") or {}),
+            }
+        except (JobError, KeyError, TypeError):
+            pass
+        return record
+
+    @classmethod
+    def restore_cached(cls, task_ctx: TaskCtx) -> None:
+        """On a cache hit with ``copy_job_dir``, copy the original job dir into a new one.
+
+        Otherwise the task's ``data['job_dir']`` names the original job dir.
+        """
+        task = task_ctx["task"]
+        original = task["data"].get("job_dir")
+        if not (task.get("cache") or {}).get("copy_job_dir") or not isinstance(original, str):
+            return
+        handler = cls(task_ctx)
+        target = handler._job_dir(task.get("task_params") or {})
+        shutil.copytree(original, target, dirs_exist_ok=True)
+        task["data"]["job_dir"] = target
+        task["data"]["copied_from_job_dir"] = original
 
     @_failing_on_mc_errors
     def initial_tick(self) -> None:
@@ -249,6 +315,10 @@ class JobTaskHandler(BaseTaskHandler):
                 self._submit(executor)
             return
         data["exit_status"] = outputs.get("exit_status")
+        record_job_provenance(
+            data["job_dir"], finished_at=time.time(), job_status=status,
+            exit_status=data["exit_status"],
+        )
         if status == constants.COMPLETED:
             if "parsed_outputs" in outputs:
                 data["outputs"] = outputs["parsed_outputs"]
@@ -286,7 +356,8 @@ class JobTaskHandler(BaseTaskHandler):
 
     def _submit(self, executor: Executor) -> None:
         data = self.task["data"]
-        handle = executor.submit(data["job_dir"], self.task["task_params"].get("resources"))
+        resources = self.task["task_params"].get("resources")
+        handle = executor.submit(data["job_dir"], resources)
         try:
             json.dumps(handle)
         except (TypeError, ValueError) as error:
@@ -294,6 +365,16 @@ class JobTaskHandler(BaseTaskHandler):
         data["handle"] = handle
         data["submissions"] += 1
         data["job_status"] = constants.QUEUED
+        record_job_provenance(
+            data["job_dir"],
+            executor=data["executor"],
+            job_handle=handle,
+            job_id=(handle.get("job_id") or handle.get("key")) if isinstance(handle, Mapping) else None,
+            resources_override=resources,
+            submitted_at=time.time(),
+            flow_key=getattr(self.task_ctx.get("flow"), "key", None),
+            task_key=self.task["key"],
+        )
 
     def _parse(self, job_dir: str) -> Any:
         meta = read_job_meta(job_dir)
@@ -325,7 +406,25 @@ class JobTaskHandler(BaseTaskHandler):
 
 
 class CallTaskHandler(BaseTaskHandler):
-    """Runs a Python callable through a call executor; its result goes to ``task['data']['result']``."""
+    """Runs a Python callable through a call executor; its result goes to ``task['data']['result']``.
+
+    For caching (see :mod:`mc.flows.cache`): the ``executor`` is left out
+    of the cache key, and the function's import path and source hash are
+    put in.
+    """
+
+    cache_ignored_params = ("executor",)
+
+    @classmethod
+    def code_identity(cls, task_ctx: TaskCtx) -> dict[str, Any]:
+        """Return the function's import path and the SHA-256 of its source."""
+        fn = cls(task_ctx)._resolve_fn((task_ctx["task"].get("task_params") or {}).get("fn"))
+        return {"fn": import_path(fn), "source_sha256": function_source_sha256(fn)}
+
+    @classmethod
+    def run_record(cls, task_ctx: TaskCtx) -> dict[str, Any]:
+        """Return the call executor that ran the call."""
+        return {"executor": (task_ctx["task"].get("data") or {}).get("executor")}
 
     @_failing_on_mc_errors
     def initial_tick(self) -> None:
