@@ -195,7 +195,7 @@ RUNTIME = {
 def provenance_record(
     task: Mapping[str, Any],
     params: Any,
-    finished_at: float,
+    finished_at: float | None,
     code: Mapping[str, Any] | None = None,
     run: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:

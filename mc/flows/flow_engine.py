@@ -66,8 +66,8 @@ from typing import Any, TypeVar, overload
 from mc.errors import DotPathError, FlowError, TaskTypeError
 from mc.flows import cache as task_caching
 from mc.flows.cache import TaskCache
-from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.dotpath import get_path
+from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
 from mc.flows.plugins import AnyExecutor, TaskHandler

@@ -418,7 +418,8 @@ class CallTaskHandler(BaseTaskHandler):
     @classmethod
     def code_identity(cls, task_ctx: TaskCtx) -> dict[str, Any]:
         """Return the function's import path and the SHA-256 of its source."""
-        fn = cls(task_ctx)._resolve_fn((task_ctx["task"].get("task_params") or {}).get("fn"))
+        handler = cls(task_ctx)
+        fn = handler._resolve_fn((task_ctx["task"].get("task_params") or {}).get("fn"))
         return {"fn": import_path(fn), "source_sha256": function_source_sha256(fn)}
 
     @classmethod
