@@ -273,7 +273,7 @@ class FlowEngine:
                 return self._fail_task(flow, task, problem_text)
         if task.get("cache_key") and self.cache is not None:
             try:
-                if not self._cache_lets_run(flow, task, now):
+                if not self._cache_lets_run(flow, task, ctx, now):
                     return False
             except Exception as error:  # the cache's database failed
                 return self._fail_task(flow, task, f"task cache: {error}")
@@ -342,7 +342,9 @@ class FlowEngine:
         except TaskTypeError:
             return None  # the tick reports it
 
-    def _cache_lets_run(self, flow: Flow, task: dict[str, Any], now: float) -> bool:
+    def _cache_lets_run(
+        self, flow: Flow, task: dict[str, Any], ctx: dict[str, Any], now: float
+    ) -> bool:
         """Consult the cache for a task with a key; return True if its handler should run.
 
         A hit completes the task; a key another task computes makes it
@@ -362,7 +364,7 @@ class FlowEngine:
         if entry is not None and task_caching.entry_is_fresh(
             entry, now, task["cache"].get("expire_s")
         ):
-            self._complete_from_cache(flow, task, entry)
+            self._complete_from_cache(flow, task, entry, ctx)
             return False
         owner = f"{flow.key}/{task['key']}#{uuid.uuid4().hex[:12]}"
         holder = cache.claim(key, owner, now)
@@ -377,14 +379,16 @@ class FlowEngine:
             if entry is not None and task_caching.entry_is_fresh(
                 entry, now, task["cache"].get("expire_s")
             ):
-                self._complete_from_cache(flow, task, entry)
+                self._complete_from_cache(flow, task, entry, ctx)
                 return False
             task["cache_claim"] = {"owner": owner, "renew_at": now + cache.claim_s / 2}
             return True
         task["cache_waiting_for"] = holder
         return False
 
-    def _complete_from_cache(self, flow: Flow, task: dict[str, Any], entry: Mapping[str, Any]) -> None:
+    def _complete_from_cache(
+        self, flow: Flow, task: dict[str, Any], entry: Mapping[str, Any], ctx: dict[str, Any]
+    ) -> None:
         task.pop("cache_waiting_for", None)
         task["data"] = {**(task.get("data") or {}), **entry["data"]}
         cached_from = {"flow": entry["flow_key"], "task": entry["task_key"], "at": entry["created_at"]}
@@ -392,7 +396,7 @@ class FlowEngine:
         task["provenance"] = entry.get("provenance") or task.get("provenance")
         restore = getattr(self._handler_or_none(task), "restore_cached", None)
         if callable(restore):
-            restore(self._task_ctx(flow, task, None))
+            restore(ctx)
         flow.complete(task["key"], self.clock())
         logger.info(
             "flow %s: task %s COMPLETED from the cache (made by task %s of flow %s)",
