@@ -2,8 +2,10 @@
 
 ``mc run FILE`` builds a flow from a JSON or YAML spec, ticks it to its end,
 prints what the tasks print, then a table of tasks and the flow's final
-status; it exits 0 only if the flow COMPLETED. ``mc validate FILE`` checks a
-spec, and that ``mc run`` would find its task types.
+status; it exits 0 only if the flow COMPLETED. Tasks with a cache policy
+reuse results from a local SQLite cache in the user's cache directory
+(``--cache-db URL`` to choose another, ``--no-cache`` to bypass it).
+``mc validate FILE`` checks a spec, and that ``mc run`` would find its task types.
 
 Exit codes: 0 success; 1 the flow FAILED (or did not end); 2 bad input (a
 file that cannot be read or parsed, an invalid spec, bad arguments).
@@ -21,12 +23,14 @@ from typing import Any, TextIO
 from mc import __version__
 from mc.cli.arguments import positive_int
 from mc.errors import ExecutorError, FlowError, FlowSpecError, TaskTypeError
+from mc.flows.cache import LazyTaskCache
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.store_commands import add_store_commands
 from mc.cli.graph_command import add_graph_command
+from mc.cli.cache_commands import add_cache_commands
 
 EXIT_OK = 0
 EXIT_FLOW_FAILED = 1
@@ -66,6 +70,19 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="executor of job tasks that name none (default: local), e.g. local, dask, slurm",
     )
+    caching = run.add_mutually_exclusive_group()
+    caching.add_argument(
+        "--cache-db",
+        default=None,
+        metavar="URL",
+        help="the task cache's database (default: a SQLite file in your user cache dir, "
+        "such as ~/.cache/missioncontrol/cache.db)",
+    )
+    caching.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run every task, even one with a cache policy; store no result",
+    )
     _add_allow_imports(run)
     run.set_defaults(command=_run_command)
 
@@ -78,6 +95,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_store_commands(commands)
     add_graph_command(commands)
+    add_cache_commands(commands)
     return parser
 
 
@@ -93,7 +111,8 @@ def _add_allow_imports(parser: argparse.ArgumentParser) -> None:
 
 def _run_command(args: argparse.Namespace) -> int:
     try:
-        engine = FlowEngine(allow_imports=args.allow_imports)
+        cache = _local_cache(args)
+        engine = FlowEngine(allow_imports=args.allow_imports, cache=cache)
         if args.executor is not None:
             engine.get_executor(args.executor)  # an unknown executor is bad input
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
@@ -109,6 +128,8 @@ def _run_command(args: argparse.Namespace) -> int:
             print(f"mc run: {error}", file=sys.stderr)
         finally:
             engine.close()
+            if cache is not None:
+                cache.close()
     if args.json:
         try:
             print(json.dumps(flow.to_flow_dict(), indent=2))
@@ -119,6 +140,20 @@ def _run_command(args: argparse.Namespace) -> int:
         print(format_task_table(flow))
         print(f"flow {flow.key} ({flow.label or 'no label'}): {flow.status}")
     return EXIT_OK if flow.status == COMPLETED else EXIT_FLOW_FAILED
+
+
+def _local_cache(args: argparse.Namespace) -> LazyTaskCache | None:
+    """The task cache of ``mc run``: opened when a cached task first needs it, or None."""
+    if args.no_cache:
+        return None
+
+    def open_cache() -> Any:
+        # SQLAlchemy is imported only when a cached task needs the cache.
+        from mc.store.cache import SqlTaskCache
+
+        return SqlTaskCache(args.cache_db)
+
+    return LazyTaskCache(open_cache)
 
 
 def _validate_command(args: argparse.Namespace) -> int:
@@ -143,10 +178,14 @@ def _check_task_types(engine: FlowEngine, flow: Flow) -> None:
 
 
 def format_task_table(flow: Flow) -> str:
-    """Return a text table of the flow's tasks: key, type, status, duration."""
+    """Return a text table of the flow's tasks: key, type, status, duration.
+
+    A task that completed from the cache shows ``cached`` as its duration.
+    """
     rows = [("TASK", "TYPE", "STATUS", "DURATION")]
     for key, task in flow.tasks.items():
-        rows.append((key, task["task_type"], task["status"], _duration(task)))
+        duration = "cached" if "cached_from" in task else _duration(task)
+        rows.append((key, task["task_type"], task["status"], duration))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()

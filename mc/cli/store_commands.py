@@ -94,6 +94,11 @@ def add_store_commands(commands: Any) -> None:
         help="module prefix from which dotted task types may be imported (repeatable)",
     )
     runner.add_argument(
+        "--no-cache", action="store_true",
+        help="run every task, even one with a cache policy (by default such tasks reuse "
+        "results from the store's task cache)",
+    )
+    runner.add_argument(
         "--verbose", "-v", action="store_true",
         help="log what happens to each flow (INFO) on stderr, not only warnings",
     )
@@ -125,8 +130,16 @@ def add_store_commands(commands: Any) -> None:
         "show", help="show a stored flow as a tree: tasks, subflows, spread items, jobs, errors"
     )
     show.add_argument("key", help="the flow's key, or a unique prefix of it")
+    show.add_argument(
+        "task", nargs="?", default=None,
+        help="with --provenance: the task (SPREAD/ITEM for an item of a spread)",
+    )
     _add_db(show)
     show.add_argument("--json", action="store_true", help="print the flow dict as JSON")
+    show.add_argument(
+        "--provenance", action="store_true",
+        help="print the chain of tasks whose outputs fed TASK, and how each was made",
+    )
     show.set_defaults(command=_show_command)
 
     retry = commands.add_parser(
@@ -213,7 +226,8 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
         )
 
     try:
-        engine = FlowEngine(allow_imports=args.allow_imports)
+        cache = None if args.no_cache else store.task_cache()
+        engine = FlowEngine(allow_imports=args.allow_imports, cache=cache)
     except MCError as error:
         print(f"mc runner: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -351,6 +365,16 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
     from mc.flows.tree import build_flow_tree
     from mc.cli.tree_view import print_flow_tree
 
+    if args.task is not None and not args.provenance:
+        print("mc show: a TASK is shown only with --provenance", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.provenance:
+        if args.task is None:
+            print("mc show: --provenance needs a TASK after the flow's KEY", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        from mc.cli.provenance_view import show_provenance
+
+        return show_provenance(store, resolve_flow_key(store, args.key), args.task, args.json)
     key = resolve_flow_key(store, args.key)
     record = store.get_record(key)
     try:

@@ -46,7 +46,7 @@ import os
 import platform
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from mc import __version__ as MC_VERSION
@@ -280,3 +280,49 @@ def entry_is_fresh(entry: Mapping[str, Any], now: float, max_age_s: float | None
     if expires_at is not None and expires_at <= now:
         return False
     return max_age_s is None or entry["created_at"] + max_age_s > now
+
+
+class LazyTaskCache:
+    """A :class:`~mc.flows.cache.TaskCache` opened on first use, by ``opener()``.
+
+    ``mc run`` uses one, so that a flow without cached tasks never creates
+    or opens the local cache file.
+    """
+
+    def __init__(self, opener: Callable[[], Any], claim_s: float = DEFAULT_CLAIM_S) -> None:
+        self._opener = opener
+        self._cache: Any = None
+        self.claim_s = claim_s
+
+    @property
+    def opened(self) -> bool:
+        """True once the cache was opened."""
+        return self._cache is not None
+
+    def _open(self) -> Any:
+        if self._cache is None:
+            self._cache = self._opener()
+            self.claim_s = self._cache.claim_s
+        return self._cache
+
+    def lookup(self, key: str, now: float) -> dict[str, Any] | None:
+        """See :meth:`TaskCache.lookup`."""
+        return self._open().lookup(key, now)
+
+    def claim(self, key: str, owner: str, now: float) -> str | None:
+        """See :meth:`TaskCache.claim`."""
+        return self._open().claim(key, owner, now)
+
+    def store(self, key: str, entry: Mapping[str, Any], owner: str) -> None:
+        """See :meth:`TaskCache.store`."""
+        self._open().store(key, entry, owner)
+
+    def release(self, key: str, owner: str) -> None:
+        """See :meth:`TaskCache.release`."""
+        self._open().release(key, owner)
+
+    def close(self) -> None:
+        """Close the cache if it was opened (and has ``close()``)."""
+        close = getattr(self._cache, "close", None)
+        if callable(close):
+            close()

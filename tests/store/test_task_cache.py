@@ -9,7 +9,8 @@ import pytest
 from mc.errors import CacheKeyNotFoundError, StoreDatabaseError
 from mc.flows.cache import TaskCache
 from mc.store import FlowStore
-from mc.store.cache import LazyTaskCache, SqlTaskCache, default_cache_db_url
+from mc.flows.cache import LazyTaskCache
+from mc.store.cache import SqlTaskCache, default_cache_db_url
 
 KEY = "ab" * 32
 OTHER_KEY = "ac" * 32
