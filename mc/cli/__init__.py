@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from mc import __version__
 from mc.cli.arguments import positive_int
 from mc.errors import ExecutorError, FlowError, FlowSpecError, TaskTypeError
-from mc.flows.cache import LazyTaskCache
+from mc.flows.cache import LazyTaskCache, TaskCache
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
@@ -147,7 +147,7 @@ def _local_cache(args: argparse.Namespace) -> LazyTaskCache | None:
     if args.no_cache:
         return None
 
-    def open_cache() -> Any:
+    def open_cache() -> TaskCache:
         # SQLAlchemy is imported only when a cached task needs the cache.
         from mc.store.cache import SqlTaskCache
 

@@ -179,7 +179,7 @@ def import_path(obj: Any) -> str:
 def _user() -> str | None:
     try:
         return getpass.getuser()
-    except Exception:  # no user name on this system (a container without one)
+    except (KeyError, OSError, ImportError):  # no user name here (a container without one)
         return None
 
 
@@ -289,9 +289,9 @@ class LazyTaskCache:
     or opens the local cache file.
     """
 
-    def __init__(self, opener: Callable[[], Any], claim_s: float = DEFAULT_CLAIM_S) -> None:
+    def __init__(self, opener: Callable[[], TaskCache], claim_s: float = DEFAULT_CLAIM_S) -> None:
         self._opener = opener
-        self._cache: Any = None
+        self._cache: TaskCache | None = None
         self.claim_s = claim_s
 
     @property
@@ -299,7 +299,7 @@ class LazyTaskCache:
         """True once the cache was opened."""
         return self._cache is not None
 
-    def _open(self) -> Any:
+    def _open(self) -> TaskCache:
         if self._cache is None:
             self._cache = self._opener()
             self.claim_s = self._cache.claim_s

@@ -27,10 +27,9 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mc.errors import FlowError
+from mc.errors import DotPathError, FlowError, WiringError
 from mc.flows.dotpath import split_path
 from mc.flows.task_types.wiring import parse_wiring
-
 
 # Params that hold task specs for later: their paths are read in another flow.
 _HELD_FOR_LATER = ("mapping_params", "flow_spec", "cases", "default_case")
@@ -161,7 +160,7 @@ class _Chain:
         """The tasks a ``ctx...`` path read from: a task itself, or the writers of flow data."""
         try:
             parts = split_path(reference)
-        except Exception:  # a malformed path reads nothing
+        except DotPathError:  # a malformed path reads nothing
             return []
         if len(parts) < 3 or parts[0] != "ctx":
             return []
@@ -237,7 +236,7 @@ def _wirings(task: Mapping[str, Any]) -> list[dict[str, Any]]:
     for wiring in raw if isinstance(raw, list) else []:
         try:
             parsed.append(parse_wiring(wiring, "wiring"))
-        except Exception:  # a bad wiring failed its task; it fed nothing
+        except WiringError:  # a bad wiring failed its task; it fed nothing
             continue
     return parsed
 
@@ -257,7 +256,7 @@ def _flow_data_writers(scope: _Scope, data_path: list[str]) -> list[str]:
         for wiring in _wirings(task):
             try:
                 dest = split_path(wiring["dest"])
-            except Exception:
+            except DotPathError:  # a bad destination wrote nothing
                 continue
             if dest[:3] == ["ctx", "flow", "data"] and _overlaps(dest[3:], data_path):
                 writers.append(key)

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mc.errors import CacheKeyNotFoundError, StoreError
-from mc.flows.cache import DEFAULT_CLAIM_S, TaskCache, entry_is_fresh
+from mc.flows.cache import DEFAULT_CLAIM_S, entry_is_fresh
 from mc.store.database import (
     display_url,
     make_engine,
@@ -291,7 +291,7 @@ class SqlTaskCache:
         """
         table = cache_table
         now = self.clock()
-        condition = table.c.data_json.is_not(None)
+        condition: sa.ColumnElement[bool] = table.c.data_json.is_not(None)
         if older_than_s is not None:
             condition = sa.and_(condition, table.c.created_at <= now - older_than_s)
         claim_expired = sa.and_(
