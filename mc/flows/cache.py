@@ -206,8 +206,7 @@ def provenance_record(
     the executor, job id, resources and job dir); the task's times and its
     input params. Never environment variables.
     """
-    record: dict[str, Any] = dict(RUNTIME)
-    record["task_type"] = task.get("task_type")
+    record: dict[str, Any] = {**RUNTIME, "task_type": task.get("task_type")}
     if code:
         record["code"] = dict(code)
     if run:

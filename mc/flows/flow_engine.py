@@ -299,7 +299,7 @@ class FlowEngine:
         raw_names: tuple[str, ...] = tuple(getattr(handler, "raw_params", ()) or ())
         params = task.get("task_params") or {}
         resolved = True
-        if needs_interpolation(params, raw_names):
+        if params and needs_interpolation(params, raw_names):
             try:
                 params = interpolate(params, ctx, raw=raw_names)
             except DotPathError:
