@@ -77,6 +77,8 @@ from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, Task
 logger = logging.getLogger(__name__)
 
 _HANDLER_STATUSES = (RUNNING, COMPLETED, FAILED)
+# What of a task's data a cache entry leaves out (see _complete_task).
+_NOT_CACHED_DATA = frozenset({"attempts", "handle"})
 
 HandlerT = TypeVar("HandlerT", bound=TaskHandler)
 ExecutorT = TypeVar("ExecutorT", bound=AnyExecutor)
@@ -420,7 +422,14 @@ class FlowEngine:
         claim = task.pop("cache_claim", None)
         if claim is not None and self.cache is not None:
             expire_s = task["cache"].get("expire_s")
-            data = {name: value for name, value in task["data"].items() if name != "attempts"}
+            # Neither failed attempts nor the handle of outside work: a hit
+            # must never poll or cancel the job of the task that made it. The
+            # task keeps what a hit would get, so its successors see the same
+            # data (and get the same keys) either way; the engine's
+            # task['attempts'] and the provenance keep the rest.
+            for name in _NOT_CACHED_DATA:
+                task["data"].pop(name, None)
+            data = task["data"]
             entry = {
                 "key": task["cache_key"],
                 "task_type": task["task_type"],

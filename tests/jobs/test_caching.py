@@ -92,6 +92,15 @@ def test_a_hit_refers_to_the_original_job_dir(tmp_path, cache_db):
     assert item_tasks(second)[0]["cached_from"]["flow"] == f"{first.key}.sweep"
 
 
+def test_a_hit_holds_no_handle_of_the_original_job(tmp_path, cache_db):
+    first = run(sweep_spec([1]), tmp_path / "first", cache_db)
+    second = run(sweep_spec([1]), tmp_path / "second", cache_db)
+    assert "handle" not in item_tasks(second)[0]["data"]
+    assert item_tasks(second)[0]["provenance"]["run"]["job_handle"] == {
+        "job_dir": item_tasks(first)[0]["data"]["job_dir"]
+    }
+
+
 def test_a_hit_copies_the_job_dir_when_asked(tmp_path, cache_db):
     policy = {"copy_job_dir": True}
     first = run(sweep_spec([1], cache=policy), tmp_path / "first", cache_db)
