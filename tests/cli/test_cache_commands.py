@@ -274,3 +274,12 @@ def test_show_provenance_needs_a_task(mc, chain_flow):
     code, _, err = mc("show", "--provenance", "chain", "--db", chain_flow)
     assert code == 2
     assert "--provenance needs a TASK" in err
+
+
+def test_show_says_which_tasks_came_from_the_cache(mc, spec_file, sqlite_url):
+    for _ in range(2):
+        key = mc("submit", spec_file, "--db", sqlite_url)[1].strip()
+        assert mc("runner", "--db", sqlite_url, "--until-done", "--interval", "0.05", "--poll", "0.05")[0] == 0
+    code, out, _ = mc("show", key, "--db", sqlite_url)
+    assert code == 0
+    assert out.count("cached from ") == 4

@@ -300,3 +300,18 @@ def test_provenance_record_keeps_code_and_run():
     )
     assert record["code"] == {"job_type": "j"}
     assert record["run"] == {"executor": "local"}
+
+
+def test_the_flow_tree_names_a_waiting_task_and_a_cached_one(clock, task_cache):
+    from mc.flows.tree import build_flow_tree
+
+    slow = Counter(ticks_to_finish=3)
+    engine = FlowEngine({"double": slow}, clock=clock, cache=task_cache)
+    first, second = double_flow(key="first"), double_flow(key="second")
+    engine.tick_flow(first)
+    engine.tick_flow(second)
+    waiting = build_flow_tree(second.to_flow_dict()).tasks[0]
+    assert waiting.cache_waiting_for.startswith("first/d#")
+    engine.run_flow(first)
+    engine.run_flow(second)
+    assert build_flow_tree(second.to_flow_dict()).tasks[0].cached_from == "first/d"
