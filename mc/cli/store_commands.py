@@ -465,10 +465,11 @@ def _change_flow(
     return changed, message
 
 
-def _store_engine() -> FlowEngine:
+def _store_engine(store: FlowStore | None = None) -> FlowEngine:
     from mc.runner import add_stored_flow_task_type
 
-    engine = FlowEngine()
+    # With the store's cache, cancelling a task gives up its claim at once.
+    engine = FlowEngine(cache=store.task_cache() if store is not None else None)
     add_stored_flow_task_type(engine)
     return engine
 
@@ -496,7 +497,7 @@ def _retry_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) 
 
 
 def _cancel(args: argparse.Namespace, store: FlowStore) -> int:
-    with _store_engine() as engine:
+    with _store_engine(store) as engine:
         return _cancel_with(args, store, engine)
 
 

@@ -529,6 +529,8 @@ class FlowEngine:
                 flow.key, task["key"], len(attempts), delay, summary,
             )
             return False
+        if isinstance(task.get("provenance"), dict):
+            task["provenance"]["finished_at"] = now
         flow.fail(task["key"], error, now, attempts if retries else None)
         if retries:
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"

@@ -283,3 +283,25 @@ def test_show_says_which_tasks_came_from_the_cache(mc, spec_file, sqlite_url):
     code, out, _ = mc("show", key, "--db", sqlite_url)
     assert code == 0
     assert out.count("cached from ") == 4
+
+
+def test_cancel_gives_up_a_cancelled_tasks_claim_at_once(mc, tmp_path, sqlite_url):
+    from mc.flows import Flow, FlowEngine
+    from mc.store import FlowStore
+
+    spec = {"tasks": [{"key": "wait", "task_type": "job", "cache": True, "task_params": {
+        "job_type": "example_polynomial", "job_params": {"x": 2}}}]}
+    with FlowStore(sqlite_url) as store:
+        key = store.create_flow(spec)
+        engine = FlowEngine(cache=store.task_cache())
+        with store.leased(key, "test") as flow:
+            engine.tick_flow(flow, {"jobs_root": str(tmp_path / "jobs")})
+            assert "cache_claim" in flow.tasks["wait"]
+            store.save_flow(flow)
+        code, _, err = mc("cancel", key, "--db", sqlite_url)
+        assert code == 0, err
+        other = Flow.from_flow_spec(spec)
+        engine.tick_flow(other, {"jobs_root": str(tmp_path / "jobs")})
+        assert "cache_waiting_for" not in other.tasks["wait"]
+        assert "cache_claim" in other.tasks["wait"]
+        engine.close()

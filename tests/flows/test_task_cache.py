@@ -315,3 +315,12 @@ def test_the_flow_tree_names_a_waiting_task_and_a_cached_one(clock, task_cache):
     engine.run_flow(first)
     engine.run_flow(second)
     assert build_flow_tree(second.to_flow_dict()).tasks[0].cached_from == "first/d"
+
+
+def test_a_failed_task_keeps_the_provenance_of_its_last_attempt(caching_engine):
+    flow = double_flow(fail=True)
+    with pytest.raises(Exception):
+        caching_engine.run_flow(flow)
+    provenance = flow.tasks["d"]["provenance"]
+    assert provenance["finished_at"] == flow.tasks["d"]["finished_at"]
+    assert provenance["params"] == {"x": 3, "fail": True}
