@@ -333,9 +333,12 @@ class FlowEngine:
                 }
             except DotPathError as error:
                 return f"cache.key: {error}"
-        task["cache_key"] = task_caching.cache_key(
-            task["task_type"], key_params, code, policy.get("cache_version")
-        )
+        try:
+            task["cache_key"] = task_caching.cache_key(
+                task["task_type"], key_params, code, policy.get("cache_version")
+            )
+        except (TypeError, ValueError) as error:  # a handler left data JSON cannot hold
+            return f"cache: the task's params are not JSON, so they have no key: {error}"
         return None
 
     def _handler_or_none(self, task: Mapping[str, Any]) -> Any:

@@ -12,6 +12,7 @@ runs a job dir by hand, and every executor runs it just so.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import time
@@ -34,6 +35,8 @@ from mc.jobs.constants import (
     WORK_DIR_NAME,
 )
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
+
+logger = logging.getLogger(__name__)
 
 _JOB_FIELDS = {"key", "job_type", "job_params"}
 
@@ -186,12 +189,21 @@ def job_module_identity(job_type: str, module: Any) -> dict[str, Any]:
     }
 
 
-def record_job_provenance(job_dir: str | os.PathLike[str], **fields: Any) -> None:
-    """Add ``fields`` to the ``provenance`` of the job dir's ``job.json`` (atomically)."""
-    meta = read_job_meta(job_dir)
-    provenance = meta.get("provenance")
-    meta["provenance"] = {**(provenance if isinstance(provenance, dict) else {}), **fields}
-    _write_meta(Path(job_dir), meta)
+def record_job_provenance(job_dir: str | os.PathLike[str], **fields: Any) -> bool:
+    """Add ``fields`` to the ``provenance`` of the job dir's ``job.json`` (atomically).
+
+    A record is a note, not the work: when the job dir cannot be read or
+    written (it was moved away), this logs a warning and returns False.
+    """
+    try:
+        meta = read_job_meta(job_dir)
+        provenance = meta.get("provenance")
+        meta["provenance"] = {**(provenance if isinstance(provenance, dict) else {}), **fields}
+        _write_meta(Path(job_dir), meta)
+    except (JobError, OSError, TypeError, ValueError) as error:
+        logger.warning("job dir %s: could not record its provenance: %s", job_dir, error)
+        return False
+    return True
 
 
 def _write_meta(job_dir: Path, meta: Mapping[str, Any]) -> None:

@@ -324,3 +324,25 @@ def test_a_failed_task_keeps_the_provenance_of_its_last_attempt(caching_engine):
     provenance = flow.tasks["d"]["provenance"]
     assert provenance["finished_at"] == flow.tasks["d"]["finished_at"]
     assert provenance["params"] == {"x": 3, "fail": True}
+
+
+def test_params_that_are_not_json_fail_a_cached_task_not_the_tick(caching_engine):
+    flow = Flow.from_flow_spec(
+        {
+            "tasks": [
+                {"key": "odd", "task_type": "noop"},
+                {
+                    "key": "d",
+                    "task_type": "double",
+                    "task_params": {"x": "$ctx.flow.tasks.odd.data.values"},
+                    "cache": True,
+                },
+            ]
+        }
+    )
+    caching_engine.tick_flow(flow)
+    flow.tasks["odd"]["data"]["values"] = {1, 2}  # as a careless handler might leave
+    caching_engine.tick_flow(flow)
+    caching_engine.tick_flow(flow)
+    assert flow.tasks["d"]["status"] == "FAILED"
+    assert "not JSON" in flow.tasks["d"]["error"]

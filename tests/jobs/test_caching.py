@@ -242,3 +242,10 @@ def test_concurrent_flows_on_postgresql_with_the_same_key_run_the_job_once(tmp_p
     assert results["a"].tasks["sweep"]["data"]["results"] == results["b"].tasks["sweep"]["data"]["results"]
     hits = [task for flow in results.values() for task in item_tasks(flow) if "cached_from" in task]
     assert len(hits) == 3
+
+
+def test_a_job_dir_that_cannot_be_written_loses_only_its_provenance_note(tmp_path, caplog):
+    from mc.jobs.job_dir import record_job_provenance
+
+    assert record_job_provenance(tmp_path / "gone", executor="local") is False
+    assert "could not record its provenance" in caplog.text
