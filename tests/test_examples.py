@@ -47,7 +47,9 @@ def jobs_root(tmp_path, monkeypatch):
 
 
 def example_files() -> list[str]:
-    return sorted(path.name for path in EXAMPLES.iterdir() if path.suffix in (".yaml", ".yml", ".json"))
+    return sorted(
+        path.name for path in EXAMPLES.iterdir() if path.suffix in (".yaml", ".yml", ".json")
+    )
 
 
 def test_every_example_has_expected_output():

@@ -22,15 +22,15 @@ from typing import Any, TextIO
 
 from mc import __version__
 from mc.cli.arguments import positive_int
+from mc.cli.cache_commands import add_cache_commands
+from mc.cli.graph_command import add_graph_command
+from mc.cli.spec_files import load_flow_spec_file
+from mc.cli.store_commands import add_store_commands
 from mc.errors import ExecutorError, FlowError, FlowSpecError, TaskTypeError
 from mc.flows.cache import LazyTaskCache, TaskCache
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
-from mc.cli.spec_files import load_flow_spec_file
-from mc.cli.store_commands import add_store_commands
-from mc.cli.graph_command import add_graph_command
-from mc.cli.cache_commands import add_cache_commands
 
 EXIT_OK = 0
 EXIT_FLOW_FAILED = 1
@@ -188,8 +188,7 @@ def format_task_table(flow: Flow) -> str:
         rows.append((key, task["task_type"], task["status"], duration))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-        for row in rows
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
     )
 
 

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 
-def number_type(convert: Callable[[str], Any], minimum: float, inclusive: bool) -> Callable[[str], Any]:
+def number_type(
+    convert: Callable[[str], Any], minimum: float, inclusive: bool
+) -> Callable[[str], Any]:
     """Return an argparse type: ``convert`` the text, and refuse values below ``minimum``.
 
     With ``inclusive`` false, ``minimum`` itself is refused too; NaN always is.

@@ -51,7 +51,10 @@ def add_cache_commands(commands: Any) -> None:
     _add_database(ls)
     limits = ls.add_mutually_exclusive_group()
     limits.add_argument(
-        "--limit", type=positive_int, default=LS_DEFAULT_LIMIT, metavar="N",
+        "--limit",
+        type=positive_int,
+        default=LS_DEFAULT_LIMIT,
+        metavar="N",
         help=f"at most N rows (default {LS_DEFAULT_LIMIT})",
     )
     limits.add_argument("--all", action="store_true", help="every row")
@@ -71,7 +74,10 @@ def add_cache_commands(commands: Any) -> None:
     clear = actions.add_parser("clear", help="delete every entry, or the older ones")
     _add_database(clear)
     clear.add_argument(
-        "--older-than", type=non_negative_duration, default=None, metavar="DURATION",
+        "--older-than",
+        type=non_negative_duration,
+        default=None,
+        metavar="DURATION",
         help="only entries made more than DURATION ago, as 12h, 30d",
     )
     clear.set_defaults(command=_with_cache("clear", _clear))
@@ -86,11 +92,15 @@ def add_cache_commands(commands: Any) -> None:
 def _add_database(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
-        "--db", default=None, metavar="URL",
+        "--db",
+        default=None,
+        metavar="URL",
         help="the flow store whose cache to use (default: $MC_DB_URL, else the local cache)",
     )
     where.add_argument(
-        "--cache-db", default=None, metavar="URL",
+        "--cache-db",
+        default=None,
+        metavar="URL",
         help="a cache database of its own, as `mc run --cache-db` uses (default: "
         "the local cache in your user cache dir)",
     )
@@ -159,8 +169,7 @@ def format_cache_table(rows: list[dict[str, Any]], now: float) -> str:
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
-        for line in table
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table
     )
 
 

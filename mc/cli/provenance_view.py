@@ -103,7 +103,9 @@ def _describe_code(code: Mapping[str, Any]) -> str:
         return text
     if "fn" in code:
         sha = code.get("source_sha256")
-        return f"{printable(code['fn'])}" + (f" ({printable(str(sha)[:_HASH_SHOWN])})" if sha else "")
+        return f"{printable(code['fn'])}" + (
+            f" ({printable(str(sha)[:_HASH_SHOWN])})" if sha else ""
+        )
     return printable(json.dumps(dict(code), sort_keys=True))
 
 

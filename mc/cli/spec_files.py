@@ -21,7 +21,9 @@ def load_flow_spec_file(path: str | Path) -> Any:
     except UnicodeDecodeError as error:
         raise FlowSpecError(str(path), f"not UTF-8 text: {error.reason}") from None
     except OSError as error:
-        raise FlowSpecError(str(path), f"cannot read the file: {error.strerror or error}") from error
+        raise FlowSpecError(
+            str(path), f"cannot read the file: {error.strerror or error}"
+        ) from error
     if path.suffix.lower() == ".json":
         try:
             return json.loads(text)

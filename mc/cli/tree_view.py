@@ -77,7 +77,9 @@ def node_lines(node: TaskNode, now: float) -> list[Line]:
     if node.cached_from is not None:
         lines.append([(f"cached from {printable(node.cached_from)}", "dim")])
     elif node.cache_waiting_for is not None:
-        lines.append([(f"waiting for {printable(node.cache_waiting_for)} to compute its cache key", "dim")])
+        lines.append(
+            [(f"waiting for {printable(node.cache_waiting_for)} to compute its cache key", "dim")]
+        )
     if node.error:
         lines.append([("error: ", "red"), (printable(node.error), None)])
     return lines
@@ -91,8 +93,8 @@ def flow_header(tree: FlowTree) -> str:
 
 def format_flow_tree(tree: FlowTree, now: float, unicode: bool = True) -> str:
     """Return the tasks of ``tree`` as plain text lines with tree guides."""
-    branch, last, pipe, space = ("├── ", "└── ", "│   ", "    ") if unicode else (
-        "|-- ", "`-- ", "|   ", "    "
+    branch, last, pipe, space = (
+        ("├── ", "└── ", "│   ", "    ") if unicode else ("|-- ", "`-- ", "|   ", "    ")
     )
     out: list[str] = []
 
@@ -110,7 +112,9 @@ def format_flow_tree(tree: FlowTree, now: float, unicode: bool = True) -> str:
     return "\n".join(out)
 
 
-def print_flow_tree(tree: FlowTree, out: TextIO, now: float, header_lines: Sequence[str] = ()) -> None:
+def print_flow_tree(
+    tree: FlowTree, out: TextIO, now: float, header_lines: Sequence[str] = ()
+) -> None:
     """Print the flow's header, ``header_lines`` and its task tree to ``out``.
 
     Uses ``rich`` on a terminal when it is installed; plain text otherwise.
@@ -197,6 +201,9 @@ def format_duration(seconds: float) -> str:
 def format_time(epoch_s: float, same_day_as: float | None = None) -> str:
     """Return local time as ``2026-11-30 08:10:01``; only the time on ``same_day_as``'s day."""
     moment = datetime.datetime.fromtimestamp(epoch_s)
-    if same_day_as is not None and moment.date() == datetime.datetime.fromtimestamp(same_day_as).date():
+    if (
+        same_day_as is not None
+        and moment.date() == datetime.datetime.fromtimestamp(same_day_as).date()
+    ):
         return moment.strftime("%H:%M:%S")
     return moment.strftime("%Y-%m-%d %H:%M:%S")

@@ -313,9 +313,9 @@ class Flow:
             self._successors[self._position[pre]].append(place)
         for succ in successors:
             succ_task = self.tasks[succ]
-            succ_task["precursors"] = [
-                p for p in succ_task["precursors"] if p != ROOT_TASK_KEY
-            ] + [key]
+            succ_task["precursors"] = [p for p in succ_task["precursors"] if p != ROOT_TASK_KEY] + [
+                key
+            ]
             self._successors[place].append(self._position[succ])
         verdict = self._judge_pending(place)
         if verdict is False:
@@ -368,8 +368,8 @@ class Flow:
                     path.append(came_from[path[-1]])  # type: ignore[arg-type]
                 cycle = [new_key, *reversed(path), new_key]
                 raise FlowSpecError(
-                    "task", f"adding {new_key!r} would make a dependency cycle: "
-                    + " -> ".join(cycle)
+                    "task",
+                    f"adding {new_key!r} would make a dependency cycle: " + " -> ".join(cycle),
                 )
             for succ in self.get_successors(key):
                 if succ not in came_from:
@@ -508,9 +508,7 @@ class Flow:
         task["finished_at"] = now
         self._finish(place, COMPLETED)
 
-    def fail(
-        self, key: str, error: str, now: float, attempts: list[Any] | None = None
-    ) -> None:
+    def fail(self, key: str, error: str, now: float, attempts: list[Any] | None = None) -> None:
         """Record that the RUNNING task ``key`` FAILED at ``now`` with ``error``.
 
         ``attempts``, if given, is kept in the task (``attempts``) and a copy
@@ -776,7 +774,5 @@ def _check_task_dict(key: Any, task: Any, tasks: Mapping[str, Any]) -> None:
         flow_spec.normalize_task_policies(task, where)
     except FlowSpecError as error:
         raise FlowLoadError(str(error)) from None
-    if "retry_at" in task and (
-        status != PENDING or type(task["retry_at"]) not in (int, float)
-    ):
+    if "retry_at" in task and (status != PENDING or type(task["retry_at"]) not in (int, float)):
         raise FlowLoadError(f"{where}: retry_at must be a time, on a PENDING task")

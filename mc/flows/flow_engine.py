@@ -136,9 +136,7 @@ class FlowEngine:
         # mc.flows.cache); None: they always run.
         self.cache = cache
 
-    def register_executor(
-        self, name: str, executor: ExecutorT, replace: bool = False
-    ) -> ExecutorT:
+    def register_executor(self, name: str, executor: ExecutorT, replace: bool = False) -> ExecutorT:
         """Register an executor under ``name`` and return it (see
         :mod:`mc.flows.executor_registry`); it stays yours to close."""
         self.executor_registry.register(name, executor, replace)
@@ -179,9 +177,7 @@ class FlowEngine:
         self, name: str, handler: HandlerT, replace: bool = False
     ) -> HandlerT: ...
 
-    def register_task_type(
-        self, name: str, handler: Any = None, replace: bool = False
-    ) -> Any:
+    def register_task_type(self, name: str, handler: Any = None, replace: bool = False) -> Any:
         """Register a task type; usable as a decorator when ``handler`` is omitted.
 
         Raises :class:`~mc.errors.TaskTypeError` if ``name`` is already
@@ -396,7 +392,11 @@ class FlowEngine:
     ) -> None:
         task.pop("cache_waiting_for", None)
         task["data"] = {**(task.get("data") or {}), **entry["data"]}
-        cached_from = {"flow": entry["flow_key"], "task": entry["task_key"], "at": entry["created_at"]}
+        cached_from = {
+            "flow": entry["flow_key"],
+            "task": entry["task_key"],
+            "at": entry["created_at"],
+        }
         task["cached_from"] = cached_from
         task["provenance"] = entry.get("provenance") or task.get("provenance")
         restore = getattr(self._handler_or_none(task), "restore_cached", None)
@@ -405,7 +405,10 @@ class FlowEngine:
         flow.complete(task["key"], self.clock())
         logger.info(
             "flow %s: task %s COMPLETED from the cache (made by task %s of flow %s)",
-            flow.key, task["key"], cached_from["task"], cached_from["flow"],
+            flow.key,
+            task["key"],
+            cached_from["task"],
+            cached_from["flow"],
         )
 
     def _complete_task(self, flow: Flow, task: dict[str, Any], ctx: dict[str, Any]) -> None:
@@ -529,7 +532,11 @@ class FlowEngine:
             flow.retry_later(task["key"], now + delay, attempts)
             logger.info(
                 "flow %s: task %s attempt %d failed, retry in %g s: %s",
-                flow.key, task["key"], len(attempts), delay, summary,
+                flow.key,
+                task["key"],
+                len(attempts),
+                delay,
+                summary,
             )
             return False
         if isinstance(task.get("provenance"), dict):

@@ -115,9 +115,7 @@ class _Chain:
     def __init__(self) -> None:
         self.seen: set[str] = set()
 
-    def node(
-        self, scope: _Scope, key: str, via: list[str], spread_items: bool
-    ) -> ProvenanceNode:
+    def node(self, scope: _Scope, key: str, via: list[str], spread_items: bool) -> ProvenanceNode:
         task = scope.tasks[key]
         path = scope.prefix + key
         if path in self.seen:
@@ -164,7 +162,9 @@ class _Chain:
             return []
         if len(parts) < 3 or parts[0] != "ctx":
             return []
-        target = scope if parts[1] == "flow" else scope.parent if parts[1] == "parent_flow" else None
+        target = (
+            scope if parts[1] == "flow" else scope.parent if parts[1] == "parent_flow" else None
+        )
         if target is None:
             return []
         if parts[2] == "tasks" and len(parts) >= 4 and parts[3] in target.tasks:

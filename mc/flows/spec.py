@@ -67,7 +67,12 @@ TRIGGER_RULES = ("all_success", "all_done", "one_success", "one_failed", "none_f
 DEFAULT_TRIGGER_RULE = TRIGGER_RULES[0]
 # Per-task policies: stored in the task dict only when the spec sets them.
 TASK_POLICY_FIELDS = (
-    "trigger_rule", "retries", "retry_delay_s", "retry_backoff", "timeout_s", "cache"
+    "trigger_rule",
+    "retries",
+    "retry_delay_s",
+    "retry_backoff",
+    "timeout_s",
+    "cache",
 )
 # The fields of a task's ``cache`` policy (see normalize_cache_policy).
 CACHE_POLICY_KEYS = ("key", "expire_s", "cache_version", "copy_job_dir")
@@ -214,7 +219,9 @@ def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str
         )
         if not ok:
             bound = f"> {low}" if strict else f">= {low}"
-            raise FlowSpecError(f"{path}.{name}", f"expected {what} {bound}, got {_describe(value)}")
+            raise FlowSpecError(
+                f"{path}.{name}", f"expected {what} {bound}, got {_describe(value)}"
+            )
         policies[name] = value if type(value) in (int, float) else float(value)
     cache = normalize_cache_policy(task_spec.get("cache"), f"{path}.cache")
     if cache is not None:
@@ -287,9 +294,7 @@ def normalize_cache_policy(cache: Any, path: str) -> dict[str, Any] | None:
     return policy
 
 
-def new_task_dict(
-    key: str, task_spec: Mapping[str, Any], precursors: list[str]
-) -> dict[str, Any]:
+def new_task_dict(key: str, task_spec: Mapping[str, Any], precursors: list[str]) -> dict[str, Any]:
     """Return the PENDING task dict for a normalized task spec.
 
     A task whose spec has data keeps a copy of it in ``initial_data``, so

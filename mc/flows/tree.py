@@ -199,9 +199,7 @@ class _Builder:
             error=_last_error_line(task),
             cached_from=_cached_from(task.get("cached_from")),
             cache_waiting_for=_text_or_none(task.get("cache_waiting_for")),
-            precursors=[
-                str(pre) for pre in task.get("precursors") or [] if pre != ROOT_TASK_KEY
-            ],
+            precursors=[str(pre) for pre in task.get("precursors") or [] if pre != ROOT_TASK_KEY],
         )
         if depth >= _MAX_DEPTH:
             return node
@@ -270,7 +268,9 @@ def _count_attempts(task: Mapping[str, Any]) -> int:
     failed = task.get("attempts")
     count = len(failed) if isinstance(failed, list) else 0
     status = task.get("status")
-    if status == RUNNING or (status not in (PENDING, SKIPPED, FAILED) and task.get("started_at") is not None):
+    if status == RUNNING or (
+        status not in (PENDING, SKIPPED, FAILED) and task.get("started_at") is not None
+    ):
         return count + 1
     if status == FAILED:
         return max(count, 1)

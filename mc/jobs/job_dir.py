@@ -63,7 +63,9 @@ exit "$status"
 def check_job(job: Any) -> dict[str, Any]:
     """Return ``job`` as a complete job dict, or raise JobError saying what is wrong."""
     if not isinstance(job, Mapping):
-        raise JobError(f"job: expected a mapping with key, job_type, job_params, got {type(job).__name__}")
+        raise JobError(
+            f"job: expected a mapping with key, job_type, job_params, got {type(job).__name__}"
+        )
     unknown = set(job) - _JOB_FIELDS
     if unknown:
         raise JobError(f"job: unknown fields {sorted(unknown)} (expected {sorted(_JOB_FIELDS)})")
@@ -77,7 +79,9 @@ def check_job(job: Any) -> dict[str, Any]:
     if params is None:
         params = {}
     if not isinstance(params, Mapping):
-        raise JobError(f"job {key!r}: job_params: expected a mapping, got {type(params).__name__}", key)
+        raise JobError(
+            f"job {key!r}: job_params: expected a mapping, got {type(params).__name__}", key
+        )
     return {"key": key, "job_type": job_type, "job_params": dict(params)}
 
 
@@ -89,10 +93,14 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
         raise JobError(f"{where}: expected a mapping, got {type(resources).__name__}")
     unknown = set(resources) - set(RESOURCE_NAMES)
     if unknown:
-        raise JobError(f"{where}: unknown resources {sorted(unknown)} (expected some of {list(RESOURCE_NAMES)})")
+        raise JobError(
+            f"{where}: unknown resources {sorted(unknown)} (expected some of {list(RESOURCE_NAMES)})"
+        )
     for name in ("cores", "memory_mb", "walltime_s"):
         value = resources.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
+        ):
             raise JobError(f"{where}.{name}: expected a positive number, got {value!r}")
     for name in ("partition", "account"):
         value = resources.get(name)
@@ -106,7 +114,9 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
     for item in extra or []:
         # Each goes to sbatch as one argument: an option, never a script path.
         if not item.startswith("-"):
-            raise JobError(f"{where}.extra_directives: {item!r} is not an option such as '--qos=long'")
+            raise JobError(
+                f"{where}.extra_directives: {item!r} is not an option such as '--qos=long'"
+            )
     return dict(resources)
 
 
@@ -128,16 +138,24 @@ def build_job_dir(
     module = registry.resolve(job["job_type"], allow_imports)
     job_dir = Path(output_dir).absolute()
     if job_dir.exists() and (not job_dir.is_dir() or any(job_dir.iterdir())):
-        raise JobError(f"job {job['key']!r}: job dir {str(job_dir)!r} exists and is not empty", job["key"])
+        raise JobError(
+            f"job {job['key']!r}: job dir {str(job_dir)!r} exists and is not empty", job["key"]
+        )
     work_dir = job_dir / WORK_DIR_NAME
     work_dir.mkdir(parents=True)
     built = module.build_work_dir(job["job_params"], str(work_dir))
     where = f"job {job['key']!r}: {job['job_type']}.build_work_dir()"
     if not isinstance(built, Mapping):
-        raise JobTypeError(f"{where} returned {type(built).__name__}; expected a dict with 'entrypoint'", job["key"])
+        raise JobTypeError(
+            f"{where} returned {type(built).__name__}; expected a dict with 'entrypoint'",
+            job["key"],
+        )
     entrypoint = built.get("entrypoint")
     if not isinstance(entrypoint, str) or not entrypoint.strip():
-        raise JobTypeError(f"{where}: 'entrypoint' must be a non-empty shell command, got {entrypoint!r}", job["key"])
+        raise JobTypeError(
+            f"{where}: 'entrypoint' must be a non-empty shell command, got {entrypoint!r}",
+            job["key"],
+        )
     meta = {
         **job,
         "entrypoint": entrypoint,
@@ -232,7 +250,9 @@ def read_exit_status(job_dir: str | os.PathLike[str]) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise JobError(f"job dir {str(job_dir)!r}: {EXIT_STATUS_FILE} holds {text!r}, not a number") from None
+        raise JobError(
+            f"job dir {str(job_dir)!r}: {EXIT_STATUS_FILE} holds {text!r}, not a number"
+        ) from None
 
 
 def stderr_tail(job_dir: str | os.PathLike[str], lines: int = STDERR_TAIL_LINES) -> str:

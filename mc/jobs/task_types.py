@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast, overload
 
 from mc.errors import ExecutorError, JobError, MCError
+from mc.flows.cache import function_source_sha256, import_path
 from mc.flows.flow_engine import FlowEngine, get_default_engine
 from mc.flows.plugins import (
     AnyExecutor,
@@ -51,7 +52,6 @@ from mc.flows.statuses import COMPLETED as TASK_COMPLETED
 from mc.flows.statuses import FAILED as TASK_FAILED
 from mc.flows.task_handler import BaseTaskHandler, TaskCtx
 from mc.jobs import constants
-from mc.flows.cache import function_source_sha256, import_path
 from mc.jobs.job_dir import (
     build_job_dir,
     job_module_identity,
@@ -168,7 +168,9 @@ def _named_executor(task_ctx: TaskCtx, name: object, kind: str) -> AnyExecutor:
     executor = _engine(task_ctx).get_executor(name)
     can_run, lacks = _EXECUTOR_KINDS[kind]
     if not can_run(executor):
-        raise ExecutorError(f"task {key!r}: executor {name!r} cannot run {kind} (it has no {lacks})")
+        raise ExecutorError(
+            f"task {key!r}: executor {name!r} cannot run {kind} (it has no {lacks})"
+        )
     return executor
 
 
@@ -276,8 +278,14 @@ class JobTaskHandler(BaseTaskHandler):
         )
         executor = self._executor(executor_name)
         job_types = _job_types(self.task_ctx)
-        job = {"key": task["key"], "job_type": params.get("job_type"), "job_params": params.get("job_params") or {}}
-        job_dir = build_job_dir(job, self._job_dir(params), job_types, _engine(self.task_ctx).allow_imports)
+        job = {
+            "key": task["key"],
+            "job_type": params.get("job_type"),
+            "job_params": params.get("job_params") or {},
+        }
+        job_dir = build_job_dir(
+            job, self._job_dir(params), job_types, _engine(self.task_ctx).allow_imports
+        )
         task["data"].update(executor=executor_name, job_dir=job_dir, submissions=0)
         self._submit(executor)
 
@@ -316,7 +324,9 @@ class JobTaskHandler(BaseTaskHandler):
             return
         data["exit_status"] = outputs.get("exit_status")
         record_job_provenance(
-            data["job_dir"], finished_at=time.time(), job_status=status,
+            data["job_dir"],
+            finished_at=time.time(),
+            job_status=status,
             exit_status=data["exit_status"],
         )
         if status == constants.COMPLETED:
@@ -341,9 +351,15 @@ class JobTaskHandler(BaseTaskHandler):
     def _job_dir(self, params: Mapping[str, Any]) -> str:
         if params.get("job_dir") is not None:
             if not isinstance(params["job_dir"], str):
-                raise JobError(f"task {self.task['key']!r}: task_params.job_dir must be a path string")
+                raise JobError(
+                    f"task {self.task['key']!r}: task_params.job_dir must be a path string"
+                )
             return params["job_dir"]
-        root = self.task_ctx.get("jobs_root") or os.environ.get(constants.JOBS_ROOT_ENV_VAR) or constants.DEFAULT_JOBS_ROOT
+        root = (
+            self.task_ctx.get("jobs_root")
+            or os.environ.get(constants.JOBS_ROOT_ENV_VAR)
+            or constants.DEFAULT_JOBS_ROOT
+        )
         flow = self.task_ctx.get("flow")
         flow_key = flow.key if flow is not None else "no_flow"
         base = Path(root).absolute() / _path_component(flow_key) / _path_component(self.task["key"])
@@ -361,7 +377,9 @@ class JobTaskHandler(BaseTaskHandler):
         try:
             json.dumps(handle)
         except (TypeError, ValueError) as error:
-            raise ExecutorError(f"executor {data['executor']!r} returned a handle that is not JSON: {error}") from None
+            raise ExecutorError(
+                f"executor {data['executor']!r} returned a handle that is not JSON: {error}"
+            ) from None
         data["handle"] = handle
         data["submissions"] += 1
         data["job_status"] = constants.QUEUED
@@ -369,7 +387,9 @@ class JobTaskHandler(BaseTaskHandler):
             data["job_dir"],
             executor=data["executor"],
             job_handle=handle,
-            job_id=(handle.get("job_id") or handle.get("key")) if isinstance(handle, Mapping) else None,
+            job_id=(handle.get("job_id") or handle.get("key"))
+            if isinstance(handle, Mapping)
+            else None,
             resources_override=resources,
             submitted_at=time.time(),
             flow_key=getattr(self.task_ctx.get("flow"), "key", None),
@@ -387,7 +407,9 @@ class JobTaskHandler(BaseTaskHandler):
         try:
             json.dumps(outputs)
         except (TypeError, ValueError) as error:
-            raise JobError(f"job {meta['key']!r}: parse_work_dir returned outputs that are not JSON: {error}") from None
+            raise JobError(
+                f"job {meta['key']!r}: parse_work_dir returned outputs that are not JSON: {error}"
+            ) from None
         return outputs
 
     def _failure_message(self, data: Mapping[str, Any], outputs: Mapping[str, Any]) -> str:
@@ -458,7 +480,9 @@ class CallTaskHandler(BaseTaskHandler):
         kwargs = params.get("kwargs", {})
         key = self.task["key"]
         if not isinstance(args, list):
-            raise JobError(f"task {key!r}: task_params.args must be a list, got {type(args).__name__}")
+            raise JobError(
+                f"task {key!r}: task_params.args must be a list, got {type(args).__name__}"
+            )
         if not isinstance(kwargs, Mapping) or not all(isinstance(name, str) for name in kwargs):
             raise JobError(f"task {key!r}: task_params.kwargs must be a mapping of names")
         fn = self._resolve_fn(params.get("fn"))
@@ -473,7 +497,10 @@ class CallTaskHandler(BaseTaskHandler):
             return
         if status == constants.LOST:
             if data["submissions"] >= constants.MAX_SUBMISSIONS:
-                _fail(self.task, f"call lost by executor {data['executor']!r} {data['submissions']} times")
+                _fail(
+                    self.task,
+                    f"call lost by executor {data['executor']!r} {data['submissions']} times",
+                )
             else:
                 self._submit()
             return
@@ -482,7 +509,10 @@ class CallTaskHandler(BaseTaskHandler):
             try:
                 data["result"] = json.loads(json.dumps(outputs.get("result"), allow_nan=False))
             except (TypeError, ValueError) as error:
-                _fail(self.task, f"task {self.task['key']!r}: the call returned a value that is not JSON: {error}")
+                _fail(
+                    self.task,
+                    f"task {self.task['key']!r}: the call returned a value that is not JSON: {error}",
+                )
                 return
             self.task["status"] = TASK_COMPLETED
         else:
@@ -494,7 +524,9 @@ class CallTaskHandler(BaseTaskHandler):
     def _resolve_fn(self, path: Any) -> Callable[..., Any]:
         key = self.task["key"]
         if not isinstance(path, str) or not path:
-            raise JobError(f"task {key!r}: task_params.fn must be a name or 'module:qualname', got {path!r}")
+            raise JobError(
+                f"task {key!r}: task_params.fn must be a name or 'module:qualname', got {path!r}"
+            )
         in_ctx = self.task_ctx.get("callables") or {}
         if path in in_ctx:
             fn: Callable[..., Any] = in_ctx[path]

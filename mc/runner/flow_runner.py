@@ -186,7 +186,9 @@ class FlowRunner:
                     logger.warning(
                         "runner %s: the round outlived its %gs lease; released %d flows "
                         "without ticking them (raise lease_s, or lower batch_size)",
-                        self.runner_id, self.lease_s, len(left),
+                        self.runner_id,
+                        self.lease_s,
+                        len(left),
                     )
                 else:
                     logger.info("runner %s: stopping; released %d flows", self.runner_id, len(left))
@@ -293,7 +295,9 @@ class FlowRunner:
                     # (leases expire), so wait and try again.
                     logger.error(
                         "runner %s: database error, retrying in %gs: %s",
-                        self.runner_id, max(interval_s, 1.0), error,
+                        self.runner_id,
+                        max(interval_s, 1.0),
+                        error,
                     )
                     stats = RunnerStats(database_errors=1)
                     self._stop.wait(max(interval_s, 1.0))

@@ -21,8 +21,8 @@ from mc.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from mc.store.database import DEFAULT_DB_URL, default_db_url
 from mc.store.cache import SqlTaskCache, default_cache_db_url
+from mc.store.database import DEFAULT_DB_URL, default_db_url
 from mc.store.flow_store import FlowRecord, FlowStore
 
 __all__ = [

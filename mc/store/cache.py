@@ -107,7 +107,9 @@ class SqlTaskCache:
             _make_sqlite_directory(url)
             engine = make_engine(url)
             try:
-                with store_errors(engine.url, f"cannot open the task cache at {display_url(engine.url)}", "open"):
+                with store_errors(
+                    engine.url, f"cannot open the task cache at {display_url(engine.url)}", "open"
+                ):
                     upgrade_schema(engine)
             except BaseException:
                 engine.dispose()
@@ -153,15 +155,18 @@ class SqlTaskCache:
         claim_values = {"claim_owner": owner, "claim_expires_at": now + self.claim_s}
         with self._errors(f"claim({key[:12]!r})"), write_transaction(self._engine) as connection:
             inserted = connection.execute(
-                self._insert().values(key=key, **claim_values).on_conflict_do_nothing(
-                    index_elements=[table.c.key]
-                )
+                self._insert()
+                .values(key=key, **claim_values)
+                .on_conflict_do_nothing(index_elements=[table.c.key])
             )
             if inserted.rowcount == 1:
                 return None
             select = sa.select(
-                table.c.created_at, table.c.expires_at, table.c.claim_owner,
-                table.c.claim_expires_at, table.c.data_json.is_not(None).label("has_data"),
+                table.c.created_at,
+                table.c.expires_at,
+                table.c.claim_owner,
+                table.c.claim_expires_at,
+                table.c.data_json.is_not(None).label("has_data"),
             ).where(table.c.key == key)
             if self._engine.dialect.name == "postgresql":
                 select = select.with_for_update()
@@ -245,16 +250,22 @@ class SqlTaskCache:
         if not isinstance(prefix, str) or not prefix:
             raise CacheKeyNotFoundError("expected a cache key, or the start of one")
         with self._errors(f"resolve_key({prefix!r})"), read_transaction(self._engine) as connection:
-            keys = connection.execute(
-                sa.select(table.c.key)
-                .where(
-                    table.c.key.startswith(prefix.lower(), autoescape=True),
+            keys = (
+                connection.execute(
+                    sa.select(table.c.key)
+                    .where(
+                        table.c.key.startswith(prefix.lower(), autoescape=True),
+                    )
+                    .order_by(table.c.key)
+                    .limit(_MAX_KEY_CANDIDATES + 1)
                 )
-                .order_by(table.c.key)
-                .limit(_MAX_KEY_CANDIDATES + 1)
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
         if not keys:
-            raise CacheKeyNotFoundError(f"no cache entry has a key starting with {prefix!r} in {self.url}")
+            raise CacheKeyNotFoundError(
+                f"no cache entry has a key starting with {prefix!r} in {self.url}"
+            )
         if len(keys) > 1:
             shown = ", ".join(key[:16] for key in keys[:_MAX_KEY_CANDIDATES])
             more = " and more" if len(keys) > _MAX_KEY_CANDIDATES else ""
@@ -270,9 +281,11 @@ class SqlTaskCache:
             row = connection.execute(sa.select(table).where(table.c.key == key)).one_or_none()
         if row is None:
             return None
-        found = _entry(row) if row.data_json is not None else {
-            name: getattr(row, name) for name in _ENTRY_COLUMNS
-        }
+        found = (
+            _entry(row)
+            if row.data_json is not None
+            else {name: getattr(row, name) for name in _ENTRY_COLUMNS}
+        )
         found["claim_owner"] = row.claim_owner
         found["claim_expires_at"] = row.claim_expires_at
         return found
@@ -310,7 +323,9 @@ class SqlTaskCache:
         return dialect.insert(cache_table)
 
     def _errors(self, operation: str) -> contextlib.AbstractContextManager[None]:
-        return store_errors(self._engine.url, f"task cache at {self.url}: {operation} failed", operation)
+        return store_errors(
+            self._engine.url, f"task cache at {self.url}: {operation} failed", operation
+        )
 
 
 def _entry(row: Any) -> dict[str, Any]:
@@ -327,8 +342,9 @@ def _make_sqlite_directory(url: str) -> None:
     except sa.exc.ArgumentError:
         return  # make_engine says what is wrong
     database = parsed.database or ""
-    if parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not (
-        database.startswith("file:")
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database not in ("", ":memory:")
+        and not (database.startswith("file:"))
     ):
         Path(database).absolute().parent.mkdir(parents=True, exist_ok=True)
-

@@ -133,9 +133,7 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError as error:
-        raise StoreError(
-            f"database URL {str(url)!r}: {error} {_URL_EXAMPLES}"
-        ) from None
+        raise StoreError(f"database URL {str(url)!r}: {error} {_URL_EXAMPLES}") from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     shown = display_url(parsed)
@@ -148,16 +146,16 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
         _check_sqlite_directory(parsed, shown)
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = sa.create_engine(
-                parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S}
-            )
+            engine = sa.create_engine(parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
             _configure_sqlite(engine)
         else:
             engine = sa.create_engine(parsed)
     except (ImportError, sa.exc.NoSuchModuleError) as error:
-        extra = " (install it with: pip install 'missioncontrol[postgres]')" if (
-            parsed.drivername == "postgresql+psycopg"
-        ) else ""
+        extra = (
+            " (install it with: pip install 'missioncontrol[postgres]')"
+            if (parsed.drivername == "postgresql+psycopg")
+            else ""
+        )
         raise StoreError(
             f"database URL {shown!r}: its driver is not available: {error}{extra}"
         ) from None

@@ -37,7 +37,10 @@ SWEEP = {
         {
             "key": "minimum",
             "task_type": "call",
-            "task_params": {"fn": "example_sweep_minimum", "args": ["$ctx.flow.tasks.sweep.data.results"]},
+            "task_params": {
+                "fn": "example_sweep_minimum",
+                "args": ["$ctx.flow.tasks.sweep.data.results"],
+            },
             "cache": True,
         },
     ],
@@ -121,7 +124,9 @@ def test_cache_db_chooses_the_cache(mc, spec_file, tmp_path):
 
 def test_a_flow_without_cached_tasks_never_opens_the_local_cache(mc, tmp_path):
     path = tmp_path / "hello.json"
-    path.write_text(json.dumps({"tasks": [{"key": "a", "task_type": "print", "task_params": {"msg": "hi"}}]}))
+    path.write_text(
+        json.dumps({"tasks": [{"key": "a", "task_type": "print", "task_params": {"msg": "hi"}}]})
+    )
     code, out, _ = mc("run", str(path))
     assert code == 0
     assert not (tmp_path / "user_cache").exists()
@@ -187,9 +192,13 @@ def test_cache_commands_read_the_store_given_by_mc_db_url(mc, spec_file, tmp_pat
 
 def test_runners_share_the_stores_cache(mc, spec_file, tmp_path, db_url):
     first = mc("submit", spec_file, "--db", db_url)[1].strip()
-    assert mc("runner", "--db", db_url, "--until-done", "--interval", "0.05", "--poll", "0.05")[0] == 0
+    assert (
+        mc("runner", "--db", db_url, "--until-done", "--interval", "0.05", "--poll", "0.05")[0] == 0
+    )
     second = mc("submit", spec_file, "--db", db_url)[1].strip()
-    assert mc("runner", "--db", db_url, "--until-done", "--interval", "0.05", "--poll", "0.05")[0] == 0
+    assert (
+        mc("runner", "--db", db_url, "--until-done", "--interval", "0.05", "--poll", "0.05")[0] == 0
+    )
     assert jobs_run(tmp_path) == 3
     shown = json.loads(mc("show", second, "--db", db_url, "--json")[1])
     assert shown["status"] == "COMPLETED"
@@ -199,10 +208,20 @@ def test_runners_share_the_stores_cache(mc, spec_file, tmp_path, db_url):
 def test_runner_no_cache_runs_every_job(mc, spec_file, tmp_path, sqlite_url):
     for _ in range(2):
         mc("submit", spec_file, "--db", sqlite_url)
-        assert mc(
-            "runner", "--db", sqlite_url, "--no-cache", "--until-done", "--interval", "0.05",
-            "--poll", "0.05",
-        )[0] == 0
+        assert (
+            mc(
+                "runner",
+                "--db",
+                sqlite_url,
+                "--no-cache",
+                "--until-done",
+                "--interval",
+                "0.05",
+                "--poll",
+                "0.05",
+            )[0]
+            == 0
+        )
     assert jobs_run(tmp_path) == 6
 
 
@@ -227,7 +246,11 @@ CHAIN = {
                 },
             },
         },
-        {"key": "report", "task_type": "print", "task_params": {"msg": "$ctx.flow.tasks.sweep.data.results"}},
+        {
+            "key": "report",
+            "task_type": "print",
+            "task_params": {"msg": "$ctx.flow.tasks.sweep.data.results"},
+        },
     ],
 }
 
@@ -241,7 +264,9 @@ def chain_flow(mc, tmp_path, sqlite_url):
     return sqlite_url
 
 
-def test_show_provenance_prints_the_tasks_that_fed_a_result_through_a_wire_and_a_spread(mc, chain_flow):
+def test_show_provenance_prints_the_tasks_that_fed_a_result_through_a_wire_and_a_spread(
+    mc, chain_flow
+):
     code, out, err = mc("show", "--provenance", "chain", "report", "--db", chain_flow)
     assert code == 0, err
     lines = out.splitlines()
@@ -279,7 +304,12 @@ def test_show_provenance_needs_a_task(mc, chain_flow):
 def test_show_says_which_tasks_came_from_the_cache(mc, spec_file, sqlite_url):
     for _ in range(2):
         key = mc("submit", spec_file, "--db", sqlite_url)[1].strip()
-        assert mc("runner", "--db", sqlite_url, "--until-done", "--interval", "0.05", "--poll", "0.05")[0] == 0
+        assert (
+            mc(
+                "runner", "--db", sqlite_url, "--until-done", "--interval", "0.05", "--poll", "0.05"
+            )[0]
+            == 0
+        )
     code, out, _ = mc("show", key, "--db", sqlite_url)
     assert code == 0
     assert out.count("cached from ") == 4
@@ -289,8 +319,16 @@ def test_cancel_gives_up_a_cancelled_tasks_claim_at_once(mc, tmp_path, sqlite_ur
     from mc.flows import Flow, FlowEngine
     from mc.store import FlowStore
 
-    spec = {"tasks": [{"key": "wait", "task_type": "job", "cache": True, "task_params": {
-        "job_type": "example_polynomial", "job_params": {"x": 2}}}]}
+    spec = {
+        "tasks": [
+            {
+                "key": "wait",
+                "task_type": "job",
+                "cache": True,
+                "task_params": {"job_type": "example_polynomial", "job_params": {"x": 2}},
+            }
+        ]
+    }
     with FlowStore(sqlite_url) as store:
         key = store.create_flow(spec)
         engine = FlowEngine(cache=store.task_cache())

@@ -20,7 +20,9 @@ def json_values(text_size: int = 5) -> st.SearchStrategy:
     """Small JSON values: scalars, and lists and dicts of them."""
     return st.recursive(
         json_scalars(text_size),
-        lambda inner: st.lists(inner, max_size=3)
-        | st.dictionaries(st.text(max_size=text_size), inner, max_size=3),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.text(max_size=text_size), inner, max_size=3)
+        ),
         max_leaves=8,
     )

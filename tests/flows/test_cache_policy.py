@@ -69,7 +69,11 @@ def test_a_cache_policy_survives_a_round_trip_and_a_reset():
         ({"kee": "auto"}, "tasks[0].cache.kee", "did you mean 'key'?"),
         ({"key": "manual"}, "tasks[0].cache.key", "expected 'auto' or a list of dot paths"),
         ({"key": []}, "tasks[0].cache.key", "non-empty list"),
-        ({"key": ["ctx.flow.data.x"]}, "tasks[0].cache.key[0]", "a dot path into the task's params"),
+        (
+            {"key": ["ctx.flow.data.x"]},
+            "tasks[0].cache.key[0]",
+            "a dot path into the task's params",
+        ),
         ({"expire_s": 0}, "tasks[0].cache.expire_s", "seconds > 0"),
         ({"expire_s": True}, "tasks[0].cache.expire_s", "seconds > 0"),
         ({"cache_version": 1.5}, "tasks[0].cache.cache_version", "a string or a whole number"),

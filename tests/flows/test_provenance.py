@@ -10,7 +10,11 @@ from mc.flows.provenance import provenance_chain
 
 
 def run(tasks, data=None):
-    return FlowEngine().run_flow(Flow.from_flow_spec({"key": "f", "data": data or {}, "tasks": tasks})).to_flow_dict()
+    return (
+        FlowEngine()
+        .run_flow(Flow.from_flow_spec({"key": "f", "data": data or {}, "tasks": tasks}))
+        .to_flow_dict()
+    )
 
 
 def paths(node):
@@ -38,8 +42,16 @@ def test_flow_data_read_is_fed_by_the_wire_that_wrote_it_and_its_source():
     flow = run(
         [
             {"key": "a", "task_type": "noop", "data": {"x": {"y": 1}}},
-            {"key": "w", "task_type": "wire", "task_params": {"wirings": ["ctx.flow.tasks.a.data.x => ctx.flow.data.x"]}},
-            {"key": "other", "task_type": "wire", "task_params": {"wirings": [{"value": 2, "dest": "ctx.flow.data.z"}]}},
+            {
+                "key": "w",
+                "task_type": "wire",
+                "task_params": {"wirings": ["ctx.flow.tasks.a.data.x => ctx.flow.data.x"]},
+            },
+            {
+                "key": "other",
+                "task_type": "wire",
+                "task_params": {"wirings": [{"value": 2, "dest": "ctx.flow.data.z"}]},
+            },
             {"key": "b", "task_type": "noop", "task_params": {"y": "$ctx.flow.data.x.y"}},
         ]
     )
@@ -50,7 +62,13 @@ def test_a_wire_into_a_tasks_params_feeds_that_task():
     flow = run(
         [
             {"key": "a", "task_type": "noop", "data": {"x": 1}},
-            {"key": "w", "task_type": "wire", "task_params": {"wirings": ["ctx.flow.tasks.a.data.x => ctx.flow.tasks.b.task_params.x"]}},
+            {
+                "key": "w",
+                "task_type": "wire",
+                "task_params": {
+                    "wirings": ["ctx.flow.tasks.a.data.x => ctx.flow.tasks.b.task_params.x"]
+                },
+            },
             {"key": "b", "task_type": "noop"},
         ]
     )
@@ -68,7 +86,10 @@ def test_a_spread_is_fed_by_its_items_and_its_inputs():
                 "task_type": "spread",
                 "task_params": {
                     "items": "$ctx.flow.tasks.a.data.xs",
-                    "mapping_params": {"skeleton": {"key": "i", "task_type": "noop"}, "wirings": ["ctx.item.value => data.x"]},
+                    "mapping_params": {
+                        "skeleton": {"key": "i", "task_type": "noop"},
+                        "wirings": ["ctx.item.value => data.x"],
+                    },
                 },
             },
         ]
@@ -86,7 +107,11 @@ def test_an_item_reading_the_parent_flow_is_fed_by_that_task():
                 "task_params": {
                     "items": [1, 2],
                     "mapping_params": {
-                        "skeleton": {"key": "i", "task_type": "noop", "task_params": {"k": "$ctx.parent_flow.tasks.scale.data.k"}},
+                        "skeleton": {
+                            "key": "i",
+                            "task_type": "noop",
+                            "task_params": {"k": "$ctx.parent_flow.tasks.scale.data.k"},
+                        },
                         "wirings": [],
                     },
                 },
@@ -102,11 +127,20 @@ def test_a_task_fed_twice_is_shown_once_then_marked_seen():
         [
             {"key": "a", "task_type": "noop", "data": {"x": 1}},
             {"key": "b", "task_type": "noop", "task_params": {"x": "$ctx.flow.tasks.a.data.x"}},
-            {"key": "c", "task_type": "noop", "task_params": {"x": "$ctx.flow.tasks.a.data.x", "y": "$ctx.flow.tasks.b.data"}},
+            {
+                "key": "c",
+                "task_type": "noop",
+                "task_params": {"x": "$ctx.flow.tasks.a.data.x", "y": "$ctx.flow.tasks.b.data"},
+            },
         ]
     )
     chain = provenance_chain(flow, "c")
-    assert [(n.path, n.seen) for n in chain.walk()] == [("c", False), ("a", False), ("b", False), ("a", True)]
+    assert [(n.path, n.seen) for n in chain.walk()] == [
+        ("c", False),
+        ("a", False),
+        ("b", False),
+        ("a", True),
+    ]
 
 
 def test_an_unknown_task_is_an_error_naming_the_flow_and_the_known_tasks():

@@ -50,7 +50,12 @@ def double_flow(x=3, cache=True, key=None, **params):
         {
             "key": key,
             "tasks": [
-                {"key": "d", "task_type": "double", "task_params": {"x": x, **params}, "cache": cache}
+                {
+                    "key": "d",
+                    "task_type": "double",
+                    "task_params": {"x": x, **params},
+                    "cache": cache,
+                }
             ],
         }
     )
@@ -241,7 +246,9 @@ def test_every_completed_task_records_its_provenance(engine, clock):
         Flow.from_flow_spec(
             {
                 "data": {"who": "lab"},
-                "tasks": [{"key": "p", "task_type": "noop", "task_params": {"msg": "$ctx.flow.data.who"}}],
+                "tasks": [
+                    {"key": "p", "task_type": "noop", "task_params": {"msg": "$ctx.flow.data.who"}}
+                ],
             }
         )
     )
@@ -282,10 +289,11 @@ def test_cache_key_is_the_sha256_of_the_canonical_document():
     import hashlib
 
     document = (
-        '{"cache_version":null,"code":{"fn":"m:f"},"format":1,'
-        '"params":{"x":1},"task_type":"call"}'
+        '{"cache_version":null,"code":{"fn":"m:f"},"format":1,"params":{"x":1},"task_type":"call"}'
     )
-    assert cache_key("call", {"x": 1}, {"fn": "m:f"}) == hashlib.sha256(document.encode()).hexdigest()
+    assert (
+        cache_key("call", {"x": 1}, {"fn": "m:f"}) == hashlib.sha256(document.encode()).hexdigest()
+    )
 
 
 def test_cache_key_does_not_depend_on_dict_order():
@@ -296,7 +304,11 @@ def test_cache_key_does_not_depend_on_dict_order():
 
 def test_provenance_record_keeps_code_and_run():
     record = provenance_record(
-        {"task_type": "job", "started_at": 1.0}, {"x": 1}, 2.0, {"job_type": "j"}, {"executor": "local"}
+        {"task_type": "job", "started_at": 1.0},
+        {"x": 1},
+        2.0,
+        {"job_type": "j"},
+        {"executor": "local"},
     )
     assert record["code"] == {"job_type": "j"}
     assert record["run"] == {"executor": "local"}

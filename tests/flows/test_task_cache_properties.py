@@ -33,14 +33,19 @@ class SlowDouble:
     ticks=st.integers(1, 4),
     schedule=st.lists(st.tuples(st.integers(0, 3), st.booleans()), min_size=1, max_size=40),
 )
-def test_flows_sharing_a_key_run_its_work_once_whatever_the_order_of_ticks(n_flows, ticks, schedule):
+def test_flows_sharing_a_key_run_its_work_once_whatever_the_order_of_ticks(
+    n_flows, ticks, schedule
+):
     handler = SlowDouble(ticks)
     engine = FlowEngine({"double": handler}, clock=lambda: 1000.0, cache=MemoryTaskCache())
     flows = [
         Flow.from_flow_spec(
-            {"key": f"f{i}", "tasks": [
-                {"key": "d", "task_type": "double", "task_params": {"x": 21}, "cache": True}
-            ]}
+            {
+                "key": f"f{i}",
+                "tasks": [
+                    {"key": "d", "task_type": "double", "task_params": {"x": 21}, "cache": True}
+                ],
+            }
         )
         for i in range(n_flows)
     ]

@@ -62,7 +62,9 @@ def cache_db(tmp_path):
 
 def run(spec, root, cache, **engine_args):
     with FlowEngine(cache=cache, **engine_args) as engine:
-        return engine.run_flow(Flow.from_flow_spec(spec), {"jobs_root": str(root)}, poll_interval_s=0.02)
+        return engine.run_flow(
+            Flow.from_flow_spec(spec), {"jobs_root": str(root)}, poll_interval_s=0.02
+        )
 
 
 def test_a_sweep_run_twice_computes_each_point_once(tmp_path, cache_db):
@@ -149,7 +151,9 @@ def editable_job_module(tmp_path, monkeypatch):
         sys.modules.pop(name, None)
 
 
-def test_editing_the_job_modules_source_invalidates_the_cache(tmp_path, cache_db, editable_job_module):
+def test_editing_the_job_modules_source_invalidates_the_cache(
+    tmp_path, cache_db, editable_job_module
+):
     spec = sweep_spec([1, 2], job_type="cachejobs.poly")
     run(spec, tmp_path / "first", cache_db, allow_imports=["cachejobs"])
     run(spec, tmp_path / "second", cache_db, allow_imports=["cachejobs"])
@@ -195,8 +199,17 @@ def test_every_job_dir_carries_its_provenance_in_job_json(tmp_path):
     assert provenance["exit_status"] == 0
     assert provenance["task_key"] == "evaluate_0"
     assert set(provenance) >= {
-        "mc_version", "python", "host", "user", "module_source_sha256", "built_at",
-        "submitted_at", "finished_at", "job_id", "job_handle", "job_type_version",
+        "mc_version",
+        "python",
+        "host",
+        "user",
+        "module_source_sha256",
+        "built_at",
+        "submitted_at",
+        "finished_at",
+        "job_id",
+        "job_handle",
+        "job_type_version",
     }
     assert json.loads((Path(job_dir) / "job.json").read_text())["provenance"] == provenance
 
@@ -208,7 +221,10 @@ def test_a_cached_call_runs_once_and_its_key_names_the_function(tmp_path):
             {
                 "key": "minimum",
                 "task_type": "call",
-                "task_params": {"fn": "example_sweep_minimum", "args": [[{"outputs": {"x": 1, "y": 0}}]]},
+                "task_params": {
+                    "fn": "example_sweep_minimum",
+                    "args": [[{"outputs": {"x": 1, "y": 0}}]],
+                },
                 "cache": True,
             }
         ]
@@ -239,7 +255,10 @@ def test_concurrent_flows_on_postgresql_with_the_same_key_run_the_job_once(tmp_p
         thread.join()
     assert jobs_run(tmp_path / "a") + jobs_run(tmp_path / "b") == 3
     assert results["a"].status == results["b"].status == "COMPLETED"
-    assert results["a"].tasks["sweep"]["data"]["results"] == results["b"].tasks["sweep"]["data"]["results"]
+    assert (
+        results["a"].tasks["sweep"]["data"]["results"]
+        == results["b"].tasks["sweep"]["data"]["results"]
+    )
     hits = [task for flow in results.values() for task in item_tasks(flow) if "cached_from" in task]
     assert len(hits) == 3
 

@@ -16,8 +16,14 @@ def shell_job(command, **params):
 
 
 def test_job_dir_holds_work_dir_entrypoint_and_metadata(tmp_path, job_types):
-    job_dir = build_job_dir(shell_job("echo hi > out.txt", files={"in.txt": "x"}), tmp_path / "j", job_types)
-    assert sorted(p.name for p in (tmp_path / "j").iterdir()) == ["entrypoint.sh", "job.json", "work_dir"]
+    job_dir = build_job_dir(
+        shell_job("echo hi > out.txt", files={"in.txt": "x"}), tmp_path / "j", job_types
+    )
+    assert sorted(p.name for p in (tmp_path / "j").iterdir()) == [
+        "entrypoint.sh",
+        "job.json",
+        "work_dir",
+    ]
     assert (tmp_path / "j" / "work_dir" / "in.txt").read_text() == "x"
     meta = read_job_meta(job_dir)
     assert meta["key"] == "greet"
@@ -95,7 +101,9 @@ def test_job_json_is_plain_json_with_config_spec_and_resources(tmp_path, job_typ
     assert meta == read_job_meta(job_dir)
 
 
-@pytest.mark.parametrize("key", ["k\ntouch pwned", "k\r\ntouch pwned", "$(touch pwned)", "k`touch pwned`"])
+@pytest.mark.parametrize(
+    "key", ["k\ntouch pwned", "k\r\ntouch pwned", "$(touch pwned)", "k`touch pwned`"]
+)
 def test_job_key_cannot_inject_commands_into_the_entrypoint(tmp_path, job_types, key):
     job = {"key": key, "job_type": "shell", "job_params": {"command": "true"}}
     job_dir = build_job_dir(job, tmp_path / "j", job_types)

@@ -24,14 +24,16 @@ def test_two_runner_processes_with_flows_of_the_same_key_run_the_job_once(
 ):
     # The job's Python sleeps first, so that both flows want the key at once.
     slow_python = tmp_path / "slow_python"
-    slow_python.write_text("#!/bin/sh\nsleep 1\nexec python3 \"$@\"\n")
+    slow_python.write_text('#!/bin/sh\nsleep 1\nexec python3 "$@"\n')
     slow_python.chmod(slow_python.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("MC_EXAMPLE_PYTHON", str(slow_python))
     monkeypatch.setenv("MC_JOBS_ROOT", str(tmp_path / "jobs"))
     with FlowStore(postgres_url) as store:
         keys = [store.create_flow(SLOW_CACHED_JOB) for _ in range(2)]
     runners = [
-        start_runner(postgres_url, "--until-done", "--batch", "1", "--interval", "0.05", "--poll", "0.1")
+        start_runner(
+            postgres_url, "--until-done", "--batch", "1", "--interval", "0.05", "--poll", "0.1"
+        )
         for _ in range(2)
     ]
     for runner in runners:

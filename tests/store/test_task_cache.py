@@ -7,9 +7,8 @@ import threading
 import pytest
 
 from mc.errors import CacheKeyNotFoundError, StoreDatabaseError
-from mc.flows.cache import TaskCache
+from mc.flows.cache import LazyTaskCache, TaskCache
 from mc.store import FlowStore
-from mc.flows.cache import LazyTaskCache
 from mc.store.cache import SqlTaskCache, default_cache_db_url
 
 KEY = "ab" * 32

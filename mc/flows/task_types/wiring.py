@@ -58,7 +58,9 @@ def parse_wiring(wiring: Any, where: str) -> dict[str, Any]:
         )
     unknown = [name for name in wiring if name not in _WIRING_KEYS]
     if unknown:
-        raise WiringError(f"{where}: unknown key {unknown[0]!r} (expected: {', '.join(_WIRING_KEYS)})")
+        raise WiringError(
+            f"{where}: unknown key {unknown[0]!r} (expected: {', '.join(_WIRING_KEYS)})"
+        )
     if ("source" in wiring) == ("value" in wiring):
         raise WiringError(f"{where}: give exactly one of 'source' and 'value'")
     if not isinstance(wiring.get("dest"), str):
@@ -107,9 +109,7 @@ def apply_wiring(
             value = json.dumps(value)
         elif transform == "json.loads":
             if not isinstance(value, str):
-                raise WiringError(
-                    f"{where}: json.loads needs a string, got {type(value).__name__}"
-                )
+                raise WiringError(f"{where}: json.loads needs a string, got {type(value).__name__}")
             value = json.loads(value)
         elif transform == "mapping":
             value = map_items(value, parsed["mapping_params"], task_ctx, f"{where}.mapping_params")
@@ -166,9 +166,7 @@ def map_items(
         for i, wiring in enumerate(wirings):
             wiring_where = f"{where}.wirings[{i}] (item {idx})"
             into_params = parse_wiring(wiring, wiring_where)["dest"].split(".")[0] == "task_params"
-            apply_wiring(
-                wiring, item_ctx, copy, wiring_where, escape_params if into_params else ()
-            )
+            apply_wiring(wiring, item_ctx, copy, wiring_where, escape_params if into_params else ())
         mapped.append(copy)
     return mapped
 

@@ -48,14 +48,18 @@ class JobExecutor:
         self.config: dict[str, Any] = dict(config or {})
         self.environ = environ
 
-    def prepare(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
         """Fulfil the job's config spec into ``config.env``; return its merged resources.
 
         Raises :class:`~mc.errors.JobConfigError` naming a required setting
         nothing provides, before anything runs.
         """
         meta = read_job_meta(job_dir)
-        values = resolve_config(meta.get("config_spec") or {}, self.config, self.environ, meta.get("key"))
+        values = resolve_config(
+            meta.get("config_spec") or {}, self.config, self.environ, meta.get("key")
+        )
         write_config_env(job_dir, values)
         merged = dict(meta.get("resources") or {})
         merged.update(check_resources(resources, f"job {meta.get('key')!r}: resources"))

@@ -110,12 +110,16 @@ class DaskExecutor(JobExecutor):
                 except OSError as error:
                     # A poll that raises ExecutorError leaves its task RUNNING:
                     # the scheduler may be back at the next tick.
-                    raise ExecutorError(f"cannot reach the Dask scheduler at {address}: {error}") from error
+                    raise ExecutorError(
+                        f"cannot reach the Dask scheduler at {address}: {error}"
+                    ) from error
         return self._client
 
     # -- jobs -----------------------------------------------------------------
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Send the job dir to the cluster and return its handle."""
         self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
@@ -124,7 +128,9 @@ class DaskExecutor(JobExecutor):
         if self.shared_filesystem:
             future = self.client.submit(run_job_dir, path, key, key=key, pure=False)
         else:
-            future = self.client.submit(run_packed_job_dir, pack_dir(path), key, key=key, pure=False)
+            future = self.client.submit(
+                run_packed_job_dir, pack_dir(path), key, key=key, pure=False
+            )
         self._publish(key, future)
         return {"key": key, "job_dir": path, "shared_filesystem": self.shared_filesystem}
 
@@ -135,7 +141,9 @@ class DaskExecutor(JobExecutor):
             return FAILED, {"error": "cancelled"}
         future = self._future(key)
         if future is None:
-            exit_status = read_exit_status(job_dir) if handle.get("shared_filesystem", True) else None
+            exit_status = (
+                read_exit_status(job_dir) if handle.get("shared_filesystem", True) else None
+            )
             if exit_status is None:
                 return LOST, {"error": f"the Dask cluster no longer knows job {key}"}
             return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
@@ -164,7 +172,9 @@ class DaskExecutor(JobExecutor):
 
     # -- calls ----------------------------------------------------------------
 
-    def submit_call(self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def submit_call(
+        self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Run ``fn(*args, **kwargs)`` on the cluster; return its handle."""
         key = f"mc-call-{uuid.uuid4().hex}"
         future = self.client.submit(_call, fn, list(args), dict(kwargs), key=key, pure=False)
@@ -202,7 +212,9 @@ class DaskExecutor(JobExecutor):
             except KeyError:
                 return None
             except OSError as error:
-                raise ExecutorError(f"the Dask scheduler did not answer about {key}: {error}") from error
+                raise ExecutorError(
+                    f"the Dask scheduler did not answer about {key}: {error}"
+                ) from error
             self._futures[key] = future
         return future
 

@@ -47,13 +47,19 @@ class LocalExecutor(JobExecutor):
         environ: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(config, environ)
-        if max_jobs is not None and (isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1):
-            raise JobError(f"LocalExecutor: max_jobs must be a positive whole number, got {max_jobs!r}")
+        if max_jobs is not None and (
+            isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1
+        ):
+            raise JobError(
+                f"LocalExecutor: max_jobs must be a positive whole number, got {max_jobs!r}"
+            )
         self.max_jobs = max_jobs or os.cpu_count() or 1
         self._queue: list[str] = []
         self._running: dict[str, int] = {}
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Queue the job dir, start it if a slot is free, and return its handle."""
         self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
@@ -84,7 +90,9 @@ class LocalExecutor(JobExecutor):
         exit_status = read_exit_status(job_dir)
         if exit_status is not None:
             return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
-        return FAILED, {"error": f"the job's process (pid {pid}) ended without writing an exit status"}
+        return FAILED, {
+            "error": f"the job's process (pid {pid}) ended without writing an exit status"
+        }
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """Stop the job (or drop it from the queue); its next poll reports FAILED."""

@@ -44,13 +44,27 @@ COMMAND_TIMEOUT_S = 60.0
 
 # SLURM job states (JobState in `scontrol show job`), by what they mean here.
 QUEUED_STATES = {
-    "PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
-    "RESIZING", "SUSPENDED", "STOPPED",
+    "PENDING",
+    "CONFIGURING",
+    "REQUEUED",
+    "REQUEUE_HOLD",
+    "REQUEUE_FED",
+    "RESIZING",
+    "SUSPENDED",
+    "STOPPED",
 }
 RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESV_DEL_HOLD"}
 FAILED_STATES = {
-    "FAILED", "TIMEOUT", "CANCELLED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
-    "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT",
+    "FAILED",
+    "TIMEOUT",
+    "CANCELLED",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "PREEMPTED",
+    "REVOKED",
+    "SPECIAL_EXIT",
 }
 
 
@@ -110,7 +124,9 @@ class SlurmExecutor(JobExecutor):
         self.clock = clock or time.monotonic
         self._last_polls: dict[str, tuple[float, tuple[str, dict[str, Any]]]] = {}
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """``sbatch`` the job dir and return ``{'job_id', 'job_dir'}``."""
         merged = self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
@@ -167,11 +183,16 @@ class SlurmExecutor(JobExecutor):
             # The job has left the controller's memory: its files tell the rest.
             exit_status = read_exit_status(job_dir)
             if exit_status is None:
-                return FAILED, {"error": f"SLURM job {job_id} is gone from the controller and left no exit status"}
+                return FAILED, {
+                    "error": f"SLURM job {job_id} is gone from the controller and left no exit status"
+                }
             return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
         fields = parse_scontrol_record(result.stdout)
         state = fields.get("JobState", "UNKNOWN")
-        outputs: dict[str, Any] = {"slurm_state": state, "restarts": int(fields.get("Restarts", "0") or 0)}
+        outputs: dict[str, Any] = {
+            "slurm_state": state,
+            "restarts": int(fields.get("Restarts", "0") or 0),
+        }
         if state in QUEUED_STATES:
             outputs["reason"] = fields.get("Reason")
             return QUEUED, outputs
@@ -185,7 +206,9 @@ class SlurmExecutor(JobExecutor):
                 exit_status = _exit_code(fields.get("ExitCode"))
             outputs["exit_status"] = exit_status
             reason = fields.get("Reason")
-            outputs["error"] = f"SLURM job {job_id} {state}" + (f" ({reason})" if reason and reason != "None" else "")
+            outputs["error"] = f"SLURM job {job_id} {state}" + (
+                f" ({reason})" if reason and reason != "None" else ""
+            )
             return FAILED, outputs
         return RUNNING, outputs
 
@@ -206,7 +229,9 @@ def _exit_code(text: str | None) -> int | None:
     return int(status) if status.isdigit() else None
 
 
-def _run(command: list[str], timeout_s: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+def _run(
+    command: list[str], timeout_s: float = COMMAND_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     """Run a SLURM command; a command that is missing, fails to start or hangs is an ExecutorError.
 
     An ExecutorError from a poll leaves the job task RUNNING (a controller

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,10 @@ from tests.jobs.conftest import poll_until_finished, process_ended
 def test_job_runs_to_completion_with_exit_status_zero(build):
     executor = LocalExecutor()
     job_dir = build("echo done > out.txt")
-    assert poll_until_finished(executor, executor.submit(job_dir)) == ("COMPLETED", {"exit_status": 0})
+    assert poll_until_finished(executor, executor.submit(job_dir)) == (
+        "COMPLETED",
+        {"exit_status": 0},
+    )
     assert Path(f"{job_dir}/work_dir/out.txt").read_text() == "done\n"
 
 
