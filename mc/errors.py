@@ -167,6 +167,10 @@ class AmbiguousFlowKeyError(StoreError, LookupError):
         )
 
 
+class CacheKeyNotFoundError(StoreError, LookupError):
+    """No task cache entry has this key, or exactly one key starts with this prefix."""
+
+
 class FlowExistsError(StoreError):
     """A flow with the same key is already in the store."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -29,6 +30,7 @@ EXPECTED_OUTPUT = {
         "{'sample': 'Ni-1', 'site': 'lab 3'}]",
     ],
     "jobs_sweep.yaml": ["minimum y = 0 at x = 1, over 5 points"],
+    "cached_sweep.yaml": ["minimum y = 0 at x = 1, over 5 points"],
     "policies.yaml": [
         "reading: 4.2 mV",
         "fitting the reading",
@@ -40,8 +42,9 @@ EXPECTED_OUTPUT = {
 
 @pytest.fixture(autouse=True)
 def jobs_root(tmp_path, monkeypatch):
-    """Job dirs of examples with jobs go to a temporary directory."""
+    """Job dirs of examples with jobs, and the local task cache, go to a temporary directory."""
     monkeypatch.setenv("MC_JOBS_ROOT", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user_cache"))
 
 
 def example_files() -> list[str]:
@@ -87,3 +90,16 @@ def test_policies_example_retries_once_and_skips_the_alert(capsys):
     assert flow.tasks["alert"]["status"] == "SKIPPED"
     assert flow.tasks["cleanup"]["status"] == "COMPLETED"
     assert flow.tasks["analysis"]["data"]["flow"]["depth"] == 1
+
+
+def test_cached_sweep_example_run_again_computes_nothing(tmp_path, capsys):
+    assert main(["run", str(EXAMPLES / "cached_sweep.yaml")]) == 0
+    jobs = sorted(tmp_path.rglob("exit_status"))
+    assert len(jobs) == 5
+    capsys.readouterr()
+    assert main(["run", "--json", str(EXAMPLES / "cached_sweep.yaml")]) == 0
+    flow = json.loads(capsys.readouterr().out)
+    assert sorted(tmp_path.rglob("exit_status")) == jobs
+    items = flow["tasks"]["sweep"]["proxied_task"]["data"]["flow"]["tasks"].values()
+    assert all("cached_from" in task for task in items)
+    assert "cached_from" in flow["tasks"]["analyse"]

@@ -8,6 +8,9 @@ task change on stderr; ``--events FILE`` appends every event as JSON.
 ``mc logs`` is in :mod:`mc.cli.logs`. ``mc validate FILE`` checks a
 spec, and that ``mc run`` would find its task types. ``mc upgrade-spec FILE``
 rewrites a MissionControl 0.x spec in today's spelling.
+Tasks with a cache policy reuse results from a local SQLite cache in the
+user's cache directory (``--cache-db URL`` to choose another, ``--no-cache``
+to bypass it).
 
 Exit codes: 0 success; 1 the flow FAILED (or did not end); 2 bad input (a
 file that cannot be read or parsed, an invalid spec, bad arguments).
@@ -24,6 +27,7 @@ from typing import Any, TextIO
 
 from mc import __version__
 from mc.cli.arguments import add_max_flow_mb, max_flow_bytes, positive_int
+from mc.cli.cache_commands import add_cache_commands
 from mc.cli.graph_command import add_graph_command
 from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
 from mc.cli.logs import add_logs_command
@@ -33,6 +37,7 @@ from mc.cli.store_commands import add_store_commands
 from mc.cli.terminal import printable
 from mc.cli.upgrade_command import add_upgrade_command
 from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
+from mc.flows.cache import LazyTaskCache, TaskCache
 from mc.flows.events import JsonLinesEventWriter, call_all
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
@@ -78,6 +83,19 @@ def _build_parser() -> argparse.ArgumentParser:
         help="executor of job tasks that name none (default: local), e.g. local, dask, slurm",
     )
     add_watch_options(run)
+    caching = run.add_mutually_exclusive_group()
+    caching.add_argument(
+        "--cache-db",
+        default=None,
+        metavar="URL",
+        help="the task cache's database (default: a SQLite file in your user cache dir, "
+        "such as ~/.cache/missioncontrol/cache.db)",
+    )
+    caching.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run every task, even one with a cache policy; store no result",
+    )
     _add_allow_imports(run)
     add_job_options(run)
     add_max_flow_mb(run)
@@ -94,6 +112,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_graph_command(commands)
     add_logs_command(commands)
     add_upgrade_command(commands)
+    add_cache_commands(commands)
     return parser
 
 
@@ -144,7 +163,10 @@ def _add_allow_imports(parser: argparse.ArgumentParser) -> None:
 def _run_command(args: argparse.Namespace) -> int:
     warn_if_root(sys.stderr, "run")
     try:
-        engine = FlowEngine(allow_imports=args.allow_imports, max_flow_bytes=max_flow_bytes(args))
+        cache = _local_cache(args)
+        engine = FlowEngine(
+            allow_imports=args.allow_imports, max_flow_bytes=max_flow_bytes(args), cache=cache
+        )
         if args.executor is not None:
             engine.get_executor(args.executor)  # an unknown executor is bad input
         task_ctx = configure_jobs(args, engine, args.executor)
@@ -164,6 +186,8 @@ def _run_command(args: argparse.Namespace) -> int:
     finally:
         if event_file is not None:
             event_file.close()
+        if cache is not None:
+            cache.close()
     if args.json:
         try:
             print(json.dumps(flow.to_flow_dict(), indent=2))
@@ -225,6 +249,20 @@ def _run_live(
     )
 
 
+def _local_cache(args: argparse.Namespace) -> LazyTaskCache | None:
+    """The task cache of ``mc run``: opened when a cached task first needs it, or None."""
+    if args.no_cache:
+        return None
+
+    def open_cache() -> TaskCache:
+        # SQLAlchemy is imported only when a cached task needs the cache.
+        from mc.store.cache import SqlTaskCache
+
+        return SqlTaskCache(args.cache_db)
+
+    return LazyTaskCache(open_cache)
+
+
 def _validate_command(args: argparse.Namespace) -> int:
     try:
         engine = FlowEngine(allow_imports=args.allow_imports)
@@ -249,11 +287,13 @@ def _check_task_types(engine: FlowEngine, flow: Flow) -> None:
 def format_task_table(flow: Flow) -> str:
     """Return a text table of the flow's tasks: key, type, status, duration.
 
-    Keys and types are shown escaped (see :mod:`mc.cli.terminal`).
+    Keys and types are shown escaped (see :mod:`mc.cli.terminal`). A task that
+    completed from the cache shows ``cached`` as its duration.
     """
     rows = [("TASK", "TYPE", "STATUS", "DURATION")]
     for key, task in flow.tasks.items():
-        rows.append((printable(key), printable(task["task_type"]), task["status"], _duration(task)))
+        duration = "cached" if "cached_from" in task else _duration(task)
+        rows.append((printable(key), printable(task["task_type"]), task["status"], duration))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

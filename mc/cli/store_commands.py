@@ -120,6 +120,12 @@ def add_store_commands(commands: Any) -> None:
     )
     add_job_options(runner)
     runner.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run every task, even one with a cache policy (by default such tasks reuse "
+        "results from the store's task cache)",
+    )
+    runner.add_argument(
         "--verbose",
         "-v",
         action="store_true",
@@ -171,8 +177,19 @@ def add_store_commands(commands: Any) -> None:
         "show", help="show a stored flow as a tree: tasks, subflows, spread items, jobs, errors"
     )
     show.add_argument("key", help="the flow's key, or a unique prefix of it")
+    show.add_argument(
+        "task",
+        nargs="?",
+        default=None,
+        help="with --provenance: the task (SPREAD/ITEM for an item of a spread)",
+    )
     _add_db(show)
     show.add_argument("--json", action="store_true", help="print the flow dict as JSON")
+    show.add_argument(
+        "--provenance",
+        action="store_true",
+        help="print the chain of tasks whose outputs fed TASK, and how each was made",
+    )
     show.set_defaults(command=_show_command)
 
     retry = commands.add_parser(
@@ -300,10 +317,12 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
     progress = RunnerProgress(store, sys.stdout, console, show_tasks=args.progress != "none")
     task_logs = TaskLogs(args.logs_root, echo=progress.echo_output)
     try:
+        cache = None if args.no_cache else store.task_cache()
         engine = FlowEngine(
             allow_imports=args.allow_imports,
             task_output=task_logs,
             max_flow_bytes=max_flow_bytes(args),
+            cache=cache,
         )
         task_ctx = configure_jobs(args, engine)
     except MCError as error:
@@ -568,6 +587,16 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
     from mc.cli.tree_view import print_flow_tree
     from mc.flows.tree import build_flow_tree
 
+    if args.task is not None and not args.provenance:
+        print("mc show: a TASK is shown only with --provenance", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.provenance:
+        if args.task is None:
+            print("mc show: --provenance needs a TASK after the flow's KEY", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        from mc.cli.provenance_view import show_provenance
+
+        return show_provenance(store, resolve_flow_key(store, args.key), args.task, args.json)
     key = resolve_flow_key(store, args.key)
     record = store.get_record(key)
     try:
@@ -662,10 +691,11 @@ def _change_flow(
     return changed, message
 
 
-def _store_engine() -> FlowEngine:
+def _store_engine(store: FlowStore | None = None) -> FlowEngine:
     from mc.runner import add_stored_flow_task_type
 
-    engine = FlowEngine()
+    # With the store's cache, cancelling a task gives up its claim at once.
+    engine = FlowEngine(cache=store.task_cache() if store is not None else None)
     add_stored_flow_task_type(engine)
     return engine
 
@@ -693,7 +723,7 @@ def _retry_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) 
 
 
 def _cancel(args: argparse.Namespace, store: FlowStore) -> int:
-    with _store_engine() as engine:
+    with _store_engine(store) as engine:
         return _cancel_with(args, store, engine)
 
 

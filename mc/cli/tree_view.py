@@ -74,6 +74,12 @@ def node_lines(node: TaskNode, now: float) -> list[Line]:
         if node.subflow_status:
             text += f": {printable(node.subflow_status)}"
         lines.append([(text, "dim")])
+    if node.cached_from is not None:
+        lines.append([(f"cached from {printable(node.cached_from)}", "dim")])
+    elif node.cache_waiting_for is not None:
+        lines.append(
+            [(f"waiting for {printable(node.cache_waiting_for)} to compute its cache key", "dim")]
+        )
     if node.error:
         lines.append([("error: ", "red"), (printable(node.error), None)])
     return lines

@@ -71,11 +71,15 @@ import logging
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
 from mc.errors import DotPathError, FlowError, FlowSizeError, FlowSpecError, TaskTypeError
+from mc.flows import cache as task_caching
 from mc.flows import events, size_budget
+from mc.flows.cache import TaskCache
+from mc.flows.dotpath import get_path
 from mc.flows.events import EventCallback, FlowEvent
 from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
@@ -89,6 +93,8 @@ from mc.flows.task_handler import new_proxied_task
 logger = logging.getLogger(__name__)
 
 _HANDLER_STATUSES = (RUNNING, COMPLETED, FAILED)
+# What of a task's data a cache entry leaves out (see _complete_task).
+_NOT_CACHED_DATA = frozenset({"attempts", "handle"})
 
 HandlerT = TypeVar("HandlerT", bound=TaskHandler)
 ExecutorT = TypeVar("ExecutorT", bound=AnyExecutor)
@@ -127,6 +133,9 @@ class FlowEngine:
     use the shared defaults that ``register_job_type`` and
     ``register_callable`` fill, as the module-level functions of
     :mod:`mc.flows` use the default engine.
+    ``cache`` is a :class:`~mc.flows.cache.TaskCache`: tasks with a
+    ``cache`` policy reuse its results (see :mod:`mc.flows.cache`); without
+    one (the default) every task runs.
 
     The engine owns its registries (``task_type_registry``,
     ``executor_registry``, ``job_types``, ``callables``) and the executors
@@ -154,6 +163,7 @@ class FlowEngine:
         on_event: EventCallback | None = None,
         task_output: Any = None,
         max_flow_bytes: int = size_budget.DEFAULT_MAX_FLOW_BYTES,
+        cache: TaskCache | None = None,
     ) -> None:
         if type(max_flow_bytes) is not int or max_flow_bytes < 1:
             raise ValueError(f"max_flow_bytes must be a positive int, got {max_flow_bytes!r}")
@@ -170,6 +180,9 @@ class FlowEngine:
         self.executor_registry = ExecutorRegistry(executors)
         self.job_types = job_types
         self.callables = callables
+        # Where tasks with a cache policy look up and store results (see
+        # mc.flows.cache); None: they always run.
+        self.cache = cache
 
     def register_executor(self, name: str, executor: ExecutorT, replace: bool = False) -> ExecutorT:
         """Register an executor under ``name`` and return it (see
@@ -350,17 +363,216 @@ class FlowEngine:
                 f"timed out: RUNNING for {now - started_at:g} s, "
                 f"longer than its timeout_s of {timeout:g} s",
             )
+        if "provenance" not in task:
+            # The first tick of this attempt: record its inputs (and cache key).
+            problem_text = self._start_attempt(task, ctx)
+            if problem_text is not None:
+                return self._fail_task(flow, task, problem_text)
+        if task.get("cache_key") and self.cache is not None:
+            try:
+                if not self._cache_lets_run(flow, task, ctx, now):
+                    return False
+            except Exception as error:  # the cache's database failed
+                return self._fail_task(flow, task, f"task cache: {error}")
         problem = self._call_handler(task, ctx)
         if problem is None:
             # The handler wrote its verdict into the task; the flow checks it
             # and applies it to its indexes.
             if task["status"] == COMPLETED:
-                skipped = flow.complete(task["key"], self.clock())
+                skipped = self._complete_task(flow, task, ctx)
                 if self.on_event is not None:
                     self._emit(flow, events.TASK_COMPLETED, task)
                     self._emit_skipped(flow, skipped)
             return False
         return self._fail_task(flow, task, *problem)
+
+    # -- provenance and the task cache (see mc.flows.cache) -------------------
+
+    def _start_attempt(self, task: dict[str, Any], ctx: dict[str, Any]) -> str | None:
+        """Record an attempt's provenance, and its cache key; return an error, if any.
+
+        Params that do not resolve, or code that cannot be identified, are
+        recorded raw (the handler reports the problem); only a cache key
+        path that does not resolve fails the attempt here.
+        """
+        handler = self._handler_or_none(task)
+        raw_names: tuple[str, ...] = tuple(getattr(handler, "raw_params", ()) or ())
+        params = task.get("task_params") or {}
+        resolved = True
+        if params and needs_interpolation(params, raw_names):
+            try:
+                params = interpolate(params, ctx, raw=raw_names)
+            except Exception:  # the handler's own call reports it; never the tick
+                resolved = False
+        code: dict[str, Any] = {}
+        identify = getattr(handler, "code_identity", None)
+        if callable(identify) and resolved:
+            saved = task.get("task_params")
+            task["task_params"] = params
+            try:
+                code = dict(identify(ctx) or {})
+            except Exception as error:
+                resolved = False
+                code = {"error": f"{type(error).__name__}: {error}"}
+            finally:
+                task["task_params"] = saved
+        task["provenance"] = task_caching.provenance_record(task, params, None, code)
+        policy = task.get("cache")
+        if not policy or self.cache is None or not resolved:
+            return None
+        key_params: Any
+        if policy.get("key", "auto") == "auto":
+            ignored = set(getattr(handler, "cache_ignored_params", ()) or ())
+            key_params = {name: value for name, value in params.items() if name not in ignored}
+        else:
+            try:
+                key_params = {
+                    path: get_path({"task_params": params}, path) for path in policy["key"]
+                }
+            except DotPathError as error:
+                return f"cache.key: {error}"
+        try:
+            task["cache_key"] = task_caching.cache_key(
+                task["task_type"], key_params, code, policy.get("cache_version")
+            )
+        except (TypeError, ValueError) as error:  # a handler left data JSON cannot hold
+            return f"cache: the task's params are not JSON, so they have no key: {error}"
+        return None
+
+    def _handler_or_none(self, task: Mapping[str, Any]) -> Any:
+        try:
+            return self.task_type_registry.resolve(task["task_type"])
+        except TaskTypeError:
+            return None  # the tick reports it
+
+    def _cache_lets_run(
+        self, flow: Flow, task: dict[str, Any], ctx: dict[str, Any], now: float
+    ) -> bool:
+        """Consult the cache for a task with a key; return True if its handler should run.
+
+        A hit completes the task; a key another task computes makes it
+        wait (it stays RUNNING); otherwise the task holds the key's claim,
+        renewed when half of it has passed, while its handler runs.
+        """
+        cache = self.cache
+        assert cache is not None
+        key = task["cache_key"]
+        claim = task.get("cache_claim")
+        if claim is not None:
+            if now >= claim["renew_at"]:
+                cache.claim(key, claim["owner"], now)
+                claim["renew_at"] = now + cache.claim_s / 2
+            return True
+        entry = cache.lookup(key, now)
+        if entry is not None and task_caching.entry_is_fresh(
+            entry, now, task["cache"].get("expire_s")
+        ):
+            self._complete_from_cache(flow, task, entry, ctx)
+            return False
+        owner = f"{flow.key}/{task['key']}#{uuid.uuid4().hex[:12]}"
+        holder = cache.claim(key, owner, now)
+        if holder is None:
+            task.pop("cache_waiting_for", None)
+            task["cache_claim"] = {"owner": owner, "renew_at": now + cache.claim_s / 2}
+            return True
+        if holder == "":
+            # Stored since the lookup; or an entry our policy finds too old,
+            # which another runner's policy still takes: run it ourselves.
+            entry = cache.lookup(key, now)
+            if entry is not None and task_caching.entry_is_fresh(
+                entry, now, task["cache"].get("expire_s")
+            ):
+                self._complete_from_cache(flow, task, entry, ctx)
+                return False
+            task["cache_claim"] = {"owner": owner, "renew_at": now + cache.claim_s / 2}
+            return True
+        task["cache_waiting_for"] = holder
+        return False
+
+    def _complete_from_cache(
+        self, flow: Flow, task: dict[str, Any], entry: Mapping[str, Any], ctx: dict[str, Any]
+    ) -> None:
+        task.pop("cache_waiting_for", None)
+        task["data"] = {**(task.get("data") or {}), **entry["data"]}
+        cached_from = {
+            "flow": entry["flow_key"],
+            "task": entry["task_key"],
+            "at": entry["created_at"],
+        }
+        task["cached_from"] = cached_from
+        task["provenance"] = entry.get("provenance") or task.get("provenance")
+        restore = getattr(self._handler_or_none(task), "restore_cached", None)
+        if callable(restore):
+            restore(ctx)
+        skipped = flow.complete(task["key"], self.clock())
+        logger.info(
+            "flow %s: task %s COMPLETED from the cache (made by task %s of flow %s)",
+            flow.key,
+            task["key"],
+            cached_from["task"],
+            cached_from["flow"],
+        )
+        if self.on_event is not None:
+            self._emit(flow, events.TASK_COMPLETED, task)
+            self._emit_skipped(flow, skipped)
+
+    def _complete_task(
+        self, flow: Flow, task: dict[str, Any], ctx: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Finish the provenance of a task that COMPLETED, store it if cached, complete it.
+
+        Returns the tasks that became SKIPPED because of it (see :meth:`Flow.complete`).
+        """
+        finished_at = self.clock()
+        provenance = task.get("provenance")
+        if isinstance(provenance, dict):
+            provenance["finished_at"] = finished_at
+            describe = getattr(self._handler_or_none(task), "run_record", None)
+            if callable(describe):
+                try:
+                    run = describe(ctx)
+                except Exception as error:
+                    run = {"error": f"{type(error).__name__}: {error}"}
+                if run:
+                    provenance["run"] = dict(run)
+        claim = task.pop("cache_claim", None)
+        if claim is not None and self.cache is not None:
+            expire_s = task["cache"].get("expire_s")
+            # Neither failed attempts nor the handle of outside work: a hit
+            # must never poll or cancel the job of the task that made it. The
+            # task keeps what a hit would get, so its successors see the same
+            # data (and get the same keys) either way; the engine's
+            # task['attempts'] and the provenance keep the rest.
+            for name in _NOT_CACHED_DATA:
+                task["data"].pop(name, None)
+            data = task["data"]
+            entry = {
+                "key": task["cache_key"],
+                "task_type": task["task_type"],
+                "flow_key": flow.key,
+                "task_key": task["key"],
+                "created_at": finished_at,
+                "expires_at": finished_at + expire_s if expire_s is not None else None,
+                "data": data,
+                "provenance": provenance,
+            }
+            try:
+                self.cache.store(task["cache_key"], entry, claim["owner"])
+            except Exception as error:
+                # The result stands; it is only not reused.
+                task["cache_error"] = f"storing the result failed: {error}"
+                logger.warning("flow %s: task %s: %s", flow.key, task["key"], task["cache_error"])
+        return flow.complete(task["key"], finished_at)
+
+    def _release_cache_claim(self, task: dict[str, Any]) -> None:
+        """Give up a failed attempt's claim, so that a waiting task runs the key at once."""
+        claim = task.get("cache_claim")
+        if claim is None or self.cache is None:
+            return
+        try:
+            self.cache.release(task["cache_key"], claim["owner"])
+        except Exception as error:  # the claim expires on its own
+            logger.warning("task %s: releasing its cache claim failed: %s", task["key"], error)
 
     def _call_handler(self, task: dict[str, Any], ctx: dict[str, Any]) -> tuple[str, str] | None:
         """Call a task's handler once; return (error, summary) if the task failed.
@@ -422,6 +634,7 @@ class FlowEngine:
         ``retry_delay_s * retry_backoff ** (attempt - 1)`` seconds.
         """
         now = self.clock()
+        self._release_cache_claim(task)
         summary = summary or _last_line(error)
         # The engine counts attempts in the task itself: handlers own 'data'.
         attempts = task.get("attempts")
@@ -449,6 +662,8 @@ class FlowEngine:
                 retry_at=now + delay,
             )
             return False
+        if isinstance(task.get("provenance"), dict):
+            task["provenance"]["finished_at"] = now
         skipped = flow.fail(task["key"], error, now, attempts if retries else None)
         if retries:
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
@@ -708,6 +923,7 @@ class FlowEngine:
         now = self.clock()
         for task in flow.running_tasks():
             self._call_cancel_hook(task, self._task_ctx(flow, task, task_ctx))
+            self._release_cache_claim(task)
             error = f"cancelled: {reason}"
             skipped = flow.fail(task["key"], error, now)
             self._emit(flow, events.TASK_FAILED, task, error=error)

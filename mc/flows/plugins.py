@@ -12,6 +12,12 @@ a type checker (``mypy --strict``) check their class against it::
     def make_executor() -> Executor:
         return MyClusterExecutor()   # mypy says what is missing, if anything
 
+A handler may also help the task cache (see :mod:`mc.flows.cache` and the
+docs' "Caching and provenance") through optional attributes:
+``cache_ignored_params``, ``code_identity(task_ctx)``,
+``run_record(task_ctx)`` and ``restore_cached(task_ctx)``; the cache itself
+meets :class:`mc.flows.cache.TaskCache`.
+
 The protocols describe; they do not enforce. At run time the registries
 check only what they must to give a clear error (a handler is callable, a
 job module has ``build_work_dir``), and a handler checks its executor's

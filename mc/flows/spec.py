@@ -61,6 +61,7 @@ TASK_SPEC_KEYS = (
     "retry_backoff",
     "timeout_s",
     "interpolate",
+    "cache",
 )
 # Accepted in a task spec, but not listed in messages: MissionControl 0.x's
 # spelling of 'interpolate: false' (see mc.flows.compat).
@@ -70,7 +71,16 @@ LEGACY_TASK_SPEC_KEYS = (NO_INTERPOLATE_KEY,)
 TRIGGER_RULES = ("all_success", "all_done", "one_success", "one_failed", "none_failed")
 DEFAULT_TRIGGER_RULE = TRIGGER_RULES[0]
 # Per-task policies: stored in the task dict only when the spec sets them.
-TASK_POLICY_FIELDS = ("trigger_rule", "retries", "retry_delay_s", "retry_backoff", "timeout_s")
+TASK_POLICY_FIELDS = (
+    "trigger_rule",
+    "retries",
+    "retry_delay_s",
+    "retry_backoff",
+    "timeout_s",
+    "cache",
+)
+# The fields of a task's ``cache`` policy (see normalize_cache_policy).
+CACHE_POLICY_KEYS = ("key", "expire_s", "cache_version", "copy_job_dir")
 # The fields of a task dict that come from its spec. A retry rebuilds the task
 # from these; everything else (handler state, errors) belongs to one attempt.
 TASK_SPEC_FIELDS = (
@@ -99,6 +109,8 @@ MAX_DURATION_S = 30 * 24 * 3600
 # uses fullmatch.
 TASK_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _TASK_KEY_RE = re.compile(TASK_KEY_PATTERN)
+# A path of a cache key: into the task's params, dot-separated names or indexes.
+CACHE_KEY_PATH_PATTERN = r"^task_params(\.[A-Za-z0-9_-]+)*$"
 
 # The longest integer a spec may hold, in decimal digits: Python's default
 # limit for turning an int into text (sys.get_int_max_str_digits), past which
@@ -237,7 +249,75 @@ def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str
                 f"{path}.{name}", f"expected {what} {bound} and <= {high:g}, got {_describe(value)}"
             )
         policies[name] = value if type(value) in (int, float) else float(value)
+    cache = normalize_cache_policy(task_spec.get("cache"), f"{path}.cache")
+    if cache is not None:
+        policies["cache"] = cache
     return policies
+
+
+def normalize_cache_policy(cache: Any, path: str) -> dict[str, Any] | None:
+    """Check a task's ``cache`` policy; return it as a dict, or None when caching is off.
+
+    ``true`` means ``{'key': 'auto'}``; ``false`` and null mean off. A dict
+    may have ``key`` (``'auto'``, the default, or a non-empty list of dot
+    paths starting with ``task_params``), ``expire_s`` (seconds > 0),
+    ``cache_version`` (a string or a whole number) and ``copy_job_dir``
+    (true or false). See the docs' "Caching and provenance".
+    """
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return {"key": "auto"}
+    _expect_mapping(cache, path)
+    _check_known_keys(cache, CACHE_POLICY_KEYS, path)
+    policy: dict[str, Any] = {"key": "auto"}
+    key = cache.get("key")
+    if isinstance(key, (list, tuple)):
+        if not key:
+            raise FlowSpecError(f"{path}.key", "expected 'auto' or a non-empty list of dot paths")
+        for i, item in enumerate(key):
+            if not isinstance(item, str) or not re.fullmatch(CACHE_KEY_PATH_PATTERN, item):
+                raise FlowSpecError(
+                    f"{path}.key[{i}]",
+                    "expected a dot path into the task's params, such as "
+                    f"'task_params.job_params.x', got {_describe(item)}",
+                )
+        policy["key"] = list(key)
+    elif key is not None and key != "auto":
+        raise FlowSpecError(
+            f"{path}.key", f"expected 'auto' or a list of dot paths, got {_describe(key)}"
+        )
+    expire_s = cache.get("expire_s")
+    if expire_s is not None:
+        if (
+            type(expire_s) is bool
+            or not isinstance(expire_s, (int, float))
+            or not math.isfinite(expire_s)
+            or expire_s <= 0
+        ):
+            raise FlowSpecError(
+                f"{path}.expire_s", f"expected a number of seconds > 0, got {_describe(expire_s)}"
+            )
+        policy["expire_s"] = expire_s if type(expire_s) in (int, float) else float(expire_s)
+    version = cache.get("cache_version")
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)  # as JSON Schema's "integer" allows 2.0
+    if version is not None:
+        if type(version) is bool or not isinstance(version, (str, int)):
+            raise FlowSpecError(
+                f"{path}.cache_version",
+                f"expected a string or a whole number, got {_describe(version)}",
+            )
+        policy["cache_version"] = str(version) if isinstance(version, str) else int(version)
+    copy_job_dir = cache.get("copy_job_dir")
+    if copy_job_dir is not None:
+        if not isinstance(copy_job_dir, bool):
+            raise FlowSpecError(
+                f"{path}.copy_job_dir", f"expected true or false, got {_describe(copy_job_dir)}"
+            )
+        if copy_job_dir:
+            policy["copy_job_dir"] = True
+    return policy
 
 
 def new_task_dict(key: str, task_spec: Mapping[str, Any], precursors: list[str]) -> dict[str, Any]:

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mc.errors import JobError, JobTypeError
+from mc.flows.cache import RUNTIME, import_path, module_source_sha256
 from mc.jobs.config_spec import check_config_spec
 from mc.jobs.constants import (
     ALREADY_RUNNING_EXIT_STATUS,
@@ -38,6 +41,8 @@ from mc.jobs.constants import (
     WORK_DIR_NAME,
 )
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
+
+logger = logging.getLogger(__name__)
 
 _JOB_FIELDS = {"key", "job_type", "job_params"}
 
@@ -242,8 +247,14 @@ def build_job_dir(
         "entrypoint": entrypoint,
         "config_spec": check_config_spec(built.get("config_spec"), f"{where}: config_spec"),
         "resources": check_resources(built.get("resources"), f"{where}: resources"),
+        "provenance": {
+            **RUNTIME,
+            **job_module_identity(job["job_type"], module),
+            "built_at": time.time(),
+            "params": job["job_params"],
+        },
     }
-    (job_dir / JOB_META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    _write_meta(job_dir, meta)
     script = job_dir / ENTRYPOINT_FILE
     script.write_text(
         _ENTRYPOINT_TEMPLATE.format(
@@ -266,11 +277,56 @@ def build_job_dir(
     return str(job_dir)
 
 
+def job_module_identity(job_type: str, module: Any) -> dict[str, Any]:
+    """Return what identifies a job type's code: its name, version and module source hash.
+
+    The version is the module's ``JOB_TYPE_VERSION``, else its
+    ``__version__``, else None; the hash is the SHA-256 of the source file
+    of the module that defines the job module (see
+    :func:`mc.flows.cache.module_source_sha256`). A cached ``job`` task's
+    key includes all of these.
+    """
+    version = getattr(module, "JOB_TYPE_VERSION", None)
+    if version is None:
+        version = getattr(module, "__version__", None)
+    return {
+        "job_type": job_type,
+        "job_type_version": version if isinstance(version, (str, int)) else None,
+        "module": import_path(module),
+        "module_source_sha256": module_source_sha256(module),
+    }
+
+
+def record_job_provenance(job_dir: str | os.PathLike[str], **fields: Any) -> bool:
+    """Add ``fields`` to the ``provenance`` of the job dir's ``job.json`` (atomically).
+
+    A record is a note, not the work: when the job dir cannot be read or
+    written (it was moved away), this logs a warning and returns False.
+    """
+    try:
+        meta = read_job_meta(job_dir)
+        provenance = meta.get("provenance")
+        meta["provenance"] = {**(provenance if isinstance(provenance, dict) else {}), **fields}
+        _write_meta(Path(job_dir), meta)
+    except (JobError, OSError, TypeError, ValueError) as error:
+        logger.warning("job dir %s: could not record its provenance: %s", job_dir, error)
+        return False
+    return True
+
+
+def _write_meta(job_dir: Path, meta: Mapping[str, Any]) -> None:
+    # Renamed into place, so that a reader never sees half a file.
+    temporary = job_dir / f".{JOB_META_FILE}.tmp"
+    temporary.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, job_dir / JOB_META_FILE)
+
+
 def read_job_meta(job_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Return the job dir's ``job.json``: the job, its entrypoint, config spec and resources."""
     path = Path(job_dir) / JOB_META_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return meta
     except (OSError, ValueError) as error:
         raise JobError(f"job dir {str(job_dir)!r}: cannot read {JOB_META_FILE}: {error}") from error
 

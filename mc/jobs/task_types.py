@@ -36,12 +36,15 @@ import functools
 import json
 import os
 import re
+import shutil
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, cast, overload
 
 from mc.errors import ExecutorError, JobError, MCError
 from mc.flows import events
+from mc.flows.cache import function_source_sha256, import_path
 from mc.flows.flow_engine import FlowEngine, get_default_engine
 from mc.flows.plugins import (
     AnyExecutor,
@@ -54,7 +57,13 @@ from mc.flows.registry import Registry
 from mc.flows.statuses import COMPLETED, FAILED
 from mc.flows.task_handler import BaseTaskHandler, TaskCtx
 from mc.jobs import constants
-from mc.jobs.job_dir import build_job_dir, read_job_meta, stderr_tail
+from mc.jobs.job_dir import (
+    build_job_dir,
+    job_module_identity,
+    read_job_meta,
+    record_job_provenance,
+    stderr_tail,
+)
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 from mc.jobs.policy import job_policy
 
@@ -208,8 +217,9 @@ def _job_event(task_ctx: TaskCtx, name: str, status: str, data: Mapping[str, Any
     engine = task_ctx.get("flow_engine")
     if engine is None or getattr(engine, "on_event", None) is None:
         return
-    handle = data.get("handle")
-    job_id = handle.get("job_id") if isinstance(handle, Mapping) else handle
+    state = task_ctx["task"].get("job")
+    handle = state.get("handle") if isinstance(state, Mapping) else None
+    job_id = handle.get("job_id") if isinstance(handle, Mapping) else None
     engine.emit_task_event(
         name,
         status,
@@ -227,7 +237,68 @@ class JobTaskHandler(BaseTaskHandler):
     no spec and no wiring can write: only this handler does. ``task['data']``
     gets copies for reading (``executor``, ``job_dir``, ``submissions``,
     ``job_status``, ``exit_status``, ``outputs``), which are never read back.
+
+    For caching (see :mod:`mc.flows.cache`): where a job runs does not
+    change its result, so ``executor``, ``resources`` and ``job_dir`` are
+    left out of its cache key, and the job type's name, version and module
+    source hash are put in.
     """
+
+    cache_ignored_params = ("executor", "resources", "job_dir")
+
+    @classmethod
+    def code_identity(cls, task_ctx: TaskCtx) -> dict[str, Any]:
+        """Return the job type's name, version and module source hash (see
+        :func:`~mc.jobs.job_dir.job_module_identity`)."""
+        job_type = (task_ctx["task"].get("task_params") or {}).get("job_type")
+        if not isinstance(job_type, str) or not job_type:
+            return {}
+        module = _job_types(task_ctx).resolve(job_type, _engine(task_ctx).allow_imports)
+        return job_module_identity(job_type, module)
+
+    @classmethod
+    def run_record(cls, task_ctx: TaskCtx) -> dict[str, Any]:
+        """Return where the job ran: executor, job id, handle, resources, job dir."""
+        data = task_ctx["task"].get("data") or {}
+        state = task_ctx["task"].get("job") or {}
+        handle = state.get("handle")
+        job_id = None
+        if isinstance(handle, Mapping):
+            job_id = handle.get("job_id") or handle.get("key")
+        record = {
+            "executor": data.get("executor"),
+            "job_id": job_id,
+            # Without the ownership token: provenance is read by people and
+            # shared through the cache; the token stays in task['job'].
+            "job_handle": {k: v for k, v in handle.items() if k != "token"}
+            if isinstance(handle, Mapping)
+            else handle,
+            "job_dir": data.get("job_dir"),
+        }
+        try:
+            record["resources"] = {
+                **read_job_meta(data["job_dir"]).get("resources", {}),
+                **((task_ctx["task"].get("task_params") or {}).get("resources") or {}),
+            }
+        except (JobError, KeyError, TypeError):
+            pass
+        return record
+
+    @classmethod
+    def restore_cached(cls, task_ctx: TaskCtx) -> None:
+        """On a cache hit with ``copy_job_dir``, copy the original job dir into a new one.
+
+        Otherwise the task's ``data['job_dir']`` names the original job dir.
+        """
+        task = task_ctx["task"]
+        original = task["data"].get("job_dir")
+        if not (task.get("cache") or {}).get("copy_job_dir") or not isinstance(original, str):
+            return
+        handler = cls(task_ctx)
+        target = handler._output_dir(task.get("task_params") or {})
+        shutil.copytree(original, target, dirs_exist_ok=True)
+        task["data"]["job_dir"] = target
+        task["data"]["copied_from_job_dir"] = original
 
     @_failing_on_mc_errors
     def initial_tick(self) -> None:
@@ -247,10 +318,7 @@ class JobTaskHandler(BaseTaskHandler):
             "job_type": params.get("job_type"),
             "job_params": params.get("job_params") or {},
         }
-        if params.get("job_dir") is not None:
-            output_dir = policy.spec_job_dir(params["job_dir"], self.task_ctx, where)
-        else:
-            output_dir = self._default_job_dir(policy.jobs_root(self.task_ctx))
+        output_dir = self._output_dir(params)
         job_dir = build_job_dir(job, output_dir, job_types, _engine(self.task_ctx).allow_imports)
         task["job"] = {"executor": executor_name, "job_dir": job_dir, "submissions": 0}
         task["data"].update(executor=executor_name, job_dir=job_dir, submissions=0)
@@ -300,6 +368,12 @@ class JobTaskHandler(BaseTaskHandler):
                 self._submit(executor)
             return
         data["exit_status"] = outputs.get("exit_status")
+        record_job_provenance(
+            state["job_dir"],
+            finished_at=time.time(),
+            job_status=status,
+            exit_status=data["exit_status"],
+        )
         if status == constants.JOB_COMPLETED:
             if "parsed_outputs" in outputs:
                 data["outputs"] = outputs["parsed_outputs"]
@@ -337,6 +411,15 @@ class JobTaskHandler(BaseTaskHandler):
     def _executor(self, name: object) -> Executor:
         return _job_executor(self.task_ctx, name)
 
+    def _output_dir(self, params: Mapping[str, Any]) -> str:
+        """The directory the job dir is built in: the spec's ``job_dir``, checked, or a new one."""
+        policy = job_policy(self.task_ctx)
+        if params.get("job_dir") is not None:
+            return policy.spec_job_dir(
+                params["job_dir"], self.task_ctx, f"task {self.task['key']!r}"
+            )
+        return self._default_job_dir(policy.jobs_root(self.task_ctx))
+
     def _default_job_dir(self, root: str) -> str:
         flow = self.task_ctx.get("flow")
         flow_key = flow.key if flow is not None else "no_flow"
@@ -355,7 +438,8 @@ class JobTaskHandler(BaseTaskHandler):
 
     def _submit(self, executor: Executor) -> None:
         state, data = self.task["job"], self.task["data"]
-        handle = executor.submit(state["job_dir"], self.task["task_params"].get("resources"))
+        resources = self.task["task_params"].get("resources")
+        handle = executor.submit(state["job_dir"], resources)
         try:
             json.dumps(handle)
         except (TypeError, ValueError) as error:
@@ -367,6 +451,20 @@ class JobTaskHandler(BaseTaskHandler):
         data["submissions"] = state["submissions"]
         data["job_status"] = constants.JOB_QUEUED
         _job_event(self.task_ctx, events.JOB_SUBMITTED, constants.JOB_QUEUED, data)
+        record_job_provenance(
+            state["job_dir"],
+            executor=state["executor"],
+            job_handle={k: v for k, v in handle.items() if k != "token"}
+            if isinstance(handle, Mapping)
+            else handle,
+            job_id=(handle.get("job_id") or handle.get("key"))
+            if isinstance(handle, Mapping)
+            else None,
+            resources_override=resources,
+            submitted_at=time.time(),
+            flow_key=getattr(self.task_ctx.get("flow"), "key", None),
+            task_key=self.task["key"],
+        )
 
     def _parse(self, job_dir: str) -> Any:
         meta = read_job_meta(job_dir)
@@ -400,7 +498,26 @@ class JobTaskHandler(BaseTaskHandler):
 
 
 class CallTaskHandler(BaseTaskHandler):
-    """Runs a Python callable through a call executor; its result goes to ``task['data']['result']``."""
+    """Runs a Python callable through a call executor; its result goes to ``task['data']['result']``.
+
+    For caching (see :mod:`mc.flows.cache`): the ``executor`` is left out
+    of the cache key, and the function's import path and source hash are
+    put in.
+    """
+
+    cache_ignored_params = ("executor",)
+
+    @classmethod
+    def code_identity(cls, task_ctx: TaskCtx) -> dict[str, Any]:
+        """Return the function's import path and the SHA-256 of its source."""
+        handler = cls(task_ctx)
+        fn = handler._resolve_fn((task_ctx["task"].get("task_params") or {}).get("fn"))
+        return {"fn": import_path(fn), "source_sha256": function_source_sha256(fn)}
+
+    @classmethod
+    def run_record(cls, task_ctx: TaskCtx) -> dict[str, Any]:
+        """Return the call executor that ran the call."""
+        return {"executor": (task_ctx["task"].get("data") or {}).get("executor")}
 
     @_failing_on_mc_errors
     def initial_tick(self) -> None:

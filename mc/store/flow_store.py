@@ -41,7 +41,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -67,6 +67,9 @@ from mc.store.database import (
 )
 from mc.store.redaction import scrub_secrets
 from mc.store.tables import flows_table
+
+if TYPE_CHECKING:
+    from mc.store.cache import SqlTaskCache
 
 logger = logging.getLogger(__name__)
 
@@ -687,6 +690,18 @@ class FlowStore:
             sleep(pause)
             slept += pause
         return flow
+
+    def task_cache(self, claim_s: float | None = None) -> SqlTaskCache:
+        """Return the task cache in this store's database, on the store's connections.
+
+        See :mod:`mc.store.cache`; pass it to ``FlowEngine(cache=...)``.
+        ``claim_s`` is how long a claim lasts unless renewed.
+        """
+        from mc.store.cache import SqlTaskCache
+
+        if claim_s is None:
+            return SqlTaskCache(engine=self._engine, clock=self.clock)
+        return SqlTaskCache(engine=self._engine, clock=self.clock, claim_s=claim_s)
 
     # -- internals ----------------------------------------------------------
 

@@ -45,3 +45,23 @@ flows_table = sa.Table(
     # The flow itself: the JSON text of Flow.to_flow_dict().
     sa.Column("flow_json", sa.Text, nullable=False),
 )
+
+cache_table = sa.Table(
+    "mc_cache",
+    metadata,
+    # A task's cache key (see mc.flows.cache.cache_key): a SHA-256 in hex.
+    sa.Column("key", sa.String(64), primary_key=True),
+    # Who made the entry; NULL while the key is only claimed.
+    sa.Column("task_type", sa.String(255), nullable=True),
+    sa.Column("flow_key", sa.String(255), nullable=True),
+    sa.Column("task_key", sa.String(255), nullable=True),
+    # Epoch seconds; created_at is NULL while the key is only claimed.
+    sa.Column("created_at", sa.Float, nullable=True, index=True),
+    sa.Column("expires_at", sa.Float, nullable=True),
+    # The task's data and provenance, as JSON text.
+    sa.Column("data_json", sa.Text, nullable=True),
+    sa.Column("provenance_json", sa.Text, nullable=True),
+    # A task computing the key: the second one with the same key waits.
+    sa.Column("claim_owner", sa.Text, nullable=True),
+    sa.Column("claim_expires_at", sa.Float, nullable=True),
+)

@@ -213,7 +213,7 @@ def test_a_failed_task_without_retries_counts_one_attempt(tree_engine):
     assert node.error == "RuntimeError: attempt 1 broke"
 
 
-def test_job_fields_come_from_the_tasks_data_and_handle():
+def test_job_fields_come_from_the_tasks_data_and_its_job_handle():
     flow_dict = {
         "key": "f",
         "label": None,
@@ -227,11 +227,18 @@ def test_job_fields_come_from_the_tasks_data_and_handle():
                 "precursors": ["ROOT"],
                 "task_params": {},
                 "started_at": 5.0,
+                "job": {
+                    "executor": "slurm",
+                    "job_dir": "/jobs/f/j",
+                    "submissions": 1,
+                    "handle": {"job_id": "4242", "job_dir": "/jobs/f/j"},
+                },
                 "data": {
                     "executor": "slurm",
                     "job_dir": "/jobs/f/j",
                     "job_status": "QUEUED",
-                    "handle": {"job_id": "4242", "job_dir": "/jobs/f/j"},
+                    # Not a handle: only task['job'], which the job task writes, is read.
+                    "handle": {"job_id": "666"},
                 },
             }
         },

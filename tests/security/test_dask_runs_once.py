@@ -22,6 +22,13 @@ from tests.jobs.conftest import service_missing
 from tests.security.conftest import hostile_spec, tick_until
 
 
+@pytest.fixture(autouse=True)
+def dead_sockets_collected():
+    """Collect what each test's killed workers and closed clients left, before the next test."""
+    yield
+    collect_dead_sockets()
+
+
 @pytest.fixture
 def distributed():
     try:
