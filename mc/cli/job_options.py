@@ -72,7 +72,8 @@ def configure_jobs(
     if args.allow_slurm_directive:
         if "slurm" not in allowed:
             raise MCError(
-                "--allow-slurm-directive needs the slurm executor allowed: add --allow-executor slurm"
+                "--allow-slurm-directive needs the slurm executor allowed: "
+                "add --allow-executor slurm"
             )
         from mc.jobs.executors.slurm import SlurmExecutor
 

@@ -174,7 +174,10 @@ class TaskBoard:
         self.names.pop(flow_key, None)
 
     def snapshot(self) -> tuple[dict[str, int], list[tuple[str, float]], Counter[tuple[str, str]]]:
-        """Return the counts by status, the running tasks (oldest first), and jobs by (executor, state)."""
+        """Return the counts by status, the running tasks (oldest first), and jobs.
+
+        Jobs are counted by (executor, state).
+        """
         with self.lock:
             counts = dict(self.counts)
             running = [

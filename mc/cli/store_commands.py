@@ -2,11 +2,11 @@
 
 ``mc submit FILE`` stores a flow spec as a new flow and prints its key;
 ``mc runner`` ticks the stored flows; ``mc ls`` lists them, newest first;
-``mc show KEY`` shows one as a tree of its tasks; ``mc retry KEY`` puts its FAILED and SKIPPED tasks back to
-PENDING; ``mc cancel KEY`` stops it. Each takes ``--db URL`` (default
-``$MC_DB_URL``, else ``sqlite:///mc.db``). Wherever a command takes a flow
-key, a unique prefix of it will do, as for git's commit hashes
-(:func:`resolve_flow_key`).
+``mc show KEY`` shows one as a tree of its tasks; ``mc retry KEY`` puts its
+FAILED and SKIPPED tasks back to PENDING; ``mc cancel KEY`` stops it. Each
+takes ``--db URL`` (default ``$MC_DB_URL``, else ``sqlite:///mc.db``).
+Wherever a command takes a flow key, a unique prefix of it will do, as for
+git's commit hashes (:func:`resolve_flow_key`).
 
 Exit codes, as for the other commands: 0 success; 1 the command could not
 do its work (nothing to retry, a flow already ended, a flow that a runner
@@ -589,7 +589,8 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
     )
     if record.lease_owner and record.lease_expires_at:
         header.append(
-            f"leased to {printable(record.lease_owner)} until {_format_time(record.lease_expires_at)}"
+            f"leased to {printable(record.lease_owner)} "
+            f"until {_format_time(record.lease_expires_at)}"
         )
     if record.error:
         header.append(

@@ -44,7 +44,8 @@ def load_entry_point(
             obj = entry_point.load()
         except Exception as error:
             raise error_class(
-                f"{what}: entry point {entry_point.value!r} failed to load: {type(error).__name__}: {error}"
+                f"{what}: entry point {entry_point.value!r} failed to load: "
+                f"{type(error).__name__}: {error}"
             ) from error
         if not check(obj):
             raise error_class(f"{what}: entry point {entry_point.value!r} is not {expected}")

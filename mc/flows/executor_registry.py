@@ -70,7 +70,7 @@ class ExecutorRegistry(Registry[AnyExecutor]):
         return self.resolve(name)
 
     def is_registered(self, name: object) -> bool:
-        """Return True if ``name`` was registered here (by the program, not found as an entry point)."""
+        """Return True if the program registered ``name`` here (not found as an entry point)."""
         return name in self._registered
 
     def __contains__(self, name: object) -> bool:

@@ -650,8 +650,9 @@ class Flow:
     def complete(self, key: str, now: float) -> list[dict[str, Any]]:
         """Record that the RUNNING task ``key`` COMPLETED at ``now``; start or skip its successors.
 
-        Returns the tasks that became SKIPPED because of it. Raises :class:`~mc.errors.FlowError` if the flow has no such task or
-        it is not RUNNING.
+        Returns the tasks that became SKIPPED because of it. Raises
+        :class:`~mc.errors.FlowError` if the flow has no such task or it is
+        not RUNNING.
         """
         place = self._running_place(key, "complete")
         task = self._task_list[place]
@@ -666,8 +667,9 @@ class Flow:
 
         ``attempts``, if given, is kept in the task (``attempts``) and a copy
         in its data (``data['attempts']``). Its successors then apply their
-        trigger rules; returns the tasks that became SKIPPED. Raises :class:`~mc.errors.FlowError` if the flow has
-        no such task or it is not RUNNING.
+        trigger rules; returns the tasks that became SKIPPED. Raises
+        :class:`~mc.errors.FlowError` if the flow has no such task or it is
+        not RUNNING.
         """
         place = self._running_place(key, "fail")
         task = self._task_list[place]

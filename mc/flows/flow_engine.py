@@ -534,7 +534,7 @@ class FlowEngine:
         )
 
     def emit_event(self, event: FlowEvent) -> None:
-        """Pass ``event`` to ``on_event``, if set; a callback that raises is logged, never raised."""
+        """Pass ``event`` to ``on_event``, if set; a callback that raises is logged, not raised."""
         on_event = self.on_event
         if on_event is None:
             return

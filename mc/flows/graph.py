@@ -146,7 +146,8 @@ def flow_to_dot(flow: Mapping[str, Any] | FlowTree) -> str:
                 out.append(f"{indent}subgraph cluster_{node_id(node)} {{")
                 out.append(
                     f"{indent}  graph [label={_dot_lines(_label_lines(node))}, "
-                    f'style="rounded,filled", fillcolor="{CLUSTER_COLOURS.get(node.status, _UNKNOWN_COLOUR)}", '
+                    f'style="rounded,filled", '
+                    f'fillcolor="{CLUSTER_COLOURS.get(node.status, _UNKNOWN_COLOUR)}", '
                     f'color="{STATUS_COLOURS.get(node.status, "#999999")}", '
                     f"tooltip={dot_string(node.path)}];"
                 )

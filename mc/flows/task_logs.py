@@ -65,7 +65,7 @@ def safe_name(key: str) -> str:
 
 
 def task_log_path(root: str | os.PathLike[str], flow_key: str, task_path: str) -> Path:
-    """Return the log file of the task at ``task_path`` (keys joined by ``/``) of flow ``flow_key``."""
+    """Return the log file of the task at ``task_path`` (keys joined by ``/``) of ``flow_key``."""
     parts = [safe_name(part) for part in task_path.split("/")]
     parts[-1] += LOG_SUFFIX
     return Path(root, safe_name(flow_key), *parts)

@@ -53,7 +53,9 @@ exec 9>>"$job_dir/{lock}" || exit {already_running}
 if command -v flock >/dev/null 2>&1; then
     lock_ex() {{ flock -n -x 9; }}; lock_sh() {{ flock -n -s 9; }}; unlock() {{ flock -u 9; }}
 else
-    flock_fd9() {{ python3 -c 'import fcntl, sys; fcntl.flock(9, int(sys.argv[1]))' "$1" 2>/dev/null; }}
+    flock_fd9() {{
+        python3 -c 'import fcntl, sys; fcntl.flock(9, int(sys.argv[1]))' "$1" 2>/dev/null
+    }}
     lock_ex() {{ flock_fd9 6; }}; lock_sh() {{ flock_fd9 5; }}; unlock() {{ flock_fd9 8; }}
 fi
 # A poll may hold a shared lock for an instant: then wait and try again. A
@@ -79,7 +81,8 @@ cd "$job_dir/{work_dir}" || exit 1
 ) >"$job_dir/{stdout}" 2>"$job_dir/{stderr}"
 status=$?
 # Written last, and renamed into place: its presence means the job ended.
-echo "$status" >"$job_dir/{exit_status}.tmp" && mv "$job_dir/{exit_status}.tmp" "$job_dir/{exit_status}"
+echo "$status" >"$job_dir/{exit_status}.tmp" \
+    && mv "$job_dir/{exit_status}.tmp" "$job_dir/{exit_status}"
 exit "$status"
 """
 
@@ -175,7 +178,8 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
     unknown = set(resources) - set(RESOURCE_NAMES)
     if unknown:
         raise JobError(
-            f"{where}: unknown resources {sorted(unknown)} (expected some of {list(RESOURCE_NAMES)})"
+            f"{where}: unknown resources {sorted(unknown)} "
+            f"(expected some of {list(RESOURCE_NAMES)})"
         )
     for name, limit in RESOURCE_LIMITS.items():
         value = resources.get(name)
@@ -189,7 +193,8 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
         value = resources.get(name)
         if value is not None and (not isinstance(value, str) or not NAME_VALUE_RE.fullmatch(value)):
             raise JobError(
-                f"{where}.{name}: expected a name of letters, digits, '_', '.' or '-', got {value!r}"
+                f"{where}.{name}: expected a name of letters, digits, '_', '.' or '-', "
+                f"got {value!r}"
             )
     extra = resources.get("extra_directives")
     if extra is not None and (

@@ -329,8 +329,8 @@ class JobTaskHandler(BaseTaskHandler):
             "submissions",
         } <= set(state):
             raise JobError(
-                f"task {self.task['key']!r}: no job handle in task['job'] (only the job task writes it); "
-                "the job's state is lost"
+                f"task {self.task['key']!r}: no job handle in task['job'] "
+                "(only the job task writes it); the job's state is lost"
             )
         return state
 
@@ -349,7 +349,8 @@ class JobTaskHandler(BaseTaskHandler):
         resolved = os.path.realpath(candidate)
         if os.path.commonpath([resolved, root]) != root:
             raise JobError(
-                f"task {self.task['key']!r}: job dir {str(candidate)!r} leads out of the jobs root through a symlink"
+                f"task {self.task['key']!r}: job dir {str(candidate)!r} "
+                "leads out of the jobs root through a symlink"
             )
         return resolved
 
@@ -400,7 +401,10 @@ class JobTaskHandler(BaseTaskHandler):
 
 
 class CallTaskHandler(BaseTaskHandler):
-    """Runs a Python callable through a call executor; its result goes to ``task['data']['result']``."""
+    """Runs a Python callable through a call executor.
+
+    The callable's result goes to ``task['data']['result']``.
+    """
 
     @_failing_on_mc_errors
     def initial_tick(self) -> None:
@@ -454,8 +458,8 @@ class CallTaskHandler(BaseTaskHandler):
         state = self.task.get("call")
         if not isinstance(state, dict) or not {"executor", "submissions"} <= set(state):
             raise JobError(
-                f"task {self.task['key']!r}: no call handle in task['call'] (only the call task writes it); "
-                "the call's state is lost"
+                f"task {self.task['key']!r}: no call handle in task['call'] "
+                "(only the call task writes it); the call's state is lost"
             )
         return state
 
@@ -480,7 +484,8 @@ class CallTaskHandler(BaseTaskHandler):
             except (TypeError, ValueError) as error:
                 _fail(
                     self.task,
-                    f"task {self.task['key']!r}: the call returned a value that is not JSON: {error}",
+                    f"task {self.task['key']!r}: "
+                    f"the call returned a value that is not JSON: {error}",
                 )
                 return
             self.task["status"] = COMPLETED

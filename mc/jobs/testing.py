@@ -52,7 +52,10 @@ class PrebakedJobs:
     def add(
         self, job_type: str, entry: Prebaked | Mapping[str, Any] | None = None, **fields: Any
     ) -> Prebaked:
-        """Set what jobs of ``job_type`` return (see :class:`~mc.jobs.executors.prebaked.Prebaked`)."""
+        """Set what jobs of ``job_type`` return.
+
+        See :class:`~mc.jobs.executors.prebaked.Prebaked`.
+        """
         return self.executor.add(job_type, entry, **fields)
 
     @property

@@ -177,7 +177,10 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
 
 
 def _check_sqlite_directory(url: sa.URL, shown: str) -> None:
-    """Raise StoreError if a SQLite file's directory is missing (SQLite only says "unable to open")."""
+    """Raise StoreError if a SQLite file's directory is missing.
+
+    SQLite itself would only say "unable to open".
+    """
     database = url.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
         return

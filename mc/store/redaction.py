@@ -94,7 +94,7 @@ def url_secrets(url: object) -> list[str]:
 
 
 def scrub_secrets(text: object, url: object) -> str:
-    """Return ``text`` with every secret of ``url`` (see :func:`url_secrets`) replaced by ``***``."""
+    """Return ``text`` with each secret of ``url`` (see :func:`url_secrets`) replaced by ``***``."""
     result = str(text)
     for secret in url_secrets(url):
         result = result.replace(secret, MASK)

@@ -131,7 +131,8 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
         op = condition["op"]
         if op not in SWITCH_OPS:
             raise ValueError(
-                f"{prefix}.condition.op: {op!r} is not allowed (expected one of {', '.join(SWITCH_OPS)})"
+                f"{prefix}.condition.op: {op!r} is not allowed "
+                f"(expected one of {', '.join(SWITCH_OPS)})"
             )
         if op != "truth" and "arg" not in condition:
             raise ValueError(f"{prefix}.condition: op {op!r} needs an 'arg'")

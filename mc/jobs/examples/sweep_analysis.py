@@ -1,4 +1,4 @@
-"""The analysis step of ``examples/jobs_sweep.yaml``: gather the sweep's points, find the minimum."""
+"""The analysis step of ``examples/jobs_sweep.yaml``: find the minimum of the sweep's points."""
 
 from __future__ import annotations
 

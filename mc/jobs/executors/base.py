@@ -127,7 +127,8 @@ def owned_job_dir(handle: Any, executor_kind: str) -> str:
         )
     if os.path.realpath(job_dir) != os.path.normpath(job_dir):
         raise JobOwnershipError(
-            f"{executor_kind} executor: job dir {job_dir!r} leads through a symlink; nothing was done"
+            f"{executor_kind} executor: job dir {job_dir!r} leads through a symlink; "
+            "nothing was done"
         )
     try:
         fd = os.open(Path(job_dir) / SUBMISSION_FILE, os.O_RDONLY | os.O_NOFOLLOW)

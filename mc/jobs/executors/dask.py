@@ -3,8 +3,8 @@
 For users who outgrow one machine. Give it a scheduler's ``address`` (or set
 Dask's ``scheduler-address`` config, e.g. the environment variable
 ``DASK_SCHEDULER_ADDRESS``), or none and it starts a ``LocalCluster`` on
-127.0.0.1 on first use (and closes it in :meth:`DaskExecutor.close`). Dask is imported only then; install it
-with ``pip install 'missioncontrol[dask]'``.
+127.0.0.1 on first use (and closes it in :meth:`DaskExecutor.close`). Dask is
+imported only then; install it with ``pip install 'missioncontrol[dask]'``.
 
 Each job runs as ``bash entrypoint.sh`` in a subprocess on a worker. With
 ``shared_filesystem=True`` (the default) the worker runs the job dir where it
@@ -72,7 +72,8 @@ class DaskExecutor(JobExecutor):
     """Runs job dirs and calls on a Dask cluster.
 
     ``address``: a scheduler address such as ``'tcp://10.0.0.5:8786'``;
-    without one, Dask's ``scheduler-address`` config; without that, a ``LocalCluster`` of ``n_workers`` worker processes with
+    without one, Dask's ``scheduler-address`` config; without that, a
+    ``LocalCluster`` of ``n_workers`` worker processes with
     ``threads_per_worker`` threads each starts on first use.
     ``shared_filesystem``: whether workers see the job dirs at the same
     paths. ``connect_timeout_s``: how long to try to reach a scheduler at
@@ -185,7 +186,8 @@ class DaskExecutor(JobExecutor):
                 self._drop(key)
                 return JOB_LOST, {
                     "resubmit": False,
-                    "error": f"job {key} started on a Dask worker that died; it left no exit status",
+                    "error": f"job {key} started on a Dask worker that died; "
+                    "it left no exit status",
                 }
             return JOB_RUNNING, {}
         if future is not None and future.status == "finished":

@@ -111,7 +111,8 @@ class LocalExecutor(JobExecutor):
             return JOB_RUNNING, {"pid": None, "note": "another run of this job dir holds its lock"}
         if _logged_refusal(job_dir):
             return JOB_FAILED, {
-                "error": f"the job did not start (exit status {ALREADY_RUNNING_EXIT_STATUS}): another "
+                "error": "the job did not start "
+                f"(exit status {ALREADY_RUNNING_EXIT_STATUS}): another "
                 "run of its job dir held the lock, and it has ended without an exit status",
             }
         return JOB_FAILED, {

@@ -1,4 +1,4 @@
-"""The ``prebaked`` executor: canned outputs per job_type, for testing flows without running anything.
+"""The ``prebaked`` executor: canned outputs per job_type, to test flows without running anything.
 
 "Define a runner with prebaked outputs": a flow of ``job`` tasks runs in a
 test in milliseconds, with no cluster, and every job's outputs are what the
@@ -95,8 +95,8 @@ class PrebakedExecutor(JobExecutor):
             path = Path(relative)
             if path.is_absolute() or ".." in path.parts:
                 raise JobError(
-                    f"prebaked {job_type!r}: files: {relative!r} must be a path inside the work dir "
-                    "(relative, without '..')"
+                    f"prebaked {job_type!r}: files: {relative!r} "
+                    "must be a path inside the work dir (relative, without '..')"
                 )
         self.prebaked[job_type] = entry
         return entry

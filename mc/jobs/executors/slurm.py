@@ -179,7 +179,8 @@ class SlurmExecutor(JobExecutor):
                 has_value = True
             if has_value:
                 raise ExecutorError(
-                    f"SlurmExecutor: allowed_directives: {name!r} must be an option name such as '--gres'"
+                    f"SlurmExecutor: allowed_directives: {name!r} "
+                    "must be an option name such as '--gres'"
                 )
             allowed.append(option)
         self.allowed_directives: tuple[str, ...] = tuple(allowed)
@@ -187,7 +188,8 @@ class SlurmExecutor(JobExecutor):
         for item in defaults:
             if not item.startswith("-"):
                 raise ExecutorError(
-                    f"SlurmExecutor: extra_directives: {item!r} is not an option such as '--qos=long'"
+                    f"SlurmExecutor: extra_directives: {item!r} "
+                    "is not an option such as '--qos=long'"
                 )
         self.defaults = {"partition": partition, "account": account, "extra_directives": defaults}
         self.min_poll_interval_s = min_poll_interval_s
@@ -195,7 +197,10 @@ class SlurmExecutor(JobExecutor):
         self._last_polls: dict[str, tuple[float, tuple[str, dict[str, Any]]]] = {}
 
     def check_job_directives(self, directives: Iterable[str], where: str) -> list[str]:
-        """Return a job's extra directives if each is allowed here, else raise JobError naming it."""
+        """Return a job's extra directives if each is allowed here; else raise JobError naming it.
+
+        ``where`` is where the directives sit in the spec, for the error.
+        """
         checked = []
         for i, directive in enumerate(directives):
             option, _value = check_directive(directive, f"{where}[{i}]")
@@ -258,7 +263,9 @@ class SlurmExecutor(JobExecutor):
         return {"job_id": job_id, "job_dir": path, "token": token, "job_name": _job_name(key)}
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Return the job's status and outputs (``exit_status``, ``error``, ``slurm_state``, ``restarts``).
+        """Return the job's status and outputs.
+
+        The outputs are ``exit_status``, ``error``, ``slurm_state`` and ``restarts``.
 
         Raises :class:`~mc.errors.JobOwnershipError` for a handle this
         executor did not make (a job id that is not a number, a job dir
@@ -278,7 +285,10 @@ class SlurmExecutor(JobExecutor):
         return outcome
 
     def _show_job(self, job_id: str, token: str) -> dict[str, str] | None:
-        """Return the job's ``scontrol`` fields, None if the controller forgot it; check the comment."""
+        """Return the job's ``scontrol`` fields, None if the controller forgot it.
+
+        Raise JobOwnershipError unless the job's comment carries ``token``.
+        """
         result = _run(["scontrol", "show", "job", "-o", "--", job_id])
         if result.returncode != 0:
             if "invalid job id" not in result.stderr.lower():
@@ -299,7 +309,8 @@ class SlurmExecutor(JobExecutor):
             exit_status = read_exit_status(job_dir)
             if exit_status is None:
                 return JOB_FAILED, {
-                    "error": f"SLURM job {job_id} is gone from the controller and left no exit status"
+                    "error": f"SLURM job {job_id} is gone from the controller "
+                    "and left no exit status"
                 }
             return outcome_of_exit_status(exit_status)
         state = fields.get("JobState", "UNKNOWN")
