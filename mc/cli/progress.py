@@ -264,7 +264,7 @@ class LiveProgress:
             or event.event in (events.TASK_FAILED, events.TASK_RETRYING)
             or (event.event == events.FLOW_ENDED and event.task_key is None)
         ):
-            style = "red" if event.status == FAILED else None
+            style = "red" if event.status == FAILED else ""
             self.console.print(Text(format_event_line(event), style=style))
 
     def __enter__(self) -> LiveProgress:

@@ -129,7 +129,7 @@ def _strict_yaml_loader(yaml: Any) -> Any:
     if _LOADER is not None:
         return _LOADER
 
-    class StrictSafeLoader(yaml.SafeLoader):  # type: ignore[misc, name-defined]
+    class StrictSafeLoader(yaml.SafeLoader):  # type: ignore[misc]
         """yaml.SafeLoader without aliases, and without duplicate keys."""
 
         def compose_node(self, parent: Any, index: Any) -> Any:

@@ -107,7 +107,7 @@ def resolve_config(
     return values
 
 
-def write_config_env(job_dir: str | Path, values: Mapping[str, str]) -> Path:
+def write_config_env(job_dir: str | os.PathLike[str], values: Mapping[str, str]) -> Path:
     """Write ``values`` as ``export`` lines to the job dir's ``config.env``; return its path."""
     path = Path(job_dir) / CONFIG_ENV_FILE
     lines = ["# Settings from the job's config spec, written by its executor at submit."]

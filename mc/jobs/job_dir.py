@@ -275,9 +275,10 @@ def read_job_meta(job_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Return the job dir's ``job.json``: the job, its entrypoint, config spec and resources."""
     path = Path(job_dir) / JOB_META_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise JobError(f"job dir {str(job_dir)!r}: cannot read {JOB_META_FILE}: {error}") from error
+    return meta
 
 
 def read_exit_status(job_dir: str | os.PathLike[str]) -> int | None:

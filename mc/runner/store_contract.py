@@ -58,3 +58,6 @@ class RunnerStore(Protocol):
 
     def get_record(self, key: str) -> Any:
         """Return the record of the flow ``key`` (see :class:`FlowRecordLike`)."""
+
+    def hide_secrets(self, text: object) -> str:
+        """Return ``text`` (such as a database error) with the store's secrets hidden."""

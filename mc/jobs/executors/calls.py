@@ -83,7 +83,7 @@ class PoolExecutor:
 
     def poll_call(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Return RUNNING, the call's outcome, or LOST for a token this executor never made."""
-        future = self._futures.get(handle.get("call_id"))
+        future = self._futures.get(handle.get("call_id", ""))
         if future is None:
             return JOB_LOST, {
                 "error": "this executor did not start the call (the runner restarted?)"
@@ -100,7 +100,7 @@ class PoolExecutor:
 
     def cancel_call(self, handle: Mapping[str, Any]) -> None:
         """Cancel the call if it has not started (a running call runs to its end)."""
-        future = self._futures.get(handle.get("call_id"))
+        future = self._futures.get(handle.get("call_id", ""))
         if future is not None:
             future.cancel()
 

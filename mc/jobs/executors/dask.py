@@ -115,17 +115,20 @@ class DaskExecutor(JobExecutor):
 
             address = self.address or dask.config.get("scheduler-address", None)
             if address is None:
-                self._cluster = LocalCluster(
+                # distributed's constructors are not annotated.
+                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                     n_workers=self.n_workers,
                     threads_per_worker=self.threads_per_worker,
                     host="127.0.0.1",
                     dashboard_address=":0",  # no fixed port: several clusters may share a host
                     processes=True,
                 )
-                self._client = Client(self._cluster)
+                self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
             else:
                 try:
-                    self._client = Client(address, timeout=self.connect_timeout_s)
+                    self._client = Client(  # type: ignore[no-untyped-call]
+                        address, timeout=self.connect_timeout_s
+                    )
                 except OSError as error:
                     # A poll that raises ExecutorError leaves its task RUNNING:
                     # the scheduler may be back at the next tick.

@@ -191,7 +191,11 @@ class SlurmExecutor(JobExecutor):
                     f"SlurmExecutor: extra_directives: {item!r} "
                     "is not an option such as '--qos=long'"
                 )
-        self.defaults = {"partition": partition, "account": account, "extra_directives": defaults}
+        self.defaults: dict[str, Any] = {
+            "partition": partition,
+            "account": account,
+            "extra_directives": defaults,
+        }
         self.min_poll_interval_s = min_poll_interval_s
         self.clock = clock or time.monotonic
         self._last_polls: dict[str, tuple[float, tuple[str, dict[str, Any]]]] = {}
