@@ -38,10 +38,12 @@ from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
 
-EXIT_OK = 0
-EXIT_FLOW_FAILED = 1
-EXIT_BAD_INPUT = 2
-PROGRESS_MODES = ("auto", "live", "plain", "none")
+__all__ = ["main", "add_watch_options", "open_event_file", "wants_live"]
+
+_EXIT_OK = 0
+_EXIT_FLOW_FAILED = 1
+_EXIT_BAD_INPUT = 2
+_PROGRESS_MODES = ("auto", "live", "plain", "none")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
     return int(args.command(args))
 
 
@@ -101,7 +103,7 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--progress`` and ``--events``, which ``mc run`` and ``mc runner`` share."""
     parser.add_argument(
         "--progress",
-        choices=PROGRESS_MODES,
+        choices=_PROGRESS_MODES,
         default="auto",
         help="live: a display redrawn in place (needs a terminal); plain: one line per task "
         "state change; none; auto (default): live on a terminal, else plain",
@@ -122,7 +124,7 @@ def open_event_file(command: str, path: str | None) -> JsonLinesEventWriter | No
         return JsonLinesEventWriter(path)
     except OSError as error:
         print(f"mc {command}: --events {path}: cannot open for appending: {error}", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_INPUT) from None
+        raise SystemExit(_EXIT_BAD_INPUT) from None
 
 
 def wants_live(mode: str, out: TextIO) -> bool:
@@ -151,7 +153,7 @@ def _run_command(args: argparse.Namespace) -> int:
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
     except (FlowSpecError, TaskTypeError, ExecutorError, MCError) as error:
         print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
     if args.executor:
         task_ctx["default_executor"] = args.executor
     event_file = open_event_file("run", args.events)
@@ -169,11 +171,11 @@ def _run_command(args: argparse.Namespace) -> int:
             print(json.dumps(flow.to_flow_dict(), indent=2))
         except FlowError as error:
             print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
-            return EXIT_FLOW_FAILED
+            return _EXIT_FLOW_FAILED
     elif not live:
-        print(format_task_table(flow))
+        print(_format_task_table(flow))
         print(f"flow {printable(flow.key)} ({printable(flow.label or 'no label')}): {flow.status}")
-    return EXIT_OK if flow.status == COMPLETED else EXIT_FLOW_FAILED
+    return _EXIT_OK if flow.status == COMPLETED else _EXIT_FLOW_FAILED
 
 
 def _run_flow(
@@ -232,9 +234,9 @@ def _validate_command(args: argparse.Namespace) -> int:
         _check_task_types(engine, flow)
     except (FlowSpecError, TaskTypeError) as error:
         print(f"mc validate: {printable(error, keep_newlines=True)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
     print(f"{args.file}: valid flow spec with {len(flow.tasks)} tasks")
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def _check_task_types(engine: FlowEngine, flow: Flow) -> None:
@@ -246,7 +248,7 @@ def _check_task_types(engine: FlowEngine, flow: Flow) -> None:
             raise FlowSpecError(f"tasks[{index}].task_type", str(error)) from None
 
 
-def format_task_table(flow: Flow) -> str:
+def _format_task_table(flow: Flow) -> str:
     """Return a text table of the flow's tasks: key, type, status, duration.
 
     Keys and types are shown escaped (see :mod:`mc.cli.terminal`).

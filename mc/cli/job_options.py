@@ -19,6 +19,8 @@ from typing import Any, TextIO
 from mc.errors import MCError
 from mc.flows.flow_engine import FlowEngine
 
+__all__ = ["add_job_options", "configure_jobs", "warn_if_root"]
+
 _warned_about_root = False
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from mc.errors import FlowSpecError
 
+__all__ = ["load_flow_spec_file"]
+
 
 class _ObjectWithDuplicateKey(dict):  # type: ignore[type-arg]
     """A JSON object that named ``duplicate`` twice; found again after parsing."""

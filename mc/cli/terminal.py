@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import unicodedata
 
+__all__ = ["printable"]
+
 # Controls (C0, DEL, C1), format characters (the bidirectional overrides),
 # line and paragraph separators, and lone surrogates.
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})

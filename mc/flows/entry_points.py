@@ -15,6 +15,8 @@ from typing import Any
 
 from mc.errors import MCError
 
+__all__ = ["entry_point_names", "load_entry_point"]
+
 
 def entry_point_names(group: str) -> list[str]:
     """Return the names declared in the entry-point group ``group``."""

@@ -63,6 +63,8 @@ from mc.flows.statuses import (
     TaskStatus,
 )
 
+__all__ = ["CLEANUP_TRIGGER_RULES", "trigger_verdict", "Flow"]
+
 # Rules that run after failures: cleanup tasks. fail_fast does not skip them.
 CLEANUP_TRIGGER_RULES = frozenset({"all_done", "one_failed"})
 

@@ -26,6 +26,8 @@ from typing import Any
 from mc.errors import JobConfigError, JobError
 from mc.jobs.constants import CONFIG_ENV_FILE
 
+__all__ = ["check_config_spec", "resolve_config", "write_config_env"]
+
 _SETTING_FIELDS = {"required", "env_var", "default", "description"}
 _ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

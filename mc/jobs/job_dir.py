@@ -39,6 +39,21 @@ from mc.jobs.constants import (
 )
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 
+__all__ = [
+    "NEVER_FROM_A_JOB",
+    "check_directive",
+    "check_resources",
+    "build_job_dir",
+    "read_job_meta",
+    "read_exit_status",
+    "outcome_of_exit_status",
+    "stderr_tail",
+    "NOT_STARTED",
+    "RUN_UNDER_WAY",
+    "RUN_OVER",
+    "run_state",
+]
+
 _JOB_FIELDS = {"key", "job_type", "job_params"}
 
 _ENTRYPOINT_TEMPLATE = """\
@@ -87,7 +102,7 @@ exit "$status"
 """
 
 
-def check_job(job: Any) -> dict[str, Any]:
+def _check_job(job: Any) -> dict[str, Any]:
     """Return ``job`` as a complete job dict, or raise JobError saying what is wrong."""
     if not isinstance(job, Mapping):
         raise JobError(
@@ -114,11 +129,11 @@ def check_job(job: Any) -> dict[str, Any]:
 
 # The largest resources a job may ask for: far above any real machine, low
 # enough that no arithmetic on them overflows (NaN and inf are refused too).
-RESOURCE_LIMITS = {"cores": 1_000_000, "memory_mb": 1e12, "walltime_s": 10 * 365 * 86400}
+_RESOURCE_LIMITS = {"cores": 1_000_000, "memory_mb": 1e12, "walltime_s": 10 * 365 * 86400}
 
 # A resource name (a partition, an account) and a directive's value: no shell
 # metacharacter, no '$', no backquote, no whitespace, no '/' (never a path).
-NAME_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_NAME_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _OPTION_RE = re.compile(r"--[a-z][a-z0-9-]{0,63}")
 _DIRECTIVE_VALUE_RE = re.compile(r"[A-Za-z0-9_.:,+=@-]{1,256}")
 
@@ -181,7 +196,7 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
             f"{where}: unknown resources {sorted(unknown)} "
             f"(expected some of {list(RESOURCE_NAMES)})"
         )
-    for name, limit in RESOURCE_LIMITS.items():
+    for name, limit in _RESOURCE_LIMITS.items():
         value = resources.get(name)
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= limit
@@ -191,7 +206,9 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
             )
     for name in ("partition", "account"):
         value = resources.get(name)
-        if value is not None and (not isinstance(value, str) or not NAME_VALUE_RE.fullmatch(value)):
+        if value is not None and (
+            not isinstance(value, str) or not _NAME_VALUE_RE.fullmatch(value)
+        ):
             raise JobError(
                 f"{where}.{name}: expected a name of letters, digits, '_', '.' or '-', "
                 f"got {value!r}"
@@ -219,7 +236,7 @@ def build_job_dir(
     :data:`~mc.jobs.job_modules.default_job_types`) and ``allow_imports``.
     Raises :class:`~mc.errors.JobError` (or JobTypeError) naming the job.
     """
-    job = check_job(job)
+    job = _check_job(job)
     registry = job_types if job_types is not None else default_job_types
     module = registry.resolve(job["job_type"], allow_imports)
     job_dir = Path(output_dir).absolute()

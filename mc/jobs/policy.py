@@ -31,6 +31,8 @@ from typing import Any
 from mc.errors import ExecutorError, JobError
 from mc.jobs import constants
 
+__all__ = ["DEFAULT_SPEC_EXECUTORS", "JobPolicy", "job_policy"]
+
 # Executors a spec may name when the operator said nothing: they run work on
 # this machine, as the runner's user, as the default ones do.
 DEFAULT_SPEC_EXECUTORS = ("local", "inline", "threads", "processes")

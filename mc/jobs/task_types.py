@@ -58,7 +58,15 @@ from mc.jobs.job_dir import build_job_dir, read_job_meta, stderr_tail
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 from mc.jobs.policy import job_policy
 
-CALLABLES_ENTRY_POINT_GROUP = "mc.callables"
+__all__ = [
+    "CallableRegistry",
+    "default_callables",
+    "register_callable",
+    "JobTaskHandler",
+    "CallTaskHandler",
+]
+
+_CALLABLES_ENTRY_POINT_GROUP = "mc.callables"
 _JOB_PARAMS = {"job_type", "job_params", "executor", "resources", "job_dir"}
 _CALL_PARAMS = {"fn", "args", "kwargs", "executor"}
 
@@ -82,7 +90,7 @@ class CallableRegistry(Registry[Callable[..., Any]]):
             callable,
             "callable",
             ExecutorError,
-            CALLABLES_ENTRY_POINT_GROUP,
+            _CALLABLES_ENTRY_POINT_GROUP,
             items=callables,
             allow_imports=allow_imports,
             listed_as="registered",
@@ -96,17 +104,17 @@ default_callables = CallableRegistry()
 It is shared, as the default engine is: :func:`register_callable` fills it.
 """
 
-CallableT = TypeVar("CallableT", bound=Callable[..., Any])
+_CallableT = TypeVar("_CallableT", bound=Callable[..., Any])
 
 
 @overload
 def register_callable(
     name: str, fn: None = None, replace: bool = False
-) -> Callable[[CallableT], CallableT]: ...
+) -> Callable[[_CallableT], _CallableT]: ...
 
 
 @overload
-def register_callable(name: str, fn: CallableT, replace: bool = False) -> CallableT: ...
+def register_callable(name: str, fn: _CallableT, replace: bool = False) -> _CallableT: ...
 
 
 def register_callable(name: str, fn: Any = None, replace: bool = False) -> Any:

@@ -15,6 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from mc.flows.flow import Flow
 
+__all__ = ["FlowRecordLike", "RunnerStore"]
+
 
 @runtime_checkable
 class FlowRecordLike(Protocol):

@@ -34,6 +34,8 @@ from mc.flows.task_types.wiring import (
     parse_wiring,
 )
 
+__all__ = ["SWITCH_OPS", "wire_task", "SwitchTaskHandler", "FlowTaskHandler", "SpreadTaskHandler"]
+
 # The comparisons a switch case may name, all from the operator module.
 SWITCH_OPS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "is_", "is_not", "truth")
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from mc.jobs.examples import constants
 
+__all__ = ["build_work_dir", "parse_work_dir"]
+
 _SCRIPT = """\
 import json, sys
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["find_minimum"]
+
 
 def find_minimum(results: list[dict[str, Any]]) -> dict[str, Any]:
     """Return the lowest point of a sweep of polynomial jobs.

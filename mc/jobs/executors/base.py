@@ -45,7 +45,14 @@ from mc.jobs.config_spec import resolve_config, write_config_env
 from mc.jobs.constants import SUBMISSION_FILE
 from mc.jobs.job_dir import check_resources, read_job_meta
 
-__all__ = ["JobExecutor", "absolute_job_dir", "can_run_calls", "can_run_jobs"]
+__all__ = [
+    "JobExecutor",
+    "absolute_job_dir",
+    "can_run_calls",
+    "can_run_jobs",
+    "owned_job_dir",
+    "record_submission",
+]
 
 
 class JobExecutor:

@@ -59,7 +59,9 @@ from mc.jobs.job_dir import (
     run_state,
 )
 
-CANCELLED_FILE = "cancelled"
+__all__ = ["DaskExecutor", "pack_dir", "unpack_dir"]
+
+_CANCELLED_FILE = "cancelled"
 _JOB_KEY_RE = re.compile(r"mc-job-[0-9a-f]{32}")
 _CALL_KEY_RE = re.compile(r"mc-call-[0-9a-f]{32}")
 
@@ -145,14 +147,14 @@ class DaskExecutor(JobExecutor):
         """Send the job dir to the cluster and return its handle."""
         self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
-        (Path(path) / CANCELLED_FILE).unlink(missing_ok=True)
+        (Path(path) / _CANCELLED_FILE).unlink(missing_ok=True)
         token = record_submission(path, "dask")
         key = f"mc-job-{uuid.uuid4().hex}"
         if self.shared_filesystem:
-            future = self.client.submit(run_job_dir, path, key, key=key, pure=False)
+            future = self.client.submit(_run_job_dir, path, key, key=key, pure=False)
         else:
             future = self.client.submit(
-                run_packed_job_dir, pack_dir(path), key, key=key, pure=False
+                _run_packed_job_dir, pack_dir(path), key, key=key, pure=False
             )
         self._publish(key, future)
         return {
@@ -174,7 +176,7 @@ class DaskExecutor(JobExecutor):
         run it again.
         """
         key, job_dir = _job_key(handle), owned_job_dir(handle, "dask")
-        if (Path(job_dir) / CANCELLED_FILE).exists():
+        if (Path(job_dir) / _CANCELLED_FILE).exists():
             return JOB_FAILED, {"error": "cancelled"}
         shared = handle.get("shared_filesystem", True)
         state = run_state(job_dir) if shared else None
@@ -236,9 +238,9 @@ class DaskExecutor(JobExecutor):
         a handle whose token is not its job dir's.
         """
         key, job_dir = _job_key(handle), owned_job_dir(handle, "dask")
-        (Path(job_dir) / CANCELLED_FILE).write_text("cancelled\n", encoding="utf-8")
+        (Path(job_dir) / _CANCELLED_FILE).write_text("cancelled\n", encoding="utf-8")
         self._drop(key)
-        self.client.run(stop_job, key)
+        self.client.run(_stop_job, key)
 
     def _drop(self, key: str) -> None:
         future = self._future(key)
@@ -323,7 +325,7 @@ class DaskExecutor(JobExecutor):
             self._cluster = None
 
 
-def run_job_dir(job_dir: str, key: str, fresh: bool = False) -> int:
+def _run_job_dir(job_dir: str, key: str, fresh: bool = False) -> int:
     """Run ``bash entrypoint.sh`` of ``job_dir`` (on a worker); return its exit status.
 
     A job dir that has been started before is not started again: Dask runs
@@ -351,15 +353,15 @@ def run_job_dir(job_dir: str, key: str, fresh: bool = False) -> int:
             _running_here.pop(key, None)
 
 
-def run_packed_job_dir(packed: bytes, key: str) -> bytes:
+def _run_packed_job_dir(packed: bytes, key: str) -> bytes:
     """Unpack a job dir into a temporary directory (on a worker), run it, return it packed."""
     with tempfile.TemporaryDirectory(prefix="mc-job-") as scratch:
         unpack_dir(packed, scratch)
-        run_job_dir(scratch, key, fresh=True)
+        _run_job_dir(scratch, key, fresh=True)
         return pack_dir(scratch)
 
 
-def stop_job(key: str) -> bool:
+def _stop_job(key: str) -> bool:
     """Stop the job ``key`` if it runs in this worker process; return True if it did."""
     with _running_lock:
         process = _running_here.get(key)

@@ -67,11 +67,13 @@ from mc.jobs.job_dir import (
     read_job_meta,
 )
 
+__all__ = ["check_job_id", "sbatch_options", "parse_scontrol_record", "SlurmExecutor"]
+
 # How long a SLURM command (sbatch, scontrol, scancel) may take to answer.
-COMMAND_TIMEOUT_S = 60.0
+_COMMAND_TIMEOUT_S = 60.0
 
 # SLURM job states (JobState in `scontrol show job`), by what they mean here.
-QUEUED_STATES = {
+_QUEUED_STATES = {
     "PENDING",
     "CONFIGURING",
     "REQUEUED",
@@ -81,8 +83,8 @@ QUEUED_STATES = {
     "SUSPENDED",
     "STOPPED",
 }
-RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESV_DEL_HOLD"}
-FAILED_STATES = {
+_RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESV_DEL_HOLD"}
+_FAILED_STATES = {
     "FAILED",
     "TIMEOUT",
     "CANCELLED",
@@ -322,7 +324,7 @@ class SlurmExecutor(JobExecutor):
             "slurm_state": state,
             "restarts": int(fields.get("Restarts", "0") or 0),
         }
-        if state in QUEUED_STATES:
+        if state in _QUEUED_STATES:
             outputs["reason"] = fields.get("Reason")
             return JOB_QUEUED, outputs
         if state == "COMPLETED":
@@ -330,7 +332,7 @@ class SlurmExecutor(JobExecutor):
             exit_status = read_exit_status(job_dir)
             state, ended = outcome_of_exit_status(0 if exit_status is None else exit_status)
             return state, {**outputs, **ended}
-        if state in FAILED_STATES:
+        if state in _FAILED_STATES:
             exit_status = read_exit_status(job_dir)
             # A cancelled job's ExitCode (0:15) is the signal, not a status
             # the command exited with: report one only if the job wrote it.
@@ -383,7 +385,7 @@ def _exit_code(text: str | None) -> int | None:
 
 
 def _run(
-    command: list[str], timeout_s: float = COMMAND_TIMEOUT_S
+    command: list[str], timeout_s: float = _COMMAND_TIMEOUT_S
 ) -> subprocess.CompletedProcess[str]:
     """Run a SLURM command; a command that is missing, fails to start or hangs is an ExecutorError.
 
