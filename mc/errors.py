@@ -11,6 +11,33 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+__all__ = [
+    "MCError",
+    "CacheKeyNotFoundError",
+    "FlowSpecError",
+    "FlowError",
+    "FlowSizeError",
+    "FlowLoadError",
+    "TaskTypeError",
+    "DotPathError",
+    "WiringError",
+    "ExecutorError",
+    "JobError",
+    "JobTypeError",
+    "JobConfigError",
+    "GraphvizError",
+    "GraphvizNotFoundError",
+    "JobOwnershipError",
+    "StoreError",
+    "StoreDatabaseError",
+    "StoreUnavailableError",
+    "FlowNotFoundError",
+    "AmbiguousFlowKeyError",
+    "FlowExistsError",
+    "FlowLeasedError",
+    "StaleFlowError",
+]
+
 
 class MCError(Exception):
     """Base class of every error MissionControl raises on purpose."""

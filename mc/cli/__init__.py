@@ -34,7 +34,7 @@ from mc.cli.logs import add_logs_command
 from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, task_table
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.store_commands import add_store_commands
-from mc.cli.terminal import printable
+from mc.cli.terminal import columns, printable
 from mc.cli.upgrade_command import add_upgrade_command
 from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
 from mc.flows.cache import LazyTaskCache, TaskCache
@@ -43,10 +43,12 @@ from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
 
-EXIT_OK = 0
-EXIT_FLOW_FAILED = 1
-EXIT_BAD_INPUT = 2
-PROGRESS_MODES = ("auto", "live", "plain", "none")
+__all__ = ["main", "add_watch_options", "open_event_file", "wants_live"]
+
+_EXIT_OK = 0
+_EXIT_FLOW_FAILED = 1
+_EXIT_BAD_INPUT = 2
+_PROGRESS_MODES = ("auto", "live", "plain", "none")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
     return int(args.command(args))
 
 
@@ -120,7 +122,7 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--progress`` and ``--events``, which ``mc run`` and ``mc runner`` share."""
     parser.add_argument(
         "--progress",
-        choices=PROGRESS_MODES,
+        choices=_PROGRESS_MODES,
         default="auto",
         help="live: a display redrawn in place (needs a terminal); plain: one line per task "
         "state change; none; auto (default): live on a terminal, else plain",
@@ -141,7 +143,7 @@ def open_event_file(command: str, path: str | None) -> JsonLinesEventWriter | No
         return JsonLinesEventWriter(path)
     except OSError as error:
         print(f"mc {command}: --events {path}: cannot open for appending: {error}", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_INPUT) from None
+        raise SystemExit(_EXIT_BAD_INPUT) from None
 
 
 def wants_live(mode: str, out: TextIO) -> bool:
@@ -173,7 +175,7 @@ def _run_command(args: argparse.Namespace) -> int:
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
     except (FlowSpecError, TaskTypeError, ExecutorError, MCError) as error:
         print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
     if args.executor:
         task_ctx["default_executor"] = args.executor
     event_file = open_event_file("run", args.events)
@@ -193,11 +195,11 @@ def _run_command(args: argparse.Namespace) -> int:
             print(json.dumps(flow.to_flow_dict(), indent=2))
         except FlowError as error:
             print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
-            return EXIT_FLOW_FAILED
+            return _EXIT_FLOW_FAILED
     elif not live:
-        print(format_task_table(flow))
+        print(_format_task_table(flow))
         print(f"flow {printable(flow.key)} ({printable(flow.label or 'no label')}): {flow.status}")
-    return EXIT_OK if flow.status == COMPLETED else EXIT_FLOW_FAILED
+    return _EXIT_OK if flow.status == COMPLETED else _EXIT_FLOW_FAILED
 
 
 def _run_flow(
@@ -270,9 +272,9 @@ def _validate_command(args: argparse.Namespace) -> int:
         _check_task_types(engine, flow)
     except (FlowSpecError, TaskTypeError) as error:
         print(f"mc validate: {printable(error, keep_newlines=True)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
     print(f"{args.file}: valid flow spec with {len(flow.tasks)} tasks")
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def _check_task_types(engine: FlowEngine, flow: Flow) -> None:
@@ -284,7 +286,7 @@ def _check_task_types(engine: FlowEngine, flow: Flow) -> None:
             raise FlowSpecError(f"tasks[{index}].task_type", str(error)) from None
 
 
-def format_task_table(flow: Flow) -> str:
+def _format_task_table(flow: Flow) -> str:
     """Return a text table of the flow's tasks: key, type, status, duration.
 
     Keys and types are shown escaped (see :mod:`mc.cli.terminal`). A task that
@@ -294,11 +296,7 @@ def format_task_table(flow: Flow) -> str:
     for key, task in flow.tasks.items():
         duration = "cached" if "cached_from" in task else _duration(task)
         rows.append((printable(key), printable(task["task_type"]), task["status"], duration))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
+    return columns(rows)
 
 
 def _duration(task: dict[str, Any]) -> str:

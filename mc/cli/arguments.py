@@ -8,8 +8,19 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+__all__ = [
+    "positive_int",
+    "positive_float",
+    "parse_duration",
+    "duration_type",
+    "positive_duration",
+    "non_negative_duration",
+    "add_max_flow_mb",
+    "max_flow_bytes",
+]
 
-def number_type(
+
+def _number_type(
     convert: Callable[[str], Any], minimum: float, inclusive: bool
 ) -> Callable[[str], Any]:
     """Return an argparse type: ``convert`` the text, and refuse values below ``minimum``.
@@ -31,13 +42,13 @@ def number_type(
     return parse
 
 
-positive_int = number_type(int, 1, inclusive=True)
-positive_float = number_type(float, 0, inclusive=False)
-non_negative_float = number_type(float, 0, inclusive=True)
+positive_int = _number_type(int, 1, inclusive=True)
+positive_float = _number_type(float, 0, inclusive=False)
+_non_negative_float = _number_type(float, 0, inclusive=True)
 
 
 # Units a duration may carry; a bare number is seconds.
-DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([smhd]?)")
 
 
@@ -56,7 +67,7 @@ def parse_duration(text: str) -> float:
                 f"expected a duration such as 30s, 5m, 2h, 1d or 1h30m "
                 f"(a bare number is seconds), got {text!r}"
             )
-        total += float(match.group(1)) * DURATION_UNITS[match.group(2) or "s"]
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
         position = match.end()
         parts += 1
         if not match.group(2) and position < len(cleaned):

@@ -26,20 +26,23 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mc.cli.arguments import non_negative_duration, positive_int
-from mc.cli.terminal import printable
+from mc.cli.terminal import columns, printable
 from mc.errors import StoreError
+
+__all__ = ["add_cache_commands", "cache_database_url", "format_cache_table"]
+
 
 if TYPE_CHECKING:
     from mc.store.cache import SqlTaskCache
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
+_EXIT_OK = 0
+_EXIT_FAILED = 1
+_EXIT_BAD_INPUT = 2
 
 #: How many rows ``mc cache ls`` lists without ``--limit`` or ``--all``.
-LS_DEFAULT_LIMIT = 50
+_LS_DEFAULT_LIMIT = 50
 #: How many characters of a key ``mc cache ls`` shows.
-SHORT_KEY = 16
+_SHORT_KEY = 16
 
 
 def add_cache_commands(commands: Any) -> None:
@@ -53,9 +56,9 @@ def add_cache_commands(commands: Any) -> None:
     limits.add_argument(
         "--limit",
         type=positive_int,
-        default=LS_DEFAULT_LIMIT,
+        default=_LS_DEFAULT_LIMIT,
         metavar="N",
-        help=f"at most N rows (default {LS_DEFAULT_LIMIT})",
+        help=f"at most N rows (default {_LS_DEFAULT_LIMIT})",
     )
     limits.add_argument("--all", action="store_true", help="every row")
     ls.add_argument("--json", action="store_true", help="print a JSON list")
@@ -84,7 +87,7 @@ def add_cache_commands(commands: Any) -> None:
 
     def no_action(args: argparse.Namespace) -> int:
         cache.print_help(sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
 
     cache.set_defaults(command=no_action)
 
@@ -123,12 +126,12 @@ def _with_cache(
             cache = SqlTaskCache(cache_database_url(args))
         except StoreError as error:
             print(f"mc cache {name}: {printable(error)}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return _EXIT_BAD_INPUT
         try:
             return command(args, cache)
         except StoreError as error:
             print(f"mc cache {name}: {printable(error, keep_newlines=True)}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return _EXIT_BAD_INPUT
         finally:
             cache.close()
 
@@ -139,9 +142,9 @@ def _ls(args: argparse.Namespace, cache: SqlTaskCache) -> int:
     rows = cache.entries(limit=None if args.all else args.limit)
     if args.json:
         print(json.dumps(rows, indent=2))
-        return EXIT_OK
+        return _EXIT_OK
     print(format_cache_table(rows, now=cache.clock()))
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def format_cache_table(rows: list[dict[str, Any]], now: float) -> str:
@@ -159,7 +162,7 @@ def format_cache_table(rows: list[dict[str, Any]], now: float) -> str:
             expires += " (expired)"
         table.append(
             (
-                row["key"][:SHORT_KEY],
+                row["key"][:_SHORT_KEY],
                 printable(row.get("task_type") or "-"),
                 made_by,
                 _format_time(row.get("created_at")),
@@ -167,10 +170,7 @@ def format_cache_table(rows: list[dict[str, Any]], now: float) -> str:
                 claimed,
             )
         )
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table
-    )
+    return columns(table)
 
 
 def _format_time(epoch_s: float | None) -> str:
@@ -184,23 +184,23 @@ def _show(args: argparse.Namespace, cache: SqlTaskCache) -> int:
     found = cache.get(key)
     if found is None:
         print(f"mc cache show: the entry {key} was deleted meanwhile", file=sys.stderr)
-        return EXIT_FAILED
+        return _EXIT_FAILED
     # ensure_ascii: control characters in stored data come out escaped.
     print(json.dumps(found, indent=2, ensure_ascii=True))
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def _rm(args: argparse.Namespace, cache: SqlTaskCache) -> int:
     key = cache.resolve_key(args.key)
     if not cache.delete(key):
         print(f"mc cache rm: the entry {key} was deleted meanwhile", file=sys.stderr)
-        return EXIT_FAILED
+        return _EXIT_FAILED
     print(f"deleted {key}")
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def _clear(args: argparse.Namespace, cache: SqlTaskCache) -> int:
     count = cache.clear(older_than_s=args.older_than)
     which = f" made more than {args.older_than:g}s ago" if args.older_than is not None else ""
     print(f"deleted {count} cache entries{which} from {cache.url}")
-    return EXIT_OK
+    return _EXIT_OK

@@ -28,10 +28,12 @@ from typing import Any
 from mc.cli.terminal import printable
 from mc.errors import FlowLoadError, FlowSpecError, GraphvizError, StoreError
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
+__all__ = ["add_graph_command"]
 
-GRAPH_FORMATS = ("mermaid", "dot", "svg", "png")
+_EXIT_OK = 0
+_EXIT_BAD_INPUT = 2
+
+_GRAPH_FORMATS = ("mermaid", "dot", "svg", "png")
 # A FLOW argument with one of these suffixes is a spec file, even if missing.
 _SPEC_SUFFIXES = (".json", ".yaml", ".yml")
 _SUFFIX_FORMATS = {
@@ -57,7 +59,7 @@ def add_graph_command(commands: Any) -> None:
     graph.add_argument(
         "--format",
         "-f",
-        choices=GRAPH_FORMATS,
+        choices=_GRAPH_FORMATS,
         default=None,
         help="what to write (default: from the suffix of -o, else dot); svg and png need Graphviz",
     )
@@ -108,7 +110,7 @@ def _graph_command(args: argparse.Namespace) -> int:
     else:
         # Text, written as text: standard output may be a text-only stream.
         sys.stdout.write(content.decode("utf-8"))
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def _load_flow_dict(args: argparse.Namespace) -> dict[str, Any]:
@@ -127,4 +129,4 @@ def _load_flow_dict(args: argparse.Namespace) -> dict[str, Any]:
 
 def _fail(message: str) -> int:
     print(f"mc graph: {printable(message, keep_newlines=True)}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+    return _EXIT_BAD_INPUT

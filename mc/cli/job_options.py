@@ -19,6 +19,8 @@ from typing import Any, TextIO
 from mc.errors import MCError
 from mc.flows.flow_engine import FlowEngine
 
+__all__ = ["add_job_options", "configure_jobs", "warn_if_root"]
+
 _warned_about_root = False
 
 
@@ -72,7 +74,8 @@ def configure_jobs(
     if args.allow_slurm_directive:
         if "slurm" not in allowed:
             raise MCError(
-                "--allow-slurm-directive needs the slurm executor allowed: add --allow-executor slurm"
+                "--allow-slurm-directive needs the slurm executor allowed: "
+                "add --allow-executor slurm"
             )
         from mc.jobs.executors.slurm import SlurmExecutor
 

@@ -40,8 +40,10 @@ from mc.flows.task_logs import default_logs_root, task_log_path
 if TYPE_CHECKING:
     from mc.store.flow_store import FlowStore
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
+__all__ = ["add_logs_command"]
+
+_EXIT_OK = 0
+_EXIT_BAD_INPUT = 2
 # Job dir files, as mc.jobs.constants names them (not imported: mc.cli does
 # not need mc.jobs to show logs).
 _JOB_META_FILE = "job.json"
@@ -50,7 +52,7 @@ _JOB_OUTPUT_FILES = (("stdout.txt", "stdout"), ("stderr.txt", "stderr"))
 
 def add_logs_command(commands: Any) -> None:
     """Add ``logs`` to the subcommands ``commands``."""
-    from mc.cli.store_commands import _add_db, _with_store
+    from mc.cli.store_commands import add_db_option, with_store
 
     logs = commands.add_parser(
         "logs", help="show what a flow's tasks printed, and their jobs' stdout and stderr"
@@ -62,7 +64,7 @@ def add_logs_command(commands: Any) -> None:
         default=None,
         help="a task's path, e.g. sweep/evaluate_3 (default: every task); its subtasks too",
     )
-    _add_db(logs)
+    add_db_option(logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing what is added")
     logs.add_argument(
         "--logs-root",
@@ -77,7 +79,7 @@ def add_logs_command(commands: Any) -> None:
         metavar="S",
         help="with -f, seconds between looks (default 0.5)",
     )
-    logs.set_defaults(command=_with_store("logs", _logs))
+    logs.set_defaults(command=with_store("logs", _logs))
 
 
 def _resolve_flow_key(store: FlowStore, text: str) -> str:
@@ -85,14 +87,14 @@ def _resolve_flow_key(store: FlowStore, text: str) -> str:
     return text
 
 
-def walk_tasks(tasks: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+def _walk_tasks(tasks: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ``(path, task)`` for every task, and the tasks of subflows and spreads under it."""
     for key, task in tasks.items():
         path = f"{prefix}{key}"
         yield path, task
         child = _child_flow(task)
         if child is not None:
-            yield from walk_tasks(child["tasks"], f"{path}{TASK_PATH_SEPARATOR}")
+            yield from _walk_tasks(child["tasks"], f"{path}{TASK_PATH_SEPARATOR}")
 
 
 def _child_flow(task: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -205,19 +207,19 @@ def _logs(args: argparse.Namespace, store: FlowStore) -> int:
     key = _resolve_flow_key(store, args.key)
     logs_root = args.logs_root or default_logs_root()
     flow_dict = store.get_flow(key).to_flow_dict()
-    tasks = _select(list(walk_tasks(flow_dict["tasks"])), args.task)
+    tasks = _select(list(_walk_tasks(flow_dict["tasks"])), args.task)
     # Followed, a task of a running flow may not exist yet (a spread's items).
     may_come = args.follow and flow_dict["status"] not in FlowStatus.FINISHED
     if args.task is not None and not tasks and not may_come:
-        known = [path for path, _ in walk_tasks(flow_dict["tasks"])]
+        known = [path for path, _ in _walk_tasks(flow_dict["tasks"])]
         shown = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
         print(f"mc logs: flow {key!r} has no task {args.task!r} (tasks: {shown})", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
     printer = _Printer(prefixed=None if args.task is not None else True)
     sources: dict[tuple[str, str], _Source] = {}
 
     def look(flow_dict: Mapping[str, Any], final: bool) -> None:
-        selected = _select(list(walk_tasks(flow_dict["tasks"])), args.task)
+        selected = _select(list(_walk_tasks(flow_dict["tasks"])), args.task)
         if printer.prefixed is None and selected:
             printer.prefixed = _shows_several(selected)
         for path, task in selected:
@@ -227,14 +229,14 @@ def _logs(args: argparse.Namespace, store: FlowStore) -> int:
 
     if not args.follow:
         look(flow_dict, final=True)
-        return EXIT_OK
+        return _EXIT_OK
     try:
         while True:
             ended = store.get_record(key).status in FlowStatus.FINISHED
             flow_dict = store.get_flow(key).to_flow_dict()
             look(flow_dict, final=ended)
             if ended:
-                return EXIT_OK
+                return _EXIT_OK
             time.sleep(args.interval)
     except KeyboardInterrupt:
-        return EXIT_OK
+        return _EXIT_OK

@@ -36,8 +36,19 @@ from mc.flows.events import FlowEvent
 from mc.flows.flow import Flow
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED
 
-KEY_PREFIX_LENGTH = 8
-STATUS_ORDER = (PENDING, RUNNING, COMPLETED, FAILED, SKIPPED)
+__all__ = [
+    "STATUS_STYLES",
+    "flow_tag",
+    "format_event_line",
+    "PlainProgress",
+    "TaskBoard",
+    "LiveProgress",
+    "board_for_flow",
+    "task_table",
+]
+
+_KEY_PREFIX_LENGTH = 8
+_STATUS_ORDER = (PENDING, RUNNING, COMPLETED, FAILED, SKIPPED)
 STATUS_STYLES = {
     PENDING: "dim",
     RUNNING: "cyan",
@@ -46,19 +57,19 @@ STATUS_STYLES = {
     SKIPPED: "yellow",
 }
 # How many running tasks the live display lists before it says "and N more".
-MAX_RUNNING_SHOWN = 12
+_MAX_RUNNING_SHOWN = 12
 
 
 def flow_tag(flow_key: str, flow_label: str | None) -> str:
     """Return how a line names a flow: its label (or ``-``) and its key's first 8 characters."""
-    return f"{printable(flow_label or '-')} {printable(flow_key[:KEY_PREFIX_LENGTH])}"
+    return f"{printable(flow_label or '-')} {printable(flow_key[:_KEY_PREFIX_LENGTH])}"
 
 
 def _stamp(epoch_s: float) -> str:
     return datetime.datetime.fromtimestamp(epoch_s).isoformat(timespec="seconds")
 
 
-def describe_event(event: FlowEvent) -> str:
+def _describe_event(event: FlowEvent) -> str:
     """Return what an event says, after the flow's tag: task path, status and details."""
     status = printable(event.status or "")
     if event.task_key is None:
@@ -89,9 +100,8 @@ def describe_event(event: FlowEvent) -> str:
 
 def format_event_line(event: FlowEvent) -> str:
     """Return the timestamped line :class:`PlainProgress` prints for ``event``."""
-    return (
-        f"{_stamp(event.time)} {flow_tag(event.flow_key, event.flow_label)} {describe_event(event)}"
-    )
+    tag = flow_tag(event.flow_key, event.flow_label)
+    return f"{_stamp(event.time)} {tag} {_describe_event(event)}"
 
 
 class PlainProgress:
@@ -174,7 +184,10 @@ class TaskBoard:
         self.names.pop(flow_key, None)
 
     def snapshot(self) -> tuple[dict[str, int], list[tuple[str, float]], Counter[tuple[str, str]]]:
-        """Return the counts by status, the running tasks (oldest first), and jobs by (executor, state)."""
+        """Return the counts by status, the running tasks (oldest first), and jobs.
+
+        Jobs are counted by (executor, state).
+        """
         with self.lock:
             counts = dict(self.counts)
             running = [
@@ -187,7 +200,7 @@ class TaskBoard:
         return counts, running, jobs
 
 
-def render_board(title: str, board: TaskBoard, now: float | None = None) -> Any:
+def _render_board(title: str, board: TaskBoard, now: float | None = None) -> Any:
     """Return a rich renderable of ``board``: counts, running tasks with elapsed time, jobs."""
     from rich.console import Group
     from rich.table import Table
@@ -197,7 +210,7 @@ def render_board(title: str, board: TaskBoard, now: float | None = None) -> Any:
     counts, running, jobs = board.snapshot()
     header = Text(title, style="bold")
     line = Text("tasks: ")
-    for status in STATUS_ORDER:
+    for status in _STATUS_ORDER:
         line.append(f"{status} {counts.get(status, 0)}", style=STATUS_STYLES[status])
         line.append("  ")
     parts: list[Any] = [header, line]
@@ -210,15 +223,15 @@ def render_board(title: str, board: TaskBoard, now: float | None = None) -> Any:
         table = Table(box=None, show_header=True, pad_edge=False)
         table.add_column("RUNNING TASK")
         table.add_column("ELAPSED", justify="right")
-        for path, since in running[:MAX_RUNNING_SHOWN]:
-            table.add_row(Text(printable(path)), format_elapsed(now - since))
+        for path, since in running[:_MAX_RUNNING_SHOWN]:
+            table.add_row(Text(printable(path)), _format_elapsed(now - since))
         parts.append(table)
-        if len(running) > MAX_RUNNING_SHOWN:
-            parts.append(Text(f"... and {len(running) - MAX_RUNNING_SHOWN} more running"))
+        if len(running) > _MAX_RUNNING_SHOWN:
+            parts.append(Text(f"... and {len(running) - _MAX_RUNNING_SHOWN} more running"))
     return Group(*parts)
 
 
-def format_elapsed(seconds: float) -> str:
+def _format_elapsed(seconds: float) -> str:
     """Return a duration as ``12s``, ``3m04s`` or ``2h05m``."""
     seconds = max(0, int(seconds))
     if seconds < 60:
@@ -249,7 +262,7 @@ class LiveProgress:
         )
 
     def _render(self) -> Any:
-        return render_board(self.title, self.board)
+        return _render_board(self.title, self.board)
 
     def __call__(self, event: FlowEvent) -> None:
         """Take in one event; print failures and retries above the display."""
@@ -261,7 +274,7 @@ class LiveProgress:
             or event.event in (events.TASK_FAILED, events.TASK_RETRYING)
             or (event.event == events.FLOW_ENDED and event.task_key is None)
         ):
-            style = "red" if event.status == FAILED else None
+            style = "red" if event.status == FAILED else ""
             self.console.print(Text(format_event_line(event), style=style))
 
     def __enter__(self) -> LiveProgress:

@@ -19,11 +19,14 @@ from mc.cli.terminal import printable
 from mc.errors import FlowError
 from mc.flows.provenance import ProvenanceNode, provenance_chain
 
+__all__ = ["describe_result", "print_chain", "show_provenance"]
+
+
 if TYPE_CHECKING:
     from mc.store.flow_store import FlowStore
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
+_EXIT_OK = 0
+_EXIT_BAD_INPUT = 2
 _HASH_SHOWN = 12
 
 
@@ -34,13 +37,13 @@ def show_provenance(store: FlowStore, key: str, task_path: str, as_json: bool) -
         chain = provenance_chain(flow.to_flow_dict(), task_path)
     except FlowError as error:
         print(f"mc show: {printable(error)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
     if as_json:
         print(json.dumps(chain.to_dict(), indent=2, ensure_ascii=True))
-        return EXIT_OK
+        return _EXIT_OK
     print(f"provenance of {printable(task_path)} in flow {printable(key)}:")
     print_chain(chain, sys.stdout)
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def print_chain(node: ProvenanceNode, out: TextIO, depth: int = 0) -> None:
@@ -48,7 +51,8 @@ def print_chain(node: ProvenanceNode, out: TextIO, depth: int = 0) -> None:
     indent = "   " * depth
     arrow = "<- " if depth else ""
     task = node.task
-    line = f"{indent}{arrow}{printable(node.path)}  {printable(task.get('task_type'))}  {task.get('status')}"
+    task_type = printable(task.get("task_type"))
+    line = f"{indent}{arrow}{printable(node.path)}  {task_type}  {task.get('status')}"
     if node.via:
         line += "  via " + "; ".join(printable(how) for how in node.via)
     if node.seen:
@@ -69,8 +73,10 @@ def describe_result(task: Mapping[str, Any]) -> str:
     if isinstance(provenance, Mapping):
         made = f"made {_time(provenance.get('finished_at'))}"
         if provenance.get("user") or provenance.get("host"):
-            made += f" by {printable(provenance.get('user') or '?')}@{printable(provenance.get('host') or '?')}"
-        made += f" (mc {printable(provenance.get('mc_version'))}, Python {printable(provenance.get('python'))})"
+            user = printable(provenance.get("user") or "?")
+            made += f" by {user}@{printable(provenance.get('host') or '?')}"
+        versions = printable(provenance.get("mc_version")), printable(provenance.get("python"))
+        made += f" (mc {versions[0]}, Python {versions[1]})"
         parts.append(made)
         code = provenance.get("code")
         if isinstance(code, Mapping) and code:

@@ -18,6 +18,8 @@ from typing import Any
 
 from mc.errors import FlowSpecError
 
+__all__ = ["load_flow_spec_file"]
+
 
 class _ObjectWithDuplicateKey(dict):  # type: ignore[type-arg]
     """A JSON object that named ``duplicate`` twice; found again after parsing."""
@@ -129,7 +131,7 @@ def _strict_yaml_loader(yaml: Any) -> Any:
     if _LOADER is not None:
         return _LOADER
 
-    class StrictSafeLoader(yaml.SafeLoader):  # type: ignore[misc, name-defined]
+    class StrictSafeLoader(yaml.SafeLoader):  # type: ignore[misc]
         """yaml.SafeLoader without aliases, and without duplicate keys."""
 
         def compose_node(self, parent: Any, index: Any) -> Any:

@@ -2,11 +2,11 @@
 
 ``mc submit FILE`` stores a flow spec as a new flow and prints its key;
 ``mc runner`` ticks the stored flows; ``mc ls`` lists them, newest first;
-``mc show KEY`` shows one as a tree of its tasks; ``mc retry KEY`` puts its FAILED and SKIPPED tasks back to
-PENDING; ``mc cancel KEY`` stops it. Each takes ``--db URL`` (default
-``$MC_DB_URL``, else ``sqlite:///mc.db``). Wherever a command takes a flow
-key, a unique prefix of it will do, as for git's commit hashes
-(:func:`resolve_flow_key`).
+``mc show KEY`` shows one as a tree of its tasks; ``mc retry KEY`` puts its
+FAILED and SKIPPED tasks back to PENDING; ``mc cancel KEY`` stops it. Each
+takes ``--db URL`` (default ``$MC_DB_URL``, else ``sqlite:///mc.db``).
+Wherever a command takes a flow key, a unique prefix of it will do, as for
+git's commit hashes (:func:`resolve_flow_key`).
 
 Exit codes, as for the other commands: 0 success; 1 the command could not
 do its work (nothing to retry, a flow already ended, a flow that a runner
@@ -34,7 +34,7 @@ from mc.cli.arguments import (
     positive_int,
 )
 from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
-from mc.cli.terminal import printable
+from mc.cli.terminal import columns, printable
 from mc.errors import FlowLeasedError, FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.events import call_all
 from mc.flows.flow import Flow
@@ -46,9 +46,11 @@ if TYPE_CHECKING:  # SQLAlchemy is imported only by the commands that use a stor
     from mc.runner.flow_runner import RunnerStats
     from mc.store.flow_store import FlowRecord, FlowStore
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
+__all__ = ["add_store_commands", "add_db_option", "resolve_flow_key", "with_store"]
+
+_EXIT_OK = 0
+_EXIT_FAILED = 1
+_EXIT_BAD_INPUT = 2
 
 # retry and cancel lease the flow for this long while they change it, and
 # wait this long for a runner that holds it to save it.
@@ -56,7 +58,7 @@ _COMMAND_LEASE_S = 60.0
 _LEASE_WAIT_S = 30.0
 
 #: How many flows ``mc ls`` lists without ``--limit`` or ``--all``.
-LS_DEFAULT_LIMIT = 20
+_LS_DEFAULT_LIMIT = 20
 
 
 def add_store_commands(commands: Any) -> None:
@@ -66,11 +68,11 @@ def add_store_commands(commands: Any) -> None:
     """
     submit = commands.add_parser("submit", help="store a flow spec file as a new flow")
     submit.add_argument("file", help="a flow spec, as .json, .yaml or .yml")
-    _add_db(submit)
+    add_db_option(submit)
     submit.set_defaults(command=_submit_command)
 
     runner = commands.add_parser("runner", help="tick the stored flows until stopped")
-    _add_db(runner)
+    add_db_option(runner)
     runner.add_argument("--once", action="store_true", help="run one round, then exit")
     runner.add_argument(
         "--interval",
@@ -144,7 +146,7 @@ def add_store_commands(commands: Any) -> None:
     runner.set_defaults(command=_runner_command)
 
     ls = commands.add_parser("ls", help="list the stored flows, newest first")
-    _add_db(ls)
+    add_db_option(ls)
     ls.add_argument("--status", choices=sorted(FlowStatus.ALL), help="only flows with this status")
     ls.add_argument(
         "--label",
@@ -164,9 +166,9 @@ def add_store_commands(commands: Any) -> None:
     limits.add_argument(
         "--limit",
         type=positive_int,
-        default=LS_DEFAULT_LIMIT,
+        default=_LS_DEFAULT_LIMIT,
         metavar="N",
-        help=f"at most N flows, the newest (default {LS_DEFAULT_LIMIT})",
+        help=f"at most N flows, the newest (default {_LS_DEFAULT_LIMIT})",
     )
     limits.add_argument("--all", action="store_true", help="every matching flow, no limit")
     ls.add_argument("--oldest-first", action="store_true", help="list the oldest first")
@@ -183,7 +185,7 @@ def add_store_commands(commands: Any) -> None:
         default=None,
         help="with --provenance: the task (SPREAD/ITEM for an item of a spread)",
     )
-    _add_db(show)
+    add_db_option(show)
     show.add_argument("--json", action="store_true", help="print the flow dict as JSON")
     show.add_argument(
         "--provenance",
@@ -196,17 +198,18 @@ def add_store_commands(commands: Any) -> None:
         "retry", help="put a flow's FAILED and SKIPPED tasks back to PENDING"
     )
     retry.add_argument("key", help="the flow's key, or a unique prefix of it")
-    _add_db(retry)
+    add_db_option(retry)
     retry.set_defaults(command=_retry_command)
 
     cancel = commands.add_parser("cancel", help="stop a flow: it ends FAILED")
     cancel.add_argument("key", help="the flow's key, or a unique prefix of it")
-    _add_db(cancel)
+    add_db_option(cancel)
     cancel.add_argument("--reason", default="cancelled", help="recorded in the flow's data")
     cancel.set_defaults(command=_cancel_command)
 
 
-def _add_db(parser: argparse.ArgumentParser) -> None:
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--db URL``, which every command on a flow store takes."""
     parser.add_argument(
         "--db",
         default=None,
@@ -252,7 +255,7 @@ def _open_store_waiting(args: argparse.Namespace) -> FlowStore:
             wait = min(wait * 2, _MAX_RETRY_S)
 
 
-def _with_store(
+def with_store(
     name: str, command: Callable[[argparse.Namespace, FlowStore], int]
 ) -> Callable[[argparse.Namespace], int]:
     """Open the store, run ``command``, close the store; report MCErrors as bad input."""
@@ -262,15 +265,15 @@ def _with_store(
             store = _open_store_waiting(args)
         except StoreError as error:
             print(f"mc {name}: {error}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return _EXIT_BAD_INPUT
         except KeyboardInterrupt:
             print(f"mc {name}: stopped while waiting for the database", file=sys.stderr)
-            return EXIT_FAILED
+            return _EXIT_FAILED
         try:
             return command(args, store)
         except (StoreError, FlowLoadError, FlowSpecError) as error:
             print(f"mc {name}: {printable(error, keep_newlines=True)}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return _EXIT_BAD_INPUT
         finally:
             store.close()
 
@@ -283,7 +286,7 @@ def resolve_flow_key(store: FlowStore, given: str) -> str:
     Every ``mc`` command that takes a flow key calls this. Raises
     :class:`~mc.errors.FlowNotFoundError` when no flow matches and
     :class:`~mc.errors.AmbiguousFlowKeyError` (listing candidates) when
-    several do; ``_with_store`` reports both as bad input (exit 2).
+    several do; ``with_store`` reports both as bad input (exit 2).
     """
     return store.resolve_key(given)
 
@@ -296,7 +299,7 @@ def _submit(args: argparse.Namespace, store: FlowStore) -> int:
 
     key = store.create_flow(load_flow_spec_file(args.file))
     print(printable(key))
-    return EXIT_OK
+    return _EXIT_OK
 
 
 # -- runner ------------------------------------------------------------------
@@ -314,7 +317,7 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
         console = Console(file=sys.stdout)  # the terminal, even while a tick captures sys.stdout
     _configure_runner_logging(args.verbose, console)
     event_file = open_event_file("runner", args.events)
-    progress = RunnerProgress(store, sys.stdout, console, show_tasks=args.progress != "none")
+    progress = _RunnerProgress(store, sys.stdout, console, show_tasks=args.progress != "none")
     task_logs = TaskLogs(args.logs_root, echo=progress.echo_output)
     try:
         cache = None if args.no_cache else store.task_cache()
@@ -327,7 +330,7 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
         task_ctx = configure_jobs(args, engine)
     except MCError as error:
         print(f"mc runner: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
     try:
         with engine:
             on_event = call_all(progress.on_event, event_file)
@@ -367,7 +370,7 @@ def _run_runner(
     store: FlowStore,
     engine: FlowEngine,
     task_ctx: dict[str, Any],
-    progress: RunnerProgress,
+    progress: _RunnerProgress,
     on_event: Any,
 ) -> int:
     from mc.runner import FlowRunner
@@ -394,10 +397,10 @@ def _run_runner(
     finally:
         progress.stop_live()
     progress.finish(total, stopped=runner.stop_requested)
-    return EXIT_OK
+    return _EXIT_OK
 
 
-class RunnerProgress:
+class _RunnerProgress:
     """What ``mc runner`` prints: a line per task change, each naming its flow.
 
     Every line names the flow (label and key prefix), so lines of flows
@@ -549,12 +552,12 @@ def _ls(args: argparse.Namespace, store: FlowStore) -> int:
     )
     if args.json:
         print(json.dumps([record.to_dict() for record in records], indent=2))
-        return EXIT_OK
-    print(format_record_table(records))
-    return EXIT_OK
+        return _EXIT_OK
+    print(_format_record_table(records))
+    return _EXIT_OK
 
 
-def format_record_table(records: list[FlowRecord]) -> str:
+def _format_record_table(records: list[FlowRecord]) -> str:
     """Return a text table of flow records: key, label, status, tasks, updated.
 
     Keys and labels are shown escaped (see :mod:`mc.cli.terminal`).
@@ -570,11 +573,7 @@ def format_record_table(records: list[FlowRecord]) -> str:
                 _format_time(record.updated_at),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
+    return columns(rows)
 
 
 def _format_time(epoch_s: float | None) -> str:
@@ -589,11 +588,11 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
 
     if args.task is not None and not args.provenance:
         print("mc show: a TASK is shown only with --provenance", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
     if args.provenance:
         if args.task is None:
             print("mc show: --provenance needs a TASK after the flow's KEY", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return _EXIT_BAD_INPUT
         from mc.cli.provenance_view import show_provenance
 
         return show_provenance(store, resolve_flow_key(store, args.key), args.task, args.json)
@@ -607,9 +606,9 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
     if args.json:
         if flow is None:
             print(f"mc show: {printable(load_error, keep_newlines=True)}", file=sys.stderr)
-            return EXIT_FAILED
+            return _EXIT_FAILED
         print(json.dumps(flow.to_flow_dict(), indent=2))
-        return EXIT_OK
+        return _EXIT_OK
     header = []
     if record.parent_key:
         header.append(f"parent: {printable(record.parent_key)} (depth {record.depth})")
@@ -618,7 +617,8 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
     )
     if record.lease_owner and record.lease_expires_at:
         header.append(
-            f"leased to {printable(record.lease_owner)} until {_format_time(record.lease_expires_at)}"
+            f"leased to {printable(record.lease_owner)} "
+            f"until {_format_time(record.lease_expires_at)}"
         )
     if record.error:
         header.append(
@@ -629,7 +629,7 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
         print(f"flow {printable(record.key)} ({label}): {record.status}")
         print("\n".join(header))
         print(f"the stored flow cannot be loaded: {printable(load_error, keep_newlines=True)}")
-        return EXIT_OK
+        return _EXIT_OK
     tree = build_flow_tree(flow.to_flow_dict(), _stored_flow_loader(store))
     if tree.cancelled is not None:
         header.append(f"cancelled: {printable(tree.cancelled)}")
@@ -643,7 +643,7 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
         for child in others:
             label = printable(child.label) if child.label else "no label"
             print(f"  {printable(child.key)} ({label}): {child.status}")
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def _stored_flow_loader(store: FlowStore) -> Callable[[str], dict[str, Any] | None]:
@@ -719,7 +719,7 @@ def _retry_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) 
 
     changed, message = _change_flow(store, resolve_flow_key(store, args.key), retry, "retry")
     print(printable(message, keep_newlines=True), file=sys.stdout if changed else sys.stderr)
-    return EXIT_OK if changed else EXIT_FAILED
+    return _EXIT_OK if changed else _EXIT_FAILED
 
 
 def _cancel(args: argparse.Namespace, store: FlowStore) -> int:
@@ -737,12 +737,12 @@ def _cancel_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine)
 
     changed, message = _change_flow(store, resolve_flow_key(store, args.key), cancel, "cancel")
     print(printable(message, keep_newlines=True), file=sys.stdout if changed else sys.stderr)
-    return EXIT_OK if changed else EXIT_FAILED
+    return _EXIT_OK if changed else _EXIT_FAILED
 
 
-_submit_command = _with_store("submit", _submit)
-_runner_command = _with_store("runner", _runner)
-_ls_command = _with_store("ls", _ls)
-_show_command = _with_store("show", _show)
-_retry_command = _with_store("retry", _retry)
-_cancel_command = _with_store("cancel", _cancel)
+_submit_command = with_store("submit", _submit)
+_runner_command = with_store("runner", _runner)
+_ls_command = with_store("ls", _ls)
+_show_command = with_store("show", _show)
+_retry_command = with_store("retry", _retry)
+_cancel_command = with_store("cancel", _cancel)

@@ -12,6 +12,9 @@ encoder refuses) too, so printing its result never raises.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
+
+__all__ = ["columns", "printable"]
 
 # Controls (C0, DEL, C1), format characters (the bidirectional overrides),
 # line and paragraph separators, and lone surrogates.
@@ -44,3 +47,15 @@ def printable(text: object, keep_newlines: bool = False) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def columns(rows: Sequence[Sequence[str]]) -> str:
+    """Return ``rows`` (a header first) as text columns two spaces apart.
+
+    The cells must already be :func:`printable`: this only lines them up.
+    """
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

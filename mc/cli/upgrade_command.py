@@ -29,8 +29,10 @@ from mc.cli.terminal import printable
 from mc.errors import FlowSpecError
 from mc.flows.upgrade import upgrade_flow_spec
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
+__all__ = ["add_upgrade_command"]
+
+_EXIT_OK = 0
+_EXIT_BAD_INPUT = 2
 
 
 def add_upgrade_command(commands: Any) -> None:
@@ -48,17 +50,17 @@ def add_upgrade_command(commands: Any) -> None:
     where = upgrade.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", metavar="FILE", help="write the new spec to FILE")
     where.add_argument("--in-place", action="store_true", help="rewrite FILE itself")
-    upgrade.set_defaults(command=upgrade_command)
+    upgrade.set_defaults(command=_upgrade_command)
 
 
-def upgrade_command(args: argparse.Namespace) -> int:
+def _upgrade_command(args: argparse.Namespace) -> int:
     """Run ``mc upgrade-spec`` (see the module docstring)."""
     name = printable(args.file)
     try:
         spec = load_flow_spec_file(args.file)
     except FlowSpecError as error:
         print(f"mc upgrade-spec: {printable(error)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
     result = upgrade_flow_spec(spec)
     if not result.ok:
         print(
@@ -68,11 +70,11 @@ def upgrade_command(args: argparse.Namespace) -> int:
         )
         for problem in result.problems:
             print(f"  {printable(problem)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
     target = args.file if args.in_place else args.output
     # On standard output, every character outside ASCII is written escaped,
     # so nothing in the spec can act on a terminal; files keep their text.
-    text = format_spec(result.spec, Path(target or args.file).suffix, ascii_only=target is None)
+    text = _format_spec(result.spec, Path(target or args.file).suffix, ascii_only=target is None)
     if target is None:
         sys.stdout.write(text)
     else:
@@ -84,15 +86,15 @@ def upgrade_command(args: argparse.Namespace) -> int:
                 f"{printable(error.strerror or error)}",
                 file=sys.stderr,
             )
-            return EXIT_BAD_INPUT
+            return _EXIT_BAD_INPUT
     for change in result.changes:
         print(f"changed: {printable(change)}", file=sys.stderr)
     if not result.changes:
         print(f"mc upgrade-spec: {name}: nothing to change", file=sys.stderr)
-    return EXIT_OK
+    return _EXIT_OK
 
 
-def format_spec(spec: Any, suffix: str, ascii_only: bool = False) -> str:
+def _format_spec(spec: Any, suffix: str, ascii_only: bool = False) -> str:
     """Return a spec as JSON text (for a ``.json`` suffix) or YAML text (otherwise).
 
     With ``ascii_only``, characters outside ASCII (control characters

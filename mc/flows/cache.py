@@ -51,6 +51,24 @@ from typing import Any, Protocol, runtime_checkable
 
 from mc import __version__ as MC_VERSION
 
+__all__ = [
+    "CACHE_KEY_FORMAT",
+    "DEFAULT_CLAIM_S",
+    "RUNTIME",
+    "LazyTaskCache",
+    "MemoryTaskCache",
+    "TaskCache",
+    "cache_key",
+    "canonical_json",
+    "entry_is_fresh",
+    "file_sha256",
+    "function_source_sha256",
+    "import_path",
+    "module_source_sha256",
+    "provenance_record",
+]
+
+
 CACHE_KEY_FORMAT = 1
 
 #: How long a claim lasts, unless the cache says otherwise (its ``claim_s``).

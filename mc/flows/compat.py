@@ -28,6 +28,17 @@ from typing import Any
 
 from mc.errors import FlowSpecError, WiringError
 
+__all__ = [
+    "TRANSFORMS",
+    "NO_INTERPOLATE_KEY",
+    "LEGACY_TASK_TYPES",
+    "SPREAD_CONTAINER_TYPES",
+    "transform_spelling",
+    "mapping_dest",
+    "interpolate_setting",
+    "spread_container",
+]
+
 #: The transforms a wiring may name (see :mod:`mc.flows.task_types.wiring`).
 TRANSFORMS = ("json.dumps", "json.loads", "mapping")
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from mc.errors import DotPathError
 
+__all__ = ["split_path", "get_path", "set_path"]
+
 _MISSING = object()
 _INDEX_RE = re.compile(r"-?[0-9]+")
 

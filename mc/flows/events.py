@@ -53,6 +53,24 @@ import threading
 from collections.abc import Callable
 from typing import IO, Any
 
+__all__ = [
+    "FLOW_STARTED",
+    "FLOW_ENDED",
+    "TASK_STARTED",
+    "TASK_COMPLETED",
+    "TASK_FAILED",
+    "TASK_RETRYING",
+    "TASK_SKIPPED",
+    "JOB_SUBMITTED",
+    "JOB_STATE_CHANGED",
+    "TASK_PATH_SEPARATOR",
+    "FlowEvent",
+    "iso_time",
+    "EventCallback",
+    "call_all",
+    "JsonLinesEventWriter",
+]
+
 FLOW_STARTED = "flow_started"
 FLOW_ENDED = "flow_ended"
 TASK_STARTED = "task_started"
@@ -63,7 +81,7 @@ TASK_SKIPPED = "task_skipped"
 JOB_SUBMITTED = "job_submitted"
 JOB_STATE_CHANGED = "job_state_changed"
 
-EVENT_NAMES = (
+_EVENT_NAMES = (
     FLOW_STARTED,
     FLOW_ENDED,
     TASK_STARTED,
@@ -83,7 +101,7 @@ class FlowEvent:
     """One thing that happened to a flow or one of its tasks.
 
     ``time`` is epoch seconds (the engine's clock); ``event`` one of
-    :data:`EVENT_NAMES`; ``flow_key`` and ``flow_label`` name the top flow;
+    :data:`_EVENT_NAMES`; ``flow_key`` and ``flow_label`` name the top flow;
     ``task_key`` is the task's ``/`` path from the top flow (None for flow
     events); ``status`` the new status (see the module docstring). The
     other fields are set where they apply, and None otherwise.

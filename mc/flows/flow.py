@@ -63,6 +63,8 @@ from mc.flows.statuses import (
     TaskStatus,
 )
 
+__all__ = ["CLEANUP_TRIGGER_RULES", "trigger_verdict", "Flow"]
+
 # Rules that run after failures: cleanup tasks. fail_fast does not skip them.
 CLEANUP_TRIGGER_RULES = frozenset({"all_done", "one_failed"})
 
@@ -650,8 +652,9 @@ class Flow:
     def complete(self, key: str, now: float) -> list[dict[str, Any]]:
         """Record that the RUNNING task ``key`` COMPLETED at ``now``; start or skip its successors.
 
-        Returns the tasks that became SKIPPED because of it. Raises :class:`~mc.errors.FlowError` if the flow has no such task or
-        it is not RUNNING.
+        Returns the tasks that became SKIPPED because of it. Raises
+        :class:`~mc.errors.FlowError` if the flow has no such task or it is
+        not RUNNING.
         """
         place = self._running_place(key, "complete")
         task = self._task_list[place]
@@ -666,8 +669,9 @@ class Flow:
 
         ``attempts``, if given, is kept in the task (``attempts``) and a copy
         in its data (``data['attempts']``). Its successors then apply their
-        trigger rules; returns the tasks that became SKIPPED. Raises :class:`~mc.errors.FlowError` if the flow has
-        no such task or it is not RUNNING.
+        trigger rules; returns the tasks that became SKIPPED. Raises
+        :class:`~mc.errors.FlowError` if the flow has no such task or it is
+        not RUNNING.
         """
         place = self._running_place(key, "fail")
         task = self._task_list[place]

@@ -90,14 +90,24 @@ from mc.flows.spec import MAX_DURATION_S
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, TaskStatus
 from mc.flows.task_handler import new_proxied_task
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "FlowEngine",
+    "retry_delay_s",
+    "get_default_engine",
+    "flow_spec_to_flow",
+    "tick_flow",
+    "run_flow",
+    "register_task_type",
+]
+
+_logger = logging.getLogger(__name__)
 
 _HANDLER_STATUSES = (RUNNING, COMPLETED, FAILED)
 # What of a task's data a cache entry leaves out (see _complete_task).
 _NOT_CACHED_DATA = frozenset({"attempts", "handle"})
 
-HandlerT = TypeVar("HandlerT", bound=TaskHandler)
-ExecutorT = TypeVar("ExecutorT", bound=AnyExecutor)
+_HandlerT = TypeVar("_HandlerT", bound=TaskHandler)
+_ExecutorT = TypeVar("_ExecutorT", bound=AnyExecutor)
 
 
 class _WatchStack(threading.local):
@@ -184,7 +194,9 @@ class FlowEngine:
         # mc.flows.cache); None: they always run.
         self.cache = cache
 
-    def register_executor(self, name: str, executor: ExecutorT, replace: bool = False) -> ExecutorT:
+    def register_executor(
+        self, name: str, executor: _ExecutorT, replace: bool = False
+    ) -> _ExecutorT:
         """Register an executor under ``name`` and return it (see
         :mod:`mc.flows.executor_registry`); it stays yours to close."""
         self.executor_registry.register(name, executor, replace)
@@ -218,12 +230,12 @@ class FlowEngine:
     @overload
     def register_task_type(
         self, name: str, handler: None = None, replace: bool = False
-    ) -> Callable[[HandlerT], HandlerT]: ...
+    ) -> Callable[[_HandlerT], _HandlerT]: ...
 
     @overload
     def register_task_type(
-        self, name: str, handler: HandlerT, replace: bool = False
-    ) -> HandlerT: ...
+        self, name: str, handler: _HandlerT, replace: bool = False
+    ) -> _HandlerT: ...
 
     def register_task_type(self, name: str, handler: Any = None, replace: bool = False) -> Any:
         """Register a task type; usable as a decorator when ``handler`` is omitted.
@@ -310,7 +322,7 @@ class FlowEngine:
             if flow.count_tasks(PENDING):
                 return False
         flow.status = FAILED
-        logger.info("flow %s FAILED at task %s (fail_fast)", flow.key, task["key"])
+        _logger.info("flow %s FAILED at task %s (fail_fast)", flow.key, task["key"])
         self._emit(flow, events.FLOW_ENDED)
         return True
 
@@ -505,7 +517,7 @@ class FlowEngine:
         if callable(restore):
             restore(ctx)
         skipped = flow.complete(task["key"], self.clock())
-        logger.info(
+        _logger.info(
             "flow %s: task %s COMPLETED from the cache (made by task %s of flow %s)",
             flow.key,
             task["key"],
@@ -561,7 +573,7 @@ class FlowEngine:
             except Exception as error:
                 # The result stands; it is only not reused.
                 task["cache_error"] = f"storing the result failed: {error}"
-                logger.warning("flow %s: task %s: %s", flow.key, task["key"], task["cache_error"])
+                _logger.warning("flow %s: task %s: %s", flow.key, task["key"], task["cache_error"])
         return flow.complete(task["key"], finished_at)
 
     def _release_cache_claim(self, task: dict[str, Any]) -> None:
@@ -572,7 +584,7 @@ class FlowEngine:
         try:
             self.cache.release(task["cache_key"], claim["owner"])
         except Exception as error:  # the claim expires on its own
-            logger.warning("task %s: releasing its cache claim failed: %s", task["key"], error)
+            _logger.warning("task %s: releasing its cache claim failed: %s", task["key"], error)
 
     def _call_handler(self, task: dict[str, Any], ctx: dict[str, Any]) -> tuple[str, str] | None:
         """Call a task's handler once; return (error, summary) if the task failed.
@@ -645,7 +657,7 @@ class FlowEngine:
         if len(attempts) <= retries:
             delay = retry_delay_s(task, len(attempts))
             flow.retry_later(task["key"], now + delay, attempts)
-            logger.info(
+            _logger.info(
                 "flow %s: task %s attempt %d failed, retry in %g s: %s",
                 flow.key,
                 task["key"],
@@ -668,7 +680,7 @@ class FlowEngine:
         if retries:
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
         _add_errors(flow.data, "errors", [f"task {task['key']!r} ({task['task_type']}): {summary}"])
-        logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
+        _logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
         self._emit(flow, events.TASK_FAILED, task, error=summary, attempt=len(attempts))
         self._emit_skipped(flow, skipped)
         return True
@@ -682,7 +694,7 @@ class FlowEngine:
             flow.status = FAILED
         else:
             flow.status = COMPLETED
-        logger.info("flow %s %s after %d ticks", flow.key, flow.status, flow.num_ticks)
+        _logger.info("flow %s %s after %d ticks", flow.key, flow.status, flow.num_ticks)
         self._emit(flow, events.FLOW_ENDED)
 
     # -- events (see mc.flows.events) ------------------------------------------
@@ -749,7 +761,7 @@ class FlowEngine:
         )
 
     def emit_event(self, event: FlowEvent) -> None:
-        """Pass ``event`` to ``on_event``, if set; a callback that raises is logged, never raised."""
+        """Pass ``event`` to ``on_event``, if set; a callback that raises is logged, not raised."""
         on_event = self.on_event
         if on_event is None:
             return
@@ -757,7 +769,7 @@ class FlowEngine:
             on_event(event)
         except Exception:
             # Watching a flow must never break it.
-            logger.warning("on_event callback raised on %s", event, exc_info=True)
+            _logger.warning("on_event callback raised on %s", event, exc_info=True)
 
     # -- tasks outside a flow's bookkeeping (proxied tasks) -------------------
 
@@ -804,7 +816,7 @@ class FlowEngine:
             if "proxied_task" in task and self._follows_proxied_task(task):
                 self._cancel_proxied_task(task, ctx)
         except Exception as error:
-            logger.warning("cancelling task %s failed: %s", task.get("key"), error)
+            _logger.warning("cancelling task %s failed: %s", task.get("key"), error)
             if isinstance(task.get("data"), dict):
                 task["data"]["cancel_error"] = f"{type(error).__name__}: {error}"
 
@@ -934,7 +946,7 @@ class FlowEngine:
             _add_errors(flow.data, "errors", [f"flow cancelled: {reason}"])
         flow.status = FAILED
         flow.data["cancelled"] = {"reason": reason, "at": now}
-        logger.info("flow %s cancelled: %s", flow.key, reason)
+        _logger.info("flow %s cancelled: %s", flow.key, reason)
         if ended_now:
             self._emit(flow, events.FLOW_ENDED, error=f"cancelled: {reason}")
 
@@ -958,7 +970,7 @@ class FlowEngine:
             )
         flow.data.pop("cancelled", None)
         flow.status = RUNNING
-        logger.info("flow %s: retrying %d tasks", flow.key, len(keys))
+        _logger.info("flow %s: retrying %d tasks", flow.key, len(keys))
         return keys
 
     def tick_flow_until_idle(
@@ -1153,11 +1165,11 @@ def run_flow(
 @overload
 def register_task_type(
     name: str, handler: None = None, replace: bool = False
-) -> Callable[[HandlerT], HandlerT]: ...
+) -> Callable[[_HandlerT], _HandlerT]: ...
 
 
 @overload
-def register_task_type(name: str, handler: HandlerT, replace: bool = False) -> HandlerT: ...
+def register_task_type(name: str, handler: _HandlerT, replace: bool = False) -> _HandlerT: ...
 
 
 def register_task_type(name: str, handler: Any = None, replace: bool = False) -> Any:

@@ -22,6 +22,8 @@ from mc.errors import DotPathError
 from mc.flows import size_budget
 from mc.flows.dotpath import get_path
 
+__all__ = ["needs_interpolation", "interpolate", "escape_dollars", "copy_value"]
+
 
 def needs_interpolation(value: Any, raw: Iterable[str] = ()) -> bool:
     """Return True if ``value`` holds a string that starts with ``$`` or ``\\$``.

@@ -31,6 +31,20 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+__all__ = [
+    "TaskCtx",
+    "JobHandle",
+    "TaskHandlerFunction",
+    "TaskHandlerClass",
+    "TaskHandler",
+    "Executor",
+    "CallExecutor",
+    "Closable",
+    "AnyExecutor",
+    "can_run_jobs",
+    "can_run_calls",
+]
+
 TaskCtx = dict[str, Any]
 """The task context a handler gets: ``'task'``, and in a flow ``'flow'`` and
 ``'flow_engine'``, plus what the caller passed to the tick."""

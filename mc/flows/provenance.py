@@ -31,6 +31,9 @@ from mc.errors import DotPathError, FlowError, WiringError
 from mc.flows.dotpath import split_path
 from mc.flows.task_types.wiring import parse_wiring
 
+__all__ = ["ProvenanceNode", "provenance_chain"]
+
+
 # Params that hold task specs for later: their paths are read in another flow.
 _HELD_FOR_LATER = ("mapping_params", "flow_spec", "cases", "default_case")
 

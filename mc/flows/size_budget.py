@@ -27,7 +27,7 @@ Past the budget the task that writes fails with a
 flow goes on by its usual rules (``fail_fast``, retries, trigger rules).
 Nothing is added to a tick that copies and writes nothing: the meter of a
 handler call is made on its first charge, in the task context that the
-engine builds for that call (:func:`meter`). A handler called by hand,
+engine builds for that call (:func:`_meter`). A handler called by hand,
 without an engine in its context, is not metered.
 """
 
@@ -39,6 +39,15 @@ from typing import Any
 
 from mc.errors import FlowSizeError
 
+__all__ = [
+    "DEFAULT_MAX_FLOW_BYTES",
+    "METER_KEY",
+    "charge_copy",
+    "charge_write_bytes",
+    "check_subflow",
+    "json_size",
+]
+
 #: The default budget of a flow's JSON, in bytes (64 MiB).
 DEFAULT_MAX_FLOW_BYTES = 64 * 1024 * 1024
 
@@ -48,7 +57,7 @@ DEFAULT_MAX_FLOW_BYTES = 64 * 1024 * 1024
 METER_KEY = "size_meter"
 
 
-class SizeMeter:
+class _SizeMeter:
     """What one handler call may still copy, and the flow it writes into."""
 
     __slots__ = ("flow", "max_bytes", "copied")
@@ -80,7 +89,7 @@ class SizeMeter:
         self.flow.json_size_estimate = estimate
 
 
-def meter(task_ctx: Any) -> SizeMeter | None:
+def _meter(task_ctx: Any) -> _SizeMeter | None:
     """Return the meter of the handler call that ``task_ctx`` belongs to.
 
     The engine builds a fresh task context for every handler call, so the
@@ -91,13 +100,13 @@ def meter(task_ctx: Any) -> SizeMeter | None:
     if task_ctx is None:
         return None
     found = task_ctx.get(METER_KEY)
-    if type(found) is SizeMeter:
+    if type(found) is _SizeMeter:
         return found
     engine = task_ctx.get("flow_engine")
     max_bytes = getattr(engine, "max_flow_bytes", None)
     if max_bytes is None:
         return None
-    made = SizeMeter(task_ctx.get("flow"), max_bytes)
+    made = _SizeMeter(task_ctx.get("flow"), max_bytes)
     with contextlib.suppress(TypeError):  # a read-only mapping: count this charge alone
         task_ctx[METER_KEY] = made
     return made
@@ -105,7 +114,7 @@ def meter(task_ctx: Any) -> SizeMeter | None:
 
 def charge_copy(task_ctx: Any, num_bytes: int) -> None:
     """Count ``num_bytes`` copied for the handler call of ``task_ctx``."""
-    found = meter(task_ctx)
+    found = _meter(task_ctx)
     if found is not None:
         found.charge_copy(num_bytes)
 
@@ -117,14 +126,14 @@ def charge_write_bytes(task_ctx: Any, num_bytes: int) -> None:
     if the flow would pass its budget. Measure the value with
     :func:`json_size`.
     """
-    found = meter(task_ctx)
+    found = _meter(task_ctx)
     if found is not None:
         found.charge_write(num_bytes)
 
 
 def check_subflow(task_ctx: Any, flow: Any) -> None:
     """Raise FlowSizeError if a subflow, just measured, is past the budget."""
-    found = meter(task_ctx)
+    found = _meter(task_ctx)
     size = getattr(flow, "json_size_estimate", 0)
     if found is not None and size > found.max_bytes:
         raise FlowSizeError(

@@ -42,6 +42,33 @@ from mc.errors import FlowSpecError
 from mc.flows.compat import NO_INTERPOLATE_KEY, interpolate_setting
 from mc.flows.statuses import PENDING
 
+__all__ = [
+    "normalize_cache_policy",
+    "ROOT_TASK_KEY",
+    "FORMAT_VERSION",
+    "FLOW_SPEC_KEYS",
+    "FLOW_CFG_KEYS",
+    "TASK_SPEC_KEYS",
+    "LEGACY_TASK_SPEC_KEYS",
+    "TRIGGER_RULES",
+    "DEFAULT_TRIGGER_RULE",
+    "TASK_SPEC_FIELDS",
+    "MAX_DURATION_S",
+    "TASK_KEY_PATTERN",
+    "flow_spec_json_schema",
+    "normalize_flow_spec",
+    "normalize_task_spec",
+    "normalize_task_policies",
+    "new_task_dict",
+    "check_task_key",
+    "generate_task_key",
+    "suggest",
+    "normalize_cfg",
+    "check_acyclic",
+    "list_keys",
+    "text_problem",
+]
+
 ROOT_TASK_KEY = "ROOT"
 FORMAT_VERSION = 1
 
@@ -71,7 +98,7 @@ LEGACY_TASK_SPEC_KEYS = (NO_INTERPOLATE_KEY,)
 TRIGGER_RULES = ("all_success", "all_done", "one_success", "one_failed", "none_failed")
 DEFAULT_TRIGGER_RULE = TRIGGER_RULES[0]
 # Per-task policies: stored in the task dict only when the spec sets them.
-TASK_POLICY_FIELDS = (
+_TASK_POLICY_FIELDS = (
     "trigger_rule",
     "retries",
     "retry_delay_s",
@@ -80,7 +107,7 @@ TASK_POLICY_FIELDS = (
     "cache",
 )
 # The fields of a task's ``cache`` policy (see normalize_cache_policy).
-CACHE_POLICY_KEYS = ("key", "expire_s", "cache_version", "copy_job_dir")
+_CACHE_POLICY_KEYS = ("key", "expire_s", "cache_version", "copy_job_dir")
 # The fields of a task dict that come from its spec. A retry rebuilds the task
 # from these; everything else (handler state, errors) belongs to one attempt.
 TASK_SPEC_FIELDS = (
@@ -89,18 +116,18 @@ TASK_SPEC_FIELDS = (
     "task_type",
     "task_params",
     "precursors",
-    *TASK_POLICY_FIELDS,
+    *_TASK_POLICY_FIELDS,
     "interpolate",
     "initial_data",
 )
-DEFAULT_CFG = {"fail_fast": True}
+_DEFAULT_CFG = {"fail_fast": True}
 
 # Bounds of the numeric policies. A spec is untrusted: without them a
 # retry_backoff of 1e200 overflows the retry delay, and a retries of 10**9
 # keeps a failing task busy forever. 30 days is longer than any batch
 # system lets a job wait or run.
-MAX_RETRIES = 1000
-MAX_RETRY_BACKOFF = 100
+_MAX_RETRIES = 1000
+_MAX_RETRY_BACKOFF = 100
 MAX_DURATION_S = 30 * 24 * 3600
 
 # ASCII identifiers only, so that the JSON Schema can state the same rule.
@@ -110,13 +137,13 @@ MAX_DURATION_S = 30 * 24 * 3600
 TASK_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _TASK_KEY_RE = re.compile(TASK_KEY_PATTERN)
 # A path of a cache key: into the task's params, dot-separated names or indexes.
-CACHE_KEY_PATH_PATTERN = r"^task_params(\.[A-Za-z0-9_-]+)*$"
+_CACHE_KEY_PATH_PATTERN = r"^task_params(\.[A-Za-z0-9_-]+)*$"
 
 # The longest integer a spec may hold, in decimal digits: Python's default
 # limit for turning an int into text (sys.get_int_max_str_digits), past which
 # json.dumps raises.
-MAX_INT_DIGITS = 4300
-_INT_LIMIT = 10**MAX_INT_DIGITS
+_MAX_INT_DIGITS = 4300
+_INT_LIMIT = 10**_MAX_INT_DIGITS
 
 # Messages about unknown task keys list at most this many known keys.
 _MAX_KEYS_LISTED = 10
@@ -144,7 +171,7 @@ def normalize_flow_spec(spec: Any) -> dict[str, Any]:
     elif not isinstance(key, str) or not key:
         raise FlowSpecError("key", f"expected a non-empty string, got {_describe(key)}")
     else:
-        check_text(key, "key")
+        _check_text(key, "key")
     cfg = normalize_cfg(spec.get("cfg"))
     data = _json_dict_copy(_get(spec, "data", {}), "data")
     task_specs = _get(spec, "tasks", [])
@@ -184,7 +211,7 @@ def normalize_task_spec(task_spec: Any, path: str) -> dict[str, Any]:
         raise FlowSpecError(
             f"{path}.task_type", f"expected a non-empty string, got {_describe(task_type)}"
         )
-    check_text(task_type, f"{path}.task_type")
+    _check_text(task_type, f"{path}.task_type")
     key = task_spec.get("key")
     if key is not None:
         check_task_key(key, f"{path}.key")
@@ -222,15 +249,19 @@ def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str
     if isinstance(retries, float) and retries.is_integer():
         retries = int(retries)  # as JSON Schema's "integer" allows 2.0
     if retries is not None:
-        if type(retries) is bool or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+        if (
+            type(retries) is bool
+            or not isinstance(retries, int)
+            or not 0 <= retries <= _MAX_RETRIES
+        ):
             raise FlowSpecError(
                 f"{path}.retries",
-                f"expected a whole number from 0 to {MAX_RETRIES}, got {_describe(retries)}",
+                f"expected a whole number from 0 to {_MAX_RETRIES}, got {_describe(retries)}",
             )
         policies["retries"] = int(retries)
     for name, low, strict, high, what in (
         ("retry_delay_s", 0, False, MAX_DURATION_S, "a number of seconds"),
-        ("retry_backoff", 1, False, MAX_RETRY_BACKOFF, "a multiplier"),
+        ("retry_backoff", 1, False, _MAX_RETRY_BACKOFF, "a multiplier"),
         ("timeout_s", 0, True, MAX_DURATION_S, "a number of seconds"),
     ):
         value = task_spec.get(name)
@@ -269,14 +300,14 @@ def normalize_cache_policy(cache: Any, path: str) -> dict[str, Any] | None:
     if cache is True:
         return {"key": "auto"}
     _expect_mapping(cache, path)
-    _check_known_keys(cache, CACHE_POLICY_KEYS, path)
+    _check_known_keys(cache, _CACHE_POLICY_KEYS, path)
     policy: dict[str, Any] = {"key": "auto"}
     key = cache.get("key")
     if isinstance(key, (list, tuple)):
         if not key:
             raise FlowSpecError(f"{path}.key", "expected 'auto' or a non-empty list of dot paths")
         for i, item in enumerate(key):
-            if not isinstance(item, str) or not re.fullmatch(CACHE_KEY_PATH_PATTERN, item):
+            if not isinstance(item, str) or not re.fullmatch(_CACHE_KEY_PATH_PATTERN, item):
                 raise FlowSpecError(
                     f"{path}.key[{i}]",
                     "expected a dot path into the task's params, such as "
@@ -377,7 +408,7 @@ def suggest(name: str, known: Any) -> str:
 
 def normalize_cfg(cfg: Any) -> dict[str, Any]:
     """Check a flow's ``cfg`` and return it complete, defaults filled in."""
-    result = dict(DEFAULT_CFG)
+    result = dict(_DEFAULT_CFG)
     if cfg is None:
         return result
     _expect_mapping(cfg, "cfg")
@@ -531,7 +562,7 @@ def _optional_str(spec: Mapping[str, Any], field: str, path: str) -> str | None:
     if value is not None:
         if not isinstance(value, str):
             raise FlowSpecError(path, f"expected a string, got {_describe(value)}")
-        check_text(value, path)
+        _check_text(value, path)
     return value
 
 
@@ -555,7 +586,7 @@ def text_problem(text: str) -> str | None:
     return None
 
 
-def check_text(text: str, path: str) -> None:
+def _check_text(text: str, path: str) -> None:
     """Raise FlowSpecError at ``path`` if :func:`text_problem` finds one in ``text``."""
     problem = text_problem(text)
     if problem is not None:
@@ -634,7 +665,7 @@ def _json_copy(value: Any, containers: set[int]) -> Any:
         if -_INT_LIMIT < value < _INT_LIMIT:
             return value
         raise _BadJSONValue(
-            f"expected a number of at most {MAX_INT_DIGITS} digits, got {_describe(value)}"
+            f"expected a number of at most {_MAX_INT_DIGITS} digits, got {_describe(value)}"
         )
     if isinstance(value, float):
         if not math.isfinite(value):

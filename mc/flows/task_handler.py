@@ -11,8 +11,9 @@ A handler is either
 Either way a task stays RUNNING until its handler sets ``task['status']`` to
 'COMPLETED' or 'FAILED' (or, for a task whose dict holds an unfinished
 ``proxied_task``, until that task finishes: see
-:meth:`~mc.flows.flow_engine.FlowEngine.tick_flow`). That is how a task waits for outside work: each tick
-it looks, and it finishes only when the work has. A handler keeps whatever it
+:meth:`~mc.flows.flow_engine.FlowEngine.tick_flow`). That is how a task
+waits for outside work: each tick it looks, and it finishes only when the
+work has. A handler keeps whatever it
 must remember between ticks in ``task['data']``, because between ticks the
 task may be stored and loaded in another process.
 """
@@ -106,7 +107,9 @@ class BaseTaskHandler:
         """
 
     def validate_task_params(self) -> None:
-        """Check ``self.task['task_params']`` (interpolated) before the first tick; raise to fail the task.
+        """Check ``self.task['task_params']`` (interpolated) before the first tick.
+
+        Raise to fail the task.
 
         The default accepts any params.
         """

@@ -37,23 +37,25 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-logger = logging.getLogger(__name__)
+__all__ = ["MAX_LOG_BYTES", "default_logs_root", "task_log_path", "is_capturing", "TaskLogs"]
+
+_logger = logging.getLogger(__name__)
 
 MAX_LOG_BYTES = 1024 * 1024
-LOG_SUFFIX = ".log"
-LOGS_ROOT_ENV_VAR = "MC_LOGS_ROOT"
-DEFAULT_LOGS_ROOT = "mc_logs"
+_LOG_SUFFIX = ".log"
+_LOGS_ROOT_ENV_VAR = "MC_LOGS_ROOT"
+_DEFAULT_LOGS_ROOT = "mc_logs"
 
 # Called with (flow key, flow label, task path, text) after a tick that printed.
-EchoCallback = Callable[[str, "str | None", str, str], object]
+_EchoCallback = Callable[[str, "str | None", str, str], object]
 
 
 def default_logs_root() -> str:
     """Return ``$MC_LOGS_ROOT``, else ``mc_logs`` in the working directory."""
-    return os.environ.get(LOGS_ROOT_ENV_VAR) or DEFAULT_LOGS_ROOT
+    return os.environ.get(_LOGS_ROOT_ENV_VAR) or _DEFAULT_LOGS_ROOT
 
 
-def safe_name(key: str) -> str:
+def _safe_name(key: str) -> str:
     """Return ``key`` as one safe file name: no separators, no leading dot.
 
     Keys come from specs, so a key such as ``'../x'`` must not lead a log
@@ -65,10 +67,10 @@ def safe_name(key: str) -> str:
 
 
 def task_log_path(root: str | os.PathLike[str], flow_key: str, task_path: str) -> Path:
-    """Return the log file of the task at ``task_path`` (keys joined by ``/``) of flow ``flow_key``."""
-    parts = [safe_name(part) for part in task_path.split("/")]
-    parts[-1] += LOG_SUFFIX
-    return Path(root, safe_name(flow_key), *parts)
+    """Return the log file of the task at ``task_path`` (keys joined by ``/``) of ``flow_key``."""
+    parts = [_safe_name(part) for part in task_path.split("/")]
+    parts[-1] += _LOG_SUFFIX
+    return Path(root, _safe_name(flow_key), *parts)
 
 
 _capturing = threading.local()
@@ -118,7 +120,7 @@ class TaskLogs:
     """
 
     def __init__(
-        self, root: str | os.PathLike[str] | None = None, echo: EchoCallback | None = None
+        self, root: str | os.PathLike[str] | None = None, echo: _EchoCallback | None = None
     ) -> None:
         self.root = Path(root if root is not None else default_logs_root()).absolute()
         self.echo = echo
@@ -161,7 +163,7 @@ class TaskLogs:
                 _keep_tail(path, MAX_LOG_BYTES)
         except OSError as error:
             # A full disk must not fail the task: warn, and go on.
-            logger.warning("cannot write the task log %s: %s", path, error)
+            _logger.warning("cannot write the task log %s: %s", path, error)
 
 
 def _keep_tail(path: Path, keep: int) -> None:

@@ -39,13 +39,15 @@ from mc.errors import FlowSpecError
 from mc.flows.spec import ROOT_TASK_KEY
 from mc.flows.statuses import FAILED, PENDING, RUNNING, SKIPPED
 
+__all__ = ["PATH_SEPARATOR", "TaskNode", "FlowTree", "build_flow_tree"]
+
 #: Separates the keys of a task path (``sweep/evaluate_3``).
 PATH_SEPARATOR = "/"
 
 # Subflows nest deeper than this only by accident (or malice): stop there.
 _MAX_DEPTH = 64
 
-LoadStoredFlow = Callable[[str], "Mapping[str, Any] | None"]
+_LoadStoredFlow = Callable[[str], "Mapping[str, Any] | None"]
 
 
 @dataclasses.dataclass
@@ -132,7 +134,7 @@ class FlowTree:
 
 
 def build_flow_tree(
-    flow_dict: Mapping[str, Any], load_stored_flow: LoadStoredFlow | None = None
+    flow_dict: Mapping[str, Any], load_stored_flow: _LoadStoredFlow | None = None
 ) -> FlowTree:
     """Return the :class:`FlowTree` of a flow dict.
 
@@ -161,7 +163,7 @@ def build_flow_tree(
 
 
 class _Builder:
-    def __init__(self, load_stored_flow: LoadStoredFlow | None) -> None:
+    def __init__(self, load_stored_flow: _LoadStoredFlow | None) -> None:
         self.load_stored_flow = load_stored_flow
         self.loaded: set[str] = set()
 

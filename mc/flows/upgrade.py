@@ -65,6 +65,8 @@ from mc.flows.spec import (
 from mc.flows.task_types.basic import LOG_PARAM_ALIASES
 from mc.flows.task_types.control import SWITCH_OPS
 
+__all__ = ["SpecUpgrade", "upgrade_flow_spec"]
+
 _KEY_RE = re.compile(TASK_KEY_PATTERN)
 # Flow-spec fields of a 0.x flow that say nothing for a new flow.
 _EMPTY_FLOW_FIELDS = {"status": ("PENDING", None), "depth": (0, None), "parent_key": (None,)}

@@ -26,6 +26,8 @@ from typing import Any
 from mc.errors import JobConfigError, JobError
 from mc.jobs.constants import CONFIG_ENV_FILE
 
+__all__ = ["check_config_spec", "resolve_config", "write_config_env"]
+
 _SETTING_FIELDS = {"required", "env_var", "default", "description"}
 _ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -107,7 +109,7 @@ def resolve_config(
     return values
 
 
-def write_config_env(job_dir: str | Path, values: Mapping[str, str]) -> Path:
+def write_config_env(job_dir: str | os.PathLike[str], values: Mapping[str, str]) -> Path:
     """Write ``values`` as ``export`` lines to the job dir's ``config.env``; return its path."""
     path = Path(job_dir) / CONFIG_ENV_FILE
     lines = ["# Settings from the job's config spec, written by its executor at submit."]

@@ -17,6 +17,34 @@ A job dir looks like this (the names are the constants below)::
 
 from __future__ import annotations
 
+__all__ = [
+    "JOB_META_FILE",
+    "ENTRYPOINT_FILE",
+    "CONFIG_ENV_FILE",
+    "WORK_DIR_NAME",
+    "STDOUT_FILE",
+    "STDERR_FILE",
+    "EXIT_STATUS_FILE",
+    "LOCK_FILE",
+    "SUBMISSION_FILE",
+    "ALREADY_RUNNING_EXIT_STATUS",
+    "LOCK_ATTEMPTS",
+    "JOB_QUEUED",
+    "JOB_RUNNING",
+    "JOB_COMPLETED",
+    "JOB_FAILED",
+    "JOB_LOST",
+    "JOB_STATUSES",
+    "RESOURCE_NAMES",
+    "DEFAULT_JOB_EXECUTOR",
+    "DEFAULT_CALL_EXECUTOR",
+    "JOBS_ROOT_ENV_VAR",
+    "DEFAULT_JOBS_ROOT",
+    "STDERR_TAIL_LINES",
+    "MAX_SUBMISSIONS",
+    "MAX_POLL_ERRORS",
+]
+
 JOB_META_FILE = "job.json"
 ENTRYPOINT_FILE = "entrypoint.sh"
 CONFIG_ENV_FILE = "config.env"

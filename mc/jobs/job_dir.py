@@ -42,7 +42,24 @@ from mc.jobs.constants import (
 )
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "NEVER_FROM_A_JOB",
+    "check_directive",
+    "check_resources",
+    "build_job_dir",
+    "read_job_meta",
+    "read_exit_status",
+    "outcome_of_exit_status",
+    "stderr_tail",
+    "NOT_STARTED",
+    "RUN_UNDER_WAY",
+    "RUN_OVER",
+    "run_state",
+    "job_module_identity",
+    "record_job_provenance",
+]
+
+_logger = logging.getLogger(__name__)
 
 _JOB_FIELDS = {"key", "job_type", "job_params"}
 
@@ -58,7 +75,9 @@ exec 9>>"$job_dir/{lock}" || exit {already_running}
 if command -v flock >/dev/null 2>&1; then
     lock_ex() {{ flock -n -x 9; }}; lock_sh() {{ flock -n -s 9; }}; unlock() {{ flock -u 9; }}
 else
-    flock_fd9() {{ python3 -c 'import fcntl, sys; fcntl.flock(9, int(sys.argv[1]))' "$1" 2>/dev/null; }}
+    flock_fd9() {{
+        python3 -c 'import fcntl, sys; fcntl.flock(9, int(sys.argv[1]))' "$1" 2>/dev/null
+    }}
     lock_ex() {{ flock_fd9 6; }}; lock_sh() {{ flock_fd9 5; }}; unlock() {{ flock_fd9 8; }}
 fi
 # A poll may hold a shared lock for an instant: then wait and try again. A
@@ -84,12 +103,13 @@ cd "$job_dir/{work_dir}" || exit 1
 ) >"$job_dir/{stdout}" 2>"$job_dir/{stderr}"
 status=$?
 # Written last, and renamed into place: its presence means the job ended.
-echo "$status" >"$job_dir/{exit_status}.tmp" && mv "$job_dir/{exit_status}.tmp" "$job_dir/{exit_status}"
+echo "$status" >"$job_dir/{exit_status}.tmp" \
+    && mv "$job_dir/{exit_status}.tmp" "$job_dir/{exit_status}"
 exit "$status"
 """
 
 
-def check_job(job: Any) -> dict[str, Any]:
+def _check_job(job: Any) -> dict[str, Any]:
     """Return ``job`` as a complete job dict, or raise JobError saying what is wrong."""
     if not isinstance(job, Mapping):
         raise JobError(
@@ -116,11 +136,11 @@ def check_job(job: Any) -> dict[str, Any]:
 
 # The largest resources a job may ask for: far above any real machine, low
 # enough that no arithmetic on them overflows (NaN and inf are refused too).
-RESOURCE_LIMITS = {"cores": 1_000_000, "memory_mb": 1e12, "walltime_s": 10 * 365 * 86400}
+_RESOURCE_LIMITS = {"cores": 1_000_000, "memory_mb": 1e12, "walltime_s": 10 * 365 * 86400}
 
 # A resource name (a partition, an account) and a directive's value: no shell
 # metacharacter, no '$', no backquote, no whitespace, no '/' (never a path).
-NAME_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_NAME_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _OPTION_RE = re.compile(r"--[a-z][a-z0-9-]{0,63}")
 _DIRECTIVE_VALUE_RE = re.compile(r"[A-Za-z0-9_.:,+=@-]{1,256}")
 
@@ -180,9 +200,10 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
     unknown = set(resources) - set(RESOURCE_NAMES)
     if unknown:
         raise JobError(
-            f"{where}: unknown resources {sorted(unknown)} (expected some of {list(RESOURCE_NAMES)})"
+            f"{where}: unknown resources {sorted(unknown)} "
+            f"(expected some of {list(RESOURCE_NAMES)})"
         )
-    for name, limit in RESOURCE_LIMITS.items():
+    for name, limit in _RESOURCE_LIMITS.items():
         value = resources.get(name)
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= limit
@@ -192,9 +213,12 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
             )
     for name in ("partition", "account"):
         value = resources.get(name)
-        if value is not None and (not isinstance(value, str) or not NAME_VALUE_RE.fullmatch(value)):
+        if value is not None and (
+            not isinstance(value, str) or not _NAME_VALUE_RE.fullmatch(value)
+        ):
             raise JobError(
-                f"{where}.{name}: expected a name of letters, digits, '_', '.' or '-', got {value!r}"
+                f"{where}.{name}: expected a name of letters, digits, '_', '.' or '-', "
+                f"got {value!r}"
             )
     extra = resources.get("extra_directives")
     if extra is not None and (
@@ -219,7 +243,7 @@ def build_job_dir(
     :data:`~mc.jobs.job_modules.default_job_types`) and ``allow_imports``.
     Raises :class:`~mc.errors.JobError` (or JobTypeError) naming the job.
     """
-    job = check_job(job)
+    job = _check_job(job)
     registry = job_types if job_types is not None else default_job_types
     module = registry.resolve(job["job_type"], allow_imports)
     job_dir = Path(output_dir).absolute()
@@ -309,7 +333,7 @@ def record_job_provenance(job_dir: str | os.PathLike[str], **fields: Any) -> boo
         meta["provenance"] = {**(provenance if isinstance(provenance, dict) else {}), **fields}
         _write_meta(Path(job_dir), meta)
     except (JobError, OSError, TypeError, ValueError) as error:
-        logger.warning("job dir %s: could not record its provenance: %s", job_dir, error)
+        _logger.warning("job dir %s: could not record its provenance: %s", job_dir, error)
         return False
     return True
 
@@ -326,9 +350,9 @@ def read_job_meta(job_dir: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(job_dir) / JOB_META_FILE
     try:
         meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return meta
     except (OSError, ValueError) as error:
         raise JobError(f"job dir {str(job_dir)!r}: cannot read {JOB_META_FILE}: {error}") from error
+    return meta
 
 
 def read_exit_status(job_dir: str | os.PathLike[str]) -> int | None:

@@ -31,6 +31,8 @@ from typing import Any
 from mc.errors import ExecutorError, JobError
 from mc.jobs import constants
 
+__all__ = ["DEFAULT_SPEC_EXECUTORS", "JobPolicy", "job_policy"]
+
 # Executors a spec may name when the operator said nothing: they run work on
 # this machine, as the runner's user, as the default ones do.
 DEFAULT_SPEC_EXECUTORS = ("local", "inline", "threads", "processes")
@@ -108,7 +110,8 @@ class JobPolicy:
             _inside(resolved, allowed, or_equal=True) for allowed in self._roots
         ):
             raise JobError(
-                f"jobs root {str(root)!r} is not under the allowed jobs roots ({', '.join(self.jobs_roots)})"
+                f"jobs root {str(root)!r} is not under the allowed jobs roots "
+                f"({', '.join(self.jobs_roots)})"
             )
         return resolved
 
@@ -128,7 +131,8 @@ class JobPolicy:
             or not _encodable(job_dir)
         ):
             raise JobError(
-                f"{where}: task_params.job_dir must be a path of printable characters, got {job_dir!r}"
+                f"{where}: task_params.job_dir must be a path of printable characters, "
+                f"got {job_dir!r}"
             )
         root = self.jobs_root(task_ctx)
         candidate = job_dir if os.path.isabs(job_dir) else os.path.join(root, job_dir)
@@ -149,7 +153,8 @@ class JobPolicy:
         ]:
             if not _PATH_PART_RE.fullmatch(part):
                 raise JobError(
-                    f"{where}: task_params.job_dir {job_dir!r}: {part!r} is not a plain directory name "
+                    f"{where}: task_params.job_dir {job_dir!r}: {part!r} "
+                    "is not a plain directory name "
                     "(letters, digits and _ . , + = @ -, not starting with a dot)"
                 )
         return resolved

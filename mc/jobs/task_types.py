@@ -32,6 +32,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -67,7 +68,15 @@ from mc.jobs.job_dir import (
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 from mc.jobs.policy import job_policy
 
-CALLABLES_ENTRY_POINT_GROUP = "mc.callables"
+__all__ = [
+    "CallableRegistry",
+    "default_callables",
+    "register_callable",
+    "JobTaskHandler",
+    "CallTaskHandler",
+]
+
+_CALLABLES_ENTRY_POINT_GROUP = "mc.callables"
 _JOB_PARAMS = {"job_type", "job_params", "executor", "resources", "job_dir"}
 _CALL_PARAMS = {"fn", "args", "kwargs", "executor"}
 
@@ -91,7 +100,7 @@ class CallableRegistry(Registry[Callable[..., Any]]):
             callable,
             "callable",
             ExecutorError,
-            CALLABLES_ENTRY_POINT_GROUP,
+            _CALLABLES_ENTRY_POINT_GROUP,
             items=callables,
             allow_imports=allow_imports,
             listed_as="registered",
@@ -105,17 +114,17 @@ default_callables = CallableRegistry()
 It is shared, as the default engine is: :func:`register_callable` fills it.
 """
 
-CallableT = TypeVar("CallableT", bound=Callable[..., Any])
+_CallableT = TypeVar("_CallableT", bound=Callable[..., Any])
 
 
 @overload
 def register_callable(
     name: str, fn: None = None, replace: bool = False
-) -> Callable[[CallableT], CallableT]: ...
+) -> Callable[[_CallableT], _CallableT]: ...
 
 
 @overload
-def register_callable(name: str, fn: CallableT, replace: bool = False) -> CallableT: ...
+def register_callable(name: str, fn: _CallableT, replace: bool = False) -> _CallableT: ...
 
 
 def register_callable(name: str, fn: Any = None, replace: bool = False) -> Any:
@@ -275,13 +284,11 @@ class JobTaskHandler(BaseTaskHandler):
             else handle,
             "job_dir": data.get("job_dir"),
         }
-        try:
+        with contextlib.suppress(JobError, KeyError, TypeError):  # no job dir (yet)
             record["resources"] = {
                 **read_job_meta(data["job_dir"]).get("resources", {}),
                 **((task_ctx["task"].get("task_params") or {}).get("resources") or {}),
             }
-        except (JobError, KeyError, TypeError):
-            pass
         return record
 
     @classmethod
@@ -403,8 +410,8 @@ class JobTaskHandler(BaseTaskHandler):
             "submissions",
         } <= set(state):
             raise JobError(
-                f"task {self.task['key']!r}: no job handle in task['job'] (only the job task writes it); "
-                "the job's state is lost"
+                f"task {self.task['key']!r}: no job handle in task['job'] "
+                "(only the job task writes it); the job's state is lost"
             )
         return state
 
@@ -432,7 +439,8 @@ class JobTaskHandler(BaseTaskHandler):
         resolved = os.path.realpath(candidate)
         if os.path.commonpath([resolved, root]) != root:
             raise JobError(
-                f"task {self.task['key']!r}: job dir {str(candidate)!r} leads out of the jobs root through a symlink"
+                f"task {self.task['key']!r}: job dir {str(candidate)!r} "
+                "leads out of the jobs root through a symlink"
             )
         return resolved
 
@@ -498,7 +506,9 @@ class JobTaskHandler(BaseTaskHandler):
 
 
 class CallTaskHandler(BaseTaskHandler):
-    """Runs a Python callable through a call executor; its result goes to ``task['data']['result']``.
+    """Runs a Python callable through a call executor.
+
+    The callable's result goes to ``task['data']['result']``.
 
     For caching (see :mod:`mc.flows.cache`): the ``executor`` is left out
     of the cache key, and the function's import path and source hash are
@@ -571,8 +581,8 @@ class CallTaskHandler(BaseTaskHandler):
         state = self.task.get("call")
         if not isinstance(state, dict) or not {"executor", "submissions"} <= set(state):
             raise JobError(
-                f"task {self.task['key']!r}: no call handle in task['call'] (only the call task writes it); "
-                "the call's state is lost"
+                f"task {self.task['key']!r}: no call handle in task['call'] "
+                "(only the call task writes it); the call's state is lost"
             )
         return state
 
@@ -597,7 +607,8 @@ class CallTaskHandler(BaseTaskHandler):
             except (TypeError, ValueError) as error:
                 _fail(
                     self.task,
-                    f"task {self.task['key']!r}: the call returned a value that is not JSON: {error}",
+                    f"task {self.task['key']!r}: "
+                    f"the call returned a value that is not JSON: {error}",
                 )
                 return
             self.task["status"] = COMPLETED

@@ -25,7 +25,9 @@ from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.jobs.executors.prebaked import Prebaked, PrebakedExecutor
 
-JOB_EXECUTOR_NAMES = ("local", "dask", "slurm", "prebaked")
+__all__ = ["PrebakedJobs", "prebaked_jobs"]
+
+_JOB_EXECUTOR_NAMES = ("local", "dask", "slurm", "prebaked")
 
 
 class PrebakedJobs:
@@ -45,14 +47,17 @@ class PrebakedJobs:
         self.jobs_root = str(jobs_root)
         self.engine = FlowEngine(
             allow_imports=allow_imports,
-            executors={name: self.executor for name in JOB_EXECUTOR_NAMES},
+            executors={name: self.executor for name in _JOB_EXECUTOR_NAMES},
             **engine_kwargs,
         )
 
     def add(
         self, job_type: str, entry: Prebaked | Mapping[str, Any] | None = None, **fields: Any
     ) -> Prebaked:
-        """Set what jobs of ``job_type`` return (see :class:`~mc.jobs.executors.prebaked.Prebaked`)."""
+        """Set what jobs of ``job_type`` return.
+
+        See :class:`~mc.jobs.executors.prebaked.Prebaked`.
+        """
         return self.executor.add(job_type, entry, **fields)
 
     @property

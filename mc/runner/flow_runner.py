@@ -57,7 +57,9 @@ from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING
 from mc.runner.store_contract import RunnerStore
 from mc.runner.stored_flow import add_stored_flow_task_type
 
-logger = logging.getLogger(__name__)
+__all__ = ["RunnerStats", "default_runner_id", "FlowRunner"]
+
+_logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -193,7 +195,7 @@ class FlowRunner:
                 self.store.release(left, self.runner_id)
                 if lease_expired:
                     stats.stale += len(left)
-                    logger.warning(
+                    _logger.warning(
                         "runner %s: the round outlived its %gs lease; released %d flows "
                         "without ticking them (raise lease_s, or lower batch_size)",
                         self.runner_id,
@@ -201,7 +203,9 @@ class FlowRunner:
                         len(left),
                     )
                 else:
-                    logger.info("runner %s: stopping; released %d flows", self.runner_id, len(left))
+                    _logger.info(
+                        "runner %s: stopping; released %d flows", self.runner_id, len(left)
+                    )
                 break
             self._tick_and_save(flow, stats)
         return stats
@@ -220,7 +224,7 @@ class FlowRunner:
             self.store.save_flow(flow, tick_after=self._next_tick_time(flow))
         except StaleFlowError as error:
             stats.stale += 1
-            logger.warning("runner %s: %s", self.runner_id, error)
+            _logger.warning("runner %s: %s", self.runner_id, error)
             return
         except FlowError as error:
             self._fail(flow, "saving the flow failed", error, stats)
@@ -252,7 +256,7 @@ class FlowRunner:
         summary = "".join(traceback.format_exception_only(type(error), error)).strip()
         # From the error itself, not format_exc(): that is empty outside an except block.
         trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        logger.error("runner %s: flow %s: %s:\n%s", self.runner_id, flow.key, what, trace)
+        _logger.error("runner %s: flow %s: %s:\n%s", self.runner_id, flow.key, what, trace)
         if self.store.fail_flow(flow, f"{what}: {summary}"):
             stats.failed += 1
             if self.engine.on_event is not None:
@@ -314,7 +318,7 @@ class FlowRunner:
                 except StoreDatabaseError as error:
                     # The database is down or unreachable: no flow is lost
                     # (leases expire), so wait and try again.
-                    logger.error(
+                    _logger.error(
                         "runner %s: database error, retrying in %gs: %s",
                         self.runner_id,
                         max(interval_s, 1.0),
@@ -334,7 +338,7 @@ class FlowRunner:
                     self._stop.wait(interval_s)
         finally:
             restore()
-        logger.info("runner %s: stopped after %d rounds: %s", self.runner_id, rounds, total)
+        _logger.info("runner %s: stopped after %d rounds: %s", self.runner_id, rounds, total)
         return total
 
     def has_unfinished_flows(self) -> bool:
@@ -348,7 +352,7 @@ class FlowRunner:
         previous = {}
 
         def on_signal(signum: int, _frame: Any) -> None:
-            logger.info(
+            _logger.info(
                 "runner %s: %s received; finishing the current flow",
                 self.runner_id,
                 signal.Signals(signum).name,

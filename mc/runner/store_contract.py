@@ -15,6 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from mc.flows.flow import Flow
 
+__all__ = ["FlowRecordLike", "RunnerStore"]
+
 
 @runtime_checkable
 class FlowRecordLike(Protocol):
@@ -58,3 +60,6 @@ class RunnerStore(Protocol):
 
     def get_record(self, key: str) -> Any:
         """Return the record of the flow ``key`` (see :class:`FlowRecordLike`)."""
+
+    def hide_secrets(self, text: object) -> str:
+        """Return ``text`` (such as a database error) with the store's secrets hidden."""

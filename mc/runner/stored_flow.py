@@ -43,7 +43,9 @@ from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED
 from mc.flows.task_types.basic import task_param
 
-logger = logging.getLogger(__name__)
+__all__ = ["child_flow_key", "stored_flow_task", "cancel_stored_child", "add_stored_flow_task_type"]
+
+_logger = logging.getLogger(__name__)
 
 # Child keys are UUIDs (version 5) in this namespace, named by parent, task and attempt.
 _CHILD_KEY_NAMESPACE = uuid.UUID("4f0c2a52-5a0e-4f39-9a55-6d635f666c6f")
@@ -131,11 +133,11 @@ def _create_child(store: Any, flow: Flow, task: dict[str, Any]) -> None:
             if record.status == FAILED:
                 continue  # an earlier attempt's child: this is a retry
             # Created by an earlier tick whose parent was never saved (a crash).
-            logger.info(
+            _logger.info(
                 "flow %s task %s: adopted stored subflow %s", flow.key, task["key"], child_key
             )
         else:
-            logger.info(
+            _logger.info(
                 "flow %s task %s: created stored subflow %s", flow.key, task["key"], child_key
             )
         break

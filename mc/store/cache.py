@@ -48,6 +48,9 @@ from mc.store.database import (
 )
 from mc.store.tables import cache_table
 
+__all__ = ["LOCAL_CACHE_FILE", "SqlTaskCache", "default_cache_db_url", "user_cache_dir"]
+
+
 #: The file name of the local cache of ``mc run``, in the user's cache directory.
 LOCAL_CACHE_FILE = "cache.db"
 
@@ -73,7 +76,10 @@ def user_cache_dir() -> Path:
 
 
 def default_cache_db_url() -> str:
-    """Return the URL of the local cache that ``mc run`` uses: a SQLite file in :func:`user_cache_dir`."""
+    """Return the URL of the local cache that ``mc run`` uses.
+
+    It is a SQLite file in :func:`user_cache_dir`.
+    """
     return f"sqlite:///{user_cache_dir() / LOCAL_CACHE_FILE}"
 
 
@@ -270,7 +276,8 @@ class SqlTaskCache:
             shown = ", ".join(key[:16] for key in keys[:_MAX_KEY_CANDIDATES])
             more = " and more" if len(keys) > _MAX_KEY_CANDIDATES else ""
             raise CacheKeyNotFoundError(
-                f"cache key prefix {prefix!r} is ambiguous: it starts {shown}{more}; give more of it"
+                f"cache key prefix {prefix!r} is ambiguous: it starts {shown}{more}; "
+                "give more of it"
             )
         return str(keys[0])
 

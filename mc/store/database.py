@@ -44,13 +44,27 @@ from mc.errors import StoreDatabaseError, StoreError, StoreUnavailableError
 from mc.store.redaction import redact_db_url, scrub_secrets
 from mc.store.tables import VERSION_TABLE
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "DEFAULT_DB_URL",
+    "default_db_url",
+    "display_url",
+    "store_errors",
+    "make_engine",
+    "write_transaction",
+    "read_transaction",
+    "migrations_dir",
+    "head_revision",
+    "current_revision",
+    "upgrade_schema",
+]
+
+_logger = logging.getLogger(__name__)
 
 #: The database used when neither a URL nor ``MC_DB_URL`` is given.
 DEFAULT_DB_URL = "sqlite:///mc.db"
 
 #: The databases a flow store runs on (SQLAlchemy backend names).
-SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+_SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _URL_EXAMPLES = (
     "(expected e.g. sqlite:///mc.db or postgresql+psycopg://user:password@host:5432/dbname)"
 )
@@ -84,7 +98,7 @@ class _ConnectFailure(Exception):
 
 #: The errors :func:`store_errors` turns into StoreDatabaseError: the driver's
 #: (DBAPIError), the connection pool's, and a failure to connect.
-DATABASE_ERRORS = (
+_DATABASE_ERRORS = (
     sa.exc.DBAPIError,
     sa.exc.TimeoutError,
     sa.exc.DisconnectionError,
@@ -105,7 +119,7 @@ def store_errors(url: sa.URL, doing: str, operation: str = "") -> Iterator[None]
     """
     try:
         yield
-    except DATABASE_ERRORS as error:
+    except _DATABASE_ERRORS as error:
         raise _store_database_error(error, url, doing, operation or doing) from None
 
 
@@ -150,7 +164,7 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
         raise StoreError(f"database URL {shown!r}: port {port} is not from 1 to 65535")
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+    if parsed.get_backend_name() not in _SUPPORTED_BACKENDS:
         raise StoreError(
             f"database URL {shown!r}: a flow store runs on SQLite or PostgreSQL, not "
             f"{parsed.get_backend_name()!r} {_URL_EXAMPLES}"
@@ -177,7 +191,10 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
 
 
 def _check_sqlite_directory(url: sa.URL, shown: str) -> None:
-    """Raise StoreError if a SQLite file's directory is missing (SQLite only says "unable to open")."""
+    """Raise StoreError if a SQLite file's directory is missing.
+
+    SQLite itself would only say "unable to open".
+    """
     database = url.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
         return
@@ -307,6 +324,6 @@ def upgrade_schema(engine: sa.Engine, migrations: str | None = None) -> bool:
                 f"newest is {head!r}): a newer version of missioncontrol wrote it; upgrade "
                 "missioncontrol to use this database"
             )
-        logger.info("upgrading the flow store schema from %s to %s", current, head)
+        _logger.info("upgrading the flow store schema from %s to %s", current, head)
         command.upgrade(_alembic_config(connection, migrations), "head")
     return True

@@ -71,13 +71,15 @@ from mc.store.tables import flows_table
 if TYPE_CHECKING:
     from mc.store.cache import SqlTaskCache
 
-logger = logging.getLogger(__name__)
+__all__ = ["FlowRecord", "FlowStore"]
+
+_logger = logging.getLogger(__name__)
 
 # How many matching keys an ambiguous key prefix lists.
 _MAX_KEY_CANDIDATES = 10
 
 #: The longest flow key the store accepts (the key column is VARCHAR(255)).
-MAX_KEY_LENGTH = 255
+_MAX_KEY_LENGTH = 255
 
 _RECORD_COLUMNS = (
     "key",
@@ -208,10 +210,10 @@ class FlowStore:
         :meth:`save_flow`.
         """
         flow = spec_or_flow if isinstance(spec_or_flow, Flow) else Flow.from_flow_spec(spec_or_flow)
-        if len(flow.key) > MAX_KEY_LENGTH:
+        if len(flow.key) > _MAX_KEY_LENGTH:
             raise StoreError(
                 f"flow key {flow.key[:40]!r}...: {len(flow.key)} characters; a stored flow's "
-                f"key has at most {MAX_KEY_LENGTH}"
+                f"key has at most {_MAX_KEY_LENGTH}"
             )
         now = self.clock()
         values = {**self._flow_values(flow), "created_at": now, "updated_at": now, "version": 1}
@@ -222,7 +224,7 @@ class FlowStore:
             except sa.exc.IntegrityError:
                 raise FlowExistsError(flow.key) from None
         self._versions[flow] = 1
-        logger.debug("stored new flow %s", flow.key)
+        _logger.debug("stored new flow %s", flow.key)
         return flow.key
 
     def get_flow(self, key: str) -> Flow:
@@ -344,7 +346,7 @@ class FlowStore:
                 )
             )
         if result.rowcount:
-            logger.warning("flow %s marked FAILED: %s", key, reason)
+            _logger.warning("flow %s marked FAILED: %s", key, reason)
         return bool(result.rowcount)
 
     def delete_flow(self, key: str) -> None:
@@ -657,7 +659,7 @@ class FlowStore:
                 try:
                     self.release([key], holder)
                 except StoreError as error:
-                    logger.warning(
+                    _logger.warning(
                         "flow %s: could not release %s's lease (it expires in %gs): %s",
                         key,
                         holder,

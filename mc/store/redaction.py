@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import urllib.parse
 
-SECRET_PARAMETER_WORDS = ("password", "passwd", "secret", "token")
-MASK = "***"
+__all__ = ["redact_db_url", "url_secrets", "scrub_secrets"]
+
+_SECRET_PARAMETER_WORDS = ("password", "passwd", "secret", "token")
+_MASK = "***"
 _MIN_SCRUBBED_LENGTH = 3
 
 
@@ -43,7 +45,7 @@ def _split(url: str) -> tuple[str, str | None, str, str | None, str] | None:
 
 def _is_secret_parameter(name: str) -> bool:
     name = urllib.parse.unquote_plus(name).lower()
-    return any(word in name for word in SECRET_PARAMETER_WORDS)
+    return any(word in name for word in _SECRET_PARAMETER_WORDS)
 
 
 def redact_db_url(url: object) -> str:
@@ -51,19 +53,19 @@ def redact_db_url(url: object) -> str:
     text = str(url)
     parts = _split(text)
     if parts is None:
-        return f"{MASK} (not of the form scheme://...; not shown)"
+        return f"{_MASK} (not of the form scheme://...; not shown)"
     scheme, userinfo, host_and_path, query, _ = parts
     shown = f"{scheme}://"
     if userinfo is not None:
         user, colon, _password = userinfo.partition(":")
-        shown += f"{user}:{MASK}@" if colon else f"{user}@"
+        shown += f"{user}:{_MASK}@" if colon else f"{user}@"
     shown += host_and_path
     if query is not None:
         parameters = []
         for item in query.split("&"):
             name, equals, _value = item.partition("=")
             if equals and _is_secret_parameter(name):
-                parameters.append(f"{name}={MASK}")
+                parameters.append(f"{name}={_MASK}")
             else:
                 parameters.append(item)
         shown += "?" + "&".join(parameters)
@@ -94,8 +96,8 @@ def url_secrets(url: object) -> list[str]:
 
 
 def scrub_secrets(text: object, url: object) -> str:
-    """Return ``text`` with every secret of ``url`` (see :func:`url_secrets`) replaced by ``***``."""
+    """Return ``text`` with each secret of ``url`` (see :func:`url_secrets`) replaced by ``***``."""
     result = str(text)
     for secret in url_secrets(url):
-        result = result.replace(secret, MASK)
+        result = result.replace(secret, _MASK)
     return result

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+__all__ = ["metadata", "VERSION_TABLE", "cache_table", "flows_table"]
+
 metadata = sa.MetaData()
 
 #: The Alembic version table; its own name, so that an application keeping

@@ -1,4 +1,7 @@
-"""Progress of ``mc run`` and ``mc runner``: live on a terminal, one line per change otherwise, events as JSON lines."""
+"""Progress of ``mc run`` and ``mc runner``.
+
+Live on a terminal, one line per change otherwise, events as JSON lines.
+"""
 
 from __future__ import annotations
 

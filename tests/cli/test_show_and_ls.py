@@ -284,8 +284,8 @@ def test_show_counts_a_retried_jobs_attempts_and_prints_its_last_error_line(mc, 
     assert summary_line(out, "flaky_job").startswith("└── flaky_job  FAILED  job  2 attempts")
     details = details_of(out, "flaky_job")
     assert (
-        "error: job 'flaky_job' failed on executor 'local'; exit status 3; stderr: polynomial: asked to fail"
-        in details
+        "error: job 'flaky_job' failed on executor 'local'; exit status 3; "
+        "stderr: polynomial: asked to fail" in details
     )
     assert f"job dir {jobs_root / 'sweep-flow' / 'flaky_job'}.2" in details
 

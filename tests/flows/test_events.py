@@ -1,4 +1,4 @@
-"""Events: ``FlowEngine(on_event=...)`` tells every transition, with task paths from the top flow."""
+"""Events: ``FlowEngine(on_event=...)`` tells each transition, with task paths from the top flow."""
 
 from __future__ import annotations
 

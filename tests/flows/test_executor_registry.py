@@ -86,7 +86,9 @@ def plugin_with_executors(tmp_path, monkeypatch):
         "Metadata-Version: 2.1\nName: mc-test-executors\nVersion: 1.0\n"
     )
     (dist_info / "entry_points.txt").write_text(
-        "[mc.executors]\nclosable = mc_test_executors:Closable\nbroken = mc_test_executors:Missing\n"
+        "[mc.executors]\n"
+        "closable = mc_test_executors:Closable\n"
+        "broken = mc_test_executors:Missing\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     yield

@@ -107,8 +107,9 @@ def test_unknown_task_type_fails_the_task_listing_known_types(engine):
     engine.tick_flow(flow)
     error = flow.tasks["a"]["error"]
     assert (
-        "unknown task_type 'prnt' (known: call, flow, job, log, noop, print, spread, switch, wire); did you mean 'print'?"
-        in error
+        "unknown task_type 'prnt' "
+        "(known: call, flow, job, log, noop, print, spread, switch, wire); "
+        "did you mean 'print'?" in error
     )
     assert flow.status == FAILED
 

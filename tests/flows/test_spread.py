@@ -304,8 +304,12 @@ def test_child_flow_is_one_level_deeper(spread_engine):
             "task 's': task_params.mapping_params.skeleton[item 0].bogus: unknown key",
         ),
         (
-            {"items": [1], "mapping_params": {"skeleton": {"key": "bad-key", "task_type": "noop"}}},
-            "task 's': task_params.mapping_params.skeleton[item 0].key: invalid task key 'bad-key_0'",
+            {
+                "items": [1],
+                "mapping_params": {"skeleton": {"key": "bad-key", "task_type": "noop"}},
+            },
+            "task 's': task_params.mapping_params.skeleton[item 0].key: "
+            "invalid task key 'bad-key_0'",
         ),
         (
             {

@@ -400,7 +400,8 @@ def test_value_wired_into_task_params_is_not_read_as_a_path(engine_with_source, 
         ),
         (
             {"value": 1, "dest": "ctx.flow.data.x", "transform": "eval"},
-            "task_params.wirings[1].transform: expected one of json.dumps, json.loads, mapping, got 'eval'",
+            "task_params.wirings[1].transform: "
+            "expected one of json.dumps, json.loads, mapping, got 'eval'",
         ),
         (
             {"value": 1, "dest": "ctx.flow.data.x", "sourse": "a"},

@@ -1,4 +1,4 @@
-"""Packaging promises of mc.jobs: standard library only (Dask on first use), docstrings everywhere."""
+"""Packaging promises of mc.jobs: standard library only (Dask on first use), docstrings."""
 
 from __future__ import annotations
 

@@ -446,7 +446,8 @@ def test_a_poll_status_outside_the_job_statuses_fails_the_task_saying_so(task_ct
     engine = FlowEngine(executors={"local": OddStatusExecutor({"shell": {}})})
     flow = run(engine, [shell_task("true")], task_ctx)
     assert flow.tasks["job"]["error"] == (
-        "executor 'local' answered a poll with 'DONE'; expected one of QUEUED, RUNNING, COMPLETED, FAILED, LOST"
+        "executor 'local' answered a poll with 'DONE'; "
+        "expected one of QUEUED, RUNNING, COMPLETED, FAILED, LOST"
     )
 
 

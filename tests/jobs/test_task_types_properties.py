@@ -44,7 +44,7 @@ SWEEP_SPEC = {
 
 
 def new_engine(submitted):
-    """An engine as a restarted runner makes it: a new prebaked executor, the same canned outputs."""
+    """An engine as a restarted runner makes it: a new prebaked executor, same canned outputs."""
     executor = PrebakedExecutor(
         {"example_polynomial": {"outputs": lambda p: {"x": p["x"], "y": p["x"] ** 2}}}
     )

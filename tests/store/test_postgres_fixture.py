@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-A_POSTGRES_TEST = "tests/store/test_migrations.py::test_a_new_database_is_created_at_the_newest_revision[postgres]"
+A_POSTGRES_TEST = (
+    "tests/store/test_migrations.py"
+    "::test_a_new_database_is_created_at_the_newest_revision[postgres]"
+)
 
 
 def run_without_server(ci: str | None) -> subprocess.CompletedProcess:

@@ -14,6 +14,8 @@ from typing import Any
 from mc.flows.statuses import COMPLETED
 from mc.flows.task_handler import TaskCtx
 
+__all__ = ["task_param", "print_task", "LOG_PARAM_ALIASES", "log_task", "noop_task"]
+
 _MISSING = object()
 
 

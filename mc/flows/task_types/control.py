@@ -34,6 +34,8 @@ from mc.flows.task_types.wiring import (
     parse_wiring,
 )
 
+__all__ = ["SWITCH_OPS", "wire_task", "SwitchTaskHandler", "FlowTaskHandler", "SpreadTaskHandler"]
+
 # The comparisons a switch case may name, all from the operator module.
 SWITCH_OPS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "is_", "is_not", "truth")
 
@@ -131,7 +133,8 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
         op = condition["op"]
         if op not in SWITCH_OPS:
             raise ValueError(
-                f"{prefix}.condition.op: {op!r} is not allowed (expected one of {', '.join(SWITCH_OPS)})"
+                f"{prefix}.condition.op: {op!r} is not allowed "
+                f"(expected one of {', '.join(SWITCH_OPS)})"
             )
         if op != "truth" and "arg" not in condition:
             raise ValueError(f"{prefix}.condition: op {op!r} needs an 'arg'")

@@ -18,6 +18,8 @@ from typing import Any
 
 from mc.jobs.examples import constants
 
+__all__ = ["build_work_dir", "parse_work_dir"]
+
 _SCRIPT = """\
 import json, sys
 
@@ -61,7 +63,8 @@ def build_work_dir(params: dict[str, Any], output_dir: str) -> dict[str, Any]:
 
 def parse_work_dir(work_dir: str) -> dict[str, Any]:
     """Return the result the script wrote: ``{'x': ..., 'y': ...}``."""
-    return json.loads((Path(work_dir) / constants.OUTPUT_FILE).read_text())
+    result: dict[str, Any] = json.loads((Path(work_dir) / constants.OUTPUT_FILE).read_text())
+    return result
 
 
 def _number(params: dict[str, Any], name: str) -> float:

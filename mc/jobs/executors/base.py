@@ -45,7 +45,14 @@ from mc.jobs.config_spec import resolve_config, write_config_env
 from mc.jobs.constants import SUBMISSION_FILE
 from mc.jobs.job_dir import check_resources, read_job_meta
 
-__all__ = ["JobExecutor", "absolute_job_dir", "can_run_calls", "can_run_jobs"]
+__all__ = [
+    "JobExecutor",
+    "absolute_job_dir",
+    "can_run_calls",
+    "can_run_jobs",
+    "owned_job_dir",
+    "record_submission",
+]
 
 
 class JobExecutor:
@@ -127,7 +134,8 @@ def owned_job_dir(handle: Any, executor_kind: str) -> str:
         )
     if os.path.realpath(job_dir) != os.path.normpath(job_dir):
         raise JobOwnershipError(
-            f"{executor_kind} executor: job dir {job_dir!r} leads through a symlink; nothing was done"
+            f"{executor_kind} executor: job dir {job_dir!r} leads through a symlink; "
+            "nothing was done"
         )
     try:
         fd = os.open(Path(job_dir) / SUBMISSION_FILE, os.O_RDONLY | os.O_NOFOLLOW)

@@ -26,8 +26,10 @@ from mc.jobs.constants import (
     JOB_RUNNING,
 )
 
+__all__ = ["InlineExecutor", "ThreadsExecutor", "ProcessesExecutor"]
 
-def call_outcome(
+
+def _call_outcome(
     fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
 ) -> tuple[str, dict[str, Any]]:
     """Run ``fn(*args, **kwargs)`` here and return ``(status, outputs)`` for poll_call."""
@@ -44,7 +46,7 @@ class InlineExecutor:
         self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Run the call now; the handle holds its outcome."""
-        status, outputs = call_outcome(fn, args, kwargs)
+        status, outputs = _call_outcome(fn, args, kwargs)
         return {"status": status, **outputs}
 
     def poll_call(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -55,7 +57,7 @@ class InlineExecutor:
         """Do nothing: an inline call has already ended."""
 
 
-class PoolExecutor:
+class _PoolExecutor:
     """Runs calls in a :mod:`concurrent.futures` pool made on first use.
 
     Base of ``threads`` and ``processes``; ``max_workers`` defaults to the
@@ -83,7 +85,7 @@ class PoolExecutor:
 
     def poll_call(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Return RUNNING, the call's outcome, or LOST for a token this executor never made."""
-        future = self._futures.get(handle.get("call_id"))
+        future = self._futures.get(handle.get("call_id", ""))
         if future is None:
             return JOB_LOST, {
                 "error": "this executor did not start the call (the runner restarted?)"
@@ -100,7 +102,7 @@ class PoolExecutor:
 
     def cancel_call(self, handle: Mapping[str, Any]) -> None:
         """Cancel the call if it has not started (a running call runs to its end)."""
-        future = self._futures.get(handle.get("call_id"))
+        future = self._futures.get(handle.get("call_id", ""))
         if future is not None:
             future.cancel()
 
@@ -112,14 +114,14 @@ class PoolExecutor:
         self._futures.clear()
 
 
-class ThreadsExecutor(PoolExecutor):
+class ThreadsExecutor(_PoolExecutor):
     """Runs calls in a pool of threads of this process."""
 
     def _make_pool(self) -> concurrent.futures.Executor:
         return concurrent.futures.ThreadPoolExecutor(self.max_workers, thread_name_prefix="mc-call")
 
 
-class ProcessesExecutor(PoolExecutor):
+class ProcessesExecutor(_PoolExecutor):
     """Runs calls in a pool of worker processes (started by a fork server)."""
 
     def _make_pool(self) -> concurrent.futures.Executor:

@@ -3,8 +3,8 @@
 For users who outgrow one machine. Give it a scheduler's ``address`` (or set
 Dask's ``scheduler-address`` config, e.g. the environment variable
 ``DASK_SCHEDULER_ADDRESS``), or none and it starts a ``LocalCluster`` on
-127.0.0.1 on first use (and closes it in :meth:`DaskExecutor.close`). Dask is imported only then; install it
-with ``pip install 'missioncontrol[dask]'``.
+127.0.0.1 on first use (and closes it in :meth:`DaskExecutor.close`). Dask is
+imported only then; install it with ``pip install 'missioncontrol[dask]'``.
 
 Each job runs as ``bash entrypoint.sh`` in a subprocess on a worker. With
 ``shared_filesystem=True`` (the default) the worker runs the job dir where it
@@ -59,7 +59,9 @@ from mc.jobs.job_dir import (
     run_state,
 )
 
-CANCELLED_FILE = "cancelled"
+__all__ = ["DaskExecutor", "pack_dir", "unpack_dir"]
+
+_CANCELLED_FILE = "cancelled"
 _JOB_KEY_RE = re.compile(r"mc-job-[0-9a-f]{32}")
 _CALL_KEY_RE = re.compile(r"mc-call-[0-9a-f]{32}")
 
@@ -72,7 +74,8 @@ class DaskExecutor(JobExecutor):
     """Runs job dirs and calls on a Dask cluster.
 
     ``address``: a scheduler address such as ``'tcp://10.0.0.5:8786'``;
-    without one, Dask's ``scheduler-address`` config; without that, a ``LocalCluster`` of ``n_workers`` worker processes with
+    without one, Dask's ``scheduler-address`` config; without that, a
+    ``LocalCluster`` of ``n_workers`` worker processes with
     ``threads_per_worker`` threads each starts on first use.
     ``shared_filesystem``: whether workers see the job dirs at the same
     paths. ``connect_timeout_s``: how long to try to reach a scheduler at
@@ -114,17 +117,20 @@ class DaskExecutor(JobExecutor):
 
             address = self.address or dask.config.get("scheduler-address", None)
             if address is None:
-                self._cluster = LocalCluster(
+                # distributed's constructors are not annotated.
+                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                     n_workers=self.n_workers,
                     threads_per_worker=self.threads_per_worker,
                     host="127.0.0.1",
                     dashboard_address=":0",  # no fixed port: several clusters may share a host
                     processes=True,
                 )
-                self._client = Client(self._cluster)
+                self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
             else:
                 try:
-                    self._client = Client(address, timeout=self.connect_timeout_s)
+                    self._client = Client(  # type: ignore[no-untyped-call]
+                        address, timeout=self.connect_timeout_s
+                    )
                 except OSError as error:
                     # A poll that raises ExecutorError leaves its task RUNNING:
                     # the scheduler may be back at the next tick.
@@ -141,14 +147,14 @@ class DaskExecutor(JobExecutor):
         """Send the job dir to the cluster and return its handle."""
         self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
-        (Path(path) / CANCELLED_FILE).unlink(missing_ok=True)
+        (Path(path) / _CANCELLED_FILE).unlink(missing_ok=True)
         token = record_submission(path, "dask")
         key = f"mc-job-{uuid.uuid4().hex}"
         if self.shared_filesystem:
-            future = self.client.submit(run_job_dir, path, key, key=key, pure=False)
+            future = self.client.submit(_run_job_dir, path, key, key=key, pure=False)
         else:
             future = self.client.submit(
-                run_packed_job_dir, pack_dir(path), key, key=key, pure=False
+                _run_packed_job_dir, pack_dir(path), key, key=key, pure=False
             )
         self._publish(key, future)
         return {
@@ -170,7 +176,7 @@ class DaskExecutor(JobExecutor):
         run it again.
         """
         key, job_dir = _job_key(handle), owned_job_dir(handle, "dask")
-        if (Path(job_dir) / CANCELLED_FILE).exists():
+        if (Path(job_dir) / _CANCELLED_FILE).exists():
             return JOB_FAILED, {"error": "cancelled"}
         shared = handle.get("shared_filesystem", True)
         state = run_state(job_dir) if shared else None
@@ -185,7 +191,8 @@ class DaskExecutor(JobExecutor):
                 self._drop(key)
                 return JOB_LOST, {
                     "resubmit": False,
-                    "error": f"job {key} started on a Dask worker that died; it left no exit status",
+                    "error": f"job {key} started on a Dask worker that died; "
+                    "it left no exit status",
                 }
             return JOB_RUNNING, {}
         if future is not None and future.status == "finished":
@@ -231,9 +238,9 @@ class DaskExecutor(JobExecutor):
         a handle whose token is not its job dir's.
         """
         key, job_dir = _job_key(handle), owned_job_dir(handle, "dask")
-        (Path(job_dir) / CANCELLED_FILE).write_text("cancelled\n", encoding="utf-8")
+        (Path(job_dir) / _CANCELLED_FILE).write_text("cancelled\n", encoding="utf-8")
         self._drop(key)
-        self.client.run(stop_job, key)
+        self.client.run(_stop_job, key)
 
     def _drop(self, key: str) -> None:
         future = self._future(key)
@@ -318,7 +325,7 @@ class DaskExecutor(JobExecutor):
             self._cluster = None
 
 
-def run_job_dir(job_dir: str, key: str, fresh: bool = False) -> int:
+def _run_job_dir(job_dir: str, key: str, fresh: bool = False) -> int:
     """Run ``bash entrypoint.sh`` of ``job_dir`` (on a worker); return its exit status.
 
     A job dir that has been started before is not started again: Dask runs
@@ -346,15 +353,15 @@ def run_job_dir(job_dir: str, key: str, fresh: bool = False) -> int:
             _running_here.pop(key, None)
 
 
-def run_packed_job_dir(packed: bytes, key: str) -> bytes:
+def _run_packed_job_dir(packed: bytes, key: str) -> bytes:
     """Unpack a job dir into a temporary directory (on a worker), run it, return it packed."""
     with tempfile.TemporaryDirectory(prefix="mc-job-") as scratch:
         unpack_dir(packed, scratch)
-        run_job_dir(scratch, key, fresh=True)
+        _run_job_dir(scratch, key, fresh=True)
         return pack_dir(scratch)
 
 
-def stop_job(key: str) -> bool:
+def _stop_job(key: str) -> bool:
     """Stop the job ``key`` if it runs in this worker process; return True if it did."""
     with _running_lock:
         process = _running_here.get(key)

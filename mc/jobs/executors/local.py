@@ -43,9 +43,11 @@ from mc.jobs.constants import (
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
 from mc.jobs.job_dir import RUN_UNDER_WAY, outcome_of_exit_status, read_exit_status, run_state
 
-PID_FILE = "local.pid"
-CANCELLED_FILE = "cancelled"
-LOG_FILE = "local_executor.log"
+__all__ = ["LocalExecutor"]
+
+_PID_FILE = "local.pid"
+_CANCELLED_FILE = "cancelled"
+_LOG_FILE = "local_executor.log"
 
 
 class LocalExecutor(JobExecutor):
@@ -78,7 +80,7 @@ class LocalExecutor(JobExecutor):
         """Queue the job dir, start it if a slot is free, and return its handle."""
         self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
-        for stale in (PID_FILE, CANCELLED_FILE):
+        for stale in (_PID_FILE, _CANCELLED_FILE):
             (Path(path) / stale).unlink(missing_ok=True)
         token = record_submission(path, "local")
         self._queue.append(path)
@@ -89,7 +91,7 @@ class LocalExecutor(JobExecutor):
         """Return the job's status and outputs (``exit_status``, ``error``)."""
         self._start_queued()
         job_dir = owned_job_dir(handle, "local")
-        if (Path(job_dir) / CANCELLED_FILE).exists():
+        if (Path(job_dir) / _CANCELLED_FILE).exists():
             return JOB_FAILED, {"error": "cancelled", "exit_status": read_exit_status(job_dir)}
         exit_status = read_exit_status(job_dir)
         if exit_status is not None:
@@ -111,7 +113,8 @@ class LocalExecutor(JobExecutor):
             return JOB_RUNNING, {"pid": None, "note": "another run of this job dir holds its lock"}
         if _logged_refusal(job_dir):
             return JOB_FAILED, {
-                "error": f"the job did not start (exit status {ALREADY_RUNNING_EXIT_STATUS}): another "
+                "error": "the job did not start "
+                f"(exit status {ALREADY_RUNNING_EXIT_STATUS}): another "
                 "run of its job dir held the lock, and it has ended without an exit status",
             }
         return JOB_FAILED, {
@@ -125,7 +128,7 @@ class LocalExecutor(JobExecutor):
         a handle whose token is not its job dir's.
         """
         job_dir = owned_job_dir(handle, "local")
-        (Path(job_dir) / CANCELLED_FILE).write_text("cancelled\n", encoding="utf-8")
+        (Path(job_dir) / _CANCELLED_FILE).write_text("cancelled\n", encoding="utf-8")
         if job_dir in self._queue:
             self._queue.remove(job_dir)
             return
@@ -152,7 +155,7 @@ def _start_detached(job_dir: str) -> int:
     # A short-lived shell starts the job in its own session and prints its
     # pid: the job is then not our child, so it needs no reaping and survives
     # the runner.
-    log = Path(job_dir) / LOG_FILE
+    log = Path(job_dir) / _LOG_FILE
     result = subprocess.run(
         [
             "bash",
@@ -169,20 +172,20 @@ def _start_detached(job_dir: str) -> int:
     pid = int(result.stdout.strip())
     # The start time tells this process from a later one that reuses its id.
     start_time = _start_time(pid) or "-"
-    (Path(job_dir) / PID_FILE).write_text(f"{pid} {start_time}\n", encoding="utf-8")
+    (Path(job_dir) / _PID_FILE).write_text(f"{pid} {start_time}\n", encoding="utf-8")
     return pid
 
 
 def _read_pid(job_dir: str) -> int | None:
     try:
-        return int((Path(job_dir) / PID_FILE).read_text(encoding="utf-8").split()[0])
+        return int((Path(job_dir) / _PID_FILE).read_text(encoding="utf-8").split()[0])
     except (FileNotFoundError, ValueError, IndexError):
         return None
 
 
 def _recorded_start_time(job_dir: str) -> str | None:
     try:
-        fields = (Path(job_dir) / PID_FILE).read_text(encoding="utf-8").split()
+        fields = (Path(job_dir) / _PID_FILE).read_text(encoding="utf-8").split()
     except FileNotFoundError:
         return None
     return fields[1] if len(fields) > 1 and fields[1] != "-" else None
@@ -215,7 +218,7 @@ def _runs_job(pid: int, job_dir: str) -> bool:
 def _logged_refusal(job_dir: str) -> bool:
     """Return True if the job's start was refused because another run held the lock."""
     try:
-        return "MissionControl: not started" in (Path(job_dir) / LOG_FILE).read_text(
+        return "MissionControl: not started" in (Path(job_dir) / _LOG_FILE).read_text(
             errors="replace"
         )
     except OSError:

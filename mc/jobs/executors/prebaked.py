@@ -1,4 +1,4 @@
-"""The ``prebaked`` executor: canned outputs per job_type, for testing flows without running anything.
+"""The ``prebaked`` executor: canned outputs per job_type, to test flows without running anything.
 
 "Define a runner with prebaked outputs": a flow of ``job`` tasks runs in a
 test in milliseconds, with no cluster, and every job's outputs are what the
@@ -40,7 +40,9 @@ from mc.jobs.constants import (
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
 from mc.jobs.job_dir import outcome_of_exit_status, read_exit_status, read_job_meta
 
-PREBAKED_OUTPUTS_FILE = "prebaked_outputs.json"
+__all__ = ["Prebaked", "PrebakedExecutor"]
+
+_PREBAKED_OUTPUTS_FILE = "prebaked_outputs.json"
 
 
 @dataclass
@@ -95,8 +97,8 @@ class PrebakedExecutor(JobExecutor):
             path = Path(relative)
             if path.is_absolute() or ".." in path.parts:
                 raise JobError(
-                    f"prebaked {job_type!r}: files: {relative!r} must be a path inside the work dir "
-                    "(relative, without '..')"
+                    f"prebaked {job_type!r}: files: {relative!r} "
+                    "must be a path inside the work dir (relative, without '..')"
                 )
         self.prebaked[job_type] = entry
         return entry
@@ -126,7 +128,7 @@ class PrebakedExecutor(JobExecutor):
             target.write_text(text, encoding="utf-8")
         outputs = entry.outputs(meta["job_params"]) if callable(entry.outputs) else entry.outputs
         if outputs is not None:
-            (path / PREBAKED_OUTPUTS_FILE).write_text(json.dumps(outputs), encoding="utf-8")
+            (path / _PREBAKED_OUTPUTS_FILE).write_text(json.dumps(outputs), encoding="utf-8")
         (path / STDOUT_FILE).write_text(entry.stdout, encoding="utf-8")
         (path / STDERR_FILE).write_text(entry.stderr, encoding="utf-8")
         (path / EXIT_STATUS_FILE).write_text(f"{entry.exit_status}\n", encoding="utf-8")
@@ -139,7 +141,7 @@ class PrebakedExecutor(JobExecutor):
         if exit_status is None:
             return JOB_LOST, {"error": "no prebaked results in the job dir"}
         state, outputs = outcome_of_exit_status(exit_status)
-        parsed = job_dir / PREBAKED_OUTPUTS_FILE
+        parsed = job_dir / _PREBAKED_OUTPUTS_FILE
         if parsed.exists():
             outputs["parsed_outputs"] = json.loads(parsed.read_text(encoding="utf-8"))
         return state, outputs

@@ -67,11 +67,13 @@ from mc.jobs.job_dir import (
     read_job_meta,
 )
 
+__all__ = ["check_job_id", "sbatch_options", "parse_scontrol_record", "SlurmExecutor"]
+
 # How long a SLURM command (sbatch, scontrol, scancel) may take to answer.
-COMMAND_TIMEOUT_S = 60.0
+_COMMAND_TIMEOUT_S = 60.0
 
 # SLURM job states (JobState in `scontrol show job`), by what they mean here.
-QUEUED_STATES = {
+_QUEUED_STATES = {
     "PENDING",
     "CONFIGURING",
     "REQUEUED",
@@ -81,8 +83,8 @@ QUEUED_STATES = {
     "SUSPENDED",
     "STOPPED",
 }
-RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESV_DEL_HOLD"}
-FAILED_STATES = {
+_RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESV_DEL_HOLD"}
+_FAILED_STATES = {
     "FAILED",
     "TIMEOUT",
     "CANCELLED",
@@ -179,7 +181,8 @@ class SlurmExecutor(JobExecutor):
                 has_value = True
             if has_value:
                 raise ExecutorError(
-                    f"SlurmExecutor: allowed_directives: {name!r} must be an option name such as '--gres'"
+                    f"SlurmExecutor: allowed_directives: {name!r} "
+                    "must be an option name such as '--gres'"
                 )
             allowed.append(option)
         self.allowed_directives: tuple[str, ...] = tuple(allowed)
@@ -187,15 +190,23 @@ class SlurmExecutor(JobExecutor):
         for item in defaults:
             if not item.startswith("-"):
                 raise ExecutorError(
-                    f"SlurmExecutor: extra_directives: {item!r} is not an option such as '--qos=long'"
+                    f"SlurmExecutor: extra_directives: {item!r} "
+                    "is not an option such as '--qos=long'"
                 )
-        self.defaults = {"partition": partition, "account": account, "extra_directives": defaults}
+        self.defaults: dict[str, Any] = {
+            "partition": partition,
+            "account": account,
+            "extra_directives": defaults,
+        }
         self.min_poll_interval_s = min_poll_interval_s
         self.clock = clock or time.monotonic
         self._last_polls: dict[str, tuple[float, tuple[str, dict[str, Any]]]] = {}
 
     def check_job_directives(self, directives: Iterable[str], where: str) -> list[str]:
-        """Return a job's extra directives if each is allowed here, else raise JobError naming it."""
+        """Return a job's extra directives if each is allowed here; else raise JobError naming it.
+
+        ``where`` is where the directives sit in the spec, for the error.
+        """
         checked = []
         for i, directive in enumerate(directives):
             option, _value = check_directive(directive, f"{where}[{i}]")
@@ -258,7 +269,9 @@ class SlurmExecutor(JobExecutor):
         return {"job_id": job_id, "job_dir": path, "token": token, "job_name": _job_name(key)}
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Return the job's status and outputs (``exit_status``, ``error``, ``slurm_state``, ``restarts``).
+        """Return the job's status and outputs.
+
+        The outputs are ``exit_status``, ``error``, ``slurm_state`` and ``restarts``.
 
         Raises :class:`~mc.errors.JobOwnershipError` for a handle this
         executor did not make (a job id that is not a number, a job dir
@@ -278,7 +291,10 @@ class SlurmExecutor(JobExecutor):
         return outcome
 
     def _show_job(self, job_id: str, token: str) -> dict[str, str] | None:
-        """Return the job's ``scontrol`` fields, None if the controller forgot it; check the comment."""
+        """Return the job's ``scontrol`` fields, None if the controller forgot it.
+
+        Raise JobOwnershipError unless the job's comment carries ``token``.
+        """
         result = _run(["scontrol", "show", "job", "-o", "--", job_id])
         if result.returncode != 0:
             if "invalid job id" not in result.stderr.lower():
@@ -299,7 +315,8 @@ class SlurmExecutor(JobExecutor):
             exit_status = read_exit_status(job_dir)
             if exit_status is None:
                 return JOB_FAILED, {
-                    "error": f"SLURM job {job_id} is gone from the controller and left no exit status"
+                    "error": f"SLURM job {job_id} is gone from the controller "
+                    "and left no exit status"
                 }
             return outcome_of_exit_status(exit_status)
         state = fields.get("JobState", "UNKNOWN")
@@ -307,7 +324,7 @@ class SlurmExecutor(JobExecutor):
             "slurm_state": state,
             "restarts": int(fields.get("Restarts", "0") or 0),
         }
-        if state in QUEUED_STATES:
+        if state in _QUEUED_STATES:
             outputs["reason"] = fields.get("Reason")
             return JOB_QUEUED, outputs
         if state == "COMPLETED":
@@ -315,7 +332,7 @@ class SlurmExecutor(JobExecutor):
             exit_status = read_exit_status(job_dir)
             state, ended = outcome_of_exit_status(0 if exit_status is None else exit_status)
             return state, {**outputs, **ended}
-        if state in FAILED_STATES:
+        if state in _FAILED_STATES:
             exit_status = read_exit_status(job_dir)
             # A cancelled job's ExitCode (0:15) is the signal, not a status
             # the command exited with: report one only if the job wrote it.
@@ -368,7 +385,7 @@ def _exit_code(text: str | None) -> int | None:
 
 
 def _run(
-    command: list[str], timeout_s: float = COMMAND_TIMEOUT_S
+    command: list[str], timeout_s: float = _COMMAND_TIMEOUT_S
 ) -> subprocess.CompletedProcess[str]:
     """Run a SLURM command; a command that is missing, fails to start or hangs is an ExecutorError.
 
