@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import pty
 import subprocess
@@ -253,7 +254,9 @@ def test_show_nests_spread_jobs_under_the_spread_with_their_job_dirs(mc, jobs_fl
         line = summary_line(out, path)
         assert line.startswith(("│   ├── ", "│   └── ")) and "COMPLETED  job  1 attempt" in line
         job_dir = jobs_root / "sweep-flow.sweep" / f"evaluate_{index}"
-        assert f"executor local, job status COMPLETED, job dir {job_dir}" in details_of(out, path)
+        # A local job's id is its pid, once a poll has seen it run.
+        assert re.search(rf"executor local, (job id \d+, )?job status COMPLETED, job dir {re.escape(str(job_dir))}",
+                         details_of(out, path))
         assert "started " in details_of(out, path)
 
 
