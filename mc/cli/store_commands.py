@@ -565,7 +565,7 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
         print("\n".join(header))
         print(f"the stored flow cannot be loaded: {printable(load_error, keep_newlines=True)}")
         return EXIT_OK
-    tree = build_flow_tree(flow.to_flow_dict(), _stored_flow_loader(store))
+    tree = build_flow_tree(flow.to_flow_dict(), stored_flow_loader(store))
     if tree.cancelled is not None:
         header.append(f"cancelled: {printable(tree.cancelled)}")
     print_flow_tree(tree, sys.stdout, now=store.clock(), header_lines=header)
@@ -579,8 +579,8 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
     return EXIT_OK
 
 
-def _stored_flow_loader(store: FlowStore) -> Callable[[str], dict[str, Any] | None]:
-    """Read a stored subflow for the tree; one that cannot be read shows no tasks."""
+def stored_flow_loader(store: FlowStore) -> Callable[[str], dict[str, Any] | None]:
+    """Read a stored subflow for the tree (``mc show``, ``mc logs``); one that cannot be read shows no tasks."""
 
     def load(key: str) -> dict[str, Any] | None:
         try:

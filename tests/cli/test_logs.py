@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -146,3 +147,39 @@ def test_logs_follow_prints_a_running_jobs_output_as_it_comes(sqlite_url, tmp_pa
     assert [line for line in lines if line.startswith("tick")] == ["tick 0", "tick 1", "tick 2"]
     assert [line for line in lines if line.startswith("warning")] == [
         "warning 0", "warning 1", "warning 2"], lines
+
+
+def test_logs_take_a_unique_prefix_of_the_flow_key(ran, sqlite_url, capsys):
+    code, out, err = logs(capsys, ran[:8], "sweep/evaluate_0", "--db", sqlite_url)
+    assert code == 0, err
+    assert "tick 1" in out.splitlines()
+
+
+# A switch whose chosen task prints, a subflow task that prints, and a stored
+# subflow whose task prints: three ways a task nests under another.
+NESTED = {"label": "nested", "tasks": [
+    {"key": "sw", "task_type": "switch", "task_params": {"control_value": 1, "cases": [
+        {"condition": {"op": "eq", "arg": 1},
+         "task": {"key": "chosen", "task_type": "print", "task_params": {"msg": "from the case"}}}]}},
+    {"key": "sub", "task_type": "flow", "task_params": {"flow_spec": {"tasks": [
+        {"key": "b", "task_type": "print", "task_params": {"msg": "from the subflow"}}]}}},
+    {"key": "stored", "task_type": "stored_flow", "task_params": {"flow_spec": {"tasks": [
+        {"key": "c", "task_type": "print", "task_params": {"msg": "from the stored subflow"}}]}}},
+]}
+
+
+def test_every_path_mc_show_prints_is_a_task_mc_logs_shows(sqlite_url, capsys):
+    with FlowStore(sqlite_url) as store:
+        key = store.create_flow(NESTED)
+    assert main(["runner", "--db", sqlite_url, "--until-done", "--interval", "0.01"]) == 0
+    capsys.readouterr()
+    assert main(["show", key, "--db", sqlite_url]) == 0
+    shown = re.findall(r"── (\S+)  ", capsys.readouterr().out)
+    assert shown == ["sw", "sw/chosen", "sub", "sub/b", "stored", "stored/c"]
+    printed = {"sw/chosen": "from the case", "sub/b": "from the subflow",
+               "stored/c": "from the stored subflow"}
+    for path in shown:
+        code, out, err = logs(capsys, key, path, "--db", sqlite_url)
+        assert code == 0, (path, err)
+        if path in printed:
+            assert printed[path] in out, (path, out)
