@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -49,7 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
-    return int(args.command(args))
+    try:
+        return int(args.command(args))
+    except BrokenPipeError:
+        # The reader has gone (mc logs KEY | head): stop quietly, as cat does.
+        # Python would complain again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_FLOW_FAILED
 
 
 def _build_parser() -> argparse.ArgumentParser:
