@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mc.cli.arguments import positive_float
+from mc.cli.arguments import positive_duration
 from mc.cli.terminal import printable
 from mc.flows.statuses import FlowStatus
 from mc.flows.task_logs import default_logs_root, task_log_path
@@ -73,8 +73,8 @@ def add_logs_command(commands: Any) -> None:
         help="where the runner put task logs (default: $MC_LOGS_ROOT, else mc_logs)",
     )
     logs.add_argument(
-        "--interval", type=positive_float, default=0.5, metavar="S",
-        help="with -f, seconds between looks (default 0.5)",
+        "--interval", type=positive_duration, default=0.5, metavar="DURATION",
+        help="with -f, how long between looks, as 0.5, 2s, 1m (default 0.5s)",
     )
     logs.set_defaults(command=_with_store("logs", _logs))
 

@@ -183,3 +183,16 @@ def test_every_path_mc_show_prints_is_a_task_mc_logs_shows(sqlite_url, capsys):
         assert code == 0, (path, err)
         if path in printed:
             assert printed[path] in out, (path, out)
+
+
+def test_logs_interval_takes_a_duration_with_a_unit(ran, sqlite_url, capsys):
+    code, out, err = logs(capsys, ran, "hello", "-f", "--interval", "1s", "--db", sqlite_url)
+    assert code == 0, err
+    assert out.splitlines() == ["==> hello: hello.log <==", "hi there"]
+
+
+def test_logs_interval_refuses_a_malformed_duration(ran, sqlite_url, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["logs", ran, "-f", "--interval", "2x", "--db", sqlite_url])
+    assert exit_info.value.code == 2
+    assert "expected a duration such as 30s" in capsys.readouterr().err
