@@ -31,7 +31,8 @@ was ticked, not a subflow inside it) and, for task and job events, the task
 by its path from the top flow: the task keys joined with ``/``, so the third
 item of the spread ``sweep`` is ``sweep/evaluate_3`` and task ``b`` of the
 subflow task ``sub`` is ``sub/b``. A stored subflow (``stored_flow``) is a
-flow of its own in the store: its events name it.
+flow of its own in the store: its events name it. The task a ``switch``
+chose runs inside the switch's ticks: it is told as the switch.
 
 Events are told when the engine makes the change, before a runner saves the
 flow. A runner whose save is refused (another runner took the flow over)
