@@ -154,7 +154,7 @@ def test_ls_parent_takes_a_prefix(mc, sqlite_url):
     assert code == 0, err
 
 
-@pytest.mark.parametrize("command", ["show", "cancel", "retry", "graph"])
+@pytest.mark.parametrize("command", ["show", "cancel", "retry", "graph", "logs"])
 def test_an_ambiguous_prefix_exits_2_listing_the_candidates(mc, two_flows, command):
     code, out, err = mc(command, "236f", "--db", two_flows)
     assert (code, out) == (2, "")
@@ -162,7 +162,7 @@ def test_an_ambiguous_prefix_exits_2_listing_the_candidates(mc, two_flows, comma
     assert "236f41ea-1111  first  PENDING" in err and "236f9999-2222  second  PENDING" in err
 
 
-@pytest.mark.parametrize("command", ["show", "cancel", "retry", "graph"])
+@pytest.mark.parametrize("command", ["show", "cancel", "retry", "graph", "logs"])
 def test_a_prefix_that_matches_nothing_exits_2(mc, two_flows, command):
     code, _, err = mc(command, "777", "--db", two_flows)
     assert code == 2
