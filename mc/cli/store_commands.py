@@ -33,7 +33,7 @@ from mc.cli.arguments import (
     positive_duration,
     positive_int,
 )
-from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
+from mc.cli.job_options import add_executor_option, add_job_options, configure_jobs, warn_if_root
 from mc.cli.terminal import printable
 from mc.errors import FlowLeasedError, FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.flow import Flow
@@ -102,6 +102,7 @@ def add_store_commands(commands: Any) -> None:
         "--allow-imports", action="append", default=[], metavar="PREFIX",
         help="module prefix from which dotted task types may be imported (repeatable)",
     )
+    add_executor_option(runner)
     add_job_options(runner)
     runner.add_argument(
         "--verbose", "-v", action="store_true",
@@ -275,7 +276,7 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
             task_output=task_logs,
             max_flow_bytes=max_flow_bytes(args),
         )
-        task_ctx = configure_jobs(args, engine)
+        task_ctx = configure_jobs(args, engine, args.executor)
     except MCError as error:
         print(f"mc runner: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
