@@ -24,18 +24,18 @@ from typing import Any, TextIO
 
 from mc import __version__
 from mc.cli.arguments import add_max_flow_mb, max_flow_bytes, positive_int
+from mc.cli.graph_command import add_graph_command
+from mc.cli.job_options import add_executor_option, add_job_options, configure_jobs, warn_if_root
+from mc.cli.logs import add_logs_command
 from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, task_table
+from mc.cli.spec_files import load_flow_spec_file
+from mc.cli.store_commands import add_store_commands
+from mc.cli.terminal import printable
 from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
-from mc.flows.flow import Flow
 from mc.flows.events import JsonLinesEventWriter, call_all
+from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
-from mc.cli.job_options import add_executor_option, add_job_options, configure_jobs, warn_if_root
-from mc.cli.spec_files import load_flow_spec_file
-from mc.cli.logs import add_logs_command
-from mc.cli.terminal import printable
-from mc.cli.store_commands import add_store_commands
-from mc.cli.graph_command import add_graph_command
 
 EXIT_OK = 0
 EXIT_FLOW_FAILED = 1
@@ -250,13 +250,10 @@ def format_task_table(flow: Flow) -> str:
     """
     rows = [("TASK", "TYPE", "STATUS", "DURATION")]
     for key, task in flow.tasks.items():
-        rows.append(
-            (printable(key), printable(task["task_type"]), task["status"], _duration(task))
-        )
+        rows.append((printable(key), printable(task["task_type"]), task["status"], _duration(task)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-        for row in rows
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
     )
 
 

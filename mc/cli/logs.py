@@ -62,18 +62,25 @@ def add_logs_command(commands: Any) -> None:
     )
     logs.add_argument("key", help="the flow's key, or a unique prefix of it")
     logs.add_argument(
-        "task", nargs="?", default=None,
+        "task",
+        nargs="?",
+        default=None,
         help="a task's path as mc show prints it, e.g. sweep/evaluate_3 (default: every task); "
         "its subtasks too",
     )
     _add_db(logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing what is added")
     logs.add_argument(
-        "--logs-root", default=None, metavar="DIR",
+        "--logs-root",
+        default=None,
+        metavar="DIR",
         help="where the runner put task logs (default: $MC_LOGS_ROOT, else mc_logs)",
     )
     logs.add_argument(
-        "--interval", type=positive_duration, default=0.5, metavar="DURATION",
+        "--interval",
+        type=positive_duration,
+        default=0.5,
+        metavar="DURATION",
         help="with -f, how long between looks, as 0.5, 2s, 1m (default 0.5s)",
     )
     logs.set_defaults(command=_with_store("logs", _logs))
@@ -96,7 +103,9 @@ def log_tasks(tree: FlowTree) -> list[_LogTask]:
     def walk(nodes: list[TaskNode], flow_key: str, strip: str, proxy_log: str | None) -> None:
         for node in nodes:
             # A proxied task ticks inside its proxy's tick: its output is in the proxy's log.
-            log_path = proxy_log if node.kind == "proxied" and proxy_log else node.path[len(strip):]
+            log_path = (
+                proxy_log if node.kind == "proxied" and proxy_log else node.path[len(strip) :]
+            )
             found.append(_LogTask(node.path, node, flow_key, log_path))
             if node.subflow_stored and node.subflow_key:
                 walk(node.children, node.subflow_key, node.path + PATH_SEPARATOR, None)
@@ -141,7 +150,8 @@ def _select(tasks: list[_LogTask], wanted: str | None) -> list[_LogTask]:
     if wanted is None:
         return tasks
     return [
-        task for task in tasks
+        task
+        for task in tasks
         if task.path == wanted or task.path.startswith(wanted + PATH_SEPARATOR)
     ]
 

@@ -118,7 +118,9 @@ class TaskLogs:
     that raises is logged as a warning, and the task goes on.
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, echo: EchoCallback | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, echo: EchoCallback | None = None
+    ) -> None:
         self.root = Path(root if root is not None else default_logs_root()).absolute()
         self.echo = echo
 
@@ -156,7 +158,12 @@ class TaskLogs:
         try:
             echo(flow_key, flow_label, task_path, text)
         except Exception:  # noqa: BLE001 (any failure to show is only shown)
-            logger.warning("echo of a task's output raised (flow %s, task %s)", flow_key, task_path, exc_info=True)
+            logger.warning(
+                "echo of a task's output raised (flow %s, task %s)",
+                flow_key,
+                task_path,
+                exc_info=True,
+            )
 
     def append(self, flow_key: str, task_path: str, text: str) -> None:
         """Append ``text`` to a task's log, keeping the file bounded."""

@@ -91,8 +91,12 @@ def test_validate_accepts_a_good_spec(capsys):
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("cycle.yaml", "tasks:\n- {key: a, task_type: noop, precursors: [b]}\n"
-         "- {key: b, task_type: noop, precursors: [a]}\n", "dependency cycle"),
+        (
+            "cycle.yaml",
+            "tasks:\n- {key: a, task_type: noop, precursors: [b]}\n"
+            "- {key: b, task_type: noop, precursors: [a]}\n",
+            "dependency cycle",
+        ),
         ("broken.yaml", "tasks: [\n", "invalid YAML"),
         ("broken.json", "{", "invalid JSON"),
         ("list.json", "[]", "flow spec: expected a dict"),
@@ -188,7 +192,11 @@ def test_output_to_a_closed_pipe_ends_quietly_without_a_traceback(tmp_path):
     try:
         result = subprocess.run(
             [sys.executable, "-m", "mc", "validate", str(EXAMPLES / "hello.yaml")],
-            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
         )
     finally:
         os.close(write_end)

@@ -11,12 +11,19 @@ from mc.cli import main
 from mc.flows.graph import STATUS_COLOURS
 from mc.store import FlowStore
 
-SPEC = {"label": "pipeline", "tasks": [
-    {"key": "fetch", "task_type": "noop"},
-    {"key": "fit", "task_type": "noop", "precursors": ["fetch"]},
-    {"key": "sub", "task_type": "flow", "precursors": ["fit"],
-     "task_params": {"flow_spec": {"tasks": [{"key": "inner", "task_type": "noop"}]}}},
-]}
+SPEC = {
+    "label": "pipeline",
+    "tasks": [
+        {"key": "fetch", "task_type": "noop"},
+        {"key": "fit", "task_type": "noop", "precursors": ["fetch"]},
+        {
+            "key": "sub",
+            "task_type": "flow",
+            "precursors": ["fit"],
+            "task_params": {"flow_spec": {"tasks": [{"key": "inner", "task_type": "noop"}]}},
+        },
+    ],
+}
 
 
 @pytest.fixture
@@ -34,8 +41,6 @@ def spec_file(tmp_path):
     path = tmp_path / "pipeline.json"
     path.write_text(json.dumps(SPEC))
     return str(path)
-
-
 
 
 def test_graph_of_a_spec_file_prints_dot_with_every_task_pending(mc, spec_file):
@@ -85,7 +90,9 @@ def test_graph_output_suffix_picks_mermaid(mc, spec_file, tmp_path):
     assert target.read_text().startswith("flowchart TB")
 
 
-def test_graph_svg_without_graphviz_exits_2_saying_how_to_get_it(mc, spec_file, tmp_path, monkeypatch):
+def test_graph_svg_without_graphviz_exits_2_saying_how_to_get_it(
+    mc, spec_file, tmp_path, monkeypatch
+):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     target = tmp_path / "flow.svg"
     code, out, err = mc("graph", spec_file, "-o", str(target))

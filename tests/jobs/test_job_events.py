@@ -13,18 +13,23 @@ def test_a_local_job_in_a_spread_tells_submitted_then_its_states(task_ctx, clock
     engine = FlowEngine(clock=clock, on_event=seen.append)
     spec = {
         "key": "jobs",
-        "tasks": [{
-            "key": "sweep",
-            "task_type": "spread",
-            "task_params": {
-                "items": ["sleep 0.3; echo done"],
-                "mapping_params": {
-                    "skeleton": {"key": "run", "task_type": "job",
-                                 "task_params": {"job_type": "shell", "executor": "local"}},
-                    "wirings": ["ctx.item.value => task_params.job_params.command"],
+        "tasks": [
+            {
+                "key": "sweep",
+                "task_type": "spread",
+                "task_params": {
+                    "items": ["sleep 0.3; echo done"],
+                    "mapping_params": {
+                        "skeleton": {
+                            "key": "run",
+                            "task_type": "job",
+                            "task_params": {"job_type": "shell", "executor": "local"},
+                        },
+                        "wirings": ["ctx.item.value => task_params.job_params.command"],
+                    },
                 },
-            },
-        }],
+            }
+        ],
     }
     flow = engine.flow_spec_to_flow(spec)
     with engine:
@@ -37,7 +42,8 @@ def test_a_local_job_in_a_spread_tells_submitted_then_its_states(task_ctx, clock
     assert [(e.event, e.task_key) for e in job_events][0] == ("job_submitted", "sweep/run_0")
     assert [e.status for e in job_events][-1] == "COMPLETED"
     assert [e.status for e in job_events] in (
-        ["QUEUED", "RUNNING", "COMPLETED"], ["QUEUED", "COMPLETED"]
+        ["QUEUED", "RUNNING", "COMPLETED"],
+        ["QUEUED", "COMPLETED"],
     )
     submitted = job_events[0]
     assert submitted.executor == "local"
@@ -62,8 +68,20 @@ def test_a_local_jobs_process_id_is_its_job_id_in_events_and_in_the_tree(task_ct
 
     seen = []
     engine = FlowEngine(clock=clock, on_event=seen.append)
-    spec = {"key": "local-ids", "tasks": [{"key": "run", "task_type": "job", "task_params": {
-        "job_type": "shell", "executor": "local", "job_params": {"command": "sleep 0.5"}}}]}
+    spec = {
+        "key": "local-ids",
+        "tasks": [
+            {
+                "key": "run",
+                "task_type": "job",
+                "task_params": {
+                    "job_type": "shell",
+                    "executor": "local",
+                    "job_params": {"command": "sleep 0.5"},
+                },
+            }
+        ],
+    }
     flow = run_watched(engine, spec, task_ctx, seen)
     job_dir = Path(flow.tasks["run"]["job"]["job_dir"])
     pid = (job_dir / "local.pid").read_text().split()[0]
@@ -72,17 +90,28 @@ def test_a_local_jobs_process_id_is_its_job_id_in_events_and_in_the_tree(task_ct
     assert build_flow_tree(flow.to_flow_dict()).find("run").job_id == pid
 
 
-def test_a_slurm_jobs_id_is_told_on_submission_and_shown_in_the_tree(task_ctx, clock, slurm_cluster):
+def test_a_slurm_jobs_id_is_told_on_submission_and_shown_in_the_tree(
+    task_ctx, clock, slurm_cluster
+):
     from mc.flows.tree import build_flow_tree
     from mc.jobs.executors.slurm import SlurmExecutor
 
     seen = []
     engine = FlowEngine(
-        clock=clock, on_event=seen.append,
+        clock=clock,
+        on_event=seen.append,
         executors={"slurm": SlurmExecutor(partition=slurm_cluster, min_poll_interval_s=0.1)},
     )
-    spec = {"key": "slurm-ids", "tasks": [{"key": "run", "task_type": "job", "task_params": {
-        "job_type": "shell", "job_params": {"command": "true"}}}]}
+    spec = {
+        "key": "slurm-ids",
+        "tasks": [
+            {
+                "key": "run",
+                "task_type": "job",
+                "task_params": {"job_type": "shell", "job_params": {"command": "true"}},
+            }
+        ],
+    }
     flow = run_watched(engine, spec, {**task_ctx, "default_executor": "slurm"}, seen)
     job_id = flow.tasks["run"]["job"]["handle"]["job_id"]
     submitted = next(e for e in seen if e.event == "job_submitted")
