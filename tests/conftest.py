@@ -239,3 +239,19 @@ def postgres_proxy_url(postgres_url: str):
     url = target.set(port=proxy.port).render_as_string(hide_password=False)
     yield url, proxy
     proxy.stop()
+
+
+@pytest.fixture
+def dot_program() -> str:
+    """Graphviz's dot: a test that needs it fails without it when CI=true, else skips."""
+    import shutil
+
+    path = shutil.which("dot")
+    if path is None:
+        message = (
+            "Graphviz's dot is not installed; run `bash scripts/start_test_services.sh` (as root)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -29,7 +30,12 @@ from mc import __version__
 from mc.cli.arguments import add_max_flow_mb, max_flow_bytes, positive_int
 from mc.cli.cache_commands import add_cache_commands
 from mc.cli.graph_command import add_graph_command
-from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
+from mc.cli.job_options import (
+    add_executor_option,
+    add_job_options,
+    configure_jobs,
+    warn_if_root,
+)
 from mc.cli.logs import add_logs_command
 from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, task_table
 from mc.cli.spec_files import load_flow_spec_file
@@ -58,7 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return _EXIT_BAD_INPUT
-    return int(args.command(args))
+    try:
+        return int(args.command(args))
+    except BrokenPipeError:
+        # The reader has gone (mc logs KEY | head): stop quietly, as cat does.
+        # Python would complain again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return _EXIT_FLOW_FAILED
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -78,12 +92,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the final flow dict as JSON (task output goes to stderr)",
     )
-    run.add_argument(
-        "--executor",
-        default=None,
-        metavar="NAME",
-        help="executor of job tasks that name none (default: local), e.g. local, dask, slurm",
-    )
+    add_executor_option(run)
     add_watch_options(run)
     caching = run.add_mutually_exclusive_group()
     caching.add_argument(
@@ -169,15 +178,11 @@ def _run_command(args: argparse.Namespace) -> int:
         engine = FlowEngine(
             allow_imports=args.allow_imports, max_flow_bytes=max_flow_bytes(args), cache=cache
         )
-        if args.executor is not None:
-            engine.get_executor(args.executor)  # an unknown executor is bad input
         task_ctx = configure_jobs(args, engine, args.executor)
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
     except (FlowSpecError, TaskTypeError, ExecutorError, MCError) as error:
         print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return _EXIT_BAD_INPUT
-    if args.executor:
-        task_ctx["default_executor"] = args.executor
     event_file = open_event_file("run", args.events)
     live = not args.json and wants_live(args.progress, sys.stdout)
     try:

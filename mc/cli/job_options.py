@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from mc.errors import MCError
 from mc.flows.flow_engine import FlowEngine
 
-__all__ = ["add_job_options", "configure_jobs", "warn_if_root"]
+__all__ = ["add_executor_option", "add_job_options", "configure_jobs", "warn_if_root"]
 
 _warned_about_root = False
 
@@ -58,13 +58,28 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_executor_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--executor NAME`` (``mc run``, ``mc runner``).
+
+    It names the executor of the job tasks whose spec names none.
+    """
+    parser.add_argument(
+        "--executor",
+        default=None,
+        metavar="NAME",
+        help="executor of job tasks that name none (default: local), e.g. local, dask, slurm",
+    )
+
+
 def configure_jobs(
     args: argparse.Namespace, engine: FlowEngine, default_executor: str | None = None
 ) -> dict[str, Any]:
     """Apply the job options to ``engine``; return the task context entries they make.
 
-    Raises :class:`~mc.errors.MCError` (a usage error) for options that do
-    not fit together.
+    ``default_executor`` (``--executor``), if given, runs the job tasks whose
+    spec names no executor; it is the operator's choice, so specs may name it
+    too. Raises :class:`~mc.errors.MCError` (a usage error) for options that
+    do not fit together, and the registry's error for an unknown executor.
     """
     from mc.jobs.policy import DEFAULT_SPEC_EXECUTORS, JobPolicy
 
@@ -82,14 +97,17 @@ def configure_jobs(
         engine.register_executor(
             "slurm", SlurmExecutor(allowed_directives=args.allow_slurm_directive), replace=True
         )
-    for name in args.allow_executor:
+    for name in [*args.allow_executor, *([default_executor] if default_executor else [])]:
         engine.get_executor(name)  # an unknown executor is a usage error, said now
     policy = JobPolicy(
         executors=tuple(dict.fromkeys(allowed)),
         jobs_roots=tuple(args.jobs_root),
         allow_job_dir_outside_root=args.allow_job_dir_outside_root,
     )
-    return {"job_policy": policy}
+    task_ctx: dict[str, Any] = {"job_policy": policy}
+    if default_executor:
+        task_ctx["default_executor"] = default_executor
+    return task_ctx
 
 
 def warn_if_root(stream: TextIO, command: str) -> None:

@@ -5,12 +5,18 @@ A task's output comes from up to three files:
 * its task log, ``<logs root>/<flow key>/<task path>.log``: what its handler
   printed or logged while a runner ticked it (see :mod:`mc.flows.task_logs`);
 * for a job, ``stdout.txt`` and ``stderr.txt`` in its job dir (the dir the
-  engine recorded in the task's ``data['job_dir']``; a dir without the
-  ``job.json`` that mc writes into every job dir is not read).
+  engine recorded in the task's ``task['job']``, which no spec can write; a
+  dir without the ``job.json`` that mc writes into every job dir is not
+  read).
 
-Tasks are named by their path from the top flow (``sweep/evaluate_3``).
+The flow is named by its key or a unique prefix of it, as for every
+command (:func:`mc.cli.store_commands.resolve_flow_key`). Tasks are named
+by their path from the top flow (``sweep/evaluate_3``), exactly as ``mc
+show`` prints them: both walk the same tree (:func:`mc.flows.tree.build_flow_tree`).
 ``TASK`` picks one task and everything under it (``sweep`` shows the spread
-task and each of its items). When more than one task can be shown, every
+task and each of its items). A task of a stored subflow (``stored_flow``)
+has its log under that flow's key; the task a ``switch`` chose runs inside
+the switch's ticks, so its log is the switch's. When more than one task can be shown, every
 line starts with the task's path (``sweep/evaluate_3 |``, and ``stderr |``
 for a job's standard error). One task's files are shown one after the
 other under ``==> name <==`` headers, as ``tail`` does.
@@ -26,21 +32,20 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mc.cli.arguments import positive_float
+from mc.cli.arguments import positive_duration
 from mc.cli.terminal import printable
-from mc.flows.events import TASK_PATH_SEPARATOR
 from mc.flows.statuses import FlowStatus
 from mc.flows.task_logs import default_logs_root, task_log_path
+from mc.flows.tree import PATH_SEPARATOR, FlowTree, TaskNode, build_flow_tree
 
 if TYPE_CHECKING:
     from mc.store.flow_store import FlowStore
 
-__all__ = ["add_logs_command"]
+__all__ = ["add_logs_command", "log_tasks"]
 
 _EXIT_OK = 0
 _EXIT_BAD_INPUT = 2
@@ -57,12 +62,13 @@ def add_logs_command(commands: Any) -> None:
     logs = commands.add_parser(
         "logs", help="show what a flow's tasks printed, and their jobs' stdout and stderr"
     )
-    logs.add_argument("key", help="the flow's key")
+    logs.add_argument("key", help="the flow's key, or a unique prefix of it")
     logs.add_argument(
         "task",
         nargs="?",
         default=None,
-        help="a task's path, e.g. sweep/evaluate_3 (default: every task); its subtasks too",
+        help="a task's path as mc show prints it, e.g. sweep/evaluate_3 (default: every task); "
+        "its subtasks too",
     )
     add_db_option(logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing what is added")
@@ -74,47 +80,49 @@ def add_logs_command(commands: Any) -> None:
     )
     logs.add_argument(
         "--interval",
-        type=positive_float,
+        type=positive_duration,
         default=0.5,
-        metavar="S",
-        help="with -f, seconds between looks (default 0.5)",
+        metavar="DURATION",
+        help="with -f, how long between looks, as 0.5, 2s, 1m (default 0.5s)",
     )
     logs.set_defaults(command=with_store("logs", _logs))
 
 
-def _resolve_flow_key(store: FlowStore, text: str) -> str:
-    """Return the flow key that ``text`` names (today: ``text`` itself; the store checks it)."""
-    return text
+@dataclass(frozen=True)
+class _LogTask:
+    """A task as ``mc logs`` sees it: its path as ``mc show`` prints it, and where its log is."""
+
+    path: str
+    node: TaskNode
+    log_flow_key: str
+    log_path: str
 
 
-def _walk_tasks(tasks: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield ``(path, task)`` for every task, and the tasks of subflows and spreads under it."""
-    for key, task in tasks.items():
-        path = f"{prefix}{key}"
-        yield path, task
-        child = _child_flow(task)
-        if child is not None:
-            yield from _walk_tasks(child["tasks"], f"{path}{TASK_PATH_SEPARATOR}")
+def log_tasks(tree: FlowTree) -> list[_LogTask]:
+    """Return every task of ``tree`` in ``mc show``'s order, with the flow and path of its log."""
+    found: list[_LogTask] = []
+
+    def walk(nodes: list[TaskNode], flow_key: str, strip: str, proxy_log: str | None) -> None:
+        for node in nodes:
+            # A proxied task ticks inside its proxy's tick: its output is in the proxy's log.
+            log_path = (
+                proxy_log if node.kind == "proxied" and proxy_log else node.path[len(strip) :]
+            )
+            found.append(_LogTask(node.path, node, flow_key, log_path))
+            if node.subflow_stored and node.subflow_key:
+                walk(node.children, node.subflow_key, node.path + PATH_SEPARATOR, None)
+            else:
+                walk(node.children, flow_key, strip, log_path)
+
+    walk(tree.tasks, tree.key, "", None)
+    return found
 
 
-def _child_flow(task: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The flow dict a ``flow`` task (or a proxy of one, as ``spread``) runs, if any."""
-    for holder in (task, task.get("proxied_task")):
-        if isinstance(holder, Mapping):
-            data = holder.get("data")
-            child = data.get("flow") if isinstance(data, Mapping) else None
-            if isinstance(child, Mapping) and isinstance(child.get("tasks"), Mapping):
-                return child
-    return None
-
-
-def _job_dir(task: Mapping[str, Any]) -> Path | None:
+def _job_dir(node: TaskNode) -> Path | None:
     """The task's job dir, if it has one that mc built (it holds ``job.json``)."""
-    data = task.get("data")
-    job_dir = data.get("job_dir") if isinstance(data, Mapping) else None
-    if not isinstance(job_dir, str) or not job_dir:
+    if not node.job_dir:
         return None
-    path = Path(job_dir)
+    path = Path(node.job_dir)
     return path if (path / _JOB_META_FILE).is_file() else None
 
 
@@ -129,9 +137,10 @@ class _Source:
     partial: bytes = field(default=b"")
 
 
-def _sources(flow_key: str, path: str, task: Mapping[str, Any], logs_root: str) -> list[_Source]:
-    sources = [_Source(task_log_path(logs_root, flow_key, path), path, path)]
-    job_dir = _job_dir(task)
+def _sources(task: _LogTask, logs_root: str) -> list[_Source]:
+    path = task.path
+    sources = [_Source(task_log_path(logs_root, task.log_flow_key, task.log_path), path, path)]
+    job_dir = _job_dir(task.node)
     if job_dir is not None:
         for name, stream in _JOB_OUTPUT_FILES:
             label = path if stream == "stdout" else f"{path} {stream}"
@@ -139,15 +148,13 @@ def _sources(flow_key: str, path: str, task: Mapping[str, Any], logs_root: str) 
     return sources
 
 
-def _select(
-    tasks: list[tuple[str, dict[str, Any]]], wanted: str | None
-) -> list[tuple[str, dict[str, Any]]]:
+def _select(tasks: list[_LogTask], wanted: str | None) -> list[_LogTask]:
     if wanted is None:
         return tasks
     return [
-        (path, task)
-        for path, task in tasks
-        if path == wanted or path.startswith(wanted + TASK_PATH_SEPARATOR)
+        task
+        for task in tasks
+        if task.path == wanted or task.path.startswith(wanted + PATH_SEPARATOR)
     ]
 
 
@@ -193,9 +200,9 @@ class _Printer:
 _PARENT_TASK_TYPES = frozenset({"flow", "spread", "switch"})
 
 
-def _shows_several(selected: list[tuple[str, dict[str, Any]]]) -> bool:
+def _shows_several(selected: list[_LogTask]) -> bool:
     """True if the lines shown may come from several tasks, so each needs its task's path."""
-    return len(selected) > 1 or selected[0][1].get("task_type") in _PARENT_TASK_TYPES
+    return len(selected) > 1 or selected[0].node.task_type in _PARENT_TASK_TYPES
 
 
 def _clean_line(text: str) -> str:
@@ -204,37 +211,51 @@ def _clean_line(text: str) -> str:
 
 
 def _logs(args: argparse.Namespace, store: FlowStore) -> int:
-    key = _resolve_flow_key(store, args.key)
+    from mc.cli.store_commands import resolve_flow_key, stored_flow_loader
+
+    key = resolve_flow_key(store, args.key)
     logs_root = args.logs_root or default_logs_root()
-    flow_dict = store.get_flow(key).to_flow_dict()
-    tasks = _select(list(_walk_tasks(flow_dict["tasks"])), args.task)
+    load_stored_flow = stored_flow_loader(store)
+
+    def read_tasks() -> tuple[str, list[_LogTask]]:
+        flow_dict = store.get_flow(key).to_flow_dict()
+        return str(flow_dict["status"]), log_tasks(build_flow_tree(flow_dict, load_stored_flow))
+
+    status, every = read_tasks()
+    tasks = _select(every, args.task)
     # Followed, a task of a running flow may not exist yet (a spread's items).
-    may_come = args.follow and flow_dict["status"] not in FlowStatus.FINISHED
+    may_come = args.follow and status not in FlowStatus.FINISHED
     if args.task is not None and not tasks and not may_come:
-        known = [path for path, _ in _walk_tasks(flow_dict["tasks"])]
+        known = [task.path for task in every]
         shown = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
-        print(f"mc logs: flow {key!r} has no task {args.task!r} (tasks: {shown})", file=sys.stderr)
+        print(
+            f"mc logs: flow {printable(key)} has no task {printable(args.task)!r} "
+            f"(tasks: {printable(shown)})",
+            file=sys.stderr,
+        )
         return _EXIT_BAD_INPUT
     printer = _Printer(prefixed=None if args.task is not None else True)
-    sources: dict[tuple[str, str], _Source] = {}
+    # Keyed by file: a switch and its chosen task share one log, shown once.
+    sources: dict[str, _Source] = {}
 
-    def look(flow_dict: Mapping[str, Any], final: bool) -> None:
-        selected = _select(list(_walk_tasks(flow_dict["tasks"])), args.task)
+    def look(every: list[_LogTask], final: bool) -> None:
+        selected = _select(every, args.task)
         if printer.prefixed is None and selected:
             printer.prefixed = _shows_several(selected)
-        for path, task in selected:
-            for source in _sources(key, path, task, logs_root):
-                known = sources.setdefault((source.label, str(source.path)), source)
-                printer.show(known, final)
+        for task in selected:
+            for source in _sources(task, logs_root):
+                known = sources.setdefault(str(source.path), source)
+                if known.task_path == task.path:
+                    printer.show(known, final)
 
     if not args.follow:
-        look(flow_dict, final=True)
+        look(every, final=True)
         return _EXIT_OK
     try:
         while True:
             ended = store.get_record(key).status in FlowStatus.FINISHED
-            flow_dict = store.get_flow(key).to_flow_dict()
-            look(flow_dict, final=ended)
+            _, every = read_tasks()
+            look(every, final=ended)
             if ended:
                 return _EXIT_OK
             time.sleep(args.interval)

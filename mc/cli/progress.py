@@ -84,7 +84,11 @@ def _describe_event(event: FlowEvent) -> str:
             text += f" (job {printable(event.job_id)})"
         return text
     if event.event == events.JOB_STATE_CHANGED:
-        return f"{path} job {status}"
+        text = f"{path} job {status}"
+        if event.job_id and event.status == "RUNNING":
+            # A local job's pid is known only once it runs: say it then.
+            text += f" (job {printable(event.job_id)})"
+        return text
     text = f"{path} {status}"
     if event.event == events.TASK_RETRYING:
         text += f" (attempt {event.attempt} failed, retrying"

@@ -33,7 +33,12 @@ from mc.cli.arguments import (
     positive_duration,
     positive_int,
 )
-from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
+from mc.cli.job_options import (
+    add_executor_option,
+    add_job_options,
+    configure_jobs,
+    warn_if_root,
+)
 from mc.cli.terminal import columns, printable
 from mc.errors import FlowLeasedError, FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.events import call_all
@@ -46,7 +51,13 @@ if TYPE_CHECKING:  # SQLAlchemy is imported only by the commands that use a stor
     from mc.runner.flow_runner import RunnerStats
     from mc.store.flow_store import FlowRecord, FlowStore
 
-__all__ = ["add_store_commands", "add_db_option", "resolve_flow_key", "with_store"]
+__all__ = [
+    "add_db_option",
+    "add_store_commands",
+    "resolve_flow_key",
+    "stored_flow_loader",
+    "with_store",
+]
 
 _EXIT_OK = 0
 _EXIT_FAILED = 1
@@ -120,6 +131,7 @@ def add_store_commands(commands: Any) -> None:
         metavar="PREFIX",
         help="module prefix from which dotted task types may be imported (repeatable)",
     )
+    add_executor_option(runner)
     add_job_options(runner)
     runner.add_argument(
         "--no-cache",
@@ -327,7 +339,7 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
             max_flow_bytes=max_flow_bytes(args),
             cache=cache,
         )
-        task_ctx = configure_jobs(args, engine)
+        task_ctx = configure_jobs(args, engine, args.executor)
     except MCError as error:
         print(f"mc runner: {error}", file=sys.stderr)
         return _EXIT_BAD_INPUT
@@ -630,7 +642,7 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
         print("\n".join(header))
         print(f"the stored flow cannot be loaded: {printable(load_error, keep_newlines=True)}")
         return _EXIT_OK
-    tree = build_flow_tree(flow.to_flow_dict(), _stored_flow_loader(store))
+    tree = build_flow_tree(flow.to_flow_dict(), stored_flow_loader(store))
     if tree.cancelled is not None:
         header.append(f"cancelled: {printable(tree.cancelled)}")
     print_flow_tree(tree, sys.stdout, now=store.clock(), header_lines=header)
@@ -646,8 +658,11 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
     return _EXIT_OK
 
 
-def _stored_flow_loader(store: FlowStore) -> Callable[[str], dict[str, Any] | None]:
-    """Read a stored subflow for the tree; one that cannot be read shows no tasks."""
+def stored_flow_loader(store: FlowStore) -> Callable[[str], dict[str, Any] | None]:
+    """Return a reader of stored subflows for the tree (``mc show``, ``mc logs``).
+
+    A subflow that cannot be read shows no tasks.
+    """
 
     def load(key: str) -> dict[str, Any] | None:
         try:

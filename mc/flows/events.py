@@ -26,12 +26,18 @@ An engine made with ``FlowEngine(on_event=callback)`` (or a runner made with
     a poll found the job in a new state (status: the job's, such as
     RUNNING, COMPLETED, FAILED or LOST).
 
+``job_id`` is the executor's id of the job: a SLURM job id or a Dask key
+from submission on; for a local job, its process id, from the poll that
+first sees it RUNNING (a local job that ends before any poll sees it run
+has none).
+
 Every event names the *top* flow (``flow_key``, ``flow_label``: the flow that
 was ticked, not a subflow inside it) and, for task and job events, the task
 by its path from the top flow: the task keys joined with ``/``, so the third
 item of the spread ``sweep`` is ``sweep/evaluate_3`` and task ``b`` of the
 subflow task ``sub`` is ``sub/b``. A stored subflow (``stored_flow``) is a
-flow of its own in the store: its events name it.
+flow of its own in the store: its events name it. The task a ``switch``
+chose runs inside the switch's ticks: it is told as the switch.
 
 Events are told when the engine makes the change, before a runner saves the
 flow. A runner whose save is refused (another runner took the flow over)

@@ -116,7 +116,8 @@ class TaskLogs:
 
     ``root`` is the logs root (default :func:`default_logs_root`);
     ``echo(flow_key, flow_label, task_path, text)``, if given, is also told
-    what a tick printed, e.g. to show it labelled on a terminal.
+    what a tick printed, e.g. to show it labelled on a terminal; an echo
+    that raises is logged as a warning, and the task goes on.
     """
 
     def __init__(
@@ -149,7 +150,22 @@ class TaskLogs:
             if text:
                 self.append(flow_key, task_path, text)
                 if self.echo is not None:
-                    self.echo(flow_key, flow_label, task_path, text)
+                    self._echo(flow_key, flow_label, task_path, text)
+
+    def _echo(self, flow_key: str, flow_label: str | None, task_path: str, text: str) -> None:
+        # Showing output must never fail a task (a closed pipe, a full terminal).
+        echo = self.echo
+        if echo is None:
+            return
+        try:
+            echo(flow_key, flow_label, task_path, text)
+        except Exception:  # noqa: BLE001 (any failure to show is only shown)
+            _logger.warning(
+                "echo of a task's output raised (flow %s, task %s)",
+                flow_key,
+                task_path,
+                exc_info=True,
+            )
 
     def append(self, flow_key: str, task_path: str, text: str) -> None:
         """Append ``text`` to a task's log, keeping the file bounded."""

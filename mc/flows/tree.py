@@ -7,7 +7,9 @@ stored flow's JSON) into plain objects, with no terminal or HTML in sight:
   top tasks in the flow's order;
 * one :class:`TaskNode` per task: status, attempts, start, end, duration,
   executor, job id, job dir, the last line of its error, its precursors;
-  and its ``children``.
+  and its ``children``. Job fields come from ``task['job']``, which only
+  the ``job`` handler writes (never a spec or a wiring): the job id is the
+  executor's (a SLURM job id, a Dask key) or a local job's process id.
 
 Children nest as the work does:
 
@@ -180,10 +182,9 @@ class _Builder:
     def task_node(self, task: Mapping[str, Any], path: str, kind: str, depth: int) -> TaskNode:
         data = _mapping(task.get("data"))
         params = _mapping(task.get("task_params"))
-        # The handle of a job or call lives where only its handler writes it.
-        handle = _mapping(_mapping(task.get("job")).get("handle")) or _mapping(
-            _mapping(task.get("call")).get("handle")
-        )
+        # Job fields come from task['job'], which only the job handler writes.
+        job = _mapping(task.get("job"))
+        handle = _mapping(job.get("handle"))
         started, finished = _time(task.get("started_at")), _time(task.get("finished_at"))
         node = TaskNode(
             path=path,
@@ -197,9 +198,17 @@ class _Builder:
             finished_at=finished,
             duration_s=finished - started if started is not None and finished is not None else None,
             retry_at=_time(task.get("retry_at")),
-            executor=_text_or_none(data.get("executor")) or _text_or_none(params.get("executor")),
-            job_id=_text_or_none(handle.get("job_id")) or _text_or_none(handle.get("key")),
-            job_dir=_text_or_none(data.get("job_dir")) or _text_or_none(handle.get("job_dir")),
+            executor=(
+                _text_or_none(job.get("executor"))
+                or _text_or_none(data.get("executor"))
+                or _text_or_none(params.get("executor"))
+            ),
+            job_id=(
+                _text_or_none(job.get("job_id"))
+                or _text_or_none(handle.get("job_id"))
+                or _text_or_none(handle.get("key"))
+            ),
+            job_dir=_text_or_none(job.get("job_dir")),
             job_status=_text_or_none(data.get("job_status")),
             error=_last_error_line(task),
             cached_from=_cached_from(task.get("cached_from")),

@@ -221,21 +221,46 @@ def _failing_on_mc_errors(tick: Callable[[Any], None]) -> Callable[[Any], None]:
     return wrapper
 
 
-def _job_event(task_ctx: TaskCtx, name: str, status: str, data: Mapping[str, Any]) -> None:
-    """Tell the engine's event callback about the job of the task being ticked."""
+def _job_event(task_ctx: TaskCtx, name: str, status: str, state: Mapping[str, Any]) -> None:
+    """Tell the engine's event callback about the job of the task being ticked.
+
+    ``state`` is the task's ``task['job']``, which only the job handler writes.
+    """
     engine = task_ctx.get("flow_engine")
     if engine is None or getattr(engine, "on_event", None) is None:
         return
-    state = task_ctx["task"].get("job")
-    handle = state.get("handle") if isinstance(state, Mapping) else None
-    job_id = handle.get("job_id") if isinstance(handle, Mapping) else None
     engine.emit_task_event(
         name,
         status,
-        executor=data.get("executor"),
-        job_id=None if job_id is None else str(job_id),
-        job_dir=data.get("job_dir"),
+        executor=state.get("executor"),
+        job_id=state.get("job_id"),
+        job_dir=state.get("job_dir"),
     )
+
+
+def _handle_job_id(handle: Any) -> str | None:
+    """The id an executor gave a job in its handle: a SLURM job id, a Dask key; else None."""
+    if isinstance(handle, Mapping):
+        for name in ("job_id", "key"):
+            value = handle.get(name)
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+                return str(value)
+    return None
+
+
+def _note_job_id(state: dict[str, Any], data: dict[str, Any], outputs: Mapping[str, Any]) -> None:
+    """Record the job's id for people: the handle's, else the pid a poll reports (local jobs).
+
+    ``task['job']['job_id']`` (copied to ``data['job_id']``) is shown by
+    ``mc show`` and told in job events; it is never used to reach the job:
+    the executor works from the handle alone.
+    """
+    job_id = _handle_job_id(state.get("handle"))
+    pid = outputs.get("pid")
+    if job_id is None and isinstance(pid, int) and not isinstance(pid, bool):
+        job_id = str(pid)
+    if job_id is not None and state.get("job_id") != job_id:
+        state["job_id"] = data["job_id"] = job_id
 
 
 class JobTaskHandler(BaseTaskHandler):
@@ -245,7 +270,9 @@ class JobTaskHandler(BaseTaskHandler):
     ``job_dir``, ``handle``, ``submissions``), a field of the task dict that
     no spec and no wiring can write: only this handler does. ``task['data']``
     gets copies for reading (``executor``, ``job_dir``, ``submissions``,
-    ``job_status``, ``exit_status``, ``outputs``), which are never read back.
+    ``job_id``, ``job_status``, ``exit_status``, ``outputs``), which are never
+    read back. ``job_id`` is the executor's id of the job (a SLURM job id, a
+    Dask key) or, for a local job, its process id once a poll has seen it run.
 
     For caching (see :mod:`mc.flows.cache`): where a job runs does not
     change its result, so ``executor``, ``resources`` and ``job_dir`` are
@@ -352,8 +379,9 @@ class JobTaskHandler(BaseTaskHandler):
                 f"executor {state['executor']!r} answered a poll with {status!r}; "
                 f"expected one of {', '.join(constants.JOB_STATUSES)}"
             )
+        _note_job_id(state, data, outputs)
         if data.get("job_status") != status:
-            _job_event(self.task_ctx, events.JOB_STATE_CHANGED, status, data)
+            _job_event(self.task_ctx, events.JOB_STATE_CHANGED, status, state)
         data["job_status"] = status
         if status in (constants.JOB_QUEUED, constants.JOB_RUNNING):
             return
@@ -456,9 +484,13 @@ class JobTaskHandler(BaseTaskHandler):
             ) from None
         state["handle"] = handle
         state["submissions"] += 1
+        # A job submitted again is a new job: its old id no longer names it.
+        state.pop("job_id", None)
+        data.pop("job_id", None)
+        _note_job_id(state, data, {})
         data["submissions"] = state["submissions"]
         data["job_status"] = constants.JOB_QUEUED
-        _job_event(self.task_ctx, events.JOB_SUBMITTED, constants.JOB_QUEUED, data)
+        _job_event(self.task_ctx, events.JOB_SUBMITTED, constants.JOB_QUEUED, state)
         record_job_provenance(
             state["job_dir"],
             executor=state["executor"],

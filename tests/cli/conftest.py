@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.jobs.conftest import slurm_cluster  # noqa: F401 (a fixture for the runner tests)
+
 
 @pytest.fixture(autouse=True)
 def logs_and_jobs_in_tmp(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -182,3 +183,22 @@ def test_python_dash_m_mc_runs_the_command():
 def test_run_refuses_a_bad_allow_imports_prefix_with_exit_2(capsys):
     assert main(["run", "--allow-imports", "bad prefix!", str(EXAMPLES / "hello.yaml")]) == 2
     assert "is not a module prefix" in capsys.readouterr().err
+
+
+def test_output_to_a_closed_pipe_ends_quietly_without_a_traceback(tmp_path):
+    # As in `mc logs KEY | head`: the reader has gone before mc writes.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "mc", "validate", str(EXAMPLES / "hello.yaml")],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -43,19 +41,6 @@ def spec_file(tmp_path):
     path = tmp_path / "pipeline.json"
     path.write_text(json.dumps(SPEC))
     return str(path)
-
-
-@pytest.fixture
-def dot_program():
-    path = shutil.which("dot")
-    if path is None:
-        message = (
-            "Graphviz's dot is not installed; run `bash scripts/start_test_services.sh` (as root)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def test_graph_of_a_spec_file_prints_dot_with_every_task_pending(mc, spec_file):

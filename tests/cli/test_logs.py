@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -217,3 +218,98 @@ def test_logs_follow_prints_a_running_jobs_output_as_it_comes(sqlite_url, tmp_pa
         "warning 1",
         "warning 2",
     ], lines
+
+
+def test_logs_take_a_unique_prefix_of_the_flow_key(ran, sqlite_url, capsys):
+    code, out, err = logs(capsys, ran[:8], "sweep/evaluate_0", "--db", sqlite_url)
+    assert code == 0, err
+    assert "tick 1" in out.splitlines()
+
+
+# A switch whose chosen task prints, a subflow task that prints, and a stored
+# subflow whose task prints: three ways a task nests under another.
+NESTED = {
+    "label": "nested",
+    "tasks": [
+        {
+            "key": "sw",
+            "task_type": "switch",
+            "task_params": {
+                "control_value": 1,
+                "cases": [
+                    {
+                        "condition": {"op": "eq", "arg": 1},
+                        "task": {
+                            "key": "chosen",
+                            "task_type": "print",
+                            "task_params": {"msg": "from the case"},
+                        },
+                    }
+                ],
+            },
+        },
+        {
+            "key": "sub",
+            "task_type": "flow",
+            "task_params": {
+                "flow_spec": {
+                    "tasks": [
+                        {
+                            "key": "b",
+                            "task_type": "print",
+                            "task_params": {"msg": "from the subflow"},
+                        }
+                    ]
+                }
+            },
+        },
+        {
+            "key": "stored",
+            "task_type": "stored_flow",
+            "task_params": {
+                "flow_spec": {
+                    "tasks": [
+                        {
+                            "key": "c",
+                            "task_type": "print",
+                            "task_params": {"msg": "from the stored subflow"},
+                        }
+                    ]
+                }
+            },
+        },
+    ],
+}
+
+
+def test_every_path_mc_show_prints_is_a_task_mc_logs_shows(sqlite_url, capsys):
+    with FlowStore(sqlite_url) as store:
+        key = store.create_flow(NESTED)
+    assert main(["runner", "--db", sqlite_url, "--until-done", "--interval", "0.01"]) == 0
+    capsys.readouterr()
+    assert main(["show", key, "--db", sqlite_url]) == 0
+    shown = re.findall(r"── (\S+)  ", capsys.readouterr().out)
+    assert shown == ["sw", "sw/chosen", "sub", "sub/b", "stored", "stored/c"]
+    printed = {
+        "sw/chosen": "from the case",
+        "sub/b": "from the subflow",
+        "stored/c": "from the stored subflow",
+    }
+    for path in shown:
+        code, out, err = logs(capsys, key, path, "--db", sqlite_url)
+        assert code == 0, (path, err)
+        if path in printed:
+            assert printed[path] in out, (path, out)
+
+
+def test_logs_interval_takes_a_duration_with_a_unit(ran, sqlite_url, capsys):
+    code, out, err = logs(capsys, ran, "hello", "-f", "--interval", "1s", "--db", sqlite_url)
+    assert code == 0, err
+    assert out.splitlines() == ["==> hello: hello.log <==", "hi there"]
+
+
+def test_logs_interval_refuses_a_malformed_duration(ran, sqlite_url, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["logs", ran, "-f", "--interval", "2x", "--db", sqlite_url])
+    assert exit_info.value.code == 2
+    assert "expected a duration such as 30s" in capsys.readouterr().err

@@ -303,3 +303,20 @@ def test_lines_show_control_characters_of_keys_and_errors_as_escapes():
     )
     assert "\x1b" not in line and "\x07" not in line and "\r" not in line
     assert line.endswith("lab\\x07 k\\x1b[2J t\\x0d FAILED: bad\\x1b]0;title\\x07")
+
+
+def test_a_job_running_line_names_its_job_id():
+    from mc.cli.progress import format_event_line
+    from mc.flows.events import FlowEvent
+
+    event = FlowEvent(
+        time=0.0,
+        event="job_state_changed",
+        flow_key="k",
+        flow_label=None,
+        task_key="sweep/evaluate_3",
+        status="RUNNING",
+        executor="local",
+        job_id="4242",
+    )
+    assert format_event_line(event).endswith(" - k sweep/evaluate_3 job RUNNING (job 4242)")

@@ -384,3 +384,67 @@ def test_runner_logs_a_flow_it_marks_failed_as_a_timestamped_warning(sqlite_url,
     assert result.returncode == 0, result.stderr
     (line,) = [line for line in result.stderr.splitlines() if "marked FAILED" in line]
     assert " WARNING mc.store.flow_store: flow " in line and "JSON does not parse" in line
+
+
+# -- mc runner --executor --------------------------------------------------------
+
+
+SWEEP_WITHOUT_EXECUTOR = {
+    "label": "sweep",
+    "tasks": [
+        {
+            "key": "sweep",
+            "task_type": "spread",
+            "task_params": {
+                "items": [2, 3],
+                "mapping_params": {
+                    "skeleton": {
+                        "key": "evaluate",
+                        "task_type": "job",
+                        "task_params": {
+                            "job_type": "example_polynomial",
+                            "job_params": {"coefficients": [0, 0, 1]},
+                        },
+                    },
+                    "wirings": ["ctx.item.value => task_params.job_params.x"],
+                },
+            },
+        }
+    ],
+}
+
+
+def test_runner_executor_runs_the_jobs_that_name_none_there(sqlite_url, capsys, slurm_cluster):
+    with FlowStore(sqlite_url) as store:
+        key = store.create_flow(SWEEP_WITHOUT_EXECUTOR)
+    code = main(
+        [
+            "runner",
+            "--db",
+            sqlite_url,
+            "--until-done",
+            "--interval",
+            "0.2",
+            "--poll",
+            "0.5",
+            "--executor",
+            "slurm",
+            "--progress",
+            "none",
+        ]
+    )
+    assert code == 0, capsys.readouterr()
+    with FlowStore(sqlite_url) as store:
+        flow = store.get_flow(key).to_flow_dict()
+    assert flow["status"] == "COMPLETED"
+    items = flow["tasks"]["sweep"]["proxied_task"]["data"]["flow"]["tasks"]
+    assert {item["job"]["executor"] for item in items.values()} == {"slurm"}
+    assert all(
+        item["job"]["job_id"] == str(item["job"]["handle"]["job_id"]) for item in items.values()
+    )
+
+
+def test_runner_refuses_an_unknown_executor(sqlite_url, capsys):
+    code = main(["runner", "--db", sqlite_url, "--once", "--executor", "no_such_executor"])
+    assert code == 2
+    assert "no_such_executor" in capsys.readouterr().err

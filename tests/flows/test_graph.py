@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
 import re
 import xml.etree.ElementTree as ET
 
@@ -21,22 +20,6 @@ from mc.flows.graph import (
 )
 
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-@pytest.fixture
-def dot_program():
-    """Graphviz's dot: a test that needs it fails without it when CI=true, else skips."""
-    import shutil
-
-    path = shutil.which("dot")
-    if path is None:
-        message = (
-            "Graphviz's dot is not installed; run `bash scripts/start_test_services.sh` (as root)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 SPEC = {

@@ -99,3 +99,16 @@ def test_a_log_that_cannot_be_written_is_a_warning_not_a_failed_task(tmp_path, c
     flow = engine.run_flow(engine.flow_spec_to_flow(SPEC))
     assert flow.status == COMPLETED
     assert "cannot write the task log" in caplog.text
+
+
+def test_an_echo_that_raises_is_a_warning_not_a_failed_flow(tmp_path, clock, caplog):
+    # As when mc runner's stdout is a closed pipe (mc runner | head).
+    def broken_echo(*args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    engine = FlowEngine(clock=clock, task_output=TaskLogs(tmp_path, echo=broken_echo))
+    engine.register_task_type("chatty", chatty)
+    flow = engine.run_flow(engine.flow_spec_to_flow(SPEC))
+    assert flow.status == COMPLETED
+    assert "printed by first" in task_log_path(tmp_path, "flow-1", "first").read_text()
+    assert "echo of a task's output raised" in caplog.text

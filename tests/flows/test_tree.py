@@ -213,7 +213,7 @@ def test_a_failed_task_without_retries_counts_one_attempt(tree_engine):
     assert node.error == "RuntimeError: attempt 1 broke"
 
 
-def test_job_fields_come_from_the_tasks_data_and_its_job_handle():
+def test_job_fields_come_from_the_engines_job_record():
     flow_dict = {
         "key": "f",
         "label": None,
@@ -227,18 +227,12 @@ def test_job_fields_come_from_the_tasks_data_and_its_job_handle():
                 "precursors": ["ROOT"],
                 "task_params": {},
                 "started_at": 5.0,
+                "data": {"executor": "slurm", "job_dir": "/jobs/f/j", "job_status": "QUEUED"},
                 "job": {
                     "executor": "slurm",
                     "job_dir": "/jobs/f/j",
                     "submissions": 1,
-                    "handle": {"job_id": "4242", "job_dir": "/jobs/f/j"},
-                },
-                "data": {
-                    "executor": "slurm",
-                    "job_dir": "/jobs/f/j",
-                    "job_status": "QUEUED",
-                    # Not a handle: only task['job'], which the job task writes, is read.
-                    "handle": {"job_id": "666"},
+                    "handle": {"job_id": "4242", "job_dir": "/jobs/f/j", "token": "t"},
                 },
             }
         },
@@ -250,6 +244,27 @@ def test_job_fields_come_from_the_tasks_data_and_its_job_handle():
         "/jobs/f/j",
         "QUEUED",
     )
+
+
+def test_a_job_dir_that_a_spec_wrote_into_data_is_not_shown_as_the_tasks_job_dir():
+    flow_dict = {
+        "key": "f",
+        "label": None,
+        "status": "RUNNING",
+        "data": {},
+        "tasks": {
+            "t": {
+                "key": "t",
+                "task_type": "noop",
+                "status": "COMPLETED",
+                "precursors": ["ROOT"],
+                "task_params": {},
+                "data": {"job_dir": "/jobs/other-flow/j", "handle": {"job_id": "1"}},
+            }
+        },
+    }
+    node = build_flow_tree(flow_dict).find("t")
+    assert (node.job_dir, node.job_id) == (None, None)
 
 
 def test_stored_subflows_are_nested_through_the_loader():
