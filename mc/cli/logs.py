@@ -4,9 +4,16 @@ A task's output comes from up to three files:
 
 * its task log, ``<logs root>/<flow key>/<task path>.log``: what its handler
   printed or logged while a runner ticked it (see :mod:`mc.flows.task_logs`);
-* for a job, ``stdout.txt`` and ``stderr.txt`` in its job dir (the dir the
-  engine recorded in the task's ``data['job_dir']``; a dir without the
-  ``job.json`` that mc writes into every job dir is not read).
+* for a job, ``stdout.txt`` and ``stderr.txt`` in its job dir: the dir in
+  the handle that the engine recorded in ``task['job']`` (never the copy in
+  the task's ``data``, which a spec or a wiring can write), and only if that
+  dir's ``submission.json`` holds the handle's token, no symlink leads to it,
+  and it holds the ``job.json`` that mc writes into every job dir. Files are
+  opened without following symlinks, and only regular files are read.
+
+A task's children are read from what the engine keeps: a ``flow`` task's
+``data['flow']`` and a proxying task's ``proxied_task``; the ``data`` of
+any other task is data, not tasks.
 
 Tasks are named by their path from the top flow (``sweep/evaluate_3``).
 ``TASK`` picks one task and everything under it (``sweep`` shows the spread
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -89,9 +97,13 @@ def walk_tasks(tasks: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str
 
 
 def _child_flow(task: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The flow dict a ``flow`` task (or a proxy of one, as ``spread``) runs, if any."""
+    """The flow dict a ``flow`` task (or a proxy of one, as ``spread``) runs, if any.
+
+    Only a ``flow`` task's ``data['flow']`` is a child flow: in any other
+    task's data, a ``flow`` is whatever a spec put there.
+    """
     for holder in (task, task.get("proxied_task")):
-        if isinstance(holder, Mapping):
+        if isinstance(holder, Mapping) and holder.get("task_type") == "flow":
             data = holder.get("data")
             child = data.get("flow") if isinstance(data, Mapping) else None
             if isinstance(child, Mapping) and isinstance(child.get("tasks"), Mapping):
@@ -100,13 +112,35 @@ def _child_flow(task: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def _job_dir(task: Mapping[str, Any]) -> Path | None:
-    """The task's job dir, if it has one that mc built (it holds ``job.json``)."""
-    data = task.get("data")
-    job_dir = data.get("job_dir") if isinstance(data, Mapping) else None
-    if not isinstance(job_dir, str) or not job_dir:
+    """The task's job dir, if the engine recorded a handle of it that the job dir confirms.
+
+    See the module docstring: the handle in ``task['job']``, whose token the
+    job dir's ``submission.json`` holds, and a ``job.json`` in the dir.
+    """
+    from mc.jobs.executors.base import job_dir_of_handle
+
+    job = task.get("job")
+    job_dir = job_dir_of_handle(job.get("handle")) if isinstance(job, Mapping) else None
+    if job_dir is None:
         return None
     path = Path(job_dir)
     return path if (path / _JOB_META_FILE).is_file() else None
+
+
+def _open_regular(path: Path) -> int | None:
+    """Open ``path`` for reading if it is a regular file reached without a symlink; else None.
+
+    A job can replace its ``stdout.txt`` with a symlink (to a file of the
+    operator's) or a FIFO (which would block a reader): neither is read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
 
 
 @dataclass
@@ -148,16 +182,16 @@ class _Printer:
         self.last_header: str | None = None
 
     def show(self, source: _Source, final: bool) -> None:
-        try:
-            with open(source.path, "rb") as file:
-                size = os.fstat(file.fileno()).st_size
-                if size < source.offset:
-                    # The file was cut (a task log keeps its last megabyte): start over.
-                    source.offset, source.partial = 0, b""
-                file.seek(source.offset)
-                data = file.read()
-        except FileNotFoundError:
+        fd = _open_regular(source.path)
+        if fd is None:
             return
+        with open(fd, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size < source.offset:
+                # The file was cut (a task log keeps its last megabyte): start over.
+                source.offset, source.partial = 0, b""
+            file.seek(source.offset)
+            data = file.read()
         source.offset += len(data)
         data = source.partial + data
         lines = data.split(b"\n")
