@@ -165,16 +165,23 @@ class _Builder:
         tasks = flow_dict.get("tasks")
         if not isinstance(tasks, Mapping) or depth > _MAX_DEPTH:
             return []
+        flow_key = _text_or_none(flow_dict.get("key"))
         return [
-            self.task_node(task, f"{prefix}{key}", "task", depth)
+            self.task_node(task, f"{prefix}{key}", "task", depth, flow_key)
             for key, task in tasks.items()
             if isinstance(task, Mapping)
         ]
 
-    def task_node(self, task: Mapping[str, Any], path: str, kind: str, depth: int) -> TaskNode:
+    def task_node(
+        self, task: Mapping[str, Any], path: str, kind: str, depth: int, flow_key: str | None = None
+    ) -> TaskNode:
         data = _mapping(task.get("data"))
         params = _mapping(task.get("task_params"))
-        handle = _mapping(data.get("handle"))
+        # Job facts come from the handler's own field (task['job'], or
+        # task['call']), which no spec or wiring writes; the copies in
+        # ``data`` are data, and a spec could have put anything there.
+        job = _mapping(task.get("job")) or _mapping(task.get("call"))
+        handle = _mapping(job.get("handle"))
         started, finished = _time(task.get("started_at")), _time(task.get("finished_at"))
         node = TaskNode(
             path=path,
@@ -188,10 +195,10 @@ class _Builder:
             finished_at=finished,
             duration_s=finished - started if started is not None and finished is not None else None,
             retry_at=_time(task.get("retry_at")),
-            executor=_text_or_none(data.get("executor")) or _text_or_none(params.get("executor")),
+            executor=_text_or_none(job.get("executor")) or _text_or_none(params.get("executor")),
             job_id=_text_or_none(handle.get("job_id")) or _text_or_none(handle.get("key")),
-            job_dir=_text_or_none(data.get("job_dir")) or _text_or_none(handle.get("job_dir")),
-            job_status=_text_or_none(data.get("job_status")),
+            job_dir=_text_or_none(job.get("job_dir")) or _text_or_none(handle.get("job_dir")),
+            job_status=_text_or_none(data.get("job_status")) if job else None,
             error=_last_error_line(task),
             precursors=[
                 str(pre) for pre in task.get("precursors") or [] if pre != ROOT_TASK_KEY
@@ -206,12 +213,12 @@ class _Builder:
             else:
                 key = str(proxied.get("key"))
                 node.children.append(
-                    self.task_node(proxied, f"{path}{PATH_SEPARATOR}{key}", "proxied", depth + 1)
+                    self.task_node(proxied, f"{path}{PATH_SEPARATOR}{key}", "proxied", depth + 1, flow_key)
                 )
         elif node.task_type == "flow":
             self.attach_subflow(node, task, depth)
         elif node.task_type == "stored_flow":
-            self.attach_stored_flow(node, data, depth)
+            self.attach_stored_flow(node, data, depth, flow_key)
         return node
 
     def attach_subflow(self, node: TaskNode, flow_task: Mapping[str, Any], depth: int) -> None:
@@ -227,7 +234,15 @@ class _Builder:
         node.subflow_status = _text_or_none(child.get("status"))
         node.children = self.flow_tasks(child, node.path + PATH_SEPARATOR, depth + 1)
 
-    def attach_stored_flow(self, node: TaskNode, data: Mapping[str, Any], depth: int) -> None:
+    def attach_stored_flow(
+        self, node: TaskNode, data: Mapping[str, Any], depth: int, parent_key: str | None
+    ) -> None:
+        """Nest a ``stored_flow`` task's child, if the store says it is this flow's child.
+
+        ``data['child_key']`` is data a spec can write: a flow whose
+        ``parent_key`` is not the key of the flow holding the task is not
+        shown as its child (nor counted as loaded).
+        """
         child_key = _text_or_none(data.get("child_key"))
         if child_key is None:
             return
@@ -238,6 +253,9 @@ class _Builder:
         self.loaded.add(child_key)
         child = self.load_stored_flow(child_key)
         if not isinstance(child, Mapping):
+            return
+        if child.get("parent_key") != parent_key:
+            node.subflow_key, node.subflow_stored = None, False
             return
         node.subflow_label = _text_or_none(child.get("label"))
         node.subflow_status = _text_or_none(child.get("status"))

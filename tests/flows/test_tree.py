@@ -170,14 +170,15 @@ def test_a_failed_task_without_retries_counts_one_attempt(tree_engine):
     assert node.error == "RuntimeError: attempt 1 broke"
 
 
-def test_job_fields_come_from_the_tasks_data_and_handle():
+def test_job_fields_come_from_the_handlers_job_field():
     flow_dict = {
         "key": "f", "label": None, "status": "RUNNING", "data": {},
         "tasks": {"j": {
             "key": "j", "task_type": "job", "status": "RUNNING", "precursors": ["ROOT"],
             "task_params": {}, "started_at": 5.0,
-            "data": {"executor": "slurm", "job_dir": "/jobs/f/j", "job_status": "QUEUED",
-                     "handle": {"job_id": "4242", "job_dir": "/jobs/f/j"}},
+            "data": {"executor": "slurm", "job_dir": "/jobs/f/j", "job_status": "QUEUED"},
+            "job": {"executor": "slurm", "job_dir": "/jobs/f/j", "submissions": 1,
+                    "handle": {"job_id": "4242", "job_dir": "/jobs/f/j", "token": "t"}},
         }},
     }
     node = build_flow_tree(flow_dict).find("j")
@@ -187,7 +188,7 @@ def test_job_fields_come_from_the_tasks_data_and_handle():
 
 
 def test_stored_subflows_are_nested_through_the_loader():
-    child = {"key": "kid-key", "label": "kid", "status": "COMPLETED", "data": {},
+    child = {"key": "kid-key", "label": "kid", "status": "COMPLETED", "data": {}, "parent_key": "p",
              "tasks": {"a": {"key": "a", "task_type": "noop", "status": "COMPLETED",
                              "precursors": ["ROOT"], "task_params": {}, "data": {}}}}
     parent = {"key": "p", "label": None, "status": "COMPLETED", "data": {},
