@@ -32,7 +32,7 @@ from mc.flows.statuses import COMPLETED
 from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.logs import add_logs_command
-from mc.cli.terminal import printable
+from mc.cli.terminal import EscapingWriter, printable
 from mc.cli.store_commands import add_store_commands
 from mc.cli.graph_command import add_graph_command
 
@@ -176,10 +176,15 @@ def _run_command(args: argparse.Namespace) -> int:
 def _run_flow(
     engine: FlowEngine, flow: Flow, args: argparse.Namespace, task_ctx: dict[str, Any]
 ) -> None:
+    # What tasks write (a print task's message, a log task's record through
+    # logging's last-resort handler) comes from the spec: escape it.
     try:
-        engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
+        with contextlib.redirect_stdout(EscapingWriter(sys.stdout)), contextlib.redirect_stderr(
+            EscapingWriter(sys.stderr)
+        ):
+            engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
     except FlowError as error:
-        print(f"mc run: {error}", file=sys.stderr)
+        print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
     finally:
         engine.close()
 

@@ -34,7 +34,7 @@ from mc.cli.arguments import (
     positive_int,
 )
 from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
-from mc.cli.terminal import printable
+from mc.cli.terminal import EscapingFormatter, printable
 from mc.errors import FlowLeasedError, FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.flow import Flow
 from mc.flows.events import call_all
@@ -302,9 +302,11 @@ def _configure_runner_logging(verbose: bool, console: Any) -> None:
         from rich.logging import RichHandler
 
         handler = RichHandler(console=console, show_path=False)
+        # Records name flows and tasks from specs: escaped (rich shows ESC raw).
+        handler.setFormatter(EscapingFormatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO if verbose else logging.WARNING)
     handler.addFilter(lambda record: not is_capturing())
     root.addHandler(handler)
