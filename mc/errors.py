@@ -66,6 +66,15 @@ class WiringError(MCError, ValueError):
     """
 
 
+class TaskParamsError(MCError, ValueError):
+    """A task's ``task_params`` (or what they resolved to) are not what its task type expects.
+
+    Raised by the built-in task types; the message names the task and the
+    parameter. The engine records it as the task's error, without a
+    traceback: the spec is at fault, not the code.
+    """
+
+
 class ExecutorError(MCError, LookupError):
     """An executor is unknown, refused, registered twice, or cannot do what was asked."""
 

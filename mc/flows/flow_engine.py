@@ -70,7 +70,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from mc.errors import DotPathError, FlowError, FlowSizeError, TaskTypeError
+from mc.errors import DotPathError, FlowError, FlowSizeError, TaskParamsError, TaskTypeError, WiringError
 from mc.flows import events, size_budget
 from mc.flows.events import EventCallback, FlowEvent
 from mc.flows.executor_registry import ExecutorRegistry
@@ -369,7 +369,8 @@ class FlowEngine:
                     task["task_params"] = params
             else:
                 tick(ctx)
-        except (TaskTypeError, DotPathError, FlowSizeError) as error:
+        except (TaskTypeError, DotPathError, FlowSizeError, TaskParamsError, WiringError) as error:
+            # The spec's fault, said in words: a traceback would only hide it.
             task["key"] = key
             return str(error), ""
         except (Exception, SystemExit) as error:

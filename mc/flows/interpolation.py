@@ -71,7 +71,10 @@ def interpolate(
             found = get_path({"ctx": task_ctx}, path)
         except DotPathError as error:
             raise DotPathError(f"{where}: {error}") from None
-        return copy_value(found, task_ctx)
+        try:
+            return copy_value(found, task_ctx)
+        except DotPathError as error:
+            raise DotPathError(f"{where}: {value!r}: {error}") from None
     if isinstance(value, dict):
         return {
             name: item if name in raw else interpolate(item, task_ctx, f"{where}.{name}")
@@ -106,7 +109,9 @@ def copy_value(value: Any, task_ctx: Mapping[str, Any] | None = None) -> Any:
     fastest deep copy of it (so, as in a stored flow, non-string dict keys
     come back as strings and tuples as lists). Data that JSON cannot hold (a
     set, an object a handler left) is copied with :func:`copy.deepcopy`
-    instead: either way the copy shares no mutable part with ``value``.
+    instead: either way the copy shares no mutable part with ``value``. A
+    value that cannot be copied (such as the whole task context, which holds
+    the engine) raises :class:`~mc.errors.DotPathError`.
     With the ``task_ctx`` of a handler call, the copy counts against the
     flow's size budget (see :mod:`mc.flows.size_budget`), and so does a
     string, which a caller may write many times over.
@@ -115,7 +120,15 @@ def copy_value(value: Any, task_ctx: Mapping[str, Any] | None = None) -> Any:
         try:
             text = json.dumps(value)
         except (TypeError, ValueError, RecursionError):
-            return copy.deepcopy(value)
+            try:
+                return copy.deepcopy(value)
+            except Exception as error:  # noqa: BLE001 (a lock, an engine: anything a context holds)
+                # A spec's '$ctx' reaches the engine and the store: say so, no traceback.
+                raise DotPathError(
+                    f"the value is a {type(value).__name__} holding objects that cannot be "
+                    f"copied ({type(error).__name__}: {error}); a path copies data, not the "
+                    "engine's objects"
+                ) from None
         if task_ctx is not None:
             size_budget.charge_copy(task_ctx, len(text))
         return json.loads(text)

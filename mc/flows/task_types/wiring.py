@@ -105,7 +105,10 @@ def apply_wiring(
     parsed = parse_wiring(wiring, where)
     if "source" in parsed:
         kind = "source"
-        value = copy_value(_resolve(parsed["source"], task_ctx, f"{where}: source"), task_ctx)
+        try:
+            value = copy_value(_resolve(parsed["source"], task_ctx, f"{where}: source"), task_ctx)
+        except DotPathError as error:
+            raise WiringError(f"{where}: source {parsed['source']!r}: {error}") from None
     else:
         kind = "value"
         value = copy_value(parsed["value"], task_ctx)
