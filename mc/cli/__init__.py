@@ -118,7 +118,7 @@ def open_event_file(command: str, path: str | None) -> JsonLinesEventWriter | No
     try:
         return JsonLinesEventWriter(path)
     except OSError as error:
-        print(f"mc {command}: --events {path}: cannot open for appending: {error}", file=sys.stderr)
+        print(f"mc {command}: --events {printable(path)}: cannot open for appending: {error.strerror or error}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
 
 

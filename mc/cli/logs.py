@@ -235,7 +235,7 @@ def _logs(args: argparse.Namespace, store: FlowStore) -> int:
     if args.task is not None and not tasks and not may_come:
         known = [path for path, _ in walk_tasks(flow_dict["tasks"])]
         shown = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
-        print(f"mc logs: flow {key!r} has no task {args.task!r} (tasks: {shown})", file=sys.stderr)
+        print(f"mc logs: flow {key!r} has no task {args.task!r} (tasks: {printable(shown)})", file=sys.stderr)
         return EXIT_BAD_INPUT
     printer = _Printer(prefixed=None if args.task is not None else True)
     sources: dict[tuple[str, str], _Source] = {}

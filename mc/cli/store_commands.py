@@ -198,7 +198,7 @@ def _open_store_waiting(args: argparse.Namespace) -> FlowStore:
             if args.command is not _runner_command or args.once:
                 raise
             print(
-                f"mc runner: {error}\nmc runner: waiting for the database; "
+                f"mc runner: {printable(error, keep_newlines=True)}\nmc runner: waiting for the database; "
                 f"trying again in {wait:g}s (Ctrl-C to stop)",
                 file=sys.stderr,
                 flush=True,
@@ -214,7 +214,7 @@ def _with_store(name: str, command: Callable[[argparse.Namespace, FlowStore], in
         try:
             store = _open_store_waiting(args)
         except StoreError as error:
-            print(f"mc {name}: {error}", file=sys.stderr)
+            print(f"mc {name}: {printable(error, keep_newlines=True)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:
             print(f"mc {name}: stopped while waiting for the database", file=sys.stderr)
@@ -277,7 +277,7 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
         )
         task_ctx = configure_jobs(args, engine)
     except MCError as error:
-        print(f"mc runner: {error}", file=sys.stderr)
+        print(f"mc runner: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         with engine:
