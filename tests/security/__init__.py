@@ -18,6 +18,8 @@ The hostile specs are files in ``specs/``, as a person could write them.
   recorded (``test_cli_logs_job_dirs``), keys never share log files
   (``test_cli_logs_key_collisions``), ``mc show`` shows only recorded job
   facts and own stored children (``test_cli_show_spoofed_tree``);
+* a wire cannot change the operator's shared task context (callables, job
+  types, policy): ``test_wire_operator_context``;
 * spec mistakes found at run time fail their task without a traceback:
   ``test_spec_errors_without_tracebacks``;
 * hostile strings in every string field of every built-in task type

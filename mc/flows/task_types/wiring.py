@@ -15,7 +15,11 @@ A wiring is either a string ``'SRC => DEST'`` or a dict:
     applied to it (see :func:`map_items`).
 
 In a ``wire`` task, sources and destinations start with ``ctx`` (the task
-context). A destination may be any key the caller put in the context, or
+context). A destination may be a key the caller put in the context for its
+own use (never one that configures the engine: ``callables``,
+``job_types``, ``job_policy``, ``jobs_root``, ``default_executor``,
+``flow_store``, nor the engine's own entries; see
+:data:`ENGINE_CONTEXT_KEYS`), or
 ``ctx.flow.data.NAME...``, ``ctx.task.data...``, or the ``data`` or
 ``task_params`` of an existing task (``ctx.flow.tasks.KEY.data...``) that
 is not RUNNING: never a task's status, key or edges, which only the engine
@@ -41,6 +45,15 @@ from mc.flows.interpolation import copy_value, escape_dollars
 from mc.flows.statuses import RUNNING
 
 TRANSFORMS = ("json.dumps", "json.loads", "mapping")
+# Keys of a task context that hold the engine's state or the operator's
+# configuration, which decide what a spec may do. A wire may write into keys
+# a caller added for its own use (a dict that collects results), never into
+# these: the objects behind them are shared by every flow the engine runs,
+# so one spec could break (or steer) another's calls, job types or policy.
+ENGINE_CONTEXT_KEYS = frozenset({
+    "flow_engine", "parent_flow", "proxy_task", size_budget.METER_KEY,
+    "callables", "job_types", "job_policy", "jobs_root", "default_executor", "flow_store",
+})
 _WIRING_KEYS = ("source", "value", "dest", "transform", "mapping_params")
 
 
@@ -244,7 +257,7 @@ def check_ctx_dest(dest: str, where: str, flow: Any = None, writer_key: str | No
     elif parts[1] == "task":
         allowed = len(parts) >= 3 and parts[2] == "data"
         whole_dict = len(parts) == 3
-    elif parts[1] in ("flow_engine", "parent_flow", "proxy_task", size_budget.METER_KEY):
+    elif parts[1] in ENGINE_CONTEXT_KEYS:
         allowed = False
     if not allowed:
         raise WiringError(
