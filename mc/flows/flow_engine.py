@@ -70,7 +70,14 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from mc.errors import DotPathError, FlowError, FlowSizeError, TaskParamsError, TaskTypeError, WiringError
+from mc.errors import (
+    DotPathError,
+    FlowError,
+    FlowSizeError,
+    TaskParamsError,
+    TaskTypeError,
+    WiringError,
+)
 from mc.flows import events, size_budget
 from mc.flows.events import EventCallback, FlowEvent
 from mc.flows.executor_registry import ExecutorRegistry
