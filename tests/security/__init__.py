@@ -11,6 +11,7 @@ The hostile specs are files in ``specs/``, as a person could write them.
 * item 7, bad ports and a database that is down: ``test_cli_runner_database_down``;
   a cancelled SLURM job: ``test_cli_slurm_cancelled_job``; escape sequences
   (also in what tasks print and in the runner's log): ``test_cli_terminal_escapes``;
+  and in ``--events`` files: ``test_cli_events_escapes``;
 * item 8, a job dir runs once, lost Dask futures: ``test_dask_runs_once``;
 * item 9, the size budget: ``test_spec_size_budget``;
 * runner defaults an operator can trust: ``test_runner_defaults``;
