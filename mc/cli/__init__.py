@@ -23,18 +23,18 @@ from typing import Any, TextIO
 
 from mc import __version__
 from mc.cli.arguments import add_max_flow_mb, max_flow_bytes, positive_int
+from mc.cli.graph_command import add_graph_command
+from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
+from mc.cli.logs import add_logs_command
 from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, task_table
+from mc.cli.spec_files import load_flow_spec_file
+from mc.cli.store_commands import add_store_commands
+from mc.cli.terminal import EscapingWriter, printable
 from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
-from mc.flows.flow import Flow
 from mc.flows.events import JsonLinesEventWriter, call_all
+from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
-from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
-from mc.cli.spec_files import load_flow_spec_file
-from mc.cli.logs import add_logs_command
-from mc.cli.terminal import EscapingWriter, printable
-from mc.cli.store_commands import add_store_commands
-from mc.cli.graph_command import add_graph_command
 
 EXIT_OK = 0
 EXIT_FLOW_FAILED = 1
@@ -118,7 +118,10 @@ def open_event_file(command: str, path: str | None) -> JsonLinesEventWriter | No
     try:
         return JsonLinesEventWriter(path)
     except OSError as error:
-        print(f"mc {command}: --events {printable(path)}: cannot open for appending: {error.strerror or error}", file=sys.stderr)
+        print(
+            f"mc {command}: --events {printable(path)}: cannot open for appending: {error.strerror or error}",
+            file=sys.stderr,
+        )
         raise SystemExit(EXIT_BAD_INPUT) from None
 
 
@@ -179,8 +182,9 @@ def _run_flow(
     # What tasks write (a print task's message, a log task's record through
     # logging's last-resort handler) comes from the spec: escape it.
     try:
-        with contextlib.redirect_stdout(EscapingWriter(sys.stdout)), contextlib.redirect_stderr(
-            EscapingWriter(sys.stderr)
+        with (
+            contextlib.redirect_stdout(EscapingWriter(sys.stdout)),
+            contextlib.redirect_stderr(EscapingWriter(sys.stderr)),
         ):
             engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
     except FlowError as error:
@@ -255,13 +259,10 @@ def format_task_table(flow: Flow) -> str:
     """
     rows = [("TASK", "TYPE", "STATUS", "DURATION")]
     for key, task in flow.tasks.items():
-        rows.append(
-            (printable(key), printable(task["task_type"]), task["status"], _duration(task))
-        )
+        rows.append((printable(key), printable(task["task_type"]), task["status"], _duration(task)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-        for row in rows
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
     )
 
 

@@ -65,17 +65,24 @@ def add_logs_command(commands: Any) -> None:
     )
     logs.add_argument("key", help="the flow's key")
     logs.add_argument(
-        "task", nargs="?", default=None,
+        "task",
+        nargs="?",
+        default=None,
         help="a task's path, e.g. sweep/evaluate_3 (default: every task); its subtasks too",
     )
     _add_db(logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing what is added")
     logs.add_argument(
-        "--logs-root", default=None, metavar="DIR",
+        "--logs-root",
+        default=None,
+        metavar="DIR",
         help="where the runner put task logs (default: $MC_LOGS_ROOT, else mc_logs)",
     )
     logs.add_argument(
-        "--interval", type=positive_float, default=0.5, metavar="S",
+        "--interval",
+        type=positive_float,
+        default=0.5,
+        metavar="S",
         help="with -f, seconds between looks (default 0.5)",
     )
     logs.set_defaults(command=_with_store("logs", _logs))
@@ -164,11 +171,14 @@ def _sources(flow_key: str, path: str, task: Mapping[str, Any], logs_root: str) 
     return sources
 
 
-def _select(tasks: list[tuple[str, dict[str, Any]]], wanted: str | None) -> list[tuple[str, dict[str, Any]]]:
+def _select(
+    tasks: list[tuple[str, dict[str, Any]]], wanted: str | None
+) -> list[tuple[str, dict[str, Any]]]:
     if wanted is None:
         return tasks
     return [
-        (path, task) for path, task in tasks
+        (path, task)
+        for path, task in tasks
         if path == wanted or path.startswith(wanted + TASK_PATH_SEPARATOR)
     ]
 
@@ -235,7 +245,10 @@ def _logs(args: argparse.Namespace, store: FlowStore) -> int:
     if args.task is not None and not tasks and not may_come:
         known = [path for path, _ in walk_tasks(flow_dict["tasks"])]
         shown = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
-        print(f"mc logs: flow {key!r} has no task {args.task!r} (tasks: {printable(shown)})", file=sys.stderr)
+        print(
+            f"mc logs: flow {key!r} has no task {args.task!r} (tasks: {printable(shown)})",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     printer = _Printer(prefixed=None if args.task is not None else True)
     sources: dict[tuple[str, str], _Source] = {}

@@ -37,7 +37,13 @@ import logging
 import uuid
 from typing import Any
 
-from mc.errors import FlowExistsError, FlowLeasedError, FlowNotFoundError, StaleFlowError, TaskParamsError
+from mc.errors import (
+    FlowExistsError,
+    FlowLeasedError,
+    FlowNotFoundError,
+    StaleFlowError,
+    TaskParamsError,
+)
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED
@@ -131,9 +137,13 @@ def _create_child(store: Any, flow: Flow, task: dict[str, Any]) -> None:
             if record.status == FAILED:
                 continue  # an earlier attempt's child: this is a retry
             # Created by an earlier tick whose parent was never saved (a crash).
-            logger.info("flow %s task %s: adopted stored subflow %s", flow.key, task["key"], child_key)
+            logger.info(
+                "flow %s task %s: adopted stored subflow %s", flow.key, task["key"], child_key
+            )
         else:
-            logger.info("flow %s task %s: created stored subflow %s", flow.key, task["key"], child_key)
+            logger.info(
+                "flow %s task %s: created stored subflow %s", flow.key, task["key"], child_key
+            )
         break
     data.update(child_key=child_key, attempt=attempt, child_started_at=task.get("started_at"))
 

@@ -44,14 +44,30 @@ def victim_dir(tmp_path: Path) -> Path:
 def _run_spec(spec: dict, sqlite_url: str, capsys, *runner_args: str) -> str:
     with FlowStore(sqlite_url) as store:
         key = store.create_flow(spec)
-    assert main(["runner", "--db", sqlite_url, "--until-done", "--interval", "0.01",
-                 "--poll", "0.05", *runner_args]) == 0
+    assert (
+        main(
+            [
+                "runner",
+                "--db",
+                sqlite_url,
+                "--until-done",
+                "--interval",
+                "0.01",
+                "--poll",
+                "0.05",
+                *runner_args,
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     return key
 
 
 def test_logs_never_read_a_job_dir_that_a_spec_put_in_task_data(victim_dir, sqlite_url, capsys):
-    spec = hostile_spec("logs_reads_other_job_dir.yaml", victim_dir=victim_dir, victim_token="0f" * 16)
+    spec = hostile_spec(
+        "logs_reads_other_job_dir.yaml", victim_dir=victim_dir, victim_token="0f" * 16
+    )
     key = _run_spec(spec, sqlite_url, capsys)
     for args in ([key], [key, "spoof"], [key, "spoof/stolen"]):
         code = main(["logs", *args, "--db", sqlite_url])
@@ -76,4 +92,3 @@ def test_logs_do_not_follow_a_symlinked_job_output_file(tmp_path, sqlite_url, ca
     out = capsys.readouterr().out
     assert SECRET not in out
     assert "sweep/evaluate_0 stderr | warning 0" in out  # the job's real files are still shown
-

@@ -20,11 +20,23 @@ from mc.store import FlowStore
 from tests.security.conftest import SPECS_DIR
 
 
-def test_a_hostile_key_does_not_write_into_another_flows_task_log(tmp_path, sqlite_url, capsys, monkeypatch):
+def test_a_hostile_key_does_not_write_into_another_flows_task_log(
+    tmp_path, sqlite_url, capsys, monkeypatch
+):
     monkeypatch.setenv("MC_LOGS_ROOT", str(tmp_path / "mc_logs"))
     with FlowStore(sqlite_url) as store:
-        victim = store.create_flow({"key": "victim_flow", "tasks": [
-            {"key": "report", "task_type": "print", "task_params": {"msg": "victim's own line"}}]})
+        victim = store.create_flow(
+            {
+                "key": "victim_flow",
+                "tasks": [
+                    {
+                        "key": "report",
+                        "task_type": "print",
+                        "task_params": {"msg": "victim's own line"},
+                    }
+                ],
+            }
+        )
         store.create_flow(json.loads((SPECS_DIR / "logs_key_collides.json").read_text()))
     assert main(["runner", "--db", sqlite_url, "--until-done", "--interval", "0.01"]) == 0
     capsys.readouterr()

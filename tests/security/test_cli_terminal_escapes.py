@@ -58,8 +58,13 @@ def test_show_escapes_task_errors_but_keeps_their_lines(db_url, capsys):
 
 @pytest.mark.parametrize(
     ("text", "shown"),
-    [("a\x1b[2Jb", "a\\x1b[2Jb"), ("\x9b31m", "\\x9b31m"), ("x\u2066y", "x\\u2066y"),
-     ("lone\ud800", "lone\\ud800"), ("two\nlines", "two\\nlines")],
+    [
+        ("a\x1b[2Jb", "a\\x1b[2Jb"),
+        ("\x9b31m", "\\x9b31m"),
+        ("x\u2066y", "x\\u2066y"),
+        ("lone\ud800", "lone\\ud800"),
+        ("two\nlines", "two\\nlines"),
+    ],
 )
 def test_printable_shows_control_characters_as_escapes(text, shown):
     assert printable(text) == shown
@@ -72,13 +77,19 @@ def test_printable_keeps_newlines_when_asked():
 def _mc(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the real ``mc`` command: logging as a user gets it, not as pytest captures it."""
     return subprocess.run(
-        [sys.executable, "-m", "mc", *args], capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, timeout=120, check=False,
+        [sys.executable, "-m", "mc", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=False,
     )
 
 
 def test_run_escapes_what_print_and_log_tasks_write():
-    result = _mc("run", str(SPECS / "spec_terminal_escapes_in_task_output.json"), "--progress", "plain")
+    result = _mc(
+        "run", str(SPECS / "spec_terminal_escapes_in_task_output.json"), "--progress", "plain"
+    )
     assert result.returncode == 1, result.stderr
     shown = result.stdout + result.stderr
     for character in RAW:
@@ -88,7 +99,12 @@ def test_run_escapes_what_print_and_log_tasks_write():
 
 
 def test_run_with_the_live_display_escapes_task_output(capsys):
-    assert main(["run", str(SPECS / "spec_terminal_escapes_in_task_output.json"), "--progress", "live"]) == 1
+    assert (
+        main(
+            ["run", str(SPECS / "spec_terminal_escapes_in_task_output.json"), "--progress", "live"]
+        )
+        == 1
+    )
     captured = capsys.readouterr()
     for character in RAW:
         assert character not in captured.out + captured.err
@@ -98,9 +114,19 @@ def test_run_with_the_live_display_escapes_task_output(capsys):
 def test_runner_log_records_are_escaped(tmp_path):
     # The runner's own log (here with -v) names flows from specs.
     db = f"sqlite:///{tmp_path / 'mc.db'}"
-    assert main(["submit", str(SPECS / "spec_terminal_escapes_in_task_output.json"), "--db", db]) == 0
-    result = _mc("runner", "-v", "--until-done", "--interval", "0", "--db", db,
-                 env={"MC_LOGS_ROOT": str(tmp_path / "logs")})
+    assert (
+        main(["submit", str(SPECS / "spec_terminal_escapes_in_task_output.json"), "--db", db]) == 0
+    )
+    result = _mc(
+        "runner",
+        "-v",
+        "--until-done",
+        "--interval",
+        "0",
+        "--db",
+        db,
+        env={"MC_LOGS_ROOT": str(tmp_path / "logs")},
+    )
     assert result.returncode == 0, result.stderr
     for character in RAW:
         assert character not in result.stdout + result.stderr
@@ -110,5 +136,7 @@ def test_runner_log_records_are_escaped(tmp_path):
 def test_escaping_formatter_indents_continuation_lines():
     from mc.cli.terminal import EscapingFormatter
 
-    record = logging.LogRecord("mc.runner", logging.INFO, __file__, 1, "a\n2026 INFO forged\x1b[2J", (), None)
+    record = logging.LogRecord(
+        "mc.runner", logging.INFO, __file__, 1, "a\n2026 INFO forged\x1b[2J", (), None
+    )
     assert EscapingFormatter("%(message)s").format(record) == "a\n    2026 INFO forged\\x1b[2J"

@@ -29,9 +29,18 @@ def test_a_wire_cannot_change_the_operators_callables_or_job_types():
         task = attacker.tasks[key]
         assert task["status"] == FAILED, task
         assert "is not writable" in task["error"]
-    assert ctx == {"callables": {"greet": greet}, "job_types": job_types, "jobs_root": "/scratch/mc_jobs"}
-    victim = engine.flow_spec_to_flow({"tasks": [
-        {"key": "c", "task_type": "call", "task_params": {"fn": "greet", "args": ["bob"]}}]})
+    assert ctx == {
+        "callables": {"greet": greet},
+        "job_types": job_types,
+        "jobs_root": "/scratch/mc_jobs",
+    }
+    victim = engine.flow_spec_to_flow(
+        {
+            "tasks": [
+                {"key": "c", "task_type": "call", "task_params": {"fn": "greet", "args": ["bob"]}}
+            ]
+        }
+    )
     engine.run_flow(victim, ctx)
     assert victim.tasks["c"]["status"] == COMPLETED
     assert victim.tasks["c"]["data"]["result"] == "hi bob"

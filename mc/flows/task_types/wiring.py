@@ -50,10 +50,20 @@ TRANSFORMS = ("json.dumps", "json.loads", "mapping")
 # a caller added for its own use (a dict that collects results), never into
 # these: the objects behind them are shared by every flow the engine runs,
 # so one spec could break (or steer) another's calls, job types or policy.
-ENGINE_CONTEXT_KEYS = frozenset({
-    "flow_engine", "parent_flow", "proxy_task", size_budget.METER_KEY,
-    "callables", "job_types", "job_policy", "jobs_root", "default_executor", "flow_store",
-})
+ENGINE_CONTEXT_KEYS = frozenset(
+    {
+        "flow_engine",
+        "parent_flow",
+        "proxy_task",
+        size_budget.METER_KEY,
+        "callables",
+        "job_types",
+        "job_policy",
+        "jobs_root",
+        "default_executor",
+        "flow_store",
+    }
+)
 _WIRING_KEYS = ("source", "value", "dest", "transform", "mapping_params")
 
 
@@ -74,7 +84,9 @@ def parse_wiring(wiring: Any, where: str) -> dict[str, Any]:
         )
     unknown = [name for name in wiring if name not in _WIRING_KEYS]
     if unknown:
-        raise WiringError(f"{where}: unknown key {unknown[0]!r} (expected: {', '.join(_WIRING_KEYS)})")
+        raise WiringError(
+            f"{where}: unknown key {unknown[0]!r} (expected: {', '.join(_WIRING_KEYS)})"
+        )
     if ("source" in wiring) == ("value" in wiring):
         raise WiringError(f"{where}: give exactly one of 'source' and 'value'")
     if not isinstance(wiring.get("dest"), str):
@@ -131,9 +143,7 @@ def apply_wiring(
             value = json.dumps(value)
         elif transform == "json.loads":
             if not isinstance(value, str):
-                raise WiringError(
-                    f"{where}: json.loads needs a string, got {type(value).__name__}"
-                )
+                raise WiringError(f"{where}: json.loads needs a string, got {type(value).__name__}")
             value = json.loads(value)
         elif transform == "mapping":
             value = map_items(value, parsed["mapping_params"], task_ctx, f"{where}.mapping_params")
@@ -203,14 +213,20 @@ def map_items(
             wiring_where = f"{where}.wirings[{i}] (item {idx})"
             into_params = parse_wiring(wiring, wiring_where)["dest"].split(".")[0] == "task_params"
             apply_wiring(
-                wiring, item_ctx, copy, wiring_where, escape_params if into_params else (),
+                wiring,
+                item_ctx,
+                copy,
+                wiring_where,
+                escape_params if into_params else (),
                 into_flow=False,
             )
         mapped.append(copy)
     return mapped
 
 
-def check_ctx_dest(dest: str, where: str, flow: Any = None, writer_key: str | None = None) -> tuple[bool, bool]:
+def check_ctx_dest(
+    dest: str, where: str, flow: Any = None, writer_key: str | None = None
+) -> tuple[bool, bool]:
     """Refuse a ``wire`` destination that would change what only the engine may.
 
     With ``flow`` (the wire task's flow), a destination in
@@ -246,7 +262,11 @@ def check_ctx_dest(dest: str, where: str, flow: Any = None, writer_key: str | No
                     f"{where}: dest {dest!r} names task {parts[3]!r}, which the flow does "
                     "not have (a wiring cannot add a task)"
                 )
-            if flow is not None and parts[3] != writer_key and flow.tasks[parts[3]].get("status") == RUNNING:
+            if (
+                flow is not None
+                and parts[3] != writer_key
+                and flow.tasks[parts[3]].get("status") == RUNNING
+            ):
                 raise WiringError(
                     f"{where}: dest {dest!r}: task {parts[3]!r} is RUNNING, and a running "
                     "task's data and params belong to its handler; write into a task before "

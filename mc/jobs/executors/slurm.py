@@ -51,7 +51,14 @@ from pathlib import Path
 from typing import Any
 
 from mc.errors import ExecutorError, JobError, JobOwnershipError
-from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, QUEUED, RUNNING
+from mc.jobs.constants import (
+    ALREADY_RUNNING_EXIT_STATUS,
+    COMPLETED,
+    ENTRYPOINT_FILE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+)
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
 from mc.jobs.job_dir import NEVER_FROM_A_JOB, check_directive, read_exit_status, read_job_meta
 
@@ -60,13 +67,27 @@ COMMAND_TIMEOUT_S = 60.0
 
 # SLURM job states (JobState in `scontrol show job`), by what they mean here.
 QUEUED_STATES = {
-    "PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
-    "RESIZING", "SUSPENDED", "STOPPED",
+    "PENDING",
+    "CONFIGURING",
+    "REQUEUED",
+    "REQUEUE_HOLD",
+    "REQUEUE_FED",
+    "RESIZING",
+    "SUSPENDED",
+    "STOPPED",
 }
 RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESV_DEL_HOLD"}
 FAILED_STATES = {
-    "FAILED", "TIMEOUT", "CANCELLED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
-    "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT",
+    "FAILED",
+    "TIMEOUT",
+    "CANCELLED",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "PREEMPTED",
+    "REVOKED",
+    "SPECIAL_EXIT",
 }
 
 
@@ -78,7 +99,9 @@ def check_job_id(job_id: Any) -> str:
     """Return a SLURM job id from a handle as a string of digits, or raise JobOwnershipError."""
     text = str(job_id) if isinstance(job_id, int) and not isinstance(job_id, bool) else job_id
     if not isinstance(text, str) or not _JOB_ID_RE.fullmatch(text):
-        raise JobOwnershipError(f"slurm executor: job id {job_id!r} is not a number; nothing was done")
+        raise JobOwnershipError(
+            f"slurm executor: job id {job_id!r} is not a number; nothing was done"
+        )
     return text
 
 
@@ -142,23 +165,31 @@ class SlurmExecutor(JobExecutor):
             # '--output', so a prefix of a never-allowed option is never allowed.
             never = sorted(name for name in NEVER_FROM_A_JOB if name.startswith(option))
             if never:
-                read_as = "" if never == [option] else f" (sbatch would read it as {' or '.join(never)})"
+                read_as = (
+                    "" if never == [option] else f" (sbatch would read it as {' or '.join(never)})"
+                )
                 raise ExecutorError(
                     f"SlurmExecutor: allowed_directives: {option} can never come from a job{read_as}; "
                     "set what it sets in the executor's own configuration"
                 )
             try:
-                has_value = check_directive(option, "SlurmExecutor: allowed_directives")[1] is not None
+                has_value = (
+                    check_directive(option, "SlurmExecutor: allowed_directives")[1] is not None
+                )
             except JobError:
                 has_value = True
             if has_value:
-                raise ExecutorError(f"SlurmExecutor: allowed_directives: {name!r} must be an option name such as '--gres'")
+                raise ExecutorError(
+                    f"SlurmExecutor: allowed_directives: {name!r} must be an option name such as '--gres'"
+                )
             allowed.append(option)
         self.allowed_directives: tuple[str, ...] = tuple(allowed)
         defaults = [str(item) for item in extra_directives]
         for item in defaults:
             if not item.startswith("-"):
-                raise ExecutorError(f"SlurmExecutor: extra_directives: {item!r} is not an option such as '--qos=long'")
+                raise ExecutorError(
+                    f"SlurmExecutor: extra_directives: {item!r} is not an option such as '--qos=long'"
+                )
         self.defaults = {"partition": partition, "account": account, "extra_directives": defaults}
         self.min_poll_interval_s = min_poll_interval_s
         self.clock = clock or time.monotonic
@@ -178,14 +209,18 @@ class SlurmExecutor(JobExecutor):
             checked.append(directive)
         return checked
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """``sbatch`` the job dir and return ``{'job_id', 'job_dir', 'token'}``."""
         merged = self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
         key = read_job_meta(path).get("key", "job")
         extra = [
             *self.defaults["extra_directives"],
-            *self.check_job_directives(merged.get("extra_directives") or [], f"job {key!r}: resources.extra_directives"),
+            *self.check_job_directives(
+                merged.get("extra_directives") or [], f"job {key!r}: resources.extra_directives"
+            ),
         ]
         merged = {
             "partition": self.defaults["partition"],
@@ -264,10 +299,15 @@ class SlurmExecutor(JobExecutor):
             # The job has left the controller's memory: its files tell the rest.
             exit_status = read_exit_status(job_dir)
             if exit_status is None:
-                return FAILED, {"error": f"SLURM job {job_id} is gone from the controller and left no exit status"}
+                return FAILED, {
+                    "error": f"SLURM job {job_id} is gone from the controller and left no exit status"
+                }
             return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
         state = fields.get("JobState", "UNKNOWN")
-        outputs: dict[str, Any] = {"slurm_state": state, "restarts": int(fields.get("Restarts", "0") or 0)}
+        outputs: dict[str, Any] = {
+            "slurm_state": state,
+            "restarts": int(fields.get("Restarts", "0") or 0),
+        }
         if state in QUEUED_STATES:
             outputs["reason"] = fields.get("Reason")
             return QUEUED, outputs
@@ -290,7 +330,9 @@ class SlurmExecutor(JobExecutor):
             if exit_status is not None:
                 outputs["exit_status"] = exit_status
             reason = fields.get("Reason")
-            outputs["error"] = f"SLURM job {job_id} {state}" + (f" ({reason})" if reason and reason != "None" else "")
+            outputs["error"] = f"SLURM job {job_id} {state}" + (
+                f" ({reason})" if reason and reason != "None" else ""
+            )
             return FAILED, outputs
         return RUNNING, outputs
 
@@ -325,7 +367,9 @@ def _exit_code(text: str | None) -> int | None:
     return int(status) if status.isdigit() else None
 
 
-def _run(command: list[str], timeout_s: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+def _run(
+    command: list[str], timeout_s: float = COMMAND_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     """Run a SLURM command; a command that is missing, fails to start or hangs is an ExecutorError.
 
     An ExecutorError from a poll leaves the job task RUNNING (a controller
