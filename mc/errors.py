@@ -12,6 +12,7 @@ import datetime
 from typing import Any
 
 __all__ = [
+    "TaskParamsError",
     "MCError",
     "CacheKeyNotFoundError",
     "FlowSpecError",
@@ -90,6 +91,15 @@ class DotPathError(MCError, LookupError):
 class WiringError(MCError, ValueError):
     """A wiring of a ``wire`` or ``spread`` task is malformed, or its source or
     destination does not resolve; the message names the wiring's place.
+    """
+
+
+class TaskParamsError(MCError, ValueError):
+    """A task's ``task_params`` (or what they resolved to) are not what its task type expects.
+
+    Raised by the built-in task types; the message names the task and the
+    parameter. The engine records it as the task's error, without a
+    traceback: the spec is at fault, not the code.
     """
 
 

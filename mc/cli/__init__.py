@@ -40,7 +40,7 @@ from mc.cli.logs import add_logs_command
 from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, task_table
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.store_commands import add_store_commands
-from mc.cli.terminal import columns, printable
+from mc.cli.terminal import EscapingWriter, columns, printable
 from mc.cli.upgrade_command import add_upgrade_command
 from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
 from mc.flows.cache import LazyTaskCache, TaskCache
@@ -151,7 +151,11 @@ def open_event_file(command: str, path: str | None) -> JsonLinesEventWriter | No
     try:
         return JsonLinesEventWriter(path)
     except OSError as error:
-        print(f"mc {command}: --events {path}: cannot open for appending: {error}", file=sys.stderr)
+        print(
+            f"mc {command}: --events {printable(path)}: cannot open for appending: "
+            f"{error.strerror or error}",
+            file=sys.stderr,
+        )
         raise SystemExit(_EXIT_BAD_INPUT) from None
 
 
@@ -210,10 +214,16 @@ def _run_command(args: argparse.Namespace) -> int:
 def _run_flow(
     engine: FlowEngine, flow: Flow, args: argparse.Namespace, task_ctx: dict[str, Any]
 ) -> None:
+    # What tasks write (a print task's message, a log task's record through
+    # logging's last-resort handler) comes from the spec: escape it.
     try:
-        engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
+        with (
+            contextlib.redirect_stdout(EscapingWriter(sys.stdout)),
+            contextlib.redirect_stderr(EscapingWriter(sys.stderr)),
+        ):
+            engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
     except FlowError as error:
-        print(f"mc run: {error}", file=sys.stderr)
+        print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
     finally:
         engine.close()
 

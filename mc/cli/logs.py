@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -119,11 +120,31 @@ def log_tasks(tree: FlowTree) -> list[_LogTask]:
 
 
 def _job_dir(node: TaskNode) -> Path | None:
-    """The task's job dir, if it has one that mc built (it holds ``job.json``)."""
+    """The task's job dir, if it has one that mc built (it holds ``job.json``).
+
+    The tree holds it only once the job dir confirmed the engine's handle
+    (see :func:`mc.jobs.executors.base.job_dir_of_handle`).
+    """
     if not node.job_dir:
         return None
     path = Path(node.job_dir)
     return path if (path / _JOB_META_FILE).is_file() else None
+
+
+def _open_regular(path: Path) -> int | None:
+    """Open ``path`` for reading if it is a regular file reached without a symlink; else None.
+
+    A job can replace its ``stdout.txt`` with a symlink (to a file of the
+    operator's) or a FIFO (which would block a reader): neither is read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
 
 
 @dataclass
@@ -167,16 +188,16 @@ class _Printer:
         self.last_header: str | None = None
 
     def show(self, source: _Source, final: bool) -> None:
-        try:
-            with open(source.path, "rb") as file:
-                size = os.fstat(file.fileno()).st_size
-                if size < source.offset:
-                    # The file was cut (a task log keeps its last megabyte): start over.
-                    source.offset, source.partial = 0, b""
-                file.seek(source.offset)
-                data = file.read()
-        except FileNotFoundError:
+        fd = _open_regular(source.path)
+        if fd is None:
             return
+        with open(fd, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size < source.offset:
+                # The file was cut (a task log keeps its last megabyte): start over.
+                source.offset, source.partial = 0, b""
+            file.seek(source.offset)
+            data = file.read()
         source.offset += len(data)
         data = source.partial + data
         lines = data.split(b"\n")
@@ -212,6 +233,7 @@ def _clean_line(text: str) -> str:
 
 def _logs(args: argparse.Namespace, store: FlowStore) -> int:
     from mc.cli.store_commands import resolve_flow_key, stored_flow_loader
+    from mc.jobs.executors.base import job_dir_of_handle
 
     key = resolve_flow_key(store, args.key)
     logs_root = args.logs_root or default_logs_root()
@@ -219,7 +241,9 @@ def _logs(args: argparse.Namespace, store: FlowStore) -> int:
 
     def read_tasks() -> tuple[str, list[_LogTask]]:
         flow_dict = store.get_flow(key).to_flow_dict()
-        return str(flow_dict["status"]), log_tasks(build_flow_tree(flow_dict, load_stored_flow))
+        return str(flow_dict["status"]), log_tasks(
+            build_flow_tree(flow_dict, load_stored_flow, confirm_job_dir=job_dir_of_handle)
+        )
 
     status, every = read_tasks()
     tasks = _select(every, args.task)

@@ -39,7 +39,7 @@ from mc.cli.job_options import (
     configure_jobs,
     warn_if_root,
 )
-from mc.cli.terminal import columns, printable
+from mc.cli.terminal import EscapingFormatter, columns, printable
 from mc.errors import FlowLeasedError, FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.events import call_all
 from mc.flows.flow import Flow
@@ -258,7 +258,8 @@ def _open_store_waiting(args: argparse.Namespace) -> FlowStore:
             if args.command is not _runner_command or args.once:
                 raise
             print(
-                f"mc runner: {error}\nmc runner: waiting for the database; "
+                f"mc runner: {printable(error, keep_newlines=True)}\n"
+                "mc runner: waiting for the database; "
                 f"trying again in {wait:g}s (Ctrl-C to stop)",
                 file=sys.stderr,
                 flush=True,
@@ -276,7 +277,7 @@ def with_store(
         try:
             store = _open_store_waiting(args)
         except StoreError as error:
-            print(f"mc {name}: {error}", file=sys.stderr)
+            print(f"mc {name}: {printable(error, keep_newlines=True)}", file=sys.stderr)
             return _EXIT_BAD_INPUT
         except KeyboardInterrupt:
             print(f"mc {name}: stopped while waiting for the database", file=sys.stderr)
@@ -341,7 +342,7 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
         )
         task_ctx = configure_jobs(args, engine, args.executor)
     except MCError as error:
-        print(f"mc runner: {error}", file=sys.stderr)
+        print(f"mc runner: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return _EXIT_BAD_INPUT
     try:
         with engine:
@@ -366,9 +367,11 @@ def _configure_runner_logging(verbose: bool, console: Any) -> None:
         from rich.logging import RichHandler
 
         handler = RichHandler(console=console, show_path=False)
+        # Records name flows and tasks from specs: escaped (rich shows ESC raw).
+        handler.setFormatter(EscapingFormatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO if verbose else logging.WARNING)
     handler.addFilter(lambda record: not is_capturing())
     root.addHandler(handler)

@@ -7,14 +7,19 @@ terminal, rewrite earlier lines, or hide text (escape sequences, carriage
 returns, bidirectional overrides). :func:`printable` shows such characters
 as Python-style escapes instead, and lone surrogates (which a terminal's
 encoder refuses) too, so printing its result never raises.
+:class:`EscapingWriter` and :class:`EscapingFormatter` apply the same rule
+to what tasks write while they run and to log records.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import unicodedata
 from collections.abc import Sequence
 
-__all__ = ["columns", "printable"]
+__all__ = ["EscapingFormatter", "EscapingWriter", "columns", "printable"]
+from typing import TextIO
 
 # Controls (C0, DEL, C1), format characters (the bidirectional overrides),
 # line and paragraph separators, and lone surrogates.
@@ -59,3 +64,46 @@ def columns(rows: Sequence[Sequence[str]]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
+
+
+class EscapingWriter(io.TextIOBase):
+    """A text stream that writes to ``stream`` what :func:`printable` makes of it, newlines kept.
+
+    ``mc run`` puts it in place of ``sys.stdout`` and ``sys.stderr`` while
+    tasks run, so that what a ``print`` or ``log`` task (or any handler)
+    writes reaches the terminal escaped.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def writable(self) -> bool:
+        """True: this is an output stream."""
+        return True
+
+    def write(self, text: str) -> int:
+        """Write ``text`` escaped; return ``len(text)``, as a stream does."""
+        self.stream.write(printable(text, keep_newlines=True))
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the stream underneath."""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        """Whether the stream underneath is a terminal."""
+        return bool(getattr(self.stream, "isatty", lambda: False)())
+
+
+class EscapingFormatter(logging.Formatter):
+    """A log formatter whose lines are :func:`printable`, continuation lines indented.
+
+    Log messages name flows, tasks and errors that came from specs. Escaped,
+    they cannot send control sequences to the terminal; indented, a newline
+    in them cannot start what looks like a log record of its own.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format ``record`` as :class:`logging.Formatter` does, then escape it."""
+        return printable(super().format(record), keep_newlines=True).replace("\n", "\n    ")

@@ -56,10 +56,12 @@ import dataclasses
 import datetime
 import json
 import threading
+import unicodedata
 from collections.abc import Callable
 from typing import IO, Any
 
 __all__ = [
+    "json_line",
     "FLOW_STARTED",
     "FLOW_ENDED",
     "TASK_STARTED",
@@ -178,6 +180,38 @@ def call_all(*callbacks: EventCallback | None) -> EventCallback | None:
     return call
 
 
+# What JSON leaves raw with ensure_ascii=False and a terminal must not get raw
+# (``tail -f`` of an events file): C1 controls and DEL, format characters (the
+# bidirectional overrides), line and paragraph separators, lone surrogates.
+_ESCAPED_IN_JSON = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def json_line(value: Any) -> str:
+    """Return ``value`` as one line of JSON: readable text, control characters as ``\\uXXXX``.
+
+    Labels, keys and errors come from specs; escaped, they cannot drive the
+    terminal of someone who runs ``tail -f`` on the file, and a lone
+    surrogate cannot make the write fail. ``json.loads`` reads back the
+    same value.
+    """
+    line = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if line.isprintable():
+        return line
+    return "".join(
+        _json_escape(char) if unicodedata.category(char) in _ESCAPED_IN_JSON else char
+        for char in line
+    )
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    # Past the BMP (a tag character): JSON writes a UTF-16 surrogate pair.
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
 class JsonLinesEventWriter:
     """An event callback that appends each event to a file as one line of JSON.
 
@@ -194,7 +228,7 @@ class JsonLinesEventWriter:
 
     def __call__(self, event: FlowEvent) -> None:
         """Append ``event`` as one JSON line."""
-        line = json.dumps(event.to_json_dict(), separators=(",", ":"), ensure_ascii=False)
+        line = json_line(event.to_json_dict())
         with self._lock:
             self._file.write(line + "\n")
             self._file.flush()

@@ -75,7 +75,15 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from mc.errors import DotPathError, FlowError, FlowSizeError, FlowSpecError, TaskTypeError
+from mc.errors import (
+    DotPathError,
+    FlowError,
+    FlowSizeError,
+    FlowSpecError,
+    TaskParamsError,
+    TaskTypeError,
+    WiringError,
+)
 from mc.flows import cache as task_caching
 from mc.flows import events, size_budget
 from mc.flows.cache import TaskCache
@@ -612,7 +620,8 @@ class FlowEngine:
                     task["task_params"] = params
             else:
                 tick(ctx)
-        except (TaskTypeError, DotPathError, FlowSizeError) as error:
+        except (TaskTypeError, DotPathError, FlowSizeError, TaskParamsError, WiringError) as error:
+            # The spec's fault, said in words: a traceback would only hide it.
             task["key"] = key
             return str(error), ""
         except (Exception, SystemExit) as error:

@@ -72,7 +72,10 @@ def interpolate(
             found = get_path({"ctx": task_ctx}, path)
         except DotPathError as error:
             raise DotPathError(f"{where}: {error}") from None
-        return copy_value(found, task_ctx)
+        try:
+            return copy_value(found, task_ctx)
+        except DotPathError as error:
+            raise DotPathError(f"{where}: {value!r}: {error}") from None
     if isinstance(value, dict):
         return {
             name: item if name in raw else interpolate(item, task_ctx, f"{where}.{name}")
@@ -111,12 +114,13 @@ def copy_value(value: Any, task_ctx: Mapping[str, Any] | None = None) -> Any:
     fastest deep copy of it (so, as in a stored flow, non-string dict keys
     come back as strings and tuples as lists). Data that JSON cannot hold is
     copied container by container: every dict, list, tuple and set is new,
-    so the copy shares no container with ``value``, while any other object
-    (an engine or a store that a ``$ctx`` path reached, an object a handler
-    left) is the same object, never copied: it is not data. With the
-    ``task_ctx`` of a handler call, the copy counts against the flow's size
-    budget (see :mod:`mc.flows.size_budget`), and so does a string, which a
-    caller may write many times over.
+    so the copy shares no container with ``value``. Anything else in it that
+    is not data (an engine or a store that a ``$ctx`` path reached, an
+    object a handler left) is neither copied nor shared: it raises
+    :class:`~mc.errors.DotPathError`, since a path copies data, never the
+    engine's objects. With the ``task_ctx`` of a handler call, the copy
+    counts against the flow's size budget (see :mod:`mc.flows.size_budget`),
+    and so does a string, which a caller may write many times over.
     """
     if isinstance(value, (dict, list)):
         try:
@@ -132,9 +136,9 @@ def copy_value(value: Any, task_ctx: Mapping[str, Any] | None = None) -> Any:
 
 
 def _copy_containers(value: Any, depth: int = 0) -> Any:
-    """Copy the dicts, lists, tuples and sets of ``value``; share anything else."""
+    """Copy the dicts, lists, tuples and sets of ``value``; refuse objects that are not data."""
     if depth > _MAX_COPY_DEPTH:
-        raise ValueError(f"data nested deeper than {_MAX_COPY_DEPTH} levels")
+        raise DotPathError(f"the value is nested deeper than {_MAX_COPY_DEPTH} levels")
     if isinstance(value, dict):
         return {key: _copy_containers(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list):
@@ -143,4 +147,10 @@ def _copy_containers(value: Any, depth: int = 0) -> Any:
         return tuple(_copy_containers(item, depth + 1) for item in value)
     if isinstance(value, (set, frozenset)):
         return type(value)(_copy_containers(item, depth + 1) for item in value)
-    return value
+    if value is None or isinstance(value, (str, int, float, bool, bytes)):
+        return value
+    # A spec's '$ctx' reaches the engine and the store: say so, no traceback.
+    raise DotPathError(
+        f"the value holds a {type(value).__name__}, which is not data; "
+        "a path copies data, not the engine's objects"
+    )

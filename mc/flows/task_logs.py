@@ -10,9 +10,9 @@ the task's log file::
 
 ``<task path>`` is the task's path from the top flow (``sweep/evaluate_3``
 for an item of the spread ``sweep``, see :mod:`mc.flows.events`), each key
-made a safe file name. Output is gathered in memory during the tick and
-written once at its end, and only when there was some: a tick that prints
-nothing touches no file.
+made a safe file name of its own (:mod:`mc.flows.file_names`). Output is
+gathered in memory during the tick and written once at its end, and only
+when there was some: a tick that prints nothing touches no file.
 
 Why files, and not the store: a log grows with every tick, and a flow's JSON
 (saved whole on every tick) must not; a file is appended in O(what was
@@ -32,10 +32,11 @@ import contextlib
 import io
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from mc.flows.file_names import safe_file_name
 
 __all__ = ["MAX_LOG_BYTES", "default_logs_root", "task_log_path", "is_capturing", "TaskLogs"]
 
@@ -56,14 +57,13 @@ def default_logs_root() -> str:
 
 
 def _safe_name(key: str) -> str:
-    """Return ``key`` as one safe file name: no separators, no leading dot.
+    """Return ``key`` as one safe file name, distinct for distinct keys.
 
     Keys come from specs, so a key such as ``'../x'`` must not lead a log
-    out of its root. Characters other than letters, digits, ``_``, ``-``
-    and ``.`` become ``_``, as does a leading dot.
+    out of its root, nor ``'a b'`` write into the log of flow ``'a_b'``: see
+    :func:`mc.flows.file_names.safe_file_name`.
     """
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(key))
-    return re.sub(r"^\.", "_", safe) or "_"
+    return safe_file_name(key)
 
 
 def task_log_path(root: str | os.PathLike[str], flow_key: str, task_path: str) -> Path:

@@ -136,15 +136,21 @@ class FlowTree:
 
 
 def build_flow_tree(
-    flow_dict: Mapping[str, Any], load_stored_flow: _LoadStoredFlow | None = None
+    flow_dict: Mapping[str, Any],
+    load_stored_flow: _LoadStoredFlow | None = None,
+    confirm_job_dir: Callable[[Any], str | None] | None = None,
 ) -> FlowTree:
     """Return the :class:`FlowTree` of a flow dict.
 
     ``flow_dict`` is what :meth:`~mc.flows.flow.Flow.to_flow_dict` returns.
     ``load_stored_flow(key)``, if given, returns the flow dict of a stored
     subflow (a ``stored_flow`` task's child), or None if it cannot; without
-    it those tasks have no children. Nested data that does not have the
-    expected shape is shown as far as it goes, never raised on.
+    it those tasks have no children. ``confirm_job_dir(handle)``, if given,
+    returns the job dir a job's handle names once the job dir confirms it
+    (``mc logs`` reads files there: see
+    :func:`mc.jobs.executors.base.job_dir_of_handle`), else None; a node
+    then has a ``job_dir`` only if it is confirmed. Nested data that does
+    not have the expected shape is shown as far as it goes, never raised on.
     """
     data = _mapping(flow_dict.get("data"))
     cancelled = _mapping(data.get("cancelled"))
@@ -159,31 +165,41 @@ def build_flow_tree(
         errors=[str(error) for error in errors] if isinstance(errors, list) else [],
         cancelled=_text_or_none(cancelled.get("reason")) if cancelled else None,
     )
-    builder = _Builder(load_stored_flow)
+    builder = _Builder(load_stored_flow, confirm_job_dir)
     tree.tasks = builder.flow_tasks(flow_dict, "", 0)
     return tree
 
 
 class _Builder:
-    def __init__(self, load_stored_flow: _LoadStoredFlow | None) -> None:
+    def __init__(
+        self,
+        load_stored_flow: _LoadStoredFlow | None,
+        confirm_job_dir: Callable[[Any], str | None] | None = None,
+    ) -> None:
         self.load_stored_flow = load_stored_flow
+        self.confirm_job_dir = confirm_job_dir
         self.loaded: set[str] = set()
 
     def flow_tasks(self, flow_dict: Mapping[str, Any], prefix: str, depth: int) -> list[TaskNode]:
         tasks = flow_dict.get("tasks")
         if not isinstance(tasks, Mapping) or depth > _MAX_DEPTH:
             return []
+        flow_key = _text_or_none(flow_dict.get("key"))
         return [
-            self.task_node(task, f"{prefix}{key}", "task", depth)
+            self.task_node(task, f"{prefix}{key}", "task", depth, flow_key)
             for key, task in tasks.items()
             if isinstance(task, Mapping)
         ]
 
-    def task_node(self, task: Mapping[str, Any], path: str, kind: str, depth: int) -> TaskNode:
+    def task_node(
+        self, task: Mapping[str, Any], path: str, kind: str, depth: int, flow_key: str | None = None
+    ) -> TaskNode:
         data = _mapping(task.get("data"))
         params = _mapping(task.get("task_params"))
-        # Job fields come from task['job'], which only the job handler writes.
-        job = _mapping(task.get("job"))
+        # Job facts come from the handler's own field (task['job'], or
+        # task['call']), which no spec or wiring writes; the copies in
+        # ``data`` are data, and a spec could have put anything there.
+        job = _mapping(task.get("job")) or _mapping(task.get("call"))
         handle = _mapping(job.get("handle"))
         started, finished = _time(task.get("started_at")), _time(task.get("finished_at"))
         node = TaskNode(
@@ -198,18 +214,18 @@ class _Builder:
             finished_at=finished,
             duration_s=finished - started if started is not None and finished is not None else None,
             retry_at=_time(task.get("retry_at")),
-            executor=(
-                _text_or_none(job.get("executor"))
-                or _text_or_none(data.get("executor"))
-                or _text_or_none(params.get("executor"))
-            ),
+            executor=_text_or_none(job.get("executor")) or _text_or_none(params.get("executor")),
             job_id=(
                 _text_or_none(job.get("job_id"))
                 or _text_or_none(handle.get("job_id"))
                 or _text_or_none(handle.get("key"))
             ),
-            job_dir=_text_or_none(job.get("job_dir")),
-            job_status=_text_or_none(data.get("job_status")),
+            job_dir=(
+                self.confirm_job_dir(job.get("handle"))
+                if self.confirm_job_dir is not None
+                else _text_or_none(job.get("job_dir")) or _text_or_none(handle.get("job_dir"))
+            ),
+            job_status=_text_or_none(data.get("job_status")) if job else None,
             error=_last_error_line(task),
             cached_from=_cached_from(task.get("cached_from")),
             cache_waiting_for=_text_or_none(task.get("cache_waiting_for")),
@@ -224,12 +240,14 @@ class _Builder:
             else:
                 key = str(proxied.get("key"))
                 node.children.append(
-                    self.task_node(proxied, f"{path}{PATH_SEPARATOR}{key}", "proxied", depth + 1)
+                    self.task_node(
+                        proxied, f"{path}{PATH_SEPARATOR}{key}", "proxied", depth + 1, flow_key
+                    )
                 )
         elif node.task_type == "flow":
             self.attach_subflow(node, task, depth)
         elif node.task_type == "stored_flow":
-            self.attach_stored_flow(node, data, depth)
+            self.attach_stored_flow(node, data, depth, flow_key)
         return node
 
     def attach_subflow(self, node: TaskNode, flow_task: Mapping[str, Any], depth: int) -> None:
@@ -245,7 +263,15 @@ class _Builder:
         node.subflow_status = _text_or_none(child.get("status"))
         node.children = self.flow_tasks(child, node.path + PATH_SEPARATOR, depth + 1)
 
-    def attach_stored_flow(self, node: TaskNode, data: Mapping[str, Any], depth: int) -> None:
+    def attach_stored_flow(
+        self, node: TaskNode, data: Mapping[str, Any], depth: int, parent_key: str | None
+    ) -> None:
+        """Nest a ``stored_flow`` task's child, if the store says it is this flow's child.
+
+        ``data['child_key']`` is data a spec can write: a flow whose
+        ``parent_key`` is not the key of the flow holding the task is not
+        shown as its child (nor counted as loaded).
+        """
         child_key = _text_or_none(data.get("child_key"))
         if child_key is None:
             return
@@ -256,6 +282,9 @@ class _Builder:
         self.loaded.add(child_key)
         child = self.load_stored_flow(child_key)
         if not isinstance(child, Mapping):
+            return
+        if child.get("parent_key") != parent_key:
+            node.subflow_key, node.subflow_stored = None, False
             return
         node.subflow_label = _text_or_none(child.get("label"))
         node.subflow_status = _text_or_none(child.get("status"))

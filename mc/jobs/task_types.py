@@ -10,7 +10,8 @@
     ``<jobs root>/<flow key>/<task key>``, the jobs root being the task
     context's ``'jobs_root'``, else ``$MC_JOBS_ROOT``, else ``mc_jobs`` in the
     working directory; the keys made safe as directory names, so that no
-    flow key leads out of the jobs root). The first tick builds the job dir
+    flow key leads out of the jobs root and no two keys share a name, see
+    :mod:`mc.flows.file_names`). The first tick builds the job dir
     and submits it; the executor's handle goes into ``task['job']`` at once
     (a field that only this handler writes: never a spec or a wiring), so a
     runner that restarts polls the same job instead of submitting it again.
@@ -36,7 +37,6 @@ import contextlib
 import functools
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -46,6 +46,7 @@ from typing import Any, TypeVar, cast, overload
 from mc.errors import ExecutorError, JobError, MCError
 from mc.flows import events
 from mc.flows.cache import function_source_sha256, import_path
+from mc.flows.file_names import safe_file_name
 from mc.flows.flow_engine import FlowEngine, get_default_engine
 from mc.flows.plugins import (
     AnyExecutor,
@@ -155,17 +156,6 @@ def _check_params(task: dict[str, Any], allowed: set[str], task_type: str) -> di
             f"(expected some of {sorted(allowed)})",
         )
     return params
-
-
-def _path_component(key: str) -> str:
-    """Return ``key`` as one safe directory name: no separators, no leading dot.
-
-    Flow keys are any string, so a key such as ``'../x'`` or ``'/etc'`` must
-    not lead a job dir out of the jobs root. Characters other than letters,
-    digits, ``_``, ``-`` and ``.`` become ``_``, as does a leading dot.
-    """
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(key))
-    return re.sub(r"^\.", "_", safe) or "_"
 
 
 # What each kind of task needs of its executor, and what a wrong one lacks.
@@ -458,7 +448,7 @@ class JobTaskHandler(BaseTaskHandler):
     def _default_job_dir(self, root: str) -> str:
         flow = self.task_ctx.get("flow")
         flow_key = flow.key if flow is not None else "no_flow"
-        base = Path(root) / _path_component(flow_key) / _path_component(self.task["key"])
+        base = Path(root) / safe_file_name(flow_key) / safe_file_name(self.task["key"])
         candidate, number = base, 1
         # A flow run again under the same key gets new job dirs, never old ones.
         while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):

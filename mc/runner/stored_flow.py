@@ -37,7 +37,13 @@ import logging
 import uuid
 from typing import Any
 
-from mc.errors import FlowExistsError, FlowLeasedError, FlowNotFoundError, StaleFlowError
+from mc.errors import (
+    FlowExistsError,
+    FlowLeasedError,
+    FlowNotFoundError,
+    StaleFlowError,
+    TaskParamsError,
+)
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED
@@ -72,7 +78,7 @@ def stored_flow_task(task_ctx: dict[str, Any]) -> None:
     flow: Flow = task_ctx["flow"]
     store = task_ctx.get("flow_store")
     if store is None:
-        raise ValueError(
+        raise TaskParamsError(
             f"task {task['key']!r}: a stored_flow task needs a flow store in "
             "task_ctx['flow_store']; run its flow with a FlowRunner (mc runner)"
         )
@@ -126,7 +132,7 @@ def _create_child(store: Any, flow: Flow, task: dict[str, Any]) -> None:
         except FlowExistsError:
             record = store.get_record(child_key)
             if record.parent_key != flow.key:
-                raise ValueError(
+                raise TaskParamsError(
                     f"task {task['key']!r}: flow {child_key!r} is in the store but belongs "
                     f"to parent {record.parent_key!r}, not {flow.key!r}"
                 ) from None
@@ -166,7 +172,7 @@ def _cancel_child(store: Any, engine: FlowEngine, child_key: str, task_ctx: dict
     # A task's data is not trusted: a child_key naming a flow that is not
     # this parent's child is neither leased nor cancelled.
     if store.get_record(child_key).parent_key != parent_key:
-        raise ValueError(
+        raise TaskParamsError(
             f"stored flow {child_key!r} is not a subflow of {parent_key!r}: not cancelled"
         )
     # The engine's sleep and clock, so that an engine with fake time waits in fake time.

@@ -213,7 +213,7 @@ def test_a_failed_task_without_retries_counts_one_attempt(tree_engine):
     assert node.error == "RuntimeError: attempt 1 broke"
 
 
-def test_job_fields_come_from_the_engines_job_record():
+def test_job_fields_come_from_the_handlers_job_field():
     flow_dict = {
         "key": "f",
         "label": None,
@@ -273,6 +273,7 @@ def test_stored_subflows_are_nested_through_the_loader():
         "label": "kid",
         "status": "COMPLETED",
         "data": {},
+        "parent_key": "p",
         "tasks": {
             "a": {
                 "key": "a",

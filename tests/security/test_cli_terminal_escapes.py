@@ -4,6 +4,10 @@ the terminal."""
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,3 +72,71 @@ def test_printable_shows_control_characters_as_escapes(text, shown):
 
 def test_printable_keeps_newlines_when_asked():
     assert printable("one\n\x1b[Atwo", keep_newlines=True) == "one\n\\x1b[Atwo"
+
+
+def _mc(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real ``mc`` command: logging as a user gets it, not as pytest captures it."""
+    return subprocess.run(
+        [sys.executable, "-m", "mc", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_run_escapes_what_print_and_log_tasks_write():
+    result = _mc(
+        "run", str(SPECS / "spec_terminal_escapes_in_task_output.json"), "--progress", "plain"
+    )
+    assert result.returncode == 1, result.stderr
+    shown = result.stdout + result.stderr
+    for character in RAW:
+        assert character not in shown
+    assert "clear\\x1b[2J\\x1b[H screen" in result.stdout  # the print task's line, escaped
+    assert "title\\x1b]0;owned\\x07 set" in result.stderr  # the log task's record, escaped
+
+
+def test_run_with_the_live_display_escapes_task_output(capsys):
+    assert (
+        main(
+            ["run", str(SPECS / "spec_terminal_escapes_in_task_output.json"), "--progress", "live"]
+        )
+        == 1
+    )
+    captured = capsys.readouterr()
+    for character in RAW:
+        assert character not in captured.out + captured.err
+    assert "clear\\x1b[2J\\x1b[H screen" in captured.out
+
+
+def test_runner_log_records_are_escaped(tmp_path):
+    # The runner's own log (here with -v) names flows from specs.
+    db = f"sqlite:///{tmp_path / 'mc.db'}"
+    assert (
+        main(["submit", str(SPECS / "spec_terminal_escapes_in_task_output.json"), "--db", db]) == 0
+    )
+    result = _mc(
+        "runner",
+        "-v",
+        "--until-done",
+        "--interval",
+        "0",
+        "--db",
+        db,
+        env={"MC_LOGS_ROOT": str(tmp_path / "logs")},
+    )
+    assert result.returncode == 0, result.stderr
+    for character in RAW:
+        assert character not in result.stdout + result.stderr
+    assert "flow out\\x1b]0;pwned\\x07 FAILED" in result.stderr
+
+
+def test_escaping_formatter_indents_continuation_lines():
+    from mc.cli.terminal import EscapingFormatter
+
+    record = logging.LogRecord(
+        "mc.runner", logging.INFO, __file__, 1, "a\n2026 INFO forged\x1b[2J", (), None
+    )
+    assert EscapingFormatter("%(message)s").format(record) == "a\n    2026 INFO forged\\x1b[2J"

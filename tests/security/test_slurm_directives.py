@@ -109,3 +109,15 @@ def test_the_wrapped_batch_script_quotes_the_job_dir(tmp_path, job_types, slurm_
     assert poll_until_finished(executor, handle)[0] == "COMPLETED"
     assert (tmp_path / "it's$(here)" / "work_dir" / "out.txt").read_text() == "ok\n"
     assert not (tmp_path / "here").exists()
+
+
+@pytest.mark.parametrize(
+    ("allowed", "read_as"), [("--out", "--output"), ("--exp", "--export"), ("--ch", "--chdir")]
+)
+def test_an_abbreviation_of_a_never_allowed_option_cannot_be_allowed(allowed, read_as):
+    # sbatch takes '--out=/any/file' as '--output=/any/file'.
+    with pytest.raises(
+        ExecutorError,
+        match=f"{allowed} can never come from a job .sbatch would read it as .*{read_as}",
+    ):
+        SlurmExecutor(allowed_directives=(allowed,))

@@ -1,7 +1,9 @@
 """Issue 9, proof: hostile strings in every string field of every built-in task type.
 
 For each built-in type (print, log, noop, wire, switch, spread, flow) a small
-spec uses every field that type reads. Hypothesis replaces one string of the
+spec uses every field that type reads, and the fields every task has (key,
+label, precursors, trigger_rule); ``job`` and ``call`` are in
+``test_hostile_strings.py``. Hypothesis replaces one string of the
 spec (or of the flow around it) with something hostile: shell metacharacters,
 ``..`` and absolute paths, NUL, lone surrogates, terminal escape sequences,
 ``$`` paths, or a huge number. Either validation refuses the spec with a
@@ -109,13 +111,17 @@ hostile_values = (
 
 
 def _spec(task_type: str) -> dict[str, Any]:
+    # The fields every task has (key, label, precursors, trigger_rule) are strings too.
+    first = {"key": "first", "task_type": "noop"}
     task = {
         "key": "t",
         "label": "a task",
         "task_type": task_type,
+        "precursors": ["first"],
+        "trigger_rule": "all_success",
         **copy.deepcopy(TEMPLATES[task_type]),
     }
-    return {"key": "f", "label": "a flow", "data": {"a": "value"}, "tasks": [task]}
+    return {"key": "f", "label": "a flow", "data": {"a": "value"}, "tasks": [first, task]}
 
 
 def _string_paths(value: Any, path: tuple = ()) -> list[tuple]:
@@ -194,8 +200,12 @@ def _check(spec: dict[str, Any], replaced: str) -> None:
         flow = engine.flow_spec_to_flow(spec)
     except FlowSpecError as error:
         assert error.path, error
-        # The error names the replaced field, or a place that encloses it.
-        assert replaced.startswith(error.path.split(".task_params")[0]), (error.path, replaced)
+        # The error names the replaced field, or a place that encloses it, or
+        # (for a task key) the precursors that now name no task.
+        if replaced == "tasks[0].key":
+            assert error.path.startswith("tasks["), (error.path, replaced)
+        else:
+            assert replaced.startswith(error.path.split(".task_params")[0]), (error.path, replaced)
         return
     with contextlib.redirect_stdout(io.StringIO()):
         try:
@@ -207,6 +217,8 @@ def _check(spec: dict[str, Any], replaced: str) -> None:
         assert task["status"] in (COMPLETED, FAILED, SKIPPED)
         if task["status"] == FAILED:
             assert isinstance(task["error"], str) and task["error"].strip()
+            # A clear error says what the spec got wrong; a traceback would mean mc did.
+            assert "Traceback (most recent call last)" not in task["error"], task["error"]
     for line in flow.data.get("errors", []):
         assert "Traceback" not in line
     # Whatever ran, the flow can still be stored and loaded.
@@ -230,4 +242,4 @@ def test_every_listed_hostile_value_in_every_string_field_of_every_task_type():
                         os.chdir(cwd)
                     assert os.listdir(workdir) == []
                 checked += 1
-    assert checked > 2000
+    assert checked > 3000

@@ -11,6 +11,7 @@ import logging
 import textwrap
 from typing import Any
 
+from mc.errors import TaskParamsError
 from mc.flows.statuses import COMPLETED
 from mc.flows.task_handler import TaskCtx
 
@@ -24,7 +25,7 @@ def task_param(
 ) -> Any:
     """Return ``task['task_params'][name]``, checked against ``expected``.
 
-    A null value counts as absent. Raises ValueError naming the task and
+    A null value counts as absent. Raises TaskParamsError (a ValueError) naming the task and
     the parameter when it is missing (and has no default) or has the wrong
     type.
     """
@@ -32,7 +33,7 @@ def task_param(
     # As in specs, null counts as absent (an empty YAML value is null).
     if params.get(name) is None:
         if default is _MISSING:
-            raise ValueError(f"task {task.get('key')!r}: missing task_params.{name}")
+            raise TaskParamsError(f"task {task.get('key')!r}: missing task_params.{name}")
         return default
     value = params[name]
     if not isinstance(value, expected):
@@ -41,7 +42,7 @@ def task_param(
             if isinstance(expected, tuple)
             else expected.__name__
         )
-        raise ValueError(
+        raise TaskParamsError(
             f"task {task.get('key')!r}: task_params.{name} must be {names}, "
             f"got {type(value).__name__}"
         )
@@ -86,7 +87,7 @@ def log_task(task_ctx: TaskCtx) -> None:
     if isinstance(level, str):
         number = logging.getLevelName(level.upper())
         if not isinstance(number, int):
-            raise ValueError(
+            raise TaskParamsError(
                 f"task {task.get('key')!r}: task_params.level {level!r} is not a logging "
                 "level (expected DEBUG, INFO, WARNING, ERROR, CRITICAL or a number)"
             )

@@ -13,7 +13,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mc.errors import FlowSpecError, WiringError
+from mc.errors import FlowSpecError, TaskParamsError, WiringError
 from mc.flows import size_budget
 from mc.flows.compat import spread_container
 from mc.flows.flow import Flow
@@ -93,7 +93,7 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
         task = self.task
         params = task["task_params"]
         if "control_value" not in params:
-            raise ValueError(f"task {task['key']!r}: missing task_params.control_value")
+            raise TaskParamsError(f"task {task['key']!r}: missing task_params.control_value")
         control = params["control_value"]
         cases = task_param(task, "cases", list)
         default = task_param(task, "default_case", dict, None)
@@ -102,7 +102,7 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
         ]
         if default is not None:
             if not isinstance(default.get("task"), Mapping):
-                raise ValueError(
+                raise TaskParamsError(
                     f"task {task['key']!r}: task_params.default_case.task must be a task spec"
                 )
             _check_case_task(default["task"], f"task {task['key']!r}: task_params.default_case")
@@ -116,7 +116,7 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
             task["selected_case"] = "default"
             return dict(default["task"])
         tried = "; ".join(f"{op} {arg!r}" for op, arg, _ in checked) or "no cases"
-        raise ValueError(
+        raise TaskParamsError(
             f"task {task['key']!r}: no case matched control_value {control!r} "
             f"(tried: {tried}), and there is no default_case"
         )
@@ -124,33 +124,33 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
     def _check_case(self, case: Any, where: str) -> tuple[str, Any, Mapping[str, Any]]:
         prefix = f"task {self.task['key']!r}: {where}"
         if not isinstance(case, Mapping):
-            raise ValueError(
+            raise TaskParamsError(
                 f"{prefix}: expected {{'condition': {{'op', 'arg'}}, 'task': {{...}}}}"
             )
         condition = case.get("condition")
         if not isinstance(condition, Mapping) or not isinstance(condition.get("op"), str):
-            raise ValueError(f"{prefix}.condition: expected {{'op': OP, 'arg': ARG}}")
+            raise TaskParamsError(f"{prefix}.condition: expected {{'op': OP, 'arg': ARG}}")
         op = condition["op"]
         if op not in SWITCH_OPS:
-            raise ValueError(
+            raise TaskParamsError(
                 f"{prefix}.condition.op: {op!r} is not allowed "
                 f"(expected one of {', '.join(SWITCH_OPS)})"
             )
         if op != "truth" and "arg" not in condition:
-            raise ValueError(f"{prefix}.condition: op {op!r} needs an 'arg'")
+            raise TaskParamsError(f"{prefix}.condition: op {op!r} needs an 'arg'")
         if not isinstance(case.get("task"), Mapping):
-            raise ValueError(f"{prefix}.task: expected a task spec")
+            raise TaskParamsError(f"{prefix}.task: expected a task spec")
         _check_case_task(case["task"], prefix)
         return op, condition.get("arg"), case["task"]
 
 
 def _check_case_task(task_spec: Mapping[str, Any], prefix: str) -> None:
-    """Raise ValueError, naming the case's path, if its task cannot be a proxied task."""
+    """Raise TaskParamsError, naming the case's path, if its task cannot be a proxied task."""
     try:
         new_proxied_task(task_spec)
     except FlowSpecError as error:
         path = error.path.replace("proxied_task", f"{prefix}.task", 1)
-        raise ValueError(f"{path}: {error.problem}") from None
+        raise TaskParamsError(f"{path}: {error.problem}") from None
 
 
 def _compare(op: str, control: Any, arg: Any, where: str) -> bool:
@@ -159,7 +159,7 @@ def _compare(op: str, control: Any, arg: Any, where: str) -> bool:
             return operator.truth(control)
         return bool(getattr(operator, op)(control, arg))
     except TypeError as error:
-        raise ValueError(
+        raise TaskParamsError(
             f"{where}: cannot apply {op} to {control!r} and {arg!r}: {error}"
         ) from None
 
@@ -194,7 +194,7 @@ class FlowTaskHandler(BaseTaskHandler):
             where = "task_params.flow_spec"
             if error.path and error.path != "flow spec":
                 where = f"{where}.{error.path}"
-            raise ValueError(f"task {owner['key']!r}: {where}: {error.problem}") from None
+            raise TaskParamsError(f"task {owner['key']!r}: {where}: {error.problem}") from None
         if parent is not None:
             child.depth = parent.depth + 1
             child.parent_key = parent.key
@@ -304,7 +304,7 @@ class SpreadTaskHandler(BaseProxyingTaskHandler):
                 # Checked here, so that a bad skeleton is named as the user wrote it.
                 normalize_task_spec(spec, f"task_params.mapping_params.skeleton[item {idx}]")
             except FlowSpecError as error:
-                raise ValueError(f"task {task['key']!r}: {error}") from None
+                raise TaskParamsError(f"task {task['key']!r}: {error}") from None
         task["spread_keys"] = keys
         flow_spec = {
             "label": f"spread {task['key']}",

@@ -17,7 +17,11 @@ A wiring is either a string ``'SRC => DEST'`` or a dict:
     {...}}``, is accepted too (see :func:`mc.flows.compat.transform_spelling`).
 
 In a ``wire`` task, sources and destinations start with ``ctx`` (the task
-context). A destination may be any key the caller put in the context, or
+context). A destination may be a key the caller put in the context for its
+own use (never one that configures the engine: ``callables``,
+``job_types``, ``job_policy``, ``jobs_root``, ``default_executor``,
+``flow_store``, nor the engine's own entries; see
+:data:`ENGINE_CONTEXT_KEYS`), or
 ``ctx.flow.data.NAME...``, ``ctx.task.data...``, or the ``data`` or
 ``task_params`` of an existing task (``ctx.flow.tasks.KEY.data...``) that
 is not RUNNING: never a task's status, key or edges, which only the engine
@@ -43,7 +47,34 @@ from mc.flows.dotpath import get_path, set_path, split_path
 from mc.flows.interpolation import copy_value, escape_dollars
 from mc.flows.statuses import RUNNING
 
-__all__ = ["TRANSFORMS", "apply_wiring", "check_ctx_dest", "map_items", "parse_wiring"]
+__all__ = [
+    "ENGINE_CONTEXT_KEYS",
+    "TRANSFORMS",
+    "apply_wiring",
+    "check_ctx_dest",
+    "map_items",
+    "parse_wiring",
+]
+
+# Keys of a task context that hold the engine's state or the operator's
+# configuration, which decide what a spec may do. A wire may write into keys
+# a caller added for its own use (a dict that collects results), never into
+# these: the objects behind them are shared by every flow the engine runs,
+# so one spec could break (or steer) another's calls, job types or policy.
+ENGINE_CONTEXT_KEYS = frozenset(
+    {
+        "flow_engine",
+        "parent_flow",
+        "proxy_task",
+        size_budget.METER_KEY,
+        "callables",
+        "job_types",
+        "job_policy",
+        "jobs_root",
+        "default_executor",
+        "flow_store",
+    }
+)
 _WIRING_KEYS = ("source", "value", "dest", "transform", "mapping_params")
 
 
@@ -108,7 +139,10 @@ def apply_wiring(
     parsed = parse_wiring(wiring, where)
     if "source" in parsed:
         kind = "source"
-        value = copy_value(_resolve(parsed["source"], task_ctx, f"{where}: source"), task_ctx)
+        try:
+            value = copy_value(_resolve(parsed["source"], task_ctx, f"{where}: source"), task_ctx)
+        except DotPathError as error:
+            raise WiringError(f"{where}: source {parsed['source']!r}: {error}") from None
     else:
         kind = "value"
         value = copy_value(parsed["value"], task_ctx)
@@ -268,7 +302,7 @@ def check_ctx_dest(
     elif parts[1] == "task":
         allowed = len(parts) >= 3 and parts[2] == "data"
         whole_dict = len(parts) == 3
-    elif parts[1] in ("flow_engine", "parent_flow", "proxy_task", size_budget.METER_KEY):
+    elif parts[1] in ENGINE_CONTEXT_KEYS:
         allowed = False
     if not allowed:
         raise WiringError(

@@ -46,6 +46,8 @@ from mc.jobs.constants import SUBMISSION_FILE
 from mc.jobs.job_dir import check_resources, read_job_meta
 
 __all__ = [
+    "job_dir_of_handle",
+    "recorded_submission",
     "JobExecutor",
     "absolute_job_dir",
     "can_run_calls",
@@ -109,6 +111,47 @@ def record_submission(job_dir: str, executor_kind: str) -> str:
     return token
 
 
+def recorded_submission(job_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Return what :func:`record_submission` wrote into ``job_dir``.
+
+    None if it holds nothing readable.
+
+    The file is opened without following a symlink.
+    """
+    try:
+        fd = os.open(Path(job_dir) / SUBMISSION_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, encoding="utf-8") as file:
+            record = json.loads(file.read(4096))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def job_dir_of_handle(handle: Any) -> str | None:
+    """Return the job dir a job task's handle names, if that job dir's submission token matches.
+
+    For readers that show a job's files (``mc logs``): the same checks as
+    :func:`owned_job_dir` (an absolute path with no symlink on the way, a
+    ``submission.json`` holding the handle's token), whatever executor made
+    it; None when one fails.
+    """
+    if not isinstance(handle, Mapping):
+        return None
+    job_dir, token = handle.get("job_dir"), handle.get("token")
+    if not isinstance(job_dir, str) or not os.path.isabs(job_dir) or "\0" in job_dir:
+        return None
+    if (
+        not isinstance(token, str)
+        or not token
+        or os.path.realpath(job_dir) != os.path.normpath(job_dir)
+    ):
+        return None
+    record = recorded_submission(job_dir)
+    if record is None or not secrets.compare_digest(str(record.get("token")), token):
+        return None
+    return job_dir
+
+
 def owned_job_dir(handle: Any, executor_kind: str) -> str:
     """Return the handle's job dir if this kind of executor submitted it with the handle's token.
 
@@ -137,14 +180,9 @@ def owned_job_dir(handle: Any, executor_kind: str) -> str:
             f"{executor_kind} executor: job dir {job_dir!r} leads through a symlink; "
             "nothing was done"
         )
-    try:
-        fd = os.open(Path(job_dir) / SUBMISSION_FILE, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, encoding="utf-8") as file:
-            record = json.loads(file.read(4096))
-    except (OSError, ValueError):
-        record = None
+    record = recorded_submission(job_dir)
     if (
-        not isinstance(record, dict)
+        record is None
         or record.get("executor") != executor_kind
         or not secrets.compare_digest(str(record.get("token")), token)
     ):

@@ -168,9 +168,16 @@ class SlurmExecutor(JobExecutor):
         allowed = []
         for name in allowed_directives:
             option = name if isinstance(name, str) and name.startswith("--") else f"--{name}"
-            if option in NEVER_FROM_A_JOB:
+            # sbatch takes any unambiguous prefix of a long option: '--out' is
+            # '--output', so a prefix of a never-allowed option is never allowed.
+            never = sorted(name for name in NEVER_FROM_A_JOB if name.startswith(option))
+            if never:
+                read_as = (
+                    "" if never == [option] else f" (sbatch would read it as {' or '.join(never)})"
+                )
                 raise ExecutorError(
-                    f"SlurmExecutor: allowed_directives: {option} can never come from a job; "
+                    f"SlurmExecutor: allowed_directives: {option} can never come from a job"
+                    f"{read_as}; "
                     "set what it sets in the executor's own configuration"
                 )
             try:
