@@ -27,6 +27,7 @@ from mc.flows.statuses import COMPLETED
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.store_commands import add_store_commands
 from mc.cli.graph_command import add_graph_command
+from mc.cli.ui_commands import add_ui_commands
 
 EXIT_OK = 0
 EXIT_FLOW_FAILED = 1
@@ -78,6 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_store_commands(commands)
     add_graph_command(commands)
+    add_ui_commands(commands)
     return parser
 
 

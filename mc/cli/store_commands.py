@@ -348,7 +348,7 @@ def _format_time(epoch_s: float | None) -> str:
 
 
 def _show(args: argparse.Namespace, store: FlowStore) -> int:
-    from mc.flows.tree import build_flow_tree
+    from mc.flows.tree import build_flow_tree, stored_flow_loader
     from mc.cli.tree_view import print_flow_tree
 
     key = resolve_flow_key(store, args.key)
@@ -382,7 +382,7 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
         print("\n".join(header))
         print(f"the stored flow cannot be loaded: {printable(load_error)}")
         return EXIT_OK
-    tree = build_flow_tree(flow.to_flow_dict(), _stored_flow_loader(store))
+    tree = build_flow_tree(flow.to_flow_dict(), stored_flow_loader(store))
     if tree.cancelled is not None:
         header.append(f"cancelled: {printable(tree.cancelled)}")
     print_flow_tree(tree, sys.stdout, now=store.clock(), header_lines=header)
@@ -394,18 +394,6 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
             label = printable(child.label) if child.label else "no label"
             print(f"  {printable(child.key)} ({label}): {child.status}")
     return EXIT_OK
-
-
-def _stored_flow_loader(store: FlowStore) -> Callable[[str], dict[str, Any] | None]:
-    """Read a stored subflow for the tree; one that cannot be read shows no tasks."""
-
-    def load(key: str) -> dict[str, Any] | None:
-        try:
-            return store.get_flow(key).to_flow_dict()
-        except (StoreError, FlowLoadError):
-            return None
-
-    return load
 
 
 # -- retry, cancel --------------------------------------------------------------
