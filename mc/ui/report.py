@@ -99,8 +99,10 @@ def render_report(data: dict[str, Any]) -> str:
         f"script-src {' '.join(_sha256(text) for text in scripts)}; "
         f"style-src {_sha256(style)}; img-src data:; base-uri 'none'; form-action 'none'"
     )
+    # The policy holds single quotes, which a double-quoted attribute keeps as they are.
+    attribute = html.escape(policy, quote=False).replace('"', "&quot;")
     head = (
-        f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy)}">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{attribute}">\n'
         f"<style>{style}</style>"
     )
     body_scripts = f'<script type="application/json" id="mc-report">{script_json(data)}</script>\n' + "\n".join(
