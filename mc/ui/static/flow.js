@@ -22,6 +22,7 @@
 
   function renderSummary(view) {
     document.title = (view.label || view.key) + " · MissionControl";
+    document.getElementById("crumb-flow").textContent = view.label || view.key;
     const title = MC.clear(document.getElementById("title"));
     title.appendChild(MC.el("span", {id: "flow-label"}, view.label || "flow"));
     title.appendChild(MC.badge(view.status));
@@ -80,13 +81,14 @@
 
   function jobCell(node) {
     const cell = MC.el("td", {class: "job"});
-    const parts = [];
-    if (node.executor) parts.push(["executor", node.executor]);
-    if (node.job_id) parts.push(["job id", node.job_id]);
-    if (node.job_status) parts.push(["job status", node.job_status]);
-    for (const [name, value] of parts) {
-      cell.appendChild(MC.el("div", {}, MC.el("span", {class: "muted"}, name + " "), value));
+    const line = MC.el("div", {});
+    for (const [name, value] of [["executor", node.executor], ["job id", node.job_id], ["job status", node.job_status]]) {
+      if (value === null) continue;
+      if (line.firstChild) line.appendChild(MC.el("span", {class: "muted"}, " · "));
+      line.appendChild(MC.el("span", {class: "muted"}, name + " "));
+      line.appendChild(MC.el("span", {class: name.replace(" ", "-")}, value));
     }
+    if (line.firstChild) cell.appendChild(line);
     if (node.job_dir) cell.appendChild(MC.el("div", {class: "mono job-dir", title: node.job_dir}, node.job_dir));
     if (node.subflow_key) {
       const kind = node.subflow_stored ? "stored subflow " : "subflow ";
@@ -296,6 +298,7 @@
 
   if (report) {
     document.getElementById("home").removeAttribute("href");
+    document.getElementById("crumb-flows").removeAttribute("href");
     MC.setLive(true, "report of " + MC.formatTime(report.generated_at));
     document.getElementById("footer").textContent =
       "A static report made by mc report on " + MC.formatTime(report.generated_at) + "; it does not update.";
