@@ -2,7 +2,10 @@
 
 ``mc run FILE`` builds a flow from a JSON or YAML spec, ticks it to its end,
 prints what the tasks print, then a table of tasks and the flow's final
-status; it exits 0 only if the flow COMPLETED. ``mc validate FILE`` checks a
+status; it exits 0 only if the flow COMPLETED. Meanwhile it shows progress
+(see :mod:`mc.cli.progress`): a live display on a terminal, else a line per
+task change on stderr; ``--events FILE`` appends every event as JSON.
+``mc logs`` is in :mod:`mc.cli.logs`. ``mc validate FILE`` checks a
 spec, and that ``mc run`` would find its task types.
 
 Exit codes: 0 success; 1 the flow FAILED (or did not end); 2 bad input (a
@@ -20,11 +23,14 @@ from typing import Any, TextIO
 
 from mc import __version__
 from mc.cli.arguments import positive_int
+from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, clean, task_table
 from mc.errors import ExecutorError, FlowError, FlowSpecError, TaskTypeError
 from mc.flows.flow import Flow
+from mc.flows.events import JsonLinesEventWriter, call_all
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
 from mc.cli.spec_files import load_flow_spec_file
+from mc.cli.logs import add_logs_command
 from mc.cli.store_commands import add_store_commands
 from mc.cli.graph_command import add_graph_command
 from mc.cli.ui_commands import add_ui_commands
@@ -32,6 +38,7 @@ from mc.cli.ui_commands import add_ui_commands
 EXIT_OK = 0
 EXIT_FLOW_FAILED = 1
 EXIT_BAD_INPUT = 2
+PROGRESS_MODES = ("auto", "live", "plain", "none")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="executor of job tasks that name none (default: local), e.g. local, dask, slurm",
     )
+    add_watch_options(run)
     _add_allow_imports(run)
     run.set_defaults(command=_run_command)
 
@@ -79,8 +87,43 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_store_commands(commands)
     add_graph_command(commands)
+    add_logs_command(commands)
     add_ui_commands(commands)
     return parser
+
+
+def add_watch_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--progress`` and ``--events``, which ``mc run`` and ``mc runner`` share."""
+    parser.add_argument(
+        "--progress",
+        choices=PROGRESS_MODES,
+        default="auto",
+        help="live: a display redrawn in place (needs a terminal); plain: one line per task "
+        "state change; none; auto (default): live on a terminal, else plain",
+    )
+    parser.add_argument(
+        "--events",
+        default=None,
+        metavar="FILE",
+        help="append every event (flow/task/job state changes) to FILE as JSON lines",
+    )
+
+
+def open_event_file(command: str, path: str | None) -> JsonLinesEventWriter | None:
+    """Open ``--events FILE`` for appending; raise SystemExit(2) with a message if it cannot be."""
+    if path is None:
+        return None
+    try:
+        return JsonLinesEventWriter(path)
+    except OSError as error:
+        print(f"mc {command}: --events {path}: cannot open for appending: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def wants_live(mode: str, out: TextIO) -> bool:
+    """Return True if ``--progress`` ``mode`` means the live display on ``out``."""
+    on_terminal = bool(getattr(out, "isatty", lambda: False)())
+    return mode == "live" or (mode == "auto" and on_terminal)
 
 
 def _add_allow_imports(parser: argparse.ArgumentParser) -> None:
@@ -102,25 +145,66 @@ def _run_command(args: argparse.Namespace) -> int:
     except (FlowSpecError, TaskTypeError, ExecutorError) as error:
         print(f"mc run: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    task_ctx = {"default_executor": args.executor} if args.executor else None
-    task_output: TextIO = sys.stderr if args.json else sys.stdout
-    with contextlib.redirect_stdout(task_output):
-        try:
-            engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
-        except FlowError as error:
-            print(f"mc run: {error}", file=sys.stderr)
-        finally:
-            engine.close()
+    event_file = open_event_file("run", args.events)
+    live = not args.json and wants_live(args.progress, sys.stdout)
+    try:
+        if live:
+            _run_live(engine, flow, args, event_file)
+        else:
+            _run_plain(engine, flow, args, event_file)
+    finally:
+        if event_file is not None:
+            event_file.close()
     if args.json:
         try:
             print(json.dumps(flow.to_flow_dict(), indent=2))
         except FlowError as error:
             print(f"mc run: {error}", file=sys.stderr)
             return EXIT_FLOW_FAILED
-    else:
+    elif not live:
         print(format_task_table(flow))
         print(f"flow {flow.key} ({flow.label or 'no label'}): {flow.status}")
     return EXIT_OK if flow.status == COMPLETED else EXIT_FLOW_FAILED
+
+
+def _run_flow(engine: FlowEngine, flow: Flow, args: argparse.Namespace) -> None:
+    task_ctx = {"default_executor": args.executor} if args.executor else None
+    try:
+        engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
+    except FlowError as error:
+        print(f"mc run: {error}", file=sys.stderr)
+    finally:
+        engine.close()
+
+
+def _run_plain(
+    engine: FlowEngine, flow: Flow, args: argparse.Namespace, event_file: JsonLinesEventWriter | None
+) -> None:
+    """Run with one progress line per change on stderr: stdout keeps task output and the table."""
+    progress = PlainProgress(sys.stderr) if args.progress != "none" else None
+    engine.on_event = call_all(progress, event_file)
+    task_output: TextIO = sys.stderr if args.json else sys.stdout
+    with contextlib.redirect_stdout(task_output):
+        _run_flow(engine, flow, args)
+
+
+def _run_live(
+    engine: FlowEngine, flow: Flow, args: argparse.Namespace, event_file: JsonLinesEventWriter | None
+) -> None:
+    """Run under a live display on the terminal; end with the final task table."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=sys.stdout)  # the terminal, even while a tick captures sys.stdout
+    title = f"flow {clean(flow.key)} ({clean(flow.label or 'no label')})"
+    with LiveProgress(console, title, board_for_flow(flow)) as progress:
+        engine.on_event = call_all(progress, event_file)
+        _run_flow(engine, flow, args)
+    console.print(task_table(flow))
+    console.print(
+        Text(f"flow {clean(flow.key)} ({clean(flow.label or 'no label')}): {flow.status}"),
+        style="green" if flow.status == COMPLETED else "bold red",
+    )
 
 
 def _validate_command(args: argparse.Namespace) -> int:

@@ -30,8 +30,10 @@ from mc.cli.arguments import non_negative_duration, positive_duration, positive_
 from mc.cli.terminal import printable
 from mc.errors import FlowLeasedError, FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.flow import Flow
+from mc.flows.events import call_all
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import FlowStatus
+from mc.flows.task_logs import TaskLogs, is_capturing
 
 if TYPE_CHECKING:  # SQLAlchemy is imported only by the commands that use a store
     from mc.runner.flow_runner import RunnerStats
@@ -97,6 +99,13 @@ def add_store_commands(commands: Any) -> None:
         "--verbose", "-v", action="store_true",
         help="log what happens to each flow (INFO) on stderr, not only warnings",
     )
+    runner.add_argument(
+        "--logs-root", default=None, metavar="DIR",
+        help="where task logs go (default: $MC_LOGS_ROOT, else mc_logs in the working directory)",
+    )
+    from mc.cli import add_watch_options
+
+    add_watch_options(runner)
     runner.set_defaults(command=_runner_command)
 
     ls = commands.add_parser("ls", help="list the stored flows, newest first")
@@ -204,24 +213,63 @@ def _submit(args: argparse.Namespace, store: FlowStore) -> int:
 
 
 def _runner(args: argparse.Namespace, store: FlowStore) -> int:
-    if not logging.getLogger().handlers:
-        # Warnings (a flow marked FAILED, a stale save) as timestamped lines.
-        logging.basicConfig(
-            level=logging.INFO if args.verbose else logging.WARNING,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
+    from mc.cli import open_event_file, wants_live
 
+    live = wants_live(args.progress, sys.stdout)
+    console = None
+    if live:
+        from rich.console import Console
+
+        console = Console(file=sys.stdout)  # the terminal, even while a tick captures sys.stdout
+    _configure_runner_logging(args.verbose, console)
+    event_file = open_event_file("runner", args.events)
+    progress = RunnerProgress(store, sys.stdout, console, show_tasks=args.progress != "none")
+    task_logs = TaskLogs(args.logs_root, echo=progress.echo_output)
     try:
-        engine = FlowEngine(allow_imports=args.allow_imports)
+        engine = FlowEngine(allow_imports=args.allow_imports, task_output=task_logs)
     except MCError as error:
         print(f"mc runner: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    with engine:
-        return _run_runner(args, store, engine)
+    try:
+        with engine:
+            return _run_runner(args, store, engine, progress, call_all(progress.on_event, event_file))
+    finally:
+        if event_file is not None:
+            event_file.close()
 
 
-def _run_runner(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) -> int:
+def _configure_runner_logging(verbose: bool, console: Any) -> None:
+    """Send log records to stderr (through rich on a terminal), never those a task log keeps.
+
+    The root logger lets INFO through, so that what tasks log at INFO reaches
+    their task logs; the handler here shows warnings, or INFO with ``-v``.
+    """
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler: logging.Handler
+    if console is not None:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=console, show_path=False)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    handler.addFilter(lambda record: not is_capturing())
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    # SQLAlchemy would log every statement at INFO once its loggers allow it.
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+
+
+def _run_runner(
+    args: argparse.Namespace,
+    store: FlowStore,
+    engine: FlowEngine,
+    progress: RunnerProgress,
+    on_event: Any,
+) -> int:
     from mc.runner import FlowRunner
 
     runner = FlowRunner(
@@ -231,65 +279,143 @@ def _run_runner(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) 
         lease_s=args.lease,
         batch_size=args.batch,
         poll_interval_s=args.poll,
+        on_event=on_event,
     )
-    progress = RunnerProgress(store, runner.runner_id, sys.stdout)
-    total = runner.run(
-        interval_s=args.interval,
-        until_done=args.until_done,
-        max_rounds=1 if args.once else None,
-        on_round=progress.on_round,
-        on_start=progress.start,
-    )
+    progress.runner_id = runner.runner_id
+    try:
+        total = runner.run(
+            interval_s=args.interval,
+            until_done=args.until_done,
+            max_rounds=1 if args.once else None,
+            on_round=progress.on_round,
+            on_start=progress.start,
+        )
+    finally:
+        progress.stop_live()
     progress.finish(total, stopped=runner.stop_requested)
     return EXIT_OK
 
 
 class RunnerProgress:
-    """What ``mc runner`` prints: a live status line on a terminal, plain lines otherwise.
+    """What ``mc runner`` prints: a line per task change, each naming its flow.
 
-    On a terminal one line is redrawn (at most every 0.2 s) with this
-    runner's counts and the store's flows by status. Otherwise a timestamped
-    line is printed for every round that claimed flows.
+    Every line names the flow (label and key prefix), so lines of flows
+    ticked side by side never mix unlabelled; so does what tasks print,
+    echoed from their task logs as ``<flow> <task path> | <line>``. There is
+    no per-round line: a round that changed something has told it task by
+    task, and one that changed nothing has nothing to say.
+
+    On a terminal (``console`` given) a live display, redrawn in place by
+    rich, sits below the lines: this runner's counts, the store's flows by
+    status, the running tasks with elapsed time, and the jobs by state.
+    Lines and log records are printed above it, never into it. It ends
+    with a table of the flows this runner ticked.
     """
 
-    def __init__(self, store: FlowStore, runner_id: str, out: TextIO) -> None:
+    def __init__(self, store: FlowStore, out: TextIO, console: Any = None, show_tasks: bool = True) -> None:
+        from mc.cli.progress import LiveProgress, PlainProgress, TaskBoard
+
         self.store = store
-        self.runner_id = runner_id
+        self.runner_id = ""
         self.out = out
-        self.live = bool(getattr(out, "isatty", lambda: False)())
+        self.console = console
+        self.show_tasks = show_tasks
+        self.board = TaskBoard(many_flows=True)
+        self.live: LiveProgress | None = None
+        self.plain: PlainProgress | None = None
+        if console is not None:
+            self.live = LiveProgress(console, "runner", self.board, all_lines=show_tasks)
+        elif show_tasks:
+            self.plain = PlainProgress(out)
         self._last_draw = 0.0
 
     def start(self) -> None:
         """Say which runner works on which store (once it handles SIGTERM and SIGINT)."""
         self._line(f"runner {self.runner_id} on {self.store.url}")
+        if self.live is not None:
+            self.live.title = f"runner {self.runner_id}"
+            self.live.__enter__()
+
+    def on_event(self, event: Any) -> None:
+        """Show one event (the runner's ``on_event``)."""
+        if self.live is not None:
+            self.live(event)
+        elif self.plain is not None:
+            self.plain(event)
+        else:
+            self.board.update(event)
+
+    def echo_output(self, flow_key: str, flow_label: str | None, task_path: str, text: str) -> None:
+        """Show what a task printed in a tick, each line labelled with its flow and task."""
+        if not self.show_tasks:
+            return
+        from mc.cli.progress import clean, flow_tag
+
+        stamp = datetime.datetime.now().isoformat(timespec="seconds")
+        tag = f"{stamp} {flow_tag(flow_key, flow_label)} {clean(task_path)} |"
+        lines = [f"{tag} {clean(line)}" for line in text.splitlines()]
+        if self.console is not None:
+            from rich.text import Text
+
+            for line in lines:
+                self.console.print(Text(line))
+        else:
+            for line in lines:
+                print(line, file=self.out, flush=True)
 
     def on_round(self, round_stats: RunnerStats, total: RunnerStats) -> None:
-        """Report one round (called by :meth:`FlowRunner.run`)."""
-        if self.live:
-            now = time.monotonic()
-            if now - self._last_draw < 0.2:
-                return
-            self._last_draw = now
-            counts = self.store.count_by_status()
-            store_part = " ".join(f"{status} {counts.get(status, 0)}" for status in _STATUS_ORDER)
-            self.out.write(f"\r\x1b[K{_format_stats(total)} | store: {store_part}")
-            self.out.flush()
-        elif round_stats.claimed:
-            self._line(_format_stats(round_stats))
+        """Update the live display's counts (called by :meth:`FlowRunner.run`)."""
+        if self.live is None:
+            return
+        now = time.monotonic()
+        if now - self._last_draw < 0.5:
+            return
+        self._last_draw = now
+        counts = self.store.count_by_status()
+        store_part = " ".join(f"{status} {counts.get(status, 0)}" for status in _STATUS_ORDER)
+        self.live.title = f"runner {self.runner_id}: {_format_stats(total)} | store: {store_part}"
+
+    def stop_live(self) -> None:
+        """Remove the live display (before the final lines)."""
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
 
     def finish(self, total: RunnerStats, stopped: bool) -> None:
-        """Print the totals."""
-        if self.live:
-            self.out.write("\n")
+        """Print the flows this runner ticked (on a terminal), then the totals."""
+        if self.console is not None and self.board.flows:
+            from rich.table import Table
+            from rich.text import Text
+
+            from mc.cli.progress import STATUS_STYLES, clean
+
+            table = Table()
+            for name in ("FLOW", "LABEL", "STATUS"):
+                table.add_column(name)
+            flows = list(self.board.flows.items())
+            for key, (label, status) in flows[-_FINAL_TABLE_ROWS:]:
+                table.add_row(
+                    Text(clean(key)), Text(clean(label or "-")),
+                    Text(status, style=STATUS_STYLES.get(status, "")),
+                )
+            self.console.print(table)
+            if len(flows) > _FINAL_TABLE_ROWS:
+                self.console.print(Text(f"(the last {_FINAL_TABLE_ROWS} of {len(flows)} flows; see mc ls)"))
         why = "stopped by signal" if stopped else "done"
         self._line(f"{why}: {_format_stats(total)}")
 
     def _line(self, text: str) -> None:
         stamp = datetime.datetime.now().isoformat(timespec="seconds")
-        print(f"{stamp} {text}", file=self.out, flush=True)
+        if self.console is not None:
+            from rich.text import Text
+
+            self.console.print(Text(f"{stamp} {text}"))
+        else:
+            print(f"{stamp} {text}", file=self.out, flush=True)
 
 
 _STATUS_ORDER = ("PENDING", "RUNNING", "COMPLETED", "FAILED")
+# The final table of a runner lists at most this many flows, the last ticked.
+_FINAL_TABLE_ROWS = 50
 
 
 def _format_stats(stats: RunnerStats) -> str:

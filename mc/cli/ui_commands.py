@@ -44,13 +44,22 @@ def add_ui_commands(commands: Any) -> None:
         "--allow-remote", action="store_true",
         help="allow a --host other than a loopback address: anyone who reaches it reads every flow",
     )
+    _add_logs_root(ui)
     ui.set_defaults(command=_ui_command)
 
     report = commands.add_parser("report", help="write a flow's status page as one self-contained HTML file")
     report.add_argument("key", help="the flow's key, or a unique prefix of it")
     _add_db(report)
     report.add_argument("--output", "-o", default=None, metavar="FILE", help="write here (default: standard output)")
+    _add_logs_root(report)
     report.set_defaults(command=_report_command)
+
+
+def _add_logs_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--logs-root", default=None, metavar="DIR",
+        help="where the runners put task logs (default: $MC_LOGS_ROOT, else mc_logs), as for mc logs",
+    )
 
 
 def _port(text: str) -> int:
@@ -110,7 +119,7 @@ def _ui_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     allowed = list(LOOPBACK_HOSTS) if loopback else ["*"]
-    app = create_app(store, allowed_hosts=allowed)
+    app = create_app(store, allowed_hosts=allowed, logs_root=args.logs_root)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
@@ -129,7 +138,7 @@ def _report_command(args: argparse.Namespace) -> int:
 
     try:
         with FlowStore(args.db or default_db_url()) as store:
-            text = flow_report(store, args.key)
+            text = flow_report(store, args.key, args.logs_root)
     except ViewError as error:
         print(f"mc report: {printable(error.message, keep_newlines=True)}", file=sys.stderr)
         return EXIT_BAD_INPUT

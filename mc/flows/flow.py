@@ -464,8 +464,11 @@ class Flow:
     # (``task['status'] = 'COMPLETED'``); the indexes, not the dict, say
     # what a RUNNING task was, so the check still holds.
 
-    def start_ready(self, now: float) -> None:
-        """Make every ready task, and every retry due by ``now``, RUNNING at ``now``."""
+    def start_ready(self, now: float) -> list[dict[str, Any]]:
+        """Make every ready task, and every retry due by ``now``, RUNNING at ``now``.
+
+        Returns the tasks started, in flow order.
+        """
         if self._retrying:
             for place, retry_at in list(self._retrying.items()):
                 if retry_at <= now:
@@ -473,15 +476,16 @@ class Flow:
                     del self._task_list[place]["retry_at"]
                     self._ready.add(place)
         task_list = self._task_list
-        # Starting order is invisible (no handler runs here), so no sort.
-        for place in self._ready:
-            task = task_list[place]
+        started = self._ready
+        started_tasks = [task_list[place] for place in sorted(started)]
+        for task in started_tasks:
             task["status"] = RUNNING
             task["started_at"] = now
-        self._status_counts[PENDING] -= len(self._ready)
-        self._status_counts[RUNNING] += len(self._ready)
-        self._running |= self._ready
+        self._status_counts[PENDING] -= len(started)
+        self._status_counts[RUNNING] += len(started)
+        self._running |= started
         self._ready = set()
+        return started_tasks
 
     def running_tasks(self) -> list[dict[str, Any]]:
         """Return the dicts of the RUNNING tasks, in flow order."""
@@ -496,26 +500,26 @@ class Flow:
         """
         return bool(self._running or self._ready or self._retrying)
 
-    def complete(self, key: str, now: float) -> None:
+    def complete(self, key: str, now: float) -> list[dict[str, Any]]:
         """Record that the RUNNING task ``key`` COMPLETED at ``now``; start or skip its successors.
 
-        Raises :class:`~mc.errors.FlowError` if the flow has no such task or
+        Returns the tasks that became SKIPPED because of it. Raises :class:`~mc.errors.FlowError` if the flow has no such task or
         it is not RUNNING.
         """
         place = self._running_place(key, "complete")
         task = self._task_list[place]
         task["status"] = COMPLETED
         task["finished_at"] = now
-        self._finish(place, COMPLETED)
+        return self._finish(place, COMPLETED)
 
     def fail(
         self, key: str, error: str, now: float, attempts: list[Any] | None = None
-    ) -> None:
+    ) -> list[dict[str, Any]]:
         """Record that the RUNNING task ``key`` FAILED at ``now`` with ``error``.
 
         ``attempts``, if given, is kept in the task (``attempts``) and a copy
         in its data (``data['attempts']``). Its successors then apply their
-        trigger rules. Raises :class:`~mc.errors.FlowError` if the flow has
+        trigger rules; returns the tasks that became SKIPPED. Raises :class:`~mc.errors.FlowError` if the flow has
         no such task or it is not RUNNING.
         """
         place = self._running_place(key, "fail")
@@ -527,7 +531,7 @@ class Flow:
             task["attempts"] = attempts
             if isinstance(task.get("data"), dict):
                 task["data"]["attempts"] = json.loads(json.dumps(attempts))
-        self._finish(place, FAILED)
+        return self._finish(place, FAILED)
 
     def retry_later(self, key: str, at: float, attempts: list[Any]) -> None:
         """Put the RUNNING task ``key`` back to PENDING, to start afresh at ``at``.
@@ -548,19 +552,21 @@ class Flow:
         self._status_counts[PENDING] += 1
         self._retrying[place] = at
 
-    def skip_pending(self, keep_rules: Iterable[str] = ()) -> None:
+    def skip_pending(self, keep_rules: Iterable[str] = ()) -> list[dict[str, Any]]:
         """Skip every PENDING task, except those whose trigger rule is in ``keep_rules``.
 
         Skipped tasks tell their successors, so a kept task whose rule is now
-        met becomes ready.
+        met becomes ready. Returns the tasks skipped.
         """
         keep = frozenset(keep_rules)
+        skipped: list[dict[str, Any]] = []
         for place, task in enumerate(self._task_list):
             if task["status"] != PENDING:
                 continue
             if (task.get("trigger_rule") or DEFAULT_TRIGGER_RULE) in keep:
                 continue
-            self._skip(place)
+            skipped.extend(self._skip(place))
+        return skipped
 
     def skip_stuck(self, reason: str) -> list[str]:
         """Skip the PENDING tasks of a flow that waits on nothing; return their keys.
@@ -626,19 +632,21 @@ class Flow:
             )
         return place
 
-    def _finish(self, place: int, outcome: str) -> None:
-        """Move a RUNNING task's counts to ``outcome`` and tell its successors."""
+    def _finish(self, place: int, outcome: str) -> list[dict[str, Any]]:
+        """Move a RUNNING task's counts to ``outcome``, tell its successors; return the skipped."""
         self._running.discard(place)
         self._status_counts[RUNNING] -= 1
         self._status_counts[outcome] += 1
-        self._tell_successors(place, outcome)
+        return self._tell_successors(place, outcome) or []
 
-    def _tell_successors(self, place: int, outcome: str) -> None:
+    def _tell_successors(self, place: int, outcome: str) -> list[dict[str, Any]] | None:
         """Count a finished task down in its successors; start or skip them.
 
         A skipped successor tells its own successors in turn, so this walks
-        exactly the tasks whose verdict changes.
+        exactly the tasks whose verdict changes. Returns the tasks skipped,
+        or None if none were.
         """
+        skipped: list[dict[str, Any]] | None = None
         waiting = self._waiting
         rules = self._rules
         stack = [(place, outcome)]
@@ -671,6 +679,10 @@ class Flow:
                 elif verdict is False:
                     self._mark_skipped(succ)
                     stack.append((succ, SKIPPED))
+                    if skipped is None:
+                        skipped = []
+                    skipped.append(self._task_list[succ])
+        return skipped
 
     def _mark_skipped(self, place: int) -> None:
         task = self._task_list[place]
@@ -684,10 +696,10 @@ class Flow:
         if self._retrying.pop(place, None) is not None:
             del task["retry_at"]
 
-    def _skip(self, place: int) -> None:
-        """Mark a PENDING task SKIPPED and tell its successors."""
+    def _skip(self, place: int) -> list[dict[str, Any]]:
+        """Mark a PENDING task SKIPPED and tell its successors; return the tasks skipped."""
         self._mark_skipped(place)
-        self._tell_successors(place, SKIPPED)
+        return [self._task_list[place], *(self._tell_successors(place, SKIPPED) or ())]
 
 
 def _reset_task_dict(task: dict[str, Any]) -> None:

@@ -47,6 +47,13 @@ what the flows it ticks share: its registries of task types and executors
 (see :mod:`mc.flows.registry`), the executors it made, its clock, its
 ``allow_imports``, and the policies above.
 
+Watching: with ``on_event`` (see :mod:`mc.flows.events`) the engine tells
+every transition as it makes it, through one method, :meth:`FlowEngine._emit`;
+with ``task_output`` (see :mod:`mc.flows.task_logs`) each task's tick runs
+inside a capture of what it prints. Both name a task by its path from the
+top flow, so the engine keeps, per thread, the flows and task keys it is
+ticking. Unwatched, none of this runs.
+
 Guarantees: a tick never raises because of a task; a flow ends as soon as
 every task has finished, and a failure can never leave it waiting forever
 (a task that its handler keeps RUNNING is the only thing that can); and a flow
@@ -57,12 +64,15 @@ after the same number of ticks, as one kept in memory.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
 from mc.errors import DotPathError, FlowError, TaskTypeError
+from mc.flows import events
+from mc.flows.events import EventCallback, FlowEvent
 from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
@@ -76,6 +86,19 @@ _HANDLER_STATUSES = (RUNNING, COMPLETED, FAILED)
 
 HandlerT = TypeVar("HandlerT", bound=TaskHandler)
 ExecutorT = TypeVar("ExecutorT", bound=AnyExecutor)
+
+
+class _WatchStack(threading.local):
+    """What a watched engine is ticking, in this thread: for the task paths of events and logs.
+
+    ``flows``: the flows being ticked, the top one first (subflows and
+    spreads tick their child flows inside a task's tick); ``path``: the keys
+    of the tasks being ticked, from the top flow down.
+    """
+
+    def __init__(self) -> None:
+        self.flows: list[Flow] = []
+        self.path: list[str] = []
 
 
 class FlowEngine:
@@ -102,6 +125,13 @@ class FlowEngine:
     The engine owns its registries (``task_type_registry``,
     ``executor_registry``, ``job_types``, ``callables``) and the executors
     it made: nothing registered on one engine reaches another.
+    ``on_event`` is called with a :class:`~mc.flows.events.FlowEvent` at
+    every transition of a flow or task (see :mod:`mc.flows.events`); it may
+    also be set later as the attribute ``on_event``. ``task_output``, if
+    given, captures what handlers print or log, per task (see
+    :class:`mc.flows.task_logs.TaskLogs`): its ``capture(flow_key,
+    flow_label, task_path)`` is a context manager around every tick of a
+    task in a flow.
     """
 
     def __init__(
@@ -113,7 +143,13 @@ class FlowEngine:
         executors: Mapping[str, AnyExecutor] | None = None,
         job_types: Registry[Any] | None = None,
         callables: Registry[Any] | None = None,
+        on_event: EventCallback | None = None,
+        task_output: Any = None,
     ) -> None:
+        self.on_event: EventCallback | None = on_event
+        self.task_output: Any = task_output
+        # While watched (on_event or task_output), for task paths, per thread.
+        self._watching = _WatchStack()
         self.task_type_registry = TaskTypeRegistry(task_handlers, allow_imports)
         self.clock: Callable[[], float] = clock or time.time
         self.sleep: Callable[[float], object] = sleep or time.sleep
@@ -196,17 +232,33 @@ class FlowEngine:
         """
         if flow.finished:
             return
-        if flow.status == PENDING:
-            flow.status = RUNNING
-        flow.num_ticks += 1
-        now = self.clock()
-        flow.start_ready(now)
-        for task in flow.running_tasks():
-            failed = self._tick_task(flow, task, task_ctx, now)
-            if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
-                return
-        if not flow.is_waiting():
-            self._end_flow(flow)
+        # Watched (events or task logs): keep the flows and task keys being
+        # ticked, for task paths. Unwatched, this costs two tests a tick.
+        watched = self.on_event is not None or self.task_output is not None
+        if watched:
+            self._watching.flows.append(flow)
+        try:
+            if flow.status == PENDING:
+                flow.status = RUNNING
+                self._emit(flow, events.FLOW_STARTED)
+            flow.num_ticks += 1
+            now = self.clock()
+            started = flow.start_ready(now)
+            if self.on_event is not None:
+                for task in started:
+                    self._emit(flow, events.TASK_STARTED, task, attempt=_attempt(task))
+            for task in flow.running_tasks():
+                if watched:
+                    failed = self._tick_watched_task(flow, task, task_ctx, now)
+                else:
+                    failed = self._tick_task(flow, task, task_ctx, now)
+                if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
+                    return
+            if not flow.is_waiting():
+                self._end_flow(flow)
+        finally:
+            if watched:
+                self._watching.flows.pop()
 
     def _fail_fast(self, flow: Flow, task: dict[str, Any]) -> bool:
         """Stop a flow after a task failed; return True if it has ended.
@@ -218,11 +270,12 @@ class FlowEngine:
             t["status"] == PENDING and t.get("trigger_rule") in CLEANUP_TRIGGER_RULES
             for t in flow.tasks.values()
         ):
-            flow.skip_pending(keep_rules=CLEANUP_TRIGGER_RULES)
+            self._emit_skipped(flow, flow.skip_pending(keep_rules=CLEANUP_TRIGGER_RULES))
             if flow.count_tasks(PENDING):
                 return False
         flow.status = FAILED
         logger.info("flow %s FAILED at task %s (fail_fast)", flow.key, task["key"])
+        self._emit(flow, events.FLOW_ENDED)
         return True
 
     def _task_ctx(
@@ -235,6 +288,25 @@ class FlowEngine:
         if flow is not None:
             ctx["flow"] = flow
         return ctx
+
+    def _tick_watched_task(
+        self,
+        flow: Flow,
+        task: dict[str, Any],
+        task_ctx: Mapping[str, Any] | None,
+        now: float,
+    ) -> bool:
+        """:meth:`_tick_task`, with the task's key on the path, its output captured if asked."""
+        self._watching.path.append(task["key"])
+        try:
+            if self.task_output is None:
+                return self._tick_task(flow, task, task_ctx, now)
+            top = self._watching.flows[0]
+            path = events.TASK_PATH_SEPARATOR.join(self._watching.path)
+            with self.task_output.capture(top.key, top.label, path):
+                return self._tick_task(flow, task, task_ctx, now)
+        finally:
+            self._watching.path.pop()
 
     def _tick_task(
         self,
@@ -260,7 +332,10 @@ class FlowEngine:
             # The handler wrote its verdict into the task; the flow checks it
             # and applies it to its indexes.
             if task["status"] == COMPLETED:
-                flow.complete(task["key"], self.clock())
+                skipped = flow.complete(task["key"], self.clock())
+                if self.on_event is not None:
+                    self._emit(flow, events.TASK_COMPLETED, task)
+                    self._emit_skipped(flow, skipped)
             return False
         return self._fail_task(flow, task, *problem)
 
@@ -333,24 +408,107 @@ class FlowEngine:
                 "flow %s: task %s attempt %d failed, retry in %g s: %s",
                 flow.key, task["key"], len(attempts), delay, summary,
             )
+            self._emit(
+                flow, events.TASK_RETRYING, task,
+                error=summary, attempt=len(attempts), retry_at=now + delay,
+            )
             return False
-        flow.fail(task["key"], error, now, attempts if retries else None)
+        skipped = flow.fail(task["key"], error, now, attempts if retries else None)
         if retries:
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
         flow.data.setdefault("errors", []).append(
             f"task {task['key']!r} ({task['task_type']}): {summary}"
         )
         logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
+        self._emit(flow, events.TASK_FAILED, task, error=summary, attempt=len(attempts))
+        self._emit_skipped(flow, skipped)
         return True
 
     def _end_flow(self, flow: Flow) -> None:
         # Only a hand-edited flow can have PENDING tasks here: they never start.
         stuck = flow.skip_stuck("can never start: a precursor did not complete")
+        for key in stuck:
+            self._emit(flow, events.TASK_SKIPPED, flow.tasks[key])
         if stuck or flow.count_tasks(FAILED):
             flow.status = FAILED
         else:
             flow.status = COMPLETED
         logger.info("flow %s %s after %d ticks", flow.key, flow.status, flow.num_ticks)
+        self._emit(flow, events.FLOW_ENDED)
+
+    # -- events (see mc.flows.events) ------------------------------------------
+
+    def _emit(
+        self, flow: Flow, name: str, task: Mapping[str, Any] | None = None, **fields: Any
+    ) -> None:
+        """Tell ``on_event`` that ``flow`` (or its ``task``) changed: the one place events leave.
+
+        Called at every transition; does nothing without ``on_event``. A
+        flow ticked inside another's task (a subflow, a spread) is told as
+        its top flow, its tasks by their path from there; its own start
+        and end are told by its parent task's events.
+        """
+        if self.on_event is None:
+            return
+        flows = self._watching.flows
+        depth = len(flows) - 1 if flows else 0
+        if task is None:
+            if depth:
+                return
+            path = None
+        else:
+            path = events.TASK_PATH_SEPARATOR.join([*self._watching.path[:depth], task["key"]])
+        top = flows[0] if flows else flow
+        self.emit_event(
+            FlowEvent(
+                time=self.clock(),
+                event=name,
+                flow_key=top.key,
+                flow_label=top.label,
+                task_key=path,
+                status=task["status"] if task is not None else flow.status,
+                **fields,
+            )
+        )
+
+    def _emit_skipped(self, flow: Flow, skipped: Iterable[Mapping[str, Any]] | None) -> None:
+        if skipped and self.on_event is not None:
+            for task in skipped:
+                self._emit(flow, events.TASK_SKIPPED, task)
+
+    def emit_task_event(self, name: str, status: str | None = None, **fields: Any) -> None:
+        """Tell ``on_event`` about the task being ticked now (used by handlers).
+
+        For handlers whose task has news of its own, such as a ``job`` task
+        whose job was submitted (``events.JOB_SUBMITTED``) or changed state.
+        The event names the task being ticked by its path; outside a tick,
+        or without ``on_event``, it does nothing.
+        """
+        if self.on_event is None or not self._watching.path or not self._watching.flows:
+            return
+        top = self._watching.flows[0]
+        self.emit_event(
+            FlowEvent(
+                time=self.clock(),
+                event=name,
+                flow_key=top.key,
+                flow_label=top.label,
+                task_key=events.TASK_PATH_SEPARATOR.join(self._watching.path),
+                status=status,
+                **fields,
+            )
+        )
+
+    def emit_event(self, event: FlowEvent) -> None:
+        """Pass ``event`` to ``on_event``, if set; a callback that raises is logged, never raised."""
+        on_event = self.on_event
+        if on_event is None:
+            return
+        try:
+            on_event(event)
+        except Exception:
+            # Watching a flow must never break it.
+            logger.warning("on_event callback raised on %s", event, exc_info=True)
 
     # -- tasks outside a flow's bookkeeping (proxied tasks) -------------------
 
@@ -416,16 +574,32 @@ class FlowEngine:
         """
         if flow.status == COMPLETED:
             return
+        if self.on_event is None and self.task_output is None:
+            self._cancel_flow(flow, reason, task_ctx)
+            return
+        self._watching.flows.append(flow)
+        try:
+            self._cancel_flow(flow, reason, task_ctx)
+        finally:
+            self._watching.flows.pop()
+
+    def _cancel_flow(self, flow: Flow, reason: str, task_ctx: Mapping[str, Any] | None) -> None:
         now = self.clock()
         for task in flow.running_tasks():
             self._call_cancel_hook(task, self._task_ctx(flow, task, task_ctx))
-            flow.fail(task["key"], f"cancelled: {reason}", now)
-        flow.skip_pending()
-        if flow.status != FAILED:
+            error = f"cancelled: {reason}"
+            skipped = flow.fail(task["key"], error, now)
+            self._emit(flow, events.TASK_FAILED, task, error=error)
+            self._emit_skipped(flow, skipped)
+        self._emit_skipped(flow, flow.skip_pending())
+        ended_now = flow.status != FAILED
+        if ended_now:
             flow.data.setdefault("errors", []).append(f"flow cancelled: {reason}")
         flow.status = FAILED
         flow.data["cancelled"] = {"reason": reason, "at": now}
         logger.info("flow %s cancelled: %s", flow.key, reason)
+        if ended_now:
+            self._emit(flow, events.FLOW_ENDED, error=f"cancelled: {reason}")
 
     def retry_flow(self, flow: Flow) -> list[str]:
         """Put a flow's FAILED and SKIPPED tasks back to PENDING; return their keys.
@@ -548,6 +722,12 @@ class FlowEngine:
                 flow=flow,
             )
         return flow
+
+
+def _attempt(task: Mapping[str, Any]) -> int:
+    """The number of a task's current attempt: 1, then 2 after one failed, ..."""
+    attempts = task.get("attempts")
+    return 1 + (len(attempts) if isinstance(attempts, list) else 0)
 
 
 def _last_line(text: str) -> str:

@@ -49,6 +49,7 @@ from mc.flows.statuses import COMPLETED as TASK_COMPLETED
 from mc.flows.statuses import FAILED as TASK_FAILED
 from mc.flows.task_handler import BaseTaskHandler, TaskCtx
 from mc.jobs import constants
+from mc.flows import events
 from mc.jobs.job_dir import build_job_dir, read_job_meta, stderr_tail
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 
@@ -195,6 +196,22 @@ def _failing_on_mc_errors(tick: Callable[[Any], None]) -> Callable[[Any], None]:
     return wrapper
 
 
+def _job_event(task_ctx: TaskCtx, name: str, status: str, data: Mapping[str, Any]) -> None:
+    """Tell the engine's event callback about the job of the task being ticked."""
+    engine = task_ctx.get("flow_engine")
+    if engine is None or getattr(engine, "on_event", None) is None:
+        return
+    handle = data.get("handle")
+    job_id = handle.get("job_id") if isinstance(handle, Mapping) else handle
+    engine.emit_task_event(
+        name,
+        status,
+        executor=data.get("executor"),
+        job_id=None if job_id is None else str(job_id),
+        job_dir=data.get("job_dir"),
+    )
+
+
 class JobTaskHandler(BaseTaskHandler):
     """Builds a job dir, submits it to an executor, polls it, and parses its outputs."""
 
@@ -235,6 +252,8 @@ class JobTaskHandler(BaseTaskHandler):
                 f"executor {data['executor']!r} answered a poll with {status!r}; "
                 f"expected one of {', '.join(constants.JOB_STATUSES)}"
             )
+        if data.get("job_status") != status:
+            _job_event(self.task_ctx, events.JOB_STATE_CHANGED, status, data)
         data["job_status"] = status
         if status in (constants.QUEUED, constants.RUNNING):
             return
@@ -294,6 +313,7 @@ class JobTaskHandler(BaseTaskHandler):
         data["handle"] = handle
         data["submissions"] += 1
         data["job_status"] = constants.QUEUED
+        _job_event(self.task_ctx, events.JOB_SUBMITTED, constants.QUEUED, data)
 
     def _parse(self, job_dir: str) -> Any:
         meta = read_job_meta(job_dir)

@@ -49,6 +49,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mc.errors import FlowError, StaleFlowError, StoreDatabaseError
+from mc.flows import events
+from mc.flows.events import EventCallback, FlowEvent, call_all
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING
@@ -108,6 +110,12 @@ class FlowRunner:
     claimed per round; ``max_ticks_per_claim``: ticks of one flow per claim;
     ``poll_interval_s``: how long a flow that waits on outside work rests
     before it is claimed again.
+
+    ``on_event`` is called with a :class:`~mc.flows.events.FlowEvent` at
+    every transition of the flows this runner ticks (see
+    :mod:`mc.flows.events`), after the engine's own ``on_event``, if any;
+    a flow the runner marks FAILED because it could not be loaded, ticked
+    or saved is told as ``flow_ended`` with the reason as ``error``.
     """
 
     def __init__(
@@ -121,6 +129,7 @@ class FlowRunner:
         batch_size: int = 10,
         max_ticks_per_claim: int = 1000,
         poll_interval_s: float = 1.0,
+        on_event: EventCallback | None = None,
     ) -> None:
         if lease_s <= 0 or batch_size < 1 or max_ticks_per_claim < 1 or poll_interval_s < 0:
             raise ValueError(
@@ -134,6 +143,7 @@ class FlowRunner:
         self._owns_engine = engine is None
         self.engine = engine if engine is not None else FlowEngine()
         add_stored_flow_task_type(self.engine)
+        self.engine.on_event = call_all(self.engine.on_event, on_event)
         self.task_ctx: dict[str, Any] = {
             **(task_ctx or {}),
             "flow_store": store,
@@ -243,6 +253,13 @@ class FlowRunner:
         logger.error("runner %s: flow %s: %s:\n%s", self.runner_id, flow.key, what, trace)
         if self.store.fail_flow(flow, f"{what}: {summary}"):
             stats.failed += 1
+            if self.engine.on_event is not None:
+                self.engine.emit_event(
+                    FlowEvent(
+                        time=self.store.clock(), event=events.FLOW_ENDED, flow_key=flow.key,
+                        flow_label=flow.label, status=FAILED, error=f"{what}: {summary}",
+                    )
+                )
         else:
             stats.stale += 1
 

@@ -108,8 +108,9 @@ def create_app(
     """Return the status page's ASGI app, reading from ``store``.
 
     ``allowed_hosts`` are the host names requests may name (``'*'``: any).
-    ``logs_root`` is where task logs are (not used yet: see
-    :func:`mc.ui.views.task_log_view`). The caller owns ``store`` and closes it.
+    ``logs_root`` is where the runners write task logs (default
+    :func:`mc.flows.task_logs.default_logs_root`, as for ``mc logs``). The
+    caller owns ``store`` and closes it.
     """
     # One request at a time reads the store: a status page has few readers,
     # and it keeps SQLite and the store's bookkeeping out of thread races.

@@ -1,5 +1,8 @@
 """Pages of a task's output files, for the status page: a tail, or the page before an offset.
 
+Which files hold a task's output is :func:`mc.flows.task_logs.task_output_files`'s
+answer, as for ``mc logs``: the task's log, and its job's stdout and stderr.
+
 A log can be large (a job that prints for days), so it is never sent whole:
 :func:`read_log_page` reads at most ``max_bytes`` of a file, ending at a
 byte offset (by default its end: the tail). A page that does not start at
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 #: How much of a file one page holds unless asked otherwise, and at most.
@@ -65,23 +67,3 @@ def read_log_page(path: str | os.PathLike[str], end: int | None = None, max_byte
         "end": stop,
         "text": clean_log_text(data.decode("utf-8", errors="replace")),
     }
-
-
-# The files of a job dir, as mc.jobs.constants names them (not imported: the
-# status page does not need mc.jobs).
-_JOB_META_FILE = "job.json"
-_JOB_OUTPUT_FILES = (("stdout", "stdout.txt"), ("stderr", "stderr.txt"))
-
-
-def job_output_files(job_dir: str | None) -> list[tuple[str, Path]]:
-    """Return ``[(name, path)]`` of a job's ``stdout`` and ``stderr`` files.
-
-    Only a dir that mc built (it holds ``job.json``) is read; for any other
-    (none, missing, not mc's) the list is empty.
-    """
-    if not job_dir:
-        return []
-    path = Path(job_dir)
-    if not (path / _JOB_META_FILE).is_file():
-        return []
-    return [(name, path / file_name) for name, file_name in _JOB_OUTPUT_FILES]

@@ -115,6 +115,8 @@ def flows_list(store: FlowStore, params: Mapping[str, str]) -> dict[str, Any]:
 
 
 _STATUS_ORDER = ("PENDING", "RUNNING", "COMPLETED", "FAILED")
+# The output files of a task, by name (see mc.flows.task_logs.task_output_files).
+_SOURCES = ("log", "stdout", "stderr")
 
 
 def resolve_key(store: FlowStore, given: str) -> str:
@@ -243,48 +245,65 @@ def task_log_view(
 ) -> dict[str, Any]:
     """Return a page of each output file of the task at ``task_path`` of flow ``given``.
 
-    ``params`` (query parameters) may hold ``source`` (one file by name:
-    ``stdout`` or ``stderr``), ``end`` (the byte offset the page ends at;
+    The files are those ``mc logs`` shows
+    (:func:`mc.flows.task_logs.task_output_files`): the task's log under
+    ``logs_root`` (default :func:`~mc.flows.task_logs.default_logs_root`),
+    and a job's stdout and stderr. ``params`` (query parameters) may hold
+    ``source`` (one file by name: ``log``, ``stdout`` or ``stderr``), ``end`` (the byte offset the page ends at;
     default the file's end, the tail) and ``max_bytes`` (the page's size,
     default :data:`~mc.ui.task_output.DEFAULT_PAGE_BYTES`, at most
     :data:`~mc.ui.task_output.MAX_PAGE_BYTES`). The answer has
-    ``flow_key``, ``task_path``, ``task_status`` and ``sources``: for each
-    file ``name``, ``path``, ``exists``, and the page's ``size``,
-    ``start``, ``end`` and ``text`` (see
+    ``flow_key``, ``task_path``, ``task_status``, ``available`` (the names
+    of the task's files) and ``sources``: for each file ``name``, ``label``,
+    ``path``, ``exists``, and the page's ``size``,
+    ``start``, ``end`` and ``text`` (all 0 and empty for a file that does
+    not exist yet; see
     :func:`~mc.ui.task_output.read_log_page`).
     """
-    from mc.ui.task_output import DEFAULT_PAGE_BYTES, MAX_PAGE_BYTES, job_output_files, read_log_page
+    from mc.flows.task_logs import TASK_LOG, default_logs_root, task_output_files, walk_tasks
+    from mc.ui.task_output import DEFAULT_PAGE_BYTES, MAX_PAGE_BYTES, read_log_page
 
     unknown = sorted(set(params) - {"source", "end", "max_bytes"})
     if unknown:
         raise ViewError(400, f"unknown query parameter {unknown[0]!r} (expected source, end, max_bytes)")
+    source = params.get("source") or None
+    if source is not None and source not in _SOURCES:
+        raise ViewError(400, f"source: expected one of {', '.join(_SOURCES)}, got {source!r}")
     max_bytes = _parse_int("max_bytes", params.get("max_bytes"), DEFAULT_PAGE_BYTES, 1, MAX_PAGE_BYTES)
     end = _parse_int("end", params.get("end"), -1, 0, 2**62) if params.get("end") else None
     key = resolve_key(store, given)
     try:
-        tree = build_flow_tree(store.get_flow(key).to_flow_dict(), stored_flow_loader(store))
+        flow_dict = store.get_flow(key).to_flow_dict()
     except FlowNotFoundError:
         raise ViewError(404, f"flow {key!r} was deleted") from None
     except FlowLoadError:
         raise ViewError(409, f"the stored flow {key!r} cannot be loaded") from None
-    node = tree.find(task_path)
-    if node is None:
-        raise ViewError(404, f"flow {key!r} has no task {task_path!r}")
-    files = job_output_files(node.job_dir)
+    tasks = dict(walk_tasks(flow_dict["tasks"]))
+    task = tasks.get(task_path)
+    if task is None:
+        # A task the tree shows that mc logs does not walk to (the task a
+        # switch runs in its place): it has its log, and no job of its own.
+        node = build_flow_tree(flow_dict, stored_flow_loader(store)).find(task_path)
+        if node is None:
+            raise ViewError(404, f"flow {key!r} has no task {task_path!r}")
+        task, status = {}, node.status
+    else:
+        status = str(task.get("status"))
+    root = logs_root if logs_root is not None else default_logs_root()
+    files = task_output_files(root, key, task_path, task)
     names = [name for name, _ in files]
-    source = params.get("source") or None
-    if source is not None:
-        if source not in ("stdout", "stderr"):
-            raise ViewError(400, f"source: expected stdout or stderr, got {source!r}")
-        files = [(name, path) for name, path in files if name == source]
     sources = []
     for name, path in files:
+        if source is not None and name != source:
+            continue
         page = read_log_page(path, end, max_bytes)
-        sources.append({"name": name, "path": str(path), "exists": page is not None, **(page or {})})
+        label = "task log" if name == TASK_LOG else name
+        missing = {"size": 0, "start": 0, "end": 0, "text": ""}
+        sources.append({"name": name, "label": label, "path": str(path), "exists": page is not None, **(page or missing)})
     return {
         "flow_key": key,
         "task_path": task_path,
-        "task_status": node.status,
+        "task_status": status,
         "available": names,
         "sources": sources,
     }

@@ -363,3 +363,31 @@ def test_a_flow_store_meets_the_runner_store_protocol(flow_store):
     from mc.runner.store_contract import RunnerStore
 
     assert isinstance(flow_store, RunnerStore)
+
+
+def test_on_event_tells_each_flows_changes_under_its_stored_key(flow_store, engine):
+    seen = []
+    keys = [flow_store.create_flow(chain_spec(2)) for _ in range(2)]
+    FlowRunner(flow_store, engine, on_event=seen.append).run(interval_s=0, until_done=True)
+    for key in keys:
+        mine = [(e.event, e.task_key) for e in seen if e.flow_key == key]
+        assert mine == [("flow_started", None), ("task_started", "t0"), ("task_completed", "t0"),
+                        ("task_started", "t1"), ("task_completed", "t1"), ("flow_ended", None)]
+
+
+def test_a_flow_the_runner_fails_is_told_as_flow_ended_with_the_reason(flow_store, engine):
+    def leave_a_set(task_ctx):
+        task_ctx["task"]["data"]["oops"] = {1, 2}
+        task_ctx["task"]["status"] = "COMPLETED"
+
+    def broken_callback(event):
+        seen.append(event)
+        raise RuntimeError("a watcher's bug")
+
+    seen = []
+    engine.register_task_type("leave_a_set", leave_a_set)
+    key = flow_store.create_flow(chain_spec(1, task_type="leave_a_set"))
+    FlowRunner(flow_store, engine, on_event=broken_callback).run(interval_s=0, until_done=True)
+    last = seen[-1]
+    assert (last.event, last.flow_key, last.status) == ("flow_ended", key, "FAILED")
+    assert last.error.startswith("saving the flow failed")

@@ -3,7 +3,8 @@
 The store holds:
 
 * ``pending``: submitted, never ticked (PENDING);
-* ``done``: noop tasks run to the end (COMPLETED);
+* ``done``: a noop task, then a print task (its task log says
+  ``hello from b``), run to the end (COMPLETED);
 * ``broken``: a task of an unknown type, so the flow FAILED and the task
   after it was SKIPPED;
 * ``sweep``: a spread of three local jobs (real processes, run by the
@@ -31,6 +32,7 @@ from typing import Any
 import pytest
 
 from mc.flows import FlowEngine
+from mc.flows.task_logs import TaskLogs
 from mc.jobs.executors.local import LocalExecutor
 from mc.jobs.job_modules import JobTypeRegistry
 from mc.runner import FlowRunner
@@ -90,8 +92,10 @@ class DemoStore:
         self.gate = root / "gate"
         self.jobs_root = root / "jobs"
         self.jobs_root.mkdir()
+        self.logs_root = root / "logs"
         self.store = FlowStore(self.db_url)
-        self.engine = FlowEngine()
+        # What task handlers print goes to task logs, as under `mc runner`.
+        self.engine = FlowEngine(task_output=TaskLogs(self.logs_root))
         # One slot per item, so that every job of the sweep runs at once.
         self.engine.register_executor("local", LocalExecutor(max_jobs=len(SWEEP_VALUES)), replace=True)
         self.runner = FlowRunner(
@@ -106,7 +110,10 @@ class DemoStore:
         """Store the flows, and run each as far as the module docstring says."""
         self.keys["done"] = self.store.create_flow({
             "key": "done", "label": "done",
-            "tasks": [{"key": "a", "task_type": "noop"}, {"key": "b", "task_type": "noop", "precursors": ["a"]}],
+            "tasks": [
+                {"key": "a", "task_type": "noop"},
+                {"key": "b", "task_type": "print", "task_params": {"msg": "hello from b"}, "precursors": ["a"]},
+            ],
         })
         self.keys["broken"] = self.store.create_flow({
             "key": "broken", "label": "broken",
@@ -181,13 +188,13 @@ def free_port() -> int:
 class UiServer:
     """``mc ui`` running as a subprocess; ``url`` is its base URL."""
 
-    def __init__(self, db_url: str, log_path: Path) -> None:
+    def __init__(self, db_url: str, logs_root: Path, log_path: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mc", "ui", "--db", db_url, "--port", str(self.port)],
+            [sys.executable, "-m", "mc", "ui", "--db", db_url, "--port", str(self.port), "--logs-root", str(logs_root)],
             stdout=self._log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
@@ -216,7 +223,7 @@ class UiServer:
 @pytest.fixture
 def ui_server(demo_store: DemoStore, tmp_path: Path) -> Iterator[UiServer]:
     """``mc ui`` serving the demo store on a free port of 127.0.0.1."""
-    server = UiServer(demo_store.db_url, tmp_path / "mc-ui.log")
+    server = UiServer(demo_store.db_url, demo_store.logs_root, tmp_path / "mc-ui.log")
     yield server
     server.stop()
 

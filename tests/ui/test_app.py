@@ -32,7 +32,7 @@ def client(store):
 @pytest.fixture
 def demo_client(demo_store: DemoStore):
     with FlowStore(demo_store.db_url) as store:
-        yield TestClient(create_app(store), base_url="http://127.0.0.1")
+        yield TestClient(create_app(store, logs_root=str(demo_store.logs_root)), base_url="http://127.0.0.1")
 
 
 def noop_flow(key, label=None, tasks=1):
@@ -199,12 +199,32 @@ def test_etag_changes_when_a_runner_saves_the_flow(demo_client, demo_store):
 # -- GET /api/flows/{key}/tasks/{task_path}/log ---------------------------------------------
 
 
-def test_task_log_shows_the_jobs_stdout_and_stderr(demo_client):
+def test_task_log_shows_the_task_log_then_the_jobs_stdout_and_stderr(demo_client, demo_store):
     answer = demo_client.get("/api/flows/sweep/tasks/sweep/evaluate_1/log").json()
     assert answer["task_path"] == "sweep/evaluate_1" and answer["task_status"] == "RUNNING"
+    assert answer["available"] == ["log", "stdout", "stderr"]
     sources = {source["name"]: source for source in answer["sources"]}
+    assert sources["log"]["path"] == str(demo_store.logs_root / "sweep" / "sweep" / "evaluate_1.log")
     assert sources["stdout"]["text"] == "item beta working\n"
     assert sources["stderr"]["exists"] and sources["stderr"]["text"] == ""
+
+
+def test_task_log_shows_what_a_task_printed(demo_client):
+    answer = demo_client.get("/api/flows/done/tasks/b/log").json()
+    assert answer["available"] == ["log"]
+    assert answer["sources"][0]["label"] == "task log"
+    assert answer["sources"][0]["text"] == "hello from b\n"
+
+
+def test_task_log_shows_the_same_files_as_mc_logs(demo_client, demo_store, capsys):
+    from mc.cli import main
+
+    assert main(["logs", "sweep", "sweep/evaluate_2", "--db", demo_store.db_url, "--logs-root", str(demo_store.logs_root)]) == 0
+    shown = capsys.readouterr().out
+    answer = demo_client.get("/api/flows/sweep/tasks/sweep/evaluate_2/log").json()
+    for source in answer["sources"]:
+        if source["text"]:
+            assert source["text"].strip() in shown
 
 
 def test_a_large_log_is_tailed_then_paged_back_in_whole_lines(demo_client, demo_store):
@@ -245,7 +265,7 @@ def test_task_log_reads_no_dir_that_mc_did_not_build(client, store, tmp_path):
     flow = Flow.from_flow_spec(noop_flow("f"))
     flow.tasks["t0"]["data"]["job_dir"] = str(secret)
     store.create_flow(flow)
-    assert client.get("/api/flows/f/tasks/t0/log").json()["sources"] == []
+    assert client.get("/api/flows/f/tasks/t0/log").json()["available"] == ["log"]
 
 
 # -- the app as a whole -------------------------------------------------------------------

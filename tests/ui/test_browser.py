@@ -142,3 +142,10 @@ def test_a_script_in_a_label_is_shown_as_text_and_never_runs(browser, ui_server,
              == [HOSTILE_LABEL], "the label did not show as text in the list")
     assert browser.execute_script("return window.__mc_xss") is None
     assert browser.execute_script("return document.querySelectorAll('main img, main script').length") == 0
+
+
+def test_what_a_task_printed_shows_from_its_task_log(browser, ui_server, demo_store):
+    browser.get(ui_server.url + "/flows/done#task=b")
+    log = wait_for(browser, lambda b: b.find_elements("css selector", "pre.log[data-source='log']"), "no task log shown")
+    assert log[0].text == "hello from b"
+    assert "task log" in browser.find_element("id", "log-body").text

@@ -14,14 +14,15 @@ from tests.ui.conftest import HOSTILE_LABEL
 
 def test_report_is_written_with_its_own_content_security_policy(demo_store, tmp_path, capsys):
     output = tmp_path / "flow.html"
-    assert main(["report", "swe", "--db", demo_store.db_url, "-o", str(output)]) == 0
+    assert main(["report", "swe", "--db", demo_store.db_url, "-o", str(output), "--logs-root", str(demo_store.logs_root)]) == 0
     html = output.read_text()
     assert '<meta http-equiv="Content-Security-Policy"' in html
     assert "script-src 'sha256-" in html and "unsafe-inline" not in html
     assert "/static/" not in html  # nothing to fetch
     data = json.loads(re.search(r'<script type="application/json" id="mc-report">(.*?)</script>', html, re.S).group(1))
     assert data["flow"]["key"] == "sweep"
-    assert data["logs"]["sweep/evaluate_0"]["sources"][0]["text"] == "item alpha working\n"
+    stdout = [source for source in data["logs"]["sweep/evaluate_0"]["sources"] if source["name"] == "stdout"]
+    assert stdout[0]["text"] == "item alpha working\n"
     assert "wrote" in capsys.readouterr().err
 
 
@@ -49,7 +50,7 @@ def test_report_of_an_unknown_key_is_bad_input(demo_store, tmp_path, capsys):
 def report_file(demo_store, tmp_path):
     def write(key):
         output = tmp_path / f"{key}.html"
-        assert main(["report", key, "--db", demo_store.db_url, "-o", str(output)]) == 0
+        assert main(["report", key, "--db", demo_store.db_url, "-o", str(output), "--logs-root", str(demo_store.logs_root)]) == 0
         return output.as_uri()
 
     return write

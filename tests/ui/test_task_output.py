@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mc.ui.task_output import clean_log_text, job_output_files, read_log_page
+from mc.ui.task_output import clean_log_text, read_log_page
 
 
 def test_a_small_file_is_read_whole(tmp_path):
@@ -40,10 +40,3 @@ def test_invalid_utf8_becomes_replacement_characters(tmp_path):
     path = tmp_path / "out.txt"
     path.write_bytes(b"ok \xff\n")
     assert read_log_page(path)["text"] == "ok \ufffd\n"
-
-
-def test_only_dirs_that_mc_built_are_read(tmp_path):
-    assert job_output_files(str(tmp_path)) == []
-    assert job_output_files(None) == []
-    (tmp_path / "job.json").write_text("{}")
-    assert job_output_files(str(tmp_path)) == [("stdout", tmp_path / "stdout.txt"), ("stderr", tmp_path / "stderr.txt")]

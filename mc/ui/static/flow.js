@@ -193,7 +193,7 @@
     }
     for (const source of answer.sources) {
       const kept = state.logs[source.name];
-      const head = MC.el("div", {class: "log-head"}, MC.el("strong", {}, source.name));
+      const head = MC.el("div", {class: "log-head"}, MC.el("strong", {}, source.label));
       if (source.path) head.appendChild(MC.el("span", {class: "mono muted"}, source.path));
       const start = kept ? kept.start : source.start;
       if (source.exists && start > 0) {
@@ -207,7 +207,7 @@
       }
       body.appendChild(head);
       if (!source.exists) {
-        body.appendChild(MC.el("p", {class: "empty"}, "No output yet."));
+        body.appendChild(MC.el("p", {class: "empty"}, "Nothing yet."));
         continue;
       }
       const text = (kept && kept.earlier ? kept.earlier : "") + source.text;
