@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mc.flows import FlowEngine
+from mc.flows.task_logs import TaskLogs
 from mc.jobs.executors.local import LocalExecutor
 from mc.jobs.job_modules import JobTypeRegistry
 from mc.runner import FlowRunner
@@ -97,7 +98,7 @@ def main() -> int:
     gate = root / "gate"
     db_url = f"sqlite:///{root / 'demo.db'}"
     store = FlowStore(db_url)
-    engine = FlowEngine()
+    engine = FlowEngine(task_output=TaskLogs(root / "logs"))
     engine.register_executor("local", LocalExecutor(max_jobs=4), replace=True)
     runner = FlowRunner(
         store, engine, poll_interval_s=0.0,
@@ -118,7 +119,7 @@ def main() -> int:
             raise SystemExit(f"the demo flow did not get there: {statuses}")
         time.sleep(0.1)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "mc", "ui", "--db", db_url, "--port", str(port)])
+    server = subprocess.Popen([sys.executable, "-m", "mc", "ui", "--db", db_url, "--port", str(port), "--logs-root", str(root / "logs")])
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",

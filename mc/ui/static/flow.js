@@ -194,7 +194,7 @@
     for (const source of answer.sources) {
       const kept = state.logs[source.name];
       const head = MC.el("div", {class: "log-head"}, MC.el("strong", {}, source.label));
-      if (source.path) head.appendChild(MC.el("span", {class: "mono muted"}, source.path));
+      if (source.path && source.exists) head.appendChild(MC.el("span", {class: "mono muted"}, source.path));
       const start = kept ? kept.start : source.start;
       if (source.exists && start > 0) {
         if (report) {
@@ -207,7 +207,7 @@
       }
       body.appendChild(head);
       if (!source.exists) {
-        body.appendChild(MC.el("p", {class: "empty"}, "Nothing yet."));
+        head.appendChild(MC.el("span", {class: "empty"}, "nothing yet"));
         continue;
       }
       const text = (kept && kept.earlier ? kept.earlier : "") + source.text;
