@@ -10,7 +10,9 @@
   const embedded = document.getElementById("mc-report");
   const report = embedded ? JSON.parse(embedded.textContent) : null;
   const key = report ? report.flow.key : decodeURIComponent(window.location.pathname.replace(/^\/flows\//, ""));
-  const state = {version: null, view: null, selected: null, logTimer: null, logs: {}};
+  // skew: the store's clock minus this browser's, so that "running 4m12s" counts from the store's times.
+  const state = {version: null, view: null, selected: null, logTimer: null, logs: {}, skew: 0};
+  const storeNow = () => Date.now() / 1000 + state.skew;
 
   // -- summary ---------------------------------------------------------------
 
@@ -109,7 +111,7 @@
 
   function renderTasks(view) {
     const body = MC.clear(document.querySelector("#tasks tbody"));
-    const now = report ? view.now : Date.now() / 1000;
+    const now = report ? view.now : storeNow();
     function add(node, depth) {
       const row = MC.el("tr", {"data-path": node.path, "data-status": node.status,
                                class: node.path === state.selected ? "selected" : null});
@@ -149,7 +151,7 @@
 
   // The "running 4m12s" cells move on between polls.
   function tickDurations() {
-    const now = Date.now() / 1000;
+    const now = storeNow();
     for (const cell of document.querySelectorAll("td.duration[data-started]")) {
       cell.textContent = "running " + MC.formatDuration(now - Number(cell.getAttribute("data-started")));
     }
@@ -272,17 +274,21 @@
   let pollTimer = null;
   async function poll() {
     clearTimeout(pollTimer);
+    if (document.hidden && state.view) {
+      // A tab nobody looks at asks nothing; it catches up when shown again.
+      pollTimer = setTimeout(poll, POLL_MS);
+      return;
+    }
     let finished = false;
     try {
       const view = await MC.getJSON(MC.flowApi(key));
       finished = view.status === "COMPLETED" || view.status === "FAILED";
       if (view.record.version !== state.version) {
-        const wasRunning = state.selected !== null && findNode(state.selected);
+        // A changed flow is a fresh answer (not the browser's cached one), so its `now` is current.
+        state.skew = view.now - Date.now() / 1000;
         state.version = view.record.version;
         render(view);
-        if (wasRunning && state.selected !== null) loadLog(false);
-      } else {
-        state.view.now = view.now;
+        if (state.selected !== null && findNode(state.selected)) loadLog(false);
       }
       MC.setLive(true, (finished ? "finished · " : "live · ") + "updated " + MC.formatTime(Date.now() / 1000, Date.now() / 1000));
     } catch (error) {
@@ -309,5 +315,6 @@
       if (task !== null && findNode(task)) selectTask(task);
     });
     setInterval(tickDurations, 1000);
+    document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
   }
 })();

@@ -78,6 +78,10 @@
   let timer = null;
   async function refresh() {
     clearTimeout(timer);
+    if (document.hidden && document.querySelector("#flows tbody tr")) {
+      timer = setTimeout(refresh, REFRESH_MS);  // a hidden tab asks nothing
+      return;
+    }
     try {
       const data = await MC.getJSON(apiUrl());
       MC.clear(document.getElementById("list-error"));
@@ -120,5 +124,6 @@
   document.getElementById("older").addEventListener("click", () => {
     state.offset += PAGE; syncUrl(); refresh();
   });
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
   refresh();
 })();
