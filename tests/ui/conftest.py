@@ -18,6 +18,7 @@ Without Chromium and chromedriver, browser tests skip, or fail when CI=true.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -165,6 +166,17 @@ class DemoStore:
         self.open_gate()
         self.engine.close()
         self.store.close()
+
+
+def require_ui_extra() -> None:
+    """Skip the calling test module without the ui extra (Starlette, uvicorn); with CI=true, fail it."""
+    missing = [name for name in ("starlette", "uvicorn") if importlib.util.find_spec(name) is None]
+    if not missing:
+        return
+    reason = f"the ui extra is not installed ({', '.join(missing)} missing): pip install -e '.[test]'"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("starlette", reason="the ui extra is not installed")
+from tests.ui.conftest import require_ui_extra  # noqa: E402
+
+require_ui_extra()
 from starlette.testclient import TestClient  # noqa: E402
 
 from mc.flows.graph import STATUS_COLOURS  # noqa: E402
@@ -19,8 +21,9 @@ from tests.ui.conftest import HOSTILE_LABEL, SWEEP_VALUES, DemoStore  # noqa: E4
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with FlowStore(f"sqlite:///{tmp_path / 'api.db'}") as store:
+def store(db_url: str):
+    """A new store: a SQLite file, then a PostgreSQL schema."""
+    with FlowStore(db_url) as store:
         yield store
 
 
@@ -127,11 +130,11 @@ def test_ambiguous_key_prefix_is_a_conflict_listing_candidates(client, store):
     assert "ab1" in response.json()["error"] and "ab2" in response.json()["error"]
 
 
-def test_unknown_flow_is_not_found_and_the_message_names_no_database(client, store, tmp_path):
+def test_unknown_flow_is_not_found_and_the_message_names_no_database(client, store, db_url):
     response = client.get("/api/flows/nope")
     assert response.status_code == 404
     assert response.json() == {"error": "no flow with key or key prefix 'nope'"}
-    assert "sqlite" not in response.text and str(tmp_path) not in response.text
+    assert "sqlite" not in response.text and "postgresql" not in response.text
 
 
 def test_a_key_with_a_slash_is_sent_percent_encoded(client, store):
@@ -306,3 +309,26 @@ def test_a_failing_database_gives_503_without_its_url(tmp_path):
     assert response.status_code == 503
     assert str(tmp_path) not in response.text and "sqlite" not in response.text
     json.loads(response.text)
+
+
+def test_a_failing_postgresql_store_gives_503_without_its_url_or_password(postgres_url, postgres_server_url):
+    import sqlalchemy as sa
+
+    url = sa.make_url(postgres_url)
+    schema = url.query["options"].split("=", 1)[1]
+    with FlowStore(postgres_url) as store:
+        store.create_flow(noop_flow("f"))
+        client = TestClient(create_app(store), base_url="http://127.0.0.1")
+        assert client.get("/api/flows/f").status_code == 200
+        admin = sa.create_engine(postgres_server_url)
+        try:
+            with admin.begin() as connection:  # the table is gone, as if dropped by mistake
+                connection.execute(sa.text(f'ALTER TABLE "{schema}".mc_flows RENAME TO mc_flows_gone'))
+            for path in ("/api/flows", "/api/flows/f", "/api/flows/f/tasks/t0/log"):
+                response = client.get(path)
+                assert response.status_code == 503, path
+                assert response.json() == {
+                    "error": "the flow store cannot be read right now; the server's log says why"
+                }
+        finally:
+            admin.dispose()

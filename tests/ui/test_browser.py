@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("starlette", reason="the ui extra is not installed")
+from tests.ui.conftest import require_ui_extra  # noqa: E402
+
+require_ui_extra()
 
 from mc.flows.graph import STATUS_COLOURS  # noqa: E402
 from tests.ui.conftest import HOSTILE_LABEL, SWEEP_VALUES  # noqa: E402
@@ -25,6 +27,11 @@ def rows(browser, selector):
         "          row.textContent])",
         selector,
     )
+
+
+def console_errors(browser):
+    """What the page logged as errors: failed requests, script errors, Content-Security-Policy refusals."""
+    return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
 
 
 def task_status(browser, path):
@@ -75,6 +82,7 @@ def test_running_flow_page_updates_when_tasks_finish_without_reload(browser, ui_
     assert title_status == "COMPLETED"
     browser.save_screenshot(str(artifacts_dir / "flow-page-completed.png"))
     assert (artifacts_dir / "flow-page-completed.png").stat().st_size > 10_000
+    assert console_errors(browser) == []
 
 
 def test_dag_shows_each_task_in_its_status_colour(browser, ui_server, demo_store):
@@ -137,6 +145,7 @@ def test_a_script_in_a_label_is_shown_as_text_and_never_runs(browser, ui_server,
     assert HOSTILE_LABEL in svg_text
     assert browser.execute_script("return window.__mc_xss") is None
     assert browser.execute_script("return document.querySelectorAll('main img, main script').length") == 0
+    assert console_errors(browser) == []
     browser.get(ui_server.url + "/")
     wait_for(browser, lambda b: [e.text for e in b.find_elements("css selector", "tr[data-key='hostile'] td.label")]
              == [HOSTILE_LABEL], "the label did not show as text in the list")
