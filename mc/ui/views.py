@@ -20,6 +20,7 @@ wrong and never the database URL.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Mapping
@@ -142,9 +143,8 @@ def flow_view(store: FlowStore, given: str, with_graph: bool = True, graph_cache
     ``task_counts`` (every task of the tree by status),
     ``stored_subflows`` (stored subflows of the flow not in the tree),
     ``graph`` (``{'svg': ..., 'error': ...}``, if ``with_graph``) and
-    ``now`` (the store's clock). ``graph_cache`` keeps drawings by flow
-    key and version, so that a page polling an unchanged flow does not run
-    Graphviz again.
+    ``now`` (the store's clock). ``graph_cache`` keeps drawings (see
+    :func:`flow_svg`).
     """
     key = resolve_key(store, given)
     record = store.get_record(key)
@@ -181,21 +181,18 @@ def flow_view(store: FlowStore, given: str, with_graph: bool = True, graph_cache
         if child.key not in shown
     ]
     if with_graph:
-        cache_key = (key, record.version)
-        graph = graph_cache.get(cache_key) if graph_cache is not None else None
-        if graph is None:
-            graph = flow_svg(tree)
-            if graph_cache is not None:
-                graph_cache.put(cache_key, graph)
-        view["graph"] = graph
+        view["graph"] = flow_svg(tree, graph_cache)
     return view
 
 
-def flow_svg(tree: FlowTree) -> dict[str, str | None]:
+def flow_svg(tree: FlowTree, cache: GraphCache | None = None) -> dict[str, str | None]:
     """Return ``{'svg': ..., 'error': None}``: the flow's DAG, drawn as by ``mc graph``, sanitized.
 
     When it cannot be drawn (no Graphviz, too many tasks, Graphviz failed)
-    ``svg`` is None and ``error`` says why.
+    ``svg`` is None and ``error`` says why. ``cache`` keeps drawings by
+    their DOT text: a runner saves a running flow on every claim, but
+    Graphviz runs again only when the picture changed (a status, a new
+    spread item).
     """
     from mc.flows.graph import flow_to_dot, render_graphviz
 
@@ -206,25 +203,33 @@ def flow_svg(tree: FlowTree) -> dict[str, str | None]:
             "error": f"the flow has {count} tasks, more than the {MAX_GRAPH_TASKS} drawn here; "
             "mc graph KEY -o flow.svg draws it",
         }
+    dot_text = flow_to_dot(tree)
+    cache_key = hashlib.sha256(dot_text.encode("utf-8", "surrogatepass")).hexdigest()
+    cached = cache.get(cache_key) if cache is not None else None
+    if cached is not None:
+        return cached
     try:
-        svg = render_graphviz(flow_to_dot(tree), "svg", timeout_s=GRAPH_TIMEOUT_S)
-        return {"svg": sanitize_svg(svg.decode("utf-8", "replace")), "error": None}
+        svg = render_graphviz(dot_text, "svg", timeout_s=GRAPH_TIMEOUT_S)
+        graph: dict[str, str | None] = {"svg": sanitize_svg(svg.decode("utf-8", "replace")), "error": None}
     except GraphvizNotFoundError as error:
         return {"svg": None, "error": str(error)}
     except (GraphvizError, SvgError) as error:
         logger.warning("cannot draw flow %s: %s", tree.key, error)
         return {"svg": None, "error": f"the DAG cannot be drawn: {error}"}
+    if cache is not None:
+        cache.put(cache_key, graph)
+    return graph
 
 
 class GraphCache:
-    """The last ``size`` drawings, by (flow key, version): a flow is drawn again only when it changed."""
+    """The last ``size`` drawings, by a digest of their DOT text: a picture is drawn once."""
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._items: dict[tuple[str, int], dict[str, str | None]] = {}
+        self._items: dict[str, dict[str, str | None]] = {}
 
-    def get(self, key: tuple[str, int]) -> dict[str, str | None] | None:
+    def get(self, key: str) -> dict[str, str | None] | None:
         """Return the drawing stored under ``key``, or None."""
         with self._lock:
             item = self._items.pop(key, None)
@@ -232,7 +237,7 @@ class GraphCache:
                 self._items[key] = item  # the most recently used last
             return item
 
-    def put(self, key: tuple[str, int], item: dict[str, str | None]) -> None:
+    def put(self, key: str, item: dict[str, str | None]) -> None:
         """Keep ``item`` under ``key``, forgetting the least recently used past ``size``."""
         with self._lock:
             self._items[key] = item

@@ -263,12 +263,16 @@
 
   // -- updates ---------------------------------------------------------------------
 
+  // A runner saves a running flow on every claim: redraw only the parts that changed.
+  const drawn = {graph: null, tasks: null};
   function render(view) {
     state.view = view;
     renderSummary(view);
     renderCounts(view);
-    renderGraph(view);
-    renderTasks(view);
+    const graph = JSON.stringify(view.graph || null);
+    if (graph !== drawn.graph) { renderGraph(view); drawn.graph = graph; }
+    const tasks = JSON.stringify([view.tree, view.stored_subflows]);
+    if (tasks !== drawn.tasks) { renderTasks(view); drawn.tasks = tasks; }
   }
 
   let pollTimer = null;
