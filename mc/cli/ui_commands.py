@@ -10,13 +10,15 @@ server, no extra needed.
 
 Exit codes: 0 served until stopped, or report written; 2 bad input (an
 unknown key, a database that cannot be opened, a missing extra, a host
-without ``--allow-remote``, a file that cannot be written).
+without ``--allow-remote``, a port that is taken, a file that cannot be
+written).
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -118,17 +120,45 @@ def _ui_command(args: argparse.Namespace) -> int:
             "labels, errors and job output",
             file=sys.stderr,
         )
-    allowed = list(LOOPBACK_HOSTS) if loopback else ["*"]
-    app = create_app(store, allowed_hosts=allowed, logs_root=args.logs_root)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
+    try:
+        # Bound here, not by uvicorn, so that a port in use is a clear message and exit status 2.
+        listening = _listen(args.host, args.port)
+    except OSError as error:
+        store.close()
+        print(
+            f"mc ui: cannot listen on {printable(args.host)} port {args.port}: "
+            f"{error.strerror or error}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    allowed = [*LOOPBACK_HOSTS, shown_host] if loopback else ["*"]
+    app = create_app(store, allowed_hosts=allowed, logs_root=args.logs_root)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
     print(f"mc ui: read-only status page at http://{shown_host}:{args.port}/ (Ctrl-C stops it)", flush=True)
     try:
-        server.run()
+        server.run(sockets=[listening])
     finally:
+        listening.close()
         store.close()
     return EXIT_OK
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host`` and ``port``, listening; raises OSError if it cannot be."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, protocol, _, address = infos[0]
+    listening = socket.socket(family, kind, protocol)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+        listening.listen(128)
+        listening.set_inheritable(True)
+    except OSError:
+        listening.close()
+        raise
+    return listening
 
 
 def _report_command(args: argparse.Namespace) -> int:

@@ -74,8 +74,9 @@ _SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 ]
-#: The hosts a server bound to a loopback address answers to.
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: The hosts a server bound to a loopback address answers to (as the
+#: ``Host`` header names them: an IPv6 address in brackets).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 class SecurityHeaders:

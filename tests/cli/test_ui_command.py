@@ -59,3 +59,30 @@ def test_binding_elsewhere_with_allow_remote_warns_and_serves(tmp_path):
     assert "WARNING: serving on 0.0.0.0" in err and "no authentication" in err
     assert f"http://0.0.0.0:{port}/" in out
     assert "sqlite" not in out + err
+
+
+def test_a_port_in_use_is_bad_input_with_a_clear_message(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "mc", "ui", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--port", str(port)],
+            capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"mc ui: cannot listen on 127.0.0.1 port {port}: Address already in use" in result.stderr
+    assert "status page at" not in result.stdout
+
+
+def test_without_the_ui_extra_it_says_how_to_install_it(tmp_path):
+    # As if uvicorn were not installed: importing it fails.
+    code = (
+        "import sys; sys.modules['uvicorn'] = None; from mc.cli import main; "
+        f"sys.exit(main(['ui', '--db', 'sqlite:///{tmp_path / 'x.db'}']))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "pip install 'missioncontrol[ui]'" in result.stderr

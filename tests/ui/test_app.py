@@ -292,6 +292,11 @@ def test_nothing_can_be_changed_through_the_app(client, store, method):
     assert store.get_record("f").version == 1
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
+def test_requests_for_this_machine_are_answered(store, host):
+    assert TestClient(create_app(store), base_url=f"http://{host}:8765").get("/api/flows").status_code == 200
+
+
 def test_a_request_for_another_host_is_refused(store):
     # DNS rebinding: a web site whose name resolves to 127.0.0.1 cannot read the page.
     response = TestClient(create_app(store), base_url="http://evil.example").get("/api/flows")
