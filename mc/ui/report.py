@@ -27,8 +27,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from mc.ui.pages import HEAD_MARKER, page_scripts, static_text
-from mc.ui.task_output import DEFAULT_PAGE_BYTES
-from mc.ui.views import ViewError, flow_view, task_log_view
+from mc.ui.views import flow_view, task_output_pages
 
 if TYPE_CHECKING:
     from mc.store.flow_store import FlowStore
@@ -46,31 +45,23 @@ def report_data(store: FlowStore, given: str, logs_root: str | None = None) -> d
     'generated_at': epoch seconds}``; tasks with no output are not in
     ``logs``. Raises :class:`~mc.ui.views.ViewError` for an unknown key.
     """
+    from mc.flows.task_logs import walk_tasks
+
     view = flow_view(store, given)
     logs: dict[str, Any] = {}
     budget = REPORT_MAX_LOG_BYTES
-    params = {"max_bytes": str(min(REPORT_LOG_BYTES, DEFAULT_PAGE_BYTES))}
-    for path in _task_paths(view.get("tree")):
+    # The flow as loaded once more: its task dicts say where each job's output is.
+    flow_tasks = store.get_flow(view["key"]).to_flow_dict()["tasks"] if view["tree"] else {}
+    for path, task in walk_tasks(flow_tasks):
         if budget <= 0:
             break
-        try:
-            answer = task_log_view(store, view["key"], path, params, logs_root)
-        except ViewError:
-            continue
-        if any(source["exists"] and source["text"] for source in answer["sources"]):
+        answer = task_output_pages(
+            view["key"], path, task, str(task.get("status")), max_bytes=REPORT_LOG_BYTES, logs_root=logs_root
+        )
+        if any(source["text"] for source in answer["sources"]):
             logs[path] = answer
-            budget -= sum(len(source.get("text", "")) for source in answer["sources"])
+            budget -= sum(len(source["text"]) for source in answer["sources"])
     return {"flow": view, "logs": logs, "generated_at": store.clock()}
-
-
-def _task_paths(tree: dict[str, Any] | None) -> list[str]:
-    paths: list[str] = []
-    stack = list(reversed(tree["tasks"])) if tree else []
-    while stack:
-        node = stack.pop()
-        paths.append(node["path"])
-        stack.extend(reversed(node["children"]))
-    return paths
 
 
 def script_json(data: Any) -> str:

@@ -265,8 +265,8 @@ def task_log_view(
     not exist yet; see
     :func:`~mc.ui.task_output.read_log_page`).
     """
-    from mc.flows.task_logs import TASK_LOG, default_logs_root, task_output_files, walk_tasks
-    from mc.ui.task_output import DEFAULT_PAGE_BYTES, MAX_PAGE_BYTES, read_log_page
+    from mc.flows.task_logs import walk_tasks
+    from mc.ui.task_output import DEFAULT_PAGE_BYTES, MAX_PAGE_BYTES
 
     unknown = sorted(set(params) - {"source", "end", "max_bytes"})
     if unknown:
@@ -283,8 +283,7 @@ def task_log_view(
         raise ViewError(404, f"flow {key!r} was deleted") from None
     except FlowLoadError:
         raise ViewError(409, f"the stored flow {key!r} cannot be loaded") from None
-    tasks = dict(walk_tasks(flow_dict["tasks"]))
-    task = tasks.get(task_path)
+    task = next((found for path, found in walk_tasks(flow_dict["tasks"]) if path == task_path), None)
     if task is None:
         # A task the tree shows that mc logs does not walk to (the task a
         # switch runs in its place): it has its log, and no job of its own.
@@ -294,21 +293,37 @@ def task_log_view(
         task, status = {}, node.status
     else:
         status = str(task.get("status"))
+    return task_output_pages(key, task_path, task, status, source, end, max_bytes, logs_root)
+
+
+def task_output_pages(
+    flow_key: str,
+    task_path: str,
+    task: Mapping[str, Any],
+    status: str,
+    source: str | None = None,
+    end: int | None = None,
+    max_bytes: int | None = None,
+    logs_root: str | None = None,
+) -> dict[str, Any]:
+    """Return :func:`task_log_view`'s answer for a task dict already in hand (``mc report`` reads many)."""
+    from mc.flows.task_logs import TASK_LOG, default_logs_root, task_output_files
+    from mc.ui.task_output import DEFAULT_PAGE_BYTES, read_log_page
+
     root = logs_root if logs_root is not None else default_logs_root()
-    files = task_output_files(root, key, task_path, task)
-    names = [name for name, _ in files]
+    files = task_output_files(root, flow_key, task_path, task)
     sources = []
     for name, path in files:
         if source is not None and name != source:
             continue
-        page = read_log_page(path, end, max_bytes)
+        page = read_log_page(path, end, max_bytes or DEFAULT_PAGE_BYTES)
         label = "task log" if name == TASK_LOG else name
         missing = {"size": 0, "start": 0, "end": 0, "text": ""}
         sources.append({"name": name, "label": label, "path": str(path), "exists": page is not None, **(page or missing)})
     return {
-        "flow_key": key,
+        "flow_key": flow_key,
         "task_path": task_path,
         "task_status": status,
-        "available": names,
+        "available": [name for name, _ in files],
         "sources": sources,
     }
