@@ -12,7 +12,7 @@ Built on Starlette (``pip install 'missioncontrol[ui]'``). Routes, all
 ``/api/flows``
     The flows list as JSON (:func:`mc.ui.views.flows_list`).
 ``/api/flows/{key}``
-    One flow as JSON (:func:`mc.ui.views.flow_view`); ``?graph=0`` leaves
+    One flow as JSON (as :func:`mc.ui.views.flow_view` gives it); ``?graph=0`` leaves
     out the SVG. It has an ``ETag`` made from the flow's key and version:
     a request with ``If-None-Match`` for an unchanged flow gets ``304 Not
     Modified`` without the flow being loaded, which keeps a polling page
@@ -56,7 +56,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mc.errors import StoreDatabaseError
 from mc.ui.pages import live_page, static_dir
-from mc.ui.views import GraphCache, ViewError, flow_view, flows_list, resolve_key, task_log_view
+from mc.ui.views import (
+    GraphCache,
+    ViewError,
+    flow_svg,
+    flows_list,
+    read_flow_view,
+    resolve_key,
+    task_log_view,
+)
 
 if TYPE_CHECKING:
     from mc.store.flow_store import FlowStore
@@ -170,7 +178,14 @@ def create_app(
         headers = {"ETag": tag, "Cache-Control": "no-cache"}
         if tag in _if_none_match(request):
             return Response(status_code=304, headers=headers)
-        response = await _answer(lambda: read(flow_view, store, given, with_graph, graph_cache))
+        async def view() -> dict[str, Any]:
+            answer, tree = await read(read_flow_view, store, given)
+            if with_graph:
+                # Drawn outside the store's lock: Graphviz may take a while.
+                answer["graph"] = await run_in_threadpool(flow_svg, tree, graph_cache)
+            return answer
+
+        response = await _answer(view)
         if response.status_code == 200:
             response.headers.update(headers)
         return response

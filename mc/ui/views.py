@@ -146,6 +146,17 @@ def flow_view(store: FlowStore, given: str, with_graph: bool = True, graph_cache
     ``now`` (the store's clock). ``graph_cache`` keeps drawings (see
     :func:`flow_svg`).
     """
+    view, tree = read_flow_view(store, given)
+    if with_graph:
+        view["graph"] = flow_svg(tree, graph_cache)
+    return view
+
+
+def read_flow_view(store: FlowStore, given: str) -> tuple[dict[str, Any], FlowTree | None]:
+    """Return :func:`flow_view`'s answer without ``graph``, and the tree to draw it from (None if it cannot be loaded).
+
+    Only this part reads the store; drawing needs none of it.
+    """
     key = resolve_key(store, given)
     record = store.get_record(key)
     view: dict[str, Any] = {
@@ -165,9 +176,7 @@ def flow_view(store: FlowStore, given: str, with_graph: bool = True, graph_cache
         raise ViewError(404, f"flow {key!r} was deleted") from None
     except FlowLoadError as error:
         view["load_error"] = str(error)
-        if with_graph:
-            view["graph"] = {"svg": None, "error": "the stored flow cannot be loaded"}
-        return view
+        return view, None
     tree = build_flow_tree(flow.to_flow_dict(), stored_flow_loader(store))
     view["tree"] = tree.to_dict()
     counts: dict[str, int] = {}
@@ -180,15 +189,14 @@ def flow_view(store: FlowStore, given: str, with_graph: bool = True, graph_cache
         for child in store.query(parent_key=key, limit=None)
         if child.key not in shown
     ]
-    if with_graph:
-        view["graph"] = flow_svg(tree, graph_cache)
-    return view
+    return view, tree
 
 
-def flow_svg(tree: FlowTree, cache: GraphCache | None = None) -> dict[str, str | None]:
+def flow_svg(tree: FlowTree | None, cache: GraphCache | None = None) -> dict[str, str | None]:
     """Return ``{'svg': ..., 'error': None}``: the flow's DAG, drawn as by ``mc graph``, sanitized.
 
-    When it cannot be drawn (no Graphviz, too many tasks, Graphviz failed)
+    When it cannot be drawn (no tree: the stored flow cannot be loaded; no
+    Graphviz; too many tasks; Graphviz failed)
     ``svg`` is None and ``error`` says why. ``cache`` keeps drawings by
     their DOT text: a runner saves a running flow on every claim, but
     Graphviz runs again only when the picture changed (a status, a new
@@ -196,6 +204,8 @@ def flow_svg(tree: FlowTree, cache: GraphCache | None = None) -> dict[str, str |
     """
     from mc.flows.graph import flow_to_dot, render_graphviz
 
+    if tree is None:
+        return {"svg": None, "error": "the stored flow cannot be loaded"}
     count = sum(1 for _ in tree.walk())
     if count > MAX_GRAPH_TASKS:
         return {

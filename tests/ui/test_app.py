@@ -337,3 +337,18 @@ def test_a_failing_postgresql_store_gives_503_without_its_url_or_password(postgr
                 }
         finally:
             admin.dispose()
+
+
+def test_a_flow_whose_json_cannot_be_loaded_still_shows_its_record(client, store, db_url):
+    import sqlalchemy as sa
+
+    store.create_flow(noop_flow("f", label="broken json"))
+    engine = sa.create_engine(db_url)  # the test breaks the row on purpose
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE mc_flows SET flow_json = '{not json' WHERE key = 'f'"))
+    engine.dispose()
+    answer = client.get("/api/flows/f").json()
+    assert answer["label"] == "broken json" and answer["tree"] is None
+    assert "does not parse" in answer["load_error"]
+    assert answer["graph"] == {"svg": None, "error": "the stored flow cannot be loaded"}
+    assert client.get("/api/flows/f/tasks/t0/log").status_code == 409
