@@ -41,6 +41,10 @@ class FlowError(MCError):
         super().__init__(message)
 
 
+class FlowSizeError(FlowError):
+    """A task would grow its flow past the flow's size budget (see :mod:`mc.flows.size_budget`)."""
+
+
 class FlowLoadError(FlowError, ValueError):
     """A flow dict (for example one read back from storage) is malformed."""
 
@@ -91,6 +95,13 @@ class GraphvizError(MCError):
 
 class GraphvizNotFoundError(GraphvizError, LookupError):
     """Graphviz's ``dot`` program is not installed (not on ``PATH``)."""
+
+
+class JobOwnershipError(JobError):
+    """A handle names a job (a job dir, a process, a SLURM job) that its executor did not submit.
+
+    Nothing was signalled, cancelled or written.
+    """
 
 
 class StoreError(MCError):

@@ -22,15 +22,17 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from mc import __version__
-from mc.cli.arguments import positive_int
-from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, clean, task_table
-from mc.errors import ExecutorError, FlowError, FlowSpecError, TaskTypeError
+from mc.cli.arguments import add_max_flow_mb, max_flow_bytes, positive_int
+from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, task_table
+from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
 from mc.flows.flow import Flow
 from mc.flows.events import JsonLinesEventWriter, call_all
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
+from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.logs import add_logs_command
+from mc.cli.terminal import printable
 from mc.cli.store_commands import add_store_commands
 from mc.cli.graph_command import add_graph_command
 from mc.cli.ui_commands import add_ui_commands
@@ -76,6 +78,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     add_watch_options(run)
     _add_allow_imports(run)
+    add_job_options(run)
+    add_max_flow_mb(run)
     run.set_defaults(command=_run_command)
 
     validate = commands.add_parser(
@@ -137,21 +141,25 @@ def _add_allow_imports(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_command(args: argparse.Namespace) -> int:
+    warn_if_root(sys.stderr, "run")
     try:
-        engine = FlowEngine(allow_imports=args.allow_imports)
+        engine = FlowEngine(allow_imports=args.allow_imports, max_flow_bytes=max_flow_bytes(args))
         if args.executor is not None:
             engine.get_executor(args.executor)  # an unknown executor is bad input
+        task_ctx = configure_jobs(args, engine, args.executor)
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
-    except (FlowSpecError, TaskTypeError, ExecutorError) as error:
-        print(f"mc run: {error}", file=sys.stderr)
+    except (FlowSpecError, TaskTypeError, ExecutorError, MCError) as error:
+        print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.executor:
+        task_ctx["default_executor"] = args.executor
     event_file = open_event_file("run", args.events)
     live = not args.json and wants_live(args.progress, sys.stdout)
     try:
         if live:
-            _run_live(engine, flow, args, event_file)
+            _run_live(engine, flow, args, task_ctx, event_file)
         else:
-            _run_plain(engine, flow, args, event_file)
+            _run_plain(engine, flow, args, task_ctx, event_file)
     finally:
         if event_file is not None:
             event_file.close()
@@ -159,16 +167,17 @@ def _run_command(args: argparse.Namespace) -> int:
         try:
             print(json.dumps(flow.to_flow_dict(), indent=2))
         except FlowError as error:
-            print(f"mc run: {error}", file=sys.stderr)
+            print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
             return EXIT_FLOW_FAILED
     elif not live:
         print(format_task_table(flow))
-        print(f"flow {flow.key} ({flow.label or 'no label'}): {flow.status}")
+        print(f"flow {printable(flow.key)} ({printable(flow.label or 'no label')}): {flow.status}")
     return EXIT_OK if flow.status == COMPLETED else EXIT_FLOW_FAILED
 
 
-def _run_flow(engine: FlowEngine, flow: Flow, args: argparse.Namespace) -> None:
-    task_ctx = {"default_executor": args.executor} if args.executor else None
+def _run_flow(
+    engine: FlowEngine, flow: Flow, args: argparse.Namespace, task_ctx: dict[str, Any]
+) -> None:
     try:
         engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
     except FlowError as error:
@@ -178,31 +187,39 @@ def _run_flow(engine: FlowEngine, flow: Flow, args: argparse.Namespace) -> None:
 
 
 def _run_plain(
-    engine: FlowEngine, flow: Flow, args: argparse.Namespace, event_file: JsonLinesEventWriter | None
+    engine: FlowEngine,
+    flow: Flow,
+    args: argparse.Namespace,
+    task_ctx: dict[str, Any],
+    event_file: JsonLinesEventWriter | None,
 ) -> None:
     """Run with one progress line per change on stderr: stdout keeps task output and the table."""
     progress = PlainProgress(sys.stderr) if args.progress != "none" else None
     engine.on_event = call_all(progress, event_file)
     task_output: TextIO = sys.stderr if args.json else sys.stdout
     with contextlib.redirect_stdout(task_output):
-        _run_flow(engine, flow, args)
+        _run_flow(engine, flow, args, task_ctx)
 
 
 def _run_live(
-    engine: FlowEngine, flow: Flow, args: argparse.Namespace, event_file: JsonLinesEventWriter | None
+    engine: FlowEngine,
+    flow: Flow,
+    args: argparse.Namespace,
+    task_ctx: dict[str, Any],
+    event_file: JsonLinesEventWriter | None,
 ) -> None:
     """Run under a live display on the terminal; end with the final task table."""
     from rich.console import Console
     from rich.text import Text
 
     console = Console(file=sys.stdout)  # the terminal, even while a tick captures sys.stdout
-    title = f"flow {clean(flow.key)} ({clean(flow.label or 'no label')})"
+    title = f"flow {printable(flow.key)} ({printable(flow.label or 'no label')})"
     with LiveProgress(console, title, board_for_flow(flow)) as progress:
         engine.on_event = call_all(progress, event_file)
-        _run_flow(engine, flow, args)
+        _run_flow(engine, flow, args, task_ctx)
     console.print(task_table(flow))
     console.print(
-        Text(f"flow {clean(flow.key)} ({clean(flow.label or 'no label')}): {flow.status}"),
+        Text(f"flow {printable(flow.key)} ({printable(flow.label or 'no label')}): {flow.status}"),
         style="green" if flow.status == COMPLETED else "bold red",
     )
 
@@ -213,7 +230,7 @@ def _validate_command(args: argparse.Namespace) -> int:
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
         _check_task_types(engine, flow)
     except (FlowSpecError, TaskTypeError) as error:
-        print(f"mc validate: {error}", file=sys.stderr)
+        print(f"mc validate: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"{args.file}: valid flow spec with {len(flow.tasks)} tasks")
     return EXIT_OK
@@ -229,10 +246,15 @@ def _check_task_types(engine: FlowEngine, flow: Flow) -> None:
 
 
 def format_task_table(flow: Flow) -> str:
-    """Return a text table of the flow's tasks: key, type, status, duration."""
+    """Return a text table of the flow's tasks: key, type, status, duration.
+
+    Keys and types are shown escaped (see :mod:`mc.cli.terminal`).
+    """
     rows = [("TASK", "TYPE", "STATUS", "DURATION")]
     for key, task in flow.tasks.items():
-        rows.append((key, task["task_type"], task["status"], _duration(task)))
+        rows.append(
+            (printable(key), printable(task["task_type"]), task["status"], _duration(task))
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()

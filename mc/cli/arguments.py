@@ -91,3 +91,16 @@ def duration_type(minimum: float = 0.0, inclusive: bool = True) -> Callable[[str
 
 positive_duration = duration_type(0.0, inclusive=False)
 non_negative_duration = duration_type(0.0, inclusive=True)
+
+
+def add_max_flow_mb(parser: argparse.ArgumentParser) -> None:
+    """Add ``--max-flow-mb``: the size budget of each flow (see mc.flows.size_budget)."""
+    parser.add_argument(
+        "--max-flow-mb", type=positive_float, default=64.0, metavar="MB",
+        help="a task that would grow its flow's JSON past this many MiB fails (default 64)",
+    )
+
+
+def max_flow_bytes(args: argparse.Namespace) -> int:
+    """The size budget in bytes that ``--max-flow-mb`` asked for."""
+    return max(1, int(args.max_flow_mb * 1024 * 1024))

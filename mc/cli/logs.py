@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mc.cli.arguments import positive_float
-from mc.cli.progress import clean
+from mc.cli.terminal import printable
 from mc.flows.events import TASK_PATH_SEPARATOR
 from mc.flows.statuses import FlowStatus
 from mc.flows.task_logs import default_logs_root, task_output_files, walk_tasks
@@ -132,11 +132,11 @@ class _Printer:
             return
         out = sys.stdout
         if not self.prefixed and self.last_header != str(source.path):
-            out.write(f"==> {clean(source.task_path)}: {source.path.name} <==\n")
+            out.write(f"==> {printable(source.task_path)}: {source.path.name} <==\n")
             self.last_header = str(source.path)
         for raw in lines:
             line = _clean_line(raw.decode("utf-8", errors="replace"))
-            out.write(f"{clean(source.label)} | {line}\n" if self.prefixed else f"{line}\n")
+            out.write(f"{printable(source.label)} | {line}\n" if self.prefixed else f"{line}\n")
         out.flush()
 
 
@@ -151,7 +151,7 @@ def _shows_several(selected: list[tuple[str, Mapping[str, Any]]]) -> bool:
 
 def _clean_line(text: str) -> str:
     # Tabs stay; other control characters (escape sequences) never reach the terminal.
-    return clean(text.replace("\t", "    ").rstrip("\r"))
+    return printable(text.replace("\t", "    ").rstrip("\r"))
 
 
 def _logs(args: argparse.Namespace, store: FlowStore) -> int:

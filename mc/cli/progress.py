@@ -24,13 +24,13 @@ markup (they are passed as :class:`rich.text.Text`).
 from __future__ import annotations
 
 import datetime
-import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from mc.cli.terminal import printable
 from mc.flows import events
 from mc.flows.events import FlowEvent
 from mc.flows.flow import Flow
@@ -48,17 +48,12 @@ STATUS_STYLES = {
 # How many running tasks the live display lists before it says "and N more".
 MAX_RUNNING_SHOWN = 12
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-
-def clean(text: Any) -> str:
-    """Return ``text`` as one line with no control characters (each becomes ``?``)."""
-    return _CONTROL.sub("?", str(text))
 
 
 def flow_tag(flow_key: str, flow_label: str | None) -> str:
     """Return how a line names a flow: its label (or ``-``) and its key's first 8 characters."""
-    return f"{clean(flow_label or '-')} {clean(flow_key[:KEY_PREFIX_LENGTH])}"
+    return f"{printable(flow_label or '-')} {printable(flow_key[:KEY_PREFIX_LENGTH])}"
 
 
 def _stamp(epoch_s: float) -> str:
@@ -67,17 +62,17 @@ def _stamp(epoch_s: float) -> str:
 
 def describe_event(event: FlowEvent) -> str:
     """Return what an event says, after the flow's tag: task path, status and details."""
-    status = clean(event.status or "")
+    status = printable(event.status or "")
     if event.task_key is None:
         text = f"flow {status}"
         if event.error:
-            text += f": {clean(event.error)}"
+            text += f": {printable(event.error)}"
         return text
-    path = clean(event.task_key)
+    path = printable(event.task_key)
     if event.event == events.JOB_SUBMITTED:
-        text = f"{path} job {status} on {clean(event.executor)}"
+        text = f"{path} job {status} on {printable(event.executor)}"
         if event.job_id:
-            text += f" (job {clean(event.job_id)})"
+            text += f" (job {printable(event.job_id)})"
         return text
     if event.event == events.JOB_STATE_CHANGED:
         return f"{path} job {status}"
@@ -90,7 +85,7 @@ def describe_event(event: FlowEvent) -> str:
     elif event.event == events.TASK_STARTED and event.attempt and event.attempt > 1:
         text += f" (attempt {event.attempt})"
     if event.error and event.event in (events.TASK_FAILED, events.TASK_RETRYING):
-        text += f": {clean(event.error)}"
+        text += f": {printable(event.error)}"
     return text
 
 
@@ -207,14 +202,14 @@ def render_board(title: str, board: TaskBoard, now: float | None = None) -> Any:
     if jobs:
         job_line = Text("jobs: ")
         for (executor, state), number in sorted(jobs.items()):
-            job_line.append(f"{clean(executor)} {clean(state)} {number}  ")
+            job_line.append(f"{printable(executor)} {printable(state)} {number}  ")
         parts.append(job_line)
     if running:
         table = Table(box=None, show_header=True, pad_edge=False)
         table.add_column("RUNNING TASK")
         table.add_column("ELAPSED", justify="right")
         for path, since in running[:MAX_RUNNING_SHOWN]:
-            table.add_row(Text(clean(path)), format_elapsed(now - since))
+            table.add_row(Text(printable(path)), format_elapsed(now - since))
         parts.append(table)
         if len(running) > MAX_RUNNING_SHOWN:
             parts.append(Text(f"... and {len(running) - MAX_RUNNING_SHOWN} more running"))
@@ -288,8 +283,8 @@ def task_table(flow: Flow) -> Any:
         table.add_column(name)
     for key, task in flow.tasks.items():
         table.add_row(
-            Text(clean(key)),
-            Text(clean(task["task_type"])),
+            Text(printable(key)),
+            Text(printable(task["task_type"])),
             Text(task["status"], style=STATUS_STYLES.get(task["status"], "")),
             _duration(task),
         )

@@ -26,7 +26,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mc.cli.arguments import non_negative_duration, positive_duration, positive_int
+from mc.cli.arguments import (
+    add_max_flow_mb,
+    max_flow_bytes,
+    non_negative_duration,
+    positive_duration,
+    positive_int,
+)
+from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
 from mc.cli.terminal import printable
 from mc.errors import FlowLeasedError, FlowLoadError, FlowSpecError, MCError, StoreError
 from mc.flows.flow import Flow
@@ -95,6 +102,7 @@ def add_store_commands(commands: Any) -> None:
         "--allow-imports", action="append", default=[], metavar="PREFIX",
         help="module prefix from which dotted task types may be imported (repeatable)",
     )
+    add_job_options(runner)
     runner.add_argument(
         "--verbose", "-v", action="store_true",
         help="log what happens to each flow (INFO) on stderr, not only warnings",
@@ -106,6 +114,7 @@ def add_store_commands(commands: Any) -> None:
     from mc.cli import add_watch_options
 
     add_watch_options(runner)
+    add_max_flow_mb(runner)
     runner.set_defaults(command=_runner_command)
 
     ls = commands.add_parser("ls", help="list the stored flows, newest first")
@@ -167,15 +176,49 @@ def _open_store(args: argparse.Namespace) -> FlowStore:
     return FlowStore(args.db or default_db_url())
 
 
+# A runner that finds its database server down waits this long before trying
+# again, doubling up to the maximum.
+_FIRST_RETRY_S = 1.0
+_MAX_RETRY_S = 30.0
+
+
+def _open_store_waiting(args: argparse.Namespace) -> FlowStore:
+    """Open the store; while its server is unreachable, say so and try again.
+
+    Only ``mc runner`` without ``--once`` waits: a service manager may start
+    it before the database. Every other command fails at once.
+    """
+    from mc.errors import StoreUnavailableError
+
+    wait = max(_FIRST_RETRY_S, min(getattr(args, "interval", 0.0), _MAX_RETRY_S))
+    while True:
+        try:
+            return _open_store(args)
+        except StoreUnavailableError as error:
+            if args.command is not _runner_command or args.once:
+                raise
+            print(
+                f"mc runner: {error}\nmc runner: waiting for the database; "
+                f"trying again in {wait:g}s (Ctrl-C to stop)",
+                file=sys.stderr,
+                flush=True,
+            )
+            time.sleep(wait)
+            wait = min(wait * 2, _MAX_RETRY_S)
+
+
 def _with_store(name: str, command: Callable[[argparse.Namespace, FlowStore], int]) -> Callable[[argparse.Namespace], int]:
     """Open the store, run ``command``, close the store; report MCErrors as bad input."""
 
     def run(args: argparse.Namespace) -> int:
         try:
-            store = _open_store(args)
+            store = _open_store_waiting(args)
         except StoreError as error:
             print(f"mc {name}: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            print(f"mc {name}: stopped while waiting for the database", file=sys.stderr)
+            return EXIT_FAILED
         try:
             return command(args, store)
         except (StoreError, FlowLoadError, FlowSpecError) as error:
@@ -205,7 +248,7 @@ def _submit(args: argparse.Namespace, store: FlowStore) -> int:
     from mc.cli.spec_files import load_flow_spec_file
 
     key = store.create_flow(load_flow_spec_file(args.file))
-    print(key)
+    print(printable(key))
     return EXIT_OK
 
 
@@ -215,6 +258,7 @@ def _submit(args: argparse.Namespace, store: FlowStore) -> int:
 def _runner(args: argparse.Namespace, store: FlowStore) -> int:
     from mc.cli import open_event_file, wants_live
 
+    warn_if_root(sys.stderr, "runner")
     live = wants_live(args.progress, sys.stdout)
     console = None
     if live:
@@ -226,13 +270,19 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
     progress = RunnerProgress(store, sys.stdout, console, show_tasks=args.progress != "none")
     task_logs = TaskLogs(args.logs_root, echo=progress.echo_output)
     try:
-        engine = FlowEngine(allow_imports=args.allow_imports, task_output=task_logs)
+        engine = FlowEngine(
+            allow_imports=args.allow_imports,
+            task_output=task_logs,
+            max_flow_bytes=max_flow_bytes(args),
+        )
+        task_ctx = configure_jobs(args, engine)
     except MCError as error:
         print(f"mc runner: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         with engine:
-            return _run_runner(args, store, engine, progress, call_all(progress.on_event, event_file))
+            on_event = call_all(progress.on_event, event_file)
+            return _run_runner(args, store, engine, task_ctx, progress, on_event)
     finally:
         if event_file is not None:
             event_file.close()
@@ -267,6 +317,7 @@ def _run_runner(
     args: argparse.Namespace,
     store: FlowStore,
     engine: FlowEngine,
+    task_ctx: dict[str, Any],
     progress: RunnerProgress,
     on_event: Any,
 ) -> int:
@@ -275,6 +326,7 @@ def _run_runner(
     runner = FlowRunner(
         store,
         engine,
+        task_ctx=task_ctx,
         runner_id=args.runner_id,
         lease_s=args.lease,
         batch_size=args.batch,
@@ -349,11 +401,11 @@ class RunnerProgress:
         """Show what a task printed in a tick, each line labelled with its flow and task."""
         if not self.show_tasks:
             return
-        from mc.cli.progress import clean, flow_tag
+        from mc.cli.progress import flow_tag
 
         stamp = datetime.datetime.now().isoformat(timespec="seconds")
-        tag = f"{stamp} {flow_tag(flow_key, flow_label)} {clean(task_path)} |"
-        lines = [f"{tag} {clean(line)}" for line in text.splitlines()]
+        tag = f"{stamp} {flow_tag(flow_key, flow_label)} {printable(task_path)} |"
+        lines = [f"{tag} {printable(line)}" for line in text.splitlines()]
         if self.console is not None:
             from rich.text import Text
 
@@ -386,7 +438,7 @@ class RunnerProgress:
             from rich.table import Table
             from rich.text import Text
 
-            from mc.cli.progress import STATUS_STYLES, clean
+            from mc.cli.progress import STATUS_STYLES
 
             table = Table()
             for name in ("FLOW", "LABEL", "STATUS"):
@@ -394,7 +446,7 @@ class RunnerProgress:
             flows = list(self.board.flows.items())
             for key, (label, status) in flows[-_FINAL_TABLE_ROWS:]:
                 table.add_row(
-                    Text(clean(key)), Text(clean(label or "-")),
+                    Text(printable(key)), Text(printable(label or "-")),
                     Text(status, style=STATUS_STYLES.get(status, "")),
                 )
             self.console.print(table)
@@ -449,7 +501,10 @@ def _ls(args: argparse.Namespace, store: FlowStore) -> int:
 
 
 def format_record_table(records: list[FlowRecord]) -> str:
-    """Return a text table of flow records: key, label, status, tasks, updated."""
+    """Return a text table of flow records: key, label, status, tasks, updated.
+
+    Keys and labels are shown escaped (see :mod:`mc.cli.terminal`).
+    """
     rows = [("KEY", "LABEL", "STATUS", "TASKS", "UPDATED")]
     for record in records:
         rows.append(
@@ -486,7 +541,7 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
         load_error = str(error)
     if args.json:
         if flow is None:
-            print(f"mc show: {printable(load_error)}", file=sys.stderr)
+            print(f"mc show: {printable(load_error, keep_newlines=True)}", file=sys.stderr)
             return EXIT_FAILED
         print(json.dumps(flow.to_flow_dict(), indent=2))
         return EXIT_OK
@@ -501,12 +556,14 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
             f"leased to {printable(record.lease_owner)} until {_format_time(record.lease_expires_at)}"
         )
     if record.error:
-        header.append(f"marked FAILED by the store or a runner: {printable(record.error)}")
+        header.append(
+            f"marked FAILED by the store or a runner: {printable(record.error, keep_newlines=True)}"
+        )
     if flow is None:
         label = printable(record.label) if record.label else "no label"
         print(f"flow {printable(record.key)} ({label}): {record.status}")
         print("\n".join(header))
-        print(f"the stored flow cannot be loaded: {printable(load_error)}")
+        print(f"the stored flow cannot be loaded: {printable(load_error, keep_newlines=True)}")
         return EXIT_OK
     tree = build_flow_tree(flow.to_flow_dict(), stored_flow_loader(store))
     if tree.cancelled is not None:
@@ -581,7 +638,7 @@ def _retry_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) 
         return False, f"flow {flow.key} is {flow.status}: no FAILED or SKIPPED task to retry"
 
     changed, message = _change_flow(store, resolve_flow_key(store, args.key), retry, "retry")
-    print(printable(message), file=sys.stdout if changed else sys.stderr)
+    print(printable(message, keep_newlines=True), file=sys.stdout if changed else sys.stderr)
     return EXIT_OK if changed else EXIT_FAILED
 
 
@@ -599,7 +656,7 @@ def _cancel_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine)
         return True, f"flow {flow.key} cancelled: {args.reason}"
 
     changed, message = _change_flow(store, resolve_flow_key(store, args.key), cancel, "cancel")
-    print(printable(message), file=sys.stdout if changed else sys.stderr)
+    print(printable(message, keep_newlines=True), file=sys.stdout if changed else sys.stderr)
     return EXIT_OK if changed else EXIT_FAILED
 
 

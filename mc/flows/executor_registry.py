@@ -69,6 +69,10 @@ class ExecutorRegistry(Registry[AnyExecutor]):
         """
         return self.resolve(name)
 
+    def is_registered(self, name: object) -> bool:
+        """Return True if ``name`` was registered here (by the program, not found as an entry point)."""
+        return name in self._registered
+
     def __contains__(self, name: object) -> bool:
         """Return True if ``name`` is registered or already made here."""
         return super().__contains__(name) or name in self.made()

@@ -199,6 +199,9 @@ class Flow:
         self.parent_key: str | None = flow_dict["parent_key"]
         self.num_ticks: int = flow_dict["num_ticks"]
         self.tasks: dict[str, dict[str, Any]] = flow_dict["tasks"]
+        # The flow's JSON size as last measured, plus what tasks wrote since
+        # (see mc.flows.size_budget); derived, never stored.
+        self.json_size_estimate = 0
         self._rebuild_indexes()
 
     def _rebuild_indexes(self) -> None:
@@ -443,11 +446,13 @@ class Flow:
             flow_dict[name] = getattr(self, name)
         flow_dict["tasks"] = self.tasks
         try:
-            return json.dumps(flow_dict, separators=(",", ":"), allow_nan=False)
+            text = json.dumps(flow_dict, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError, RecursionError) as error:
             raise FlowError(
                 f"flow {self.key!r} holds data that is not JSON: {error}", flow=self
             ) from error
+        self.json_size_estimate = len(text)
+        return text
 
     def __repr__(self) -> str:
         return (
@@ -752,6 +757,10 @@ def _check_flow_fields(flow_dict: Mapping[str, Any]) -> None:
         if not isinstance(value, types_) or isinstance(value, bool):
             names = " or ".join("null" if t is type(None) else t.__name__ for t in types_)
             raise FlowLoadError(f"flow dict: {name} must be {names}, got {value!r:.40}")
+        # These reach database columns and terminals as they are.
+        problem = flow_spec.text_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise FlowLoadError(f"flow dict: {name} {problem}")
     try:
         cfg = flow_spec.normalize_cfg(flow_dict["cfg"])
     except FlowSpecError as error:

@@ -70,14 +70,15 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from mc.errors import DotPathError, FlowError, TaskTypeError
-from mc.flows import events
+from mc.errors import DotPathError, FlowError, FlowSizeError, TaskTypeError
+from mc.flows import events, size_budget
 from mc.flows.events import EventCallback, FlowEvent
 from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
 from mc.flows.plugins import AnyExecutor, TaskHandler
 from mc.flows.registry import Registry, TaskTypeRegistry
+from mc.flows.spec import MAX_DURATION_S
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, TaskStatus
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,8 @@ class FlowEngine:
     :class:`mc.flows.task_logs.TaskLogs`): its ``capture(flow_key,
     flow_label, task_path)`` is a context manager around every tick of a
     task in a flow.
+    ``max_flow_bytes`` is each flow's size budget: a task that would grow
+    its flow's JSON past it fails (see :mod:`mc.flows.size_budget`).
     """
 
     def __init__(
@@ -145,7 +148,11 @@ class FlowEngine:
         callables: Registry[Any] | None = None,
         on_event: EventCallback | None = None,
         task_output: Any = None,
+        max_flow_bytes: int = size_budget.DEFAULT_MAX_FLOW_BYTES,
     ) -> None:
+        if type(max_flow_bytes) is not int or max_flow_bytes < 1:
+            raise ValueError(f"max_flow_bytes must be a positive int, got {max_flow_bytes!r}")
+        self.max_flow_bytes = max_flow_bytes
         self.on_event: EventCallback | None = on_event
         self.task_output: Any = task_output
         # While watched (on_event or task_output), for task paths, per thread.
@@ -362,7 +369,7 @@ class FlowEngine:
                     task["task_params"] = params
             else:
                 tick(ctx)
-        except (TaskTypeError, DotPathError) as error:
+        except (TaskTypeError, DotPathError, FlowSizeError) as error:
             task["key"] = key
             return str(error), ""
         except (Exception, SystemExit) as error:
@@ -400,9 +407,7 @@ class FlowEngine:
         attempts.append({"error": summary, "started_at": task.get("started_at"), "failed_at": now})
         retries = task.get("retries") or 0
         if len(attempts) <= retries:
-            delay = (task.get("retry_delay_s") or 0) * (
-                (task.get("retry_backoff") or 1) ** (len(attempts) - 1)
-            )
+            delay = retry_delay_s(task, len(attempts))
             flow.retry_later(task["key"], now + delay, attempts)
             logger.info(
                 "flow %s: task %s attempt %d failed, retry in %g s: %s",
@@ -416,8 +421,8 @@ class FlowEngine:
         skipped = flow.fail(task["key"], error, now, attempts if retries else None)
         if retries:
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
-        flow.data.setdefault("errors", []).append(
-            f"task {task['key']!r} ({task['task_type']}): {summary}"
+        _add_errors(
+            flow.data, "errors", [f"task {task['key']!r} ({task['task_type']}): {summary}"]
         )
         logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
         self._emit(flow, events.TASK_FAILED, task, error=summary, attempt=len(attempts))
@@ -594,7 +599,7 @@ class FlowEngine:
         self._emit_skipped(flow, flow.skip_pending())
         ended_now = flow.status != FAILED
         if ended_now:
-            flow.data.setdefault("errors", []).append(f"flow cancelled: {reason}")
+            _add_errors(flow.data, "errors", [f"flow cancelled: {reason}"])
         flow.status = FAILED
         flow.data["cancelled"] = {"reason": reason, "at": now}
         logger.info("flow %s cancelled: %s", flow.key, reason)
@@ -616,7 +621,7 @@ class FlowEngine:
         flow.reset(keys)
         errors = flow.data.pop("errors", None)
         if errors:
-            flow.data.setdefault("previous_errors", []).extend(errors)
+            _add_errors(flow.data, "previous_errors", errors if isinstance(errors, list) else [errors])
         flow.data.pop("cancelled", None)
         flow.status = RUNNING
         logger.info("flow %s: retrying %d tasks", flow.key, len(keys))
@@ -728,6 +733,39 @@ def _attempt(task: Mapping[str, Any]) -> int:
     """The number of a task's current attempt: 1, then 2 after one failed, ..."""
     attempts = task.get("attempts")
     return 1 + (len(attempts) if isinstance(attempts, list) else 0)
+
+
+def _add_errors(data: dict[str, Any], name: str, lines: list[Any]) -> None:
+    """Append ``lines`` to the list ``data[name]``.
+
+    The engine owns ``errors`` and ``previous_errors``, but a spec or a
+    wiring may have put something else there: that value is kept, as the
+    first item of the new list, rather than make the tick raise.
+    """
+    found = data.get(name)
+    if not isinstance(found, list):
+        found = data[name] = [] if found is None else [found]
+    found.extend(lines)
+
+
+def retry_delay_s(task: Mapping[str, Any], attempt: int) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (1 for the first) of ``task``.
+
+    ``retry_delay_s * retry_backoff ** (attempt - 1)``, capped at
+    :data:`~mc.flows.spec.MAX_DURATION_S` (30 days). Validation bounds
+    both policies, but the cap holds for any stored values too: the power
+    is never computed once it would pass the cap, so it cannot overflow.
+    """
+    delay = task.get("retry_delay_s") or 0
+    backoff = task.get("retry_backoff") or 1
+    try:
+        for _ in range(attempt - 1):
+            if delay >= MAX_DURATION_S:
+                break
+            delay *= backoff
+        return float(min(delay, MAX_DURATION_S))
+    except TypeError:
+        return 0.0
 
 
 def _last_line(text: str) -> str:

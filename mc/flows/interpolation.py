@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mc.errors import DotPathError
+from mc.flows import size_budget
 from mc.flows.dotpath import get_path
 
 
@@ -70,7 +71,7 @@ def interpolate(
             found = get_path({"ctx": task_ctx}, path)
         except DotPathError as error:
             raise DotPathError(f"{where}: {error}") from None
-        return copy_value(found)
+        return copy_value(found, task_ctx)
     if isinstance(value, dict):
         return {
             name: item if name in raw else interpolate(item, task_ctx, f"{where}.{name}")
@@ -98,7 +99,7 @@ def escape_dollars(value: Any) -> Any:
     return value
 
 
-def copy_value(value: Any) -> Any:
+def copy_value(value: Any, task_ctx: Mapping[str, Any] | None = None) -> Any:
     """Return a deep copy of a dict or list; other values as they are.
 
     Data that JSON can hold is copied through a JSON round trip, the
@@ -106,10 +107,18 @@ def copy_value(value: Any) -> Any:
     come back as strings and tuples as lists). Data that JSON cannot hold (a
     set, an object a handler left) is copied with :func:`copy.deepcopy`
     instead: either way the copy shares no mutable part with ``value``.
+    With the ``task_ctx`` of a handler call, the copy counts against the
+    flow's size budget (see :mod:`mc.flows.size_budget`), and so does a
+    string, which a caller may write many times over.
     """
     if isinstance(value, (dict, list)):
         try:
-            return json.loads(json.dumps(value))
+            text = json.dumps(value)
         except (TypeError, ValueError, RecursionError):
             return copy.deepcopy(value)
+        if task_ctx is not None:
+            size_budget.charge_copy(task_ctx, len(text))
+        return json.loads(text)
+    if task_ctx is not None and isinstance(value, str):
+        size_budget.charge_copy(task_ctx, len(value))
     return value

@@ -79,12 +79,26 @@ TASK_SPEC_FIELDS = (
 )
 DEFAULT_CFG = {"fail_fast": True}
 
+# Bounds of the numeric policies. A spec is untrusted: without them a
+# retry_backoff of 1e200 overflows the retry delay, and a retries of 10**9
+# keeps a failing task busy forever. 30 days is longer than any batch
+# system lets a job wait or run.
+MAX_RETRIES = 1000
+MAX_RETRY_BACKOFF = 100
+MAX_DURATION_S = 30 * 24 * 3600
+
 # ASCII identifiers only, so that the JSON Schema can state the same rule.
 # The pattern is written for JSON Schema (ECMA-262), where '$' ends the
 # string; in Python it also matches before a final newline, so the validator
 # uses fullmatch.
 TASK_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _TASK_KEY_RE = re.compile(TASK_KEY_PATTERN)
+
+# The longest integer a spec may hold, in decimal digits: Python's default
+# limit for turning an int into text (sys.get_int_max_str_digits), past which
+# json.dumps raises.
+MAX_INT_DIGITS = 4300
+_INT_LIMIT = 10**MAX_INT_DIGITS
 
 # Messages about unknown task keys list at most this many known keys.
 _MAX_KEYS_LISTED = 10
@@ -111,6 +125,8 @@ def normalize_flow_spec(spec: Any) -> dict[str, Any]:
         key = str(uuid.uuid4())
     elif not isinstance(key, str) or not key:
         raise FlowSpecError("key", f"expected a non-empty string, got {_describe(key)}")
+    else:
+        check_text(key, "key")
     cfg = normalize_cfg(spec.get("cfg"))
     data = _json_dict_copy(_get(spec, "data", {}), "data")
     task_specs = _get(spec, "tasks", [])
@@ -150,6 +166,7 @@ def normalize_task_spec(task_spec: Any, path: str) -> dict[str, Any]:
         raise FlowSpecError(
             f"{path}.task_type", f"expected a non-empty string, got {_describe(task_type)}"
         )
+    check_text(task_type, f"{path}.task_type")
     key = task_spec.get("key")
     if key is not None:
         check_task_key(key, f"{path}.key")
@@ -186,15 +203,20 @@ def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str
     if isinstance(retries, float) and retries.is_integer():
         retries = int(retries)  # as JSON Schema's "integer" allows 2.0
     if retries is not None:
-        if type(retries) is bool or not isinstance(retries, int) or retries < 0:
+        if (
+            type(retries) is bool
+            or not isinstance(retries, int)
+            or not 0 <= retries <= MAX_RETRIES
+        ):
             raise FlowSpecError(
-                f"{path}.retries", f"expected a whole number >= 0, got {_describe(retries)}"
+                f"{path}.retries",
+                f"expected a whole number from 0 to {MAX_RETRIES}, got {_describe(retries)}",
             )
         policies["retries"] = int(retries)
-    for name, low, strict, what in (
-        ("retry_delay_s", 0, False, "a number of seconds"),
-        ("retry_backoff", 1, False, "a multiplier"),
-        ("timeout_s", 0, True, "a number of seconds"),
+    for name, low, strict, high, what in (
+        ("retry_delay_s", 0, False, MAX_DURATION_S, "a number of seconds"),
+        ("retry_backoff", 1, False, MAX_RETRY_BACKOFF, "a multiplier"),
+        ("timeout_s", 0, True, MAX_DURATION_S, "a number of seconds"),
     ):
         value = task_spec.get(name)
         if value is None:
@@ -202,12 +224,15 @@ def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str
         ok = (
             type(value) is not bool
             and isinstance(value, (int, float))
+            and value <= high  # first: a huge int overflows math.isfinite
             and math.isfinite(value)
             and (value > low if strict else value >= low)
         )
         if not ok:
             bound = f"> {low}" if strict else f">= {low}"
-            raise FlowSpecError(f"{path}.{name}", f"expected {what} {bound}, got {_describe(value)}")
+            raise FlowSpecError(
+                f"{path}.{name}", f"expected {what} {bound} and <= {high:g}, got {_describe(value)}"
+            )
         policies[name] = value if type(value) in (int, float) else float(value)
     return policies
 
@@ -419,9 +444,38 @@ def _key_list(spec: Mapping[str, Any], field: str, path: str) -> list[str] | Non
 
 def _optional_str(spec: Mapping[str, Any], field: str, path: str) -> str | None:
     value = spec.get(field)
-    if value is not None and not isinstance(value, str):
-        raise FlowSpecError(path, f"expected a string, got {_describe(value)}")
+    if value is not None:
+        if not isinstance(value, str):
+            raise FlowSpecError(path, f"expected a string, got {_describe(value)}")
+        check_text(value, path)
     return value
+
+
+def text_problem(text: str) -> str | None:
+    """Say why ``text`` cannot be stored and shown safely, or return None.
+
+    A NUL character (PostgreSQL text refuses it, C tools cut strings at it)
+    and a lone surrogate (``'\\ud800'``: no UTF-8 encoding exists for it)
+    are refused. The common case, ASCII without NUL, costs two C scans.
+    """
+    if "\x00" in text:
+        return "contains a NUL character (\\x00), which cannot be stored"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return (
+                f"contains a lone surrogate ({text[error.start]!r}), which is not "
+                "valid Unicode text and cannot be stored"
+            )
+    return None
+
+
+def check_text(text: str, path: str) -> None:
+    """Raise FlowSpecError at ``path`` if :func:`text_problem` finds one in ``text``."""
+    problem = text_problem(text)
+    if problem is not None:
+        raise FlowSpecError(path, problem)
 
 
 def _expect_mapping(value: Any, path: str) -> None:
@@ -482,8 +536,20 @@ def _json_copy(value: Any, containers: set[int]) -> Any:
     ``value``, to refuse one that contains itself (which JSON cannot store).
     """
     kind = type(value)
-    if value is None or kind is str or kind is bool or kind is int:
+    if kind is str:
+        if "\x00" in value or not value.isascii():
+            problem = text_problem(value)
+            if problem is not None:
+                raise _BadJSONValue(problem)
         return value
+    if value is None or kind is bool:
+        return value
+    if kind is int:
+        if -_INT_LIMIT < value < _INT_LIMIT:
+            return value
+        raise _BadJSONValue(
+            f"expected a number of at most {MAX_INT_DIGITS} digits, got {_describe(value)}"
+        )
     if isinstance(value, float):
         if not math.isfinite(value):
             raise _BadJSONValue(
@@ -492,10 +558,8 @@ def _json_copy(value: Any, containers: set[int]) -> Any:
         return float(value)
     # Subclasses (an IntEnum, a str subclass) become the plain type that a
     # JSON round trip would give back, so a stored flow equals the live one.
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, int):
-        return int(value)
+    if isinstance(value, (str, int)):
+        return _json_copy(str(value) if isinstance(value, str) else int(value), containers)
     if not isinstance(value, (Mapping, list, tuple)):
         raise _BadJSONValue(
             "expected a JSON value (dict, list, string, number, true/false or null), "
@@ -510,6 +574,10 @@ def _json_copy(value: Any, containers: set[int]) -> Any:
         for name, item in value.items():
             if not isinstance(name, str):
                 raise _BadJSONValue(f"dict keys must be strings, got {_describe(name)}")
+            if "\x00" in name or not name.isascii():
+                problem = text_problem(name)
+                if problem is not None:
+                    raise _BadJSONValue(f"a key {problem}")
             try:
                 copy[name] = _json_copy(item, containers)
             except _BadJSONValue as error:
@@ -528,6 +596,8 @@ def _json_copy(value: Any, containers: set[int]) -> Any:
 
 
 def _describe(value: Any) -> str:
+    if type(value) is int and not -_INT_LIMIT < value < _INT_LIMIT:
+        return f"int of about {int(value.bit_length() * 0.30103) + 1} digits"
     try:
         text = repr(value)
     except Exception:  # a broken __repr__ must not hide the real problem

@@ -10,6 +10,9 @@ A job dir looks like this (the names are the constants below)::
         stdout.txt        the entrypoint command's standard output
         stderr.txt        its standard error
         exit_status       its exit status, written when it ends
+        job.lock          held (flock) while a run of the job dir is under way;
+                          one line per run that took it
+        submission.json   the executor and token of the submission that owns it
 """
 
 from __future__ import annotations
@@ -21,6 +24,16 @@ WORK_DIR_NAME = "work_dir"
 STDOUT_FILE = "stdout.txt"
 STDERR_FILE = "stderr.txt"
 EXIT_STATUS_FILE = "exit_status"
+LOCK_FILE = "job.lock"
+SUBMISSION_FILE = "submission.json"
+
+# What entrypoint.sh exits with, without touching the job dir, when another
+# run of the same job dir holds its lock (EX_TEMPFAIL). The job's own
+# command may exit 75 too; only a refused start leaves no exit_status file.
+ALREADY_RUNNING_EXIT_STATUS = 75
+# How many times (0.05 s apart) a starting run tries for the lock while only
+# a poll's shared lock is in the way; a run's exclusive lock stops it at once.
+LOCK_ATTEMPTS = 40
 
 # What an executor's poll() reports.
 QUEUED = "QUEUED"

@@ -11,6 +11,7 @@ runs a job dir by hand, and every executor runs it just so.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -21,10 +22,13 @@ from typing import Any
 from mc.errors import JobError, JobTypeError
 from mc.jobs.config_spec import check_config_spec
 from mc.jobs.constants import (
+    ALREADY_RUNNING_EXIT_STATUS,
     CONFIG_ENV_FILE,
     ENTRYPOINT_FILE,
     EXIT_STATUS_FILE,
     JOB_META_FILE,
+    LOCK_FILE,
+    LOCK_ATTEMPTS,
     RESOURCE_NAMES,
     STDERR_FILE,
     STDERR_TAIL_LINES,
@@ -40,6 +44,29 @@ _ENTRYPOINT_TEMPLATE = """\
 # Job {key} ({job_type}), built by MissionControl.
 # Run it by hand with: bash entrypoint.sh
 job_dir="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+# At most one run of this job dir at a time: a run holds an exclusive flock on
+# {lock} (fd 9, inherited by the job's processes) until it ends. Another start
+# meanwhile exits {already_running} at once and leaves the job dir untouched.
+exec 9>>"$job_dir/{lock}" || exit {already_running}
+if command -v flock >/dev/null 2>&1; then
+    lock_ex() {{ flock -n -x 9; }}; lock_sh() {{ flock -n -s 9; }}; unlock() {{ flock -u 9; }}
+else
+    flock_fd9() {{ python3 -c 'import fcntl, sys; fcntl.flock(9, int(sys.argv[1]))' "$1" 2>/dev/null; }}
+    lock_ex() {{ flock_fd9 6; }}; lock_sh() {{ flock_fd9 5; }}; unlock() {{ flock_fd9 8; }}
+fi
+# A poll may hold a shared lock for an instant: then wait and try again. A
+# run holds it exclusively: then this start gives up at once.
+attempt=0
+until lock_ex; do
+    attempt=$((attempt + 1))
+    if [ "$attempt" -ge {lock_attempts} ] || ! lock_sh; then
+        echo "MissionControl: not started: another run of $job_dir holds {lock}" >&2
+        exit {already_running}
+    fi
+    unlock
+    sleep 0.05
+done
+echo "run started $(date +%s) on ${{HOSTNAME:-?}} by pid $$" >&9
 rm -f "$job_dir/{exit_status}"
 if [ -f "$job_dir/{config_env}" ]; then
     . "$job_dir/{config_env}"
@@ -76,6 +103,46 @@ def check_job(job: Any) -> dict[str, Any]:
     return {"key": key, "job_type": job_type, "job_params": dict(params)}
 
 
+# The largest resources a job may ask for: far above any real machine, low
+# enough that no arithmetic on them overflows (NaN and inf are refused too).
+RESOURCE_LIMITS = {"cores": 1_000_000, "memory_mb": 1e12, "walltime_s": 10 * 365 * 86400}
+
+# A resource name (a partition, an account) and a directive's value: no shell
+# metacharacter, no '$', no backquote, no whitespace, no '/' (never a path).
+NAME_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_OPTION_RE = re.compile(r"--[a-z][a-z0-9-]{0,63}")
+_DIRECTIVE_VALUE_RE = re.compile(r"[A-Za-z0-9_.:,+=@-]{1,256}")
+
+# sbatch options a job (a spec) may never set, whatever an executor allows:
+# they choose files, the environment, the script, or the identity (job name,
+# comment) by which the executor knows its jobs.
+NEVER_FROM_A_JOB = frozenset({
+    "--output", "--error", "--input", "--chdir", "--export", "--export-file", "--wrap",
+    "--uid", "--gid", "--get-user-env", "--open-mode", "--job-name", "--comment",
+    "--parsable", "--test-only", "--propagate",
+})
+
+
+def check_directive(directive: Any, where: str) -> tuple[str, str | None]:
+    """Return ``(option, value)`` of a directive such as ``'--qos=long'``, or raise JobError.
+
+    A directive is a long option, alone or with ``=value``; the option is
+    not one of :data:`NEVER_FROM_A_JOB`; the value has no ``$``, backquote,
+    newline, ``;``, quote, space or ``/``.
+    """
+    option, sep, value = directive.partition("=") if isinstance(directive, str) else ("", "", "")
+    if not _OPTION_RE.fullmatch(option):
+        raise JobError(f"{where}: {_short(directive)} is not a directive such as '--qos=long' (a long option)")
+    if option in NEVER_FROM_A_JOB:
+        raise JobError(f"{where}: {option} is never taken from a job; nothing was submitted")
+    if sep and not _DIRECTIVE_VALUE_RE.fullmatch(value):
+        raise JobError(
+            f"{where}: the value of {option}, {_short(value)}, may hold only letters, digits "
+            "and _ . : , + = @ - (no shell metacharacter, quote, space or '/')"
+        )
+    return option, value if sep else None
+
+
 def check_resources(resources: Any, where: str) -> dict[str, Any]:
     """Return ``resources`` checked: known names, numbers where numbers belong."""
     if resources is None:
@@ -85,23 +152,25 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
     unknown = set(resources) - set(RESOURCE_NAMES)
     if unknown:
         raise JobError(f"{where}: unknown resources {sorted(unknown)} (expected some of {list(RESOURCE_NAMES)})")
-    for name in ("cores", "memory_mb", "walltime_s"):
+    for name, limit in RESOURCE_LIMITS.items():
         value = resources.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-            raise JobError(f"{where}.{name}: expected a positive number, got {value!r}")
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= limit
+        ):
+            raise JobError(f"{where}.{name}: expected a positive number up to {limit:g}, got {_short(value)}")
     for name in ("partition", "account"):
         value = resources.get(name)
-        if value is not None and not isinstance(value, str):
-            raise JobError(f"{where}.{name}: expected a string, got {value!r}")
+        if value is not None and (not isinstance(value, str) or not NAME_VALUE_RE.fullmatch(value)):
+            raise JobError(
+                f"{where}.{name}: expected a name of letters, digits, '_', '.' or '-', got {value!r}"
+            )
     extra = resources.get("extra_directives")
     if extra is not None and (
         not isinstance(extra, list) or not all(isinstance(item, str) for item in extra)
     ):
         raise JobError(f"{where}.extra_directives: expected a list of strings, got {extra!r}")
-    for item in extra or []:
-        # Each goes to sbatch as one argument: an option, never a script path.
-        if not item.startswith("-"):
-            raise JobError(f"{where}.extra_directives: {item!r} is not an option such as '--qos=long'")
+    for i, item in enumerate(extra or []):
+        check_directive(item, f"{where}.extra_directives[{i}]")
     return dict(resources)
 
 
@@ -151,10 +220,14 @@ def build_job_dir(
             stdout=STDOUT_FILE,
             stderr=STDERR_FILE,
             exit_status=EXIT_STATUS_FILE,
+            lock=LOCK_FILE,
+            lock_attempts=LOCK_ATTEMPTS,
+            already_running=ALREADY_RUNNING_EXIT_STATUS,
         ),
         encoding="utf-8",
     )
     script.chmod(0o755)
+    (job_dir / LOCK_FILE).touch()
     return str(job_dir)
 
 
@@ -188,5 +261,47 @@ def stderr_tail(job_dir: str | os.PathLike[str], lines: int = STDERR_TAIL_LINES)
     return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
 
+def _short(value: Any) -> str:
+    """``repr(value)``, cut short: a huge number or string in an error helps no one."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return f"a {type(value).__name__} too large to print"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _one_line(text: str) -> str:
-    return re.sub(r"[\r\n]+", " ", text)
+    """Return ``text`` fit for a comment line of a shell script: printable ASCII only."""
+    return re.sub(r"[^\x20-\x7e]", "?", text)
+
+
+# What :func:`run_state` finds in a job dir.
+NOT_STARTED = "not_started"
+RUN_UNDER_WAY = "running"
+RUN_OVER = "run_over"
+
+
+def run_state(job_dir: str | os.PathLike[str]) -> str:
+    """Return whether a run of the job dir is under way, over, or never started.
+
+    A run holds an exclusive lock on ``job.lock`` while it lasts and writes a
+    line into it when it starts (see the entrypoint). The probe takes a
+    shared lock for an instant, which a starting run waits out. A run that is
+    over wrote ``exit_status`` before it let the lock go, unless it died.
+    """
+    path = Path(job_dir) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return NOT_STARTED
+    except OSError as error:
+        raise JobError(f"job dir {str(job_dir)!r}: cannot open {LOCK_FILE}: {error}") from error
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return RUN_UNDER_WAY
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return RUN_OVER if os.fstat(fd).st_size > 0 else NOT_STARTED
+    finally:
+        os.close(fd)

@@ -310,7 +310,7 @@ class FlowRunner:
                     # (leases expire), so wait and try again.
                     logger.error(
                         "runner %s: database error, retrying in %gs: %s",
-                        self.runner_id, max(interval_s, 1.0), error,
+                        self.runner_id, max(interval_s, 1.0), self.store.hide_secrets(error),
                     )
                     stats = RunnerStats(database_errors=1)
                     self._stop.wait(max(interval_s, 1.0))

@@ -85,6 +85,11 @@ def stored_flow_task(task_ctx: dict[str, Any]) -> None:
         task["status"] = FAILED
         task["error"] = f"stored subflow {child_key!r} is no longer in the store"
         return
+    if record.parent_key != flow.key:
+        # Never read (or, on cancel, stop) a flow this one did not create.
+        task["status"] = FAILED
+        task["error"] = f"flow {child_key!r} is not a subflow of {flow.key!r}; it was left alone"
+        return
     if record.status == COMPLETED:
         child = store.get_flow(child_key)
         data["flow_data"] = child.data
@@ -152,6 +157,12 @@ def _cancel_child(store: Any, engine: FlowEngine, child_key: str, task_ctx: dict
     """Lease the child, cancel it, save it: a runner ticking it meanwhile would lose its tick."""
     parent_key = task_ctx["flow"].key
     holder = f"cancel of parent {parent_key} {uuid.uuid4().hex[:8]}"
+    # A task's data is not trusted: a child_key naming a flow that is not
+    # this parent's child is neither leased nor cancelled.
+    if store.get_record(child_key).parent_key != parent_key:
+        raise ValueError(
+            f"stored flow {child_key!r} is not a subflow of {parent_key!r}: not cancelled"
+        )
     # The engine's sleep and clock, so that an engine with fake time waits in fake time.
     leased = store.leased(
         child_key,

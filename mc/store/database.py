@@ -30,7 +30,6 @@ import contextlib
 import functools
 import logging
 import os
-import re
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -42,6 +41,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from mc.errors import StoreDatabaseError, StoreError, StoreUnavailableError
+from mc.store.redaction import redact_db_url, scrub_secrets
 from mc.store.tables import VERSION_TABLE
 
 logger = logging.getLogger(__name__)
@@ -66,8 +66,12 @@ def default_db_url() -> str:
 
 
 def display_url(url: sa.URL) -> str:
-    """Return ``url`` as text fit for a message or a log: its password shown as ``***``."""
-    return url.render_as_string(hide_password=True)
+    """Return ``url`` as text fit for a message or a log, its secrets hidden.
+
+    See :func:`~mc.store.redaction.redact_db_url`: the password, and every
+    query parameter whose name says it is a secret.
+    """
+    return redact_db_url(url.render_as_string(hide_password=False))
 
 
 class _ConnectFailure(Exception):
@@ -115,10 +119,8 @@ def _store_database_error(
         error = error.error
     # The driver's own message, without SQLAlchemy's statement, parameters and link.
     reason = str(getattr(error, "orig", None) or error).strip() or type(error).__name__
-    if url.password:
-        # Drivers do not repeat a password; should one ever, it is hidden all the same.
-        password = re.escape(str(url.password))
-        reason = re.sub(rf"(?<![A-Za-z0-9_]){password}(?![A-Za-z0-9_])", "***", reason)
+    # Drivers do not repeat a password; should one ever, it is hidden all the same.
+    reason = scrub_secrets(reason, url.render_as_string(hide_password=False))
     kind = StoreUnavailableError if unavailable else StoreDatabaseError
     return kind(f"{doing}: {reason}", url=display_url(url), operation=operation)
 
@@ -127,18 +129,27 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
     """Return a SQLAlchemy engine for a flow store at ``url``.
 
     Raises :class:`~mc.errors.StoreError` for a URL that SQLAlchemy cannot
-    parse, a database other than SQLite or PostgreSQL, a driver that is not
-    installed, or a SQLite file whose directory does not exist.
+    parse (a port that is not a number from 1 to 65535 included), a database
+    other than SQLite or PostgreSQL, a driver that is not installed, or a
+    SQLite file whose directory does not exist. Messages show the URL
+    through :func:`~mc.store.redaction.redact_db_url`.
     """
+    raw = url.render_as_string(hide_password=False) if isinstance(url, sa.URL) else str(url)
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError as error:
+        port = parsed.port
+    except (sa.exc.ArgumentError, ValueError) as error:
+        problem = scrub_secrets(error, raw)
+        if isinstance(error, ValueError) and not isinstance(error, sa.exc.ArgumentError):
+            problem = f"the port is not a number ({problem})"
         raise StoreError(
-            f"database URL {str(url)!r}: {error} {_URL_EXAMPLES}"
+            f"database URL {redact_db_url(raw)!r}: {problem} {_URL_EXAMPLES}"
         ) from None
+    shown = redact_db_url(raw)
+    if port is not None and not 1 <= port <= 65535:
+        raise StoreError(f"database URL {shown!r}: port {port} is not from 1 to 65535")
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    shown = display_url(parsed)
     if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
         raise StoreError(
             f"database URL {shown!r}: a flow store runs on SQLite or PostgreSQL, not "
@@ -159,7 +170,8 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
             parsed.drivername == "postgresql+psycopg"
         ) else ""
         raise StoreError(
-            f"database URL {shown!r}: its driver is not available: {error}{extra}"
+            f"database URL {shown!r}: its driver is not available: "
+            f"{scrub_secrets(error, raw)}{extra}"
         ) from None
     return engine
 

@@ -65,6 +65,7 @@ from mc.store.database import (
     upgrade_schema,
     write_transaction,
 )
+from mc.store.redaction import scrub_secrets
 from mc.store.tables import flows_table
 
 logger = logging.getLogger(__name__)
@@ -140,7 +141,10 @@ class FlowStore:
     """
 
     def __init__(self, url: str | None = None, clock: Callable[[], float] | None = None) -> None:
-        self._engine = make_engine(url or default_db_url())
+        url = url or default_db_url()
+        self._engine = make_engine(url)
+        # Kept to hide its secrets in any text shown (see hide_secrets).
+        self._raw_url = str(url)
         self.clock: Callable[[], float] = clock or time.time
         # The version each loaded Flow object was read at (see save_flow).
         self._versions: weakref.WeakKeyDictionary[Flow, int] = weakref.WeakKeyDictionary()
@@ -155,8 +159,16 @@ class FlowStore:
 
     @property
     def url(self) -> str:
-        """The database URL, with any password hidden."""
+        """The database URL, with its password and secret parameters hidden
+        (see :func:`~mc.store.redaction.redact_db_url`)."""
         return display_url(self._engine.url)
+
+    def hide_secrets(self, text: object) -> str:
+        """Return ``text`` (such as a database error) with this store's URL secrets hidden."""
+        return scrub_secrets(
+            scrub_secrets(text, self._raw_url),
+            self._engine.url.render_as_string(hide_password=False),
+        )
 
     @property
     def dialect(self) -> str:
@@ -724,4 +736,5 @@ def _load_flow_json(key: str, text: str) -> Flow:
         ) from None
     if flow.key != key:
         raise FlowLoadError(f"stored flow {key!r}: its JSON names key {flow.key!r}")
+    flow.json_size_estimate = len(text)  # measured for free (see mc.flows.size_budget)
     return flow

@@ -211,11 +211,11 @@ def test_a_runners_board_forgets_the_tasks_and_jobs_of_a_flow_that_ended():
     assert board.flows["k1"] == ("one", "COMPLETED")
 
 
-def test_lines_show_control_characters_of_keys_and_errors_as_question_marks():
+def test_lines_show_control_characters_of_keys_and_errors_as_escapes():
     from mc.cli.progress import format_event_line
     from mc.flows.events import FlowEvent
 
     line = format_event_line(FlowEvent(0.0, "task_failed", "k\x1b[2J", "lab\x07", task_key="t\r",
                                        status="FAILED", error="bad\x1b]0;title\x07"))
     assert "\x1b" not in line and "\x07" not in line and "\r" not in line
-    assert line.endswith("lab? k?[2J t? FAILED: bad?]0;title?")
+    assert line.endswith("lab\\x07 k\\x1b[2J t\\x0d FAILED: bad\\x1b]0;title\\x07")

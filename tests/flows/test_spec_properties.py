@@ -252,10 +252,15 @@ def mutated_specs(draw: st.DrawFn) -> dict[str, Any]:
             target[draw(st.sampled_from(fields))] = draw(json_values)
         elif mutation == "dangling_reference":
             field = draw(st.sampled_from(["precursors", "successors"]))
-            task[field] = [*(task.get(field) or []), draw(st.text(max_size=4))]
+            before = task.get(field)
+            task[field] = [*(before if isinstance(before, list) else []), draw(st.text(max_size=4))]
         elif mutation == "extra_precursor":
             # May close a cycle, or add a harmless edge.
-            task["precursors"] = [*(task.get("precursors") or []), draw(st.sampled_from(keys))]
+            before = task.get("precursors")
+            task["precursors"] = [
+                *(before if isinstance(before, list) else []),
+                draw(st.sampled_from(keys)),
+            ]
         elif mutation == "self_loop":
             task["precursors"] = [task.get("key", "task_1")]
         elif mutation == "duplicate_key":

@@ -149,12 +149,12 @@ def pick(choices: list[str], picks: Any) -> Any:
 
 
 # Strategies built once: building them inside valid_specs made it slow.
-optional_labels = optional(st.text(max_size=6))
+optional_labels = optional(strategies.spec_text(6))
 optional_json_objects = optional(json_objects)
 optional_picks = optional(st.lists(st.integers(0, 9), max_size=3))
 optional_task_keys = st.just(ABSENT) | st.none()
 task_types = st.sampled_from(["noop", "print", "pkg.Mod"])
-optional_flow_keys = optional(st.text(min_size=1, max_size=8))
+optional_flow_keys = optional(st.text(strategies.SPEC_CHARACTERS, min_size=1, max_size=8))
 optional_cfgs = optional(
     st.fixed_dictionaries({}, optional={"fail_fast": st.none() | st.booleans()})
 )

@@ -124,7 +124,7 @@ def test_unknown_task_params_are_refused(jobs_engine, task_ctx):
 
 def test_bad_task_resources_fail_the_task_naming_the_resource(jobs_engine, task_ctx):
     flow = run(jobs_engine, [shell_task("true", resources={"cores": -1})], task_ctx)
-    assert "resources.cores: expected a positive number, got -1" in flow.tasks["job"]["error"]
+    assert "resources.cores: expected a positive number up to 1e+06, got -1" in flow.tasks["job"]["error"]
 
 
 class ResourceRecordingExecutor(PrebakedExecutor):
@@ -171,7 +171,7 @@ def test_restarted_runner_reconnects_to_the_job_instead_of_resubmitting(task_ctx
     engine = FlowEngine()
     flow = engine.flow_spec_to_flow({"key": "restart", "tasks": [shell_task(command)]})
     engine.tick_flow(flow, task_ctx)
-    assert flow.tasks["job"]["data"]["handle"]["job_dir"].endswith("restart/job")
+    assert flow.tasks["job"]["job"]["handle"]["job_dir"].endswith("restart/job")
     engine.executor_registry.close()
 
     restarted = FlowEngine()
@@ -215,7 +215,8 @@ def test_cancelling_the_flow_stops_its_running_job(jobs_engine, task_ctx):
     assert flow.tasks["job"]["status"] == FAILED
     assert flow.tasks["job"]["error"] == "cancelled: no longer needed"
     assert process_ended(pid), f"job process {pid} still alive after cancel_flow"
-    assert LocalExecutor().poll({"job_dir": job_dir}) == ("FAILED", {"error": "cancelled", "exit_status": None})
+    handle = flow.tasks["job"]["job"]["handle"]
+    assert LocalExecutor().poll(handle) == ("FAILED", {"error": "cancelled", "exit_status": None})
 
 
 def test_job_with_no_engine_ticks_with_the_default_engine(task_ctx):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import signal
 import time
 from pathlib import Path
@@ -41,8 +42,11 @@ def test_four_runner_processes_complete_200_flows_each_task_exactly_once(
         start_runner(db_url, "--until-done", "--interval", "0.05", "--poll", "0", "--batch", "2")
         for _ in range(4)
     ]
-    for runner in runners:
-        _, stderr = runner.communicate(timeout=240)
+    # Read every runner's pipes at once: a runner blocked on a full pipe
+    # would hold its leases and stall the others.
+    with concurrent.futures.ThreadPoolExecutor(len(runners)) as pool:
+        outputs = list(pool.map(lambda runner: runner.communicate(timeout=240), runners))
+    for runner, (_, stderr) in zip(runners, outputs):
         assert runner.returncode == 0, stderr
     lines = record.read_text().splitlines()
     done = collections.Counter(tuple(line.split()[:2]) for line in lines)

@@ -258,3 +258,17 @@ def test_cancelling_the_parent_waits_for_a_leased_child_by_the_engines_sleep_and
     engine.cancel_flow(flow, "no longer needed", task_ctx={"flow_store": flow_store})
     assert "kept it leased for 10 s" in flow.tasks["sub"]["data"]["cancel_error"]
     assert sum(slept) == pytest.approx(10)
+
+
+def test_a_child_key_naming_a_flow_that_is_not_its_child_is_left_alone(flow_store):
+    # A task's data is not trusted: a child_key pointing at another flow is
+    # neither read nor, on cancel, cancelled.
+    parent = flow_store.create_flow(parent_spec(NOOP))
+    engine = FlowEngine()
+    FlowRunner(flow_store, engine).tick()
+    other = flow_store.create_flow({"label": "other", "tasks": [{"key": "wait", "task_type": "noop"}]})
+    flow = flow_store.claim_flow(parent, 60, "test")
+    flow.tasks["sub"]["data"]["child_key"] = other
+    engine.cancel_flow(flow, "test", {"flow_store": flow_store})
+    assert "is not a subflow of" in flow.tasks["sub"]["data"]["cancel_error"]
+    assert flow_store.get_record(other).status == "PENDING"

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mc.errors import FlowSpecError, WiringError
+from mc.flows import size_budget
 from mc.flows.flow import Flow
 from mc.flows.interpolation import interpolate
 from mc.flows.spec import normalize_task_spec
@@ -47,7 +48,7 @@ def wire_task(task_ctx: TaskCtx) -> None:
     for i, wiring in enumerate(wirings):
         where = f"task_params.wirings[{i}]"
         dest = parse_wiring(wiring, where)["dest"]
-        into_params, whole_dict = check_ctx_dest(dest, where, task_ctx.get("flow"))
+        into_params, whole_dict = check_ctx_dest(dest, where, task_ctx.get("flow"), task["key"])
         apply_wiring(
             wiring,
             task_ctx,
@@ -197,7 +198,10 @@ class FlowTaskHandler(BaseTaskHandler):
     def _tick_child(self, child: Flow) -> None:
         engine = self.task_ctx["flow_engine"]
         engine.tick_flow(child, self._child_ctx())
-        self.task["data"]["flow"] = child.to_flow_dict()
+        child_dict = child.to_flow_dict()
+        # Measured by to_flow_dict: a subflow past the budget is not kept.
+        size_budget.check_subflow(self.task_ctx, child)
+        self.task["data"]["flow"] = child_dict
         if child.status == COMPLETED:
             self.task["data"]["flow_data"] = self.task["data"]["flow"]["data"]
             self.task["status"] = COMPLETED
@@ -215,7 +219,7 @@ class FlowTaskHandler(BaseTaskHandler):
         ctx = {
             name: value
             for name, value in self.task_ctx.items()
-            if name not in ("task", "flow", "flow_engine", "proxy_task")
+            if name not in ("task", "flow", "flow_engine", "proxy_task", size_budget.METER_KEY)
         }
         ctx["parent_flow"] = self.task_ctx.get("flow")
         return ctx

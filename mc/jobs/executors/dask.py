@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import subprocess
 import tarfile
@@ -38,12 +39,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mc.errors import ExecutorError
-from mc.jobs.constants import COMPLETED, ENTRYPOINT_FILE, FAILED, LOST, RUNNING
-from mc.jobs.executors.base import JobExecutor, absolute_job_dir
-from mc.jobs.job_dir import read_exit_status
+from mc.errors import ExecutorError, JobOwnershipError
+from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, LOST, RUNNING
+from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
+from mc.jobs.job_dir import NOT_STARTED, RUN_OVER, RUN_UNDER_WAY, read_exit_status, run_state
 
 CANCELLED_FILE = "cancelled"
+_JOB_KEY_RE = re.compile(r"mc-job-[0-9a-f]{32}")
+_CALL_KEY_RE = re.compile(r"mc-call-[0-9a-f]{32}")
 
 # Jobs running in this worker process, by key, so that cancel can stop them.
 _running_here: dict[str, subprocess.Popen[bytes]] = {}
@@ -120,47 +123,86 @@ class DaskExecutor(JobExecutor):
         self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
         (Path(path) / CANCELLED_FILE).unlink(missing_ok=True)
+        token = record_submission(path, "dask")
         key = f"mc-job-{uuid.uuid4().hex}"
         if self.shared_filesystem:
             future = self.client.submit(run_job_dir, path, key, key=key, pure=False)
         else:
             future = self.client.submit(run_packed_job_dir, pack_dir(path), key, key=key, pure=False)
         self._publish(key, future)
-        return {"key": key, "job_dir": path, "shared_filesystem": self.shared_filesystem}
+        return {"key": key, "job_dir": path, "shared_filesystem": self.shared_filesystem, "token": token}
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Return the job's status and outputs (``exit_status``, ``error``)."""
-        key, job_dir = handle["key"], handle["job_dir"]
+        """Return the job's status and outputs (``exit_status``, ``error``).
+
+        On a shared filesystem the job dir has the last word: its exit
+        status ends the job even if its future is stuck (a worker that died
+        without a nanny), and a run still holding its lock is RUNNING even
+        if its future is gone. A job that started and ended without an exit
+        status, or whose future is gone without a trace, is LOST with
+        ``resubmit: False``: it may have run, so only the task's retries may
+        run it again.
+        """
+        key, job_dir = _job_key(handle), owned_job_dir(handle, "dask")
         if (Path(job_dir) / CANCELLED_FILE).exists():
             return FAILED, {"error": "cancelled"}
-        future = self._future(key)
-        if future is None:
-            exit_status = read_exit_status(job_dir) if handle.get("shared_filesystem", True) else None
-            if exit_status is None:
-                return LOST, {"error": f"the Dask cluster no longer knows job {key}"}
+        shared = handle.get("shared_filesystem", True)
+        state = run_state(job_dir) if shared else None
+        exit_status = read_exit_status(job_dir) if shared else None
+        if exit_status is not None and state != RUN_UNDER_WAY:
+            self._drop(key)  # a future still pending must not run the job again
             return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
-        if future.status == "pending":
+        future = self._future(key)
+        if future is not None and future.status == "pending":
+            if state == RUN_OVER:
+                # It ran, and its worker died before it wrote an exit status.
+                self._drop(key)
+                return LOST, {
+                    "resubmit": False,
+                    "error": f"job {key} started on a Dask worker that died; it left no exit status",
+                }
             return RUNNING, {}
-        outcome = self._take(key, future)
-        if outcome[0] != COMPLETED:
-            return outcome
-        result = outcome[1]["result"]
-        if not handle.get("shared_filesystem", True):
-            unpack_dir(result, job_dir)
-        exit_status = read_exit_status(job_dir)
-        if exit_status is None:
-            return FAILED, {"error": "the job ended without writing an exit status"}
-        return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+        if future is not None and future.status == "finished":
+            result = self._take(key, future)[1]["result"]
+            if not shared:
+                unpack_dir(result, job_dir)
+                exit_status = read_exit_status(job_dir)
+                if exit_status is None:
+                    return FAILED, {"error": "the job ended without writing an exit status"}
+                return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+            state, exit_status = run_state(job_dir), read_exit_status(job_dir)
+            if exit_status is None and state != RUN_UNDER_WAY and result != ALREADY_RUNNING_EXIT_STATUS:
+                return FAILED, {"error": f"the job's entrypoint exited {result} without writing an exit status"}
+        elif future is not None:
+            error = self._take(key, future)[1].get("error", "")
+            if not shared:
+                last_line = error.strip().splitlines()[-1] if error.strip() else "lost"
+                return LOST, {"resubmit": False, "error": f"job {key}: {last_line}"}
+        # The future is gone (or refused to run the job again): the job dir tells.
+        if exit_status is not None and state != RUN_UNDER_WAY:
+            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+        if state == RUN_UNDER_WAY:
+            return RUNNING, {}
+        if state == NOT_STARTED and future is None:
+            return LOST, {"error": f"the Dask cluster no longer knows job {key}, and it never started"}
+        return LOST, {"resubmit": False, "error": f"job {key} was lost by the Dask cluster and left no exit status"}
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
-        """Stop the job wherever it runs; its next poll reports FAILED."""
-        key, job_dir = handle["key"], handle["job_dir"]
+        """Stop the job wherever it runs; its next poll reports FAILED.
+
+        Raises :class:`~mc.errors.JobOwnershipError`, touching nothing, for
+        a handle whose token is not its job dir's.
+        """
+        key, job_dir = _job_key(handle), owned_job_dir(handle, "dask")
         (Path(job_dir) / CANCELLED_FILE).write_text("cancelled\n", encoding="utf-8")
+        self._drop(key)
+        self.client.run(stop_job, key)
+
+    def _drop(self, key: str) -> None:
         future = self._future(key)
         if future is not None:
             future.cancel()
             self._forget(key)
-        self.client.run(stop_job, key)
 
     # -- calls ----------------------------------------------------------------
 
@@ -173,7 +215,7 @@ class DaskExecutor(JobExecutor):
 
     def poll_call(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Return RUNNING, the call's outcome, or LOST if the cluster no longer knows it."""
-        key = handle["key"]
+        key = _call_key(handle)
         future = self._future(key)
         if future is None:
             return LOST, {"error": f"the Dask cluster no longer knows call {key}"}
@@ -183,10 +225,11 @@ class DaskExecutor(JobExecutor):
 
     def cancel_call(self, handle: Mapping[str, Any]) -> None:
         """Cancel the call's future (a call already running runs to its end)."""
-        future = self._future(handle["key"])
+        key = _call_key(handle)
+        future = self._future(key)
         if future is not None:
             future.cancel()
-            self._forget(handle["key"])
+            self._forget(key)
 
     # -- bookkeeping ----------------------------------------------------------
 
@@ -236,8 +279,18 @@ class DaskExecutor(JobExecutor):
             self._cluster = None
 
 
-def run_job_dir(job_dir: str, key: str) -> int:
-    """Run ``bash entrypoint.sh`` of ``job_dir`` (on a worker); return its exit status."""
+def run_job_dir(job_dir: str, key: str, fresh: bool = False) -> int:
+    """Run ``bash entrypoint.sh`` of ``job_dir`` (on a worker); return its exit status.
+
+    A job dir that has been started before is not started again: Dask runs
+    a task again when its worker dies, but the job's process, in a session
+    of its own, may still run (or may have ended). Returns 75
+    (:data:`~mc.jobs.constants.ALREADY_RUNNING_EXIT_STATUS`) then, and the
+    executor reads the job dir instead. ``fresh`` is for a job dir just
+    unpacked into a scratch directory.
+    """
+    if not fresh and run_state(job_dir) != NOT_STARTED:
+        return ALREADY_RUNNING_EXIT_STATUS
     process = subprocess.Popen(
         ["bash", str(Path(job_dir) / ENTRYPOINT_FILE)],
         stdin=subprocess.DEVNULL,
@@ -258,7 +311,7 @@ def run_packed_job_dir(packed: bytes, key: str) -> bytes:
     """Unpack a job dir into a temporary directory (on a worker), run it, return it packed."""
     with tempfile.TemporaryDirectory(prefix="mc-job-") as scratch:
         unpack_dir(packed, scratch)
-        run_job_dir(scratch, key)
+        run_job_dir(scratch, key, fresh=True)
         return pack_dir(scratch)
 
 
@@ -273,6 +326,22 @@ def stop_job(key: str) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _job_key(handle: Any) -> str:
+    return _key(handle, _JOB_KEY_RE, "job")
+
+
+def _call_key(handle: Any) -> str:
+    return _key(handle, _CALL_KEY_RE, "call")
+
+
+def _key(handle: Any, pattern: re.Pattern[str], kind: str) -> str:
+    """The handle's key, if it has the form of the keys this executor makes for a ``kind``."""
+    key = handle.get("key") if isinstance(handle, Mapping) else None
+    if not isinstance(key, str) or not pattern.fullmatch(key):
+        raise JobOwnershipError(f"dask executor: {key!r} is not a {kind} key this executor makes; nothing was done")
+    return key
 
 
 def pack_dir(directory: str | os.PathLike[str]) -> bytes:

@@ -10,8 +10,15 @@ CPUs); the rest wait in this executor's queue, which lives in memory: a job
 still queued when its runner stops is reported LOST, and the ``job`` task
 submits it again.
 
-A handle is ``{'job_dir': ...}``; everything else is read from the job dir,
-so a new executor polls the jobs an old one started.
+A handle is ``{'job_dir': ..., 'token': ...}``; everything else is read
+from the job dir, so a new executor polls the jobs an old one started.
+
+Ownership: the executor writes into a job dir (``cancelled``), or signals
+its process, only if the handle's token is the one in the job dir's
+``submission.json`` (see :func:`~mc.jobs.executors.base.owned_job_dir`),
+and it signals a pid only if that process started at the time recorded
+with it. Otherwise it raises :class:`~mc.errors.JobOwnershipError` and does
+nothing.
 """
 
 from __future__ import annotations
@@ -24,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from mc.errors import JobError
-from mc.jobs.constants import COMPLETED, ENTRYPOINT_FILE, FAILED, LOST, QUEUED, RUNNING
-from mc.jobs.executors.base import JobExecutor, absolute_job_dir
-from mc.jobs.job_dir import read_exit_status
+from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, LOST, QUEUED, RUNNING
+from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
+from mc.jobs.job_dir import RUN_UNDER_WAY, read_exit_status, run_state
 
 PID_FILE = "local.pid"
 CANCELLED_FILE = "cancelled"
@@ -59,14 +66,15 @@ class LocalExecutor(JobExecutor):
         path = absolute_job_dir(job_dir)
         for stale in (PID_FILE, CANCELLED_FILE):
             (Path(path) / stale).unlink(missing_ok=True)
+        token = record_submission(path, "local")
         self._queue.append(path)
         self._start_queued()
-        return {"job_dir": path}
+        return {"job_dir": path, "token": token}
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Return the job's status and outputs (``exit_status``, ``error``)."""
         self._start_queued()
-        job_dir = _job_dir_of(handle)
+        job_dir = owned_job_dir(handle, "local")
         if (Path(job_dir) / CANCELLED_FILE).exists():
             return FAILED, {"error": "cancelled", "exit_status": read_exit_status(job_dir)}
         exit_status = read_exit_status(job_dir)
@@ -84,11 +92,23 @@ class LocalExecutor(JobExecutor):
         exit_status = read_exit_status(job_dir)
         if exit_status is not None:
             return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+        if run_state(job_dir) == RUN_UNDER_WAY:
+            # Our start was refused (it exited 75): another run holds the lock.
+            return RUNNING, {"pid": None, "note": "another run of this job dir holds its lock"}
+        if _logged_refusal(job_dir):
+            return FAILED, {
+                "error": f"the job did not start (exit status {ALREADY_RUNNING_EXIT_STATUS}): another "
+                "run of its job dir held the lock, and it has ended without an exit status",
+            }
         return FAILED, {"error": f"the job's process (pid {pid}) ended without writing an exit status"}
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
-        """Stop the job (or drop it from the queue); its next poll reports FAILED."""
-        job_dir = _job_dir_of(handle)
+        """Stop the job (or drop it from the queue); its next poll reports FAILED.
+
+        Raises :class:`~mc.errors.JobOwnershipError`, touching nothing, for
+        a handle whose token is not its job dir's.
+        """
+        job_dir = owned_job_dir(handle, "local")
         (Path(job_dir) / CANCELLED_FILE).write_text("cancelled\n", encoding="utf-8")
         if job_dir in self._queue:
             self._queue.remove(job_dir)
@@ -139,13 +159,6 @@ def _start_detached(job_dir: str) -> int:
     return pid
 
 
-def _job_dir_of(handle: Mapping[str, Any]) -> str:
-    job_dir = handle.get("job_dir") if isinstance(handle, Mapping) else None
-    if not isinstance(job_dir, str):
-        raise JobError(f"local executor: handle {handle!r} has no 'job_dir'")
-    return job_dir
-
-
 def _read_pid(job_dir: str) -> int | None:
     try:
         return int((Path(job_dir) / PID_FILE).read_text(encoding="utf-8").split()[0])
@@ -175,19 +188,22 @@ def _runs_job(pid: int, job_dir: str) -> bool:
 
     After a reboot the pid in ``local.pid`` may belong to another process:
     that one is neither the job nor to be killed. The job is known by the
-    start time recorded with its pid (which an exec does not change); for a
-    pid recorded without one, by ``entrypoint.sh`` on its command line.
+    start time recorded with its pid (which an exec does not change).
     """
     if not _alive(pid):
         return False
     recorded = _recorded_start_time(job_dir)
-    if recorded is not None:
-        return _start_time(pid) in (recorded, None)
+    # No recorded start time (the process had ended before it could be read),
+    # or none to read now: it is not known to be the job, so never signalled.
+    return recorded is not None and _start_time(pid) == recorded
+
+
+def _logged_refusal(job_dir: str) -> bool:
+    """Return True if the job's start was refused because another run held the lock."""
     try:
-        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        return "MissionControl: not started" in (Path(job_dir) / LOG_FILE).read_text(errors="replace")
     except OSError:
-        return True  # no /proc here: trust the pid
-    return os.fsencode(str(Path(job_dir) / ENTRYPOINT_FILE)) in arguments
+        return False
 
 
 def _alive(pid: int) -> bool:

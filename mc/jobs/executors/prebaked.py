@@ -39,7 +39,7 @@ from mc.jobs.constants import (
     STDOUT_FILE,
     WORK_DIR_NAME,
 )
-from mc.jobs.executors.base import JobExecutor, absolute_job_dir
+from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
 from mc.jobs.job_dir import read_exit_status, read_job_meta
 
 PREBAKED_OUTPUTS_FILE = "prebaked_outputs.json"
@@ -103,6 +103,7 @@ class PrebakedExecutor(JobExecutor):
         """Write the job_type's canned results into the job dir; return its handle."""
         self.prepare(job_dir, resources)
         path = Path(absolute_job_dir(job_dir))
+        token = record_submission(str(path), "prebaked")
         meta = read_job_meta(path)
         self.submitted.append({key: meta[key] for key in ("key", "job_type", "job_params")})
         entry = self.prebaked.get(meta["job_type"])
@@ -114,7 +115,7 @@ class PrebakedExecutor(JobExecutor):
                 encoding="utf-8",
             )
             (path / EXIT_STATUS_FILE).write_text("1\n", encoding="utf-8")
-            return {"job_dir": str(path)}
+            return {"job_dir": str(path), "token": token}
         for relative, text in entry.files.items():
             target = path / WORK_DIR_NAME / relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -125,11 +126,11 @@ class PrebakedExecutor(JobExecutor):
         (path / STDOUT_FILE).write_text(entry.stdout, encoding="utf-8")
         (path / STDERR_FILE).write_text(entry.stderr, encoding="utf-8")
         (path / EXIT_STATUS_FILE).write_text(f"{entry.exit_status}\n", encoding="utf-8")
-        return {"job_dir": str(path)}
+        return {"job_dir": str(path), "token": token}
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Report the job finished, with ``parsed_outputs`` if outputs were prebaked."""
-        job_dir = Path(handle["job_dir"])
+        job_dir = Path(owned_job_dir(handle, "prebaked"))
         exit_status = read_exit_status(job_dir)
         if exit_status is None:
             return LOST, {"error": "no prebaked results in the job dir"}

@@ -66,7 +66,15 @@ def test_calls_run_on_the_cluster(executor):
 
 
 def test_unknown_handle_is_lost(executor):
-    assert executor.poll_call({"key": "mc-call-unknown"})[0] == "LOST"
+    assert executor.poll_call({"key": "mc-call-" + "0" * 32})[0] == "LOST"
+
+
+def test_a_key_this_executor_did_not_make_is_refused(executor):
+    from mc.errors import JobOwnershipError
+
+    for handle in ({"key": "mc-job-" + "0" * 32}, {"key": "someone-elses-dataset"}):
+        with pytest.raises(JobOwnershipError, match="nothing was done"):
+            executor.poll_call(handle)
 
 
 def test_pack_and_unpack_round_trip_a_directory(tmp_path):
@@ -102,8 +110,11 @@ def test_call_task_runs_on_dask_in_a_flow(executor):
 def test_unreachable_scheduler_is_an_executor_error(tmp_path):
     # A poll's ExecutorError leaves the job task RUNNING until the scheduler is back.
     from mc.errors import ExecutorError
+    from mc.jobs.executors.base import record_submission
 
     executor = DaskExecutor(address="tcp://127.0.0.1:9", connect_timeout_s=0.5)
+    handle = {"key": "mc-job-" + "0" * 32, "job_dir": str(tmp_path), "shared_filesystem": True,
+              "token": record_submission(str(tmp_path), "dask")}
     with pytest.raises(ExecutorError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
-        executor.poll({"key": "mc-job-x", "job_dir": str(tmp_path), "shared_filesystem": True})
+        executor.poll(handle)
     executor.close()

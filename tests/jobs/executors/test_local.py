@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mc.errors import JobConfigError, JobError
+from mc.jobs.executors.base import record_submission
 from mc.jobs.executors.local import LocalExecutor
 from tests.jobs.conftest import poll_until_finished, process_ended
 
@@ -91,7 +92,7 @@ def test_a_pid_reused_by_another_process_is_not_taken_for_the_job(build):
     # After a reboot, local.pid may name some other live process.
     job_dir = build("true")
     Path(job_dir, "local.pid").write_text(f"{os.getpid()}\n")
-    status, outputs = LocalExecutor().poll({"job_dir": job_dir})
+    status, outputs = LocalExecutor().poll({"job_dir": job_dir, "token": record_submission(job_dir, "local")})
     assert status == "FAILED"
     assert "ended without writing an exit status" in outputs["error"]
 
@@ -100,7 +101,7 @@ def test_a_pid_with_another_start_time_is_not_taken_for_the_job(build):
     # The start time recorded with the pid tells the job from a later process.
     job_dir = build("true")
     Path(job_dir, "local.pid").write_text(f"{os.getpid()} 1\n")
-    status, outputs = LocalExecutor().poll({"job_dir": job_dir})
+    status, outputs = LocalExecutor().poll({"job_dir": job_dir, "token": record_submission(job_dir, "local")})
     assert status == "FAILED"
     assert "ended without writing an exit status" in outputs["error"]
 

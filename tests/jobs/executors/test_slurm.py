@@ -10,6 +10,7 @@ import pytest
 
 from mc.errors import ExecutorError
 from mc.jobs.executors import slurm as slurm_module
+from mc.jobs.executors.base import record_submission
 from mc.jobs.executors.slurm import SlurmExecutor, parse_scontrol_record, sbatch_options
 from tests.jobs.conftest import poll_until_finished
 
@@ -100,11 +101,13 @@ def test_requeued_job_is_followed_to_its_end(executor, build):
 
 def test_job_gone_from_the_controller_is_read_from_its_exit_status_file(executor, tmp_path, slurm_cluster):
     (tmp_path / "exit_status").write_text("0\n")
-    assert executor.poll({"job_id": "999999", "job_dir": str(tmp_path)}) == ("COMPLETED", {"exit_status": 0})
+    handle = {"job_id": "999999", "job_dir": str(tmp_path), "token": record_submission(str(tmp_path), "slurm")}
+    assert executor.poll(handle) == ("COMPLETED", {"exit_status": 0})
 
 
 def test_job_gone_without_an_exit_status_fails_saying_so(executor, tmp_path, slurm_cluster):
-    status, outputs = executor.poll({"job_id": "999998", "job_dir": str(tmp_path)})
+    handle = {"job_id": "999998", "job_dir": str(tmp_path), "token": record_submission(str(tmp_path), "slurm")}
+    status, outputs = executor.poll(handle)
     assert status == "FAILED"
     assert "gone from the controller and left no exit status" in outputs["error"]
 
