@@ -241,7 +241,7 @@ def ui_server(demo_store: DemoStore, tmp_path: Path) -> Iterator[UiServer]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def chromium() -> Iterator[Any]:
     """Headless Chromium driven by Selenium through the system chromedriver (no downloads)."""
     try:
         from selenium import webdriver
@@ -264,6 +264,20 @@ def browser() -> Iterator[Any]:
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def browser(chromium: Any) -> Iterator[Any]:
+    """The session's Chromium, on a blank page with an empty console log, and left on one.
+
+    A page left open would go on polling a server that has stopped, and its
+    errors would reach the next test's console log.
+    """
+    chromium.get("about:blank")
+    chromium.get_log("browser")
+    yield chromium
+    chromium.get("about:blank")
+    chromium.get_log("browser")
 
 
 @pytest.fixture

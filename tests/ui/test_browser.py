@@ -29,6 +29,13 @@ def rows(browser, selector):
     )
 
 
+def texts(browser, selector):
+    """The text of each element that ``selector`` matches, read at one moment (the page redraws itself)."""
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.innerText.trim())", selector
+    )
+
+
 def console_errors(browser):
     """What the page logged as errors: failed requests, script errors, Content-Security-Policy refusals."""
     return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
@@ -78,8 +85,7 @@ def test_running_flow_page_updates_when_tasks_finish_without_reload(browser, ui_
     wait_for(browser, lambda b: task_status(b, "summary") == "COMPLETED", "the page did not show the last task")
     assert browser.execute_script("return window.mcSentinel") == "the same page"
     assert browser.find_element("css selector", "body").get_attribute("data-sentinel") == "1"
-    title_status = browser.find_element("css selector", "#title .badge").text
-    assert title_status == "COMPLETED"
+    wait_for(browser, lambda b: texts(b, "#title .badge") == ["COMPLETED"], "the flow's status did not change")
     browser.save_screenshot(str(artifacts_dir / "flow-page-completed.png"))
     assert (artifacts_dir / "flow-page-completed.png").stat().st_size > 10_000
     assert console_errors(browser) == []
@@ -119,42 +125,39 @@ def test_a_tasks_output_shows_when_it_is_picked(browser, ui_server, demo_store):
     browser.get(ui_server.url + "/flows/sweep")
     wait_for(browser, lambda b: task_status(b, "sweep/evaluate_2") == "RUNNING", "the tasks did not show")
     browser.find_element("css selector", "#tasks tr[data-path='sweep/evaluate_2'] button.task-name").click()
-    log = wait_for(browser, lambda b: b.find_elements("css selector", "#log-body pre.log[data-source='stdout']"),
-                   "no output shown")
-    assert log[0].text == "item gamma working"
-    assert browser.find_element("id", "log-task").text == "sweep/evaluate_2"
+    wait_for(browser, lambda b: texts(b, "#log-body pre.log[data-source='stdout']") == ["item gamma working"],
+             "the task's output did not show")
+    assert texts(browser, "#log-task") == ["sweep/evaluate_2"]
     assert browser.current_url.endswith("#task=sweep%2Fevaluate_2")
 
 
 def test_a_tasks_output_follows_the_job(browser, ui_server, demo_store):
     browser.get(ui_server.url + "/flows/sweep#task=sweep%2Fevaluate_0")
-    wait_for(browser, lambda b: [e.text for e in b.find_elements("css selector", "pre.log[data-source='stdout']")] == ["item alpha working"],
+    wait_for(browser, lambda b: texts(b, "pre.log[data-source='stdout']") == ["item alpha working"],
              "the output of the task named in the URL did not show")
     demo_store.open_gate()
     demo_store.run_until(lambda: demo_store.status("sweep") == "COMPLETED")
-    wait_for(browser, lambda b: [e.text for e in b.find_elements("css selector", "pre.log[data-source='stdout']")]
-             == ["item alpha working\nitem alpha done"], "the output did not follow the job")
+    wait_for(browser, lambda b: texts(b, "pre.log[data-source='stdout']") == ["item alpha working\nitem alpha done"],
+             "the output did not follow the job")
 
 
 def test_a_script_in_a_label_is_shown_as_text_and_never_runs(browser, ui_server, demo_store):
     browser.get(ui_server.url + "/flows/hostile")
-    wait_for(browser, lambda b: b.find_element("id", "flow-label").text == HOSTILE_LABEL, "the label did not show as text")
-    task_label = browser.find_element("css selector", "#tasks tr[data-path='x'] .task-label").text
-    assert task_label == HOSTILE_LABEL
+    wait_for(browser, lambda b: texts(b, "#flow-label") == [HOSTILE_LABEL], "the label did not show as text")
+    assert texts(browser, "#tasks tr[data-path='x'] .task-label") == [HOSTILE_LABEL]
     svg_text = browser.execute_script("return document.querySelector('#graph svg').textContent")
     assert HOSTILE_LABEL in svg_text
     assert browser.execute_script("return window.__mc_xss") is None
     assert browser.execute_script("return document.querySelectorAll('main img, main script').length") == 0
     assert console_errors(browser) == []
     browser.get(ui_server.url + "/")
-    wait_for(browser, lambda b: [e.text for e in b.find_elements("css selector", "tr[data-key='hostile'] td.label")]
-             == [HOSTILE_LABEL], "the label did not show as text in the list")
+    wait_for(browser, lambda b: texts(b, "tr[data-key='hostile'] td.label") == [HOSTILE_LABEL],
+             "the label did not show as text in the list")
     assert browser.execute_script("return window.__mc_xss") is None
     assert browser.execute_script("return document.querySelectorAll('main img, main script').length") == 0
 
 
 def test_what_a_task_printed_shows_from_its_task_log(browser, ui_server, demo_store):
     browser.get(ui_server.url + "/flows/done#task=b")
-    log = wait_for(browser, lambda b: b.find_elements("css selector", "pre.log[data-source='log']"), "no task log shown")
-    assert log[0].text == "hello from b"
-    assert "task log" in browser.find_element("id", "log-body").text
+    wait_for(browser, lambda b: texts(b, "pre.log[data-source='log']") == ["hello from b"], "no task log shown")
+    assert "task log" in texts(browser, "#log-body")[0]
