@@ -63,12 +63,15 @@ def sweep_spec(gate: Path) -> dict[str, Any]:
         "tasks": [
             {"key": "prepare", "task_type": "noop"},
             {
-                "key": "fits", "task_type": "spread", "precursors": ["prepare"],
+                "key": "fits",
+                "task_type": "spread",
+                "precursors": ["prepare"],
                 "task_params": {
                     "items": "$ctx.flow.data.xs",
                     "mapping_params": {
                         "skeleton": {
-                            "key": "fit", "task_type": "job",
+                            "key": "fit",
+                            "task_type": "job",
                             "task_params": {"job_type": "fit", "job_params": {"command": command}},
                         },
                         "wirings": ["ctx.item.value => task_params.job_params.x"],
@@ -88,25 +91,30 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def main() -> int:
-    """Build the store, serve it, take the screenshot."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.support.ui import WebDriverWait
+def build_demo(root: Path) -> tuple[FlowStore, FlowEngine, str, str]:
+    """Store the demo flows under ``root`` and tick until two fits are done and two running.
 
-    root = Path(tempfile.mkdtemp(prefix="mc-ui-screenshot-"))
-    gate = root / "gate"
+    Returns the store, the engine (whose executor runs the jobs), the
+    database URL and the sweep's key.
+    """
     db_url = f"sqlite:///{root / 'demo.db'}"
     store = FlowStore(db_url)
     engine = FlowEngine(task_output=TaskLogs(root / "logs"))
     engine.register_executor("local", LocalExecutor(max_jobs=4), replace=True)
     runner = FlowRunner(
-        store, engine, poll_interval_s=0.0,
+        store,
+        engine,
+        poll_interval_s=0.0,
         task_ctx={"job_types": JobTypeRegistry({"fit": FitJob}), "jobs_root": str(root / "jobs")},
     )
-    store.create_flow({"key": "8d41e0c2-calibration", "label": "calibration",
-                       "tasks": [{"key": "measure", "task_type": "noop"}]})
-    key = store.create_flow(sweep_spec(gate))
+    store.create_flow(
+        {
+            "key": "8d41e0c2-calibration",
+            "label": "calibration",
+            "tasks": [{"key": "measure", "task_type": "noop"}],
+        }
+    )
+    key = store.create_flow(sweep_spec(root / "gate"))
     deadline = time.monotonic() + 60
     while True:
         runner.tick()
@@ -114,18 +122,55 @@ def main() -> int:
         items = tasks.get("proxied_task", {}).get("data", {}).get("flow", {}).get("tasks", {})
         statuses = sorted(task["status"] for task in items.values())
         if statuses == ["COMPLETED", "COMPLETED", "RUNNING", "RUNNING"]:
-            break
+            return store, engine, db_url, key
         if time.monotonic() > deadline:
             raise SystemExit(f"the demo flow did not get there: {statuses}")
         time.sleep(0.1)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "mc", "ui", "--db", db_url, "--port", str(port), "--logs-root", str(root / "logs")])
+
+
+def take_screenshot(url: str) -> None:
+    """Open ``url`` in headless Chromium and save the screenshot to :data:`OUTPUT`."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                     f"--window-size={WINDOW[0]},{WINDOW[1]}", "--force-device-scale-factor=1"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(argument)
-    browser = None
+    browser = webdriver.Chrome(
+        options=options, service=Service(executable_path="/usr/bin/chromedriver")
+    )
+    try:
+        browser.get(url)
+        WebDriverWait(browser, 20).until(
+            lambda b: (
+                b.find_elements("css selector", "pre.log[data-source='stdout']")
+                and b.find_elements("css selector", "#graph svg")
+            )
+        )
+        time.sleep(0.5)
+        browser.execute_script("window.scrollTo(0, 0)")
+        OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(OUTPUT))
+    finally:
+        browser.quit()
+
+
+def main() -> int:
+    """Build the store, serve it, take the screenshot."""
+    root = Path(tempfile.mkdtemp(prefix="mc-ui-screenshot-"))
+    store, engine, db_url, key = build_demo(root)
+    port = free_port()
+    command = ["mc", "ui", "--db", db_url, "--port", str(port), "--logs-root", str(root / "logs")]
+    server = subprocess.Popen([sys.executable, "-m", *command])
     try:
         for _ in range(100):
             try:
@@ -133,22 +178,11 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.1)
-        browser = webdriver.Chrome(options=options, service=Service(executable_path="/usr/bin/chromedriver"))
-        browser.get(f"http://127.0.0.1:{port}/flows/{key}#task=fits%2Ffit_3")
-        WebDriverWait(browser, 20).until(
-            lambda b: b.find_elements("css selector", "pre.log[data-source='stdout']")
-            and b.find_elements("css selector", "#graph svg")
-        )
-        time.sleep(0.5)
-        browser.execute_script("window.scrollTo(0, 0)")
-        OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(OUTPUT))
+        take_screenshot(f"http://127.0.0.1:{port}/flows/{key}#task=fits%2Ffit_3")
     finally:
-        if browser is not None:
-            browser.quit()
         server.terminate()
         server.wait(10)
-        gate.write_text("go")
+        (root / "gate").write_text("go")  # the jobs end
         engine.close()
         store.close()
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size // 1024} KiB)")

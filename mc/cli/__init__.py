@@ -6,7 +6,8 @@ status; it exits 0 only if the flow COMPLETED. Meanwhile it shows progress
 (see :mod:`mc.cli.progress`): a live display on a terminal, else a line per
 task change on stderr; ``--events FILE`` appends every event as JSON.
 ``mc logs`` is in :mod:`mc.cli.logs`. ``mc validate FILE`` checks a
-spec, and that ``mc run`` would find its task types.
+spec, and that ``mc run`` would find its task types. ``mc upgrade-spec FILE``
+rewrites a MissionControl 0.x spec in today's spelling.
 
 Exit codes: 0 success; 1 the flow FAILED (or did not end); 2 bad input (a
 file that cannot be read or parsed, an invalid spec, bad arguments).
@@ -23,19 +24,20 @@ from typing import Any, TextIO
 
 from mc import __version__
 from mc.cli.arguments import add_max_flow_mb, max_flow_bytes, positive_int
+from mc.cli.graph_command import add_graph_command
+from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
+from mc.cli.logs import add_logs_command
 from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, task_table
+from mc.cli.spec_files import load_flow_spec_file
+from mc.cli.store_commands import add_store_commands
+from mc.cli.terminal import printable
+from mc.cli.ui_commands import add_ui_commands
+from mc.cli.upgrade_command import add_upgrade_command
 from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
-from mc.flows.flow import Flow
 from mc.flows.events import JsonLinesEventWriter, call_all
+from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
-from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
-from mc.cli.spec_files import load_flow_spec_file
-from mc.cli.logs import add_logs_command
-from mc.cli.terminal import printable
-from mc.cli.store_commands import add_store_commands
-from mc.cli.graph_command import add_graph_command
-from mc.cli.ui_commands import add_ui_commands
 
 EXIT_OK = 0
 EXIT_FLOW_FAILED = 1
@@ -92,6 +94,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_store_commands(commands)
     add_graph_command(commands)
     add_logs_command(commands)
+    add_upgrade_command(commands)
     add_ui_commands(commands)
     return parser
 
@@ -252,12 +255,10 @@ def format_task_table(flow: Flow) -> str:
     """
     rows = [("TASK", "TYPE", "STATUS", "DURATION")]
     for key, task in flow.tasks.items():
-        rows.append(
-            (printable(key), printable(task["task_type"]), task["status"], _duration(task))
-        )
+        rows.append((printable(key), printable(task["task_type"]), task["status"], _duration(task)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
 

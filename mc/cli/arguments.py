@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Callable
 from typing import Any
 
 
-def number_type(convert: Callable[[str], Any], minimum: float, inclusive: bool) -> Callable[[str], Any]:
+def number_type(
+    convert: Callable[[str], Any], minimum: float, inclusive: bool
+) -> Callable[[str], Any]:
     """Return an argparse type: ``convert`` the text, and refuse values below ``minimum``.
 
     With ``inclusive`` false, ``minimum`` itself is refused too; NaN always is.
@@ -20,7 +23,7 @@ def number_type(convert: Callable[[str], Any], minimum: float, inclusive: bool) 
             value = convert(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
-        if value < minimum or (not inclusive and value == minimum) or value != value:
+        if math.isnan(value) or value < minimum or (not inclusive and value == minimum):
             relation = "at least" if inclusive else "more than"
             raise argparse.ArgumentTypeError(f"expected {relation} {minimum:g}, got {text}")
         return value
@@ -96,7 +99,10 @@ non_negative_duration = duration_type(0.0, inclusive=True)
 def add_max_flow_mb(parser: argparse.ArgumentParser) -> None:
     """Add ``--max-flow-mb``: the size budget of each flow (see mc.flows.size_budget)."""
     parser.add_argument(
-        "--max-flow-mb", type=positive_float, default=64.0, metavar="MB",
+        "--max-flow-mb",
+        type=positive_float,
+        default=64.0,
+        metavar="MB",
         help="a task that would grow its flow's JSON past this many MiB fails (default 64)",
     )
 

@@ -26,27 +26,39 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     """Add the job options to the parser of ``mc run`` or ``mc runner``."""
     group = parser.add_argument_group("what specs may do with jobs (the operator's choice)")
     group.add_argument(
-        "--allow-executor", action="append", default=[], metavar="NAME",
+        "--allow-executor",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="an executor that specs may name besides local, inline, threads and processes, "
         "e.g. dask or slurm (repeatable)",
     )
     group.add_argument(
-        "--jobs-root", action="append", default=[], metavar="DIR",
+        "--jobs-root",
+        action="append",
+        default=[],
+        metavar="DIR",
         help="a directory under which job dirs may go; the first is where they go "
         "(repeatable; default $MC_JOBS_ROOT, else ./mc_jobs)",
     )
     group.add_argument(
-        "--allow-job-dir-outside-root", action="store_true",
+        "--allow-job-dir-outside-root",
+        action="store_true",
         help="let a spec's task_params.job_dir point outside the jobs roots",
     )
     group.add_argument(
-        "--allow-slurm-directive", action="append", default=[], metavar="OPTION",
+        "--allow-slurm-directive",
+        action="append",
+        default=[],
+        metavar="OPTION",
         help="an sbatch option (such as gres, or --qos) that specs' extra_directives may "
         "use on the slurm executor (repeatable; needs slurm allowed)",
     )
 
 
-def configure_jobs(args: argparse.Namespace, engine: FlowEngine, default_executor: str | None = None) -> dict[str, Any]:
+def configure_jobs(
+    args: argparse.Namespace, engine: FlowEngine, default_executor: str | None = None
+) -> dict[str, Any]:
     """Apply the job options to ``engine``; return the task context entries they make.
 
     Raises :class:`~mc.errors.MCError` (a usage error) for options that do
@@ -59,7 +71,9 @@ def configure_jobs(args: argparse.Namespace, engine: FlowEngine, default_executo
         allowed.append(default_executor)
     if args.allow_slurm_directive:
         if "slurm" not in allowed:
-            raise MCError("--allow-slurm-directive needs the slurm executor allowed: add --allow-executor slurm")
+            raise MCError(
+                "--allow-slurm-directive needs the slurm executor allowed: add --allow-executor slurm"
+            )
         from mc.jobs.executors.slurm import SlurmExecutor
 
         engine.register_executor(
@@ -77,7 +91,7 @@ def configure_jobs(args: argparse.Namespace, engine: FlowEngine, default_executo
 
 def warn_if_root(stream: TextIO, command: str) -> None:
     """Print, once per process, a warning that ``command`` runs as root."""
-    global _warned_about_root
+    global _warned_about_root  # noqa: PLW0603 - once per process, as documented
     if _warned_about_root or not hasattr(os, "geteuid") or os.geteuid() != 0:
         return
     _warned_about_root = True

@@ -1,4 +1,4 @@
-"""``mc ui`` (a read-only status page in the browser) and ``mc report KEY`` (the same page as one file).
+"""``mc ui``, a read-only status page in the browser, and ``mc report KEY``, that page as one file.
 
 ``mc ui`` serves :mod:`mc.ui.app` with uvicorn; it needs the ``ui`` extra
 (``pip install 'missioncontrol[ui]'``). It binds to 127.0.0.1 unless told
@@ -33,34 +33,48 @@ DEFAULT_PORT = 8765
 
 
 def add_ui_commands(commands: Any) -> None:
-    """Add ``ui`` and ``report`` to ``commands`` (what ``ArgumentParser.add_subparsers`` returned)."""
+    """Add ``ui`` and ``report`` to ``commands`` (from ``ArgumentParser.add_subparsers``)."""
     from mc.cli.store_commands import _add_db
 
     ui = commands.add_parser("ui", help="serve a read-only, live status page of the stored flows")
     _add_db(ui)
-    ui.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
     ui.add_argument(
-        "--port", type=_port, default=DEFAULT_PORT, metavar="N", help=f"port (default {DEFAULT_PORT})"
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
     )
     ui.add_argument(
-        "--allow-remote", action="store_true",
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        metavar="N",
+        help=f"port (default {DEFAULT_PORT})",
+    )
+    ui.add_argument(
+        "--allow-remote",
+        action="store_true",
         help="allow a --host other than a loopback address: anyone who reaches it reads every flow",
     )
     _add_logs_root(ui)
     ui.set_defaults(command=_ui_command)
 
-    report = commands.add_parser("report", help="write a flow's status page as one self-contained HTML file")
+    report = commands.add_parser(
+        "report", help="write a flow's status page as one self-contained HTML file"
+    )
     report.add_argument("key", help="the flow's key, or a unique prefix of it")
     _add_db(report)
-    report.add_argument("--output", "-o", default=None, metavar="FILE", help="write here (default: standard output)")
+    report.add_argument(
+        "--output", "-o", default=None, metavar="FILE", help="write here (default: standard output)"
+    )
     _add_logs_root(report)
     report.set_defaults(command=_report_command)
 
 
 def _add_logs_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--logs-root", default=None, metavar="DIR",
-        help="where the runners put task logs (default: $MC_LOGS_ROOT, else mc_logs), as for mc logs",
+        "--logs-root",
+        default=None,
+        metavar="DIR",
+        help="where the runners put task logs, as for mc logs "
+        "(default: $MC_LOGS_ROOT, else mc_logs)",
     )
 
 
@@ -68,7 +82,9 @@ def _port(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a port number from 1 to 65535, got {text!r}"
+        ) from None
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {value}")
     return value
@@ -99,9 +115,10 @@ def _ui_command(args: argparse.Namespace) -> int:
     loopback = is_loopback(args.host)
     if not loopback and not args.allow_remote:
         print(
-            f"mc ui: --host {printable(args.host)} is not a loopback address: the status page has no "
-            "authentication, so anyone who can reach it could read every flow. Add --allow-remote "
-            "to bind there anyway (behind a firewall or an authenticating proxy), or keep the "
+            f"mc ui: --host {printable(args.host)} is not a loopback address: the status page "
+            "has no authentication, so anyone who can reach it could read every flow. Add "
+            "--allow-remote to bind there anyway (behind a firewall or an authenticating proxy), "
+            "or keep the "
             f"default {DEFAULT_HOST} and use an SSH tunnel",
             file=sys.stderr,
         )
@@ -136,7 +153,10 @@ def _ui_command(args: argparse.Namespace) -> int:
     app = create_app(store, allowed_hosts=allowed, logs_root=args.logs_root)
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
-    print(f"mc ui: read-only status page at http://{shown_host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    print(
+        f"mc ui: read-only status page at http://{shown_host}:{args.port}/ (Ctrl-C stops it)",
+        flush=True,
+    )
     try:
         server.run(sockets=[listening])
     finally:
@@ -181,7 +201,10 @@ def _report_command(args: argparse.Namespace) -> int:
     try:
         Path(args.output).write_text(text, encoding="utf-8")
     except OSError as error:
-        print(f"mc report: cannot write {printable(args.output)}: {error.strerror or error}", file=sys.stderr)
+        print(
+            f"mc report: cannot write {printable(args.output)}: {error.strerror or error}",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     print(f"mc report: wrote {printable(args.output)}", file=sys.stderr)
     return EXIT_OK

@@ -32,7 +32,8 @@ successors so). Only the flow writes a task's ``status``: the engine moves a
 task between statuses through the public methods of the state machine
 (:meth:`Flow.start_ready`, :meth:`Flow.complete`, :meth:`Flow.fail`,
 :meth:`Flow.retry_later`, :meth:`Flow.skip_pending`, :meth:`Flow.skip_stuck`,
-:meth:`Flow.reset`), which check their input, raise
+:meth:`Flow.reset`; and :meth:`Flow.add_task` and :meth:`Flow.add_edge`,
+which change the graph), which check their input, raise
 :class:`~mc.errors.FlowError` on a task that is unknown or in the wrong
 status, and update the indexes with work proportional to the tasks that
 change.
@@ -45,12 +46,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mc.errors import FlowError, FlowLoadError, FlowSpecError
 from mc.flows import spec as flow_spec
 from mc.flows.spec import DEFAULT_TRIGGER_RULE, FORMAT_VERSION, ROOT_TASK_KEY, TASK_SPEC_FIELDS
+from mc.flows.spec import normalize_flow_spec as _normalize_flow_spec
 from mc.flows.statuses import (
     COMPLETED,
     FAILED,
@@ -98,6 +100,9 @@ def trigger_verdict(
         return True if not unfinished else None
     raise ValueError(f"unknown trigger rule {rule!r}")
 
+
+# Marks an argument left out, where None is a (bad) spec to refuse.
+_NO_SPEC: Any = object()
 
 _FLOW_FIELDS = ("key", "label", "cfg", "data", "status", "depth", "parent_key", "num_ticks")
 
@@ -151,13 +156,23 @@ class Flow:
     # -- building -----------------------------------------------------------
 
     @classmethod
-    def from_flow_spec(cls, spec: Mapping[str, Any]) -> Flow:
+    def from_flow_spec(
+        cls,
+        spec: Any = _NO_SPEC,
+        *,
+        flow_spec: Any = _NO_SPEC,
+    ) -> Flow:
         """Validate a flow spec and build a PENDING flow from it.
 
-        Raises :class:`~mc.errors.FlowSpecError` on a bad spec; nothing is
-        built then.
+        The spec is the first argument, or the keyword ``flow_spec`` (as
+        MissionControl 0.x wrote it). Raises
+        :class:`~mc.errors.FlowSpecError` on a bad spec; nothing is built
+        then.
         """
-        return cls._from_trusted_dict(flow_spec.normalize_flow_spec(spec))
+        if (spec is _NO_SPEC) == (flow_spec is _NO_SPEC):
+            raise TypeError("Flow.from_flow_spec() takes one spec: spec or flow_spec=")
+        chosen = spec if flow_spec is _NO_SPEC else flow_spec
+        return cls._from_trusted_dict(_normalize_flow_spec(chosen))
 
     @classmethod
     def from_flow_dict(cls, flow_dict: Mapping[str, Any], copy: bool = True) -> Flow:
@@ -316,9 +331,9 @@ class Flow:
             self._successors[self._position[pre]].append(place)
         for succ in successors:
             succ_task = self.tasks[succ]
-            succ_task["precursors"] = [
-                p for p in succ_task["precursors"] if p != ROOT_TASK_KEY
-            ] + [key]
+            succ_task["precursors"] = [p for p in succ_task["precursors"] if p != ROOT_TASK_KEY] + [
+                key
+            ]
             self._successors[place].append(self._position[succ])
         verdict = self._judge_pending(place)
         if verdict is False:
@@ -371,8 +386,8 @@ class Flow:
                     path.append(came_from[path[-1]])  # type: ignore[arg-type]
                 cycle = [new_key, *reversed(path), new_key]
                 raise FlowSpecError(
-                    "task", f"adding {new_key!r} would make a dependency cycle: "
-                    + " -> ".join(cycle)
+                    "task",
+                    f"adding {new_key!r} would make a dependency cycle: " + " -> ".join(cycle),
                 )
             for succ in self.get_successors(key):
                 if succ not in came_from:
@@ -401,6 +416,133 @@ class Flow:
     def count_tasks(self, status: str) -> int:
         """Return how many tasks have ``status``."""
         return self._status_counts[status]
+
+    def get_tasks_by_status(self, status: str) -> list[dict[str, Any]]:
+        """Return the dicts of the tasks with ``status``, in flow order."""
+        if status == RUNNING:
+            return self.running_tasks()
+        if not self._status_counts[status]:
+            return []
+        return [task for task in self._task_list if task["status"] == status]
+
+    def get_running_tasks(self) -> list[dict[str, Any]]:
+        """Return the dicts of the RUNNING tasks, in flow order (as :meth:`running_tasks`)."""
+        return self.running_tasks()
+
+    def has_incomplete_tasks(self) -> bool:
+        """Return True while some task has not finished (is PENDING or RUNNING)."""
+        return bool(self._status_counts[PENDING] or self._status_counts[RUNNING])
+
+    def get_tail_tasks(self) -> list[dict[str, Any]]:
+        """Return the dicts of the tasks no other task waits for, in flow order.
+
+        A flow without tasks has none (the root task ``ROOT`` is implicit,
+        and never a tail).
+        """
+        successors = self._successors
+        return [task for place, task in enumerate(self._task_list) if not successors[place]]
+
+    def filter_tasks(
+        self, filters: Iterable[Callable[[dict[str, Any]], Any]] = ()
+    ) -> list[dict[str, Any]]:
+        """Return the dicts of the tasks for which every function in ``filters`` is true.
+
+        In flow order; with no filters, every task.
+        """
+        checks = list(filters)
+        return [task for task in self._task_list if all(check(task) for check in checks)]
+
+    def has_edge(self, src_key: str, dest_key: str) -> bool:
+        """Return True if task ``dest_key`` waits for task ``src_key``.
+
+        ``src_key`` may be ``'ROOT'``: every task waits for it, and those
+        that wait for nothing else list it as their precursor, so this is
+        True for them only. An unknown ``dest_key`` gives False.
+        """
+        task = self.tasks.get(dest_key)
+        return task is not None and src_key in task["precursors"]
+
+    def add_edge(
+        self,
+        edge: Mapping[str, str] | None = None,
+        *,
+        src_key: str | None = None,
+        dest_key: str | None = None,
+    ) -> None:
+        """Make task ``dest_key`` wait for task ``src_key`` too.
+
+        Give the keys, or MissionControl 0.x's ``edge={'src_key': ...,
+        'dest_key': ...}``. Only a PENDING task that is not waiting to retry
+        gets a new precursor: one that has started has already stopped
+        waiting. The edge must keep the flow a DAG. An edge that is there
+        already, or from ``'ROOT'`` (which every task descends from),
+        changes nothing. If ``src_key`` has already finished, ``dest_key``
+        applies its trigger rule at once (after a FAILED precursor, by
+        default, it is SKIPPED). Raises :class:`~mc.errors.FlowError`,
+        changing nothing, for an unknown key, a task in the wrong status,
+        or a cycle.
+        """
+        if edge is not None:
+            if src_key is not None or dest_key is not None:
+                raise TypeError("add_edge() takes edge= or src_key= and dest_key=, not both")
+            if not isinstance(edge, Mapping):
+                raise FlowError(f"flow {self.key!r}: edge must be a dict with src_key and dest_key")
+            src_key, dest_key = edge.get("src_key"), edge.get("dest_key")
+        if not isinstance(src_key, str) or not isinstance(dest_key, str):
+            raise FlowError(
+                f"flow {self.key!r}: an edge needs src_key and dest_key, task keys (strings)",
+                flow=self,
+            )
+        dest_place = self._place(dest_key)
+        if src_key == ROOT_TASK_KEY or self.has_edge(src_key, dest_key):
+            return
+        src_place = self._place(src_key)
+        dest = self._task_list[dest_place]
+        if dest["status"] != PENDING or dest_place in self._retrying:
+            state = "waiting to retry" if dest["status"] == PENDING else dest["status"]
+            raise FlowError(
+                f"flow {self.key!r}: cannot add edge {src_key!r} -> {dest_key!r}: task "
+                f"{dest_key!r} is {state}; only a PENDING task that has not started can "
+                "get a new precursor",
+                flow=self,
+            )
+        if src_key == dest_key:
+            raise FlowError(
+                f"flow {self.key!r}: a task cannot wait for itself ({src_key!r})", flow=self
+            )
+        path = self._path_between(dest_key, src_key)
+        if path is not None:
+            raise FlowError(
+                f"flow {self.key!r}: edge {src_key!r} -> {dest_key!r} would make a dependency "
+                "cycle: " + " -> ".join([*path, dest_key]),
+                flow=self,
+            )
+        dest["precursors"] = [p for p in dest["precursors"] if p != ROOT_TASK_KEY] + [src_key]
+        self._successors[src_place].append(dest_place)
+        # Judged afresh, with its new precursor counted.
+        self._ready.discard(dest_place)
+        verdict = self._judge_pending(dest_place)
+        if verdict is False:
+            self._skip(dest_place)
+        elif verdict:
+            self._ready.add(dest_place)
+
+    def _path_between(self, start: str, goal: str) -> list[str] | None:
+        """Return the keys on a path of successors from ``start`` to ``goal``, or None."""
+        came_from: dict[str, str | None] = {start: None}
+        stack = [start]
+        while stack:
+            key = stack.pop()
+            if key == goal:
+                path = [key]
+                while came_from[path[-1]] is not None:
+                    path.append(came_from[path[-1]])  # type: ignore[arg-type]
+                return list(reversed(path))
+            for succ in self.get_successors(key):
+                if succ not in came_from:
+                    came_from[succ] = key
+                    stack.append(succ)
+        return None
 
     def has_ready_tasks(self) -> bool:
         """Return True if some PENDING task can start on the next tick.
@@ -721,6 +863,12 @@ def _check_flow_dict(flow_dict: Any) -> None:
     if not isinstance(flow_dict, Mapping):
         raise FlowLoadError(f"flow dict: expected a dict, got {type(flow_dict).__name__}")
     version = flow_dict.get("format_version")
+    if version is None and "graph" in flow_dict:
+        raise FlowLoadError(
+            "flow dict: this is a MissionControl 0.x flow dict (tasks and edges under "
+            "'graph'), which cannot be loaded: build the flow again from its spec "
+            "(see the docs' 'Coming from MissionControl 0.x')"
+        )
     if version != FORMAT_VERSION:
         raise FlowLoadError(
             f"flow dict: format_version {version!r} is not supported (expected {FORMAT_VERSION})"
@@ -797,7 +945,5 @@ def _check_task_dict(key: Any, task: Any, tasks: Mapping[str, Any]) -> None:
         flow_spec.normalize_task_policies(task, where)
     except FlowSpecError as error:
         raise FlowLoadError(str(error)) from None
-    if "retry_at" in task and (
-        status != PENDING or type(task["retry_at"]) not in (int, float)
-    ):
+    if "retry_at" in task and (status != PENDING or type(task["retry_at"]) not in (int, float)):
         raise FlowLoadError(f"{where}: retry_at must be a time, on a PENDING task")

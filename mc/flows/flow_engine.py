@@ -15,7 +15,11 @@ A *tick* of a flow does this, and nothing else:
    so does every task whose retry is due.
 3. Every RUNNING task, in flow order, is ticked once through its handler,
    with its ``task_params`` interpolated (see :mod:`mc.flows.interpolation`);
-   a task past its ``timeout_s`` fails instead. A handler that raises, or
+   a task past its ``timeout_s`` fails instead. A task whose dict holds an
+   unfinished ``proxied_task`` (a handler put it there) is ticked *through*
+   it: the engine ticks the proxied task in place of the handler, and once
+   it has finished the task takes its status (see :meth:`FlowEngine.tick_task`).
+   A handler that raises, or
    that sets FAILED, fails its own attempt. With retries left, the task
    goes back to PENDING until ``retry_at``; otherwise it is FAILED: it gets
    an ``error`` and ``flow.data['errors']`` a line naming it. Its
@@ -70,7 +74,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from mc.errors import DotPathError, FlowError, FlowSizeError, TaskTypeError
+from mc.errors import DotPathError, FlowError, FlowSizeError, FlowSpecError, TaskTypeError
 from mc.flows import events, size_budget
 from mc.flows.events import EventCallback, FlowEvent
 from mc.flows.executor_registry import ExecutorRegistry
@@ -80,6 +84,7 @@ from mc.flows.plugins import AnyExecutor, TaskHandler
 from mc.flows.registry import Registry, TaskTypeRegistry
 from mc.flows.spec import MAX_DURATION_S
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, TaskStatus
+from mc.flows.task_handler import new_proxied_task
 
 logger = logging.getLogger(__name__)
 
@@ -166,9 +171,7 @@ class FlowEngine:
         self.job_types = job_types
         self.callables = callables
 
-    def register_executor(
-        self, name: str, executor: ExecutorT, replace: bool = False
-    ) -> ExecutorT:
+    def register_executor(self, name: str, executor: ExecutorT, replace: bool = False) -> ExecutorT:
         """Register an executor under ``name`` and return it (see
         :mod:`mc.flows.executor_registry`); it stays yours to close."""
         self.executor_registry.register(name, executor, replace)
@@ -209,9 +212,7 @@ class FlowEngine:
         self, name: str, handler: HandlerT, replace: bool = False
     ) -> HandlerT: ...
 
-    def register_task_type(
-        self, name: str, handler: Any = None, replace: bool = False
-    ) -> Any:
+    def register_task_type(self, name: str, handler: Any = None, replace: bool = False) -> Any:
         """Register a task type; usable as a decorator when ``handler`` is omitted.
 
         Raises :class:`~mc.errors.TaskTypeError` if ``name`` is already
@@ -228,6 +229,21 @@ class FlowEngine:
         problem; nothing is created then.
         """
         return Flow.from_flow_spec(flow_spec)
+
+    def flow_spec_to_flow_dict(self, flow_spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate a flow spec and return the flow dict of a new PENDING flow.
+
+        The same as ``flow_spec_to_flow(flow_spec).to_flow_dict()``.
+        """
+        return self.flow_spec_to_flow(flow_spec).to_flow_dict()
+
+    def flow_dict_to_flow(self, flow_dict: Mapping[str, Any]) -> Flow:
+        """Load a flow from a flow dict (see :meth:`Flow.from_flow_dict`)."""
+        return Flow.from_flow_dict(flow_dict)
+
+    def flow_to_flow_dict(self, flow: Flow) -> dict[str, Any]:
+        """Return a flow as a flow dict of plain JSON types (see :meth:`Flow.to_flow_dict`)."""
+        return flow.to_flow_dict()
 
     # -- ticking ------------------------------------------------------------
 
@@ -353,11 +369,14 @@ class FlowEngine:
         ones raw. Never raises because of the task (KeyboardInterrupt aside).
         """
         key = task["key"]
+        if "proxied_task" in task and self._follows_proxied_task(task):
+            return self._tick_through_proxied_task(task, ctx)
         try:
             tick, raw = self.task_type_registry.resolve_tick(task["task_type"])
             params = task.get("task_params")
-            # Params held raw for later (a subflow's spec) are not even scanned.
-            if params and needs_interpolation(params, raw):
+            # Params held raw for later (a subflow's spec) are not even scanned;
+            # a task with 'interpolate': False is not interpolated at all.
+            if params and task.get("interpolate", True) and needs_interpolation(params, raw):
                 resolved = interpolate(params, ctx, raw=raw)
                 # The handler sees resolved params in the task itself (so it can
                 # be reached through ctx['flow'] too); the stored task keeps
@@ -382,6 +401,10 @@ class FlowEngine:
             task["key"] = key
             return "the handler changed task['key']; a task's key is fixed", ""
         status = task.get("status")
+        if status == RUNNING and "proxied_task" in task:
+            # A proxied task the handler left as a spec becomes a task dict
+            # now, so that the stored flow holds one (and a bad spec fails now).
+            return self._adopt_proxied_task(task)
         if status in (RUNNING, COMPLETED):
             return None
         if status == FAILED:
@@ -411,19 +434,25 @@ class FlowEngine:
             flow.retry_later(task["key"], now + delay, attempts)
             logger.info(
                 "flow %s: task %s attempt %d failed, retry in %g s: %s",
-                flow.key, task["key"], len(attempts), delay, summary,
+                flow.key,
+                task["key"],
+                len(attempts),
+                delay,
+                summary,
             )
             self._emit(
-                flow, events.TASK_RETRYING, task,
-                error=summary, attempt=len(attempts), retry_at=now + delay,
+                flow,
+                events.TASK_RETRYING,
+                task,
+                error=summary,
+                attempt=len(attempts),
+                retry_at=now + delay,
             )
             return False
         skipped = flow.fail(task["key"], error, now, attempts if retries else None)
         if retries:
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
-        _add_errors(
-            flow.data, "errors", [f"task {task['key']!r} ({task['task_type']}): {summary}"]
-        )
+        _add_errors(flow.data, "errors", [f"task {task['key']!r} ({task['task_type']}): {summary}"])
         logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
         self._emit(flow, events.TASK_FAILED, task, error=summary, attempt=len(attempts))
         self._emit_skipped(flow, skipped)
@@ -520,7 +549,9 @@ class FlowEngine:
     def tick_task(self, task: dict[str, Any], task_ctx: Mapping[str, Any] | None = None) -> None:
         """Tick a task dict that no flow schedules, such as a proxied task.
 
-        A PENDING task becomes RUNNING first. Afterwards the task is RUNNING,
+        A PENDING task becomes RUNNING first. A task that holds an
+        unfinished ``proxied_task`` of its own is ticked through it, as in
+        a flow. Afterwards the task is RUNNING,
         COMPLETED, or FAILED with an ``error``; this never raises because of
         the task. ``task_ctx`` is merged as for :meth:`tick_flow` (its
         ``'flow'``, if any, is kept).
@@ -555,10 +586,95 @@ class FlowEngine:
             hook = getattr(self.task_type_registry.resolve(task["task_type"]), "cancel_task", None)
             if callable(hook):
                 hook(ctx)
+            if "proxied_task" in task and self._follows_proxied_task(task):
+                self._cancel_proxied_task(task, ctx)
         except Exception as error:
             logger.warning("cancelling task %s failed: %s", task.get("key"), error)
             if isinstance(task.get("data"), dict):
                 task["data"]["cancel_error"] = f"{type(error).__name__}: {error}"
+
+    # -- engine-level proxying ------------------------------------------------
+    #
+    # MissionControl 0.x's rule: a task whose dict holds an unfinished
+    # 'proxied_task' is ticked through it. BaseProxyingTaskHandler subclasses
+    # tick their proxied task themselves (ticks_own_proxied_task), so the
+    # engine leaves those alone.
+
+    def _follows_proxied_task(self, task: dict[str, Any]) -> bool:
+        """Return True if the engine ticks ``task`` through its unfinished proxied task."""
+        proxied = task.get("proxied_task")
+        if proxied is None or (
+            isinstance(proxied, dict) and proxied.get("status") in TaskStatus.FINISHED
+        ):
+            return False
+        try:
+            handler = self.task_type_registry.resolve(task["task_type"])
+        except TaskTypeError:
+            return True
+        return not getattr(handler, "ticks_own_proxied_task", False)
+
+    def _tick_through_proxied_task(
+        self, task: dict[str, Any], ctx: dict[str, Any]
+    ) -> tuple[str, str] | None:
+        """Tick a task's proxied task in place of its handler; return (error, summary) if it failed.
+
+        A proxied task a handler left as a spec (no ``status`` yet) is
+        checked and made a task dict first. When the proxied task has
+        finished, the task takes its status (and, if it FAILED, its error).
+        """
+        problem = self._adopt_proxied_task(task)
+        if problem is not None:
+            return problem
+        proxied = task["proxied_task"]
+        self.tick_task(proxied, self._proxied_ctx(task, ctx))
+        status = proxied["status"]
+        if status == COMPLETED:
+            task["status"] = COMPLETED
+        elif status == FAILED:
+            summary = str(proxied.get("error_summary") or _last_line(str(proxied.get("error"))))
+            return (
+                f"proxied task {proxied.get('key')!r} FAILED: {proxied.get('error')}",
+                f"proxied task {proxied.get('key')!r} FAILED: {summary}",
+            )
+        return None
+
+    def _adopt_proxied_task(self, task: dict[str, Any]) -> tuple[str, str] | None:
+        """Make a proxied task left as a spec a task dict; return (error, '') if it is bad."""
+        proxied = task["proxied_task"]
+        if proxied is None:
+            return None
+        if not isinstance(proxied, dict):
+            what = type(proxied).__name__
+            return (
+                f"task {task['key']!r}: proxied_task must be a task spec (a dict), got {what}",
+                "",
+            )
+        if "status" not in proxied:
+            try:
+                task["proxied_task"] = new_proxied_task(proxied)
+            except FlowSpecError as error:
+                return f"task {task['key']!r}: {error}", ""
+        elif not (
+            isinstance(proxied.get("key"), str) and isinstance(proxied.get("task_type"), str)
+        ):
+            return f"task {task['key']!r}: proxied_task has a status but no key or task_type", ""
+        return None
+
+    def _cancel_proxied_task(self, task: dict[str, Any], ctx: dict[str, Any]) -> None:
+        proxied = task["proxied_task"]
+        if not isinstance(proxied, dict) or proxied.get("status") != RUNNING:
+            return
+        proxied_ctx = self._proxied_ctx(task, ctx)
+        proxied_ctx["task"] = proxied
+        self._call_cancel_hook(proxied, proxied_ctx)
+        proxied["status"] = FAILED
+        proxied["error"] = proxied["error_summary"] = "cancelled with its proxy"
+        proxied["finished_at"] = self.clock()
+
+    def _proxied_ctx(self, task: dict[str, Any], ctx: Mapping[str, Any]) -> dict[str, Any]:
+        proxied_ctx = {name: value for name, value in ctx.items() if name != "task"}
+        proxied_ctx["proxy_task"] = task
+        return proxied_ctx
 
     # -- whole-flow operations ------------------------------------------------
 
@@ -621,7 +737,9 @@ class FlowEngine:
         flow.reset(keys)
         errors = flow.data.pop("errors", None)
         if errors:
-            _add_errors(flow.data, "previous_errors", errors if isinstance(errors, list) else [errors])
+            _add_errors(
+                flow.data, "previous_errors", errors if isinstance(errors, list) else [errors]
+            )
         flow.data.pop("cancelled", None)
         flow.status = RUNNING
         logger.info("flow %s: retrying %d tasks", flow.key, len(keys))
@@ -790,7 +908,7 @@ _default_engine: FlowEngine | None = None
 
 def get_default_engine() -> FlowEngine:
     """Return the engine behind the module-level functions of :mod:`mc.flows`."""
-    global _default_engine
+    global _default_engine  # noqa: PLW0603 - made on first use, then shared
     if _default_engine is None:
         _default_engine = FlowEngine()
     return _default_engine

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, cast
 
 from mc.errors import MCError, TaskTypeError
+from mc.flows.compat import LEGACY_TASK_TYPES
 from mc.flows.entry_points import entry_point_names, load_entry_point
 from mc.flows.plugins import TaskHandler
 from mc.flows.spec import suggest
@@ -238,8 +239,12 @@ class Registry(Generic[T]):
         what = f"{self.kind} {name!r}"
         if not self.make_from_entry_points:
             obj: T | None = load_entry_point(
-                self.entry_point_group, name, self.check, what,
-                self.expected.split(" (")[0], self.error_class,
+                self.entry_point_group,
+                name,
+                self.check,
+                what,
+                self.expected.split(" (")[0],
+                self.error_class,
             )
             return obj
         factory = load_entry_point(
@@ -292,6 +297,18 @@ class TaskTypeRegistry(Registry[TaskHandler]):
         self._tick_functions.pop(name, None)
         return registered
 
+    def lookup(self, name: str, allow_imports: Iterable[str] | None = None) -> TaskHandler | None:
+        """Return the handler ``name`` resolves to, or None (see :meth:`Registry.lookup`).
+
+        MissionControl 0.x's names of the built-in task types
+        (``mc.tasks.print``, see :data:`mc.flows.compat.LEGACY_TASK_TYPES`)
+        resolve to today's names, unless registered themselves: nothing is
+        imported for them.
+        """
+        if isinstance(name, str) and name in LEGACY_TASK_TYPES and name not in self:
+            name = LEGACY_TASK_TYPES[name]
+        return super().lookup(name, allow_imports)
+
     def resolve_tick(self, name: str) -> tuple[TickFunction, tuple[str, ...]]:
         """Return the function that ticks a task of type ``name`` given its
         task_ctx, and the handler's ``raw_params`` (params not to interpolate).
@@ -312,8 +329,7 @@ class TaskTypeRegistry(Registry[TaskHandler]):
 def module_allowed(module_name: str, allow_imports: Iterable[str]) -> bool:
     """Return True if ``module_name`` is one of ``allow_imports`` or lies under one."""
     return any(
-        module_name == prefix or module_name.startswith(prefix + ".")
-        for prefix in allow_imports
+        module_name == prefix or module_name.startswith(prefix + ".") for prefix in allow_imports
     )
 
 
@@ -367,9 +383,7 @@ def import_allowed(
             # Walking into a module the allowed one imported (os, sys, ...)
             # would reach code outside the allowed prefixes.
             if isinstance(obj, types.ModuleType):
-                raise error_class(
-                    f"{what} {path!r}: {part!r} is a module; name {expected} instead"
-                )
+                raise error_class(f"{what} {path!r}: {part!r} is a module; name {expected} instead")
     except (ImportError, AttributeError) as error:
         raise error_class(f"{what} {path!r} could not be imported: {error}") from error
     if not check(obj):

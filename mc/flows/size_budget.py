@@ -33,6 +33,7 @@ without an engine in its context, is not metered.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -97,10 +98,8 @@ def meter(task_ctx: Any) -> SizeMeter | None:
     if max_bytes is None:
         return None
     made = SizeMeter(task_ctx.get("flow"), max_bytes)
-    try:
+    with contextlib.suppress(TypeError):  # a read-only mapping: count this charge alone
         task_ctx[METER_KEY] = made
-    except TypeError:
-        pass  # a read-only mapping: count this charge alone
     return made
 
 

@@ -39,6 +39,7 @@ from importlib import resources
 from typing import Any
 
 from mc.errors import FlowSpecError
+from mc.flows.compat import NO_INTERPOLATE_KEY, interpolate_setting
 from mc.flows.statuses import PENDING
 
 ROOT_TASK_KEY = "ROOT"
@@ -59,7 +60,11 @@ TASK_SPEC_KEYS = (
     "retry_delay_s",
     "retry_backoff",
     "timeout_s",
+    "interpolate",
 )
+# Accepted in a task spec, but not listed in messages: MissionControl 0.x's
+# spelling of 'interpolate: false' (see mc.flows.compat).
+LEGACY_TASK_SPEC_KEYS = (NO_INTERPOLATE_KEY,)
 # When a task may start, given how its precursors finished (see
 # mc.flows.flow.trigger_verdict). The first is the default.
 TRIGGER_RULES = ("all_success", "all_done", "one_success", "one_failed", "none_failed")
@@ -75,6 +80,7 @@ TASK_SPEC_FIELDS = (
     "task_params",
     "precursors",
     *TASK_POLICY_FIELDS,
+    "interpolate",
     "initial_data",
 )
 DEFAULT_CFG = {"fail_fast": True}
@@ -158,7 +164,7 @@ def normalize_task_spec(task_spec: Any, path: str) -> dict[str, Any]:
     tasks are checked by the caller, who knows the other tasks.
     """
     _expect_mapping(task_spec, path)
-    _check_known_keys(task_spec, TASK_SPEC_KEYS, path)
+    _check_known_keys(task_spec, TASK_SPEC_KEYS, path, LEGACY_TASK_SPEC_KEYS)
     task_type = task_spec.get("task_type")
     if task_type is None:
         raise FlowSpecError(path, "missing required key 'task_type'")
@@ -181,6 +187,7 @@ def normalize_task_spec(task_spec: Any, path: str) -> dict[str, Any]:
         "precursors": _key_list(task_spec, "precursors", path),
         "successors": _key_list(task_spec, "successors", path),
         "policies": normalize_task_policies(task_spec, path),
+        "interpolate": interpolate_setting(task_spec, path),
         "_path": path,
     }
 
@@ -203,11 +210,7 @@ def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str
     if isinstance(retries, float) and retries.is_integer():
         retries = int(retries)  # as JSON Schema's "integer" allows 2.0
     if retries is not None:
-        if (
-            type(retries) is bool
-            or not isinstance(retries, int)
-            or not 0 <= retries <= MAX_RETRIES
-        ):
+        if type(retries) is bool or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
             raise FlowSpecError(
                 f"{path}.retries",
                 f"expected a whole number from 0 to {MAX_RETRIES}, got {_describe(retries)}",
@@ -237,9 +240,7 @@ def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str
     return policies
 
 
-def new_task_dict(
-    key: str, task_spec: Mapping[str, Any], precursors: list[str]
-) -> dict[str, Any]:
+def new_task_dict(key: str, task_spec: Mapping[str, Any], precursors: list[str]) -> dict[str, Any]:
     """Return the PENDING task dict for a normalized task spec.
 
     A task whose spec has data keeps a copy of it in ``initial_data``, so
@@ -255,6 +256,9 @@ def new_task_dict(
         "status": PENDING,
     }
     task.update(task_spec["policies"])
+    if task_spec.get("interpolate") is False:
+        # Stored only when off: the engine then leaves its params as written.
+        task["interpolate"] = False
     if task_spec["data"]:
         task["initial_data"] = json.loads(json.dumps(task_spec["data"]))
     return task
@@ -483,11 +487,13 @@ def _expect_mapping(value: Any, path: str) -> None:
         raise FlowSpecError(path, f"expected a dict, got {_describe(value)}")
 
 
-def _check_known_keys(spec: Mapping[str, Any], known: tuple[str, ...], path: str) -> None:
+def _check_known_keys(
+    spec: Mapping[str, Any], known: tuple[str, ...], path: str, also: tuple[str, ...] = ()
+) -> None:
     for name in spec:
         if not isinstance(name, str):
             raise FlowSpecError(path or "flow spec", f"keys must be strings, got {_describe(name)}")
-        if name not in known:
+        if name not in known and name not in also:
             where = _field_path(path, name)
             raise FlowSpecError(
                 where, f"unknown key (expected one of: {', '.join(known)}){suggest(name, known)}"

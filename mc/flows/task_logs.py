@@ -132,7 +132,9 @@ class TaskLogs:
     what a tick printed, e.g. to show it labelled on a terminal.
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, echo: EchoCallback | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, echo: EchoCallback | None = None
+    ) -> None:
         self.root = Path(root if root is not None else default_logs_root()).absolute()
         self.echo = echo
 
@@ -191,8 +193,10 @@ def _keep_tail(path: Path, keep: int) -> None:
     os.replace(tmp, path)
 
 
-def walk_tasks(tasks: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """Yield ``(path, task)`` for every task of ``tasks`` (a flow dict's ``tasks``), and of its subflows and spreads.
+def walk_tasks(
+    tasks: Mapping[str, Any], prefix: str = ""
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Yield ``(path, task)`` for every task of ``tasks`` (a flow dict's), its subflows and spreads.
 
     Paths are task keys joined by ``/`` from the top flow
     (``sweep/evaluate_3``), as task logs and ``mc logs`` name tasks.
@@ -233,7 +237,7 @@ def task_job_dir(task: Mapping[str, Any]) -> Path | None:
 def task_output_files(
     logs_root: str | os.PathLike[str], flow_key: str, task_path: str, task: Mapping[str, Any]
 ) -> list[tuple[str, Path]]:
-    """Return ``[(name, path)]`` of the files that hold a task's output, whether they exist yet or not.
+    """Return ``[(name, path)]`` of the files that hold a task's output, existing or not.
 
     First its task log (:data:`TASK_LOG`, under ``logs_root``), then, for a
     task with a job dir that mc built (:func:`task_job_dir`), the job's

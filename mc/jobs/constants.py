@@ -35,15 +35,17 @@ ALREADY_RUNNING_EXIT_STATUS = 75
 # a poll's shared lock is in the way; a run's exclusive lock stops it at once.
 LOCK_ATTEMPTS = 40
 
-# What an executor's poll() reports.
-QUEUED = "QUEUED"
-RUNNING = "RUNNING"
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
+# What an executor's poll() reports: a job's state, named JOB_* so that it
+# is never mistaken for a task's status (mc.flows.statuses), even where the
+# two share a string.
+JOB_QUEUED = "QUEUED"
+JOB_RUNNING = "RUNNING"
+JOB_COMPLETED = "COMPLETED"
+JOB_FAILED = "FAILED"
 # The executor knows nothing of the handle, and the work never started (or
 # its result is gone): submitting it again is safe.
-LOST = "LOST"
-JOB_STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED, LOST)
+JOB_LOST = "LOST"
+JOB_STATUSES = (JOB_QUEUED, JOB_RUNNING, JOB_COMPLETED, JOB_FAILED, JOB_LOST)
 
 # Resources a job module (or a job task) may ask for; executors translate them.
 RESOURCE_NAMES = ("cores", "memory_mb", "walltime_s", "partition", "account", "extra_directives")

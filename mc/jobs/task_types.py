@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast, overload
 
 from mc.errors import ExecutorError, JobError, MCError
+from mc.flows import events
 from mc.flows.flow_engine import FlowEngine, get_default_engine
 from mc.flows.plugins import (
     AnyExecutor,
@@ -50,11 +51,9 @@ from mc.flows.plugins import (
     can_run_jobs,
 )
 from mc.flows.registry import Registry
-from mc.flows.statuses import COMPLETED as TASK_COMPLETED
-from mc.flows.statuses import FAILED as TASK_FAILED
+from mc.flows.statuses import COMPLETED, FAILED
 from mc.flows.task_handler import BaseTaskHandler, TaskCtx
 from mc.jobs import constants
-from mc.flows import events
 from mc.jobs.job_dir import build_job_dir, read_job_meta, stderr_tail
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 from mc.jobs.policy import job_policy
@@ -166,7 +165,9 @@ def _named_executor(task_ctx: TaskCtx, name: object, kind: str) -> AnyExecutor:
     executor = _engine(task_ctx).get_executor(name)
     can_run, lacks = _EXECUTOR_KINDS[kind]
     if not can_run(executor):
-        raise ExecutorError(f"task {key!r}: executor {name!r} cannot run {kind} (it has no {lacks})")
+        raise ExecutorError(
+            f"task {key!r}: executor {name!r} cannot run {kind} (it has no {lacks})"
+        )
     return executor
 
 
@@ -181,7 +182,7 @@ def _call_executor(task_ctx: TaskCtx, name: object) -> CallExecutor:
 
 
 def _fail(task: dict[str, Any], error: str) -> None:
-    task["status"] = TASK_FAILED
+    task["status"] = FAILED
     task["error"] = error
 
 
@@ -241,7 +242,11 @@ class JobTaskHandler(BaseTaskHandler):
             executor_name = self.task_ctx.get("default_executor") or constants.DEFAULT_JOB_EXECUTOR
         executor = self._executor(executor_name)
         job_types = _job_types(self.task_ctx)
-        job = {"key": task["key"], "job_type": params.get("job_type"), "job_params": params.get("job_params") or {}}
+        job = {
+            "key": task["key"],
+            "job_type": params.get("job_type"),
+            "job_params": params.get("job_params") or {},
+        }
         if params.get("job_dir") is not None:
             output_dir = policy.spec_job_dir(params["job_dir"], self.task_ctx, where)
         else:
@@ -275,9 +280,9 @@ class JobTaskHandler(BaseTaskHandler):
         if data.get("job_status") != status:
             _job_event(self.task_ctx, events.JOB_STATE_CHANGED, status, data)
         data["job_status"] = status
-        if status in (constants.QUEUED, constants.RUNNING):
+        if status in (constants.JOB_QUEUED, constants.JOB_RUNNING):
             return
-        if status == constants.LOST:
+        if status == constants.JOB_LOST:
             if outputs.get("resubmit", True) is False:
                 # It may have run: only the task's retries may run it again.
                 _fail(
@@ -295,12 +300,12 @@ class JobTaskHandler(BaseTaskHandler):
                 self._submit(executor)
             return
         data["exit_status"] = outputs.get("exit_status")
-        if status == constants.COMPLETED:
+        if status == constants.JOB_COMPLETED:
             if "parsed_outputs" in outputs:
                 data["outputs"] = outputs["parsed_outputs"]
             else:
                 data["outputs"] = self._parse(state["job_dir"])
-            self.task["status"] = TASK_COMPLETED
+            self.task["status"] = COMPLETED
             return
         _fail(self.task, self._failure_message(state, outputs))
 
@@ -317,7 +322,12 @@ class JobTaskHandler(BaseTaskHandler):
 
     def _state(self) -> dict[str, Any]:
         state = self.task.get("job")
-        if not isinstance(state, dict) or not {"executor", "job_dir", "handle", "submissions"} <= set(state):
+        if not isinstance(state, dict) or not {
+            "executor",
+            "job_dir",
+            "handle",
+            "submissions",
+        } <= set(state):
             raise JobError(
                 f"task {self.task['key']!r}: no job handle in task['job'] (only the job task writes it); "
                 "the job's state is lost"
@@ -349,12 +359,14 @@ class JobTaskHandler(BaseTaskHandler):
         try:
             json.dumps(handle)
         except (TypeError, ValueError) as error:
-            raise ExecutorError(f"executor {state['executor']!r} returned a handle that is not JSON: {error}") from None
+            raise ExecutorError(
+                f"executor {state['executor']!r} returned a handle that is not JSON: {error}"
+            ) from None
         state["handle"] = handle
         state["submissions"] += 1
         data["submissions"] = state["submissions"]
-        data["job_status"] = constants.QUEUED
-        _job_event(self.task_ctx, events.JOB_SUBMITTED, constants.QUEUED, data)
+        data["job_status"] = constants.JOB_QUEUED
+        _job_event(self.task_ctx, events.JOB_SUBMITTED, constants.JOB_QUEUED, data)
 
     def _parse(self, job_dir: str) -> Any:
         meta = read_job_meta(job_dir)
@@ -367,7 +379,9 @@ class JobTaskHandler(BaseTaskHandler):
         try:
             json.dumps(outputs)
         except (TypeError, ValueError) as error:
-            raise JobError(f"job {meta['key']!r}: parse_work_dir returned outputs that are not JSON: {error}") from None
+            raise JobError(
+                f"job {meta['key']!r}: parse_work_dir returned outputs that are not JSON: {error}"
+            ) from None
         return outputs
 
     def _failure_message(self, state: Mapping[str, Any], outputs: Mapping[str, Any]) -> str:
@@ -425,7 +439,9 @@ class CallTaskHandler(BaseTaskHandler):
         kwargs = params.get("kwargs", {})
         key = self.task["key"]
         if not isinstance(args, list):
-            raise JobError(f"task {key!r}: task_params.args must be a list, got {type(args).__name__}")
+            raise JobError(
+                f"task {key!r}: task_params.args must be a list, got {type(args).__name__}"
+            )
         if not isinstance(kwargs, Mapping) or not all(isinstance(name, str) for name in kwargs):
             raise JobError(f"task {key!r}: task_params.kwargs must be a mapping of names")
         fn = self._resolve_fn(params.get("fn"))
@@ -446,22 +462,28 @@ class CallTaskHandler(BaseTaskHandler):
     def _poll(self) -> None:
         state, data = self._state(), self.task["data"]
         status, outputs = self._executor().poll_call(state["handle"])
-        if status in (constants.QUEUED, constants.RUNNING):
+        if status in (constants.JOB_QUEUED, constants.JOB_RUNNING):
             return
-        if status == constants.LOST:
+        if status == constants.JOB_LOST:
             if state["submissions"] >= constants.MAX_SUBMISSIONS:
-                _fail(self.task, f"call lost by executor {state['executor']!r} {state['submissions']} times")
+                _fail(
+                    self.task,
+                    f"call lost by executor {state['executor']!r} {state['submissions']} times",
+                )
             else:
                 self._submit()
             return
         state.pop("handle", None)
-        if status == constants.COMPLETED:
+        if status == constants.JOB_COMPLETED:
             try:
                 data["result"] = json.loads(json.dumps(outputs.get("result"), allow_nan=False))
             except (TypeError, ValueError) as error:
-                _fail(self.task, f"task {self.task['key']!r}: the call returned a value that is not JSON: {error}")
+                _fail(
+                    self.task,
+                    f"task {self.task['key']!r}: the call returned a value that is not JSON: {error}",
+                )
                 return
-            self.task["status"] = TASK_COMPLETED
+            self.task["status"] = COMPLETED
         else:
             _fail(self.task, str(outputs.get("error") or "the call failed"))
 
@@ -471,7 +493,9 @@ class CallTaskHandler(BaseTaskHandler):
     def _resolve_fn(self, path: Any) -> Callable[..., Any]:
         key = self.task["key"]
         if not isinstance(path, str) or not path:
-            raise JobError(f"task {key!r}: task_params.fn must be a name or 'module:qualname', got {path!r}")
+            raise JobError(
+                f"task {key!r}: task_params.fn must be a name or 'module:qualname', got {path!r}"
+            )
         in_ctx = self.task_ctx.get("callables") or {}
         if path in in_ctx:
             fn: Callable[..., Any] = in_ctx[path]

@@ -159,16 +159,16 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
         _check_sqlite_directory(parsed, shown)
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = sa.create_engine(
-                parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S}
-            )
+            engine = sa.create_engine(parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
             _configure_sqlite(engine)
         else:
             engine = sa.create_engine(parsed)
     except (ImportError, sa.exc.NoSuchModuleError) as error:
-        extra = " (install it with: pip install 'missioncontrol[postgres]')" if (
-            parsed.drivername == "postgresql+psycopg"
-        ) else ""
+        extra = (
+            " (install it with: pip install 'missioncontrol[postgres]')"
+            if (parsed.drivername == "postgresql+psycopg")
+            else ""
+        )
         raise StoreError(
             f"database URL {shown!r}: its driver is not available: "
             f"{scrub_secrets(error, raw)}{extra}"
@@ -230,9 +230,10 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     Use it inside :func:`store_errors`, which turns a failure to connect
     into :class:`~mc.errors.StoreUnavailableError`.
     """
-    with _connect(engine) as connection:
+    with _connect(engine) as opened:
+        connection = opened
         if engine.dialect.name == "sqlite":
-            connection = connection.execution_options(sqlite_begin="IMMEDIATE")
+            connection = opened.execution_options(sqlite_begin="IMMEDIATE")
         with connection.begin():
             yield connection
 

@@ -67,6 +67,7 @@ from mc.ui.views import (
 )
 
 if TYPE_CHECKING:
+    from mc.flows.tree import FlowTree
     from mc.store.flow_store import FlowStore
 
 logger = logging.getLogger(__name__)
@@ -151,7 +152,9 @@ def create_app(
         if len(parts) >= 4 and parts[1] == "tasks" and parts[-1] == "log" and all(parts[2:-1]):
             task_path = "/".join(parts[2:-1])
             params = dict(request.query_params)
-            return await _answer(lambda: read(task_log_view, store, parts[0], task_path, params, logs_root))
+            return await _answer(
+                lambda: read(task_log_view, store, parts[0], task_path, params, logs_root)
+            )
         return JSONResponse(
             {"error": "expected /api/flows/{key} or /api/flows/{key}/tasks/{task_path}/log"}, 404
         )
@@ -178,7 +181,10 @@ def create_app(
         headers = {"ETag": tag, "Cache-Control": "no-cache"}
         if tag in _if_none_match(request):
             return Response(status_code=304, headers=headers)
+
         async def view() -> dict[str, Any]:
+            answer: dict[str, Any]
+            tree: FlowTree | None
             answer, tree = await read(read_flow_view, store, given)
             if with_graph:
                 # Drawn outside the store's lock: Graphviz may take a while.
@@ -229,7 +235,7 @@ def _raw_path_parts(request: Request, prefix: str) -> list[str]:
     """
     raw = request.scope.get("raw_path")
     path = raw.decode("latin-1").split("?", 1)[0] if raw else request.url.path
-    rest = path[len(prefix):] if path.startswith(prefix) else ""
+    rest = path[len(prefix) :] if path.startswith(prefix) else ""
     return [unquote(part) for part in rest.split("/")]
 
 

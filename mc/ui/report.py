@@ -56,7 +56,12 @@ def report_data(store: FlowStore, given: str, logs_root: str | None = None) -> d
         if budget <= 0:
             break
         answer = task_output_pages(
-            view["key"], path, task, str(task.get("status")), max_bytes=REPORT_LOG_BYTES, logs_root=logs_root
+            view["key"],
+            path,
+            task,
+            str(task.get("status")),
+            max_bytes=REPORT_LOG_BYTES,
+            logs_root=logs_root,
         )
         if any(source["text"] for source in answer["sources"]):
             logs[path] = answer
@@ -65,16 +70,23 @@ def report_data(store: FlowStore, given: str, logs_root: str | None = None) -> d
 
 
 def script_json(data: Any) -> str:
-    """Return ``data`` as JSON that is safe inside a ``<script>`` element (see the module docstring)."""
+    """Return ``data`` as JSON that is safe inside a ``<script>`` element (see the module)."""
     text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escape in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escape)
     return text
 
 
 def _sha256(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+    return (
+        "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+    )
 
 
 def render_report(data: dict[str, Any]) -> str:
@@ -93,11 +105,11 @@ def render_report(data: dict[str, Any]) -> str:
     # The policy holds single quotes, which a double-quoted attribute keeps as they are.
     attribute = html.escape(policy, quote=False).replace('"', "&quot;")
     head = (
-        f'<meta http-equiv="Content-Security-Policy" content="{attribute}">\n'
-        f"<style>{style}</style>"
+        f'<meta http-equiv="Content-Security-Policy" content="{attribute}">\n<style>{style}</style>'
     )
-    body_scripts = f'<script type="application/json" id="mc-report">{script_json(data)}</script>\n' + "\n".join(
-        f"<script>{text}</script>" for text in scripts
+    body_scripts = (
+        f'<script type="application/json" id="mc-report">{script_json(data)}</script>\n'
+        + "\n".join(f"<script>{text}</script>" for text in scripts)
     )
     page = page.replace(HEAD_MARKER, head)
     start = page.index("<!--mc:scripts ")

@@ -22,18 +22,44 @@ Standard library only.
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 _SVG_NS = "http://www.w3.org/2000/svg"
 _XLINK_NS = "http://www.w3.org/1999/xlink"
 
-_ALLOWED_ELEMENTS = frozenset({"svg", "g", "path", "polygon", "polyline", "ellipse", "text", "title"})
-_ALLOWED_ATTRIBUTES = frozenset({
-    "id", "class", "width", "height", "viewBox", "transform", "points", "d", "fill",
-    "fill-opacity", "stroke", "stroke-width", "stroke-dasharray", "stroke-opacity",
-    "cx", "cy", "rx", "ry", "x", "y", "text-anchor", "font-family", "font-size",
-    "font-weight", "font-style", "preserveAspectRatio",
-})
+_ALLOWED_ELEMENTS = frozenset(
+    {"svg", "g", "path", "polygon", "polyline", "ellipse", "text", "title"}
+)
+_ALLOWED_ATTRIBUTES = frozenset(
+    {
+        "id",
+        "class",
+        "width",
+        "height",
+        "viewBox",
+        "transform",
+        "points",
+        "d",
+        "fill",
+        "fill-opacity",
+        "stroke",
+        "stroke-width",
+        "stroke-dasharray",
+        "stroke-opacity",
+        "cx",
+        "cy",
+        "rx",
+        "ry",
+        "x",
+        "y",
+        "text-anchor",
+        "font-family",
+        "font-size",
+        "font-weight",
+        "font-style",
+        "preserveAspectRatio",
+    }
+)
 # A value that is more than numbers, names, colours and path data.
 _UNSAFE_VALUE = re.compile(r"url\s*\(|javascript:|data:|expression\s*\(|[<>\"'`\\]", re.IGNORECASE)
 _GENERATED_TITLE = re.compile(r"(cluster_)?t\d+(->t\d+)?|flow")
@@ -44,7 +70,7 @@ class SvgError(ValueError):
 
 
 def sanitize_svg(svg_text: str) -> str:
-    """Return ``svg_text`` with only the allowlisted elements and attributes (see the module docstring).
+    """Return ``svg_text`` with only the allowed elements and attributes (see the module).
 
     Raises :class:`SvgError` if the text is not well-formed XML with an
     ``<svg>`` root.
@@ -69,7 +95,11 @@ def _local_name(tag: object) -> str:
 
 def _clean_element(element: ElementTree.Element) -> ElementTree.Element | None:
     tag = _local_name(element.tag)
-    if isinstance(element.tag, str) and element.tag.startswith("{") and not element.tag.startswith(f"{{{_SVG_NS}}}"):
+    if (
+        isinstance(element.tag, str)
+        and element.tag.startswith("{")
+        and not element.tag.startswith(f"{{{_SVG_NS}}}")
+    ):
         return None
     tooltip = None
     if tag == "a":
@@ -88,7 +118,9 @@ def _clean_element(element: ElementTree.Element) -> ElementTree.Element | None:
         title = ElementTree.SubElement(clean, "title")
         title.text = tooltip
     for child in element:
-        if _local_name(child.tag) == "title" and _GENERATED_TITLE.fullmatch((child.text or "").strip()):
+        if _local_name(child.tag) == "title" and _GENERATED_TITLE.fullmatch(
+            (child.text or "").strip()
+        ):
             continue
         cleaned = _clean_element(child)
         if cleaned is not None:

@@ -38,7 +38,9 @@ def clean_log_text(text: str) -> str:
     return _CONTROL.sub("\ufffd", text)
 
 
-def read_log_page(path: str | os.PathLike[str], end: int | None = None, max_bytes: int = DEFAULT_PAGE_BYTES) -> dict[str, Any] | None:
+def read_log_page(
+    path: str | os.PathLike[str], end: int | None = None, max_bytes: int = DEFAULT_PAGE_BYTES
+) -> dict[str, Any] | None:
     """Return the page of the file at ``path`` that ends at byte ``end`` (default: its end).
 
     The answer is ``{'size', 'start', 'end', 'text'}``: the file's size,
@@ -60,7 +62,7 @@ def read_log_page(path: str | os.PathLike[str], end: int | None = None, max_byte
         line_break = data.find(b"\n")
         if 0 <= line_break < len(data) - 1:
             start += line_break + 1
-            data = data[line_break + 1:]
+            data = data[line_break + 1 :]
     return {
         "size": size,
         "start": start,

@@ -88,7 +88,9 @@ def flows_list(store: FlowStore, params: Mapping[str, str]) -> dict[str, Any]:
     unknown = sorted(set(params) - {"status", "label", "parent", "limit", "offset"})
     if unknown:
         raise ViewError(
-            400, f"unknown query parameter {unknown[0]!r} (expected status, label, parent, limit, offset)"
+            400,
+            f"unknown query parameter {unknown[0]!r} "
+            "(expected status, label, parent, limit, offset)",
         )
     status = params.get("status") or None
     if status is not None and status not in FlowStatus.ALL:
@@ -101,8 +103,12 @@ def flows_list(store: FlowStore, params: Mapping[str, str]) -> dict[str, Any]:
     offset = _parse_int("offset", params.get("offset"), 0, 0, 10**9)
     stored_counts = store.count_by_status()
     records = store.query(
-        status=status, label_glob=label, parent_key=parent,
-        limit=limit + 1, offset=offset, newest_first=True,
+        status=status,
+        label_glob=label,
+        parent_key=parent,
+        limit=limit + 1,
+        offset=offset,
+        newest_first=True,
     )
     return {
         "flows": [record.to_dict() for record in records[:limit]],
@@ -134,7 +140,9 @@ def resolve_key(store: FlowStore, given: str) -> str:
         raise ViewError(409, str(error)) from None
 
 
-def flow_view(store: FlowStore, given: str, with_graph: bool = True, graph_cache: GraphCache | None = None) -> dict[str, Any]:
+def flow_view(
+    store: FlowStore, given: str, with_graph: bool = True, graph_cache: GraphCache | None = None
+) -> dict[str, Any]:
     """Return one flow as the flow page shows it (``given``: a key or unique prefix).
 
     The answer has ``key``, ``label``, ``status``, ``record`` (what
@@ -153,7 +161,9 @@ def flow_view(store: FlowStore, given: str, with_graph: bool = True, graph_cache
 
 
 def read_flow_view(store: FlowStore, given: str) -> tuple[dict[str, Any], FlowTree | None]:
-    """Return :func:`flow_view`'s answer without ``graph``, and the tree to draw it from (None if it cannot be loaded).
+    """Return :func:`flow_view`'s answer without ``graph``, and the tree to draw it from.
+
+    The tree is None when the stored flow cannot be loaded.
 
     Only this part reads the store; drawing needs none of it.
     """
@@ -220,7 +230,10 @@ def flow_svg(tree: FlowTree | None, cache: GraphCache | None = None) -> dict[str
         return cached
     try:
         svg = render_graphviz(dot_text, "svg", timeout_s=GRAPH_TIMEOUT_S)
-        graph: dict[str, str | None] = {"svg": sanitize_svg(svg.decode("utf-8", "replace")), "error": None}
+        graph: dict[str, str | None] = {
+            "svg": sanitize_svg(svg.decode("utf-8", "replace")),
+            "error": None,
+        }
     except GraphvizNotFoundError as error:
         return {"svg": None, "error": str(error)}
     except (GraphvizError, SvgError) as error:
@@ -256,7 +269,11 @@ class GraphCache:
 
 
 def task_log_view(
-    store: FlowStore, given: str, task_path: str, params: Mapping[str, str], logs_root: str | None = None
+    store: FlowStore,
+    given: str,
+    task_path: str,
+    params: Mapping[str, str],
+    logs_root: str | None = None,
 ) -> dict[str, Any]:
     """Return a page of each output file of the task at ``task_path`` of flow ``given``.
 
@@ -264,8 +281,9 @@ def task_log_view(
     (:func:`mc.flows.task_logs.task_output_files`): the task's log under
     ``logs_root`` (default :func:`~mc.flows.task_logs.default_logs_root`),
     and a job's stdout and stderr. ``params`` (query parameters) may hold
-    ``source`` (one file by name: ``log``, ``stdout`` or ``stderr``), ``end`` (the byte offset the page ends at;
-    default the file's end, the tail) and ``max_bytes`` (the page's size,
+    ``source`` (one file by name: ``log``, ``stdout`` or ``stderr``),
+    ``end`` (the byte offset the page ends at; default the file's end, the
+    tail) and ``max_bytes`` (the page's size,
     default :data:`~mc.ui.task_output.DEFAULT_PAGE_BYTES`, at most
     :data:`~mc.ui.task_output.MAX_PAGE_BYTES`). The answer has
     ``flow_key``, ``task_path``, ``task_status``, ``available`` (the names
@@ -280,11 +298,15 @@ def task_log_view(
 
     unknown = sorted(set(params) - {"source", "end", "max_bytes"})
     if unknown:
-        raise ViewError(400, f"unknown query parameter {unknown[0]!r} (expected source, end, max_bytes)")
+        raise ViewError(
+            400, f"unknown query parameter {unknown[0]!r} (expected source, end, max_bytes)"
+        )
     source = params.get("source") or None
     if source is not None and source not in _SOURCES:
         raise ViewError(400, f"source: expected one of {', '.join(_SOURCES)}, got {source!r}")
-    max_bytes = _parse_int("max_bytes", params.get("max_bytes"), DEFAULT_PAGE_BYTES, 1, MAX_PAGE_BYTES)
+    max_bytes = _parse_int(
+        "max_bytes", params.get("max_bytes"), DEFAULT_PAGE_BYTES, 1, MAX_PAGE_BYTES
+    )
     end = _parse_int("end", params.get("end"), -1, 0, 2**62) if params.get("end") else None
     key = resolve_key(store, given)
     try:
@@ -293,7 +315,9 @@ def task_log_view(
         raise ViewError(404, f"flow {key!r} was deleted") from None
     except FlowLoadError:
         raise ViewError(409, f"the stored flow {key!r} cannot be loaded") from None
-    task = next((found for path, found in walk_tasks(flow_dict["tasks"]) if path == task_path), None)
+    task = next(
+        (found for path, found in walk_tasks(flow_dict["tasks"]) if path == task_path), None
+    )
     if task is None:
         # A task the tree shows that mc logs does not walk to (the task a
         # switch runs in its place): it has its log, and no job of its own.
@@ -316,7 +340,7 @@ def task_output_pages(
     max_bytes: int | None = None,
     logs_root: str | None = None,
 ) -> dict[str, Any]:
-    """Return :func:`task_log_view`'s answer for a task dict already in hand (``mc report`` reads many)."""
+    """Return :func:`task_log_view`'s answer for a task dict in hand (``mc report`` reads many)."""
     from mc.flows.task_logs import TASK_LOG, default_logs_root, task_output_files
     from mc.ui.task_output import DEFAULT_PAGE_BYTES, read_log_page
 
@@ -329,7 +353,15 @@ def task_output_pages(
         page = read_log_page(path, end, max_bytes or DEFAULT_PAGE_BYTES)
         label = "task log" if name == TASK_LOG else name
         missing = {"size": 0, "start": 0, "end": 0, "text": ""}
-        sources.append({"name": name, "label": label, "path": str(path), "exists": page is not None, **(page or missing)})
+        sources.append(
+            {
+                "name": name,
+                "label": label,
+                "path": str(path),
+                "exists": page is not None,
+                **(page or missing),
+            }
+        )
     return {
         "flow_key": flow_key,
         "task_path": task_path,

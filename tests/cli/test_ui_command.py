@@ -14,10 +14,18 @@ from mc.cli.ui_commands import is_loopback
 from tests.ui.conftest import free_port
 
 
-@pytest.mark.parametrize(("host", "loopback"), [
-    ("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True), ("::1", True),
-    ("0.0.0.0", False), ("192.168.1.5", False), ("example.org", False),
-])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("localhost", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("example.org", False),
+    ],
+)
 def test_only_loopback_addresses_count_as_local(host, loopback):
     assert is_loopback(host) is loopback
 
@@ -39,15 +47,30 @@ def test_a_port_out_of_range_is_refused(capsys):
 def test_binding_elsewhere_with_allow_remote_warns_and_serves(tmp_path):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mc", "ui", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--host", "0.0.0.0",
-         "--port", str(port), "--allow-remote"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "mc",
+            "ui",
+            "--db",
+            f"sqlite:///{tmp_path / 'x.db'}",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(port),
+            "--allow-remote",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/flows", timeout=2) as response:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/flows", timeout=2
+                ) as response:
                     assert response.status == 200
                     break
             except OSError:
@@ -69,8 +92,19 @@ def test_a_port_in_use_is_bad_input_with_a_clear_message(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "mc", "ui", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--port", str(port)],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "mc",
+                "ui",
+                "--db",
+                f"sqlite:///{tmp_path / 'x.db'}",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode == 2
     assert f"mc ui: cannot listen on 127.0.0.1 port {port}: Address already in use" in result.stderr
@@ -83,6 +117,8 @@ def test_without_the_ui_extra_it_says_how_to_install_it(tmp_path):
         "import sys; sys.modules['uvicorn'] = None; from mc.cli import main; "
         f"sys.exit(main(['ui', '--db', 'sqlite:///{tmp_path / 'x.db'}']))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "pip install 'missioncontrol[ui]'" in result.stderr

@@ -20,10 +20,17 @@ SPEC = {
     "tasks": [
         {"key": "first", "task_type": "chatty"},
         {"key": "quiet", "task_type": "noop"},
-        {"key": "sweep", "task_type": "spread", "task_params": {
-            "items": [1, 2],
-            "mapping_params": {"skeleton": {"key": "item", "task_type": "chatty"},
-                               "wirings": ["ctx.item.value => task_params.x"]}}},
+        {
+            "key": "sweep",
+            "task_type": "spread",
+            "task_params": {
+                "items": [1, 2],
+                "mapping_params": {
+                    "skeleton": {"key": "item", "task_type": "chatty"},
+                    "wirings": ["ctx.item.value => task_params.x"],
+                },
+            },
+        },
     ],
 }
 
@@ -70,12 +77,18 @@ def test_a_task_log_keeps_its_last_megabyte_from_whole_lines(tmp_path):
 
 def test_echo_hears_what_each_tick_printed(tmp_path, clock):
     heard = []
-    engine = FlowEngine(clock=clock, task_output=TaskLogs(tmp_path, echo=lambda *args: heard.append(args)))
+    engine = FlowEngine(
+        clock=clock, task_output=TaskLogs(tmp_path, echo=lambda *args: heard.append(args))
+    )
     engine.register_task_type("chatty", chatty)
     engine.run_flow(engine.flow_spec_to_flow(SPEC))
-    assert (None, "sweep/item_0") == heard[1][1:3]
-    assert heard[0] == ("flow-1", None, "first",
-                        "printed by first\nWARNING lab.instrument: logged by first\n")
+    assert heard[1][1:3] == (None, "sweep/item_0")
+    assert heard[0] == (
+        "flow-1",
+        None,
+        "first",
+        "printed by first\nWARNING lab.instrument: logged by first\n",
+    )
 
 
 def test_a_log_that_cannot_be_written_is_a_warning_not_a_failed_task(tmp_path, clock, caplog):
@@ -97,15 +110,31 @@ def test_task_output_files_are_the_log_then_a_job_dir_that_mc_built(tmp_path):
     assert task_output_files(tmp_path / "logs", "f", "sweep/item_0", task) == [("log", log)]
     (job_dir / "job.json").write_text("{}")
     assert task_output_files(tmp_path / "logs", "f", "sweep/item_0", task) == [
-        ("log", log), ("stdout", job_dir / "stdout.txt"), ("stderr", job_dir / "stderr.txt"),
+        ("log", log),
+        ("stdout", job_dir / "stdout.txt"),
+        ("stderr", job_dir / "stderr.txt"),
     ]
 
 
 def test_walk_tasks_goes_down_into_spreads_by_path(clock):
     engine = FlowEngine(clock=clock)
-    flow = engine.flow_spec_to_flow({"tasks": [
-        {"key": "sweep", "task_type": "spread", "task_params": {
-            "items": [1, 2], "mapping_params": {"skeleton": {"key": "item", "task_type": "noop"}}}},
-    ]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "tasks": [
+                {
+                    "key": "sweep",
+                    "task_type": "spread",
+                    "task_params": {
+                        "items": [1, 2],
+                        "mapping_params": {"skeleton": {"key": "item", "task_type": "noop"}},
+                    },
+                },
+            ]
+        }
+    )
     engine.run_flow(flow)
-    assert [path for path, _ in walk_tasks(flow.to_flow_dict()["tasks"])] == ["sweep", "sweep/item_0", "sweep/item_1"]
+    assert [path for path, _ in walk_tasks(flow.to_flow_dict()["tasks"])] == [
+        "sweep",
+        "sweep/item_0",
+        "sweep/item_1",
+    ]

@@ -98,47 +98,76 @@ class DemoStore:
         # What task handlers print goes to task logs, as under `mc runner`.
         self.engine = FlowEngine(task_output=TaskLogs(self.logs_root))
         # One slot per item, so that every job of the sweep runs at once.
-        self.engine.register_executor("local", LocalExecutor(max_jobs=len(SWEEP_VALUES)), replace=True)
+        self.engine.register_executor(
+            "local", LocalExecutor(max_jobs=len(SWEEP_VALUES)), replace=True
+        )
         self.runner = FlowRunner(
             self.store,
             self.engine,
-            task_ctx={"job_types": JobTypeRegistry({"shell": ShellJob}), "jobs_root": str(self.jobs_root)},
+            task_ctx={
+                "job_types": JobTypeRegistry({"shell": ShellJob}),
+                "jobs_root": str(self.jobs_root),
+            },
             poll_interval_s=0.0,
         )
         self.keys: dict[str, str] = {}
 
     def build(self) -> None:
         """Store the flows, and run each as far as the module docstring says."""
-        self.keys["done"] = self.store.create_flow({
-            "key": "done", "label": "done",
-            "tasks": [
-                {"key": "a", "task_type": "noop"},
-                {"key": "b", "task_type": "print", "task_params": {"msg": "hello from b"}, "precursors": ["a"]},
-            ],
-        })
-        self.keys["broken"] = self.store.create_flow({
-            "key": "broken", "label": "broken",
-            "tasks": [
-                {"key": "fetch", "task_type": "noop"},
-                {"key": "upload", "task_type": "uplaod", "precursors": ["fetch"]},
-                {"key": "notify", "task_type": "noop", "precursors": ["upload"]},
-            ],
-        })
-        self.keys["hostile"] = self.store.create_flow({
-            "key": "hostile", "label": HOSTILE_LABEL,
-            "tasks": [{"key": "x", "task_type": "noop", "label": HOSTILE_LABEL}],
-        })
+        self.keys["done"] = self.store.create_flow(
+            {
+                "key": "done",
+                "label": "done",
+                "tasks": [
+                    {"key": "a", "task_type": "noop"},
+                    {
+                        "key": "b",
+                        "task_type": "print",
+                        "task_params": {"msg": "hello from b"},
+                        "precursors": ["a"],
+                    },
+                ],
+            }
+        )
+        self.keys["broken"] = self.store.create_flow(
+            {
+                "key": "broken",
+                "label": "broken",
+                "tasks": [
+                    {"key": "fetch", "task_type": "noop"},
+                    {"key": "upload", "task_type": "uplaod", "precursors": ["fetch"]},
+                    {"key": "notify", "task_type": "noop", "precursors": ["upload"]},
+                ],
+            }
+        )
+        self.keys["hostile"] = self.store.create_flow(
+            {
+                "key": "hostile",
+                "label": HOSTILE_LABEL,
+                "tasks": [{"key": "x", "task_type": "noop", "label": HOSTILE_LABEL}],
+            }
+        )
         self.keys["sweep"] = self.store.create_flow(_job_spec(self.gate))
-        self.run_until(lambda: all(self.status(k) in ("COMPLETED", "FAILED") for k in ("done", "broken", "hostile")))
-        self.run_until(lambda: self._sweep_jobs_started())
+        self.run_until(
+            lambda: all(
+                self.status(k) in ("COMPLETED", "FAILED") for k in ("done", "broken", "hostile")
+            )
+        )
+        self.run_until(self._sweep_jobs_started)
         self.tick()  # the runner sees the jobs RUNNING
-        self.keys["pending"] = self.store.create_flow({
-            "key": "pending", "label": "pending", "tasks": [{"key": "later", "task_type": "noop"}],
-        })
+        self.keys["pending"] = self.store.create_flow(
+            {
+                "key": "pending",
+                "label": "pending",
+                "tasks": [{"key": "later", "task_type": "noop"}],
+            }
+        )
 
     def _sweep_jobs_started(self) -> bool:
         outputs = list(self.jobs_root.rglob("stdout.txt"))
-        return len(outputs) == len(SWEEP_VALUES) and all(path.read_text().strip() for path in outputs)
+        return len(outputs) == len(SWEEP_VALUES) and all(
+            path.read_text().strip() for path in outputs
+        )
 
     def status(self, name: str) -> str:
         """The stored status of the flow ``name``."""
@@ -173,7 +202,9 @@ def require_ui_extra() -> None:
     missing = [name for name in ("starlette", "uvicorn") if importlib.util.find_spec(name) is None]
     if not missing:
         return
-    reason = f"the ui extra is not installed ({', '.join(missing)} missing): pip install -e '.[test]'"
+    reason = (
+        f"the ui extra is not installed ({', '.join(missing)} missing): pip install -e '.[test]'"
+    )
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true and {reason}", pytrace=False)
     pytest.skip(reason, allow_module_level=True)
@@ -204,10 +235,22 @@ class UiServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 - the server's output, closed by stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mc", "ui", "--db", db_url, "--port", str(self.port), "--logs-root", str(logs_root)],
-            stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "mc",
+                "ui",
+                "--db",
+                db_url,
+                "--port",
+                str(self.port),
+                "--logs-root",
+                str(logs_root),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while True:
@@ -249,7 +292,9 @@ def chromium() -> Iterator[Any]:
     except ImportError:
         service_missing("selenium is not installed (pip install -e '.[test]')")
     chromium = shutil.which("chromium") or (CHROMIUM if os.path.exists(CHROMIUM) else None)
-    driver_path = shutil.which("chromedriver") or (CHROMEDRIVER if os.path.exists(CHROMEDRIVER) else None)
+    driver_path = shutil.which("chromedriver") or (
+        CHROMEDRIVER if os.path.exists(CHROMEDRIVER) else None
+    )
     if chromium is None or driver_path is None:
         service_missing(
             "Chromium or chromedriver is not installed (scripts/start_test_services.sh installs "
@@ -257,8 +302,14 @@ def chromium() -> Iterator[Any]:
         )
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1400,1100", "--hide-scrollbars"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1100",
+        "--hide-scrollbars",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
     driver.set_page_load_timeout(30)

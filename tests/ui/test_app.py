@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -35,7 +35,9 @@ def client(store):
 @pytest.fixture
 def demo_client(demo_store: DemoStore):
     with FlowStore(demo_store.db_url) as store:
-        yield TestClient(create_app(store, logs_root=str(demo_store.logs_root)), base_url="http://127.0.0.1")
+        yield TestClient(
+            create_app(store, logs_root=str(demo_store.logs_root)), base_url="http://127.0.0.1"
+        )
 
 
 def noop_flow(key, label=None, tasks=1):
@@ -73,7 +75,11 @@ def test_flow_list_shows_every_status_of_the_demo_store(demo_client, demo_store)
     answer = demo_client.get("/api/flows").json()
     statuses = {flow["key"]: flow["status"] for flow in answer["flows"]}
     assert statuses == {
-        "pending": "PENDING", "sweep": "RUNNING", "done": "COMPLETED", "hostile": "COMPLETED", "broken": "FAILED",
+        "pending": "PENDING",
+        "sweep": "RUNNING",
+        "done": "COMPLETED",
+        "hostile": "COMPLETED",
+        "broken": "FAILED",
     }
     assert answer["counts"] == {"PENDING": 1, "RUNNING": 1, "COMPLETED": 2, "FAILED": 1}
 
@@ -149,7 +155,9 @@ def test_flow_shows_spread_items_with_their_jobs(demo_client, demo_store):
     sweep = answer["tree"]["tasks"][0]
     assert sweep["path"] == "sweep" and sweep["subflow_key"] == "sweep.sweep"
     items = sweep["children"]
-    assert [item["path"] for item in items] == [f"sweep/evaluate_{n}" for n in range(len(SWEEP_VALUES))]
+    assert [item["path"] for item in items] == [
+        f"sweep/evaluate_{n}" for n in range(len(SWEEP_VALUES))
+    ]
     for item in items:
         assert item["status"] == "RUNNING" and item["attempts"] == 1 and item["executor"] == "local"
         assert Path(item["job_dir"]).is_relative_to(demo_store.jobs_root)
@@ -167,7 +175,7 @@ def test_failed_flow_shows_the_error_and_the_skipped_task(demo_client):
 def test_flow_svg_colours_each_task_by_status(demo_client):
     svg = demo_client.get("/api/flows/broken").json()["graph"]["svg"]
     for key, status in (("fetch", "COMPLETED"), ("upload", "FAILED"), ("notify", "SKIPPED")):
-        node = svg[svg.index(f">{key}</text>") - 600: svg.index(f">{key}</text>")]
+        node = svg[svg.index(f">{key}</text>") - 600 : svg.index(f">{key}</text>")]
         assert f'fill="{STATUS_COLOURS[status]}"' in node, key
 
 
@@ -207,7 +215,9 @@ def test_task_log_shows_the_task_log_then_the_jobs_stdout_and_stderr(demo_client
     assert answer["task_path"] == "sweep/evaluate_1" and answer["task_status"] == "RUNNING"
     assert answer["available"] == ["log", "stdout", "stderr"]
     sources = {source["name"]: source for source in answer["sources"]}
-    assert sources["log"]["path"] == str(demo_store.logs_root / "sweep" / "sweep" / "evaluate_1.log")
+    assert sources["log"]["path"] == str(
+        demo_store.logs_root / "sweep" / "sweep" / "evaluate_1.log"
+    )
     assert sources["stdout"]["text"] == "item beta working\n"
     assert sources["stderr"]["exists"] and sources["stderr"]["text"] == ""
 
@@ -222,7 +232,20 @@ def test_task_log_shows_what_a_task_printed(demo_client):
 def test_task_log_shows_the_same_files_as_mc_logs(demo_client, demo_store, capsys):
     from mc.cli import main
 
-    assert main(["logs", "sweep", "sweep/evaluate_2", "--db", demo_store.db_url, "--logs-root", str(demo_store.logs_root)]) == 0
+    assert (
+        main(
+            [
+                "logs",
+                "sweep",
+                "sweep/evaluate_2",
+                "--db",
+                demo_store.db_url,
+                "--logs-root",
+                str(demo_store.logs_root),
+            ]
+        )
+        == 0
+    )
     shown = capsys.readouterr().out
     answer = demo_client.get("/api/flows/sweep/tasks/sweep/evaluate_2/log").json()
     for source in answer["sources"]:
@@ -240,7 +263,9 @@ def test_a_large_log_is_tailed_then_paged_back_in_whole_lines(demo_client, demo_
     assert tail["end"] == tail["size"] == stdout.stat().st_size
     assert tail["end"] - tail["start"] <= 64 * 1024
     assert tail["text"].endswith("line 19999\n") and tail["text"].startswith("line ")
-    earlier = demo_client.get(url, params={"source": "stdout", "end": tail["start"], "max_bytes": 100}).json()
+    earlier = demo_client.get(
+        url, params={"source": "stdout", "end": tail["start"], "max_bytes": 100}
+    ).json()
     page = earlier["sources"][0]
     assert page["end"] == tail["start"] and page["end"] - page["start"] <= 100
     last_before = int(tail["text"].split("\n", 1)[0].split()[1]) - 1
@@ -254,7 +279,9 @@ def test_task_log_of_an_unknown_task_is_not_found(demo_client):
 
 
 def test_task_log_refuses_a_page_larger_than_a_megabyte(demo_client):
-    response = demo_client.get("/api/flows/sweep/tasks/sweep/evaluate_0/log", params={"max_bytes": 10**7})
+    response = demo_client.get(
+        "/api/flows/sweep/tasks/sweep/evaluate_0/log", params={"max_bytes": 10**7}
+    )
     assert response.status_code == 400 and "max_bytes" in response.json()["error"]
 
 
@@ -281,7 +308,10 @@ def test_pages_and_api_carry_a_strict_content_security_policy(client, store):
         assert response.status_code == 200, path
         assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
         assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert "script-src 'self'" in CONTENT_SECURITY_POLICY and "unsafe-inline" not in CONTENT_SECURITY_POLICY
+    assert (
+        "script-src 'self'" in CONTENT_SECURITY_POLICY
+        and "unsafe-inline" not in CONTENT_SECURITY_POLICY
+    )
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
@@ -294,7 +324,10 @@ def test_nothing_can_be_changed_through_the_app(client, store, method):
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
 def test_requests_for_this_machine_are_answered(store, host):
-    assert TestClient(create_app(store), base_url=f"http://{host}:8765").get("/api/flows").status_code == 200
+    assert (
+        TestClient(create_app(store), base_url=f"http://{host}:8765").get("/api/flows").status_code
+        == 200
+    )
 
 
 def test_a_request_for_another_host_is_refused(store):
@@ -316,7 +349,9 @@ def test_a_failing_database_gives_503_without_its_url(tmp_path):
     json.loads(response.text)
 
 
-def test_a_failing_postgresql_store_gives_503_without_its_url_or_password(postgres_url, postgres_server_url):
+def test_a_failing_postgresql_store_gives_503_without_its_url_or_password(
+    postgres_url, postgres_server_url
+):
     import sqlalchemy as sa
 
     url = sa.make_url(postgres_url)
@@ -328,7 +363,9 @@ def test_a_failing_postgresql_store_gives_503_without_its_url_or_password(postgr
         admin = sa.create_engine(postgres_server_url)
         try:
             with admin.begin() as connection:  # the table is gone, as if dropped by mistake
-                connection.execute(sa.text(f'ALTER TABLE "{schema}".mc_flows RENAME TO mc_flows_gone'))
+                connection.execute(
+                    sa.text(f'ALTER TABLE "{schema}".mc_flows RENAME TO mc_flows_gone')
+                )
             for path in ("/api/flows", "/api/flows/f", "/api/flows/f/tasks/t0/log"):
                 response = client.get(path)
                 assert response.status_code == 503, path

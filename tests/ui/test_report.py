@@ -14,14 +14,36 @@ from tests.ui.conftest import HOSTILE_LABEL
 
 def test_report_is_written_with_its_own_content_security_policy(demo_store, tmp_path, capsys):
     output = tmp_path / "flow.html"
-    assert main(["report", "swe", "--db", demo_store.db_url, "-o", str(output), "--logs-root", str(demo_store.logs_root)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "swe",
+                "--db",
+                demo_store.db_url,
+                "-o",
+                str(output),
+                "--logs-root",
+                str(demo_store.logs_root),
+            ]
+        )
+        == 0
+    )
     html = output.read_text()
     assert '<meta http-equiv="Content-Security-Policy"' in html
     assert "script-src 'sha256-" in html and "unsafe-inline" not in html
     assert "/static/" not in html  # nothing to fetch
-    data = json.loads(re.search(r'<script type="application/json" id="mc-report">(.*?)</script>', html, re.S).group(1))
+    data = json.loads(
+        re.search(
+            r'<script type="application/json" id="mc-report">(.*?)</script>', html, re.S
+        ).group(1)
+    )
     assert data["flow"]["key"] == "sweep"
-    stdout = [source for source in data["logs"]["sweep/evaluate_0"]["sources"] if source["name"] == "stdout"]
+    stdout = [
+        source
+        for source in data["logs"]["sweep/evaluate_0"]["sources"]
+        if source["name"] == "stdout"
+    ]
     assert stdout[0]["text"] == "item alpha working\n"
     assert "wrote" in capsys.readouterr().err
 
@@ -50,7 +72,21 @@ def test_report_of_an_unknown_key_is_bad_input(demo_store, tmp_path, capsys):
 def report_file(demo_store, tmp_path):
     def write(key):
         output = tmp_path / f"{key}.html"
-        assert main(["report", key, "--db", demo_store.db_url, "-o", str(output), "--logs-root", str(demo_store.logs_root)]) == 0
+        assert (
+            main(
+                [
+                    "report",
+                    key,
+                    "--db",
+                    demo_store.db_url,
+                    "-o",
+                    str(output),
+                    "--logs-root",
+                    str(demo_store.logs_root),
+                ]
+            )
+            == 0
+        )
         return output.as_uri()
 
     return write
@@ -60,15 +96,26 @@ def test_report_shows_the_flow_in_a_browser_without_a_server(browser, report_fil
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(report_file("sweep"))
-    WebDriverWait(browser, 20).until(lambda b: b.find_elements("css selector", "#tasks tr[data-path]"))
+    WebDriverWait(browser, 20).until(
+        lambda b: b.find_elements("css selector", "#tasks tr[data-path]")
+    )
     statuses = browser.execute_script(
         "return Array.from(document.querySelectorAll('#tasks tr[data-path]')).map(r => [r.dataset.path, r.dataset.status])"
     )
-    assert statuses == [["sweep", "RUNNING"], ["sweep/evaluate_0", "RUNNING"], ["sweep/evaluate_1", "RUNNING"],
-                        ["sweep/evaluate_2", "RUNNING"], ["summary", "PENDING"]]
+    assert statuses == [
+        ["sweep", "RUNNING"],
+        ["sweep/evaluate_0", "RUNNING"],
+        ["sweep/evaluate_1", "RUNNING"],
+        ["sweep/evaluate_2", "RUNNING"],
+        ["summary", "PENDING"],
+    ]
     assert browser.find_elements("css selector", "#graph svg g.node")
-    browser.find_element("css selector", "tr[data-path='sweep/evaluate_1'] button.task-name").click()
-    log = WebDriverWait(browser, 20).until(lambda b: b.find_elements("css selector", "pre.log[data-source='stdout']"))
+    browser.find_element(
+        "css selector", "tr[data-path='sweep/evaluate_1'] button.task-name"
+    ).click()
+    log = WebDriverWait(browser, 20).until(
+        lambda b: b.find_elements("css selector", "pre.log[data-source='stdout']")
+    )
     assert log[0].text == "item beta working"
     browser.save_screenshot(str(artifacts_dir / "report.png"))
 
@@ -77,6 +124,11 @@ def test_a_script_label_in_a_report_is_text_and_never_runs(browser, report_file)
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(report_file("hostile"))
-    WebDriverWait(browser, 20).until(lambda b: b.find_element("id", "flow-label").text == HOSTILE_LABEL)
+    WebDriverWait(browser, 20).until(
+        lambda b: b.find_element("id", "flow-label").text == HOSTILE_LABEL
+    )
     assert browser.execute_script("return window.__mc_xss") is None
-    assert browser.execute_script("return document.querySelectorAll('main img, main script').length") == 0
+    assert (
+        browser.execute_script("return document.querySelectorAll('main img, main script').length")
+        == 0
+    )

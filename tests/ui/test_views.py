@@ -16,9 +16,15 @@ def tree_of(clock):
     engine = FlowEngine(clock=clock)
 
     def make(n_ticks, n_tasks=2):
-        flow = engine.flow_spec_to_flow({"key": "f", "tasks": [
-            {"key": f"t{n}", "task_type": "noop", "precursors": [f"t{n - 1}"] if n else []} for n in range(n_tasks)
-        ]})
+        flow = engine.flow_spec_to_flow(
+            {
+                "key": "f",
+                "tasks": [
+                    {"key": f"t{n}", "task_type": "noop", "precursors": [f"t{n - 1}"] if n else []}
+                    for n in range(n_tasks)
+                ],
+            }
+        )
         for _ in range(n_ticks):
             engine.tick_flow(flow)
         return build_flow_tree(flow.to_flow_dict())
@@ -50,4 +56,6 @@ def test_a_flow_with_too_many_tasks_is_not_drawn_and_says_how_to(tree_of, monkey
     monkeypatch.setattr(views, "MAX_GRAPH_TASKS", 3)
     graph = flow_svg(tree_of(0, n_tasks=4))
     assert graph["svg"] is None
-    assert "4 tasks, more than the 3 drawn here" in graph["error"] and "mc graph KEY" in graph["error"]
+    assert (
+        "4 tasks, more than the 3 drawn here" in graph["error"] and "mc graph KEY" in graph["error"]
+    )

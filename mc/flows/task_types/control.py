@@ -15,6 +15,7 @@ from typing import Any
 
 from mc.errors import FlowSpecError, WiringError
 from mc.flows import size_budget
+from mc.flows.compat import spread_container
 from mc.flows.flow import Flow
 from mc.flows.interpolation import interpolate
 from mc.flows.spec import normalize_task_spec
@@ -65,9 +66,7 @@ def wire_task(task_ctx: TaskCtx) -> None:
 def _dict_checker(dest: str, where: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
         if not isinstance(value, dict):
-            raise WiringError(
-                f"{where}: dest {dest!r} must get a dict, got {type(value).__name__}"
-            )
+            raise WiringError(f"{where}: dest {dest!r} must get a dict, got {type(value).__name__}")
 
     return check
 
@@ -96,16 +95,18 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
         control = params["control_value"]
         cases = task_param(task, "cases", list)
         default = task_param(task, "default_case", dict, None)
-        checked = [self._check_case(case, f"task_params.cases[{i}]") for i, case in enumerate(cases)]
+        checked = [
+            self._check_case(case, f"task_params.cases[{i}]") for i, case in enumerate(cases)
+        ]
         if default is not None:
             if not isinstance(default.get("task"), Mapping):
                 raise ValueError(
                     f"task {task['key']!r}: task_params.default_case.task must be a task spec"
                 )
             _check_case_task(default["task"], f"task {task['key']!r}: task_params.default_case")
-        for i, (op, arg, case_task) in enumerate(checked):
+        for i, (op, raw_arg, case_task) in enumerate(checked):
             where = f"task_params.cases[{i}].condition"
-            arg = interpolate(arg, self.task_ctx, f"{where}.arg")
+            arg = interpolate(raw_arg, self.task_ctx, f"{where}.arg")
             if _compare(op, control, arg, f"task {task['key']!r}: {where}"):
                 task["selected_case"] = i
                 return dict(case_task)
@@ -121,7 +122,9 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
     def _check_case(self, case: Any, where: str) -> tuple[str, Any, Mapping[str, Any]]:
         prefix = f"task {self.task['key']!r}: {where}"
         if not isinstance(case, Mapping):
-            raise ValueError(f"{prefix}: expected {{'condition': {{'op', 'arg'}}, 'task': {{...}}}}")
+            raise ValueError(
+                f"{prefix}: expected {{'condition': {{'op', 'arg'}}, 'task': {{...}}}}"
+            )
         condition = case.get("condition")
         if not isinstance(condition, Mapping) or not isinstance(condition.get("op"), str):
             raise ValueError(f"{prefix}.condition: expected {{'op': OP, 'arg': ARG}}")
@@ -153,7 +156,9 @@ def _compare(op: str, control: Any, arg: Any, where: str) -> bool:
             return operator.truth(control)
         return bool(getattr(operator, op)(control, arg))
     except TypeError as error:
-        raise ValueError(f"{where}: cannot apply {op} to {control!r} and {arg!r}: {error}") from None
+        raise ValueError(
+            f"{where}: cannot apply {op} to {control!r} and {arg!r}: {error}"
+        ) from None
 
 
 class FlowTaskHandler(BaseTaskHandler):
@@ -166,7 +171,8 @@ class FlowTaskHandler(BaseTaskHandler):
     ``'<parent key>.<task key>'``; its ``depth`` is the parent's plus one and
     its ``parent_key`` the parent's key. When the child COMPLETES, the task
     does, with the child's data in ``task['data']['flow_data']``; when it
-    FAILS, the task fails with the child's errors.
+    FAILS, the task fails with the child's errors. Either way, the hook
+    :meth:`on_flow_finished` is then called with the child.
     """
 
     raw_params = ("flow_spec",)
@@ -214,6 +220,18 @@ class FlowTaskHandler(BaseTaskHandler):
                 self.task["data"]["flow"] = child.to_flow_dict()
             self.task["error"] = f"subflow {child.key!r} FAILED: " + "; ".join(errors)
             self.task["status"] = FAILED
+        else:
+            return
+        self.on_flow_finished(flow=child)
+
+    def on_flow_finished(self, flow: Flow) -> None:
+        """Do what a subclass wants once the child flow has ended; by default nothing.
+
+        Called on the tick the child COMPLETES or FAILS, after the task's
+        status, data and error are set (a subclass may still change them),
+        with the child :class:`~mc.flows.flow.Flow`. An error it raises fails
+        the task.
+        """
 
     def _child_ctx(self) -> dict[str, Any]:
         ctx = {
@@ -233,7 +251,9 @@ class FlowTaskHandler(BaseTaskHandler):
             return
         child = Flow.from_flow_dict(flow_dict, copy=False)
         handler = cls(task_ctx)
-        task_ctx["flow_engine"].cancel_flow(child, "its parent task was cancelled", handler._child_ctx())
+        task_ctx["flow_engine"].cancel_flow(
+            child, "its parent task was cancelled", handler._child_ctx()
+        )
         task["data"]["flow"] = child.to_flow_dict()
 
 
@@ -250,7 +270,9 @@ class SpreadTaskHandler(BaseProxyingTaskHandler):
     finished, ``task['data']['results']`` lists each one's data, in item
     order. Strings starting with ``$`` in the skeleton are interpolated when
     each item's task ticks, in the child flow (``ctx.flow`` is the child,
-    ``ctx.parent_flow`` the flow of the spread task).
+    ``ctx.parent_flow`` the flow of the spread task). MissionControl 0.x's
+    ``container_task_type`` may be given, if it names an inline flow (see
+    :data:`mc.flows.compat.SPREAD_CONTAINER_TYPES`).
     """
 
     raw_params = ("mapping_params",)
@@ -261,6 +283,9 @@ class SpreadTaskHandler(BaseProxyingTaskHandler):
         items = task_param(task, "items", (list, dict))
         mapping_params = task_param(task, "mapping_params", dict)
         fail_fast = task_param(task, "fail_fast", bool, True)
+        spread_container(
+            task["task_params"].get("container_task_type"), f"task {task['key']!r}: task_params"
+        )
         # Item values are data: the child tasks must not read them as paths.
         specs = map_items(
             items, mapping_params, self.task_ctx, "task_params.mapping_params", ("source",)
@@ -278,7 +303,11 @@ class SpreadTaskHandler(BaseProxyingTaskHandler):
             except FlowSpecError as error:
                 raise ValueError(f"task {task['key']!r}: {error}") from None
         task["spread_keys"] = keys
-        flow_spec = {"label": f"spread {task['key']}", "cfg": {"fail_fast": fail_fast}, "tasks": specs}
+        flow_spec = {
+            "label": f"spread {task['key']}",
+            "cfg": {"fail_fast": fail_fast},
+            "tasks": specs,
+        }
         return {"task_type": "flow", "task_params": {"flow_spec": flow_spec}}
 
     def proxied_task_data(self, proxied_task: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,9 @@ A wiring is either a string ``'SRC => DEST'`` or a dict:
     ``'json.dumps'``, ``'json.loads'``, or ``'mapping'``, which turns each
     item of the source (a list or a dict) into a copy of
     ``mapping_params['skeleton']`` with ``mapping_params['wirings']``
-    applied to it (see :func:`map_items`).
+    applied to it (see :func:`map_items`). MissionControl 0.x's spelling,
+    a dict ``{'type': 'json.dumps'}`` or ``{'type': 'mapping', 'params':
+    {...}}``, is accepted too (see :func:`mc.flows.compat.transform_spelling`).
 
 In a ``wire`` task, sources and destinations start with ``ctx`` (the task
 context). A destination may be any key the caller put in the context, or
@@ -36,11 +38,12 @@ from typing import Any
 
 from mc.errors import DotPathError, WiringError
 from mc.flows import size_budget
+from mc.flows.compat import TRANSFORMS, mapping_dest, transform_spelling
 from mc.flows.dotpath import get_path, set_path, split_path
 from mc.flows.interpolation import copy_value, escape_dollars
 from mc.flows.statuses import RUNNING
 
-TRANSFORMS = ("json.dumps", "json.loads", "mapping")
+__all__ = ["TRANSFORMS", "apply_wiring", "check_ctx_dest", "map_items", "parse_wiring"]
 _WIRING_KEYS = ("source", "value", "dest", "transform", "mapping_params")
 
 
@@ -61,22 +64,22 @@ def parse_wiring(wiring: Any, where: str) -> dict[str, Any]:
         )
     unknown = [name for name in wiring if name not in _WIRING_KEYS]
     if unknown:
-        raise WiringError(f"{where}: unknown key {unknown[0]!r} (expected: {', '.join(_WIRING_KEYS)})")
+        raise WiringError(
+            f"{where}: unknown key {unknown[0]!r} (expected: {', '.join(_WIRING_KEYS)})"
+        )
     if ("source" in wiring) == ("value" in wiring):
         raise WiringError(f"{where}: give exactly one of 'source' and 'value'")
     if not isinstance(wiring.get("dest"), str):
         raise WiringError(f"{where}.dest: expected a dot path string")
     if "source" in wiring and not isinstance(wiring["source"], str):
         raise WiringError(f"{where}.source: expected a dot path string")
-    transform = wiring.get("transform")
-    if transform is not None and transform not in TRANSFORMS:
-        raise WiringError(
-            f"{where}.transform: expected one of {', '.join(TRANSFORMS)}, got {transform!r}"
-        )
-    if transform == "mapping" and not isinstance(wiring.get("mapping_params"), Mapping):
-        raise WiringError(f"{where}.mapping_params: the 'mapping' transform needs a dict")
+    transform, mapping_params = transform_spelling(
+        wiring.get("transform"), wiring.get("mapping_params"), where
+    )
     parsed = dict(wiring)
     parsed["transform"] = transform
+    if transform == "mapping":
+        parsed["mapping_params"] = mapping_params
     return parsed
 
 
@@ -115,9 +118,7 @@ def apply_wiring(
             value = json.dumps(value)
         elif transform == "json.loads":
             if not isinstance(value, str):
-                raise WiringError(
-                    f"{where}: json.loads needs a string, got {type(value).__name__}"
-                )
+                raise WiringError(f"{where}: json.loads needs a string, got {type(value).__name__}")
             value = json.loads(value)
         elif transform == "mapping":
             value = map_items(value, parsed["mapping_params"], task_ctx, f"{where}.mapping_params")
@@ -159,9 +160,12 @@ def map_items(
 
     ``items`` is a list or a dict. For each item, ``ctx.item`` is
     ``{'key': ..., 'value': ..., 'idx': ...}`` (for a list, the key is the
-    index), and each of ``mapping_params['wirings']`` copies a value from
-    ``ctx`` into the skeleton's copy: its destination is a path inside the
-    copy, such as ``'task_params.msg'``. Wirings of the kinds named in
+    index), ``ctx.items`` is the whole of ``items`` and ``ctx.skeleton``
+    the copy being wired, and each of ``mapping_params['wirings']`` copies
+    a value from ``ctx`` into the skeleton's copy: its destination is a
+    path inside the copy, such as ``'task_params.msg'``, or the same path
+    in MissionControl 0.x's form, ``'ctx.skeleton.task_params.msg'`` (see
+    :func:`mc.flows.compat.mapping_dest`). Wirings of the kinds named in
     ``escape_params`` (``'source'``, ``'value'``) whose destination is
     inside ``task_params`` escape what they write (see :func:`apply_wiring`).
     """
@@ -179,22 +183,41 @@ def map_items(
         pairs = list(enumerate(items))
     else:
         raise WiringError(f"{where}: items must be a list or a dict, got {type(items).__name__}")
+    # Each wiring's destination, as a path inside the copy: checked once, so
+    # that a bad one fails before any item is mapped.
+    parsed_wirings = []
+    for i, wiring in enumerate(wirings):
+        wiring_where = f"{where}.wirings[{i}]"
+        parsed = parse_wiring(wiring, wiring_where)
+        parsed["dest"] = mapping_dest(parsed["dest"], wiring_where)
+        parsed_wirings.append(parsed)
     mapped = []
     for idx, (key, value) in enumerate(pairs):
-        item_ctx = {**task_ctx, "item": {"key": key, "value": value, "idx": idx}}
         copy = copy_value(dict(skeleton), task_ctx)
-        for i, wiring in enumerate(wirings):
+        item_ctx = {
+            **task_ctx,
+            "item": {"key": key, "value": value, "idx": idx},
+            "items": items,
+            "skeleton": copy,
+        }
+        for i, parsed in enumerate(parsed_wirings):
             wiring_where = f"{where}.wirings[{i}] (item {idx})"
-            into_params = parse_wiring(wiring, wiring_where)["dest"].split(".")[0] == "task_params"
+            into_params = parsed["dest"].split(".")[0] == "task_params"
             apply_wiring(
-                wiring, item_ctx, copy, wiring_where, escape_params if into_params else (),
+                parsed,
+                item_ctx,
+                copy,
+                wiring_where,
+                escape_params if into_params else (),
                 into_flow=False,
             )
         mapped.append(copy)
     return mapped
 
 
-def check_ctx_dest(dest: str, where: str, flow: Any = None, writer_key: str | None = None) -> tuple[bool, bool]:
+def check_ctx_dest(
+    dest: str, where: str, flow: Any = None, writer_key: str | None = None
+) -> tuple[bool, bool]:
     """Refuse a ``wire`` destination that would change what only the engine may.
 
     With ``flow`` (the wire task's flow), a destination in
@@ -230,7 +253,11 @@ def check_ctx_dest(dest: str, where: str, flow: Any = None, writer_key: str | No
                     f"{where}: dest {dest!r} names task {parts[3]!r}, which the flow does "
                     "not have (a wiring cannot add a task)"
                 )
-            if flow is not None and parts[3] != writer_key and flow.tasks[parts[3]].get("status") == RUNNING:
+            if (
+                flow is not None
+                and parts[3] != writer_key
+                and flow.tasks[parts[3]].get("status") == RUNNING
+            ):
                 raise WiringError(
                     f"{where}: dest {dest!r}: task {parts[3]!r} is RUNNING, and a running "
                     "task's data and params belong to its handler; write into a task before "

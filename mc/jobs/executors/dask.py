@@ -25,6 +25,7 @@ workers with as many threads as jobs they should run at once.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -40,9 +41,23 @@ from pathlib import Path
 from typing import Any
 
 from mc.errors import ExecutorError, JobOwnershipError
-from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, LOST, RUNNING
+from mc.jobs.constants import (
+    ALREADY_RUNNING_EXIT_STATUS,
+    ENTRYPOINT_FILE,
+    JOB_COMPLETED,
+    JOB_FAILED,
+    JOB_LOST,
+    JOB_RUNNING,
+)
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
-from mc.jobs.job_dir import NOT_STARTED, RUN_OVER, RUN_UNDER_WAY, read_exit_status, run_state
+from mc.jobs.job_dir import (
+    NOT_STARTED,
+    RUN_OVER,
+    RUN_UNDER_WAY,
+    outcome_of_exit_status,
+    read_exit_status,
+    run_state,
+)
 
 CANCELLED_FILE = "cancelled"
 _JOB_KEY_RE = re.compile(r"mc-job-[0-9a-f]{32}")
@@ -113,12 +128,16 @@ class DaskExecutor(JobExecutor):
                 except OSError as error:
                     # A poll that raises ExecutorError leaves its task RUNNING:
                     # the scheduler may be back at the next tick.
-                    raise ExecutorError(f"cannot reach the Dask scheduler at {address}: {error}") from error
+                    raise ExecutorError(
+                        f"cannot reach the Dask scheduler at {address}: {error}"
+                    ) from error
         return self._client
 
     # -- jobs -----------------------------------------------------------------
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Send the job dir to the cluster and return its handle."""
         self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
@@ -128,9 +147,16 @@ class DaskExecutor(JobExecutor):
         if self.shared_filesystem:
             future = self.client.submit(run_job_dir, path, key, key=key, pure=False)
         else:
-            future = self.client.submit(run_packed_job_dir, pack_dir(path), key, key=key, pure=False)
+            future = self.client.submit(
+                run_packed_job_dir, pack_dir(path), key, key=key, pure=False
+            )
         self._publish(key, future)
-        return {"key": key, "job_dir": path, "shared_filesystem": self.shared_filesystem, "token": token}
+        return {
+            "key": key,
+            "job_dir": path,
+            "shared_filesystem": self.shared_filesystem,
+            "token": token,
+        }
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Return the job's status and outputs (``exit_status``, ``error``).
@@ -145,47 +171,58 @@ class DaskExecutor(JobExecutor):
         """
         key, job_dir = _job_key(handle), owned_job_dir(handle, "dask")
         if (Path(job_dir) / CANCELLED_FILE).exists():
-            return FAILED, {"error": "cancelled"}
+            return JOB_FAILED, {"error": "cancelled"}
         shared = handle.get("shared_filesystem", True)
         state = run_state(job_dir) if shared else None
         exit_status = read_exit_status(job_dir) if shared else None
         if exit_status is not None and state != RUN_UNDER_WAY:
             self._drop(key)  # a future still pending must not run the job again
-            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+            return outcome_of_exit_status(exit_status)
         future = self._future(key)
         if future is not None and future.status == "pending":
             if state == RUN_OVER:
                 # It ran, and its worker died before it wrote an exit status.
                 self._drop(key)
-                return LOST, {
+                return JOB_LOST, {
                     "resubmit": False,
                     "error": f"job {key} started on a Dask worker that died; it left no exit status",
                 }
-            return RUNNING, {}
+            return JOB_RUNNING, {}
         if future is not None and future.status == "finished":
             result = self._take(key, future)[1]["result"]
             if not shared:
                 unpack_dir(result, job_dir)
                 exit_status = read_exit_status(job_dir)
                 if exit_status is None:
-                    return FAILED, {"error": "the job ended without writing an exit status"}
-                return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+                    return JOB_FAILED, {"error": "the job ended without writing an exit status"}
+                return outcome_of_exit_status(exit_status)
             state, exit_status = run_state(job_dir), read_exit_status(job_dir)
-            if exit_status is None and state != RUN_UNDER_WAY and result != ALREADY_RUNNING_EXIT_STATUS:
-                return FAILED, {"error": f"the job's entrypoint exited {result} without writing an exit status"}
+            if (
+                exit_status is None
+                and state != RUN_UNDER_WAY
+                and result != ALREADY_RUNNING_EXIT_STATUS
+            ):
+                return JOB_FAILED, {
+                    "error": f"the job's entrypoint exited {result} without writing an exit status"
+                }
         elif future is not None:
             error = self._take(key, future)[1].get("error", "")
             if not shared:
                 last_line = error.strip().splitlines()[-1] if error.strip() else "lost"
-                return LOST, {"resubmit": False, "error": f"job {key}: {last_line}"}
+                return JOB_LOST, {"resubmit": False, "error": f"job {key}: {last_line}"}
         # The future is gone (or refused to run the job again): the job dir tells.
         if exit_status is not None and state != RUN_UNDER_WAY:
-            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+            return outcome_of_exit_status(exit_status)
         if state == RUN_UNDER_WAY:
-            return RUNNING, {}
+            return JOB_RUNNING, {}
         if state == NOT_STARTED and future is None:
-            return LOST, {"error": f"the Dask cluster no longer knows job {key}, and it never started"}
-        return LOST, {"resubmit": False, "error": f"job {key} was lost by the Dask cluster and left no exit status"}
+            return JOB_LOST, {
+                "error": f"the Dask cluster no longer knows job {key}, and it never started"
+            }
+        return JOB_LOST, {
+            "resubmit": False,
+            "error": f"job {key} was lost by the Dask cluster and left no exit status",
+        }
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """Stop the job wherever it runs; its next poll reports FAILED.
@@ -206,7 +243,9 @@ class DaskExecutor(JobExecutor):
 
     # -- calls ----------------------------------------------------------------
 
-    def submit_call(self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def submit_call(
+        self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Run ``fn(*args, **kwargs)`` on the cluster; return its handle."""
         key = f"mc-call-{uuid.uuid4().hex}"
         future = self.client.submit(_call, fn, list(args), dict(kwargs), key=key, pure=False)
@@ -218,9 +257,9 @@ class DaskExecutor(JobExecutor):
         key = _call_key(handle)
         future = self._future(key)
         if future is None:
-            return LOST, {"error": f"the Dask cluster no longer knows call {key}"}
+            return JOB_LOST, {"error": f"the Dask cluster no longer knows call {key}"}
         if future.status == "pending":
-            return RUNNING, {}
+            return JOB_RUNNING, {}
         return self._take(key, future)
 
     def cancel_call(self, handle: Mapping[str, Any]) -> None:
@@ -245,7 +284,9 @@ class DaskExecutor(JobExecutor):
             except KeyError:
                 return None
             except OSError as error:
-                raise ExecutorError(f"the Dask scheduler did not answer about {key}: {error}") from error
+                raise ExecutorError(
+                    f"the Dask scheduler did not answer about {key}: {error}"
+                ) from error
             self._futures[key] = future
         return future
 
@@ -253,20 +294,18 @@ class DaskExecutor(JobExecutor):
         """Return the outcome of a future that has ended, and forget it."""
         try:
             if future.status == "finished":
-                return COMPLETED, {"result": future.result()}
+                return JOB_COMPLETED, {"result": future.result()}
             if future.status == "error":
                 error = future.exception()
-                return FAILED, {"error": "".join(traceback.format_exception(error))}
-            return FAILED, {"error": f"the Dask future is {future.status}"}
+                return JOB_FAILED, {"error": "".join(traceback.format_exception(error))}
+            return JOB_FAILED, {"error": f"the Dask future is {future.status}"}
         finally:
             self._forget(key)
 
     def _forget(self, key: str) -> None:
         self._futures.pop(key, None)
-        try:
+        with contextlib.suppress(KeyError):
             self.client.unpublish_dataset(key)
-        except KeyError:
-            pass
 
     def close(self) -> None:
         """Close the client, and the LocalCluster if this executor started one."""
@@ -340,7 +379,9 @@ def _key(handle: Any, pattern: re.Pattern[str], kind: str) -> str:
     """The handle's key, if it has the form of the keys this executor makes for a ``kind``."""
     key = handle.get("key") if isinstance(handle, Mapping) else None
     if not isinstance(key, str) or not pattern.fullmatch(key):
-        raise JobOwnershipError(f"dask executor: {key!r} is not a {kind} key this executor makes; nothing was done")
+        raise JobOwnershipError(
+            f"dask executor: {key!r} is not a {kind} key this executor makes; nothing was done"
+        )
     return key
 
 

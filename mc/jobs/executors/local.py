@@ -23,6 +23,7 @@ nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -31,9 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from mc.errors import JobError
-from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, LOST, QUEUED, RUNNING
+from mc.jobs.constants import (
+    ALREADY_RUNNING_EXIT_STATUS,
+    ENTRYPOINT_FILE,
+    JOB_FAILED,
+    JOB_LOST,
+    JOB_QUEUED,
+    JOB_RUNNING,
+)
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
-from mc.jobs.job_dir import RUN_UNDER_WAY, read_exit_status, run_state
+from mc.jobs.job_dir import RUN_UNDER_WAY, outcome_of_exit_status, read_exit_status, run_state
 
 PID_FILE = "local.pid"
 CANCELLED_FILE = "cancelled"
@@ -54,13 +62,19 @@ class LocalExecutor(JobExecutor):
         environ: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(config, environ)
-        if max_jobs is not None and (isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1):
-            raise JobError(f"LocalExecutor: max_jobs must be a positive whole number, got {max_jobs!r}")
+        if max_jobs is not None and (
+            isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1
+        ):
+            raise JobError(
+                f"LocalExecutor: max_jobs must be a positive whole number, got {max_jobs!r}"
+            )
         self.max_jobs = max_jobs or os.cpu_count() or 1
         self._queue: list[str] = []
         self._running: dict[str, int] = {}
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Queue the job dir, start it if a slot is free, and return its handle."""
         self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
@@ -76,31 +90,33 @@ class LocalExecutor(JobExecutor):
         self._start_queued()
         job_dir = owned_job_dir(handle, "local")
         if (Path(job_dir) / CANCELLED_FILE).exists():
-            return FAILED, {"error": "cancelled", "exit_status": read_exit_status(job_dir)}
+            return JOB_FAILED, {"error": "cancelled", "exit_status": read_exit_status(job_dir)}
         exit_status = read_exit_status(job_dir)
         if exit_status is not None:
-            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+            return outcome_of_exit_status(exit_status)
         if job_dir in self._queue:
-            return QUEUED, {}
+            return JOB_QUEUED, {}
         pid = _read_pid(job_dir)
         if pid is None:
-            return LOST, {"error": "the job never started"}
+            return JOB_LOST, {"error": "the job never started"}
         if _runs_job(pid, job_dir):
             self._running[job_dir] = pid
-            return RUNNING, {"pid": pid}
+            return JOB_RUNNING, {"pid": pid}
         # The exit status may have landed between the two reads.
         exit_status = read_exit_status(job_dir)
         if exit_status is not None:
-            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+            return outcome_of_exit_status(exit_status)
         if run_state(job_dir) == RUN_UNDER_WAY:
             # Our start was refused (it exited 75): another run holds the lock.
-            return RUNNING, {"pid": None, "note": "another run of this job dir holds its lock"}
+            return JOB_RUNNING, {"pid": None, "note": "another run of this job dir holds its lock"}
         if _logged_refusal(job_dir):
-            return FAILED, {
+            return JOB_FAILED, {
                 "error": f"the job did not start (exit status {ALREADY_RUNNING_EXIT_STATUS}): another "
                 "run of its job dir held the lock, and it has ended without an exit status",
             }
-        return FAILED, {"error": f"the job's process (pid {pid}) ended without writing an exit status"}
+        return JOB_FAILED, {
+            "error": f"the job's process (pid {pid}) ended without writing an exit status"
+        }
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """Stop the job (or drop it from the queue); its next poll reports FAILED.
@@ -120,10 +136,8 @@ class LocalExecutor(JobExecutor):
             # children. A job started a moment ago may not have made its
             # session yet, so the process itself is signalled too.
             for kill in (os.killpg, os.kill):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     kill(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
 
     def _start_queued(self) -> None:
         for job_dir, pid in list(self._running.items()):
@@ -201,7 +215,9 @@ def _runs_job(pid: int, job_dir: str) -> bool:
 def _logged_refusal(job_dir: str) -> bool:
     """Return True if the job's start was refused because another run held the lock."""
     try:
-        return "MissionControl: not started" in (Path(job_dir) / LOG_FILE).read_text(errors="replace")
+        return "MissionControl: not started" in (Path(job_dir) / LOG_FILE).read_text(
+            errors="replace"
+        )
     except OSError:
         return False
 

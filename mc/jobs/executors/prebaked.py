@@ -31,16 +31,14 @@ from typing import Any
 
 from mc.errors import JobError
 from mc.jobs.constants import (
-    COMPLETED,
     EXIT_STATUS_FILE,
-    FAILED,
-    LOST,
+    JOB_LOST,
     STDERR_FILE,
     STDOUT_FILE,
     WORK_DIR_NAME,
 )
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
-from mc.jobs.job_dir import read_exit_status, read_job_meta
+from mc.jobs.job_dir import outcome_of_exit_status, read_exit_status, read_job_meta
 
 PREBAKED_OUTPUTS_FILE = "prebaked_outputs.json"
 
@@ -76,7 +74,9 @@ class PrebakedExecutor(JobExecutor):
         for job_type, entry in (prebaked or {}).items():
             self.add(job_type, entry)
 
-    def add(self, job_type: str, entry: Prebaked | Mapping[str, Any] | None = None, **fields: Any) -> Prebaked:
+    def add(
+        self, job_type: str, entry: Prebaked | Mapping[str, Any] | None = None, **fields: Any
+    ) -> Prebaked:
         """Set the canned results of ``job_type``: a :class:`Prebaked`, a dict, or keywords."""
         if isinstance(entry, Mapping) or entry is None:
             fields = {**(entry or {}), **fields}
@@ -88,7 +88,9 @@ class PrebakedExecutor(JobExecutor):
                 )
             entry = Prebaked(**fields)
         elif not isinstance(entry, Prebaked):
-            raise JobError(f"prebaked {job_type!r}: expected a Prebaked or a dict, got {type(entry).__name__}")
+            raise JobError(
+                f"prebaked {job_type!r}: expected a Prebaked or a dict, got {type(entry).__name__}"
+            )
         for relative in entry.files:
             path = Path(relative)
             if path.is_absolute() or ".." in path.parts:
@@ -99,7 +101,9 @@ class PrebakedExecutor(JobExecutor):
         self.prebaked[job_type] = entry
         return entry
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Write the job_type's canned results into the job dir; return its handle."""
         self.prepare(job_dir, resources)
         path = Path(absolute_job_dir(job_dir))
@@ -133,12 +137,12 @@ class PrebakedExecutor(JobExecutor):
         job_dir = Path(owned_job_dir(handle, "prebaked"))
         exit_status = read_exit_status(job_dir)
         if exit_status is None:
-            return LOST, {"error": "no prebaked results in the job dir"}
-        outputs: dict[str, Any] = {"exit_status": exit_status}
+            return JOB_LOST, {"error": "no prebaked results in the job dir"}
+        state, outputs = outcome_of_exit_status(exit_status)
         parsed = job_dir / PREBAKED_OUTPUTS_FILE
         if parsed.exists():
             outputs["parsed_outputs"] = json.loads(parsed.read_text(encoding="utf-8"))
-        return (COMPLETED if exit_status == 0 else FAILED), outputs
+        return state, outputs
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """Do nothing: a prebaked job has already finished."""

@@ -51,22 +51,48 @@ from pathlib import Path
 from typing import Any
 
 from mc.errors import ExecutorError, JobError, JobOwnershipError
-from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, QUEUED, RUNNING
+from mc.jobs.constants import (
+    ALREADY_RUNNING_EXIT_STATUS,
+    ENTRYPOINT_FILE,
+    JOB_FAILED,
+    JOB_QUEUED,
+    JOB_RUNNING,
+)
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
-from mc.jobs.job_dir import NEVER_FROM_A_JOB, check_directive, read_exit_status, read_job_meta
+from mc.jobs.job_dir import (
+    NEVER_FROM_A_JOB,
+    check_directive,
+    outcome_of_exit_status,
+    read_exit_status,
+    read_job_meta,
+)
 
 # How long a SLURM command (sbatch, scontrol, scancel) may take to answer.
 COMMAND_TIMEOUT_S = 60.0
 
 # SLURM job states (JobState in `scontrol show job`), by what they mean here.
 QUEUED_STATES = {
-    "PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
-    "RESIZING", "SUSPENDED", "STOPPED",
+    "PENDING",
+    "CONFIGURING",
+    "REQUEUED",
+    "REQUEUE_HOLD",
+    "REQUEUE_FED",
+    "RESIZING",
+    "SUSPENDED",
+    "STOPPED",
 }
 RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESV_DEL_HOLD"}
 FAILED_STATES = {
-    "FAILED", "TIMEOUT", "CANCELLED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
-    "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT",
+    "FAILED",
+    "TIMEOUT",
+    "CANCELLED",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "PREEMPTED",
+    "REVOKED",
+    "SPECIAL_EXIT",
 }
 
 
@@ -78,7 +104,9 @@ def check_job_id(job_id: Any) -> str:
     """Return a SLURM job id from a handle as a string of digits, or raise JobOwnershipError."""
     text = str(job_id) if isinstance(job_id, int) and not isinstance(job_id, bool) else job_id
     if not isinstance(text, str) or not _JOB_ID_RE.fullmatch(text):
-        raise JobOwnershipError(f"slurm executor: job id {job_id!r} is not a number; nothing was done")
+        raise JobOwnershipError(
+            f"slurm executor: job id {job_id!r} is not a number; nothing was done"
+        )
     return text
 
 
@@ -144,17 +172,23 @@ class SlurmExecutor(JobExecutor):
                     "set what it sets in the executor's own configuration"
                 )
             try:
-                has_value = check_directive(option, "SlurmExecutor: allowed_directives")[1] is not None
+                has_value = (
+                    check_directive(option, "SlurmExecutor: allowed_directives")[1] is not None
+                )
             except JobError:
                 has_value = True
             if has_value:
-                raise ExecutorError(f"SlurmExecutor: allowed_directives: {name!r} must be an option name such as '--gres'")
+                raise ExecutorError(
+                    f"SlurmExecutor: allowed_directives: {name!r} must be an option name such as '--gres'"
+                )
             allowed.append(option)
         self.allowed_directives: tuple[str, ...] = tuple(allowed)
         defaults = [str(item) for item in extra_directives]
         for item in defaults:
             if not item.startswith("-"):
-                raise ExecutorError(f"SlurmExecutor: extra_directives: {item!r} is not an option such as '--qos=long'")
+                raise ExecutorError(
+                    f"SlurmExecutor: extra_directives: {item!r} is not an option such as '--qos=long'"
+                )
         self.defaults = {"partition": partition, "account": account, "extra_directives": defaults}
         self.min_poll_interval_s = min_poll_interval_s
         self.clock = clock or time.monotonic
@@ -174,14 +208,18 @@ class SlurmExecutor(JobExecutor):
             checked.append(directive)
         return checked
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """``sbatch`` the job dir and return ``{'job_id', 'job_dir', 'token'}``."""
         merged = self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
         key = read_job_meta(path).get("key", "job")
         extra = [
             *self.defaults["extra_directives"],
-            *self.check_job_directives(merged.get("extra_directives") or [], f"job {key!r}: resources.extra_directives"),
+            *self.check_job_directives(
+                merged.get("extra_directives") or [], f"job {key!r}: resources.extra_directives"
+            ),
         ]
         merged = {
             "partition": self.defaults["partition"],
@@ -233,7 +271,7 @@ class SlurmExecutor(JobExecutor):
         if last is not None and now - last[0] < self.min_poll_interval_s:
             return last[1]
         outcome = self._poll(job_id, job_dir, handle["token"])
-        if outcome[0] in (QUEUED, RUNNING):
+        if outcome[0] in (JOB_QUEUED, JOB_RUNNING):
             self._last_polls[job_id] = (now, outcome)
         else:
             self._last_polls.pop(job_id, None)
@@ -260,17 +298,23 @@ class SlurmExecutor(JobExecutor):
             # The job has left the controller's memory: its files tell the rest.
             exit_status = read_exit_status(job_dir)
             if exit_status is None:
-                return FAILED, {"error": f"SLURM job {job_id} is gone from the controller and left no exit status"}
-            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+                return JOB_FAILED, {
+                    "error": f"SLURM job {job_id} is gone from the controller and left no exit status"
+                }
+            return outcome_of_exit_status(exit_status)
         state = fields.get("JobState", "UNKNOWN")
-        outputs: dict[str, Any] = {"slurm_state": state, "restarts": int(fields.get("Restarts", "0") or 0)}
+        outputs: dict[str, Any] = {
+            "slurm_state": state,
+            "restarts": int(fields.get("Restarts", "0") or 0),
+        }
         if state in QUEUED_STATES:
             outputs["reason"] = fields.get("Reason")
-            return QUEUED, outputs
+            return JOB_QUEUED, outputs
         if state == "COMPLETED":
+            # SLURM says the job ended well; its file has the last word if it wrote one.
             exit_status = read_exit_status(job_dir)
-            outputs["exit_status"] = 0 if exit_status is None else exit_status
-            return (COMPLETED if outputs["exit_status"] == 0 else FAILED), outputs
+            state, ended = outcome_of_exit_status(0 if exit_status is None else exit_status)
+            return state, {**outputs, **ended}
         if state in FAILED_STATES:
             exit_status = read_exit_status(job_dir)
             # A cancelled job's ExitCode (0:15) is the signal, not a status
@@ -282,13 +326,15 @@ class SlurmExecutor(JobExecutor):
                         f"SLURM job {job_id} did not start: another run of its job dir held the "
                         "job dir's lock (a job dir runs at most once at a time)"
                     )
-                    return FAILED, outputs
+                    return JOB_FAILED, outputs
             if exit_status is not None:
                 outputs["exit_status"] = exit_status
             reason = fields.get("Reason")
-            outputs["error"] = f"SLURM job {job_id} {state}" + (f" ({reason})" if reason and reason != "None" else "")
-            return FAILED, outputs
-        return RUNNING, outputs
+            outputs["error"] = f"SLURM job {job_id} {state}" + (
+                f" ({reason})" if reason and reason != "None" else ""
+            )
+            return JOB_FAILED, outputs
+        return JOB_RUNNING, outputs
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """``scancel`` the job, if the handle's job id is a job this executor submitted.
@@ -321,14 +367,18 @@ def _exit_code(text: str | None) -> int | None:
     return int(status) if status.isdigit() else None
 
 
-def _run(command: list[str], timeout_s: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+def _run(
+    command: list[str], timeout_s: float = COMMAND_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     """Run a SLURM command; a command that is missing, fails to start or hangs is an ExecutorError.
 
     An ExecutorError from a poll leaves the job task RUNNING (a controller
     may be briefly unreachable); anything else would fail it at once.
     """
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
     except FileNotFoundError:
         raise ExecutorError(
             f"{command[0]} is not installed here: the slurm executor needs SLURM's commands "
