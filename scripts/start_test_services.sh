@@ -12,3 +12,11 @@ if ! command -v dot >/dev/null 2>&1; then
     apt-get update -qq
     apt-get install -y -qq graphviz >/dev/null
 fi
+
+# Headless Chromium and its driver: the status page's tests (tests/ui) drive
+# `mc ui` in a real browser through Selenium with the system chromedriver.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium chromium-driver >/dev/null
+fi

@@ -41,6 +41,7 @@ from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, task_ta
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.store_commands import add_store_commands
 from mc.cli.terminal import EscapingWriter, columns, printable
+from mc.cli.ui_commands import add_ui_commands
 from mc.cli.upgrade_command import add_upgrade_command
 from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
 from mc.flows.cache import LazyTaskCache, TaskCache
@@ -124,6 +125,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_logs_command(commands)
     add_upgrade_command(commands)
     add_cache_commands(commands)
+    add_ui_commands(commands)
     return parser
 
 

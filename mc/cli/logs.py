@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -40,20 +39,23 @@ from typing import TYPE_CHECKING, Any
 from mc.cli.arguments import positive_duration
 from mc.cli.terminal import printable
 from mc.flows.statuses import FlowStatus
-from mc.flows.task_logs import default_logs_root, task_log_path
-from mc.flows.tree import PATH_SEPARATOR, FlowTree, TaskNode, build_flow_tree
+from mc.flows.task_logs import (
+    TASK_LOG,
+    LogTask,
+    default_logs_root,
+    log_tasks,
+    open_regular,
+    task_output_files,
+)
+from mc.flows.tree import PATH_SEPARATOR, build_flow_tree, stored_flow_loader
 
 if TYPE_CHECKING:
     from mc.store.flow_store import FlowStore
 
-__all__ = ["add_logs_command", "log_tasks"]
+__all__ = ["add_logs_command"]
 
 _EXIT_OK = 0
 _EXIT_BAD_INPUT = 2
-# Job dir files, as mc.jobs.constants names them (not imported: mc.cli does
-# not need mc.jobs to show logs).
-_JOB_META_FILE = "job.json"
-_JOB_OUTPUT_FILES = (("stdout.txt", "stdout"), ("stderr.txt", "stderr"))
 
 
 def add_logs_command(commands: Any) -> None:
@@ -89,64 +91,6 @@ def add_logs_command(commands: Any) -> None:
     logs.set_defaults(command=with_store("logs", _logs))
 
 
-@dataclass(frozen=True)
-class _LogTask:
-    """A task as ``mc logs`` sees it: its path as ``mc show`` prints it, and where its log is."""
-
-    path: str
-    node: TaskNode
-    log_flow_key: str
-    log_path: str
-
-
-def log_tasks(tree: FlowTree) -> list[_LogTask]:
-    """Return every task of ``tree`` in ``mc show``'s order, with the flow and path of its log."""
-    found: list[_LogTask] = []
-
-    def walk(nodes: list[TaskNode], flow_key: str, strip: str, proxy_log: str | None) -> None:
-        for node in nodes:
-            # A proxied task ticks inside its proxy's tick: its output is in the proxy's log.
-            log_path = (
-                proxy_log if node.kind == "proxied" and proxy_log else node.path[len(strip) :]
-            )
-            found.append(_LogTask(node.path, node, flow_key, log_path))
-            if node.subflow_stored and node.subflow_key:
-                walk(node.children, node.subflow_key, node.path + PATH_SEPARATOR, None)
-            else:
-                walk(node.children, flow_key, strip, log_path)
-
-    walk(tree.tasks, tree.key, "", None)
-    return found
-
-
-def _job_dir(node: TaskNode) -> Path | None:
-    """The task's job dir, if it has one that mc built (it holds ``job.json``).
-
-    The tree holds it only once the job dir confirmed the engine's handle
-    (see :func:`mc.jobs.executors.base.job_dir_of_handle`).
-    """
-    if not node.job_dir:
-        return None
-    path = Path(node.job_dir)
-    return path if (path / _JOB_META_FILE).is_file() else None
-
-
-def _open_regular(path: Path) -> int | None:
-    """Open ``path`` for reading if it is a regular file reached without a symlink; else None.
-
-    A job can replace its ``stdout.txt`` with a symlink (to a file of the
-    operator's) or a FIFO (which would block a reader): neither is read.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        return None
-    return fd
-
-
 @dataclass
 class _Source:
     """One file shown: where it is, how its lines are labelled, how far it was read."""
@@ -158,18 +102,16 @@ class _Source:
     partial: bytes = field(default=b"")
 
 
-def _sources(task: _LogTask, logs_root: str) -> list[_Source]:
+def _sources(task: LogTask, logs_root: str) -> list[_Source]:
     path = task.path
-    sources = [_Source(task_log_path(logs_root, task.log_flow_key, task.log_path), path, path)]
-    job_dir = _job_dir(task.node)
-    if job_dir is not None:
-        for name, stream in _JOB_OUTPUT_FILES:
-            label = path if stream == "stdout" else f"{path} {stream}"
-            sources.append(_Source(job_dir / name, path, label))
+    sources = []
+    for name, file in task_output_files(logs_root, task):
+        label = path if name in (TASK_LOG, "stdout") else f"{path} {name}"
+        sources.append(_Source(file, path, label))
     return sources
 
 
-def _select(tasks: list[_LogTask], wanted: str | None) -> list[_LogTask]:
+def _select(tasks: list[LogTask], wanted: str | None) -> list[LogTask]:
     if wanted is None:
         return tasks
     return [
@@ -188,7 +130,7 @@ class _Printer:
         self.last_header: str | None = None
 
     def show(self, source: _Source, final: bool) -> None:
-        fd = _open_regular(source.path)
+        fd = open_regular(source.path)
         if fd is None:
             return
         with open(fd, "rb") as file:
@@ -221,7 +163,7 @@ class _Printer:
 _PARENT_TASK_TYPES = frozenset({"flow", "spread", "switch"})
 
 
-def _shows_several(selected: list[_LogTask]) -> bool:
+def _shows_several(selected: list[LogTask]) -> bool:
     """True if the lines shown may come from several tasks, so each needs its task's path."""
     return len(selected) > 1 or selected[0].node.task_type in _PARENT_TASK_TYPES
 
@@ -232,14 +174,14 @@ def _clean_line(text: str) -> str:
 
 
 def _logs(args: argparse.Namespace, store: FlowStore) -> int:
-    from mc.cli.store_commands import resolve_flow_key, stored_flow_loader
+    from mc.cli.store_commands import resolve_flow_key
     from mc.jobs.executors.base import job_dir_of_handle
 
     key = resolve_flow_key(store, args.key)
     logs_root = args.logs_root or default_logs_root()
     load_stored_flow = stored_flow_loader(store)
 
-    def read_tasks() -> tuple[str, list[_LogTask]]:
+    def read_tasks() -> tuple[str, list[LogTask]]:
         flow_dict = store.get_flow(key).to_flow_dict()
         return str(flow_dict["status"]), log_tasks(
             build_flow_tree(flow_dict, load_stored_flow, confirm_job_dir=job_dir_of_handle)
@@ -262,7 +204,7 @@ def _logs(args: argparse.Namespace, store: FlowStore) -> int:
     # Keyed by file: a switch and its chosen task share one log, shown once.
     sources: dict[str, _Source] = {}
 
-    def look(every: list[_LogTask], final: bool) -> None:
+    def look(every: list[LogTask], final: bool) -> None:
         selected = _select(every, args.task)
         if printer.prefixed is None and selected:
             printer.prefixed = _shows_several(selected)

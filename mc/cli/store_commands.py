@@ -55,7 +55,6 @@ __all__ = [
     "add_db_option",
     "add_store_commands",
     "resolve_flow_key",
-    "stored_flow_loader",
     "with_store",
 ]
 
@@ -599,7 +598,7 @@ def _format_time(epoch_s: float | None) -> str:
 
 def _show(args: argparse.Namespace, store: FlowStore) -> int:
     from mc.cli.tree_view import print_flow_tree
-    from mc.flows.tree import build_flow_tree
+    from mc.flows.tree import build_flow_tree, stored_flow_loader
 
     if args.task is not None and not args.provenance:
         print("mc show: a TASK is shown only with --provenance", file=sys.stderr)
@@ -659,21 +658,6 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
             label = printable(child.label) if child.label else "no label"
             print(f"  {printable(child.key)} ({label}): {child.status}")
     return _EXIT_OK
-
-
-def stored_flow_loader(store: FlowStore) -> Callable[[str], dict[str, Any] | None]:
-    """Return a reader of stored subflows for the tree (``mc show``, ``mc logs``).
-
-    A subflow that cannot be read shows no tasks.
-    """
-
-    def load(key: str) -> dict[str, Any] | None:
-        try:
-            return store.get_flow(key).to_flow_dict()
-        except (StoreError, FlowLoadError):
-            return None
-
-    return load
 
 
 # -- retry, cancel --------------------------------------------------------------

@@ -21,7 +21,12 @@ once it passes 2 MB it is cut to its last 1 MB (:data:`MAX_LOG_BYTES`), so
 the work of trimming is spread over a megabyte of output.
 
 A job's own output is not here: it stays in the job dir's ``stdout.txt``
-and ``stderr.txt``, where ``mc logs`` finds it from the task's ``job_dir``.
+and ``stderr.txt``. :func:`log_tasks` lists a flow's tasks, from its tree
+(:mod:`mc.flows.tree`), with where each one's log is, and
+:func:`task_output_files` names all of a task's output files (its log,
+then its job's stdout and stderr, from a job dir the tree confirmed):
+``mc logs``, the status page (``mc ui``) and ``mc report`` all show what it
+names, opened with :func:`open_regular`.
 
 This module imports nothing outside the standard library.
 """
@@ -29,16 +34,30 @@ This module imports nothing outside the standard library.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import logging
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mc.flows.file_names import safe_file_name
+from mc.flows.tree import PATH_SEPARATOR, FlowTree, TaskNode
 
-__all__ = ["MAX_LOG_BYTES", "default_logs_root", "task_log_path", "is_capturing", "TaskLogs"]
+__all__ = [
+    "MAX_LOG_BYTES",
+    "TASK_LOG",
+    "LogTask",
+    "TaskLogs",
+    "default_logs_root",
+    "is_capturing",
+    "log_tasks",
+    "open_regular",
+    "task_log_path",
+    "task_output_files",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -49,6 +68,14 @@ _DEFAULT_LOGS_ROOT = "mc_logs"
 
 # Called with (flow key, flow label, task path, text) after a tick that printed.
 _EchoCallback = Callable[[str, "str | None", str, str], object]
+
+
+# Job dir files, as mc.jobs.constants names them (not imported: mc.flows does
+# not depend on mc.jobs).
+_JOB_META_FILE = "job.json"
+_JOB_OUTPUT_FILES = (("stdout", "stdout.txt"), ("stderr", "stderr.txt"))
+#: The name :func:`task_output_files` gives a task's own log.
+TASK_LOG = "log"
 
 
 def default_logs_root() -> str:
@@ -194,3 +221,73 @@ def _keep_tail(path: Path, keep: int) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(marker + tail)
     os.replace(tmp, path)
+
+
+# -- which files hold a task's output (mc logs, mc ui, mc report) ------------
+
+
+@dataclasses.dataclass(frozen=True)
+class LogTask:
+    """A task as its output is read: its path as ``mc show`` prints it, and where its log is.
+
+    ``log_flow_key`` and ``log_path`` name its task log (see
+    :func:`task_log_path`): a stored subflow's tasks log under the subflow's
+    own key, and a proxied task (the task a ``switch`` chose) logs in its
+    proxy's log, since it ticks inside its proxy's tick.
+    """
+
+    path: str
+    node: TaskNode
+    log_flow_key: str
+    log_path: str
+
+
+def log_tasks(tree: FlowTree) -> list[LogTask]:
+    """Return every task of ``tree`` in ``mc show``'s order, with the flow and path of its log."""
+    found: list[LogTask] = []
+
+    def walk(nodes: list[TaskNode], flow_key: str, strip: str, proxy_log: str | None) -> None:
+        for node in nodes:
+            log_path = (
+                proxy_log if node.kind == "proxied" and proxy_log else node.path[len(strip) :]
+            )
+            found.append(LogTask(node.path, node, flow_key, log_path))
+            if node.subflow_stored and node.subflow_key:
+                walk(node.children, node.subflow_key, node.path + PATH_SEPARATOR, None)
+            else:
+                walk(node.children, flow_key, strip, log_path)
+
+    walk(tree.tasks, tree.key, "", None)
+    return found
+
+
+def task_output_files(logs_root: str | os.PathLike[str], task: LogTask) -> list[tuple[str, Path]]:
+    """Return ``[(name, path)]`` of the files that hold a task's output, existing or not.
+
+    First its task log (:data:`TASK_LOG`, under ``logs_root``), then, for a
+    job whose job dir the tree confirmed (see
+    :func:`~mc.flows.tree.build_flow_tree`'s ``confirm_job_dir``) and that
+    holds mc's ``job.json``, the job's ``stdout`` and ``stderr``.
+    """
+    files = [(TASK_LOG, task_log_path(logs_root, task.log_flow_key, task.log_path))]
+    job_dir = task.node.job_dir
+    if job_dir and (Path(job_dir) / _JOB_META_FILE).is_file():
+        files.extend((name, Path(job_dir) / file_name) for name, file_name in _JOB_OUTPUT_FILES)
+    return files
+
+
+def open_regular(path: str | os.PathLike[str]) -> int | None:
+    """Open ``path`` for reading if it is a regular file reached without a symlink; else None.
+
+    A job can replace its ``stdout.txt`` with a symlink (to a file of the
+    operator's) or a FIFO (which would block a reader): neither is read.
+    Returns a file descriptor for :func:`open`.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd

@@ -37,11 +37,11 @@ import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from mc.errors import FlowSpecError
+from mc.errors import FlowLoadError, FlowSpecError, StoreError
 from mc.flows.spec import ROOT_TASK_KEY
 from mc.flows.statuses import FAILED, PENDING, RUNNING, SKIPPED
 
-__all__ = ["PATH_SEPARATOR", "TaskNode", "FlowTree", "build_flow_tree"]
+__all__ = ["stored_flow_loader", "PATH_SEPARATOR", "TaskNode", "FlowTree", "build_flow_tree"]
 
 #: Separates the keys of a task path (``sweep/evaluate_3``).
 PATH_SEPARATOR = "/"
@@ -168,6 +168,23 @@ def build_flow_tree(
     builder = _Builder(load_stored_flow, confirm_job_dir)
     tree.tasks = builder.flow_tasks(flow_dict, "", 0)
     return tree
+
+
+def stored_flow_loader(store: Any) -> _LoadStoredFlow:
+    """Return a ``load_stored_flow`` for :func:`build_flow_tree` that reads from ``store``.
+
+    ``store`` is a :class:`~mc.store.FlowStore` (anything with its
+    ``get_flow``). A stored subflow that cannot be read (gone, unloadable,
+    a database error) shows no tasks rather than failing the whole tree.
+    """
+
+    def load(key: str) -> dict[str, Any] | None:
+        try:
+            return store.get_flow(key).to_flow_dict()  # type: ignore[no-any-return]
+        except (StoreError, FlowLoadError):
+            return None
+
+    return load
 
 
 class _Builder:
