@@ -39,6 +39,17 @@ change.
 Code that changes a task's ``status`` by hand, outside a tick, must reload
 the flow (``Flow.from_flow_dict(flow.to_flow_dict())``) so the indexes
 follow.
+
+Dirty tracking: a flow knows which tasks changed since it was last saved
+(:meth:`Flow.changed_task_keys`, cleared by :meth:`Flow.mark_saved`), so that
+a store writes only those. A task counts as changed when the state machine
+moved it (or :meth:`Flow.add_task` added it or gave it a new precursor), and
+when a tick found it RUNNING since the last save: handlers change their
+own task's dict (``task['data']``) in place, and only RUNNING tasks are
+ticked (:meth:`Flow.start_ready` marks them, at the start of each tick).
+Code that changes another task's dict by hand (as the ``wire`` task type
+does) says so with :meth:`Flow.mark_changed`. This costs a set insert per
+change, nothing per task of the flow.
 """
 
 from __future__ import annotations
@@ -160,7 +171,9 @@ class Flow:
         return cls._from_trusted_dict(flow_spec.normalize_flow_spec(spec))
 
     @classmethod
-    def from_flow_dict(cls, flow_dict: Mapping[str, Any], copy: bool = True) -> Flow:
+    def from_flow_dict(
+        cls, flow_dict: Mapping[str, Any], copy: bool = True, *, validate: bool = True
+    ) -> Flow:
         """Load a flow from the dict that :meth:`to_flow_dict` returned.
 
         The flow resumes exactly where it stopped. A malformed dict raises
@@ -170,7 +183,17 @@ class Flow:
         With ``copy=False`` the flow takes the dict over instead, which
         saves a copy when the dict is fresh from :func:`json.loads`; the
         caller must not use the dict afterwards.
+
+        ``validate=False`` skips the checks, for a dict that this program
+        wrote itself and can prove unchanged (a store that verified its
+        checksum, see :doc:`/storing`); anything from outside must be
+        validated. The flow counts all its tasks as changed (see
+        :meth:`changed_task_keys`) until :meth:`mark_saved` is called.
         """
+        if not validate:
+            if isinstance(flow_dict, dict) and not copy:
+                return cls._from_trusted_dict(flow_dict)
+            return cls._from_trusted_dict(json.loads(json.dumps(flow_dict)))
         _check_flow_dict(flow_dict)
         if not copy and isinstance(flow_dict, dict):
             return cls._from_trusted_dict(flow_dict)
@@ -200,6 +223,9 @@ class Flow:
         self.num_ticks: int = flow_dict["num_ticks"]
         self.tasks: dict[str, dict[str, Any]] = flow_dict["tasks"]
         self._rebuild_indexes()
+        # Dirty tracking (see the module docstring): places of tasks changed
+        # since the last save. A flow nobody saved yet has only new tasks.
+        self._changed: set[int] = set(range(len(self._task_list)))
 
     def _rebuild_indexes(self) -> None:
         tasks = self.tasks
@@ -306,6 +332,7 @@ class Flow:
         self.tasks[key] = stored
         self._position[key] = place
         self._task_list.append(stored)
+        self._changed.add(place)
         self._successors.append([])
         self._waiting.append(0)
         self._status_counts[PENDING] += 1
@@ -313,6 +340,7 @@ class Flow:
             self._successors[self._position[pre]].append(place)
         for succ in successors:
             succ_task = self.tasks[succ]
+            self._changed.add(self._position[succ])
             succ_task["precursors"] = [
                 p for p in succ_task["precursors"] if p != ROOT_TASK_KEY
             ] + [key]
@@ -410,6 +438,46 @@ class Flow:
         """Return the earliest time a task waiting to retry may start, or None."""
         return min(self._retrying.values()) if self._retrying else None
 
+    def task_position(self, key: str) -> int:
+        """Return the place of task ``key`` in the flow: 0 for the first task added.
+
+        Places never change: tasks are only ever added, at the end. Raises
+        :class:`~mc.errors.FlowError` for an unknown key.
+        """
+        return self._place(key)
+
+    # -- dirty tracking: what a store must write ----------------------------
+
+    def changed_task_keys(self) -> list[str]:
+        """Return the keys of the tasks changed since :meth:`mark_saved`, in flow order.
+
+        That is every task the state machine moved or :meth:`add_task`
+        added, every task that was RUNNING when a tick started
+        (:meth:`start_ready`: its handler may have changed its dict in
+        place), and every task marked with :meth:`mark_changed`. A flow that
+        was never saved returns all its tasks. Costs O(changed tasks), never
+        O(flow).
+        """
+        task_list = self._task_list
+        return [task_list[place]["key"] for place in sorted(self._changed)]
+
+    def mark_changed(self, key: str) -> None:
+        """Record that task ``key``'s dict was changed outside the state machine.
+
+        For code that edits a task that is not RUNNING (its ``task_params``
+        or ``data``), so that the next save writes it. Raises
+        :class:`~mc.errors.FlowError` for an unknown key.
+        """
+        self._changed.add(self._place(key))
+
+    def mark_all_changed(self) -> None:
+        """Record that every task may have changed: the next save writes them all."""
+        self._changed = set(range(len(self._task_list)))
+
+    def mark_saved(self) -> None:
+        """Record that the flow as it is now has been saved: nothing has changed since."""
+        self._changed = set()
+
     @property
     def finished(self) -> bool:
         """True once the flow is COMPLETED or FAILED."""
@@ -482,6 +550,9 @@ class Flow:
         self._status_counts[RUNNING] += len(self._ready)
         self._running |= self._ready
         self._ready = set()
+        # The engine ticks every RUNNING task next, and a handler changes its
+        # task's dict in place: count them all as changed.
+        self._changed |= self._running
 
     def running_tasks(self) -> list[dict[str, Any]]:
         """Return the dicts of the RUNNING tasks, in flow order."""
@@ -543,6 +614,7 @@ class Flow:
         task["attempts"] = attempts
         task["data"]["attempts"] = json.loads(json.dumps(attempts))
         task["retry_at"] = at
+        self._changed.add(place)
         self._running.discard(place)
         self._status_counts[RUNNING] -= 1
         self._status_counts[PENDING] += 1
@@ -603,6 +675,7 @@ class Flow:
                 )
         for key in keys:
             _reset_task_dict(self.tasks[key])
+            self._changed.add(self._position[key])
         self._rebuild_indexes()
 
     def _place(self, key: str) -> int:
@@ -628,6 +701,7 @@ class Flow:
 
     def _finish(self, place: int, outcome: str) -> None:
         """Move a RUNNING task's counts to ``outcome`` and tell its successors."""
+        self._changed.add(place)
         self._running.discard(place)
         self._status_counts[RUNNING] -= 1
         self._status_counts[outcome] += 1
@@ -674,6 +748,7 @@ class Flow:
 
     def _mark_skipped(self, place: int) -> None:
         task = self._task_list[place]
+        self._changed.add(place)
         self._status_counts[task["status"]] -= 1
         self._status_counts[SKIPPED] += 1
         task["status"] = SKIPPED

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mc.errors import FlowSpecError, WiringError
+from mc.flows.dotpath import split_path
 from mc.flows.flow import Flow
 from mc.flows.interpolation import interpolate
 from mc.flows.spec import normalize_task_spec
@@ -47,7 +48,8 @@ def wire_task(task_ctx: TaskCtx) -> None:
     for i, wiring in enumerate(wirings):
         where = f"task_params.wirings[{i}]"
         dest = parse_wiring(wiring, where)["dest"]
-        into_params, whole_dict = check_ctx_dest(dest, where, task_ctx.get("flow"))
+        flow = task_ctx.get("flow")
+        into_params, whole_dict = check_ctx_dest(dest, where, flow)
         apply_wiring(
             wiring,
             task_ctx,
@@ -58,6 +60,11 @@ def wire_task(task_ctx: TaskCtx) -> None:
             escape=("source", "value") if into_params else (),
             check_value=_dict_checker(dest, where) if whole_dict else None,
         )
+        parts = split_path(dest)
+        if flow is not None and parts[1:3] == ["flow", "tasks"]:
+            # Another task's dict changed outside the state machine: the
+            # next save must write it (see Flow.changed_task_keys).
+            flow.mark_changed(parts[3])
     task["status"] = COMPLETED
 
 
