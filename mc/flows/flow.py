@@ -498,6 +498,18 @@ class Flow:
         flow_dict: dict[str, Any] = json.loads(self.to_json())
         return flow_dict
 
+    def fields_dict(self) -> dict[str, Any]:
+        """Return the flow's own fields: :meth:`to_flow_dict` without ``tasks``, not copied.
+
+        With ``format_version``. For a store that keeps the tasks apart
+        (see :doc:`/storing`); the values are the flow's own, so serialize
+        them at once rather than keep or change them.
+        """
+        fields: dict[str, Any] = {"format_version": FORMAT_VERSION}
+        for name in _FLOW_FIELDS:
+            fields[name] = getattr(self, name)
+        return fields
+
     def to_json(self) -> str:
         """Return the flow as JSON text: :meth:`to_flow_dict`, without its copy.
 

@@ -1,8 +1,17 @@
 """The :class:`FlowStore`: flows kept in a SQL database, and leases to tick them.
 
-One table, ``mc_flows``, holds one row per flow: the flow itself as JSON
-text, plus copies of the fields that queries filter on (key, label, status,
-parent_key, depth, timestamps), written from the flow on every save.
+Two tables. ``mc_flows`` holds one row per flow: the flow's own fields as
+JSON text, plus copies of the fields that queries filter on (key, label,
+status, parent_key, depth, timestamps), written from the flow on every save.
+``mc_tasks`` holds one row per task, in the flow's order. A save writes the
+flow's row and the rows of the tasks that changed since the last save (see
+:meth:`~mc.flows.flow.Flow.changed_task_keys`): its cost follows what
+changed, not the size of the flow.
+
+Every row carries a checksum of its JSON. A flow whose rows all match their
+checksums was written by this store and is loaded without validating it
+again; any other (migrated, or edited by hand) is validated in full, as a
+flow from outside, and its next save rewrites all its rows.
 
 Concurrency guarantees:
 
@@ -36,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -47,6 +57,7 @@ import sqlalchemy as sa
 
 from mc.errors import (
     AmbiguousFlowKeyError,
+    FlowError,
     FlowExistsError,
     FlowLeasedError,
     FlowLoadError,
@@ -55,6 +66,7 @@ from mc.errors import (
     StoreError,
 )
 from mc.flows.flow import Flow
+from mc.flows.spec import FORMAT_VERSION
 from mc.flows.statuses import FAILED, PENDING, RUNNING, FlowStatus
 from mc.store.database import (
     default_db_url,
@@ -65,7 +77,7 @@ from mc.store.database import (
     upgrade_schema,
     write_transaction,
 )
-from mc.store.tables import flows_table
+from mc.store.tables import flows_table, tasks_table
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +156,9 @@ class FlowStore:
         self.clock: Callable[[], float] = clock or time.time
         # The version each loaded Flow object was read at (see save_flow).
         self._versions: weakref.WeakKeyDictionary[Flow, int] = weakref.WeakKeyDictionary()
+        # How many task rows each of those Flow objects has in the store:
+        # tasks placed after them are new rows (see save_flow).
+        self._task_rows: weakref.WeakKeyDictionary[Flow, int] = weakref.WeakKeyDictionary()
         try:
             # The server may not be there, refuse us, or the file be no database.
             opening = f"cannot open the flow store at {self.url}"
@@ -200,13 +215,16 @@ class FlowStore:
             )
         now = self.clock()
         values = {**self._flow_values(flow), "created_at": now, "updated_at": now, "version": 1}
+        task_rows = [_task_row(flow, key) for key in flow.tasks]
         with self._database_errors(f"create_flow({flow.key!r})"):
             try:
                 with write_transaction(self._engine) as connection:
                     connection.execute(sa.insert(flows_table).values(values))
+                    if task_rows:
+                        connection.execute(sa.insert(tasks_table), task_rows)
             except sa.exc.IntegrityError:
                 raise FlowExistsError(flow.key) from None
-        self._versions[flow] = 1
+        self._remember(flow, 1)
         logger.debug("stored new flow %s", flow.key)
         return flow.key
 
@@ -216,18 +234,17 @@ class FlowStore:
         Raises :class:`~mc.errors.FlowNotFoundError` if there is none, and
         :class:`~mc.errors.FlowLoadError` if its JSON cannot be loaded.
         """
-        columns = (flows_table.c.version, flows_table.c.flow_json)
+        columns = (flows_table.c.version, flows_table.c.flow_json, flows_table.c.checksum)
         with self._database_errors(f"get_flow({key!r})"), read_transaction(
             self._engine
         ) as connection:
             row = connection.execute(
                 sa.select(*columns).where(flows_table.c.key == key)
             ).one_or_none()
+            task_rows = _select_task_rows(connection, [key]) if row is not None else {}
         if row is None:
             raise FlowNotFoundError(key, self.url)
-        flow = _load_flow_json(key, row.flow_json)
-        self._versions[flow] = row.version
-        return flow
+        return self._load(key, row, task_rows.get(key, []))
 
     def get_record(self, key: str) -> FlowRecord:
         """Return the record of flow ``key``, without loading the flow.
@@ -244,14 +261,20 @@ class FlowStore:
             raise FlowNotFoundError(key, self.url)
         return FlowRecord(**row._asdict())
 
-    def save_flow(self, flow: Flow, tick_after: float | None = None) -> None:
-        """Write ``flow`` back to the store, and release any lease on it.
+    def save_flow(
+        self, flow: Flow, tick_after: float | None = None, *, release: bool = True
+    ) -> None:
+        """Write what changed in ``flow`` back to the store, and release any lease on it.
 
         ``flow`` must come from this store (:meth:`get_flow`, :meth:`claim`
-        or :meth:`create_flow`). If the stored row changed since (another
-        runner or command saved or claimed it), raises
-        :class:`~mc.errors.StaleFlowError` and writes nothing. ``tick_after``
-        (epoch seconds) keeps runners from claiming the flow before then.
+        or :meth:`create_flow`). The save writes the flow's own fields and
+        the tasks that changed since it was loaded or last saved
+        (:meth:`~mc.flows.flow.Flow.changed_task_keys`), in one transaction.
+        If the stored row changed since (another runner or command saved or
+        claimed it), raises :class:`~mc.errors.StaleFlowError` and writes
+        nothing. ``tick_after`` (epoch seconds) keeps runners from claiming
+        the flow before then. With ``release=False`` the lease is kept: a
+        runner checkpoints a flow it goes on ticking.
         """
         version = self._versions.get(flow)
         if version is None:
@@ -264,11 +287,19 @@ class FlowStore:
             **self._flow_values(flow),
             "updated_at": self.clock(),
             "version": version + 1,
-            "lease_owner": None,
-            "lease_expires_at": None,
             "tick_after": tick_after,
             "error": None,
         }
+        if release:
+            values.update(lease_owner=None, lease_expires_at=None)
+        stored_rows = self._task_rows.get(flow, 0)
+        inserts, updates = [], []
+        for key in flow.changed_task_keys():
+            row = _task_row(flow, key)
+            if row["position"] >= stored_rows:
+                inserts.append(row)
+            else:
+                updates.append({f"b_{name}": value for name, value in row.items()})
         with self._database_errors(f"save_flow({flow.key!r})"), write_transaction(
             self._engine
         ) as connection:
@@ -277,7 +308,12 @@ class FlowStore:
                 .where(flows_table.c.key == flow.key, flows_table.c.version == version)
                 .values(values)
             )
-            if result.rowcount != 1:
+            if result.rowcount == 1:
+                if updates:
+                    connection.execute(_UPDATE_TASK, updates)
+                if inserts:
+                    connection.execute(sa.insert(tasks_table), inserts)
+            else:
                 stored = connection.execute(
                     sa.select(flows_table.c.version).where(flows_table.c.key == flow.key)
                 ).scalar_one_or_none()
@@ -289,7 +325,33 @@ class FlowStore:
                 f"the stored flow is at version {stored}, this copy was loaded at "
                 f"version {version} (another runner or command saved or claimed it since)",
             )
-        self._versions[flow] = version + 1
+        self._remember(flow, version + 1)
+
+    def renew_leases(self, keys: Iterable[str], lease_s: float, runner_id: str) -> list[str]:
+        """Extend ``runner_id``'s leases on ``keys`` to ``lease_s`` seconds from now.
+
+        A runner's heartbeat. Returns the keys whose lease was renewed; a
+        flow missing from it was taken over by another runner after its
+        lease expired (that runner's save wins; this runner's is refused as
+        stale). A renewal is not a write of the flow: it does not change
+        its version.
+        """
+        keys = list(keys)
+        if not keys:
+            return []
+        if lease_s <= 0:
+            raise StoreError(f"renew_leases: lease_s must be positive, got {lease_s!r}")
+        table = flows_table
+        statement = (
+            sa.update(table)
+            .where(table.c.key.in_(keys), table.c.lease_owner == runner_id)
+            .values(lease_expires_at=self.clock() + lease_s)
+            .returning(table.c.key)
+        )
+        with self._database_errors(f"renew_leases(runner_id={runner_id!r})"), write_transaction(
+            self._engine
+        ) as connection:
+            return list(connection.execute(statement).scalars().all())
 
     def fail_flow(self, flow_or_key: Flow | str, reason: str, version: int | None = None) -> bool:
         """Mark a flow FAILED with ``reason`` in its record, keeping its JSON.
@@ -334,6 +396,7 @@ class FlowStore:
             self._engine
         ) as connection:
             result = connection.execute(sa.delete(flows_table).where(flows_table.c.key == key))
+            connection.execute(sa.delete(tasks_table).where(tasks_table.c.flow_key == key))
         if result.rowcount != 1:
             raise FlowNotFoundError(key, self.url)
 
@@ -460,7 +523,14 @@ class FlowStore:
 
     # -- leases -------------------------------------------------------------
 
-    def claim(self, n: int, lease_s: float, runner_id: str) -> list[Flow]:
+    def claim(
+        self,
+        n: int,
+        lease_s: float,
+        runner_id: str,
+        *,
+        in_memory: Mapping[str, Flow] | None = None,
+    ) -> list[Flow]:
         """Lease up to ``n`` flows that need ticking to ``runner_id`` and return them.
 
         A flow needs ticking when it is PENDING or RUNNING, its
@@ -472,6 +542,11 @@ class FlowStore:
         first. The lease lasts ``lease_s`` seconds; saving the flow releases it, and so
         does :meth:`release`. A claimed row whose JSON cannot be loaded is
         marked FAILED (see :meth:`fail_flow`) and not returned.
+
+        ``in_memory`` maps keys to Flow objects the caller holds exactly as
+        it last saved them to this store (a runner keeps the flows it works
+        on). A claimed flow whose stored row is still at the version of that
+        save is returned as that very object, without loading it again.
         """
         if n < 1:
             return []
@@ -495,20 +570,35 @@ class FlowStore:
             sa.update(table)
             .where(table.c.key.in_(candidates.scalar_subquery()))
             .values(_lease_values(now, lease_s, runner_id))
-            .returning(table.c.key, table.c.version, table.c.updated_at, table.c.flow_json)
+            .returning(
+                table.c.key, table.c.version, table.c.updated_at, table.c.flow_json,
+                table.c.checksum,
+            )
         )
+        known = in_memory or {}
         with self._database_errors(f"claim({n}, runner_id={runner_id!r})"), write_transaction(
             self._engine
         ) as connection:
             rows = connection.execute(statement).all()
+            resident = {
+                row.key: known[row.key]
+                for row in rows
+                if row.key in known and self._versions.get(known[row.key]) == row.version - 1
+            }
+            to_load = [row.key for row in rows if row.key not in resident]
+            task_rows = _select_task_rows(connection, to_load)
         flows = []
         for row in sorted(rows, key=lambda row: (row.updated_at, row.key)):
+            flow = resident.get(row.key)
+            if flow is not None:
+                self._versions[flow] = row.version
+                flows.append(flow)
+                continue
             try:
-                flow = _load_flow_json(row.key, row.flow_json)
+                flow = self._load(row.key, row, task_rows.get(row.key, []))
             except FlowLoadError as error:
                 self.fail_flow(row.key, str(error), version=row.version)
                 continue
-            self._versions[flow] = row.version
             flows.append(flow)
         return flows
 
@@ -531,7 +621,7 @@ class FlowStore:
             sa.update(table)
             .where(table.c.key == key, _lease_is_free(now, runner_id))
             .values(_lease_values(now, lease_s, runner_id))
-            .returning(table.c.version, table.c.flow_json)
+            .returning(table.c.version, table.c.flow_json, table.c.checksum)
         )
         operation = f"claim_flow({key!r}, runner_id={runner_id!r})"
         with self._database_errors(operation), write_transaction(self._engine) as connection:
@@ -539,17 +629,16 @@ class FlowStore:
             exists = row is not None or connection.execute(
                 sa.select(table.c.key).where(table.c.key == key)
             ).first() is not None
+            task_rows = _select_task_rows(connection, [key]) if row is not None else {}
         if not exists:
             raise FlowNotFoundError(key, self.url)
         if row is None:
             return None
         try:
-            flow = _load_flow_json(key, row.flow_json)
+            return self._load(key, row, task_rows.get(key, []))
         except FlowLoadError:
             self.release([key], runner_id)
             raise
-        self._versions[flow] = row.version
-        return flow
 
     def release(self, keys: Iterable[str], runner_id: str) -> int:
         """Give up ``runner_id``'s leases on ``keys`` without saving; return how many."""
@@ -672,8 +761,26 @@ class FlowStore:
             self._engine.url, f"flow store at {self.url}: {operation} failed", operation
         )
 
+    def _load(self, key: str, row: Any, task_rows: list[Any]) -> Flow:
+        """Load a flow from its rows and remember the version it was read at."""
+        flow, trusted = _load_stored_flow(key, row.flow_json, row.checksum, task_rows)
+        if trusted:
+            flow.mark_saved()
+        # Else every task counts as changed: the next save rewrites them all,
+        # with checksums, and the flow is trusted from then on.
+        self._remember(flow, row.version, len(task_rows))
+        return flow
+
+    def _remember(self, flow: Flow, version: int, task_rows: int | None = None) -> None:
+        """Note that ``flow`` is stored at ``version``, with all its tasks saved unless told."""
+        self._versions[flow] = version
+        self._task_rows[flow] = len(flow.tasks) if task_rows is None else task_rows
+        if task_rows is None:
+            flow.mark_saved()
+
     @staticmethod
     def _flow_values(flow: Flow) -> dict[str, Any]:
+        text = _dumps(flow, flow.fields_dict(), "its data")
         return {
             "key": flow.key,
             "label": flow.label,
@@ -682,8 +789,66 @@ class FlowStore:
             "depth": flow.depth,
             "num_tasks": len(flow.tasks),
             "num_ticks": flow.num_ticks,
-            "flow_json": flow.to_json(),
+            "flow_json": text,
+            "checksum": checksum(text),
         }
+
+
+def checksum(text: str) -> str:
+    """Return the checksum the store writes beside a row's JSON ``text``: 32 hex digits."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _dumps(flow: Flow, value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise FlowError(
+            f"flow {flow.key!r} holds data that is not JSON (in {what}): {error}", flow=flow
+        ) from error
+
+
+def _task_row(flow: Flow, key: str) -> dict[str, Any]:
+    """The mc_tasks row of task ``key``; FlowError if a handler left data that is not JSON."""
+    text = _dumps(flow, flow.tasks[key], f"task {key!r}")
+    return {
+        "flow_key": flow.key,
+        "position": flow.task_position(key),
+        "task_key": key,
+        "task_json": text,
+        "checksum": checksum(text),
+    }
+
+
+# Updates a changed task's row; executed with one parameter set per task.
+_UPDATE_TASK = (
+    sa.update(tasks_table)
+    .where(
+        tasks_table.c.flow_key == sa.bindparam("b_flow_key"),
+        tasks_table.c.position == sa.bindparam("b_position"),
+    )
+    .values(
+        task_key=sa.bindparam("b_task_key"),
+        task_json=sa.bindparam("b_task_json"),
+        checksum=sa.bindparam("b_checksum"),
+    )
+)
+
+
+def _select_task_rows(connection: sa.Connection, keys: list[str]) -> dict[str, list[Any]]:
+    """Return the task rows of the flows ``keys``, by flow key, each list in task order."""
+    found: dict[str, list[Any]] = {key: [] for key in keys}
+    if not keys:
+        return found
+    table = tasks_table
+    rows = connection.execute(
+        sa.select(table.c.flow_key, table.c.task_key, table.c.task_json, table.c.checksum)
+        .where(table.c.flow_key.in_(keys))
+        .order_by(table.c.flow_key, table.c.position)
+    )
+    for row in rows:
+        found[row.flow_key].append(row)
+    return found
 
 
 def _lease_is_free(now: float, runner_id: str) -> sa.ColumnElement[bool]:
@@ -708,12 +873,33 @@ def _record_columns() -> list[sa.Column[Any]]:
     return [flows_table.c[name] for name in _RECORD_COLUMNS]
 
 
-def _load_flow_json(key: str, text: str) -> Flow:
-    """Load a stored flow, raising FlowLoadError (naming the key) if it does not load."""
+def _load_stored_flow(
+    key: str, fields_text: str, fields_checksum: str | None, task_rows: list[Any]
+) -> tuple[Flow, bool]:
+    """Load a stored flow from its rows; return it, and whether it was trusted.
+
+    A flow whose rows all match their checksums, in this format version, is
+    loaded without validation; any other is validated as a flow from outside.
+    Raises FlowLoadError (naming the key) if it does not load.
+    """
     try:
-        flow_dict = json.loads(text)
+        flow_dict = json.loads(fields_text)
+        tasks = {row.task_key: json.loads(row.task_json) for row in task_rows}
     except (ValueError, RecursionError) as error:
         raise FlowLoadError(f"stored flow {key!r}: its JSON does not parse: {error}") from None
+    trusted = (
+        isinstance(flow_dict, dict)
+        and "tasks" not in flow_dict
+        and flow_dict.get("format_version") == FORMAT_VERSION
+        and flow_dict.get("key") == key
+        and fields_checksum == checksum(fields_text)
+        and all(row.checksum == checksum(row.task_json) for row in task_rows)
+    )
+    if trusted:
+        flow_dict["tasks"] = tasks
+        return Flow.from_flow_dict(flow_dict, copy=False, validate=False), True
+    if isinstance(flow_dict, dict) and "tasks" not in flow_dict:
+        flow_dict["tasks"] = tasks
     try:
         flow = Flow.from_flow_dict(flow_dict, copy=False)
     except FlowLoadError as error:
@@ -724,4 +910,4 @@ def _load_flow_json(key: str, text: str) -> Flow:
         ) from None
     if flow.key != key:
         raise FlowLoadError(f"stored flow {key!r}: its JSON names key {flow.key!r}")
-    return flow
+    return flow, False
