@@ -73,8 +73,14 @@ def add_store_commands(commands: Any) -> None:
         help="exit once no flow in the store is PENDING or RUNNING",
     )
     runner.add_argument(
-        "--lease", type=positive_duration, default=300.0, metavar="DURATION",
-        help="how long a claimed flow stays leased to this runner, as 300, 5m (default 5m)",
+        "--lease", type=positive_duration, default=30.0, metavar="DURATION",
+        help="how long a claimed flow stays leased to this runner unless renewed (it renews "
+        "every third of that while it works), as 30, 2m (default 30s)",
+    )
+    runner.add_argument(
+        "--save-every", type=positive_int, default=1, metavar="N",
+        help="save a flow after every N ticks (default 1: a killed runner repeats at most "
+        "the tick in flight; more writes less and may repeat up to N ticks)",
     )
     runner.add_argument(
         "--batch", type=positive_int, default=10, metavar="N",
@@ -231,6 +237,7 @@ def _run_runner(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) 
         lease_s=args.lease,
         batch_size=args.batch,
         poll_interval_s=args.poll,
+        save_every_ticks=args.save_every,
     )
     progress = RunnerProgress(store, runner.runner_id, sys.stdout)
     total = runner.run(

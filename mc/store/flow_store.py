@@ -530,6 +530,7 @@ class FlowStore:
         runner_id: str,
         *,
         in_memory: Mapping[str, Flow] | None = None,
+        on_load_error: Callable[[str, str], Any] | None = None,
     ) -> list[Flow]:
         """Lease up to ``n`` flows that need ticking to ``runner_id`` and return them.
 
@@ -541,7 +542,8 @@ class FlowStore:
         runners must never share an id. Flows least recently saved come
         first. The lease lasts ``lease_s`` seconds; saving the flow releases it, and so
         does :meth:`release`. A claimed row whose JSON cannot be loaded is
-        marked FAILED (see :meth:`fail_flow`) and not returned.
+        marked FAILED (see :meth:`fail_flow`) and not returned;
+        ``on_load_error(key, reason)``, if given, is called for each.
 
         ``in_memory`` maps keys to Flow objects the caller holds exactly as
         it last saved them to this store (a runner keeps the flows it works
@@ -597,7 +599,8 @@ class FlowStore:
             try:
                 flow = self._load(row.key, row, task_rows.get(row.key, []))
             except FlowLoadError as error:
-                self.fail_flow(row.key, str(error), version=row.version)
+                if self.fail_flow(row.key, str(error), version=row.version) and on_load_error:
+                    on_load_error(row.key, str(error))
                 continue
             flows.append(flow)
         return flows
