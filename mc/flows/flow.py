@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mc.errors import FlowError, FlowLoadError, FlowSpecError
@@ -226,6 +226,9 @@ class Flow:
         # Dirty tracking (see the module docstring): places of tasks changed
         # since the last save. A flow nobody saved yet has only new tasks.
         self._changed: set[int] = set(range(len(self._task_list)))
+        # Callbacks that bring task dicts up to date before serialization
+        # (see defer_serialization), by task key.
+        self._deferred: dict[str, Callable[[], object]] = {}
 
     def _rebuild_indexes(self) -> None:
         tasks = self.tasks
@@ -498,6 +501,29 @@ class Flow:
         flow_dict: dict[str, Any] = json.loads(self.to_json())
         return flow_dict
 
+    def defer_serialization(self, key: str, write: Callable[[], object]) -> None:
+        """Let task ``key`` keep state outside its dict until the flow is serialized.
+
+        ``write()`` must bring the task's dict up to date (a ``flow`` task
+        writes its live child flow into ``task['data']['flow']``). It is
+        called once, by :meth:`flush`, before the flow is next serialized;
+        a task that goes on keeping state outside its dict defers again.
+        The task counts as changed. Raises :class:`~mc.errors.FlowError`
+        for an unknown key.
+        """
+        self._changed.add(self._place(key))
+        self._deferred[key] = write
+
+    def flush(self) -> None:
+        """Bring every task dict up to date: call the writes deferred with :meth:`defer_serialization`.
+
+        :meth:`to_flow_dict` and :meth:`to_json` call it; a store calls it
+        before it serializes the changed tasks.
+        """
+        while self._deferred:
+            _key, write = self._deferred.popitem()
+            write()
+
     def fields_dict(self) -> dict[str, Any]:
         """Return the flow's own fields: :meth:`to_flow_dict` without ``tasks``, not copied.
 
@@ -518,6 +544,7 @@ class Flow:
         :class:`~mc.errors.FlowError` if a handler left data that is not
         JSON (NaN and infinity included).
         """
+        self.flush()
         flow_dict: dict[str, Any] = {"format_version": FORMAT_VERSION}
         for name in _FLOW_FIELDS:
             flow_dict[name] = getattr(self, name)

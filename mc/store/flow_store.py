@@ -214,6 +214,7 @@ class FlowStore:
                 f"key has at most {MAX_KEY_LENGTH}"
             )
         now = self.clock()
+        flow.flush()
         values = {**self._flow_values(flow), "created_at": now, "updated_at": now, "version": 1}
         task_rows = [_task_row(flow, key) for key in flow.tasks]
         with self._database_errors(f"create_flow({flow.key!r})"):
@@ -283,6 +284,7 @@ class FlowStore:
                 "this Flow object was not loaded from this store; load it with "
                 "store.get_flow(key) (or store it with store.create_flow(flow)) first",
             )
+        flow.flush()
         values = {
             **self._flow_values(flow),
             "updated_at": self.clock(),

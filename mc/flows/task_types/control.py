@@ -10,6 +10,7 @@ and runs them as a child flow.
 from __future__ import annotations
 
 import operator
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -162,13 +163,43 @@ def _compare(op: str, control: Any, arg: Any, where: str) -> bool:
         raise ValueError(f"{where}: cannot apply {op} to {control!r} and {arg!r}: {error}") from None
 
 
+class _LiveChild:
+    """A ``flow`` task's child flow, kept loaded between ticks in this process.
+
+    ``written`` is the dict last written into ``task['data']['flow']``: the
+    live child stands for the task's state only while that dict is still
+    there (a parent loaded again from storage has other dicts, and loads its
+    child from them).
+    """
+
+    __slots__ = ("child", "written")
+
+    def __init__(self, child: Flow, written: object) -> None:
+        self.child = child
+        self.written = written
+
+
+# Live children by parent flow, then by the key of the parent's task that
+# runs them (the spread task, for a spread's child). A parent dropped from
+# memory drops its children with it.
+_live_children: weakref.WeakKeyDictionary[Flow, dict[str, _LiveChild]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 class FlowTaskHandler(BaseTaskHandler):
     """Run a child flow, given by ``task_params['flow_spec']``, inside this task.
 
     The child is built on the task's first tick and ticked once per tick of
     the task, with the same engine and context (plus ``ctx.parent_flow``).
-    Its whole state lives in ``task['data']['flow']`` (a flow dict), so it
-    is stored with the parent. The child's key is the spec's, or
+    Its whole state is stored in ``task['data']['flow']`` (a flow dict), so
+    it is stored with the parent. Between ticks in one process the child is
+    kept as a live :class:`~mc.flows.flow.Flow`, and written into
+    ``task['data']['flow']`` only when the parent is serialized
+    (:meth:`~mc.flows.flow.Flow.to_flow_dict`, a store's save, see
+    :meth:`~mc.flows.flow.Flow.defer_serialization`) and when the child
+    ends: a tick of the parent costs what the child's tick changes, not the
+    child's size. The child's key is the spec's, or
     ``'<parent key>.<task key>'``; its ``depth`` is the parent's plus one and
     its ``parent_key`` the parent's key. When the child COMPLETES, the task
     does, with the child's data in ``task['data']['flow_data']``; when it
@@ -182,7 +213,7 @@ class FlowTaskHandler(BaseTaskHandler):
         spec = task_param(self.task, "flow_spec", dict)
         parent = self.task_ctx.get("flow")
         # A proxied flow task is named for the task it stands in for.
-        owner = self.task_ctx.get("proxy_task") or self.task
+        owner = self._owner()
         if spec.get("key") is None and parent is not None:
             spec = {**spec, "key": f"{parent.key}.{owner['key']}"}
         try:
@@ -198,25 +229,73 @@ class FlowTaskHandler(BaseTaskHandler):
         self._tick_child(child)
 
     def intermediate_tick(self) -> None:
-        """Load the child from the task's data and tick it once."""
-        self._tick_child(Flow.from_flow_dict(self.task["data"]["flow"], copy=False))
+        """Tick the live child once (loading it from the task's data if it is not live)."""
+        child = self._child()
+        if child is None:
+            raise ValueError(
+                f"task {self._owner()['key']!r}: its child flow is missing from "
+                "task['data']['flow']"
+            )
+        self._tick_child(child)
+
+    def _owner(self) -> dict[str, Any]:
+        owner: dict[str, Any] = self.task_ctx.get("proxy_task") or self.task
+        return owner
+
+    def _child(self) -> Flow | None:
+        """The child flow: the live one if it still stands for the task, else loaded, else None."""
+        parent = self.task_ctx.get("flow")
+        live = _live_children.get(parent, {}).get(self._owner()["key"]) if parent else None
+        written = self.task.get("data", {}).get("flow")
+        if live is not None and live.written is written:
+            return live.child
+        if not written:
+            return None
+        return Flow.from_flow_dict(written, copy=False)
 
     def _tick_child(self, child: Flow) -> None:
         engine = self.task_ctx["flow_engine"]
         engine.tick_flow(child, self._child_ctx())
-        self.task["data"]["flow"] = child.to_flow_dict()
+        if child.status == FAILED and child.count_tasks(RUNNING):
+            # fail_fast left tasks RUNNING, and a failed task is never
+            # ticked again: stop their outside work now.
+            engine.cancel_flow(child, "the subflow FAILED", self._child_ctx())
+        if child.finished or not self._keep_live(child):
+            self._write_child(child)
         if child.status == COMPLETED:
             self.task["data"]["flow_data"] = self.task["data"]["flow"]["data"]
             self.task["status"] = COMPLETED
         elif child.status == FAILED:
             errors = child.data.get("errors") or ["no error recorded"]
-            if child.count_tasks(RUNNING):
-                # fail_fast left tasks RUNNING, and a failed task is never
-                # ticked again: stop their outside work now.
-                engine.cancel_flow(child, "the subflow FAILED", self._child_ctx())
-                self.task["data"]["flow"] = child.to_flow_dict()
             self.task["error"] = f"subflow {child.key!r} FAILED: " + "; ".join(errors)
             self.task["status"] = FAILED
+
+    def _keep_live(self, child: Flow) -> bool:
+        """Keep ``child`` live until the parent is serialized; False without a parent flow."""
+        parent = self.task_ctx.get("flow")
+        if parent is None:
+            return False
+        owner_key = self._owner()["key"]
+        children = _live_children.setdefault(parent, {})
+        live = children.get(owner_key)
+        if live is None or live.child is not child:
+            live = children[owner_key] = _LiveChild(child, self.task["data"].get("flow"))
+        task = self.task
+
+        def write() -> None:
+            # Only if the live child still stands for this task dict.
+            if children.get(owner_key) is live and task["data"].get("flow") is live.written:
+                live.written = task["data"]["flow"] = live.child.to_flow_dict()
+
+        parent.defer_serialization(owner_key, write)
+        return True
+
+    def _write_child(self, child: Flow) -> None:
+        """Write the child into the task's data now; it is live no more."""
+        self.task["data"]["flow"] = child.to_flow_dict()
+        parent = self.task_ctx.get("flow")
+        if parent is not None:
+            _live_children.get(parent, {}).pop(self._owner()["key"], None)
 
     def _child_ctx(self) -> dict[str, Any]:
         ctx = {
@@ -230,14 +309,12 @@ class FlowTaskHandler(BaseTaskHandler):
     @classmethod
     def cancel_task(cls, task_ctx: TaskCtx) -> None:
         """Cancel the child flow, and so its RUNNING tasks."""
-        task = task_ctx["task"]
-        flow_dict = task.get("data", {}).get("flow")
-        if not flow_dict:
-            return
-        child = Flow.from_flow_dict(flow_dict, copy=False)
         handler = cls(task_ctx)
+        child = handler._child()
+        if child is None:
+            return
         task_ctx["flow_engine"].cancel_flow(child, "its parent task was cancelled", handler._child_ctx())
-        task["data"]["flow"] = child.to_flow_dict()
+        handler._write_child(child)
 
 
 class SpreadTaskHandler(BaseProxyingTaskHandler):
