@@ -290,10 +290,9 @@ class FlowStore:
             "updated_at": self.clock(),
             "version": version + 1,
             "tick_after": tick_after,
-            "error": None,
         }
-        if release:
-            values.update(lease_owner=None, lease_expires_at=None)
+        parameters = {f"b_{name}": value for name, value in values.items()}
+        parameters["b_old_version"] = version
         stored_rows = self._task_rows.get(flow, 0)
         inserts, updates = [], []
         for key in flow.changed_task_keys():
@@ -306,9 +305,7 @@ class FlowStore:
             self._engine
         ) as connection:
             result = connection.execute(
-                sa.update(flows_table)
-                .where(flows_table.c.key == flow.key, flows_table.c.version == version)
-                .values(values)
+                _SAVE_AND_RELEASE if release else _SAVE_KEEPING_LEASE, parameters
             )
             if result.rowcount == 1:
                 if updates:
@@ -824,6 +821,22 @@ def _task_row(flow: Flow, key: str) -> dict[str, Any]:
         "checksum": checksum(text),
     }
 
+
+# Saves a flow's row if it is still at the version loaded; built once, as the
+# runner saves after every tick (parameters named b_<column>, b_old_version).
+_SAVED_COLUMNS = (
+    "label", "status", "parent_key", "depth", "num_tasks", "num_ticks", "flow_json",
+    "checksum", "updated_at", "version", "tick_after",
+)
+_SAVE_KEEPING_LEASE = (
+    sa.update(flows_table)
+    .where(
+        flows_table.c.key == sa.bindparam("b_key"),
+        flows_table.c.version == sa.bindparam("b_old_version"),
+    )
+    .values({**{name: sa.bindparam(f"b_{name}") for name in _SAVED_COLUMNS}, "error": None})
+)
+_SAVE_AND_RELEASE = _SAVE_KEEPING_LEASE.values(lease_owner=None, lease_expires_at=None)
 
 # Updates a changed task's row; executed with one parameter set per task.
 _UPDATE_TASK = (
