@@ -293,9 +293,12 @@ class FlowStore:
         }
         parameters = {f"b_{name}": value for name, value in values.items()}
         parameters["b_old_version"] = version
+        # -1: the flow's rows were not written by this store (see _load);
+        # replace them all, whatever the flow says changed.
         stored_rows = self._task_rows.get(flow, 0)
+        replace_rows = stored_rows < 0
         inserts, updates = [], []
-        for key in flow.changed_task_keys():
+        for key in flow.tasks if replace_rows else flow.changed_task_keys():
             row = _task_row(flow, key)
             if row["position"] >= stored_rows:
                 inserts.append(row)
@@ -308,6 +311,10 @@ class FlowStore:
                 _SAVE_AND_RELEASE if release else _SAVE_KEEPING_LEASE, parameters
             )
             if result.rowcount == 1:
+                if replace_rows:
+                    connection.execute(
+                        sa.delete(tasks_table).where(tasks_table.c.flow_key == flow.key)
+                    )
                 if updates:
                     connection.execute(_UPDATE_TASK, updates)
                 if inserts:
@@ -768,9 +775,12 @@ class FlowStore:
         flow, trusted = _load_stored_flow(key, row.flow_json, row.checksum, task_rows)
         if trusted:
             flow.mark_saved()
-        # Else every task counts as changed: the next save rewrites them all,
-        # with checksums, and the flow is trusted from then on.
-        self._remember(flow, row.version, len(task_rows))
+            self._remember(flow, row.version, len(task_rows))
+        else:
+            # Rows from outside (migrated, or edited by hand): every task
+            # counts as changed, and the next save replaces all the rows,
+            # with checksums; the flow is trusted from then on.
+            self._remember(flow, row.version, -1)
         return flow
 
     def _remember(self, flow: Flow, version: int, task_rows: int | None = None) -> None:

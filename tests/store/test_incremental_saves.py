@@ -233,3 +233,21 @@ def test_a_stored_engine_run_equals_one_in_memory(flow_store):
         flow_store.save_flow(stored)
         stored = flow_store.get_flow("c")
         assert stored.to_flow_dict() == memory.to_flow_dict()
+
+
+def test_a_flow_whose_task_rows_were_renumbered_by_hand_is_saved_whole(flow_store, engine):
+    flow_store.create_flow(chain("c", 3))
+    with flow_store._engine.begin() as connection:
+        connection.execute(
+            sa.update(tasks_table)
+            .where(tasks_table.c.flow_key == "c", tasks_table.c.position == 2)
+            .values(position=7, checksum=None)
+        )
+    flow = flow_store.get_flow("c")
+    flow.mark_saved()  # even so, rows from outside are all rewritten
+    engine.tick_flow(flow)
+    flow_store.save_flow(flow)
+    assert [(position, key) for position, key, _ in stored_tasks(flow_store, "c")] == [
+        (0, "t0"), (1, "t1"), (2, "t2")
+    ]
+    assert flow_store.get_flow("c").to_flow_dict() == flow.to_flow_dict()
