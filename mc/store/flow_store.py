@@ -930,10 +930,17 @@ def _load_stored_flow(
         and all(stored == checksum(text) for text, stored in task_rows)
     )
     if trusted:
-        flow_dict["tasks"] = {task["key"]: task for task in task_list}
-        return Flow.from_flow_dict(flow_dict, copy=False, validate=False), True
+        try:
+            tasks = {task["key"]: task for task in task_list}
+            return Flow.from_flow_dict(
+                {**flow_dict, "tasks": tasks}, copy=False, validate=False
+            ), True
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            # Rows whose checksums were recomputed by hand: validate them as
+            # any rows from outside, so the error names the problem.
+            task_list = json.loads("[" + ",".join(text for text, _ in task_rows) + "]")
     if isinstance(flow_dict, dict) and "tasks" not in flow_dict:
-        tasks: dict[str, Any] = {}
+        tasks = {}
         for position, task in enumerate(task_list):
             task_key = task.get("key") if isinstance(task, dict) else None
             if not isinstance(task_key, str) or task_key in tasks:

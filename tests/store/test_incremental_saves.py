@@ -251,3 +251,15 @@ def test_a_flow_whose_task_rows_were_renumbered_by_hand_is_saved_whole(flow_stor
         (0, "t0"), (1, "t1"), (2, "t2")
     ]
     assert flow_store.get_flow("c").to_flow_dict() == flow.to_flow_dict()
+
+
+def test_a_broken_row_with_a_recomputed_checksum_still_fails_to_load_with_a_reason(flow_store):
+    from mc.store.flow_store import checksum
+
+    flow_store.create_flow(chain("c", 3))
+    (_, _, task) = stored_tasks(flow_store, "c")[2]
+    task["precursors"] = ["no_such_task"]
+    text = json.dumps(task)
+    raw_task_update(flow_store, "c", 2, task_json=text, checksum=checksum(text))
+    with pytest.raises(FlowLoadError, match=r"tasks\.t2.*'no_such_task'"):
+        flow_store.get_flow("c")
