@@ -37,7 +37,10 @@ def hang_the_first_time(task_ctx: dict[str, Any]) -> None:
     if marker.exists():
         task["status"] = "COMPLETED"
         return
-    marker.write_text(task_ctx["flow_runner"].runner_id)
+    # Written whole, then renamed: a test that sees the marker can read it.
+    partial = marker.with_name(marker.name + ".partial")
+    partial.write_text(task_ctx["flow_runner"].runner_id)
+    os.replace(partial, marker)
     time.sleep(120)
 
 
