@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,12 +15,27 @@ from tests.conftest import FakeClock
 from tests.flows.test_flow_properties import dag_specs, work
 
 
-@pytest.fixture(scope="module")
-def shared_store(tmp_path_factory):
-    """One SQLite store for every example (Hypothesis reruns the test body, not fixtures)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('incremental') / 'mc.db'}"
-    with FlowStore(url) as store:
-        yield store
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def shared_store(request, tmp_path_factory):
+    """One store per database for every example (Hypothesis reruns the test body, not fixtures)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('incremental') / 'mc.db'}"
+        with FlowStore(url) as store:
+            yield store
+        return
+    server_url = request.getfixturevalue("postgres_server_url")
+    schema = f"mc_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = sa.make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        with FlowStore(url.render_as_string(hide_password=False)) as store:
+            yield store
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @st.composite
@@ -38,7 +54,7 @@ def specs_with_retries_and_subflows(draw):
     return spec
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(specs_with_retries_and_subflows(), st.lists(st.booleans(), max_size=40))
 def test_a_flow_saved_after_every_tick_loads_as_the_flow_in_memory(
     shared_store, spec, reload_after
