@@ -4,8 +4,8 @@ A runner works in *rounds*. :meth:`FlowRunner.tick` is one round:
 
 1. claim up to ``batch_size`` flows that need ticking (a lease of
    ``lease_s`` seconds each, see :meth:`mc.store.FlowStore.claim`); while
-   the round lasts, a background thread renews the leases every
-   ``lease_s / 3`` seconds (a *heartbeat*), so a long tick never loses one;
+   the runner works on a flow, a background thread renews its lease every
+   ``lease_s / 3`` seconds (a *heartbeat*), so a long tick never loses it;
 2. tick each until it makes no more immediate progress
    (:meth:`~mc.flows.flow_engine.FlowEngine.tick_flow_until_idle`,
    at most ``max_ticks_per_claim`` ticks): it has ended, or every unfinished
@@ -35,8 +35,9 @@ What a runner guarantees:
   default ``save_every_ticks=1`` only the tick that was in flight is done
   again. If a runner still loses a lease (its heartbeat could not reach the
   database for ``lease_s``), its save is refused as stale and the flow goes
-  on from the other runner's copy; flows of the round whose lease was lost
-  before their turn are released untouched.
+  on from the other runner's copy. The flows of a round that wait their
+  turn are not renewed: those whose lease ran out before their turn are
+  released untouched, for other runners.
 * SIGTERM or SIGINT during :meth:`run` lets the runner finish and save the
   tick it is making, release the leases of the other flows it claimed, and
   return.
@@ -103,12 +104,15 @@ class RunnerStats:
 
 
 class _Heartbeat:
-    """Renews a runner's leases every ``lease_s / 3`` seconds from a background thread.
+    """Renews the lease of the flow a runner works on, every ``lease_s / 3`` seconds.
 
-    :meth:`running` holds the leases of a round's flows; :meth:`holds` says
-    whether a flow's lease is still known to be the runner's (renewed in
-    time by the store's clock, and not taken by another runner); :meth:`drop`
-    stops renewing a flow the runner has saved and released.
+    From a background thread, while :meth:`running` lasts. Only the flow in
+    flight (:meth:`working_on`) is renewed: the other flows of the round
+    keep the lease of their claim, so a long tick does not hold them from
+    other runners; if that lease runs out before their turn, the runner
+    releases them untouched. :meth:`holds` says whether a flow's lease is
+    still known to be the runner's (by the store's clock, and not taken by
+    another runner); :meth:`done_with` ends the renewals of a flow.
     """
 
     def __init__(self, store: RunnerStore, runner_id: str, lease_s: float) -> None:
@@ -119,11 +123,12 @@ class _Heartbeat:
         # Each held flow's lease end as last confirmed, by the store's clock;
         # -inf once another runner took the flow.
         self._expires_at: dict[str, float] = {}
+        self._working: str | None = None
         self._done = threading.Event()
 
     @contextmanager
     def running(self, keys: Iterable[str], expires_at: float) -> Iterator[_Heartbeat]:
-        """Hold ``keys`` (leased until ``expires_at``) and renew them until the block ends."""
+        """Hold ``keys`` (leased until ``expires_at``) and beat until the block ends."""
         with self._lock:
             self._expires_at = dict.fromkeys(keys, expires_at)
         thread = threading.Thread(
@@ -142,32 +147,36 @@ class _Heartbeat:
             expires_at = self._expires_at.get(key, float("-inf"))
         return self.store.clock() < expires_at
 
-    def drop(self, key: str) -> None:
+    def working_on(self, key: str) -> None:
+        """Renew ``key``'s lease from now on, until :meth:`done_with`."""
+        with self._lock:
+            self._working = key
+
+    def done_with(self, key: str) -> None:
         """Stop renewing ``key``'s lease (the flow was saved and released)."""
         with self._lock:
             self._expires_at.pop(key, None)
+            if self._working == key:
+                self._working = None
 
     def _beat(self) -> None:
         while not self._done.wait(self.lease_s / 3):
             with self._lock:
-                keys = list(self._expires_at)
-            if not keys:
+                key = self._working
+            if key is None:
                 continue
             now = self.store.clock()
             try:
-                renewed = set(self.store.renew_leases(keys, self.lease_s, self.runner_id))
+                renewed = key in self.store.renew_leases([key], self.lease_s, self.runner_id)
             except StoreError as error:
-                logger.warning("runner %s: could not renew its leases: %s", self.runner_id, error)
+                logger.warning("runner %s: could not renew its lease: %s", self.runner_id, error)
                 continue
             with self._lock:
-                for key in keys:
-                    if key in self._expires_at:
-                        self._expires_at[key] = now + self.lease_s if key in renewed else float("-inf")
-            lost = [key for key in keys if key not in renewed]
-            if lost:
+                if key in self._expires_at:
+                    self._expires_at[key] = now + self.lease_s if renewed else float("-inf")
+            if not renewed:
                 logger.warning(
-                    "runner %s: lost the lease of %s to another runner", self.runner_id,
-                    ", ".join(lost),
+                    "runner %s: lost the lease of flow %s to another runner", self.runner_id, key
                 )
 
 
@@ -264,9 +273,10 @@ class FlowRunner:
 
         If a stop was requested (:meth:`request_stop`), the flow being
         ticked is saved after its current tick, and the flows not yet
-        started are released, not ticked. So are flows whose lease was lost
-        (the heartbeat could not renew it in time): another runner may hold
-        them by now, and ticking them here would do their tasks' work twice.
+        started are released, not ticked. So are flows whose lease ran out
+        before their turn (the heartbeat renews only the flow in flight):
+        another runner may hold them by now, and ticking them here would do
+        their tasks' work twice.
         """
         stats = RunnerStats()
         # Taken before the claim, so never later than the leases' start.
@@ -297,13 +307,14 @@ class FlowRunner:
                     self.store.release([flow.key], self.runner_id)
                     stats.stale += 1
                     logger.warning(
-                        "runner %s: the lease of flow %s ran out before its turn (the "
-                        "heartbeat could not renew it in time); released it untouched",
+                        "runner %s: the lease of flow %s ran out before its turn; released "
+                        "it untouched (raise lease_s, or lower batch_size)",
                         self.runner_id, flow.key,
                     )
                     continue
+                heartbeat.working_on(flow.key)
                 self._tick_and_save(flow, stats)
-                heartbeat.drop(flow.key)
+                heartbeat.done_with(flow.key)
         return stats
 
     def _tick_and_save(self, flow: Flow, stats: RunnerStats) -> None:

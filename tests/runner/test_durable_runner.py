@@ -170,6 +170,29 @@ def test_a_lease_is_renewed_during_a_tick_longer_than_the_lease(real_clock_store
     assert store.get_record(key).status == "COMPLETED"
 
 
+def test_a_long_tick_does_not_hold_the_other_flows_of_its_round(real_clock_store):
+    store = real_clock_store
+    lease_s = 0.6
+    taken = []
+
+    def long_tick(task_ctx):
+        ends = time.monotonic() + 3 * lease_s
+        while time.monotonic() < ends and not taken:
+            taken.extend(store.claim(1, lease_s=30, runner_id="other"))
+            time.sleep(0.05)
+        task_ctx["task"]["status"] = "COMPLETED"
+
+    engine = FlowEngine(task_handlers={"long_tick": long_tick})
+    first = store.create_flow(chain_spec(1, task_type="long_tick"))
+    time.sleep(0.01)  # claimed after the first: saved later
+    waiting = store.create_flow(chain_spec(1))
+    stats = FlowRunner(store, engine, lease_s=lease_s, runner_id="busy").tick()
+    assert [flow.key for flow in taken] == [waiting]
+    assert (stats.claimed, stats.completed, stats.stale) == (2, 1, 1)
+    assert store.get_record(first).status == "COMPLETED"
+    assert store.get_record(waiting).lease_owner == "other"
+
+
 def test_a_runner_refuses_a_save_every_ticks_below_one(flow_store):
     with pytest.raises(ValueError, match="save_every_ticks=0"):
         FlowRunner(flow_store, save_every_ticks=0)
