@@ -159,6 +159,10 @@ class FlowStore:
         # How many task rows each of those Flow objects has in the store:
         # tasks placed after them are new rows (see save_flow).
         self._task_rows: weakref.WeakKeyDictionary[Flow, int] = weakref.WeakKeyDictionary()
+        # The updated_at this store wrote with each Flow object it saved:
+        # with the version, it tells a row still as saved from a new row
+        # under the same key (see claim's in_memory).
+        self._saved_at: weakref.WeakKeyDictionary[Flow, float] = weakref.WeakKeyDictionary()
         try:
             # The server may not be there, refuse us, or the file be no database.
             opening = f"cannot open the flow store at {self.url}"
@@ -226,6 +230,7 @@ class FlowStore:
             except sa.exc.IntegrityError:
                 raise FlowExistsError(flow.key) from None
         self._remember(flow, 1)
+        self._saved_at[flow] = now
         logger.debug("stored new flow %s", flow.key)
         return flow.key
 
@@ -332,6 +337,7 @@ class FlowStore:
                 f"version {version} (another runner or command saved or claimed it since)",
             )
         self._remember(flow, version + 1)
+        self._saved_at[flow] = values["updated_at"]
 
     def renew_leases(self, keys: Iterable[str], lease_s: float, runner_id: str) -> list[str]:
         """Extend ``runner_id``'s leases on ``keys`` to ``lease_s`` seconds from now.
@@ -591,7 +597,9 @@ class FlowStore:
             resident = {
                 row.key: known[row.key]
                 for row in rows
-                if row.key in known and self._versions.get(known[row.key]) == row.version - 1
+                if row.key in known
+                and self._versions.get(known[row.key]) == row.version - 1
+                and self._saved_at.get(known[row.key]) == row.updated_at
             }
             to_load = [row.key for row in rows if row.key not in resident]
             task_rows = _select_task_rows(connection, to_load)

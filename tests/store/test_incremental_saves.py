@@ -263,3 +263,18 @@ def test_a_broken_row_with_a_recomputed_checksum_still_fails_to_load_with_a_reas
     raw_task_update(flow_store, "c", 2, task_json=text, checksum=checksum(text))
     with pytest.raises(FlowLoadError, match=r"tasks\.t2.*'no_such_task'"):
         flow_store.get_flow("c")
+
+
+def test_claim_does_not_mistake_a_new_flow_under_the_same_key_for_the_one_in_memory(
+    flow_store, engine, clock
+):
+    flow_store.create_flow(chain("c", 3))
+    (flow,) = flow_store.claim(1, lease_s=30, runner_id="r1")
+    flow_store.save_flow(flow)  # version 3
+    flow_store.delete_flow("c")
+    clock.advance(1)
+    flow_store.create_flow({**chain("c", 2), "label": "new"})  # version 1
+    flow_store.save_flow(flow_store.get_flow("c"))  # version 2
+    flow_store.save_flow(flow_store.get_flow("c"))  # version 3, as the flow in memory
+    (again,) = flow_store.claim(1, lease_s=30, runner_id="r1", in_memory={"c": flow})
+    assert again is not flow and again.label == "new"
