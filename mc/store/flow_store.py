@@ -559,8 +559,10 @@ class FlowStore:
 
         ``in_memory`` maps keys to Flow objects the caller holds exactly as
         it last saved them to this store (a runner keeps the flows it works
-        on). A claimed flow whose stored row is still at the version of that
-        save is returned as that very object, without loading it again.
+        on). A claimed flow whose stored row is still as that save left it (its
+        version and ``updated_at``: nobody wrote it since, nor deleted it and
+        made a new flow under its key) is returned as that very object,
+        without loading it again.
         """
         if n < 1:
             return []
