@@ -42,7 +42,7 @@ Run it from the repository root, with the package installed, PostgreSQL up
 (``bash scripts/start_test_services.sh``, as root) and no tests running
 (they compete for the CPUs)::
 
-    python benchmarks/bench_store.py                  # the numbers in docs/benchmarks.rst, a few minutes
+    python benchmarks/bench_store.py   # the numbers in docs/benchmarks.rst, a few minutes
     python benchmarks/bench_store.py --cycle-tasks 500 --chain-tasks 300 --tp-flows 20 \\
         --scale-flows 4 --memory-tasks 1000 --repeat 1 --json     # a smoke run
 
@@ -120,8 +120,12 @@ def measure_cycle(url: str, n_tasks: int, repeat: int) -> dict[str, Any]:
         key = store.create_flow(chain_spec(n_tasks, key="cycle"))
         flow = None
         for mode in ("cold", "warm"):
-            steps = {"claim": float("inf"), "tick": float("inf"), "save": float("inf"),
-                     "cycle": float("inf")}
+            steps = {
+                "claim": float("inf"),
+                "tick": float("inf"),
+                "save": float("inf"),
+                "cycle": float("inf"),
+            }
             for _ in range(repeat):
                 in_memory = {key: flow} if mode == "warm" and flow is not None else None
                 start = time.perf_counter()
@@ -134,8 +138,12 @@ def measure_cycle(url: str, n_tasks: int, repeat: int) -> dict[str, Any]:
                 saved = time.perf_counter()
                 if changed != 1:
                     raise SystemExit(f"cycle: expected 1 changed task per tick, got {changed}")
-                for name, seconds in (("claim", claimed - start), ("tick", ticked - claimed),
-                                      ("save", saved - ticked), ("cycle", saved - start)):
+                for name, seconds in (
+                    ("claim", claimed - start),
+                    ("tick", ticked - claimed),
+                    ("save", saved - ticked),
+                    ("cycle", saved - start),
+                ):
                     steps[name] = min(steps[name], seconds)
             best[mode] = steps
     return {"tasks": n_tasks, "seconds": best}
@@ -152,9 +160,22 @@ def measure_chain(url: str, n_tasks: int) -> dict[str, Any]:
         key = store.create_flow(chain_spec(n_tasks, key="chain"))
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "mc", "runner", "--db", url, "--until-done",
-         "--interval", "0.01", "--poll", "0"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "mc",
+            "runner",
+            "--db",
+            url,
+            "--until-done",
+            "--interval",
+            "0.01",
+            "--poll",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     seconds = time.perf_counter() - start
     if result.returncode:
@@ -200,9 +221,19 @@ def run_runners(
     """Start n runner processes, let them go at once, return the seconds and their stats."""
     processes = [
         subprocess.Popen(
-            [sys.executable, __file__, "--worker", url, "--sleep-ms", str(sleep_ms),
-             "--batch", str(batch)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                url,
+                "--sleep-ms",
+                str(sleep_ms),
+                "--batch",
+                str(batch),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for _ in range(n_runners)
     ]
@@ -243,8 +274,13 @@ def measure_throughput(url: str, n_flows: int) -> dict[str, Any]:
     fill(url, n_flows, 3, "noop")
     seconds, stats = run_runners(url, 1, 0, 10)
     check_all_completed(url, n_flows, "throughput")
-    return {"flows": n_flows, "tasks": 3 * n_flows, "seconds": seconds,
-            "tasks_per_s": 3 * n_flows / seconds, "stats": stats}
+    return {
+        "flows": n_flows,
+        "tasks": 3 * n_flows,
+        "seconds": seconds,
+        "tasks_per_s": 3 * n_flows / seconds,
+        "stats": stats,
+    }
 
 
 def measure_scale(postgres_url: str, n_flows: int, sleep_ms: float) -> dict[str, Any]:
@@ -262,8 +298,12 @@ def measure_scale(postgres_url: str, n_flows: int, sleep_ms: float) -> dict[str,
             "rounds": [s["rounds"] for s in stats],
             "stale": sum(s["stale"] for s in stats),
         }
-    return {"flows": n_flows, "sleep_ms": sleep_ms, "rows": list(rows.values()),
-            "speedup": rows[1]["seconds"] / rows[4]["seconds"]}
+    return {
+        "flows": n_flows,
+        "sleep_ms": sleep_ms,
+        "rows": list(rows.values()),
+        "speedup": rows[1]["seconds"] / rows[4]["seconds"],
+    }
 
 
 # -- memory ----------------------------------------------------------------------
@@ -304,24 +344,28 @@ def measure_memory(n_tasks: int) -> dict[str, Any]:
 
     engine_peak = peak_bytes(engine_run)
     graphlib_peak = peak_bytes(graphlib_run)
-    return {"tasks": n_tasks, "engine_bytes_per_task": engine_peak / n_tasks,
-            "graphlib_bytes_per_task": graphlib_peak / n_tasks}
+    return {
+        "tasks": n_tasks,
+        "engine_bytes_per_task": engine_peak / n_tasks,
+        "graphlib_bytes_per_task": graphlib_peak / n_tasks,
+    }
 
 
 # -- report ----------------------------------------------------------------------
 
 
-def check(checks: list[dict[str, Any]], target: str, value: float, limit: float,
-          at_most: bool) -> None:
+def check(
+    checks: list[dict[str, Any]], target: str, value: float, limit: float, at_most: bool
+) -> None:
     ok = value <= limit if at_most else value >= limit
-    checks.append({"target": target, "value": value, "limit": limit,
-                   "at_most": at_most, "ok": ok})
+    checks.append({"target": target, "value": value, "limit": limit, "at_most": at_most, "ok": ok})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dbs", nargs="+", choices=("sqlite", "postgres"),
-                        default=["sqlite", "postgres"])
+    parser.add_argument(
+        "--dbs", nargs="+", choices=("sqlite", "postgres"), default=["sqlite", "postgres"]
+    )
     parser.add_argument("--cycle-tasks", type=int, default=10_000)
     parser.add_argument("--chain-tasks", type=int, default=100_000)
     parser.add_argument("--tp-flows", type=int, default=1_000)
@@ -343,23 +387,48 @@ def main(argv: list[str] | None = None) -> int:
         with database(db, postgres_url) as url:
             row = {"db": db, **measure_cycle(url, args.cycle_tasks, args.repeat)}
         report["cycle"].append(row)
-        check(checks, f"{db}: warm claim+tick+save of {args.cycle_tasks} tasks, ms",
-              row["seconds"]["warm"]["cycle"] * 1e3, 20.0, at_most=True)
+        check(
+            checks,
+            f"{db}: warm claim+tick+save of {args.cycle_tasks} tasks, ms",
+            row["seconds"]["warm"]["cycle"] * 1e3,
+            20.0,
+            at_most=True,
+        )
     with database("sqlite", postgres_url) as url:
         report["chain"] = measure_chain(url, args.chain_tasks)
-    check(checks, f"sqlite: mc runner on a {args.chain_tasks}-task chain, s",
-          report["chain"]["seconds"], 60.0, at_most=True)
+    check(
+        checks,
+        f"sqlite: mc runner on a {args.chain_tasks}-task chain, s",
+        report["chain"]["seconds"],
+        60.0,
+        at_most=True,
+    )
     with database("sqlite", postgres_url) as url:
         report["throughput"] = measure_throughput(url, args.tp_flows)
-    check(checks, "sqlite: one runner, task completions/s",
-          report["throughput"]["tasks_per_s"], 1500.0, at_most=False)
+    check(
+        checks,
+        "sqlite: one runner, task completions/s",
+        report["throughput"]["tasks_per_s"],
+        1500.0,
+        at_most=False,
+    )
     if "postgres" in args.dbs:
         report["scale"] = measure_scale(postgres_url, args.scale_flows, args.sleep_ms)
-        check(checks, "postgres: 4 runners / 1 runner on tasks that wait",
-              report["scale"]["speedup"], 3.0, at_most=False)
+        check(
+            checks,
+            "postgres: 4 runners / 1 runner on tasks that wait",
+            report["scale"]["speedup"],
+            3.0,
+            at_most=False,
+        )
     report["memory"] = measure_memory(args.memory_tasks)
-    check(checks, f"engine peak bytes per task, {args.memory_tasks}-task chain",
-          report["memory"]["engine_bytes_per_task"], 1200.0, at_most=True)
+    check(
+        checks,
+        f"engine peak bytes per task, {args.memory_tasks}-task chain",
+        report["memory"]["engine_bytes_per_task"],
+        1200.0,
+        at_most=True,
+    )
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -375,14 +444,20 @@ def print_report(report: dict[str, Any]) -> None:
     for row in report["cycle"]:
         for mode in ("cold", "warm"):
             s = row["seconds"][mode]
-            print(f"{row['db']:<10} {mode:<5} {s['claim'] * 1e3:8.2f} {s['tick'] * 1e3:7.2f} "
-                  f"{s['save'] * 1e3:7.2f} {s['cycle'] * 1e3:8.2f}")
+            print(
+                f"{row['db']:<10} {mode:<5} {s['claim'] * 1e3:8.2f} {s['tick'] * 1e3:7.2f} "
+                f"{s['save'] * 1e3:7.2f} {s['cycle'] * 1e3:8.2f}"
+            )
     chain = report["chain"]
-    print(f"\nmc runner, {chain['tasks']}-task chain, save every tick (sqlite): "
-          f"{chain['seconds']:.1f} s, {chain['ticks_per_s']:.0f} ticks/s")
+    print(
+        f"\nmc runner, {chain['tasks']}-task chain, save every tick (sqlite): "
+        f"{chain['seconds']:.1f} s, {chain['ticks_per_s']:.0f} ticks/s"
+    )
     tp = report["throughput"]
-    print(f"one runner, {tp['flows']} flows x 3 noop tasks (sqlite): {tp['seconds']:.2f} s, "
-          f"{tp['tasks_per_s']:.0f} task completions/s")
+    print(
+        f"one runner, {tp['flows']} flows x 3 noop tasks (sqlite): {tp['seconds']:.2f} s, "
+        f"{tp['tasks_per_s']:.0f} task completions/s"
+    )
     if "scale" in report:
         scale = report["scale"]
         print(f"\n{scale['flows']} flows x 5 tasks sleeping {scale['sleep_ms']:g} ms (postgres)")
@@ -392,14 +467,18 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"{row['runners']:>7} {row['seconds']:8.2f}  {shares}; stale {row['stale']}")
         print(f"speed-up of 4 runners: {scale['speedup']:.2f}x")
     memory = report["memory"]
-    print(f"\npeak memory, {memory['tasks']}-task chain built and run: engine "
-          f"{memory['engine_bytes_per_task']:.0f} B/task, graphlib "
-          f"{memory['graphlib_bytes_per_task']:.0f} B/task")
+    print(
+        f"\npeak memory, {memory['tasks']}-task chain built and run: engine "
+        f"{memory['engine_bytes_per_task']:.0f} B/task, graphlib "
+        f"{memory['graphlib_bytes_per_task']:.0f} B/task"
+    )
     print("\ntargets")
     for item in report["checks"]:
         sign = "<=" if item["at_most"] else ">="
         verdict = "met" if item["ok"] else "MISSED"
-        print(f"  {item['target']}: {item['value']:.2f} (target {sign} {item['limit']:g}) {verdict}")
+        print(
+            f"  {item['target']}: {item['value']:.2f} (target {sign} {item['limit']:g}) {verdict}"
+        )
 
 
 if __name__ == "__main__":

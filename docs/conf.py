@@ -27,4 +27,9 @@ nitpicky = False
 # Every example in the docs runs in the doctest build. Examples import what
 # they use, so that a reader can copy them; the only shared name is the docs
 # directory, which hidden setup code uses to find the repository's examples/.
-doctest_global_setup = f"DOCS_DIR = {DOCS_DIR!r}"
+# The doc builds may run as root (in a container, in CI): the examples show
+# what `mc` prints for an ordinary user, without its once-per-process warning.
+doctest_global_setup = f"""DOCS_DIR = {DOCS_DIR!r}
+import mc.cli.job_options
+mc.cli.job_options._warned_about_root = True
+"""

@@ -3,4 +3,6 @@
 The core lives in :mod:`mc.flows`; errors in :mod:`mc.errors`.
 """
 
+__all__: list[str] = []
+
 __version__ = "0.1.0"

@@ -11,6 +11,33 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+__all__ = [
+    "MCError",
+    "CacheKeyNotFoundError",
+    "FlowSpecError",
+    "FlowError",
+    "FlowSizeError",
+    "FlowLoadError",
+    "TaskTypeError",
+    "DotPathError",
+    "WiringError",
+    "ExecutorError",
+    "JobError",
+    "JobTypeError",
+    "JobConfigError",
+    "GraphvizError",
+    "GraphvizNotFoundError",
+    "JobOwnershipError",
+    "StoreError",
+    "StoreDatabaseError",
+    "StoreUnavailableError",
+    "FlowNotFoundError",
+    "AmbiguousFlowKeyError",
+    "FlowExistsError",
+    "FlowLeasedError",
+    "StaleFlowError",
+]
+
 
 class MCError(Exception):
     """Base class of every error MissionControl raises on purpose."""
@@ -39,6 +66,10 @@ class FlowError(MCError):
     def __init__(self, message: str, flow: Any = None) -> None:
         self.flow = flow
         super().__init__(message)
+
+
+class FlowSizeError(FlowError):
+    """A task would grow its flow past the flow's size budget (see :mod:`mc.flows.size_budget`)."""
 
 
 class FlowLoadError(FlowError, ValueError):
@@ -91,6 +122,13 @@ class GraphvizError(MCError):
 
 class GraphvizNotFoundError(GraphvizError, LookupError):
     """Graphviz's ``dot`` program is not installed (not on ``PATH``)."""
+
+
+class JobOwnershipError(JobError):
+    """A handle names a job (a job dir, a process, a SLURM job) that its executor did not submit.
+
+    Nothing was signalled, cancelled or written.
+    """
 
 
 class StoreError(MCError):
@@ -154,6 +192,10 @@ class AmbiguousFlowKeyError(StoreError, LookupError):
             f"key prefix {prefix!r} is ambiguous: {count} flows match; give more of the key. "
             f"Candidates:\n  {listed}{more}"
         )
+
+
+class CacheKeyNotFoundError(StoreError, LookupError):
+    """No task cache entry has this key, or exactly one key starts with this prefix."""
 
 
 class FlowExistsError(StoreError):

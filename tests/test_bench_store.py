@@ -13,9 +13,23 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_store.py"
 
 def test_store_benchmark_runs_small_sizes_and_reports_json(postgres_server_url):
     result = subprocess.run(
-        [sys.executable, str(BENCH), "--cycle-tasks", "200", "--chain-tasks", "50",
-         "--tp-flows", "5", "--scale-flows", "2", "--memory-tasks", "500", "--repeat", "1",
-         "--json"],
+        [
+            sys.executable,
+            str(BENCH),
+            "--cycle-tasks",
+            "200",
+            "--chain-tasks",
+            "50",
+            "--tp-flows",
+            "5",
+            "--scale-flows",
+            "2",
+            "--memory-tasks",
+            "500",
+            "--repeat",
+            "1",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         check=False,

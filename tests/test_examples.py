@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,7 @@ EXPECTED_OUTPUT = {
         "{'sample': 'Ni-1', 'site': 'lab 3'}]",
     ],
     "jobs_sweep.yaml": ["minimum y = 0 at x = 1, over 5 points"],
+    "cached_sweep.yaml": ["minimum y = 0 at x = 1, over 5 points"],
     "policies.yaml": [
         "reading: 4.2 mV",
         "fitting the reading",
@@ -39,12 +42,15 @@ EXPECTED_OUTPUT = {
 
 @pytest.fixture(autouse=True)
 def jobs_root(tmp_path, monkeypatch):
-    """Job dirs of examples with jobs go to a temporary directory."""
+    """Job dirs of examples with jobs, and the local task cache, go to a temporary directory."""
     monkeypatch.setenv("MC_JOBS_ROOT", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user_cache"))
 
 
 def example_files() -> list[str]:
-    return sorted(path.name for path in EXAMPLES.iterdir() if path.suffix in (".yaml", ".yml", ".json"))
+    return sorted(
+        path.name for path in EXAMPLES.iterdir() if path.suffix in (".yaml", ".yml", ".json")
+    )
 
 
 def test_every_example_has_expected_output():
@@ -60,7 +66,10 @@ def test_example_runs_with_mc_run_and_prints_what_it_should(name, capsys):
     assert lines[: len(expected)] == expected
     assert lines[len(expected)].split() == ["TASK", "TYPE", "STATUS", "DURATION"]
     assert lines[-1].endswith(": COMPLETED")
-    assert captured.err == ""
+    # Off a terminal, standard error holds only the progress lines.
+    assert all(
+        re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d ", line) for line in captured.err.splitlines()
+    )
 
 
 @pytest.mark.parametrize("name", example_files())
@@ -81,3 +90,16 @@ def test_policies_example_retries_once_and_skips_the_alert(capsys):
     assert flow.tasks["alert"]["status"] == "SKIPPED"
     assert flow.tasks["cleanup"]["status"] == "COMPLETED"
     assert flow.tasks["analysis"]["data"]["flow"]["depth"] == 1
+
+
+def test_cached_sweep_example_run_again_computes_nothing(tmp_path, capsys):
+    assert main(["run", str(EXAMPLES / "cached_sweep.yaml")]) == 0
+    jobs = sorted(tmp_path.rglob("exit_status"))
+    assert len(jobs) == 5
+    capsys.readouterr()
+    assert main(["run", "--json", str(EXAMPLES / "cached_sweep.yaml")]) == 0
+    flow = json.loads(capsys.readouterr().out)
+    assert sorted(tmp_path.rglob("exit_status")) == jobs
+    items = flow["tasks"]["sweep"]["proxied_task"]["data"]["flow"]["tasks"].values()
+    assert all("cached_from" in task for task in items)
+    assert "cached_from" in flow["tasks"]["analyse"]

@@ -2,8 +2,15 @@
 
 ``mc run FILE`` builds a flow from a JSON or YAML spec, ticks it to its end,
 prints what the tasks print, then a table of tasks and the flow's final
-status; it exits 0 only if the flow COMPLETED. ``mc validate FILE`` checks a
-spec, and that ``mc run`` would find its task types.
+status; it exits 0 only if the flow COMPLETED. Meanwhile it shows progress
+(see :mod:`mc.cli.progress`): a live display on a terminal, else a line per
+task change on stderr; ``--events FILE`` appends every event as JSON.
+``mc logs`` is in :mod:`mc.cli.logs`. ``mc validate FILE`` checks a
+spec, and that ``mc run`` would find its task types. ``mc upgrade-spec FILE``
+rewrites a MissionControl 0.x spec in today's spelling.
+Tasks with a cache policy reuse results from a local SQLite cache in the
+user's cache directory (``--cache-db URL`` to choose another, ``--no-cache``
+to bypass it).
 
 Exit codes: 0 success; 1 the flow FAILED (or did not end); 2 bad input (a
 file that cannot be read or parsed, an invalid spec, bad arguments).
@@ -19,18 +26,29 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from mc import __version__
-from mc.cli.arguments import positive_int
-from mc.errors import ExecutorError, FlowError, FlowSpecError, TaskTypeError
+from mc.cli.arguments import add_max_flow_mb, max_flow_bytes, positive_int
+from mc.cli.cache_commands import add_cache_commands
+from mc.cli.graph_command import add_graph_command
+from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
+from mc.cli.logs import add_logs_command
+from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, task_table
+from mc.cli.spec_files import load_flow_spec_file
+from mc.cli.store_commands import add_store_commands
+from mc.cli.terminal import columns, printable
+from mc.cli.upgrade_command import add_upgrade_command
+from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
+from mc.flows.cache import LazyTaskCache, TaskCache
+from mc.flows.events import JsonLinesEventWriter, call_all
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
-from mc.cli.spec_files import load_flow_spec_file
-from mc.cli.store_commands import add_store_commands
-from mc.cli.graph_command import add_graph_command
 
-EXIT_OK = 0
-EXIT_FLOW_FAILED = 1
-EXIT_BAD_INPUT = 2
+__all__ = ["main", "add_watch_options", "open_event_file", "wants_live"]
+
+_EXIT_OK = 0
+_EXIT_FLOW_FAILED = 1
+_EXIT_BAD_INPUT = 2
+_PROGRESS_MODES = ("auto", "live", "plain", "none")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
-        return EXIT_BAD_INPUT
+        return _EXIT_BAD_INPUT
     return int(args.command(args))
 
 
@@ -66,7 +84,23 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="executor of job tasks that name none (default: local), e.g. local, dask, slurm",
     )
+    add_watch_options(run)
+    caching = run.add_mutually_exclusive_group()
+    caching.add_argument(
+        "--cache-db",
+        default=None,
+        metavar="URL",
+        help="the task cache's database (default: a SQLite file in your user cache dir, "
+        "such as ~/.cache/missioncontrol/cache.db)",
+    )
+    caching.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run every task, even one with a cache policy; store no result",
+    )
     _add_allow_imports(run)
+    add_job_options(run)
+    add_max_flow_mb(run)
     run.set_defaults(command=_run_command)
 
     validate = commands.add_parser(
@@ -78,7 +112,44 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_store_commands(commands)
     add_graph_command(commands)
+    add_logs_command(commands)
+    add_upgrade_command(commands)
+    add_cache_commands(commands)
     return parser
+
+
+def add_watch_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--progress`` and ``--events``, which ``mc run`` and ``mc runner`` share."""
+    parser.add_argument(
+        "--progress",
+        choices=_PROGRESS_MODES,
+        default="auto",
+        help="live: a display redrawn in place (needs a terminal); plain: one line per task "
+        "state change; none; auto (default): live on a terminal, else plain",
+    )
+    parser.add_argument(
+        "--events",
+        default=None,
+        metavar="FILE",
+        help="append every event (flow/task/job state changes) to FILE as JSON lines",
+    )
+
+
+def open_event_file(command: str, path: str | None) -> JsonLinesEventWriter | None:
+    """Open ``--events FILE`` for appending; raise SystemExit(2) with a message if it cannot be."""
+    if path is None:
+        return None
+    try:
+        return JsonLinesEventWriter(path)
+    except OSError as error:
+        print(f"mc {command}: --events {path}: cannot open for appending: {error}", file=sys.stderr)
+        raise SystemExit(_EXIT_BAD_INPUT) from None
+
+
+def wants_live(mode: str, out: TextIO) -> bool:
+    """Return True if ``--progress`` ``mode`` means the live display on ``out``."""
+    on_terminal = bool(getattr(out, "isatty", lambda: False)())
+    return mode == "live" or (mode == "auto" and on_terminal)
 
 
 def _add_allow_imports(parser: argparse.ArgumentParser) -> None:
@@ -92,33 +163,106 @@ def _add_allow_imports(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_command(args: argparse.Namespace) -> int:
+    warn_if_root(sys.stderr, "run")
     try:
-        engine = FlowEngine(allow_imports=args.allow_imports)
+        cache = _local_cache(args)
+        engine = FlowEngine(
+            allow_imports=args.allow_imports, max_flow_bytes=max_flow_bytes(args), cache=cache
+        )
         if args.executor is not None:
             engine.get_executor(args.executor)  # an unknown executor is bad input
+        task_ctx = configure_jobs(args, engine, args.executor)
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
-    except (FlowSpecError, TaskTypeError, ExecutorError) as error:
-        print(f"mc run: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    task_ctx = {"default_executor": args.executor} if args.executor else None
-    task_output: TextIO = sys.stderr if args.json else sys.stdout
-    with contextlib.redirect_stdout(task_output):
-        try:
-            engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
-        except FlowError as error:
-            print(f"mc run: {error}", file=sys.stderr)
-        finally:
-            engine.close()
+    except (FlowSpecError, TaskTypeError, ExecutorError, MCError) as error:
+        print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
+        return _EXIT_BAD_INPUT
+    if args.executor:
+        task_ctx["default_executor"] = args.executor
+    event_file = open_event_file("run", args.events)
+    live = not args.json and wants_live(args.progress, sys.stdout)
+    try:
+        if live:
+            _run_live(engine, flow, args, task_ctx, event_file)
+        else:
+            _run_plain(engine, flow, args, task_ctx, event_file)
+    finally:
+        if event_file is not None:
+            event_file.close()
+        if cache is not None:
+            cache.close()
     if args.json:
         try:
             print(json.dumps(flow.to_flow_dict(), indent=2))
         except FlowError as error:
-            print(f"mc run: {error}", file=sys.stderr)
-            return EXIT_FLOW_FAILED
-    else:
-        print(format_task_table(flow))
-        print(f"flow {flow.key} ({flow.label or 'no label'}): {flow.status}")
-    return EXIT_OK if flow.status == COMPLETED else EXIT_FLOW_FAILED
+            print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
+            return _EXIT_FLOW_FAILED
+    elif not live:
+        print(_format_task_table(flow))
+        print(f"flow {printable(flow.key)} ({printable(flow.label or 'no label')}): {flow.status}")
+    return _EXIT_OK if flow.status == COMPLETED else _EXIT_FLOW_FAILED
+
+
+def _run_flow(
+    engine: FlowEngine, flow: Flow, args: argparse.Namespace, task_ctx: dict[str, Any]
+) -> None:
+    try:
+        engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
+    except FlowError as error:
+        print(f"mc run: {error}", file=sys.stderr)
+    finally:
+        engine.close()
+
+
+def _run_plain(
+    engine: FlowEngine,
+    flow: Flow,
+    args: argparse.Namespace,
+    task_ctx: dict[str, Any],
+    event_file: JsonLinesEventWriter | None,
+) -> None:
+    """Run with one progress line per change on stderr: stdout keeps task output and the table."""
+    progress = PlainProgress(sys.stderr) if args.progress != "none" else None
+    engine.on_event = call_all(progress, event_file)
+    task_output: TextIO = sys.stderr if args.json else sys.stdout
+    with contextlib.redirect_stdout(task_output):
+        _run_flow(engine, flow, args, task_ctx)
+
+
+def _run_live(
+    engine: FlowEngine,
+    flow: Flow,
+    args: argparse.Namespace,
+    task_ctx: dict[str, Any],
+    event_file: JsonLinesEventWriter | None,
+) -> None:
+    """Run under a live display on the terminal; end with the final task table."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=sys.stdout)  # the terminal, even while a tick captures sys.stdout
+    title = f"flow {printable(flow.key)} ({printable(flow.label or 'no label')})"
+    with LiveProgress(console, title, board_for_flow(flow)) as progress:
+        engine.on_event = call_all(progress, event_file)
+        _run_flow(engine, flow, args, task_ctx)
+    console.print(task_table(flow))
+    console.print(
+        Text(f"flow {printable(flow.key)} ({printable(flow.label or 'no label')}): {flow.status}"),
+        style="green" if flow.status == COMPLETED else "bold red",
+    )
+
+
+def _local_cache(args: argparse.Namespace) -> LazyTaskCache | None:
+    """The task cache of ``mc run``: opened when a cached task first needs it, or None."""
+    if args.no_cache:
+        return None
+
+    def open_cache() -> TaskCache:
+        # SQLAlchemy is imported only when a cached task needs the cache.
+        from mc.store.cache import SqlTaskCache
+
+        return SqlTaskCache(args.cache_db)
+
+    return LazyTaskCache(open_cache)
 
 
 def _validate_command(args: argparse.Namespace) -> int:
@@ -127,10 +271,10 @@ def _validate_command(args: argparse.Namespace) -> int:
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
         _check_task_types(engine, flow)
     except (FlowSpecError, TaskTypeError) as error:
-        print(f"mc validate: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        print(f"mc validate: {printable(error, keep_newlines=True)}", file=sys.stderr)
+        return _EXIT_BAD_INPUT
     print(f"{args.file}: valid flow spec with {len(flow.tasks)} tasks")
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def _check_task_types(engine: FlowEngine, flow: Flow) -> None:
@@ -142,16 +286,17 @@ def _check_task_types(engine: FlowEngine, flow: Flow) -> None:
             raise FlowSpecError(f"tasks[{index}].task_type", str(error)) from None
 
 
-def format_task_table(flow: Flow) -> str:
-    """Return a text table of the flow's tasks: key, type, status, duration."""
+def _format_task_table(flow: Flow) -> str:
+    """Return a text table of the flow's tasks: key, type, status, duration.
+
+    Keys and types are shown escaped (see :mod:`mc.cli.terminal`). A task that
+    completed from the cache shows ``cached`` as its duration.
+    """
     rows = [("TASK", "TYPE", "STATUS", "DURATION")]
     for key, task in flow.tasks.items():
-        rows.append((key, task["task_type"], task["status"], _duration(task)))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-        for row in rows
-    )
+        duration = "cached" if "cached_from" in task else _duration(task)
+        rows.append((printable(key), printable(task["task_type"]), task["status"], duration))
+    return columns(rows)
 
 
 def _duration(task: dict[str, Any]) -> str:

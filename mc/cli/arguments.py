@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Callable
 from typing import Any
 
+__all__ = [
+    "positive_int",
+    "positive_float",
+    "parse_duration",
+    "duration_type",
+    "positive_duration",
+    "non_negative_duration",
+    "add_max_flow_mb",
+    "max_flow_bytes",
+]
 
-def number_type(convert: Callable[[str], Any], minimum: float, inclusive: bool) -> Callable[[str], Any]:
+
+def _number_type(
+    convert: Callable[[str], Any], minimum: float, inclusive: bool
+) -> Callable[[str], Any]:
     """Return an argparse type: ``convert`` the text, and refuse values below ``minimum``.
 
     With ``inclusive`` false, ``minimum`` itself is refused too; NaN always is.
@@ -20,7 +34,7 @@ def number_type(convert: Callable[[str], Any], minimum: float, inclusive: bool) 
             value = convert(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
-        if value < minimum or (not inclusive and value == minimum) or value != value:
+        if math.isnan(value) or value < minimum or (not inclusive and value == minimum):
             relation = "at least" if inclusive else "more than"
             raise argparse.ArgumentTypeError(f"expected {relation} {minimum:g}, got {text}")
         return value
@@ -28,13 +42,13 @@ def number_type(convert: Callable[[str], Any], minimum: float, inclusive: bool) 
     return parse
 
 
-positive_int = number_type(int, 1, inclusive=True)
-positive_float = number_type(float, 0, inclusive=False)
-non_negative_float = number_type(float, 0, inclusive=True)
+positive_int = _number_type(int, 1, inclusive=True)
+positive_float = _number_type(float, 0, inclusive=False)
+_non_negative_float = _number_type(float, 0, inclusive=True)
 
 
 # Units a duration may carry; a bare number is seconds.
-DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([smhd]?)")
 
 
@@ -53,7 +67,7 @@ def parse_duration(text: str) -> float:
                 f"expected a duration such as 30s, 5m, 2h, 1d or 1h30m "
                 f"(a bare number is seconds), got {text!r}"
             )
-        total += float(match.group(1)) * DURATION_UNITS[match.group(2) or "s"]
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
         position = match.end()
         parts += 1
         if not match.group(2) and position < len(cleaned):
@@ -91,3 +105,19 @@ def duration_type(minimum: float = 0.0, inclusive: bool = True) -> Callable[[str
 
 positive_duration = duration_type(0.0, inclusive=False)
 non_negative_duration = duration_type(0.0, inclusive=True)
+
+
+def add_max_flow_mb(parser: argparse.ArgumentParser) -> None:
+    """Add ``--max-flow-mb``: the size budget of each flow (see mc.flows.size_budget)."""
+    parser.add_argument(
+        "--max-flow-mb",
+        type=positive_float,
+        default=64.0,
+        metavar="MB",
+        help="a task that would grow its flow's JSON past this many MiB fails (default 64)",
+    )
+
+
+def max_flow_bytes(args: argparse.Namespace) -> int:
+    """The size budget in bytes that ``--max-flow-mb`` asked for."""
+    return max(1, int(args.max_flow_mb * 1024 * 1024))

@@ -28,10 +28,12 @@ from typing import Any
 from mc.cli.terminal import printable
 from mc.errors import FlowLoadError, FlowSpecError, GraphvizError, StoreError
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
+__all__ = ["add_graph_command"]
 
-GRAPH_FORMATS = ("mermaid", "dot", "svg", "png")
+_EXIT_OK = 0
+_EXIT_BAD_INPUT = 2
+
+_GRAPH_FORMATS = ("mermaid", "dot", "svg", "png")
 # A FLOW argument with one of these suffixes is a spec file, even if missing.
 _SPEC_SUFFIXES = (".json", ".yaml", ".yml")
 _SUFFIX_FORMATS = {
@@ -49,14 +51,25 @@ def add_graph_command(commands: Any) -> None:
     graph = commands.add_parser(
         "graph", help="draw a flow's DAG (spec file or stored flow) as Mermaid, DOT, SVG or PNG"
     )
-    graph.add_argument("flow", metavar="FILE|KEY", help="a flow spec file, or a stored flow's key (or a unique prefix)")
     graph.add_argument(
-        "--format", "-f", choices=GRAPH_FORMATS, default=None,
+        "flow",
+        metavar="FILE|KEY",
+        help="a flow spec file, or a stored flow's key (or a unique prefix)",
+    )
+    graph.add_argument(
+        "--format",
+        "-f",
+        choices=_GRAPH_FORMATS,
+        default=None,
         help="what to write (default: from the suffix of -o, else dot); svg and png need Graphviz",
     )
-    graph.add_argument("--output", "-o", default=None, metavar="FILE", help="write here, not to stdout")
     graph.add_argument(
-        "--db", default=None, metavar="URL",
+        "--output", "-o", default=None, metavar="FILE", help="write here, not to stdout"
+    )
+    graph.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
         help="database URL for a KEY (default: $MC_DB_URL, else sqlite:///mc.db)",
     )
     graph.set_defaults(command=_graph_command)
@@ -97,7 +110,7 @@ def _graph_command(args: argparse.Namespace) -> int:
     else:
         # Text, written as text: standard output may be a text-only stream.
         sys.stdout.write(content.decode("utf-8"))
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def _load_flow_dict(args: argparse.Namespace) -> dict[str, Any]:
@@ -116,4 +129,4 @@ def _load_flow_dict(args: argparse.Namespace) -> dict[str, Any]:
 
 def _fail(message: str) -> int:
     print(f"mc graph: {printable(message, keep_newlines=True)}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+    return _EXIT_BAD_INPUT

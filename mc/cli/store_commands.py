@@ -2,11 +2,11 @@
 
 ``mc submit FILE`` stores a flow spec as a new flow and prints its key;
 ``mc runner`` ticks the stored flows; ``mc ls`` lists them, newest first;
-``mc show KEY`` shows one as a tree of its tasks; ``mc retry KEY`` puts its FAILED and SKIPPED tasks back to
-PENDING; ``mc cancel KEY`` stops it. Each takes ``--db URL`` (default
-``$MC_DB_URL``, else ``sqlite:///mc.db``). Wherever a command takes a flow
-key, a unique prefix of it will do, as for git's commit hashes
-(:func:`resolve_flow_key`).
+``mc show KEY`` shows one as a tree of its tasks; ``mc retry KEY`` puts its
+FAILED and SKIPPED tasks back to PENDING; ``mc cancel KEY`` stops it. Each
+takes ``--db URL`` (default ``$MC_DB_URL``, else ``sqlite:///mc.db``).
+Wherever a command takes a flow key, a unique prefix of it will do, as for
+git's commit hashes (:func:`resolve_flow_key`).
 
 Exit codes, as for the other commands: 0 success; 1 the command could not
 do its work (nothing to retry, a flow already ended, a flow that a runner
@@ -26,20 +26,31 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mc.cli.arguments import non_negative_duration, positive_duration, positive_int
-from mc.cli.terminal import printable
+from mc.cli.arguments import (
+    add_max_flow_mb,
+    max_flow_bytes,
+    non_negative_duration,
+    positive_duration,
+    positive_int,
+)
+from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
+from mc.cli.terminal import columns, printable
 from mc.errors import FlowLeasedError, FlowLoadError, FlowSpecError, MCError, StoreError
+from mc.flows.events import call_all
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import FlowStatus
+from mc.flows.task_logs import TaskLogs, is_capturing
 
 if TYPE_CHECKING:  # SQLAlchemy is imported only by the commands that use a store
     from mc.runner.flow_runner import RunnerStats
     from mc.store.flow_store import FlowRecord, FlowStore
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
+__all__ = ["add_store_commands", "add_db_option", "resolve_flow_key", "with_store"]
+
+_EXIT_OK = 0
+_EXIT_FAILED = 1
+_EXIT_BAD_INPUT = 2
 
 # retry and cancel lease the flow for this long while they change it, and
 # wait this long for a runner that holds it to save it.
@@ -47,8 +58,7 @@ _COMMAND_LEASE_S = 60.0
 _LEASE_WAIT_S = 30.0
 
 #: How many flows ``mc ls`` lists without ``--limit`` or ``--all``.
-LS_DEFAULT_LIMIT = 20
-
+_LS_DEFAULT_LIMIT = 20
 
 
 def add_store_commands(commands: Any) -> None:
@@ -58,69 +68,116 @@ def add_store_commands(commands: Any) -> None:
     """
     submit = commands.add_parser("submit", help="store a flow spec file as a new flow")
     submit.add_argument("file", help="a flow spec, as .json, .yaml or .yml")
-    _add_db(submit)
+    add_db_option(submit)
     submit.set_defaults(command=_submit_command)
 
     runner = commands.add_parser("runner", help="tick the stored flows until stopped")
-    _add_db(runner)
+    add_db_option(runner)
     runner.add_argument("--once", action="store_true", help="run one round, then exit")
     runner.add_argument(
-        "--interval", type=non_negative_duration, default=1.0, metavar="DURATION",
+        "--interval",
+        type=non_negative_duration,
+        default=1.0,
+        metavar="DURATION",
         help="how long to sleep when no flow needs ticking, as 1.5, 30s, 5m (default 1s)",
     )
     runner.add_argument(
-        "--until-done", action="store_true",
+        "--until-done",
+        action="store_true",
         help="exit once no flow in the store is PENDING or RUNNING",
     )
     runner.add_argument(
-        "--lease", type=positive_duration, default=30.0, metavar="DURATION",
+        "--lease",
+        type=positive_duration,
+        default=30.0,
+        metavar="DURATION",
         help="how long a claimed flow stays leased to this runner unless renewed (it renews "
         "every third of that while it works), as 30, 2m (default 30s)",
     )
     runner.add_argument(
-        "--save-every", type=positive_int, default=1, metavar="N",
+        "--save-every",
+        type=positive_int,
+        default=1,
+        metavar="N",
         help="save a flow after every N ticks (default 1: a killed runner repeats at most "
         "the tick in flight; more writes less and may repeat up to N ticks)",
     )
     runner.add_argument(
-        "--batch", type=positive_int, default=10, metavar="N",
+        "--batch",
+        type=positive_int,
+        default=10,
+        metavar="N",
         help="flows claimed per round (default 10)",
     )
     runner.add_argument(
-        "--poll", type=non_negative_duration, default=1.0, metavar="DURATION",
+        "--poll",
+        type=non_negative_duration,
+        default=1.0,
+        metavar="DURATION",
         help="how long before a flow that waits on outside work is ticked again (default 1s)",
     )
     runner.add_argument(
-        "--runner-id", default=None,
+        "--runner-id",
+        default=None,
         help="this runner's name in leases (default: host:pid:random); a runner restarted "
         "under the same name takes its leased flows back at once; never share it",
     )
     runner.add_argument(
-        "--allow-imports", action="append", default=[], metavar="PREFIX",
+        "--allow-imports",
+        action="append",
+        default=[],
+        metavar="PREFIX",
         help="module prefix from which dotted task types may be imported (repeatable)",
     )
+    add_job_options(runner)
     runner.add_argument(
-        "--verbose", "-v", action="store_true",
+        "--no-cache",
+        action="store_true",
+        help="run every task, even one with a cache policy (by default such tasks reuse "
+        "results from the store's task cache)",
+    )
+    runner.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
         help="log what happens to each flow (INFO) on stderr, not only warnings",
     )
+    runner.add_argument(
+        "--logs-root",
+        default=None,
+        metavar="DIR",
+        help="where task logs go (default: $MC_LOGS_ROOT, else mc_logs in the working directory)",
+    )
+    from mc.cli import add_watch_options
+
+    add_watch_options(runner)
+    add_max_flow_mb(runner)
     runner.set_defaults(command=_runner_command)
 
     ls = commands.add_parser("ls", help="list the stored flows, newest first")
-    _add_db(ls)
+    add_db_option(ls)
     ls.add_argument("--status", choices=sorted(FlowStatus.ALL), help="only flows with this status")
     ls.add_argument(
-        "--label", default=None, metavar="GLOB",
+        "--label",
+        default=None,
+        metavar="GLOB",
         help="only flows whose label matches GLOB (* any characters, ? one; case-sensitive)",
     )
     ls.add_argument("--parent", default=None, metavar="KEY", help="only the stored subflows of KEY")
     ls.add_argument(
-        "--since", type=positive_duration, default=None, metavar="DURATION",
+        "--since",
+        type=positive_duration,
+        default=None,
+        metavar="DURATION",
         help="only flows created within DURATION, as 30s, 5m, 2h, 1d",
     )
     limits = ls.add_mutually_exclusive_group()
     limits.add_argument(
-        "--limit", type=positive_int, default=LS_DEFAULT_LIMIT, metavar="N",
-        help=f"at most N flows, the newest (default {LS_DEFAULT_LIMIT})",
+        "--limit",
+        type=positive_int,
+        default=_LS_DEFAULT_LIMIT,
+        metavar="N",
+        help=f"at most N flows, the newest (default {_LS_DEFAULT_LIMIT})",
     )
     limits.add_argument("--all", action="store_true", help="every matching flow, no limit")
     ls.add_argument("--oldest-first", action="store_true", help="list the oldest first")
@@ -131,31 +188,43 @@ def add_store_commands(commands: Any) -> None:
         "show", help="show a stored flow as a tree: tasks, subflows, spread items, jobs, errors"
     )
     show.add_argument("key", help="the flow's key, or a unique prefix of it")
-    _add_db(show)
+    show.add_argument(
+        "task",
+        nargs="?",
+        default=None,
+        help="with --provenance: the task (SPREAD/ITEM for an item of a spread)",
+    )
+    add_db_option(show)
     show.add_argument("--json", action="store_true", help="print the flow dict as JSON")
+    show.add_argument(
+        "--provenance",
+        action="store_true",
+        help="print the chain of tasks whose outputs fed TASK, and how each was made",
+    )
     show.set_defaults(command=_show_command)
 
     retry = commands.add_parser(
         "retry", help="put a flow's FAILED and SKIPPED tasks back to PENDING"
     )
     retry.add_argument("key", help="the flow's key, or a unique prefix of it")
-    _add_db(retry)
+    add_db_option(retry)
     retry.set_defaults(command=_retry_command)
 
     cancel = commands.add_parser("cancel", help="stop a flow: it ends FAILED")
     cancel.add_argument("key", help="the flow's key, or a unique prefix of it")
-    _add_db(cancel)
+    add_db_option(cancel)
     cancel.add_argument("--reason", default="cancelled", help="recorded in the flow's data")
     cancel.set_defaults(command=_cancel_command)
 
 
-def _add_db(parser: argparse.ArgumentParser) -> None:
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--db URL``, which every command on a flow store takes."""
     parser.add_argument(
-        "--db", default=None, metavar="URL",
+        "--db",
+        default=None,
+        metavar="URL",
         help="database URL (default: $MC_DB_URL, else sqlite:///mc.db)",
     )
-
-
 
 
 def _open_store(args: argparse.Namespace) -> FlowStore:
@@ -164,20 +233,56 @@ def _open_store(args: argparse.Namespace) -> FlowStore:
     return FlowStore(args.db or default_db_url())
 
 
-def _with_store(name: str, command: Callable[[argparse.Namespace, FlowStore], int]) -> Callable[[argparse.Namespace], int]:
+# A runner that finds its database server down waits this long before trying
+# again, doubling up to the maximum.
+_FIRST_RETRY_S = 1.0
+_MAX_RETRY_S = 30.0
+
+
+def _open_store_waiting(args: argparse.Namespace) -> FlowStore:
+    """Open the store; while its server is unreachable, say so and try again.
+
+    Only ``mc runner`` without ``--once`` waits: a service manager may start
+    it before the database. Every other command fails at once.
+    """
+    from mc.errors import StoreUnavailableError
+
+    wait = max(_FIRST_RETRY_S, min(getattr(args, "interval", 0.0), _MAX_RETRY_S))
+    while True:
+        try:
+            return _open_store(args)
+        except StoreUnavailableError as error:
+            if args.command is not _runner_command or args.once:
+                raise
+            print(
+                f"mc runner: {error}\nmc runner: waiting for the database; "
+                f"trying again in {wait:g}s (Ctrl-C to stop)",
+                file=sys.stderr,
+                flush=True,
+            )
+            time.sleep(wait)
+            wait = min(wait * 2, _MAX_RETRY_S)
+
+
+def with_store(
+    name: str, command: Callable[[argparse.Namespace, FlowStore], int]
+) -> Callable[[argparse.Namespace], int]:
     """Open the store, run ``command``, close the store; report MCErrors as bad input."""
 
     def run(args: argparse.Namespace) -> int:
         try:
-            store = _open_store(args)
+            store = _open_store_waiting(args)
         except StoreError as error:
             print(f"mc {name}: {error}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return _EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            print(f"mc {name}: stopped while waiting for the database", file=sys.stderr)
+            return _EXIT_FAILED
         try:
             return command(args, store)
         except (StoreError, FlowLoadError, FlowSpecError) as error:
             print(f"mc {name}: {printable(error, keep_newlines=True)}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return _EXIT_BAD_INPUT
         finally:
             store.close()
 
@@ -190,7 +295,7 @@ def resolve_flow_key(store: FlowStore, given: str) -> str:
     Every ``mc`` command that takes a flow key calls this. Raises
     :class:`~mc.errors.FlowNotFoundError` when no flow matches and
     :class:`~mc.errors.AmbiguousFlowKeyError` (listing candidates) when
-    several do; ``_with_store`` reports both as bad input (exit 2).
+    several do; ``with_store`` reports both as bad input (exit 2).
     """
     return store.resolve_key(given)
 
@@ -202,101 +307,234 @@ def _submit(args: argparse.Namespace, store: FlowStore) -> int:
     from mc.cli.spec_files import load_flow_spec_file
 
     key = store.create_flow(load_flow_spec_file(args.file))
-    print(key)
-    return EXIT_OK
+    print(printable(key))
+    return _EXIT_OK
 
 
 # -- runner ------------------------------------------------------------------
 
 
 def _runner(args: argparse.Namespace, store: FlowStore) -> int:
-    if not logging.getLogger().handlers:
-        # Warnings (a flow marked FAILED, a stale save) as timestamped lines.
-        logging.basicConfig(
-            level=logging.INFO if args.verbose else logging.WARNING,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
+    from mc.cli import open_event_file, wants_live
 
+    warn_if_root(sys.stderr, "runner")
+    live = wants_live(args.progress, sys.stdout)
+    console = None
+    if live:
+        from rich.console import Console
+
+        console = Console(file=sys.stdout)  # the terminal, even while a tick captures sys.stdout
+    _configure_runner_logging(args.verbose, console)
+    event_file = open_event_file("runner", args.events)
+    progress = _RunnerProgress(store, sys.stdout, console, show_tasks=args.progress != "none")
+    task_logs = TaskLogs(args.logs_root, echo=progress.echo_output)
     try:
-        engine = FlowEngine(allow_imports=args.allow_imports)
+        cache = None if args.no_cache else store.task_cache()
+        engine = FlowEngine(
+            allow_imports=args.allow_imports,
+            task_output=task_logs,
+            max_flow_bytes=max_flow_bytes(args),
+            cache=cache,
+        )
+        task_ctx = configure_jobs(args, engine)
     except MCError as error:
         print(f"mc runner: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    with engine:
-        return _run_runner(args, store, engine)
+        return _EXIT_BAD_INPUT
+    try:
+        with engine:
+            on_event = call_all(progress.on_event, event_file)
+            return _run_runner(args, store, engine, task_ctx, progress, on_event)
+    finally:
+        if event_file is not None:
+            event_file.close()
 
 
-def _run_runner(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) -> int:
+def _configure_runner_logging(verbose: bool, console: Any) -> None:
+    """Send log records to stderr (through rich on a terminal), never those a task log keeps.
+
+    The root logger lets INFO through, so that what tasks log at INFO reaches
+    their task logs; the handler here shows warnings, or INFO with ``-v``.
+    """
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler: logging.Handler
+    if console is not None:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=console, show_path=False)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    handler.addFilter(lambda record: not is_capturing())
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    # SQLAlchemy would log every statement at INFO once its loggers allow it.
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+
+
+def _run_runner(
+    args: argparse.Namespace,
+    store: FlowStore,
+    engine: FlowEngine,
+    task_ctx: dict[str, Any],
+    progress: _RunnerProgress,
+    on_event: Any,
+) -> int:
     from mc.runner import FlowRunner
 
     runner = FlowRunner(
         store,
         engine,
+        task_ctx=task_ctx,
         runner_id=args.runner_id,
         lease_s=args.lease,
         batch_size=args.batch,
         poll_interval_s=args.poll,
         save_every_ticks=args.save_every,
+        on_event=on_event,
     )
-    progress = RunnerProgress(store, runner.runner_id, sys.stdout)
-    total = runner.run(
-        interval_s=args.interval,
-        until_done=args.until_done,
-        max_rounds=1 if args.once else None,
-        on_round=progress.on_round,
-        on_start=progress.start,
-    )
+    progress.runner_id = runner.runner_id
+    try:
+        total = runner.run(
+            interval_s=args.interval,
+            until_done=args.until_done,
+            max_rounds=1 if args.once else None,
+            on_round=progress.on_round,
+            on_start=progress.start,
+        )
+    finally:
+        progress.stop_live()
     progress.finish(total, stopped=runner.stop_requested)
-    return EXIT_OK
+    return _EXIT_OK
 
 
-class RunnerProgress:
-    """What ``mc runner`` prints: a live status line on a terminal, plain lines otherwise.
+class _RunnerProgress:
+    """What ``mc runner`` prints: a line per task change, each naming its flow.
 
-    On a terminal one line is redrawn (at most every 0.2 s) with this
-    runner's counts and the store's flows by status. Otherwise a timestamped
-    line is printed for every round that claimed flows.
+    Every line names the flow (label and key prefix), so lines of flows
+    ticked side by side never mix unlabelled; so does what tasks print,
+    echoed from their task logs as ``<flow> <task path> | <line>``. There is
+    no per-round line: a round that changed something has told it task by
+    task, and one that changed nothing has nothing to say.
+
+    On a terminal (``console`` given) a live display, redrawn in place by
+    rich, sits below the lines: this runner's counts, the store's flows by
+    status, the running tasks with elapsed time, and the jobs by state.
+    Lines and log records are printed above it, never into it. It ends
+    with a table of the flows this runner ticked.
     """
 
-    def __init__(self, store: FlowStore, runner_id: str, out: TextIO) -> None:
+    def __init__(
+        self, store: FlowStore, out: TextIO, console: Any = None, show_tasks: bool = True
+    ) -> None:
+        from mc.cli.progress import LiveProgress, PlainProgress, TaskBoard
+
         self.store = store
-        self.runner_id = runner_id
+        self.runner_id = ""
         self.out = out
-        self.live = bool(getattr(out, "isatty", lambda: False)())
+        self.console = console
+        self.show_tasks = show_tasks
+        self.board = TaskBoard(many_flows=True)
+        self.live: LiveProgress | None = None
+        self.plain: PlainProgress | None = None
+        if console is not None:
+            self.live = LiveProgress(console, "runner", self.board, all_lines=show_tasks)
+        elif show_tasks:
+            self.plain = PlainProgress(out)
         self._last_draw = 0.0
 
     def start(self) -> None:
         """Say which runner works on which store (once it handles SIGTERM and SIGINT)."""
         self._line(f"runner {self.runner_id} on {self.store.url}")
+        if self.live is not None:
+            self.live.title = f"runner {self.runner_id}"
+            self.live.__enter__()
+
+    def on_event(self, event: Any) -> None:
+        """Show one event (the runner's ``on_event``)."""
+        if self.live is not None:
+            self.live(event)
+        elif self.plain is not None:
+            self.plain(event)
+        else:
+            self.board.update(event)
+
+    def echo_output(self, flow_key: str, flow_label: str | None, task_path: str, text: str) -> None:
+        """Show what a task printed in a tick, each line labelled with its flow and task."""
+        if not self.show_tasks:
+            return
+        from mc.cli.progress import flow_tag
+
+        stamp = datetime.datetime.now().isoformat(timespec="seconds")
+        tag = f"{stamp} {flow_tag(flow_key, flow_label)} {printable(task_path)} |"
+        lines = [f"{tag} {printable(line)}" for line in text.splitlines()]
+        if self.console is not None:
+            from rich.text import Text
+
+            for line in lines:
+                self.console.print(Text(line))
+        else:
+            for line in lines:
+                print(line, file=self.out, flush=True)
 
     def on_round(self, round_stats: RunnerStats, total: RunnerStats) -> None:
-        """Report one round (called by :meth:`FlowRunner.run`)."""
-        if self.live:
-            now = time.monotonic()
-            if now - self._last_draw < 0.2:
-                return
-            self._last_draw = now
-            counts = self.store.count_by_status()
-            store_part = " ".join(f"{status} {counts.get(status, 0)}" for status in _STATUS_ORDER)
-            self.out.write(f"\r\x1b[K{_format_stats(total)} | store: {store_part}")
-            self.out.flush()
-        elif round_stats.claimed:
-            self._line(_format_stats(round_stats))
+        """Update the live display's counts (called by :meth:`FlowRunner.run`)."""
+        if self.live is None:
+            return
+        now = time.monotonic()
+        if now - self._last_draw < 0.5:
+            return
+        self._last_draw = now
+        counts = self.store.count_by_status()
+        store_part = " ".join(f"{status} {counts.get(status, 0)}" for status in _STATUS_ORDER)
+        self.live.title = f"runner {self.runner_id}: {_format_stats(total)} | store: {store_part}"
+
+    def stop_live(self) -> None:
+        """Remove the live display (before the final lines)."""
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
 
     def finish(self, total: RunnerStats, stopped: bool) -> None:
-        """Print the totals."""
-        if self.live:
-            self.out.write("\n")
+        """Print the flows this runner ticked (on a terminal), then the totals."""
+        if self.console is not None and self.board.flows:
+            from rich.table import Table
+            from rich.text import Text
+
+            from mc.cli.progress import STATUS_STYLES
+
+            table = Table()
+            for name in ("FLOW", "LABEL", "STATUS"):
+                table.add_column(name)
+            flows = list(self.board.flows.items())
+            for key, (label, status) in flows[-_FINAL_TABLE_ROWS:]:
+                table.add_row(
+                    Text(printable(key)),
+                    Text(printable(label or "-")),
+                    Text(status, style=STATUS_STYLES.get(status, "")),
+                )
+            self.console.print(table)
+            if len(flows) > _FINAL_TABLE_ROWS:
+                self.console.print(
+                    Text(f"(the last {_FINAL_TABLE_ROWS} of {len(flows)} flows; see mc ls)")
+                )
         why = "stopped by signal" if stopped else "done"
         self._line(f"{why}: {_format_stats(total)}")
 
     def _line(self, text: str) -> None:
         stamp = datetime.datetime.now().isoformat(timespec="seconds")
-        print(f"{stamp} {text}", file=self.out, flush=True)
+        if self.console is not None:
+            from rich.text import Text
+
+            self.console.print(Text(f"{stamp} {text}"))
+        else:
+            print(f"{stamp} {text}", file=self.out, flush=True)
 
 
 _STATUS_ORDER = ("PENDING", "RUNNING", "COMPLETED", "FAILED")
+# The final table of a runner lists at most this many flows, the last ticked.
+_FINAL_TABLE_ROWS = 50
 
 
 def _format_stats(stats: RunnerStats) -> str:
@@ -324,13 +562,16 @@ def _ls(args: argparse.Namespace, store: FlowStore) -> int:
     )
     if args.json:
         print(json.dumps([record.to_dict() for record in records], indent=2))
-        return EXIT_OK
-    print(format_record_table(records))
-    return EXIT_OK
+        return _EXIT_OK
+    print(_format_record_table(records))
+    return _EXIT_OK
 
 
-def format_record_table(records: list[FlowRecord]) -> str:
-    """Return a text table of flow records: key, label, status, tasks, updated."""
+def _format_record_table(records: list[FlowRecord]) -> str:
+    """Return a text table of flow records: key, label, status, tasks, updated.
+
+    Keys and labels are shown escaped (see :mod:`mc.cli.terminal`).
+    """
     rows = [("KEY", "LABEL", "STATUS", "TASKS", "UPDATED")]
     for record in records:
         rows.append(
@@ -342,10 +583,7 @@ def format_record_table(records: list[FlowRecord]) -> str:
                 _format_time(record.updated_at),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
-    )
+    return columns(rows)
 
 
 def _format_time(epoch_s: float | None) -> str:
@@ -355,9 +593,19 @@ def _format_time(epoch_s: float | None) -> str:
 
 
 def _show(args: argparse.Namespace, store: FlowStore) -> int:
-    from mc.flows.tree import build_flow_tree
     from mc.cli.tree_view import print_flow_tree
+    from mc.flows.tree import build_flow_tree
 
+    if args.task is not None and not args.provenance:
+        print("mc show: a TASK is shown only with --provenance", file=sys.stderr)
+        return _EXIT_BAD_INPUT
+    if args.provenance:
+        if args.task is None:
+            print("mc show: --provenance needs a TASK after the flow's KEY", file=sys.stderr)
+            return _EXIT_BAD_INPUT
+        from mc.cli.provenance_view import show_provenance
+
+        return show_provenance(store, resolve_flow_key(store, args.key), args.task, args.json)
     key = resolve_flow_key(store, args.key)
     record = store.get_record(key)
     try:
@@ -367,10 +615,10 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
         load_error = str(error)
     if args.json:
         if flow is None:
-            print(f"mc show: {printable(load_error)}", file=sys.stderr)
-            return EXIT_FAILED
+            print(f"mc show: {printable(load_error, keep_newlines=True)}", file=sys.stderr)
+            return _EXIT_FAILED
         print(json.dumps(flow.to_flow_dict(), indent=2))
-        return EXIT_OK
+        return _EXIT_OK
     header = []
     if record.parent_key:
         header.append(f"parent: {printable(record.parent_key)} (depth {record.depth})")
@@ -379,28 +627,33 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
     )
     if record.lease_owner and record.lease_expires_at:
         header.append(
-            f"leased to {printable(record.lease_owner)} until {_format_time(record.lease_expires_at)}"
+            f"leased to {printable(record.lease_owner)} "
+            f"until {_format_time(record.lease_expires_at)}"
         )
     if record.error:
-        header.append(f"marked FAILED by the store or a runner: {printable(record.error)}")
+        header.append(
+            f"marked FAILED by the store or a runner: {printable(record.error, keep_newlines=True)}"
+        )
     if flow is None:
         label = printable(record.label) if record.label else "no label"
         print(f"flow {printable(record.key)} ({label}): {record.status}")
         print("\n".join(header))
-        print(f"the stored flow cannot be loaded: {printable(load_error)}")
-        return EXIT_OK
+        print(f"the stored flow cannot be loaded: {printable(load_error, keep_newlines=True)}")
+        return _EXIT_OK
     tree = build_flow_tree(flow.to_flow_dict(), _stored_flow_loader(store))
     if tree.cancelled is not None:
         header.append(f"cancelled: {printable(tree.cancelled)}")
     print_flow_tree(tree, sys.stdout, now=store.clock(), header_lines=header)
     shown = {node.subflow_key for node in tree.walk() if node.subflow_stored}
-    others = [child for child in store.query(parent_key=flow.key, limit=None) if child.key not in shown]
+    others = [
+        child for child in store.query(parent_key=flow.key, limit=None) if child.key not in shown
+    ]
     if others:
         print("\nother stored subflows:")
         for child in others:
             label = printable(child.label) if child.label else "no label"
             print(f"  {printable(child.key)} ({label}): {child.status}")
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def _stored_flow_loader(store: FlowStore) -> Callable[[str], dict[str, Any] | None]:
@@ -448,10 +701,11 @@ def _change_flow(
     return changed, message
 
 
-def _store_engine() -> FlowEngine:
+def _store_engine(store: FlowStore | None = None) -> FlowEngine:
     from mc.runner import add_stored_flow_task_type
 
-    engine = FlowEngine()
+    # With the store's cache, cancelling a task gives up its claim at once.
+    engine = FlowEngine(cache=store.task_cache() if store is not None else None)
     add_stored_flow_task_type(engine)
     return engine
 
@@ -474,12 +728,12 @@ def _retry_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) 
         return False, f"flow {flow.key} is {flow.status}: no FAILED or SKIPPED task to retry"
 
     changed, message = _change_flow(store, resolve_flow_key(store, args.key), retry, "retry")
-    print(printable(message), file=sys.stdout if changed else sys.stderr)
-    return EXIT_OK if changed else EXIT_FAILED
+    print(printable(message, keep_newlines=True), file=sys.stdout if changed else sys.stderr)
+    return _EXIT_OK if changed else _EXIT_FAILED
 
 
 def _cancel(args: argparse.Namespace, store: FlowStore) -> int:
-    with _store_engine() as engine:
+    with _store_engine(store) as engine:
         return _cancel_with(args, store, engine)
 
 
@@ -492,13 +746,13 @@ def _cancel_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine)
         return True, f"flow {flow.key} cancelled: {args.reason}"
 
     changed, message = _change_flow(store, resolve_flow_key(store, args.key), cancel, "cancel")
-    print(printable(message), file=sys.stdout if changed else sys.stderr)
-    return EXIT_OK if changed else EXIT_FAILED
+    print(printable(message, keep_newlines=True), file=sys.stdout if changed else sys.stderr)
+    return _EXIT_OK if changed else _EXIT_FAILED
 
 
-_submit_command = _with_store("submit", _submit)
-_runner_command = _with_store("runner", _runner)
-_ls_command = _with_store("ls", _ls)
-_show_command = _with_store("show", _show)
-_retry_command = _with_store("retry", _retry)
-_cancel_command = _with_store("cancel", _cancel)
+_submit_command = with_store("submit", _submit)
+_runner_command = with_store("runner", _runner)
+_ls_command = with_store("ls", _ls)
+_show_command = with_store("show", _show)
+_retry_command = with_store("retry", _retry)
+_cancel_command = with_store("cancel", _cancel)

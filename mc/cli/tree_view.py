@@ -17,8 +17,10 @@ from typing import Any, TextIO
 from mc.cli.terminal import printable
 from mc.flows.tree import FlowTree, TaskNode
 
+__all__ = ["print_flow_tree", "format_duration"]
+
 # The colour rich gives each status.
-STATUS_STYLES = {
+_STATUS_STYLES = {
     "PENDING": "dim",
     "RUNNING": "bold blue",
     "COMPLETED": "green",
@@ -27,14 +29,14 @@ STATUS_STYLES = {
 }
 
 # A line is a list of (text, style) segments; style None is plain.
-Segment = tuple[str, "str | None"]
-Line = list[Segment]
+_Segment = tuple[str, "str | None"]
+_Line = list[_Segment]
 
 
-def node_lines(node: TaskNode, now: float) -> list[Line]:
+def _node_lines(node: TaskNode, now: float) -> list[_Line]:
     """Return what is shown of one task: a summary line, then detail lines."""
-    summary: Line = [(printable(node.path), "bold"), ("  ", None)]
-    summary.append((printable(node.status), STATUS_STYLES.get(node.status)))
+    summary: _Line = [(printable(node.path), "bold"), ("  ", None)]
+    summary.append((printable(node.status), _STATUS_STYLES.get(node.status)))
     summary.append((f"  {printable(node.task_type)}", None))
     if node.kind == "proxied":
         summary.append((" (proxied)", "dim"))
@@ -47,12 +49,12 @@ def node_lines(node: TaskNode, now: float) -> list[Line]:
     elif node.started_at is not None and node.status == "RUNNING":
         summary.append((f"  running {format_duration(max(0.0, now - node.started_at))}", None))
     if node.retry_at is not None:
-        summary.append((f"  retry at {format_time(node.retry_at)}", None))
+        summary.append((f"  retry at {_format_time(node.retry_at)}", None))
     lines = [summary]
     if node.started_at is not None:
-        times = f"started {format_time(node.started_at)}"
+        times = f"started {_format_time(node.started_at)}"
         if node.finished_at is not None:
-            times += f", finished {format_time(node.finished_at, node.started_at)}"
+            times += f", finished {_format_time(node.finished_at, node.started_at)}"
         lines.append([(times, "dim")])
     job = [
         f"{name} {printable(value)}"
@@ -74,28 +76,34 @@ def node_lines(node: TaskNode, now: float) -> list[Line]:
         if node.subflow_status:
             text += f": {printable(node.subflow_status)}"
         lines.append([(text, "dim")])
+    if node.cached_from is not None:
+        lines.append([(f"cached from {printable(node.cached_from)}", "dim")])
+    elif node.cache_waiting_for is not None:
+        lines.append(
+            [(f"waiting for {printable(node.cache_waiting_for)} to compute its cache key", "dim")]
+        )
     if node.error:
         lines.append([("error: ", "red"), (printable(node.error), None)])
     return lines
 
 
-def flow_header(tree: FlowTree) -> str:
+def _flow_header(tree: FlowTree) -> str:
     """The first line of ``mc show``: key, label and status."""
     label = printable(tree.label) if tree.label else "no label"
     return f"flow {printable(tree.key)} ({label}): {printable(tree.status)}"
 
 
-def format_flow_tree(tree: FlowTree, now: float, unicode: bool = True) -> str:
+def _format_flow_tree(tree: FlowTree, now: float, unicode: bool = True) -> str:
     """Return the tasks of ``tree`` as plain text lines with tree guides."""
-    branch, last, pipe, space = ("├── ", "└── ", "│   ", "    ") if unicode else (
-        "|-- ", "`-- ", "|   ", "    "
+    branch, last, pipe, space = (
+        ("├── ", "└── ", "│   ", "    ") if unicode else ("|-- ", "`-- ", "|   ", "    ")
     )
     out: list[str] = []
 
     def draw(nodes: Sequence[TaskNode], indent: str) -> None:
         for i, node in enumerate(nodes):
             is_last = i == len(nodes) - 1
-            first, *details = node_lines(node, now)
+            first, *details = _node_lines(node, now)
             out.append(indent + (last if is_last else branch) + _plain(first))
             child_indent = indent + (space if is_last else pipe)
             detail_indent = child_indent + (pipe if node.children else space)
@@ -106,7 +114,9 @@ def format_flow_tree(tree: FlowTree, now: float, unicode: bool = True) -> str:
     return "\n".join(out)
 
 
-def print_flow_tree(tree: FlowTree, out: TextIO, now: float, header_lines: Sequence[str] = ()) -> None:
+def print_flow_tree(
+    tree: FlowTree, out: TextIO, now: float, header_lines: Sequence[str] = ()
+) -> None:
     """Print the flow's header, ``header_lines`` and its task tree to ``out``.
 
     Uses ``rich`` on a terminal when it is installed; plain text otherwise.
@@ -117,11 +127,11 @@ def print_flow_tree(tree: FlowTree, out: TextIO, now: float, header_lines: Seque
 
         Console(file=out, highlight=False, soft_wrap=False).print(rich_tree)
         return
-    print(flow_header(tree), file=out)
+    print(_flow_header(tree), file=out)
     for line in header_lines:
         print(line, file=out)
     if tree.tasks:
-        print(format_flow_tree(tree, now, unicode=_can_encode(out, "├──│└")), file=out)
+        print(_format_flow_tree(tree, now, unicode=_can_encode(out, "├──│└")), file=out)
 
 
 def _rich_tree(tree: FlowTree, now: float, header_lines: Sequence[str]) -> Any:
@@ -131,7 +141,7 @@ def _rich_tree(tree: FlowTree, now: float, header_lines: Sequence[str]) -> Any:
     except ImportError:  # rich is optional: plain text then
         return None
 
-    def text_of(lines: list[Line]) -> Any:
+    def text_of(lines: list[_Line]) -> Any:
         text = Text()
         for number, line in enumerate(lines):
             if number:
@@ -142,20 +152,20 @@ def _rich_tree(tree: FlowTree, now: float, header_lines: Sequence[str]) -> Any:
 
     label = Text(f"flow {printable(tree.key)} ", style="bold")
     label.append(f"({printable(tree.label) if tree.label else 'no label'}): ")
-    label.append(printable(tree.status), style=STATUS_STYLES.get(tree.status, ""))
+    label.append(printable(tree.status), style=_STATUS_STYLES.get(tree.status, ""))
     for line in header_lines:
         label.append("\n" + line, style="dim")
     root = Tree(label, guide_style="dim")
 
     def add(parent: Any, nodes: Sequence[TaskNode]) -> None:
         for node in nodes:
-            add(parent.add(text_of(node_lines(node, now))), node.children)
+            add(parent.add(text_of(_node_lines(node, now))), node.children)
 
     add(root, tree.tasks)
     return root
 
 
-def _plain(line: Line) -> str:
+def _plain(line: _Line) -> str:
     return "".join(segment for segment, _ in line)
 
 
@@ -190,9 +200,12 @@ def format_duration(seconds: float) -> str:
     return f"{days}d{hours:02d}h"
 
 
-def format_time(epoch_s: float, same_day_as: float | None = None) -> str:
+def _format_time(epoch_s: float, same_day_as: float | None = None) -> str:
     """Return local time as ``2026-11-30 08:10:01``; only the time on ``same_day_as``'s day."""
     moment = datetime.datetime.fromtimestamp(epoch_s)
-    if same_day_as is not None and moment.date() == datetime.datetime.fromtimestamp(same_day_as).date():
+    if (
+        same_day_as is not None
+        and moment.date() == datetime.datetime.fromtimestamp(same_day_as).date()
+    ):
         return moment.strftime("%H:%M:%S")
     return moment.strftime("%Y-%m-%d %H:%M:%S")

@@ -4,6 +4,7 @@ This package imports nothing outside the standard library.
 """
 
 from mc.errors import FlowError, FlowLoadError, FlowSpecError, MCError, TaskTypeError
+from mc.flows.events import FlowEvent
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import (
     FlowEngine,
@@ -33,6 +34,7 @@ __all__ = [
     "Flow",
     "FlowEngine",
     "FlowError",
+    "FlowEvent",
     "FlowLoadError",
     "FlowSpecError",
     "FlowStatus",

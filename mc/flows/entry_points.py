@@ -15,10 +15,14 @@ from typing import Any
 
 from mc.errors import MCError
 
+__all__ = ["entry_point_names", "load_entry_point"]
+
 
 def entry_point_names(group: str) -> list[str]:
     """Return the names declared in the entry-point group ``group``."""
-    return sorted({entry_point.name for entry_point in importlib.metadata.entry_points(group=group)})
+    return sorted(
+        {entry_point.name for entry_point in importlib.metadata.entry_points(group=group)}
+    )
 
 
 def load_entry_point(
@@ -42,7 +46,8 @@ def load_entry_point(
             obj = entry_point.load()
         except Exception as error:
             raise error_class(
-                f"{what}: entry point {entry_point.value!r} failed to load: {type(error).__name__}: {error}"
+                f"{what}: entry point {entry_point.value!r} failed to load: "
+                f"{type(error).__name__}: {error}"
             ) from error
         if not check(obj):
             raise error_class(f"{what}: entry point {entry_point.value!r} is not {expected}")

@@ -29,7 +29,9 @@ from mc.errors import ExecutorError
 from mc.flows.plugins import AnyExecutor
 from mc.flows.registry import Registry
 
-ENTRY_POINT_GROUP = "mc.executors"
+__all__ = ["ExecutorRegistry"]
+
+_ENTRY_POINT_GROUP = "mc.executors"
 
 
 def _is_executor(obj: object) -> bool:
@@ -55,7 +57,7 @@ class ExecutorRegistry(Registry[AnyExecutor]):
             _is_executor,
             "an executor object",
             ExecutorError,
-            ENTRY_POINT_GROUP,
+            _ENTRY_POINT_GROUP,
             items=executors,
             imports=False,
             make_from_entry_points=True,
@@ -68,6 +70,10 @@ class ExecutorRegistry(Registry[AnyExecutor]):
         if there is none by that name, or if its entry point fails.
         """
         return self.resolve(name)
+
+    def is_registered(self, name: object) -> bool:
+        """Return True if the program registered ``name`` here (not found as an entry point)."""
+        return name in self._registered
 
     def __contains__(self, name: object) -> bool:
         """Return True if ``name`` is registered or already made here."""

@@ -32,7 +32,8 @@ successors so). Only the flow writes a task's ``status``: the engine moves a
 task between statuses through the public methods of the state machine
 (:meth:`Flow.start_ready`, :meth:`Flow.complete`, :meth:`Flow.fail`,
 :meth:`Flow.retry_later`, :meth:`Flow.skip_pending`, :meth:`Flow.skip_stuck`,
-:meth:`Flow.reset`), which check their input, raise
+:meth:`Flow.reset`; and :meth:`Flow.add_task` and :meth:`Flow.add_edge`,
+which change the graph), which check their input, raise
 :class:`~mc.errors.FlowError` on a task that is unknown or in the wrong
 status, and update the indexes with work proportional to the tasks that
 change.
@@ -43,10 +44,12 @@ follow.
 Dirty tracking: a flow knows which tasks changed since it was last saved
 (:meth:`Flow.changed_task_keys`, cleared by :meth:`Flow.mark_saved`), so that
 a store writes only those. A task counts as changed when the state machine
-moved it (or :meth:`Flow.add_task` added it or gave it a new precursor), and
-when a tick found it RUNNING since the last save: handlers change their
-own task's dict (``task['data']``) in place, and only RUNNING tasks are
-ticked (:meth:`Flow.start_ready` marks them, at the start of each tick).
+moved it (or :meth:`Flow.add_task` added it, or it or :meth:`Flow.add_edge`
+gave it a new precursor), and when a tick found it RUNNING since the last
+save: handlers change their own task's dict (``task['data']``) in place,
+and so do the engine's own hooks (provenance, cache keys and cache hits,
+proxied tasks, job handles), and only RUNNING tasks are ticked
+(:meth:`Flow.start_ready` marks them, at the start of each tick).
 Code that changes another task's dict by hand (as the ``wire`` task type
 does) says so with :meth:`Flow.mark_changed`. This costs a set insert per
 change, nothing per task of the flow.
@@ -62,6 +65,7 @@ from typing import Any
 from mc.errors import FlowError, FlowLoadError, FlowSpecError
 from mc.flows import spec as flow_spec
 from mc.flows.spec import DEFAULT_TRIGGER_RULE, FORMAT_VERSION, ROOT_TASK_KEY, TASK_SPEC_FIELDS
+from mc.flows.spec import normalize_flow_spec as _normalize_flow_spec
 from mc.flows.statuses import (
     COMPLETED,
     FAILED,
@@ -71,6 +75,8 @@ from mc.flows.statuses import (
     FlowStatus,
     TaskStatus,
 )
+
+__all__ = ["CLEANUP_TRIGGER_RULES", "trigger_verdict", "Flow"]
 
 # Rules that run after failures: cleanup tasks. fail_fast does not skip them.
 CLEANUP_TRIGGER_RULES = frozenset({"all_done", "one_failed"})
@@ -109,6 +115,9 @@ def trigger_verdict(
         return True if not unfinished else None
     raise ValueError(f"unknown trigger rule {rule!r}")
 
+
+# Marks an argument left out, where None is a (bad) spec to refuse.
+_NO_SPEC: Any = object()
 
 _FLOW_FIELDS = ("key", "label", "cfg", "data", "status", "depth", "parent_key", "num_ticks")
 
@@ -162,13 +171,23 @@ class Flow:
     # -- building -----------------------------------------------------------
 
     @classmethod
-    def from_flow_spec(cls, spec: Mapping[str, Any]) -> Flow:
+    def from_flow_spec(
+        cls,
+        spec: Any = _NO_SPEC,
+        *,
+        flow_spec: Any = _NO_SPEC,
+    ) -> Flow:
         """Validate a flow spec and build a PENDING flow from it.
 
-        Raises :class:`~mc.errors.FlowSpecError` on a bad spec; nothing is
-        built then.
+        The spec is the first argument, or the keyword ``flow_spec`` (as
+        MissionControl 0.x wrote it). Raises
+        :class:`~mc.errors.FlowSpecError` on a bad spec; nothing is built
+        then.
         """
-        return cls._from_trusted_dict(flow_spec.normalize_flow_spec(spec))
+        if (spec is _NO_SPEC) == (flow_spec is _NO_SPEC):
+            raise TypeError("Flow.from_flow_spec() takes one spec: spec or flow_spec=")
+        chosen = spec if flow_spec is _NO_SPEC else flow_spec
+        return cls._from_trusted_dict(_normalize_flow_spec(chosen))
 
     @classmethod
     def from_flow_dict(
@@ -222,6 +241,9 @@ class Flow:
         self.parent_key: str | None = flow_dict["parent_key"]
         self.num_ticks: int = flow_dict["num_ticks"]
         self.tasks: dict[str, dict[str, Any]] = flow_dict["tasks"]
+        # The flow's JSON size as last measured, plus what tasks wrote since
+        # (see mc.flows.size_budget); derived, never stored.
+        self.json_size_estimate = 0
         self._rebuild_indexes()
         # Dirty tracking (see the module docstring): places of tasks changed
         # since the last save. A flow nobody saved yet has only new tasks.
@@ -344,9 +366,9 @@ class Flow:
         for succ in successors:
             succ_task = self.tasks[succ]
             self._changed.add(self._position[succ])
-            succ_task["precursors"] = [
-                p for p in succ_task["precursors"] if p != ROOT_TASK_KEY
-            ] + [key]
+            succ_task["precursors"] = [p for p in succ_task["precursors"] if p != ROOT_TASK_KEY] + [
+                key
+            ]
             self._successors[place].append(self._position[succ])
         verdict = self._judge_pending(place)
         if verdict is False:
@@ -399,8 +421,8 @@ class Flow:
                     path.append(came_from[path[-1]])  # type: ignore[arg-type]
                 cycle = [new_key, *reversed(path), new_key]
                 raise FlowSpecError(
-                    "task", f"adding {new_key!r} would make a dependency cycle: "
-                    + " -> ".join(cycle)
+                    "task",
+                    f"adding {new_key!r} would make a dependency cycle: " + " -> ".join(cycle),
                 )
             for succ in self.get_successors(key):
                 if succ not in came_from:
@@ -429,6 +451,134 @@ class Flow:
     def count_tasks(self, status: str) -> int:
         """Return how many tasks have ``status``."""
         return self._status_counts[status]
+
+    def get_tasks_by_status(self, status: str) -> list[dict[str, Any]]:
+        """Return the dicts of the tasks with ``status``, in flow order."""
+        if status == RUNNING:
+            return self.running_tasks()
+        if not self._status_counts[status]:
+            return []
+        return [task for task in self._task_list if task["status"] == status]
+
+    def get_running_tasks(self) -> list[dict[str, Any]]:
+        """Return the dicts of the RUNNING tasks, in flow order (as :meth:`running_tasks`)."""
+        return self.running_tasks()
+
+    def has_incomplete_tasks(self) -> bool:
+        """Return True while some task has not finished (is PENDING or RUNNING)."""
+        return bool(self._status_counts[PENDING] or self._status_counts[RUNNING])
+
+    def get_tail_tasks(self) -> list[dict[str, Any]]:
+        """Return the dicts of the tasks no other task waits for, in flow order.
+
+        A flow without tasks has none (the root task ``ROOT`` is implicit,
+        and never a tail).
+        """
+        successors = self._successors
+        return [task for place, task in enumerate(self._task_list) if not successors[place]]
+
+    def filter_tasks(
+        self, filters: Iterable[Callable[[dict[str, Any]], Any]] = ()
+    ) -> list[dict[str, Any]]:
+        """Return the dicts of the tasks for which every function in ``filters`` is true.
+
+        In flow order; with no filters, every task.
+        """
+        checks = list(filters)
+        return [task for task in self._task_list if all(check(task) for check in checks)]
+
+    def has_edge(self, src_key: str, dest_key: str) -> bool:
+        """Return True if task ``dest_key`` waits for task ``src_key``.
+
+        ``src_key`` may be ``'ROOT'``: every task waits for it, and those
+        that wait for nothing else list it as their precursor, so this is
+        True for them only. An unknown ``dest_key`` gives False.
+        """
+        task = self.tasks.get(dest_key)
+        return task is not None and src_key in task["precursors"]
+
+    def add_edge(
+        self,
+        edge: Mapping[str, str] | None = None,
+        *,
+        src_key: str | None = None,
+        dest_key: str | None = None,
+    ) -> None:
+        """Make task ``dest_key`` wait for task ``src_key`` too.
+
+        Give the keys, or MissionControl 0.x's ``edge={'src_key': ...,
+        'dest_key': ...}``. Only a PENDING task that is not waiting to retry
+        gets a new precursor: one that has started has already stopped
+        waiting. The edge must keep the flow a DAG. An edge that is there
+        already, or from ``'ROOT'`` (which every task descends from),
+        changes nothing. If ``src_key`` has already finished, ``dest_key``
+        applies its trigger rule at once (after a FAILED precursor, by
+        default, it is SKIPPED). Raises :class:`~mc.errors.FlowError`,
+        changing nothing, for an unknown key, a task in the wrong status,
+        or a cycle.
+        """
+        if edge is not None:
+            if src_key is not None or dest_key is not None:
+                raise TypeError("add_edge() takes edge= or src_key= and dest_key=, not both")
+            if not isinstance(edge, Mapping):
+                raise FlowError(f"flow {self.key!r}: edge must be a dict with src_key and dest_key")
+            src_key, dest_key = edge.get("src_key"), edge.get("dest_key")
+        if not isinstance(src_key, str) or not isinstance(dest_key, str):
+            raise FlowError(
+                f"flow {self.key!r}: an edge needs src_key and dest_key, task keys (strings)",
+                flow=self,
+            )
+        dest_place = self._place(dest_key)
+        if src_key == ROOT_TASK_KEY or self.has_edge(src_key, dest_key):
+            return
+        src_place = self._place(src_key)
+        dest = self._task_list[dest_place]
+        if dest["status"] != PENDING or dest_place in self._retrying:
+            state = "waiting to retry" if dest["status"] == PENDING else dest["status"]
+            raise FlowError(
+                f"flow {self.key!r}: cannot add edge {src_key!r} -> {dest_key!r}: task "
+                f"{dest_key!r} is {state}; only a PENDING task that has not started can "
+                "get a new precursor",
+                flow=self,
+            )
+        if src_key == dest_key:
+            raise FlowError(
+                f"flow {self.key!r}: a task cannot wait for itself ({src_key!r})", flow=self
+            )
+        path = self._path_between(dest_key, src_key)
+        if path is not None:
+            raise FlowError(
+                f"flow {self.key!r}: edge {src_key!r} -> {dest_key!r} would make a dependency "
+                "cycle: " + " -> ".join([*path, dest_key]),
+                flow=self,
+            )
+        dest["precursors"] = [p for p in dest["precursors"] if p != ROOT_TASK_KEY] + [src_key]
+        self._changed.add(dest_place)
+        self._successors[src_place].append(dest_place)
+        # Judged afresh, with its new precursor counted.
+        self._ready.discard(dest_place)
+        verdict = self._judge_pending(dest_place)
+        if verdict is False:
+            self._skip(dest_place)
+        elif verdict:
+            self._ready.add(dest_place)
+
+    def _path_between(self, start: str, goal: str) -> list[str] | None:
+        """Return the keys on a path of successors from ``start`` to ``goal``, or None."""
+        came_from: dict[str, str | None] = {start: None}
+        stack = [start]
+        while stack:
+            key = stack.pop()
+            if key == goal:
+                path = [key]
+                while came_from[path[-1]] is not None:
+                    path.append(came_from[path[-1]])  # type: ignore[arg-type]
+                return list(reversed(path))
+            for succ in self.get_successors(key):
+                if succ not in came_from:
+                    came_from[succ] = key
+                    stack.append(succ)
+        return None
 
     def has_ready_tasks(self) -> bool:
         """Return True if some PENDING task can start on the next tick.
@@ -515,7 +665,7 @@ class Flow:
         self._deferred[key] = write
 
     def flush(self) -> None:
-        """Bring every task dict up to date: call the writes deferred with :meth:`defer_serialization`.
+        """Run the writes deferred by :meth:`defer_serialization`: task dicts up to date.
 
         :meth:`to_flow_dict` and :meth:`to_json` call it; a store calls it
         before it serializes the changed tasks.
@@ -550,11 +700,13 @@ class Flow:
             flow_dict[name] = getattr(self, name)
         flow_dict["tasks"] = self.tasks
         try:
-            return json.dumps(flow_dict, separators=(",", ":"), allow_nan=False)
+            text = json.dumps(flow_dict, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError, RecursionError) as error:
             raise FlowError(
                 f"flow {self.key!r} holds data that is not JSON: {error}", flow=self
             ) from error
+        self.json_size_estimate = len(text)
+        return text
 
     def __repr__(self) -> str:
         return (
@@ -571,8 +723,11 @@ class Flow:
     # (``task['status'] = 'COMPLETED'``); the indexes, not the dict, say
     # what a RUNNING task was, so the check still holds.
 
-    def start_ready(self, now: float) -> None:
-        """Make every ready task, and every retry due by ``now``, RUNNING at ``now``."""
+    def start_ready(self, now: float) -> list[dict[str, Any]]:
+        """Make every ready task, and every retry due by ``now``, RUNNING at ``now``.
+
+        Returns the tasks started, in flow order.
+        """
         if self._retrying:
             for place, retry_at in list(self._retrying.items()):
                 if retry_at <= now:
@@ -580,18 +735,19 @@ class Flow:
                     del self._task_list[place]["retry_at"]
                     self._ready.add(place)
         task_list = self._task_list
-        # Starting order is invisible (no handler runs here), so no sort.
-        for place in self._ready:
-            task = task_list[place]
+        started = self._ready
+        started_tasks = [task_list[place] for place in sorted(started)]
+        for task in started_tasks:
             task["status"] = RUNNING
             task["started_at"] = now
-        self._status_counts[PENDING] -= len(self._ready)
-        self._status_counts[RUNNING] += len(self._ready)
-        self._running |= self._ready
+        self._status_counts[PENDING] -= len(started)
+        self._status_counts[RUNNING] += len(started)
+        self._running |= started
         self._ready = set()
         # The engine ticks every RUNNING task next, and a handler changes its
         # task's dict in place: count them all as changed.
         self._changed |= self._running
+        return started_tasks
 
     def running_tasks(self) -> list[dict[str, Any]]:
         """Return the dicts of the RUNNING tasks, in flow order."""
@@ -606,27 +762,29 @@ class Flow:
         """
         return bool(self._running or self._ready or self._retrying)
 
-    def complete(self, key: str, now: float) -> None:
+    def complete(self, key: str, now: float) -> list[dict[str, Any]]:
         """Record that the RUNNING task ``key`` COMPLETED at ``now``; start or skip its successors.
 
-        Raises :class:`~mc.errors.FlowError` if the flow has no such task or
-        it is not RUNNING.
+        Returns the tasks that became SKIPPED because of it. Raises
+        :class:`~mc.errors.FlowError` if the flow has no such task or it is
+        not RUNNING.
         """
         place = self._running_place(key, "complete")
         task = self._task_list[place]
         task["status"] = COMPLETED
         task["finished_at"] = now
-        self._finish(place, COMPLETED)
+        return self._finish(place, COMPLETED)
 
     def fail(
         self, key: str, error: str, now: float, attempts: list[Any] | None = None
-    ) -> None:
+    ) -> list[dict[str, Any]]:
         """Record that the RUNNING task ``key`` FAILED at ``now`` with ``error``.
 
         ``attempts``, if given, is kept in the task (``attempts``) and a copy
         in its data (``data['attempts']``). Its successors then apply their
-        trigger rules. Raises :class:`~mc.errors.FlowError` if the flow has
-        no such task or it is not RUNNING.
+        trigger rules; returns the tasks that became SKIPPED. Raises
+        :class:`~mc.errors.FlowError` if the flow has no such task or it is
+        not RUNNING.
         """
         place = self._running_place(key, "fail")
         task = self._task_list[place]
@@ -637,7 +795,7 @@ class Flow:
             task["attempts"] = attempts
             if isinstance(task.get("data"), dict):
                 task["data"]["attempts"] = json.loads(json.dumps(attempts))
-        self._finish(place, FAILED)
+        return self._finish(place, FAILED)
 
     def retry_later(self, key: str, at: float, attempts: list[Any]) -> None:
         """Put the RUNNING task ``key`` back to PENDING, to start afresh at ``at``.
@@ -659,19 +817,21 @@ class Flow:
         self._status_counts[PENDING] += 1
         self._retrying[place] = at
 
-    def skip_pending(self, keep_rules: Iterable[str] = ()) -> None:
+    def skip_pending(self, keep_rules: Iterable[str] = ()) -> list[dict[str, Any]]:
         """Skip every PENDING task, except those whose trigger rule is in ``keep_rules``.
 
         Skipped tasks tell their successors, so a kept task whose rule is now
-        met becomes ready.
+        met becomes ready. Returns the tasks skipped.
         """
         keep = frozenset(keep_rules)
+        skipped: list[dict[str, Any]] = []
         for place, task in enumerate(self._task_list):
             if task["status"] != PENDING:
                 continue
             if (task.get("trigger_rule") or DEFAULT_TRIGGER_RULE) in keep:
                 continue
-            self._skip(place)
+            skipped.extend(self._skip(place))
+        return skipped
 
     def skip_stuck(self, reason: str) -> list[str]:
         """Skip the PENDING tasks of a flow that waits on nothing; return their keys.
@@ -738,20 +898,22 @@ class Flow:
             )
         return place
 
-    def _finish(self, place: int, outcome: str) -> None:
-        """Move a RUNNING task's counts to ``outcome`` and tell its successors."""
+    def _finish(self, place: int, outcome: str) -> list[dict[str, Any]]:
+        """Move a RUNNING task's counts to ``outcome``, tell its successors; return the skipped."""
         self._changed.add(place)
         self._running.discard(place)
         self._status_counts[RUNNING] -= 1
         self._status_counts[outcome] += 1
-        self._tell_successors(place, outcome)
+        return self._tell_successors(place, outcome) or []
 
-    def _tell_successors(self, place: int, outcome: str) -> None:
+    def _tell_successors(self, place: int, outcome: str) -> list[dict[str, Any]] | None:
         """Count a finished task down in its successors; start or skip them.
 
         A skipped successor tells its own successors in turn, so this walks
-        exactly the tasks whose verdict changes.
+        exactly the tasks whose verdict changes. Returns the tasks skipped,
+        or None if none were.
         """
+        skipped: list[dict[str, Any]] | None = None
         waiting = self._waiting
         rules = self._rules
         stack = [(place, outcome)]
@@ -784,6 +946,10 @@ class Flow:
                 elif verdict is False:
                     self._mark_skipped(succ)
                     stack.append((succ, SKIPPED))
+                    if skipped is None:
+                        skipped = []
+                    skipped.append(self._task_list[succ])
+        return skipped
 
     def _mark_skipped(self, place: int) -> None:
         task = self._task_list[place]
@@ -798,10 +964,10 @@ class Flow:
         if self._retrying.pop(place, None) is not None:
             del task["retry_at"]
 
-    def _skip(self, place: int) -> None:
-        """Mark a PENDING task SKIPPED and tell its successors."""
+    def _skip(self, place: int) -> list[dict[str, Any]]:
+        """Mark a PENDING task SKIPPED and tell its successors; return the tasks skipped."""
         self._mark_skipped(place)
-        self._tell_successors(place, SKIPPED)
+        return [self._task_list[place], *(self._tell_successors(place, SKIPPED) or ())]
 
 
 def _reset_task_dict(task: dict[str, Any]) -> None:
@@ -818,6 +984,12 @@ def _check_flow_dict(flow_dict: Any) -> None:
     if not isinstance(flow_dict, Mapping):
         raise FlowLoadError(f"flow dict: expected a dict, got {type(flow_dict).__name__}")
     version = flow_dict.get("format_version")
+    if version is None and "graph" in flow_dict:
+        raise FlowLoadError(
+            "flow dict: this is a MissionControl 0.x flow dict (tasks and edges under "
+            "'graph'), which cannot be loaded: build the flow again from its spec "
+            "(see the docs' 'Coming from MissionControl 0.x')"
+        )
     if version != FORMAT_VERSION:
         raise FlowLoadError(
             f"flow dict: format_version {version!r} is not supported (expected {FORMAT_VERSION})"
@@ -854,6 +1026,10 @@ def _check_flow_fields(flow_dict: Mapping[str, Any]) -> None:
         if not isinstance(value, types_) or isinstance(value, bool):
             names = " or ".join("null" if t is type(None) else t.__name__ for t in types_)
             raise FlowLoadError(f"flow dict: {name} must be {names}, got {value!r:.40}")
+        # These reach database columns and terminals as they are.
+        problem = flow_spec.text_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise FlowLoadError(f"flow dict: {name} {problem}")
     try:
         cfg = flow_spec.normalize_cfg(flow_dict["cfg"])
     except FlowSpecError as error:
@@ -890,7 +1066,5 @@ def _check_task_dict(key: Any, task: Any, tasks: Mapping[str, Any]) -> None:
         flow_spec.normalize_task_policies(task, where)
     except FlowSpecError as error:
         raise FlowLoadError(str(error)) from None
-    if "retry_at" in task and (
-        status != PENDING or type(task["retry_at"]) not in (int, float)
-    ):
+    if "retry_at" in task and (status != PENDING or type(task["retry_at"]) not in (int, float)):
         raise FlowLoadError(f"{where}: retry_at must be a time, on a PENDING task")

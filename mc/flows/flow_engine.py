@@ -15,7 +15,11 @@ A *tick* of a flow does this, and nothing else:
    so does every task whose retry is due.
 3. Every RUNNING task, in flow order, is ticked once through its handler,
    with its ``task_params`` interpolated (see :mod:`mc.flows.interpolation`);
-   a task past its ``timeout_s`` fails instead. A handler that raises, or
+   a task past its ``timeout_s`` fails instead. A task whose dict holds an
+   unfinished ``proxied_task`` (a handler put it there) is ticked *through*
+   it: the engine ticks the proxied task in place of the handler, and once
+   it has finished the task takes its status (see :meth:`FlowEngine.tick_task`).
+   A handler that raises, or
    that sets FAILED, fails its own attempt. With retries left, the task
    goes back to PENDING until ``retry_at``; otherwise it is FAILED: it gets
    an ``error`` and ``flow.data['errors']`` a line naming it. Its
@@ -47,6 +51,13 @@ what the flows it ticks share: its registries of task types and executors
 (see :mod:`mc.flows.registry`), the executors it made, its clock, its
 ``allow_imports``, and the policies above.
 
+Watching: with ``on_event`` (see :mod:`mc.flows.events`) the engine tells
+every transition as it makes it, through one method, :meth:`FlowEngine._emit`;
+with ``task_output`` (see :mod:`mc.flows.task_logs`) each task's tick runs
+inside a capture of what it prints. Both name a task by its path from the
+top flow, so the engine keeps, per thread, the flows and task keys it is
+ticking. Unwatched, none of this runs.
+
 Guarantees: a tick never raises because of a task; a flow ends as soon as
 every task has finished, and a failure can never leave it waiting forever
 (a task that its handler keeps RUNNING is the only thing that can); and a flow
@@ -57,25 +68,59 @@ after the same number of ticks, as one kept in memory.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from mc.errors import DotPathError, FlowError, TaskTypeError
+from mc.errors import DotPathError, FlowError, FlowSizeError, FlowSpecError, TaskTypeError
+from mc.flows import cache as task_caching
+from mc.flows import events, size_budget
+from mc.flows.cache import TaskCache
+from mc.flows.dotpath import get_path
+from mc.flows.events import EventCallback, FlowEvent
 from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
 from mc.flows.plugins import AnyExecutor, TaskHandler
 from mc.flows.registry import Registry, TaskTypeRegistry
+from mc.flows.spec import MAX_DURATION_S
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, TaskStatus
+from mc.flows.task_handler import new_proxied_task
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "FlowEngine",
+    "retry_delay_s",
+    "get_default_engine",
+    "flow_spec_to_flow",
+    "tick_flow",
+    "run_flow",
+    "register_task_type",
+]
+
+_logger = logging.getLogger(__name__)
 
 _HANDLER_STATUSES = (RUNNING, COMPLETED, FAILED)
+# What of a task's data a cache entry leaves out (see _complete_task).
+_NOT_CACHED_DATA = frozenset({"attempts", "handle"})
 
-HandlerT = TypeVar("HandlerT", bound=TaskHandler)
-ExecutorT = TypeVar("ExecutorT", bound=AnyExecutor)
+_HandlerT = TypeVar("_HandlerT", bound=TaskHandler)
+_ExecutorT = TypeVar("_ExecutorT", bound=AnyExecutor)
+
+
+class _WatchStack(threading.local):
+    """What a watched engine is ticking, in this thread: for the task paths of events and logs.
+
+    ``flows``: the flows being ticked, the top one first (subflows and
+    spreads tick their child flows inside a task's tick); ``path``: the keys
+    of the tasks being ticked, from the top flow down.
+    """
+
+    def __init__(self) -> None:
+        self.flows: list[Flow] = []
+        self.path: list[str] = []
 
 
 class FlowEngine:
@@ -98,10 +143,22 @@ class FlowEngine:
     use the shared defaults that ``register_job_type`` and
     ``register_callable`` fill, as the module-level functions of
     :mod:`mc.flows` use the default engine.
+    ``cache`` is a :class:`~mc.flows.cache.TaskCache`: tasks with a
+    ``cache`` policy reuse its results (see :mod:`mc.flows.cache`); without
+    one (the default) every task runs.
 
     The engine owns its registries (``task_type_registry``,
     ``executor_registry``, ``job_types``, ``callables``) and the executors
     it made: nothing registered on one engine reaches another.
+    ``on_event`` is called with a :class:`~mc.flows.events.FlowEvent` at
+    every transition of a flow or task (see :mod:`mc.flows.events`); it may
+    also be set later as the attribute ``on_event``. ``task_output``, if
+    given, captures what handlers print or log, per task (see
+    :class:`mc.flows.task_logs.TaskLogs`): its ``capture(flow_key,
+    flow_label, task_path)`` is a context manager around every tick of a
+    task in a flow.
+    ``max_flow_bytes`` is each flow's size budget: a task that would grow
+    its flow's JSON past it fails (see :mod:`mc.flows.size_budget`).
     """
 
     def __init__(
@@ -113,7 +170,18 @@ class FlowEngine:
         executors: Mapping[str, AnyExecutor] | None = None,
         job_types: Registry[Any] | None = None,
         callables: Registry[Any] | None = None,
+        on_event: EventCallback | None = None,
+        task_output: Any = None,
+        max_flow_bytes: int = size_budget.DEFAULT_MAX_FLOW_BYTES,
+        cache: TaskCache | None = None,
     ) -> None:
+        if type(max_flow_bytes) is not int or max_flow_bytes < 1:
+            raise ValueError(f"max_flow_bytes must be a positive int, got {max_flow_bytes!r}")
+        self.max_flow_bytes = max_flow_bytes
+        self.on_event: EventCallback | None = on_event
+        self.task_output: Any = task_output
+        # While watched (on_event or task_output), for task paths, per thread.
+        self._watching = _WatchStack()
         self.task_type_registry = TaskTypeRegistry(task_handlers, allow_imports)
         self.clock: Callable[[], float] = clock or time.time
         self.sleep: Callable[[float], object] = sleep or time.sleep
@@ -122,10 +190,13 @@ class FlowEngine:
         self.executor_registry = ExecutorRegistry(executors)
         self.job_types = job_types
         self.callables = callables
+        # Where tasks with a cache policy look up and store results (see
+        # mc.flows.cache); None: they always run.
+        self.cache = cache
 
     def register_executor(
-        self, name: str, executor: ExecutorT, replace: bool = False
-    ) -> ExecutorT:
+        self, name: str, executor: _ExecutorT, replace: bool = False
+    ) -> _ExecutorT:
         """Register an executor under ``name`` and return it (see
         :mod:`mc.flows.executor_registry`); it stays yours to close."""
         self.executor_registry.register(name, executor, replace)
@@ -159,16 +230,14 @@ class FlowEngine:
     @overload
     def register_task_type(
         self, name: str, handler: None = None, replace: bool = False
-    ) -> Callable[[HandlerT], HandlerT]: ...
+    ) -> Callable[[_HandlerT], _HandlerT]: ...
 
     @overload
     def register_task_type(
-        self, name: str, handler: HandlerT, replace: bool = False
-    ) -> HandlerT: ...
+        self, name: str, handler: _HandlerT, replace: bool = False
+    ) -> _HandlerT: ...
 
-    def register_task_type(
-        self, name: str, handler: Any = None, replace: bool = False
-    ) -> Any:
+    def register_task_type(self, name: str, handler: Any = None, replace: bool = False) -> Any:
         """Register a task type; usable as a decorator when ``handler`` is omitted.
 
         Raises :class:`~mc.errors.TaskTypeError` if ``name`` is already
@@ -186,6 +255,21 @@ class FlowEngine:
         """
         return Flow.from_flow_spec(flow_spec)
 
+    def flow_spec_to_flow_dict(self, flow_spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate a flow spec and return the flow dict of a new PENDING flow.
+
+        The same as ``flow_spec_to_flow(flow_spec).to_flow_dict()``.
+        """
+        return self.flow_spec_to_flow(flow_spec).to_flow_dict()
+
+    def flow_dict_to_flow(self, flow_dict: Mapping[str, Any]) -> Flow:
+        """Load a flow from a flow dict (see :meth:`Flow.from_flow_dict`)."""
+        return Flow.from_flow_dict(flow_dict)
+
+    def flow_to_flow_dict(self, flow: Flow) -> dict[str, Any]:
+        """Return a flow as a flow dict of plain JSON types (see :meth:`Flow.to_flow_dict`)."""
+        return flow.to_flow_dict()
+
     # -- ticking ------------------------------------------------------------
 
     def tick_flow(self, flow: Flow, task_ctx: Mapping[str, Any] | None = None) -> None:
@@ -196,17 +280,33 @@ class FlowEngine:
         """
         if flow.finished:
             return
-        if flow.status == PENDING:
-            flow.status = RUNNING
-        flow.num_ticks += 1
-        now = self.clock()
-        flow.start_ready(now)
-        for task in flow.running_tasks():
-            failed = self._tick_task(flow, task, task_ctx, now)
-            if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
-                return
-        if not flow.is_waiting():
-            self._end_flow(flow)
+        # Watched (events or task logs): keep the flows and task keys being
+        # ticked, for task paths. Unwatched, this costs two tests a tick.
+        watched = self.on_event is not None or self.task_output is not None
+        if watched:
+            self._watching.flows.append(flow)
+        try:
+            if flow.status == PENDING:
+                flow.status = RUNNING
+                self._emit(flow, events.FLOW_STARTED)
+            flow.num_ticks += 1
+            now = self.clock()
+            started = flow.start_ready(now)
+            if self.on_event is not None:
+                for task in started:
+                    self._emit(flow, events.TASK_STARTED, task, attempt=_attempt(task))
+            for task in flow.running_tasks():
+                if watched:
+                    failed = self._tick_watched_task(flow, task, task_ctx, now)
+                else:
+                    failed = self._tick_task(flow, task, task_ctx, now)
+                if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
+                    return
+            if not flow.is_waiting():
+                self._end_flow(flow)
+        finally:
+            if watched:
+                self._watching.flows.pop()
 
     def _fail_fast(self, flow: Flow, task: dict[str, Any]) -> bool:
         """Stop a flow after a task failed; return True if it has ended.
@@ -218,11 +318,12 @@ class FlowEngine:
             t["status"] == PENDING and t.get("trigger_rule") in CLEANUP_TRIGGER_RULES
             for t in flow.tasks.values()
         ):
-            flow.skip_pending(keep_rules=CLEANUP_TRIGGER_RULES)
+            self._emit_skipped(flow, flow.skip_pending(keep_rules=CLEANUP_TRIGGER_RULES))
             if flow.count_tasks(PENDING):
                 return False
         flow.status = FAILED
-        logger.info("flow %s FAILED at task %s (fail_fast)", flow.key, task["key"])
+        _logger.info("flow %s FAILED at task %s (fail_fast)", flow.key, task["key"])
+        self._emit(flow, events.FLOW_ENDED)
         return True
 
     def _task_ctx(
@@ -235,6 +336,25 @@ class FlowEngine:
         if flow is not None:
             ctx["flow"] = flow
         return ctx
+
+    def _tick_watched_task(
+        self,
+        flow: Flow,
+        task: dict[str, Any],
+        task_ctx: Mapping[str, Any] | None,
+        now: float,
+    ) -> bool:
+        """:meth:`_tick_task`, with the task's key on the path, its output captured if asked."""
+        self._watching.path.append(task["key"])
+        try:
+            if self.task_output is None:
+                return self._tick_task(flow, task, task_ctx, now)
+            top = self._watching.flows[0]
+            path = events.TASK_PATH_SEPARATOR.join(self._watching.path)
+            with self.task_output.capture(top.key, top.label, path):
+                return self._tick_task(flow, task, task_ctx, now)
+        finally:
+            self._watching.path.pop()
 
     def _tick_task(
         self,
@@ -255,14 +375,216 @@ class FlowEngine:
                 f"timed out: RUNNING for {now - started_at:g} s, "
                 f"longer than its timeout_s of {timeout:g} s",
             )
+        if "provenance" not in task:
+            # The first tick of this attempt: record its inputs (and cache key).
+            problem_text = self._start_attempt(task, ctx)
+            if problem_text is not None:
+                return self._fail_task(flow, task, problem_text)
+        if task.get("cache_key") and self.cache is not None:
+            try:
+                if not self._cache_lets_run(flow, task, ctx, now):
+                    return False
+            except Exception as error:  # the cache's database failed
+                return self._fail_task(flow, task, f"task cache: {error}")
         problem = self._call_handler(task, ctx)
         if problem is None:
             # The handler wrote its verdict into the task; the flow checks it
             # and applies it to its indexes.
             if task["status"] == COMPLETED:
-                flow.complete(task["key"], self.clock())
+                skipped = self._complete_task(flow, task, ctx)
+                if self.on_event is not None:
+                    self._emit(flow, events.TASK_COMPLETED, task)
+                    self._emit_skipped(flow, skipped)
             return False
         return self._fail_task(flow, task, *problem)
+
+    # -- provenance and the task cache (see mc.flows.cache) -------------------
+
+    def _start_attempt(self, task: dict[str, Any], ctx: dict[str, Any]) -> str | None:
+        """Record an attempt's provenance, and its cache key; return an error, if any.
+
+        Params that do not resolve, or code that cannot be identified, are
+        recorded raw (the handler reports the problem); only a cache key
+        path that does not resolve fails the attempt here.
+        """
+        handler = self._handler_or_none(task)
+        raw_names: tuple[str, ...] = tuple(getattr(handler, "raw_params", ()) or ())
+        params = task.get("task_params") or {}
+        resolved = True
+        if params and needs_interpolation(params, raw_names):
+            try:
+                params = interpolate(params, ctx, raw=raw_names)
+            except Exception:  # the handler's own call reports it; never the tick
+                resolved = False
+        code: dict[str, Any] = {}
+        identify = getattr(handler, "code_identity", None)
+        if callable(identify) and resolved:
+            saved = task.get("task_params")
+            task["task_params"] = params
+            try:
+                code = dict(identify(ctx) or {})
+            except Exception as error:
+                resolved = False
+                code = {"error": f"{type(error).__name__}: {error}"}
+            finally:
+                task["task_params"] = saved
+        task["provenance"] = task_caching.provenance_record(task, params, None, code)
+        policy = task.get("cache")
+        if not policy or self.cache is None or not resolved:
+            return None
+        key_params: Any
+        if policy.get("key", "auto") == "auto":
+            ignored = set(getattr(handler, "cache_ignored_params", ()) or ())
+            key_params = {name: value for name, value in params.items() if name not in ignored}
+        else:
+            try:
+                key_params = {
+                    path: get_path({"task_params": params}, path) for path in policy["key"]
+                }
+            except DotPathError as error:
+                return f"cache.key: {error}"
+        try:
+            task["cache_key"] = task_caching.cache_key(
+                task["task_type"], key_params, code, policy.get("cache_version")
+            )
+        except (TypeError, ValueError) as error:  # a handler left data JSON cannot hold
+            return f"cache: the task's params are not JSON, so they have no key: {error}"
+        return None
+
+    def _handler_or_none(self, task: Mapping[str, Any]) -> Any:
+        try:
+            return self.task_type_registry.resolve(task["task_type"])
+        except TaskTypeError:
+            return None  # the tick reports it
+
+    def _cache_lets_run(
+        self, flow: Flow, task: dict[str, Any], ctx: dict[str, Any], now: float
+    ) -> bool:
+        """Consult the cache for a task with a key; return True if its handler should run.
+
+        A hit completes the task; a key another task computes makes it
+        wait (it stays RUNNING); otherwise the task holds the key's claim,
+        renewed when half of it has passed, while its handler runs.
+        """
+        cache = self.cache
+        assert cache is not None
+        key = task["cache_key"]
+        claim = task.get("cache_claim")
+        if claim is not None:
+            if now >= claim["renew_at"]:
+                cache.claim(key, claim["owner"], now)
+                claim["renew_at"] = now + cache.claim_s / 2
+            return True
+        entry = cache.lookup(key, now)
+        if entry is not None and task_caching.entry_is_fresh(
+            entry, now, task["cache"].get("expire_s")
+        ):
+            self._complete_from_cache(flow, task, entry, ctx)
+            return False
+        owner = f"{flow.key}/{task['key']}#{uuid.uuid4().hex[:12]}"
+        holder = cache.claim(key, owner, now)
+        if holder is None:
+            task.pop("cache_waiting_for", None)
+            task["cache_claim"] = {"owner": owner, "renew_at": now + cache.claim_s / 2}
+            return True
+        if holder == "":
+            # Stored since the lookup; or an entry our policy finds too old,
+            # which another runner's policy still takes: run it ourselves.
+            entry = cache.lookup(key, now)
+            if entry is not None and task_caching.entry_is_fresh(
+                entry, now, task["cache"].get("expire_s")
+            ):
+                self._complete_from_cache(flow, task, entry, ctx)
+                return False
+            task["cache_claim"] = {"owner": owner, "renew_at": now + cache.claim_s / 2}
+            return True
+        task["cache_waiting_for"] = holder
+        return False
+
+    def _complete_from_cache(
+        self, flow: Flow, task: dict[str, Any], entry: Mapping[str, Any], ctx: dict[str, Any]
+    ) -> None:
+        task.pop("cache_waiting_for", None)
+        task["data"] = {**(task.get("data") or {}), **entry["data"]}
+        cached_from = {
+            "flow": entry["flow_key"],
+            "task": entry["task_key"],
+            "at": entry["created_at"],
+        }
+        task["cached_from"] = cached_from
+        task["provenance"] = entry.get("provenance") or task.get("provenance")
+        restore = getattr(self._handler_or_none(task), "restore_cached", None)
+        if callable(restore):
+            restore(ctx)
+        skipped = flow.complete(task["key"], self.clock())
+        _logger.info(
+            "flow %s: task %s COMPLETED from the cache (made by task %s of flow %s)",
+            flow.key,
+            task["key"],
+            cached_from["task"],
+            cached_from["flow"],
+        )
+        if self.on_event is not None:
+            self._emit(flow, events.TASK_COMPLETED, task)
+            self._emit_skipped(flow, skipped)
+
+    def _complete_task(
+        self, flow: Flow, task: dict[str, Any], ctx: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Finish the provenance of a task that COMPLETED, store it if cached, complete it.
+
+        Returns the tasks that became SKIPPED because of it (see :meth:`Flow.complete`).
+        """
+        finished_at = self.clock()
+        provenance = task.get("provenance")
+        if isinstance(provenance, dict):
+            provenance["finished_at"] = finished_at
+            describe = getattr(self._handler_or_none(task), "run_record", None)
+            if callable(describe):
+                try:
+                    run = describe(ctx)
+                except Exception as error:
+                    run = {"error": f"{type(error).__name__}: {error}"}
+                if run:
+                    provenance["run"] = dict(run)
+        claim = task.pop("cache_claim", None)
+        if claim is not None and self.cache is not None:
+            expire_s = task["cache"].get("expire_s")
+            # Neither failed attempts nor the handle of outside work: a hit
+            # must never poll or cancel the job of the task that made it. The
+            # task keeps what a hit would get, so its successors see the same
+            # data (and get the same keys) either way; the engine's
+            # task['attempts'] and the provenance keep the rest.
+            for name in _NOT_CACHED_DATA:
+                task["data"].pop(name, None)
+            data = task["data"]
+            entry = {
+                "key": task["cache_key"],
+                "task_type": task["task_type"],
+                "flow_key": flow.key,
+                "task_key": task["key"],
+                "created_at": finished_at,
+                "expires_at": finished_at + expire_s if expire_s is not None else None,
+                "data": data,
+                "provenance": provenance,
+            }
+            try:
+                self.cache.store(task["cache_key"], entry, claim["owner"])
+            except Exception as error:
+                # The result stands; it is only not reused.
+                task["cache_error"] = f"storing the result failed: {error}"
+                _logger.warning("flow %s: task %s: %s", flow.key, task["key"], task["cache_error"])
+        return flow.complete(task["key"], finished_at)
+
+    def _release_cache_claim(self, task: dict[str, Any]) -> None:
+        """Give up a failed attempt's claim, so that a waiting task runs the key at once."""
+        claim = task.get("cache_claim")
+        if claim is None or self.cache is None:
+            return
+        try:
+            self.cache.release(task["cache_key"], claim["owner"])
+        except Exception as error:  # the claim expires on its own
+            _logger.warning("task %s: releasing its cache claim failed: %s", task["key"], error)
 
     def _call_handler(self, task: dict[str, Any], ctx: dict[str, Any]) -> tuple[str, str] | None:
         """Call a task's handler once; return (error, summary) if the task failed.
@@ -271,11 +593,14 @@ class FlowEngine:
         ones raw. Never raises because of the task (KeyboardInterrupt aside).
         """
         key = task["key"]
+        if "proxied_task" in task and self._follows_proxied_task(task):
+            return self._tick_through_proxied_task(task, ctx)
         try:
             tick, raw = self.task_type_registry.resolve_tick(task["task_type"])
             params = task.get("task_params")
-            # Params held raw for later (a subflow's spec) are not even scanned.
-            if params and needs_interpolation(params, raw):
+            # Params held raw for later (a subflow's spec) are not even scanned;
+            # a task with 'interpolate': False is not interpolated at all.
+            if params and task.get("interpolate", True) and needs_interpolation(params, raw):
                 resolved = interpolate(params, ctx, raw=raw)
                 # The handler sees resolved params in the task itself (so it can
                 # be reached through ctx['flow'] too); the stored task keeps
@@ -287,7 +612,7 @@ class FlowEngine:
                     task["task_params"] = params
             else:
                 tick(ctx)
-        except (TaskTypeError, DotPathError) as error:
+        except (TaskTypeError, DotPathError, FlowSizeError) as error:
             task["key"] = key
             return str(error), ""
         except (Exception, SystemExit) as error:
@@ -300,6 +625,10 @@ class FlowEngine:
             task["key"] = key
             return "the handler changed task['key']; a task's key is fixed", ""
         status = task.get("status")
+        if status == RUNNING and "proxied_task" in task:
+            # A proxied task the handler left as a spec becomes a task dict
+            # now, so that the stored flow holds one (and a bad spec fails now).
+            return self._adopt_proxied_task(task)
         if status in (RUNNING, COMPLETED):
             return None
         if status == FAILED:
@@ -317,6 +646,7 @@ class FlowEngine:
         ``retry_delay_s * retry_backoff ** (attempt - 1)`` seconds.
         """
         now = self.clock()
+        self._release_cache_claim(task)
         summary = summary or _last_line(error)
         # The engine counts attempts in the task itself: handlers own 'data'.
         attempts = task.get("attempts")
@@ -325,39 +655,130 @@ class FlowEngine:
         attempts.append({"error": summary, "started_at": task.get("started_at"), "failed_at": now})
         retries = task.get("retries") or 0
         if len(attempts) <= retries:
-            delay = (task.get("retry_delay_s") or 0) * (
-                (task.get("retry_backoff") or 1) ** (len(attempts) - 1)
-            )
+            delay = retry_delay_s(task, len(attempts))
             flow.retry_later(task["key"], now + delay, attempts)
-            logger.info(
+            _logger.info(
                 "flow %s: task %s attempt %d failed, retry in %g s: %s",
-                flow.key, task["key"], len(attempts), delay, summary,
+                flow.key,
+                task["key"],
+                len(attempts),
+                delay,
+                summary,
+            )
+            self._emit(
+                flow,
+                events.TASK_RETRYING,
+                task,
+                error=summary,
+                attempt=len(attempts),
+                retry_at=now + delay,
             )
             return False
-        flow.fail(task["key"], error, now, attempts if retries else None)
+        if isinstance(task.get("provenance"), dict):
+            task["provenance"]["finished_at"] = now
+        skipped = flow.fail(task["key"], error, now, attempts if retries else None)
         if retries:
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
-        flow.data.setdefault("errors", []).append(
-            f"task {task['key']!r} ({task['task_type']}): {summary}"
-        )
-        logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
+        _add_errors(flow.data, "errors", [f"task {task['key']!r} ({task['task_type']}): {summary}"])
+        _logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
+        self._emit(flow, events.TASK_FAILED, task, error=summary, attempt=len(attempts))
+        self._emit_skipped(flow, skipped)
         return True
 
     def _end_flow(self, flow: Flow) -> None:
         # Only a hand-edited flow can have PENDING tasks here: they never start.
         stuck = flow.skip_stuck("can never start: a precursor did not complete")
+        for key in stuck:
+            self._emit(flow, events.TASK_SKIPPED, flow.tasks[key])
         if stuck or flow.count_tasks(FAILED):
             flow.status = FAILED
         else:
             flow.status = COMPLETED
-        logger.info("flow %s %s after %d ticks", flow.key, flow.status, flow.num_ticks)
+        _logger.info("flow %s %s after %d ticks", flow.key, flow.status, flow.num_ticks)
+        self._emit(flow, events.FLOW_ENDED)
+
+    # -- events (see mc.flows.events) ------------------------------------------
+
+    def _emit(
+        self, flow: Flow, name: str, task: Mapping[str, Any] | None = None, **fields: Any
+    ) -> None:
+        """Tell ``on_event`` that ``flow`` (or its ``task``) changed: the one place events leave.
+
+        Called at every transition; does nothing without ``on_event``. A
+        flow ticked inside another's task (a subflow, a spread) is told as
+        its top flow, its tasks by their path from there; its own start
+        and end are told by its parent task's events.
+        """
+        if self.on_event is None:
+            return
+        flows = self._watching.flows
+        depth = len(flows) - 1 if flows else 0
+        if task is None:
+            if depth:
+                return
+            path = None
+        else:
+            path = events.TASK_PATH_SEPARATOR.join([*self._watching.path[:depth], task["key"]])
+        top = flows[0] if flows else flow
+        self.emit_event(
+            FlowEvent(
+                time=self.clock(),
+                event=name,
+                flow_key=top.key,
+                flow_label=top.label,
+                task_key=path,
+                status=task["status"] if task is not None else flow.status,
+                **fields,
+            )
+        )
+
+    def _emit_skipped(self, flow: Flow, skipped: Iterable[Mapping[str, Any]] | None) -> None:
+        if skipped and self.on_event is not None:
+            for task in skipped:
+                self._emit(flow, events.TASK_SKIPPED, task)
+
+    def emit_task_event(self, name: str, status: str | None = None, **fields: Any) -> None:
+        """Tell ``on_event`` about the task being ticked now (used by handlers).
+
+        For handlers whose task has news of its own, such as a ``job`` task
+        whose job was submitted (``events.JOB_SUBMITTED``) or changed state.
+        The event names the task being ticked by its path; outside a tick,
+        or without ``on_event``, it does nothing.
+        """
+        if self.on_event is None or not self._watching.path or not self._watching.flows:
+            return
+        top = self._watching.flows[0]
+        self.emit_event(
+            FlowEvent(
+                time=self.clock(),
+                event=name,
+                flow_key=top.key,
+                flow_label=top.label,
+                task_key=events.TASK_PATH_SEPARATOR.join(self._watching.path),
+                status=status,
+                **fields,
+            )
+        )
+
+    def emit_event(self, event: FlowEvent) -> None:
+        """Pass ``event`` to ``on_event``, if set; a callback that raises is logged, not raised."""
+        on_event = self.on_event
+        if on_event is None:
+            return
+        try:
+            on_event(event)
+        except Exception:
+            # Watching a flow must never break it.
+            _logger.warning("on_event callback raised on %s", event, exc_info=True)
 
     # -- tasks outside a flow's bookkeeping (proxied tasks) -------------------
 
     def tick_task(self, task: dict[str, Any], task_ctx: Mapping[str, Any] | None = None) -> None:
         """Tick a task dict that no flow schedules, such as a proxied task.
 
-        A PENDING task becomes RUNNING first. Afterwards the task is RUNNING,
+        A PENDING task becomes RUNNING first. A task that holds an
+        unfinished ``proxied_task`` of its own is ticked through it, as in
+        a flow. Afterwards the task is RUNNING,
         COMPLETED, or FAILED with an ``error``; this never raises because of
         the task. ``task_ctx`` is merged as for :meth:`tick_flow` (its
         ``'flow'``, if any, is kept).
@@ -392,10 +813,95 @@ class FlowEngine:
             hook = getattr(self.task_type_registry.resolve(task["task_type"]), "cancel_task", None)
             if callable(hook):
                 hook(ctx)
+            if "proxied_task" in task and self._follows_proxied_task(task):
+                self._cancel_proxied_task(task, ctx)
         except Exception as error:
-            logger.warning("cancelling task %s failed: %s", task.get("key"), error)
+            _logger.warning("cancelling task %s failed: %s", task.get("key"), error)
             if isinstance(task.get("data"), dict):
                 task["data"]["cancel_error"] = f"{type(error).__name__}: {error}"
+
+    # -- engine-level proxying ------------------------------------------------
+    #
+    # MissionControl 0.x's rule: a task whose dict holds an unfinished
+    # 'proxied_task' is ticked through it. BaseProxyingTaskHandler subclasses
+    # tick their proxied task themselves (ticks_own_proxied_task), so the
+    # engine leaves those alone.
+
+    def _follows_proxied_task(self, task: dict[str, Any]) -> bool:
+        """Return True if the engine ticks ``task`` through its unfinished proxied task."""
+        proxied = task.get("proxied_task")
+        if proxied is None or (
+            isinstance(proxied, dict) and proxied.get("status") in TaskStatus.FINISHED
+        ):
+            return False
+        try:
+            handler = self.task_type_registry.resolve(task["task_type"])
+        except TaskTypeError:
+            return True
+        return not getattr(handler, "ticks_own_proxied_task", False)
+
+    def _tick_through_proxied_task(
+        self, task: dict[str, Any], ctx: dict[str, Any]
+    ) -> tuple[str, str] | None:
+        """Tick a task's proxied task in place of its handler; return (error, summary) if it failed.
+
+        A proxied task a handler left as a spec (no ``status`` yet) is
+        checked and made a task dict first. When the proxied task has
+        finished, the task takes its status (and, if it FAILED, its error).
+        """
+        problem = self._adopt_proxied_task(task)
+        if problem is not None:
+            return problem
+        proxied = task["proxied_task"]
+        self.tick_task(proxied, self._proxied_ctx(task, ctx))
+        status = proxied["status"]
+        if status == COMPLETED:
+            task["status"] = COMPLETED
+        elif status == FAILED:
+            summary = str(proxied.get("error_summary") or _last_line(str(proxied.get("error"))))
+            return (
+                f"proxied task {proxied.get('key')!r} FAILED: {proxied.get('error')}",
+                f"proxied task {proxied.get('key')!r} FAILED: {summary}",
+            )
+        return None
+
+    def _adopt_proxied_task(self, task: dict[str, Any]) -> tuple[str, str] | None:
+        """Make a proxied task left as a spec a task dict; return (error, '') if it is bad."""
+        proxied = task["proxied_task"]
+        if proxied is None:
+            return None
+        if not isinstance(proxied, dict):
+            what = type(proxied).__name__
+            return (
+                f"task {task['key']!r}: proxied_task must be a task spec (a dict), got {what}",
+                "",
+            )
+        if "status" not in proxied:
+            try:
+                task["proxied_task"] = new_proxied_task(proxied)
+            except FlowSpecError as error:
+                return f"task {task['key']!r}: {error}", ""
+        elif not (
+            isinstance(proxied.get("key"), str) and isinstance(proxied.get("task_type"), str)
+        ):
+            return f"task {task['key']!r}: proxied_task has a status but no key or task_type", ""
+        return None
+
+    def _cancel_proxied_task(self, task: dict[str, Any], ctx: dict[str, Any]) -> None:
+        proxied = task["proxied_task"]
+        if not isinstance(proxied, dict) or proxied.get("status") != RUNNING:
+            return
+        proxied_ctx = self._proxied_ctx(task, ctx)
+        proxied_ctx["task"] = proxied
+        self._call_cancel_hook(proxied, proxied_ctx)
+        proxied["status"] = FAILED
+        proxied["error"] = proxied["error_summary"] = "cancelled with its proxy"
+        proxied["finished_at"] = self.clock()
+
+    def _proxied_ctx(self, task: dict[str, Any], ctx: Mapping[str, Any]) -> dict[str, Any]:
+        proxied_ctx = {name: value for name, value in ctx.items() if name != "task"}
+        proxied_ctx["proxy_task"] = task
+        return proxied_ctx
 
     # -- whole-flow operations ------------------------------------------------
 
@@ -416,16 +922,33 @@ class FlowEngine:
         """
         if flow.status == COMPLETED:
             return
+        if self.on_event is None and self.task_output is None:
+            self._cancel_flow(flow, reason, task_ctx)
+            return
+        self._watching.flows.append(flow)
+        try:
+            self._cancel_flow(flow, reason, task_ctx)
+        finally:
+            self._watching.flows.pop()
+
+    def _cancel_flow(self, flow: Flow, reason: str, task_ctx: Mapping[str, Any] | None) -> None:
         now = self.clock()
         for task in flow.running_tasks():
             self._call_cancel_hook(task, self._task_ctx(flow, task, task_ctx))
-            flow.fail(task["key"], f"cancelled: {reason}", now)
-        flow.skip_pending()
-        if flow.status != FAILED:
-            flow.data.setdefault("errors", []).append(f"flow cancelled: {reason}")
+            self._release_cache_claim(task)
+            error = f"cancelled: {reason}"
+            skipped = flow.fail(task["key"], error, now)
+            self._emit(flow, events.TASK_FAILED, task, error=error)
+            self._emit_skipped(flow, skipped)
+        self._emit_skipped(flow, flow.skip_pending())
+        ended_now = flow.status != FAILED
+        if ended_now:
+            _add_errors(flow.data, "errors", [f"flow cancelled: {reason}"])
         flow.status = FAILED
         flow.data["cancelled"] = {"reason": reason, "at": now}
-        logger.info("flow %s cancelled: %s", flow.key, reason)
+        _logger.info("flow %s cancelled: %s", flow.key, reason)
+        if ended_now:
+            self._emit(flow, events.FLOW_ENDED, error=f"cancelled: {reason}")
 
     def retry_flow(self, flow: Flow) -> list[str]:
         """Put a flow's FAILED and SKIPPED tasks back to PENDING; return their keys.
@@ -442,10 +965,12 @@ class FlowEngine:
         flow.reset(keys)
         errors = flow.data.pop("errors", None)
         if errors:
-            flow.data.setdefault("previous_errors", []).extend(errors)
+            _add_errors(
+                flow.data, "previous_errors", errors if isinstance(errors, list) else [errors]
+            )
         flow.data.pop("cancelled", None)
         flow.status = RUNNING
-        logger.info("flow %s: retrying %d tasks", flow.key, len(keys))
+        _logger.info("flow %s: retrying %d tasks", flow.key, len(keys))
         return keys
 
     def tick_flow_until_idle(
@@ -556,6 +1081,45 @@ class FlowEngine:
         return flow
 
 
+def _attempt(task: Mapping[str, Any]) -> int:
+    """The number of a task's current attempt: 1, then 2 after one failed, ..."""
+    attempts = task.get("attempts")
+    return 1 + (len(attempts) if isinstance(attempts, list) else 0)
+
+
+def _add_errors(data: dict[str, Any], name: str, lines: list[Any]) -> None:
+    """Append ``lines`` to the list ``data[name]``.
+
+    The engine owns ``errors`` and ``previous_errors``, but a spec or a
+    wiring may have put something else there: that value is kept, as the
+    first item of the new list, rather than make the tick raise.
+    """
+    found = data.get(name)
+    if not isinstance(found, list):
+        found = data[name] = [] if found is None else [found]
+    found.extend(lines)
+
+
+def retry_delay_s(task: Mapping[str, Any], attempt: int) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (1 for the first) of ``task``.
+
+    ``retry_delay_s * retry_backoff ** (attempt - 1)``, capped at
+    :data:`~mc.flows.spec.MAX_DURATION_S` (30 days). Validation bounds
+    both policies, but the cap holds for any stored values too: the power
+    is never computed once it would pass the cap, so it cannot overflow.
+    """
+    delay = task.get("retry_delay_s") or 0
+    backoff = task.get("retry_backoff") or 1
+    try:
+        for _ in range(attempt - 1):
+            if delay >= MAX_DURATION_S:
+                break
+            delay *= backoff
+        return float(min(delay, MAX_DURATION_S))
+    except TypeError:
+        return 0.0
+
+
 def _last_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[-1] if lines else "failed"
@@ -578,7 +1142,7 @@ _default_engine: FlowEngine | None = None
 
 def get_default_engine() -> FlowEngine:
     """Return the engine behind the module-level functions of :mod:`mc.flows`."""
-    global _default_engine
+    global _default_engine  # noqa: PLW0603 - made on first use, then shared
     if _default_engine is None:
         _default_engine = FlowEngine()
     return _default_engine
@@ -607,11 +1171,11 @@ def run_flow(
 @overload
 def register_task_type(
     name: str, handler: None = None, replace: bool = False
-) -> Callable[[HandlerT], HandlerT]: ...
+) -> Callable[[_HandlerT], _HandlerT]: ...
 
 
 @overload
-def register_task_type(name: str, handler: HandlerT, replace: bool = False) -> HandlerT: ...
+def register_task_type(name: str, handler: _HandlerT, replace: bool = False) -> _HandlerT: ...
 
 
 def register_task_type(name: str, handler: Any = None, replace: bool = False) -> Any:

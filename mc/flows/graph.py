@@ -35,6 +35,17 @@ from typing import Any
 from mc.errors import GraphvizError, GraphvizNotFoundError
 from mc.flows.tree import FlowTree, TaskNode, build_flow_tree
 
+__all__ = [
+    "STATUS_COLOURS",
+    "CLUSTER_COLOURS",
+    "dot_string",
+    "flow_to_dot",
+    "mermaid_text",
+    "flow_to_mermaid",
+    "graphviz_dot_program",
+    "render_graphviz",
+]
+
 #: The fill colour of a task of each status (clusters get :data:`CLUSTER_COLOURS`).
 STATUS_COLOURS = {
     "PENDING": "#e5e5e5",
@@ -54,10 +65,10 @@ CLUSTER_COLOURS = {
 _UNKNOWN_COLOUR = "#ffffff"
 
 #: The formats :func:`render_graphviz` makes.
-GRAPHVIZ_FORMATS = ("svg", "png")
+_GRAPHVIZ_FORMATS = ("svg", "png")
 
 #: What to tell a user who has no Graphviz.
-GRAPHVIZ_INSTALL_HINT = (
+_GRAPHVIZ_INSTALL_HINT = (
     "install Graphviz (Debian or Ubuntu: apt-get install graphviz; Fedora: dnf install "
     "graphviz; macOS: brew install graphviz; conda: conda install -c conda-forge graphviz)"
 )
@@ -80,9 +91,7 @@ class _Ids:
 def _flow_edges(nodes: Sequence[TaskNode]) -> list[tuple[TaskNode, TaskNode]]:
     """The (precursor, task) pairs among sibling tasks, in the flow's order."""
     by_key = {node.key: node for node in nodes}
-    return [
-        (by_key[pre], node) for node in nodes for pre in node.precursors if pre in by_key
-    ]
+    return [(by_key[pre], node) for node in nodes for pre in node.precursors if pre in by_key]
 
 
 def _label_lines(node: TaskNode) -> list[str]:
@@ -132,7 +141,7 @@ def flow_to_dot(flow: Mapping[str, Any] | FlowTree) -> str:
     node_id = _Ids()
     out = [
         "digraph flow {",
-        f"  graph [compound=true, rankdir=TB, fontname=\"Helvetica\", labelloc=t, "
+        f'  graph [compound=true, rankdir=TB, fontname="Helvetica", labelloc=t, '
         f"label={_dot_lines(_title(tree))}];",
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
         '  edge [color="#555555"];',
@@ -148,7 +157,8 @@ def flow_to_dot(flow: Mapping[str, Any] | FlowTree) -> str:
                 out.append(f"{indent}subgraph cluster_{node_id(node)} {{")
                 out.append(
                     f"{indent}  graph [label={_dot_lines(_label_lines(node))}, "
-                    f'style="rounded,filled", fillcolor="{CLUSTER_COLOURS.get(node.status, _UNKNOWN_COLOUR)}", '
+                    f'style="rounded,filled", '
+                    f'fillcolor="{CLUSTER_COLOURS.get(node.status, _UNKNOWN_COLOUR)}", '
                     f'color="{STATUS_COLOURS.get(node.status, "#999999")}", '
                     f"tooltip={dot_string(node.path)}];"
                 )
@@ -188,7 +198,8 @@ def mermaid_text(text: str) -> str:
     space.
     """
     out = []
-    for char in text:
+    for given in text:
+        char = given
         if char == "\n":
             char = " "
         elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
@@ -252,15 +263,15 @@ def render_graphviz(dot_text: str, output_format: str, timeout_s: float = 120.0)
     Graphviz, when ``dot`` is not on ``PATH``, and
     :class:`~mc.errors.GraphvizError` with its message when it fails.
     """
-    if output_format not in GRAPHVIZ_FORMATS:
+    if output_format not in _GRAPHVIZ_FORMATS:
         raise ValueError(
-            f"output_format {output_format!r}: expected one of {', '.join(GRAPHVIZ_FORMATS)}"
+            f"output_format {output_format!r}: expected one of {', '.join(_GRAPHVIZ_FORMATS)}"
         )
     program = graphviz_dot_program()
     if program is None:
         raise GraphvizNotFoundError(
             f"drawing {output_format.upper()} needs Graphviz's `dot` program, which is not on "
-            f"PATH: {GRAPHVIZ_INSTALL_HINT}"
+            f"PATH: {_GRAPHVIZ_INSTALL_HINT}"
         )
     try:
         result = subprocess.run(

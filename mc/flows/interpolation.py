@@ -14,13 +14,15 @@ those are left raw, to be interpolated where they run.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mc.errors import DotPathError
+from mc.flows import size_budget
 from mc.flows.dotpath import get_path
+
+__all__ = ["needs_interpolation", "interpolate", "escape_dollars", "copy_value"]
 
 
 def needs_interpolation(value: Any, raw: Iterable[str] = ()) -> bool:
@@ -70,7 +72,7 @@ def interpolate(
             found = get_path({"ctx": task_ctx}, path)
         except DotPathError as error:
             raise DotPathError(f"{where}: {error}") from None
-        return copy_value(found)
+        return copy_value(found, task_ctx)
     if isinstance(value, dict):
         return {
             name: item if name in raw else interpolate(item, task_ctx, f"{where}.{name}")
@@ -98,18 +100,47 @@ def escape_dollars(value: Any) -> Any:
     return value
 
 
-def copy_value(value: Any) -> Any:
-    """Return a deep copy of a dict or list; other values as they are.
+# How deep _copy_containers goes before it calls the data a loop or a bomb.
+_MAX_COPY_DEPTH = 1000
+
+
+def copy_value(value: Any, task_ctx: Mapping[str, Any] | None = None) -> Any:
+    """Return a deep copy of a dict or list's data; other values as they are.
 
     Data that JSON can hold is copied through a JSON round trip, the
     fastest deep copy of it (so, as in a stored flow, non-string dict keys
-    come back as strings and tuples as lists). Data that JSON cannot hold (a
-    set, an object a handler left) is copied with :func:`copy.deepcopy`
-    instead: either way the copy shares no mutable part with ``value``.
+    come back as strings and tuples as lists). Data that JSON cannot hold is
+    copied container by container: every dict, list, tuple and set is new,
+    so the copy shares no container with ``value``, while any other object
+    (an engine or a store that a ``$ctx`` path reached, an object a handler
+    left) is the same object, never copied: it is not data. With the
+    ``task_ctx`` of a handler call, the copy counts against the flow's size
+    budget (see :mod:`mc.flows.size_budget`), and so does a string, which a
+    caller may write many times over.
     """
     if isinstance(value, (dict, list)):
         try:
-            return json.loads(json.dumps(value))
+            text = json.dumps(value)
         except (TypeError, ValueError, RecursionError):
-            return copy.deepcopy(value)
+            return _copy_containers(value)
+        if task_ctx is not None:
+            size_budget.charge_copy(task_ctx, len(text))
+        return json.loads(text)
+    if task_ctx is not None and isinstance(value, str):
+        size_budget.charge_copy(task_ctx, len(value))
+    return value
+
+
+def _copy_containers(value: Any, depth: int = 0) -> Any:
+    """Copy the dicts, lists, tuples and sets of ``value``; share anything else."""
+    if depth > _MAX_COPY_DEPTH:
+        raise ValueError(f"data nested deeper than {_MAX_COPY_DEPTH} levels")
+    if isinstance(value, dict):
+        return {key: _copy_containers(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_containers(item, depth + 1) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_copy_containers(item, depth + 1) for item in value)
+    if isinstance(value, (set, frozenset)):
+        return type(value)(_copy_containers(item, depth + 1) for item in value)
     return value

@@ -12,6 +12,12 @@ a type checker (``mypy --strict``) check their class against it::
     def make_executor() -> Executor:
         return MyClusterExecutor()   # mypy says what is missing, if anything
 
+A handler may also help the task cache (see :mod:`mc.flows.cache` and the
+docs' "Caching and provenance") through optional attributes:
+``cache_ignored_params``, ``code_identity(task_ctx)``,
+``run_record(task_ctx)`` and ``restore_cached(task_ctx)``; the cache itself
+meets :class:`mc.flows.cache.TaskCache`.
+
 The protocols describe; they do not enforce. At run time the registries
 check only what they must to give a clear error (a handler is callable, a
 job module has ``build_work_dir``), and a handler checks its executor's
@@ -24,6 +30,20 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "TaskCtx",
+    "JobHandle",
+    "TaskHandlerFunction",
+    "TaskHandlerClass",
+    "TaskHandler",
+    "Executor",
+    "CallExecutor",
+    "Closable",
+    "AnyExecutor",
+    "can_run_jobs",
+    "can_run_calls",
+]
 
 TaskCtx = dict[str, Any]
 """The task context a handler gets: ``'task'``, and in a flow ``'flow'`` and

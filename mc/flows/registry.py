@@ -36,17 +36,26 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, cast
 
 from mc.errors import MCError, TaskTypeError
+from mc.flows.compat import LEGACY_TASK_TYPES
 from mc.flows.entry_points import entry_point_names, load_entry_point
 from mc.flows.plugins import TaskHandler
 from mc.flows.spec import suggest
 from mc.flows.task_handler import is_task_handler
 
-ENTRY_POINT_GROUP = "mc.task_types"
+__all__ = [
+    "check_allow_imports",
+    "Registry",
+    "TaskTypeRegistry",
+    "module_allowed",
+    "import_allowed",
+]
+
+_ENTRY_POINT_GROUP = "mc.task_types"
 _MODULE_PREFIX_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
-TickFunction = Callable[[dict[str, Any]], Any]
+_TickFunction = Callable[[dict[str, Any]], Any]
 
 
 def check_allow_imports(
@@ -65,7 +74,7 @@ def check_allow_imports(
     return prefixes
 
 
-class Registry(Generic[T]):
+class Registry(Generic[_T]):
     """Maps names to plug-ins of one kind, with the rules of :mod:`mc.flows.registry`.
 
     ``kind`` names the plug-in in messages (``'task type'``), ``field`` the
@@ -92,7 +101,7 @@ class Registry(Generic[T]):
         error_class: type[MCError],
         entry_point_group: str,
         *,
-        items: Mapping[str, T] | None = None,
+        items: Mapping[str, _T] | None = None,
         allow_imports: Iterable[str] | str = (),
         imports: bool = True,
         import_modules: bool = False,
@@ -112,16 +121,16 @@ class Registry(Generic[T]):
         self.make_from_entry_points = make_from_entry_points
         self.listed_as = listed_as
         self.unknown_hint = unknown_hint
-        self._registered: dict[str, T] = {}
+        self._registered: dict[str, _T] = {}
         # Found through entry points (made, for factories) or allowed imports:
         # the next lookup of the name costs one dict lookup.
-        self._found: dict[str, T] = {}
+        self._found: dict[str, _T] = {}
         for name, obj in (items or {}).items():
             self.register(name, obj)
 
     # -- registering --------------------------------------------------------
 
-    def register(self, name: str, obj: T, replace: bool = False) -> T:
+    def register(self, name: str, obj: _T, replace: bool = False) -> _T:
         """Register ``obj`` under ``name`` and return it.
 
         Raises the registry's error if ``name`` is not a non-empty string
@@ -141,13 +150,13 @@ class Registry(Generic[T]):
         self._registered[name] = obj
         return obj
 
-    def pop(self, name: str, default: T | None = None) -> T | None:
+    def pop(self, name: str, default: _T | None = None) -> _T | None:
         """Unregister ``name``; return what was registered under it, or ``default``."""
         return self._registered.pop(name, default)
 
     # -- looking up ---------------------------------------------------------
 
-    def resolve(self, name: str, allow_imports: Iterable[str] | None = None) -> T:
+    def resolve(self, name: str, allow_imports: Iterable[str] | None = None) -> _T:
         """Return the plug-in ``name`` resolves to, or raise the registry's error saying why not.
 
         ``allow_imports``, when given, replaces the registry's own prefixes
@@ -158,7 +167,7 @@ class Registry(Generic[T]):
             raise self.unknown(name)
         return found
 
-    def lookup(self, name: str, allow_imports: Iterable[str] | None = None) -> T | None:
+    def lookup(self, name: str, allow_imports: Iterable[str] | None = None) -> _T | None:
         """Return the plug-in ``name`` resolves to, or None if nothing declares it.
 
         Like :meth:`resolve`, but an unknown plain name gives None (so a
@@ -178,7 +187,7 @@ class Registry(Generic[T]):
             return made
         if self.imports and (":" in name or "." in name):
             prefixes = self.allow_imports if allow_imports is None else tuple(allow_imports)
-            imported: T = import_allowed(
+            imported: _T = import_allowed(
                 name,
                 prefixes,
                 self.check,
@@ -206,15 +215,15 @@ class Registry(Generic[T]):
         """Return the known names: registered and declared as entry points."""
         return sorted({*self._registered, *entry_point_names(self.entry_point_group)})
 
-    def registered(self) -> dict[str, T]:
+    def registered(self) -> dict[str, _T]:
         """Return a copy of the names registered here (entry points not counted)."""
         return dict(self._registered)
 
-    def made(self) -> dict[str, T]:
+    def made(self) -> dict[str, _T]:
         """Return the plug-ins this registry made from entry-point factories."""
         return dict(self._found) if self.make_from_entry_points else {}
 
-    def forget_made(self) -> dict[str, T]:
+    def forget_made(self) -> dict[str, _T]:
         """Forget the plug-ins made from entry points and return them; the next
         lookup makes new ones."""
         made = self.made()
@@ -234,12 +243,16 @@ class Registry(Generic[T]):
         """Return how many names are registered here."""
         return len(self._registered)
 
-    def _from_entry_point(self, name: str) -> T | None:
+    def _from_entry_point(self, name: str) -> _T | None:
         what = f"{self.kind} {name!r}"
         if not self.make_from_entry_points:
-            obj: T | None = load_entry_point(
-                self.entry_point_group, name, self.check, what,
-                self.expected.split(" (")[0], self.error_class,
+            obj: _T | None = load_entry_point(
+                self.entry_point_group,
+                name,
+                self.check,
+                what,
+                self.expected.split(" (")[0],
+                self.error_class,
             )
             return obj
         factory = load_entry_point(
@@ -248,7 +261,7 @@ class Registry(Generic[T]):
         if factory is None:
             return None
         try:
-            made: T = factory()
+            made: _T = factory()
         except Exception as error:
             raise self.error_class(
                 f"{what}: making it failed: {type(error).__name__}: {error}"
@@ -272,14 +285,14 @@ class TaskTypeRegistry(Registry[TaskHandler]):
         from mc.flows.task_types import BUILTIN_TASK_TYPES
 
         # The function that ticks a task, per name: the engine's hot path.
-        self._tick_functions: dict[str, tuple[TickFunction, tuple[str, ...]]] = {}
+        self._tick_functions: dict[str, tuple[_TickFunction, tuple[str, ...]]] = {}
         super().__init__(
             "task type",
             "task_type",
             is_task_handler,
             "a handler (expected a function tick(task_ctx) or a BaseTaskHandler subclass)",
             TaskTypeError,
-            ENTRY_POINT_GROUP,
+            _ENTRY_POINT_GROUP,
             items=BUILTIN_TASK_TYPES,
             allow_imports=allow_imports,
         )
@@ -292,7 +305,19 @@ class TaskTypeRegistry(Registry[TaskHandler]):
         self._tick_functions.pop(name, None)
         return registered
 
-    def resolve_tick(self, name: str) -> tuple[TickFunction, tuple[str, ...]]:
+    def lookup(self, name: str, allow_imports: Iterable[str] | None = None) -> TaskHandler | None:
+        """Return the handler ``name`` resolves to, or None (see :meth:`Registry.lookup`).
+
+        MissionControl 0.x's names of the built-in task types
+        (``mc.tasks.print``, see :data:`mc.flows.compat.LEGACY_TASK_TYPES`)
+        resolve to today's names, unless registered themselves: nothing is
+        imported for them.
+        """
+        if isinstance(name, str) and name in LEGACY_TASK_TYPES and name not in self:
+            name = LEGACY_TASK_TYPES[name]
+        return super().lookup(name, allow_imports)
+
+    def resolve_tick(self, name: str) -> tuple[_TickFunction, tuple[str, ...]]:
         """Return the function that ticks a task of type ``name`` given its
         task_ctx, and the handler's ``raw_params`` (params not to interpolate).
 
@@ -303,7 +328,7 @@ class TaskTypeRegistry(Registry[TaskHandler]):
             return found
         handler = self.resolve(name)
         # A class handler ticks through tick_task; a function handler is the tick.
-        tick = cast(TickFunction, getattr(handler, "tick_task", None) or handler)
+        tick = cast(_TickFunction, getattr(handler, "tick_task", None) or handler)
         raw = tuple(getattr(handler, "raw_params", ()))
         self._tick_functions[name] = (tick, raw)
         return tick, raw
@@ -312,8 +337,7 @@ class TaskTypeRegistry(Registry[TaskHandler]):
 def module_allowed(module_name: str, allow_imports: Iterable[str]) -> bool:
     """Return True if ``module_name`` is one of ``allow_imports`` or lies under one."""
     return any(
-        module_name == prefix or module_name.startswith(prefix + ".")
-        for prefix in allow_imports
+        module_name == prefix or module_name.startswith(prefix + ".") for prefix in allow_imports
     )
 
 
@@ -367,9 +391,7 @@ def import_allowed(
             # Walking into a module the allowed one imported (os, sys, ...)
             # would reach code outside the allowed prefixes.
             if isinstance(obj, types.ModuleType):
-                raise error_class(
-                    f"{what} {path!r}: {part!r} is a module; name {expected} instead"
-                )
+                raise error_class(f"{what} {path!r}: {part!r} is a module; name {expected} instead")
     except (ImportError, AttributeError) as error:
         raise error_class(f"{what} {path!r} could not be imported: {error}") from error
     if not check(obj):

@@ -39,7 +39,35 @@ from importlib import resources
 from typing import Any
 
 from mc.errors import FlowSpecError
+from mc.flows.compat import NO_INTERPOLATE_KEY, interpolate_setting
 from mc.flows.statuses import PENDING
+
+__all__ = [
+    "normalize_cache_policy",
+    "ROOT_TASK_KEY",
+    "FORMAT_VERSION",
+    "FLOW_SPEC_KEYS",
+    "FLOW_CFG_KEYS",
+    "TASK_SPEC_KEYS",
+    "LEGACY_TASK_SPEC_KEYS",
+    "TRIGGER_RULES",
+    "DEFAULT_TRIGGER_RULE",
+    "TASK_SPEC_FIELDS",
+    "MAX_DURATION_S",
+    "TASK_KEY_PATTERN",
+    "flow_spec_json_schema",
+    "normalize_flow_spec",
+    "normalize_task_spec",
+    "normalize_task_policies",
+    "new_task_dict",
+    "check_task_key",
+    "generate_task_key",
+    "suggest",
+    "normalize_cfg",
+    "check_acyclic",
+    "list_keys",
+    "text_problem",
+]
 
 ROOT_TASK_KEY = "ROOT"
 FORMAT_VERSION = 1
@@ -59,13 +87,27 @@ TASK_SPEC_KEYS = (
     "retry_delay_s",
     "retry_backoff",
     "timeout_s",
+    "interpolate",
+    "cache",
 )
+# Accepted in a task spec, but not listed in messages: MissionControl 0.x's
+# spelling of 'interpolate: false' (see mc.flows.compat).
+LEGACY_TASK_SPEC_KEYS = (NO_INTERPOLATE_KEY,)
 # When a task may start, given how its precursors finished (see
 # mc.flows.flow.trigger_verdict). The first is the default.
 TRIGGER_RULES = ("all_success", "all_done", "one_success", "one_failed", "none_failed")
 DEFAULT_TRIGGER_RULE = TRIGGER_RULES[0]
 # Per-task policies: stored in the task dict only when the spec sets them.
-TASK_POLICY_FIELDS = ("trigger_rule", "retries", "retry_delay_s", "retry_backoff", "timeout_s")
+_TASK_POLICY_FIELDS = (
+    "trigger_rule",
+    "retries",
+    "retry_delay_s",
+    "retry_backoff",
+    "timeout_s",
+    "cache",
+)
+# The fields of a task's ``cache`` policy (see normalize_cache_policy).
+_CACHE_POLICY_KEYS = ("key", "expire_s", "cache_version", "copy_job_dir")
 # The fields of a task dict that come from its spec. A retry rebuilds the task
 # from these; everything else (handler state, errors) belongs to one attempt.
 TASK_SPEC_FIELDS = (
@@ -74,10 +116,19 @@ TASK_SPEC_FIELDS = (
     "task_type",
     "task_params",
     "precursors",
-    *TASK_POLICY_FIELDS,
+    *_TASK_POLICY_FIELDS,
+    "interpolate",
     "initial_data",
 )
-DEFAULT_CFG = {"fail_fast": True}
+_DEFAULT_CFG = {"fail_fast": True}
+
+# Bounds of the numeric policies. A spec is untrusted: without them a
+# retry_backoff of 1e200 overflows the retry delay, and a retries of 10**9
+# keeps a failing task busy forever. 30 days is longer than any batch
+# system lets a job wait or run.
+_MAX_RETRIES = 1000
+_MAX_RETRY_BACKOFF = 100
+MAX_DURATION_S = 30 * 24 * 3600
 
 # ASCII identifiers only, so that the JSON Schema can state the same rule.
 # The pattern is written for JSON Schema (ECMA-262), where '$' ends the
@@ -85,6 +136,14 @@ DEFAULT_CFG = {"fail_fast": True}
 # uses fullmatch.
 TASK_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _TASK_KEY_RE = re.compile(TASK_KEY_PATTERN)
+# A path of a cache key: into the task's params, dot-separated names or indexes.
+_CACHE_KEY_PATH_PATTERN = r"^task_params(\.[A-Za-z0-9_-]+)*$"
+
+# The longest integer a spec may hold, in decimal digits: Python's default
+# limit for turning an int into text (sys.get_int_max_str_digits), past which
+# json.dumps raises.
+_MAX_INT_DIGITS = 4300
+_INT_LIMIT = 10**_MAX_INT_DIGITS
 
 # Messages about unknown task keys list at most this many known keys.
 _MAX_KEYS_LISTED = 10
@@ -111,6 +170,8 @@ def normalize_flow_spec(spec: Any) -> dict[str, Any]:
         key = str(uuid.uuid4())
     elif not isinstance(key, str) or not key:
         raise FlowSpecError("key", f"expected a non-empty string, got {_describe(key)}")
+    else:
+        _check_text(key, "key")
     cfg = normalize_cfg(spec.get("cfg"))
     data = _json_dict_copy(_get(spec, "data", {}), "data")
     task_specs = _get(spec, "tasks", [])
@@ -142,7 +203,7 @@ def normalize_task_spec(task_spec: Any, path: str) -> dict[str, Any]:
     tasks are checked by the caller, who knows the other tasks.
     """
     _expect_mapping(task_spec, path)
-    _check_known_keys(task_spec, TASK_SPEC_KEYS, path)
+    _check_known_keys(task_spec, TASK_SPEC_KEYS, path, LEGACY_TASK_SPEC_KEYS)
     task_type = task_spec.get("task_type")
     if task_type is None:
         raise FlowSpecError(path, "missing required key 'task_type'")
@@ -150,6 +211,7 @@ def normalize_task_spec(task_spec: Any, path: str) -> dict[str, Any]:
         raise FlowSpecError(
             f"{path}.task_type", f"expected a non-empty string, got {_describe(task_type)}"
         )
+    _check_text(task_type, f"{path}.task_type")
     key = task_spec.get("key")
     if key is not None:
         check_task_key(key, f"{path}.key")
@@ -164,6 +226,7 @@ def normalize_task_spec(task_spec: Any, path: str) -> dict[str, Any]:
         "precursors": _key_list(task_spec, "precursors", path),
         "successors": _key_list(task_spec, "successors", path),
         "policies": normalize_task_policies(task_spec, path),
+        "interpolate": interpolate_setting(task_spec, path),
         "_path": path,
     }
 
@@ -186,15 +249,20 @@ def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str
     if isinstance(retries, float) and retries.is_integer():
         retries = int(retries)  # as JSON Schema's "integer" allows 2.0
     if retries is not None:
-        if type(retries) is bool or not isinstance(retries, int) or retries < 0:
+        if (
+            type(retries) is bool
+            or not isinstance(retries, int)
+            or not 0 <= retries <= _MAX_RETRIES
+        ):
             raise FlowSpecError(
-                f"{path}.retries", f"expected a whole number >= 0, got {_describe(retries)}"
+                f"{path}.retries",
+                f"expected a whole number from 0 to {_MAX_RETRIES}, got {_describe(retries)}",
             )
         policies["retries"] = int(retries)
-    for name, low, strict, what in (
-        ("retry_delay_s", 0, False, "a number of seconds"),
-        ("retry_backoff", 1, False, "a multiplier"),
-        ("timeout_s", 0, True, "a number of seconds"),
+    for name, low, strict, high, what in (
+        ("retry_delay_s", 0, False, MAX_DURATION_S, "a number of seconds"),
+        ("retry_backoff", 1, False, _MAX_RETRY_BACKOFF, "a multiplier"),
+        ("timeout_s", 0, True, MAX_DURATION_S, "a number of seconds"),
     ):
         value = task_spec.get(name)
         if value is None:
@@ -202,19 +270,88 @@ def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str
         ok = (
             type(value) is not bool
             and isinstance(value, (int, float))
+            and value <= high  # first: a huge int overflows math.isfinite
             and math.isfinite(value)
             and (value > low if strict else value >= low)
         )
         if not ok:
             bound = f"> {low}" if strict else f">= {low}"
-            raise FlowSpecError(f"{path}.{name}", f"expected {what} {bound}, got {_describe(value)}")
+            raise FlowSpecError(
+                f"{path}.{name}", f"expected {what} {bound} and <= {high:g}, got {_describe(value)}"
+            )
         policies[name] = value if type(value) in (int, float) else float(value)
+    cache = normalize_cache_policy(task_spec.get("cache"), f"{path}.cache")
+    if cache is not None:
+        policies["cache"] = cache
     return policies
 
 
-def new_task_dict(
-    key: str, task_spec: Mapping[str, Any], precursors: list[str]
-) -> dict[str, Any]:
+def normalize_cache_policy(cache: Any, path: str) -> dict[str, Any] | None:
+    """Check a task's ``cache`` policy; return it as a dict, or None when caching is off.
+
+    ``true`` means ``{'key': 'auto'}``; ``false`` and null mean off. A dict
+    may have ``key`` (``'auto'``, the default, or a non-empty list of dot
+    paths starting with ``task_params``), ``expire_s`` (seconds > 0),
+    ``cache_version`` (a string or a whole number) and ``copy_job_dir``
+    (true or false). See the docs' "Caching and provenance".
+    """
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return {"key": "auto"}
+    _expect_mapping(cache, path)
+    _check_known_keys(cache, _CACHE_POLICY_KEYS, path)
+    policy: dict[str, Any] = {"key": "auto"}
+    key = cache.get("key")
+    if isinstance(key, (list, tuple)):
+        if not key:
+            raise FlowSpecError(f"{path}.key", "expected 'auto' or a non-empty list of dot paths")
+        for i, item in enumerate(key):
+            if not isinstance(item, str) or not re.fullmatch(_CACHE_KEY_PATH_PATTERN, item):
+                raise FlowSpecError(
+                    f"{path}.key[{i}]",
+                    "expected a dot path into the task's params, such as "
+                    f"'task_params.job_params.x', got {_describe(item)}",
+                )
+        policy["key"] = list(key)
+    elif key is not None and key != "auto":
+        raise FlowSpecError(
+            f"{path}.key", f"expected 'auto' or a list of dot paths, got {_describe(key)}"
+        )
+    expire_s = cache.get("expire_s")
+    if expire_s is not None:
+        if (
+            type(expire_s) is bool
+            or not isinstance(expire_s, (int, float))
+            or not math.isfinite(expire_s)
+            or expire_s <= 0
+        ):
+            raise FlowSpecError(
+                f"{path}.expire_s", f"expected a number of seconds > 0, got {_describe(expire_s)}"
+            )
+        policy["expire_s"] = expire_s if type(expire_s) in (int, float) else float(expire_s)
+    version = cache.get("cache_version")
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)  # as JSON Schema's "integer" allows 2.0
+    if version is not None:
+        if type(version) is bool or not isinstance(version, (str, int)):
+            raise FlowSpecError(
+                f"{path}.cache_version",
+                f"expected a string or a whole number, got {_describe(version)}",
+            )
+        policy["cache_version"] = str(version) if isinstance(version, str) else int(version)
+    copy_job_dir = cache.get("copy_job_dir")
+    if copy_job_dir is not None:
+        if not isinstance(copy_job_dir, bool):
+            raise FlowSpecError(
+                f"{path}.copy_job_dir", f"expected true or false, got {_describe(copy_job_dir)}"
+            )
+        if copy_job_dir:
+            policy["copy_job_dir"] = True
+    return policy
+
+
+def new_task_dict(key: str, task_spec: Mapping[str, Any], precursors: list[str]) -> dict[str, Any]:
     """Return the PENDING task dict for a normalized task spec.
 
     A task whose spec has data keeps a copy of it in ``initial_data``, so
@@ -230,6 +367,9 @@ def new_task_dict(
         "status": PENDING,
     }
     task.update(task_spec["policies"])
+    if task_spec.get("interpolate") is False:
+        # Stored only when off: the engine then leaves its params as written.
+        task["interpolate"] = False
     if task_spec["data"]:
         task["initial_data"] = json.loads(json.dumps(task_spec["data"]))
     return task
@@ -268,7 +408,7 @@ def suggest(name: str, known: Any) -> str:
 
 def normalize_cfg(cfg: Any) -> dict[str, Any]:
     """Check a flow's ``cfg`` and return it complete, defaults filled in."""
-    result = dict(DEFAULT_CFG)
+    result = dict(_DEFAULT_CFG)
     if cfg is None:
         return result
     _expect_mapping(cfg, "cfg")
@@ -419,9 +559,38 @@ def _key_list(spec: Mapping[str, Any], field: str, path: str) -> list[str] | Non
 
 def _optional_str(spec: Mapping[str, Any], field: str, path: str) -> str | None:
     value = spec.get(field)
-    if value is not None and not isinstance(value, str):
-        raise FlowSpecError(path, f"expected a string, got {_describe(value)}")
+    if value is not None:
+        if not isinstance(value, str):
+            raise FlowSpecError(path, f"expected a string, got {_describe(value)}")
+        _check_text(value, path)
     return value
+
+
+def text_problem(text: str) -> str | None:
+    """Say why ``text`` cannot be stored and shown safely, or return None.
+
+    A NUL character (PostgreSQL text refuses it, C tools cut strings at it)
+    and a lone surrogate (``'\\ud800'``: no UTF-8 encoding exists for it)
+    are refused. The common case, ASCII without NUL, costs two C scans.
+    """
+    if "\x00" in text:
+        return "contains a NUL character (\\x00), which cannot be stored"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return (
+                f"contains a lone surrogate ({text[error.start]!r}), which is not "
+                "valid Unicode text and cannot be stored"
+            )
+    return None
+
+
+def _check_text(text: str, path: str) -> None:
+    """Raise FlowSpecError at ``path`` if :func:`text_problem` finds one in ``text``."""
+    problem = text_problem(text)
+    if problem is not None:
+        raise FlowSpecError(path, problem)
 
 
 def _expect_mapping(value: Any, path: str) -> None:
@@ -429,11 +598,13 @@ def _expect_mapping(value: Any, path: str) -> None:
         raise FlowSpecError(path, f"expected a dict, got {_describe(value)}")
 
 
-def _check_known_keys(spec: Mapping[str, Any], known: tuple[str, ...], path: str) -> None:
+def _check_known_keys(
+    spec: Mapping[str, Any], known: tuple[str, ...], path: str, also: tuple[str, ...] = ()
+) -> None:
     for name in spec:
         if not isinstance(name, str):
             raise FlowSpecError(path or "flow spec", f"keys must be strings, got {_describe(name)}")
-        if name not in known:
+        if name not in known and name not in also:
             where = _field_path(path, name)
             raise FlowSpecError(
                 where, f"unknown key (expected one of: {', '.join(known)}){suggest(name, known)}"
@@ -482,8 +653,20 @@ def _json_copy(value: Any, containers: set[int]) -> Any:
     ``value``, to refuse one that contains itself (which JSON cannot store).
     """
     kind = type(value)
-    if value is None or kind is str or kind is bool or kind is int:
+    if kind is str:
+        if "\x00" in value or not value.isascii():
+            problem = text_problem(value)
+            if problem is not None:
+                raise _BadJSONValue(problem)
         return value
+    if value is None or kind is bool:
+        return value
+    if kind is int:
+        if -_INT_LIMIT < value < _INT_LIMIT:
+            return value
+        raise _BadJSONValue(
+            f"expected a number of at most {_MAX_INT_DIGITS} digits, got {_describe(value)}"
+        )
     if isinstance(value, float):
         if not math.isfinite(value):
             raise _BadJSONValue(
@@ -492,10 +675,8 @@ def _json_copy(value: Any, containers: set[int]) -> Any:
         return float(value)
     # Subclasses (an IntEnum, a str subclass) become the plain type that a
     # JSON round trip would give back, so a stored flow equals the live one.
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, int):
-        return int(value)
+    if isinstance(value, (str, int)):
+        return _json_copy(str(value) if isinstance(value, str) else int(value), containers)
     if not isinstance(value, (Mapping, list, tuple)):
         raise _BadJSONValue(
             "expected a JSON value (dict, list, string, number, true/false or null), "
@@ -510,6 +691,10 @@ def _json_copy(value: Any, containers: set[int]) -> Any:
         for name, item in value.items():
             if not isinstance(name, str):
                 raise _BadJSONValue(f"dict keys must be strings, got {_describe(name)}")
+            if "\x00" in name or not name.isascii():
+                problem = text_problem(name)
+                if problem is not None:
+                    raise _BadJSONValue(f"a key {problem}")
             try:
                 copy[name] = _json_copy(item, containers)
             except _BadJSONValue as error:
@@ -528,6 +713,8 @@ def _json_copy(value: Any, containers: set[int]) -> Any:
 
 
 def _describe(value: Any) -> str:
+    if type(value) is int and not -_INT_LIMIT < value < _INT_LIMIT:
+        return f"int of about {int(value.bit_length() * 0.30103) + 1} digits"
     try:
         text = repr(value)
     except Exception:  # a broken __repr__ must not hide the real problem

@@ -6,6 +6,8 @@ are also available as constants, for code that prefers a typo to fail loudly.
 
 from __future__ import annotations
 
+__all__ = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "SKIPPED", "TaskStatus", "FlowStatus"]
+
 PENDING = "PENDING"
 RUNNING = "RUNNING"
 COMPLETED = "COMPLETED"

@@ -9,8 +9,11 @@ A handler is either
   on every later one.
 
 Either way a task stays RUNNING until its handler sets ``task['status']`` to
-'COMPLETED' or 'FAILED'. That is how a task waits for outside work: each tick
-it looks, and it finishes only when the work has. A handler keeps whatever it
+'COMPLETED' or 'FAILED' (or, for a task whose dict holds an unfinished
+``proxied_task``, until that task finishes: see
+:meth:`~mc.flows.flow_engine.FlowEngine.tick_flow`). That is how a task
+waits for outside work: each tick it looks, and it finishes only when the
+work has. A handler keeps whatever it
 must remember between ticks in ``task['data']``, because between ticks the
 task may be stored and loaded in another process.
 """
@@ -36,7 +39,6 @@ __all__ = [
 ]
 
 
-
 class BaseTaskHandler:
     """Base class for task handlers that work over several ticks.
 
@@ -46,6 +48,10 @@ class BaseTaskHandler:
 
     ``self.task_ctx`` is the task context (with ``'task'``, and inside a flow
     ``'flow'`` and ``'flow_engine'``); ``self.task`` is the task dict.
+
+    Before the first tick, :meth:`validate_task_ctx` and then
+    :meth:`validate_task_params` are called; an error either raises fails
+    the task, with a message that names the hook and the error.
     """
 
     def __init__(self, task_ctx: TaskCtx) -> None:
@@ -69,15 +75,48 @@ class BaseTaskHandler:
         task["num_ticks"] = previous_ticks + 1
         handler = cls(task_ctx)
         if previous_ticks == 0:
+            problem = handler._validate()
+            if problem is not None:
+                task["status"] = FAILED
+                task["error"] = problem
+                return
             handler.initial_tick()
         else:
             handler.intermediate_tick()
 
+    def _validate(self) -> str | None:
+        """Run the validation hooks; return the task's error if one refused."""
+        for hook in (self.validate_task_ctx, self.validate_task_params):
+            try:
+                hook()
+            except Exception as error:  # noqa: BLE001 - any error of a hook fails the task
+                # One line, so the flow's list of errors shows all of it.
+                detail = " ".join(str(error).split()) or "(no message)"
+                return (
+                    f"task {self.task.get('key')!r}: {hook.__name__} failed: "
+                    f"{type(error).__name__}: {detail}"
+                )
+        return None
+
+    def validate_task_ctx(self) -> None:
+        """Check ``self.task_ctx`` before the first tick; raise to fail the task.
+
+        The default accepts any context. A subclass that needs something in
+        the context (an executor, a store) checks for it here, so that the
+        task fails at once with a clear message.
+        """
+
+    def validate_task_params(self) -> None:
+        """Check ``self.task['task_params']`` (interpolated) before the first tick.
+
+        Raise to fail the task.
+
+        The default accepts any params.
+        """
+
     def initial_tick(self) -> None:
         """Do the work of the task's first tick. Subclasses override this."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement initial_tick()"
-        )
+        raise NotImplementedError(f"{type(self).__name__} must implement initial_tick()")
 
     def intermediate_tick(self) -> None:
         """Do the work of every later tick.
@@ -104,7 +143,14 @@ class BaseProxyingTaskHandler(BaseTaskHandler):
     own ``attempts``, which retries count); a failed proxied task
     fails the proxy with its error. Cancelling the proxy cancels the proxied
     task. ``switch`` and ``spread`` are proxying tasks.
+
+    Because such a handler ticks its proxied task itself, it sets
+    ``ticks_own_proxied_task``, and the engine's own proxying (for any
+    handler that leaves an unfinished ``proxied_task`` in its task, see
+    :meth:`~mc.flows.flow_engine.FlowEngine.tick_flow`) leaves it alone.
     """
+
+    ticks_own_proxied_task = True
 
     def initial_tick(self) -> None:
         """Build the proxied task, then tick it."""
@@ -178,7 +224,6 @@ def new_proxied_task(task_spec: Any) -> dict[str, Any]:
         )
     key = normalized["key"] or "proxied"
     return flow_spec.new_task_dict(key, normalized, [flow_spec.ROOT_TASK_KEY])
-
 
 
 def is_task_handler(handler: Any) -> bool:

@@ -39,13 +39,15 @@ from mc.errors import FlowSpecError
 from mc.flows.spec import ROOT_TASK_KEY
 from mc.flows.statuses import FAILED, PENDING, RUNNING, SKIPPED
 
+__all__ = ["PATH_SEPARATOR", "TaskNode", "FlowTree", "build_flow_tree"]
+
 #: Separates the keys of a task path (``sweep/evaluate_3``).
 PATH_SEPARATOR = "/"
 
 # Subflows nest deeper than this only by accident (or malice): stop there.
 _MAX_DEPTH = 64
 
-LoadStoredFlow = Callable[[str], "Mapping[str, Any] | None"]
+_LoadStoredFlow = Callable[[str], "Mapping[str, Any] | None"]
 
 
 @dataclasses.dataclass
@@ -59,7 +61,9 @@ class TaskNode:
     ``duration_s`` is set once the task has finished; ``attempts`` counts
     the attempts started (0 for a task that never started). ``error`` is the
     last line of the task's error or, for a task waiting to retry
-    (``retry_at``), of its last failed attempt.
+    (``retry_at``), of its last failed attempt. ``cached_from`` names the
+    flow and task (``FLOW/TASK``) whose cached result the task took, and
+    ``cache_waiting_for`` the task computing its cache key while it waits.
     """
 
     path: str
@@ -78,6 +82,8 @@ class TaskNode:
     job_dir: str | None = None
     job_status: str | None = None
     error: str | None = None
+    cached_from: str | None = None
+    cache_waiting_for: str | None = None
     precursors: list[str] = dataclasses.field(default_factory=list)
     subflow_key: str | None = None
     subflow_label: str | None = None
@@ -128,7 +134,7 @@ class FlowTree:
 
 
 def build_flow_tree(
-    flow_dict: Mapping[str, Any], load_stored_flow: LoadStoredFlow | None = None
+    flow_dict: Mapping[str, Any], load_stored_flow: _LoadStoredFlow | None = None
 ) -> FlowTree:
     """Return the :class:`FlowTree` of a flow dict.
 
@@ -157,7 +163,7 @@ def build_flow_tree(
 
 
 class _Builder:
-    def __init__(self, load_stored_flow: LoadStoredFlow | None) -> None:
+    def __init__(self, load_stored_flow: _LoadStoredFlow | None) -> None:
         self.load_stored_flow = load_stored_flow
         self.loaded: set[str] = set()
 
@@ -174,7 +180,10 @@ class _Builder:
     def task_node(self, task: Mapping[str, Any], path: str, kind: str, depth: int) -> TaskNode:
         data = _mapping(task.get("data"))
         params = _mapping(task.get("task_params"))
-        handle = _mapping(data.get("handle"))
+        # The handle of a job or call lives where only its handler writes it.
+        handle = _mapping(_mapping(task.get("job")).get("handle")) or _mapping(
+            _mapping(task.get("call")).get("handle")
+        )
         started, finished = _time(task.get("started_at")), _time(task.get("finished_at"))
         node = TaskNode(
             path=path,
@@ -193,9 +202,9 @@ class _Builder:
             job_dir=_text_or_none(data.get("job_dir")) or _text_or_none(handle.get("job_dir")),
             job_status=_text_or_none(data.get("job_status")),
             error=_last_error_line(task),
-            precursors=[
-                str(pre) for pre in task.get("precursors") or [] if pre != ROOT_TASK_KEY
-            ],
+            cached_from=_cached_from(task.get("cached_from")),
+            cache_waiting_for=_text_or_none(task.get("cache_waiting_for")),
+            precursors=[str(pre) for pre in task.get("precursors") or [] if pre != ROOT_TASK_KEY],
         )
         if depth >= _MAX_DEPTH:
             return node
@@ -264,7 +273,9 @@ def _count_attempts(task: Mapping[str, Any]) -> int:
     failed = task.get("attempts")
     count = len(failed) if isinstance(failed, list) else 0
     status = task.get("status")
-    if status == RUNNING or (status not in (PENDING, SKIPPED, FAILED) and task.get("started_at") is not None):
+    if status == RUNNING or (
+        status not in (PENDING, SKIPPED, FAILED) and task.get("started_at") is not None
+    ):
         return count + 1
     if status == FAILED:
         return max(count, 1)
@@ -281,6 +292,12 @@ def _last_error_line(task: Mapping[str, Any]) -> str | None:
         return None
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     return lines[-1] if lines else None
+
+
+def _cached_from(value: Any) -> str | None:
+    if not isinstance(value, Mapping):
+        return None
+    return f"{value.get('flow')}/{value.get('task')}"
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -26,6 +26,8 @@ from typing import Any
 from mc.errors import JobConfigError, JobError
 from mc.jobs.constants import CONFIG_ENV_FILE
 
+__all__ = ["check_config_spec", "resolve_config", "write_config_env"]
+
 _SETTING_FIELDS = {"required", "env_var", "default", "description"}
 _ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -39,13 +41,14 @@ def check_config_spec(config_spec: Any, where: str = "config_spec") -> dict[str,
     if config_spec is None:
         return {}
     if not isinstance(config_spec, Mapping):
-        raise JobError(f"{where}: expected a mapping of setting names, got {type(config_spec).__name__}")
+        raise JobError(
+            f"{where}: expected a mapping of setting names, got {type(config_spec).__name__}"
+        )
     checked: dict[str, dict[str, Any]] = {}
-    for name, setting in config_spec.items():
+    for name, given in config_spec.items():
         if not isinstance(name, str) or not _ENV_VAR_RE.fullmatch(name):
             raise JobError(f"{where}: setting name {name!r} must be an identifier")
-        if setting is None:
-            setting = {}
+        setting = {} if given is None else given
         if not isinstance(setting, Mapping):
             raise JobError(f"{where}.{name}: expected a mapping, got {type(setting).__name__}")
         unknown = set(setting) - _SETTING_FIELDS
@@ -56,8 +59,14 @@ def check_config_spec(config_spec: Any, where: str = "config_spec") -> dict[str,
             )
         env_var = setting.get("env_var", name.upper())
         if not isinstance(env_var, str) or not _ENV_VAR_RE.fullmatch(env_var):
-            raise JobError(f"{where}.{name}.env_var: {env_var!r} is not an environment variable name")
-        checked[name] = {**setting, "required": bool(setting.get("required", False)), "env_var": env_var}
+            raise JobError(
+                f"{where}.{name}.env_var: {env_var!r} is not an environment variable name"
+            )
+        checked[name] = {
+            **setting,
+            "required": bool(setting.get("required", False)),
+            "env_var": env_var,
+        }
     return checked
 
 
@@ -100,7 +109,7 @@ def resolve_config(
     return values
 
 
-def write_config_env(job_dir: str | Path, values: Mapping[str, str]) -> Path:
+def write_config_env(job_dir: str | os.PathLike[str], values: Mapping[str, str]) -> Path:
     """Write ``values`` as ``export`` lines to the job dir's ``config.env``; return its path."""
     path = Path(job_dir) / CONFIG_ENV_FILE
     lines = ["# Settings from the job's config spec, written by its executor at submit."]

@@ -10,9 +10,40 @@ A job dir looks like this (the names are the constants below)::
         stdout.txt        the entrypoint command's standard output
         stderr.txt        its standard error
         exit_status       its exit status, written when it ends
+        job.lock          held (flock) while a run of the job dir is under way;
+                          one line per run that took it
+        submission.json   the executor and token of the submission that owns it
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "JOB_META_FILE",
+    "ENTRYPOINT_FILE",
+    "CONFIG_ENV_FILE",
+    "WORK_DIR_NAME",
+    "STDOUT_FILE",
+    "STDERR_FILE",
+    "EXIT_STATUS_FILE",
+    "LOCK_FILE",
+    "SUBMISSION_FILE",
+    "ALREADY_RUNNING_EXIT_STATUS",
+    "LOCK_ATTEMPTS",
+    "JOB_QUEUED",
+    "JOB_RUNNING",
+    "JOB_COMPLETED",
+    "JOB_FAILED",
+    "JOB_LOST",
+    "JOB_STATUSES",
+    "RESOURCE_NAMES",
+    "DEFAULT_JOB_EXECUTOR",
+    "DEFAULT_CALL_EXECUTOR",
+    "JOBS_ROOT_ENV_VAR",
+    "DEFAULT_JOBS_ROOT",
+    "STDERR_TAIL_LINES",
+    "MAX_SUBMISSIONS",
+    "MAX_POLL_ERRORS",
+]
 
 JOB_META_FILE = "job.json"
 ENTRYPOINT_FILE = "entrypoint.sh"
@@ -21,16 +52,28 @@ WORK_DIR_NAME = "work_dir"
 STDOUT_FILE = "stdout.txt"
 STDERR_FILE = "stderr.txt"
 EXIT_STATUS_FILE = "exit_status"
+LOCK_FILE = "job.lock"
+SUBMISSION_FILE = "submission.json"
 
-# What an executor's poll() reports.
-QUEUED = "QUEUED"
-RUNNING = "RUNNING"
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
+# What entrypoint.sh exits with, without touching the job dir, when another
+# run of the same job dir holds its lock (EX_TEMPFAIL). The job's own
+# command may exit 75 too; only a refused start leaves no exit_status file.
+ALREADY_RUNNING_EXIT_STATUS = 75
+# How many times (0.05 s apart) a starting run tries for the lock while only
+# a poll's shared lock is in the way; a run's exclusive lock stops it at once.
+LOCK_ATTEMPTS = 40
+
+# What an executor's poll() reports: a job's state, named JOB_* so that it
+# is never mistaken for a task's status (mc.flows.statuses), even where the
+# two share a string.
+JOB_QUEUED = "QUEUED"
+JOB_RUNNING = "RUNNING"
+JOB_COMPLETED = "COMPLETED"
+JOB_FAILED = "FAILED"
 # The executor knows nothing of the handle, and the work never started (or
 # its result is gone): submitting it again is safe.
-LOST = "LOST"
-JOB_STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED, LOST)
+JOB_LOST = "LOST"
+JOB_STATUSES = (JOB_QUEUED, JOB_RUNNING, JOB_COMPLETED, JOB_FAILED, JOB_LOST)
 
 # Resources a job module (or a job task) may ask for; executors translate them.
 RESOURCE_NAMES = ("cores", "memory_mb", "walltime_s", "partition", "account", "extra_directives")

@@ -11,20 +11,29 @@ runs a job dir by hand, and every executor runs it just so.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import re
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mc.errors import JobError, JobTypeError
+from mc.flows.cache import RUNTIME, import_path, module_source_sha256
 from mc.jobs.config_spec import check_config_spec
 from mc.jobs.constants import (
+    ALREADY_RUNNING_EXIT_STATUS,
     CONFIG_ENV_FILE,
     ENTRYPOINT_FILE,
     EXIT_STATUS_FILE,
+    JOB_COMPLETED,
+    JOB_FAILED,
     JOB_META_FILE,
+    LOCK_ATTEMPTS,
+    LOCK_FILE,
     RESOURCE_NAMES,
     STDERR_FILE,
     STDERR_TAIL_LINES,
@@ -33,6 +42,25 @@ from mc.jobs.constants import (
 )
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 
+__all__ = [
+    "NEVER_FROM_A_JOB",
+    "check_directive",
+    "check_resources",
+    "build_job_dir",
+    "read_job_meta",
+    "read_exit_status",
+    "outcome_of_exit_status",
+    "stderr_tail",
+    "NOT_STARTED",
+    "RUN_UNDER_WAY",
+    "RUN_OVER",
+    "run_state",
+    "job_module_identity",
+    "record_job_provenance",
+]
+
+_logger = logging.getLogger(__name__)
+
 _JOB_FIELDS = {"key", "job_type", "job_params"}
 
 _ENTRYPOINT_TEMPLATE = """\
@@ -40,6 +68,31 @@ _ENTRYPOINT_TEMPLATE = """\
 # Job {key} ({job_type}), built by MissionControl.
 # Run it by hand with: bash entrypoint.sh
 job_dir="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+# At most one run of this job dir at a time: a run holds an exclusive flock on
+# {lock} (fd 9, inherited by the job's processes) until it ends. Another start
+# meanwhile exits {already_running} at once and leaves the job dir untouched.
+exec 9>>"$job_dir/{lock}" || exit {already_running}
+if command -v flock >/dev/null 2>&1; then
+    lock_ex() {{ flock -n -x 9; }}; lock_sh() {{ flock -n -s 9; }}; unlock() {{ flock -u 9; }}
+else
+    flock_fd9() {{
+        python3 -c 'import fcntl, sys; fcntl.flock(9, int(sys.argv[1]))' "$1" 2>/dev/null
+    }}
+    lock_ex() {{ flock_fd9 6; }}; lock_sh() {{ flock_fd9 5; }}; unlock() {{ flock_fd9 8; }}
+fi
+# A poll may hold a shared lock for an instant: then wait and try again. A
+# run holds it exclusively: then this start gives up at once.
+attempt=0
+until lock_ex; do
+    attempt=$((attempt + 1))
+    if [ "$attempt" -ge {lock_attempts} ] || ! lock_sh; then
+        echo "MissionControl: not started: another run of $job_dir holds {lock}" >&2
+        exit {already_running}
+    fi
+    unlock
+    sleep 0.05
+done
+echo "run started $(date +%s) on ${{HOSTNAME:-?}} by pid $$" >&9
 rm -f "$job_dir/{exit_status}"
 if [ -f "$job_dir/{config_env}" ]; then
     . "$job_dir/{config_env}"
@@ -50,15 +103,18 @@ cd "$job_dir/{work_dir}" || exit 1
 ) >"$job_dir/{stdout}" 2>"$job_dir/{stderr}"
 status=$?
 # Written last, and renamed into place: its presence means the job ended.
-echo "$status" >"$job_dir/{exit_status}.tmp" && mv "$job_dir/{exit_status}.tmp" "$job_dir/{exit_status}"
+echo "$status" >"$job_dir/{exit_status}.tmp" \
+    && mv "$job_dir/{exit_status}.tmp" "$job_dir/{exit_status}"
 exit "$status"
 """
 
 
-def check_job(job: Any) -> dict[str, Any]:
+def _check_job(job: Any) -> dict[str, Any]:
     """Return ``job`` as a complete job dict, or raise JobError saying what is wrong."""
     if not isinstance(job, Mapping):
-        raise JobError(f"job: expected a mapping with key, job_type, job_params, got {type(job).__name__}")
+        raise JobError(
+            f"job: expected a mapping with key, job_type, job_params, got {type(job).__name__}"
+        )
     unknown = set(job) - _JOB_FIELDS
     if unknown:
         raise JobError(f"job: unknown fields {sorted(unknown)} (expected {sorted(_JOB_FIELDS)})")
@@ -72,8 +128,67 @@ def check_job(job: Any) -> dict[str, Any]:
     if params is None:
         params = {}
     if not isinstance(params, Mapping):
-        raise JobError(f"job {key!r}: job_params: expected a mapping, got {type(params).__name__}", key)
+        raise JobError(
+            f"job {key!r}: job_params: expected a mapping, got {type(params).__name__}", key
+        )
     return {"key": key, "job_type": job_type, "job_params": dict(params)}
+
+
+# The largest resources a job may ask for: far above any real machine, low
+# enough that no arithmetic on them overflows (NaN and inf are refused too).
+_RESOURCE_LIMITS = {"cores": 1_000_000, "memory_mb": 1e12, "walltime_s": 10 * 365 * 86400}
+
+# A resource name (a partition, an account) and a directive's value: no shell
+# metacharacter, no '$', no backquote, no whitespace, no '/' (never a path).
+_NAME_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_OPTION_RE = re.compile(r"--[a-z][a-z0-9-]{0,63}")
+_DIRECTIVE_VALUE_RE = re.compile(r"[A-Za-z0-9_.:,+=@-]{1,256}")
+
+# sbatch options a job (a spec) may never set, whatever an executor allows:
+# they choose files, the environment, the script, or the identity (job name,
+# comment) by which the executor knows its jobs.
+NEVER_FROM_A_JOB = frozenset(
+    {
+        "--output",
+        "--error",
+        "--input",
+        "--chdir",
+        "--export",
+        "--export-file",
+        "--wrap",
+        "--uid",
+        "--gid",
+        "--get-user-env",
+        "--open-mode",
+        "--job-name",
+        "--comment",
+        "--parsable",
+        "--test-only",
+        "--propagate",
+    }
+)
+
+
+def check_directive(directive: Any, where: str) -> tuple[str, str | None]:
+    """Return ``(option, value)`` of a directive such as ``'--qos=long'``, or raise JobError.
+
+    A directive is a long option, alone or with ``=value``; the option is
+    not one of :data:`NEVER_FROM_A_JOB`; the value has no ``$``, backquote,
+    newline, ``;``, quote, space or ``/``.
+    """
+    option, sep, value = directive.partition("=") if isinstance(directive, str) else ("", "", "")
+    if not _OPTION_RE.fullmatch(option):
+        raise JobError(
+            f"{where}: {_short(directive)} is not a directive such as '--qos=long' (a long option)"
+        )
+    if option in NEVER_FROM_A_JOB:
+        raise JobError(f"{where}: {option} is never taken from a job; nothing was submitted")
+    if sep and not _DIRECTIVE_VALUE_RE.fullmatch(value):
+        raise JobError(
+            f"{where}: the value of {option}, {_short(value)}, may hold only letters, digits "
+            "and _ . : , + = @ - (no shell metacharacter, quote, space or '/')"
+        )
+    return option, value if sep else None
 
 
 def check_resources(resources: Any, where: str) -> dict[str, Any]:
@@ -84,24 +199,34 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
         raise JobError(f"{where}: expected a mapping, got {type(resources).__name__}")
     unknown = set(resources) - set(RESOURCE_NAMES)
     if unknown:
-        raise JobError(f"{where}: unknown resources {sorted(unknown)} (expected some of {list(RESOURCE_NAMES)})")
-    for name in ("cores", "memory_mb", "walltime_s"):
+        raise JobError(
+            f"{where}: unknown resources {sorted(unknown)} "
+            f"(expected some of {list(RESOURCE_NAMES)})"
+        )
+    for name, limit in _RESOURCE_LIMITS.items():
         value = resources.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-            raise JobError(f"{where}.{name}: expected a positive number, got {value!r}")
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= limit
+        ):
+            raise JobError(
+                f"{where}.{name}: expected a positive number up to {limit:g}, got {_short(value)}"
+            )
     for name in ("partition", "account"):
         value = resources.get(name)
-        if value is not None and not isinstance(value, str):
-            raise JobError(f"{where}.{name}: expected a string, got {value!r}")
+        if value is not None and (
+            not isinstance(value, str) or not _NAME_VALUE_RE.fullmatch(value)
+        ):
+            raise JobError(
+                f"{where}.{name}: expected a name of letters, digits, '_', '.' or '-', "
+                f"got {value!r}"
+            )
     extra = resources.get("extra_directives")
     if extra is not None and (
         not isinstance(extra, list) or not all(isinstance(item, str) for item in extra)
     ):
         raise JobError(f"{where}.extra_directives: expected a list of strings, got {extra!r}")
-    for item in extra or []:
-        # Each goes to sbatch as one argument: an option, never a script path.
-        if not item.startswith("-"):
-            raise JobError(f"{where}.extra_directives: {item!r} is not an option such as '--qos=long'")
+    for i, item in enumerate(extra or []):
+        check_directive(item, f"{where}.extra_directives[{i}]")
     return dict(resources)
 
 
@@ -118,28 +243,42 @@ def build_job_dir(
     :data:`~mc.jobs.job_modules.default_job_types`) and ``allow_imports``.
     Raises :class:`~mc.errors.JobError` (or JobTypeError) naming the job.
     """
-    job = check_job(job)
+    job = _check_job(job)
     registry = job_types if job_types is not None else default_job_types
     module = registry.resolve(job["job_type"], allow_imports)
     job_dir = Path(output_dir).absolute()
     if job_dir.exists() and (not job_dir.is_dir() or any(job_dir.iterdir())):
-        raise JobError(f"job {job['key']!r}: job dir {str(job_dir)!r} exists and is not empty", job["key"])
+        raise JobError(
+            f"job {job['key']!r}: job dir {str(job_dir)!r} exists and is not empty", job["key"]
+        )
     work_dir = job_dir / WORK_DIR_NAME
     work_dir.mkdir(parents=True)
     built = module.build_work_dir(job["job_params"], str(work_dir))
     where = f"job {job['key']!r}: {job['job_type']}.build_work_dir()"
     if not isinstance(built, Mapping):
-        raise JobTypeError(f"{where} returned {type(built).__name__}; expected a dict with 'entrypoint'", job["key"])
+        raise JobTypeError(
+            f"{where} returned {type(built).__name__}; expected a dict with 'entrypoint'",
+            job["key"],
+        )
     entrypoint = built.get("entrypoint")
     if not isinstance(entrypoint, str) or not entrypoint.strip():
-        raise JobTypeError(f"{where}: 'entrypoint' must be a non-empty shell command, got {entrypoint!r}", job["key"])
+        raise JobTypeError(
+            f"{where}: 'entrypoint' must be a non-empty shell command, got {entrypoint!r}",
+            job["key"],
+        )
     meta = {
         **job,
         "entrypoint": entrypoint,
         "config_spec": check_config_spec(built.get("config_spec"), f"{where}: config_spec"),
         "resources": check_resources(built.get("resources"), f"{where}: resources"),
+        "provenance": {
+            **RUNTIME,
+            **job_module_identity(job["job_type"], module),
+            "built_at": time.time(),
+            "params": job["job_params"],
+        },
     }
-    (job_dir / JOB_META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    _write_meta(job_dir, meta)
     script = job_dir / ENTRYPOINT_FILE
     script.write_text(
         _ENTRYPOINT_TEMPLATE.format(
@@ -151,20 +290,69 @@ def build_job_dir(
             stdout=STDOUT_FILE,
             stderr=STDERR_FILE,
             exit_status=EXIT_STATUS_FILE,
+            lock=LOCK_FILE,
+            lock_attempts=LOCK_ATTEMPTS,
+            already_running=ALREADY_RUNNING_EXIT_STATUS,
         ),
         encoding="utf-8",
     )
     script.chmod(0o755)
+    (job_dir / LOCK_FILE).touch()
     return str(job_dir)
+
+
+def job_module_identity(job_type: str, module: Any) -> dict[str, Any]:
+    """Return what identifies a job type's code: its name, version and module source hash.
+
+    The version is the module's ``JOB_TYPE_VERSION``, else its
+    ``__version__``, else None; the hash is the SHA-256 of the source file
+    of the module that defines the job module (see
+    :func:`mc.flows.cache.module_source_sha256`). A cached ``job`` task's
+    key includes all of these.
+    """
+    version = getattr(module, "JOB_TYPE_VERSION", None)
+    if version is None:
+        version = getattr(module, "__version__", None)
+    return {
+        "job_type": job_type,
+        "job_type_version": version if isinstance(version, (str, int)) else None,
+        "module": import_path(module),
+        "module_source_sha256": module_source_sha256(module),
+    }
+
+
+def record_job_provenance(job_dir: str | os.PathLike[str], **fields: Any) -> bool:
+    """Add ``fields`` to the ``provenance`` of the job dir's ``job.json`` (atomically).
+
+    A record is a note, not the work: when the job dir cannot be read or
+    written (it was moved away), this logs a warning and returns False.
+    """
+    try:
+        meta = read_job_meta(job_dir)
+        provenance = meta.get("provenance")
+        meta["provenance"] = {**(provenance if isinstance(provenance, dict) else {}), **fields}
+        _write_meta(Path(job_dir), meta)
+    except (JobError, OSError, TypeError, ValueError) as error:
+        _logger.warning("job dir %s: could not record its provenance: %s", job_dir, error)
+        return False
+    return True
+
+
+def _write_meta(job_dir: Path, meta: Mapping[str, Any]) -> None:
+    # Renamed into place, so that a reader never sees half a file.
+    temporary = job_dir / f".{JOB_META_FILE}.tmp"
+    temporary.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, job_dir / JOB_META_FILE)
 
 
 def read_job_meta(job_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Return the job dir's ``job.json``: the job, its entrypoint, config spec and resources."""
     path = Path(job_dir) / JOB_META_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise JobError(f"job dir {str(job_dir)!r}: cannot read {JOB_META_FILE}: {error}") from error
+    return meta
 
 
 def read_exit_status(job_dir: str | os.PathLike[str]) -> int | None:
@@ -176,7 +364,20 @@ def read_exit_status(job_dir: str | os.PathLike[str]) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise JobError(f"job dir {str(job_dir)!r}: {EXIT_STATUS_FILE} holds {text!r}, not a number") from None
+        raise JobError(
+            f"job dir {str(job_dir)!r}: {EXIT_STATUS_FILE} holds {text!r}, not a number"
+        ) from None
+
+
+def outcome_of_exit_status(exit_status: int) -> tuple[str, dict[str, Any]]:
+    """Return what an executor's poll reports for a job that ended with ``exit_status``.
+
+    The one rule every executor follows: exit status 0 is
+    :data:`~mc.jobs.constants.JOB_COMPLETED`, anything else
+    :data:`~mc.jobs.constants.JOB_FAILED`; the outputs hold the status.
+    """
+    state = JOB_COMPLETED if exit_status == 0 else JOB_FAILED
+    return state, {"exit_status": exit_status}
 
 
 def stderr_tail(job_dir: str | os.PathLike[str], lines: int = STDERR_TAIL_LINES) -> str:
@@ -188,5 +389,47 @@ def stderr_tail(job_dir: str | os.PathLike[str], lines: int = STDERR_TAIL_LINES)
     return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
 
+def _short(value: Any) -> str:
+    """``repr(value)``, cut short: a huge number or string in an error helps no one."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return f"a {type(value).__name__} too large to print"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _one_line(text: str) -> str:
-    return re.sub(r"[\r\n]+", " ", text)
+    """Return ``text`` fit for a comment line of a shell script: printable ASCII only."""
+    return re.sub(r"[^\x20-\x7e]", "?", text)
+
+
+# What :func:`run_state` finds in a job dir.
+NOT_STARTED = "not_started"
+RUN_UNDER_WAY = "running"
+RUN_OVER = "run_over"
+
+
+def run_state(job_dir: str | os.PathLike[str]) -> str:
+    """Return whether a run of the job dir is under way, over, or never started.
+
+    A run holds an exclusive lock on ``job.lock`` while it lasts and writes a
+    line into it when it starts (see the entrypoint). The probe takes a
+    shared lock for an instant, which a starting run waits out. A run that is
+    over wrote ``exit_status`` before it let the lock go, unless it died.
+    """
+    path = Path(job_dir) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return NOT_STARTED
+    except OSError as error:
+        raise JobError(f"job dir {str(job_dir)!r}: cannot open {LOCK_FILE}: {error}") from error
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return RUN_UNDER_WAY
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return RUN_OVER if os.fstat(fd).st_size > 0 else NOT_STARTED
+    finally:
+        os.close(fd)

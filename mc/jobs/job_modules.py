@@ -32,7 +32,16 @@ from typing import Any, Protocol, TypeVar, overload, runtime_checkable
 from mc.errors import JobTypeError
 from mc.flows.registry import Registry
 
-ENTRY_POINT_GROUP = "mc.job_types"
+__all__ = [
+    "JobModule",
+    "ParsingJobModule",
+    "is_job_module",
+    "JobTypeRegistry",
+    "default_job_types",
+    "register_job_type",
+]
+
+_ENTRY_POINT_GROUP = "mc.job_types"
 
 
 @runtime_checkable
@@ -55,7 +64,7 @@ class ParsingJobModule(JobModule, Protocol):
         """Return the JSON-able outputs of the finished job in ``work_dir``."""
 
 
-JobModuleT = TypeVar("JobModuleT")
+_JobModuleT = TypeVar("_JobModuleT")
 
 
 def is_job_module(obj: Any) -> bool:
@@ -85,7 +94,7 @@ class JobTypeRegistry(Registry[JobModule]):
             is_job_module,
             "a job module (expected an object with build_work_dir(params, output_dir))",
             JobTypeError,
-            ENTRY_POINT_GROUP,
+            _ENTRY_POINT_GROUP,
             items=job_modules,
             allow_imports=allow_imports,
             import_modules=True,
@@ -103,11 +112,11 @@ It is shared, as the default engine is: :func:`register_job_type` fills it.
 @overload
 def register_job_type(
     name: str, job_module: None = None, replace: bool = False
-) -> Callable[[JobModuleT], JobModuleT]: ...
+) -> Callable[[_JobModuleT], _JobModuleT]: ...
 
 
 @overload
-def register_job_type(name: str, job_module: JobModuleT, replace: bool = False) -> JobModuleT: ...
+def register_job_type(name: str, job_module: _JobModuleT, replace: bool = False) -> _JobModuleT: ...
 
 
 def register_job_type(name: str, job_module: Any = None, replace: bool = False) -> Any:

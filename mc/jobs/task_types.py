@@ -2,15 +2,19 @@
 
 ``job``
     ``task_params``: ``job_type``, ``job_params`` (default ``{}``),
-    ``executor`` (a name; default the task context's ``'default_executor'``,
-    else ``local``), ``resources`` (override the job module's), ``job_dir``
-    (default ``<jobs root>/<flow key>/<task key>``, the jobs root being the
-    task context's ``'jobs_root'``, else ``$MC_JOBS_ROOT``, else ``mc_jobs``
-    in the working directory; the keys made safe as directory names, so
-    that no flow key leads out of the jobs root). The first tick builds the
-    job dir and submits it; the executor's handle goes into
-    ``task['data']['handle']`` at once, so a runner that restarts polls the
-    same job instead of submitting it again. Later ticks poll. On success the parsed outputs land in
+    ``executor`` (a name, as the task context's ``'job_policy'`` allows,
+    see :mod:`mc.jobs.policy`; default the task context's
+    ``'default_executor'``, else ``local``), ``resources`` (override the
+    job module's), ``job_dir`` (under the jobs root, see
+    :meth:`~mc.jobs.policy.JobPolicy.spec_job_dir`; default
+    ``<jobs root>/<flow key>/<task key>``, the jobs root being the task
+    context's ``'jobs_root'``, else ``$MC_JOBS_ROOT``, else ``mc_jobs`` in the
+    working directory; the keys made safe as directory names, so that no
+    flow key leads out of the jobs root). The first tick builds the job dir
+    and submits it; the executor's handle goes into ``task['job']`` at once
+    (a field that only this handler writes: never a spec or a wiring), so a
+    runner that restarts polls the same job instead of submitting it again.
+    Later ticks poll. On success the parsed outputs land in
     ``task['data']['outputs']``; on failure the task's error holds the exit
     status and the tail of stderr. :meth:`JobTaskHandler.cancel_task` cancels
     the job through its executor (``FlowEngine.cancel_flow`` calls it).
@@ -20,22 +24,28 @@
     point of the group ``mc.callables``; or ``'module:qualname'`` under the
     engine's ``allow_imports``), ``args``, ``kwargs``,
     ``executor`` (``inline`` by default; ``threads``, ``processes``,
-    ``dask``). A JSON-able return value lands in ``task['data']['result']``.
+    ``dask``, as the ``'job_policy'`` allows). Its handle is kept in
+    ``task['call']``. A JSON-able return value lands in ``task['data']['result']``.
     A call whose process dies is run again after a restart: at least once.
     :meth:`CallTaskHandler.cancel_task` cancels a call that has not started.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
+import shutil
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, cast, overload
 
 from mc.errors import ExecutorError, JobError, MCError
+from mc.flows import events
+from mc.flows.cache import function_source_sha256, import_path
 from mc.flows.flow_engine import FlowEngine, get_default_engine
 from mc.flows.plugins import (
     AnyExecutor,
@@ -45,14 +55,28 @@ from mc.flows.plugins import (
     can_run_jobs,
 )
 from mc.flows.registry import Registry
-from mc.flows.statuses import COMPLETED as TASK_COMPLETED
-from mc.flows.statuses import FAILED as TASK_FAILED
+from mc.flows.statuses import COMPLETED, FAILED
 from mc.flows.task_handler import BaseTaskHandler, TaskCtx
 from mc.jobs import constants
-from mc.jobs.job_dir import build_job_dir, read_job_meta, stderr_tail
+from mc.jobs.job_dir import (
+    build_job_dir,
+    job_module_identity,
+    read_job_meta,
+    record_job_provenance,
+    stderr_tail,
+)
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
+from mc.jobs.policy import job_policy
 
-CALLABLES_ENTRY_POINT_GROUP = "mc.callables"
+__all__ = [
+    "CallableRegistry",
+    "default_callables",
+    "register_callable",
+    "JobTaskHandler",
+    "CallTaskHandler",
+]
+
+_CALLABLES_ENTRY_POINT_GROUP = "mc.callables"
 _JOB_PARAMS = {"job_type", "job_params", "executor", "resources", "job_dir"}
 _CALL_PARAMS = {"fn", "args", "kwargs", "executor"}
 
@@ -76,7 +100,7 @@ class CallableRegistry(Registry[Callable[..., Any]]):
             callable,
             "callable",
             ExecutorError,
-            CALLABLES_ENTRY_POINT_GROUP,
+            _CALLABLES_ENTRY_POINT_GROUP,
             items=callables,
             allow_imports=allow_imports,
             listed_as="registered",
@@ -90,17 +114,17 @@ default_callables = CallableRegistry()
 It is shared, as the default engine is: :func:`register_callable` fills it.
 """
 
-CallableT = TypeVar("CallableT", bound=Callable[..., Any])
+_CallableT = TypeVar("_CallableT", bound=Callable[..., Any])
 
 
 @overload
 def register_callable(
     name: str, fn: None = None, replace: bool = False
-) -> Callable[[CallableT], CallableT]: ...
+) -> Callable[[_CallableT], _CallableT]: ...
 
 
 @overload
-def register_callable(name: str, fn: CallableT, replace: bool = False) -> CallableT: ...
+def register_callable(name: str, fn: _CallableT, replace: bool = False) -> _CallableT: ...
 
 
 def register_callable(name: str, fn: Any = None, replace: bool = False) -> Any:
@@ -159,7 +183,9 @@ def _named_executor(task_ctx: TaskCtx, name: object, kind: str) -> AnyExecutor:
     executor = _engine(task_ctx).get_executor(name)
     can_run, lacks = _EXECUTOR_KINDS[kind]
     if not can_run(executor):
-        raise ExecutorError(f"task {key!r}: executor {name!r} cannot run {kind} (it has no {lacks})")
+        raise ExecutorError(
+            f"task {key!r}: executor {name!r} cannot run {kind} (it has no {lacks})"
+        )
     return executor
 
 
@@ -174,7 +200,7 @@ def _call_executor(task_ctx: TaskCtx, name: object) -> CallExecutor:
 
 
 def _fail(task: dict[str, Any], error: str) -> None:
-    task["status"] = TASK_FAILED
+    task["status"] = FAILED
     task["error"] = error
 
 
@@ -195,105 +221,258 @@ def _failing_on_mc_errors(tick: Callable[[Any], None]) -> Callable[[Any], None]:
     return wrapper
 
 
+def _job_event(task_ctx: TaskCtx, name: str, status: str, data: Mapping[str, Any]) -> None:
+    """Tell the engine's event callback about the job of the task being ticked."""
+    engine = task_ctx.get("flow_engine")
+    if engine is None or getattr(engine, "on_event", None) is None:
+        return
+    state = task_ctx["task"].get("job")
+    handle = state.get("handle") if isinstance(state, Mapping) else None
+    job_id = handle.get("job_id") if isinstance(handle, Mapping) else None
+    engine.emit_task_event(
+        name,
+        status,
+        executor=data.get("executor"),
+        job_id=None if job_id is None else str(job_id),
+        job_dir=data.get("job_dir"),
+    )
+
+
 class JobTaskHandler(BaseTaskHandler):
-    """Builds a job dir, submits it to an executor, polls it, and parses its outputs."""
+    """Builds a job dir, submits it to an executor, polls it, and parses its outputs.
+
+    The handle of the submitted job lives in ``task['job']`` (``executor``,
+    ``job_dir``, ``handle``, ``submissions``), a field of the task dict that
+    no spec and no wiring can write: only this handler does. ``task['data']``
+    gets copies for reading (``executor``, ``job_dir``, ``submissions``,
+    ``job_status``, ``exit_status``, ``outputs``), which are never read back.
+
+    For caching (see :mod:`mc.flows.cache`): where a job runs does not
+    change its result, so ``executor``, ``resources`` and ``job_dir`` are
+    left out of its cache key, and the job type's name, version and module
+    source hash are put in.
+    """
+
+    cache_ignored_params = ("executor", "resources", "job_dir")
+
+    @classmethod
+    def code_identity(cls, task_ctx: TaskCtx) -> dict[str, Any]:
+        """Return the job type's name, version and module source hash (see
+        :func:`~mc.jobs.job_dir.job_module_identity`)."""
+        job_type = (task_ctx["task"].get("task_params") or {}).get("job_type")
+        if not isinstance(job_type, str) or not job_type:
+            return {}
+        module = _job_types(task_ctx).resolve(job_type, _engine(task_ctx).allow_imports)
+        return job_module_identity(job_type, module)
+
+    @classmethod
+    def run_record(cls, task_ctx: TaskCtx) -> dict[str, Any]:
+        """Return where the job ran: executor, job id, handle, resources, job dir."""
+        data = task_ctx["task"].get("data") or {}
+        state = task_ctx["task"].get("job") or {}
+        handle = state.get("handle")
+        job_id = None
+        if isinstance(handle, Mapping):
+            job_id = handle.get("job_id") or handle.get("key")
+        record = {
+            "executor": data.get("executor"),
+            "job_id": job_id,
+            # Without the ownership token: provenance is read by people and
+            # shared through the cache; the token stays in task['job'].
+            "job_handle": {k: v for k, v in handle.items() if k != "token"}
+            if isinstance(handle, Mapping)
+            else handle,
+            "job_dir": data.get("job_dir"),
+        }
+        with contextlib.suppress(JobError, KeyError, TypeError):  # no job dir (yet)
+            record["resources"] = {
+                **read_job_meta(data["job_dir"]).get("resources", {}),
+                **((task_ctx["task"].get("task_params") or {}).get("resources") or {}),
+            }
+        return record
+
+    @classmethod
+    def restore_cached(cls, task_ctx: TaskCtx) -> None:
+        """On a cache hit with ``copy_job_dir``, copy the original job dir into a new one.
+
+        Otherwise the task's ``data['job_dir']`` names the original job dir.
+        """
+        task = task_ctx["task"]
+        original = task["data"].get("job_dir")
+        if not (task.get("cache") or {}).get("copy_job_dir") or not isinstance(original, str):
+            return
+        handler = cls(task_ctx)
+        target = handler._output_dir(task.get("task_params") or {})
+        shutil.copytree(original, target, dirs_exist_ok=True)
+        task["data"]["job_dir"] = target
+        task["data"]["copied_from_job_dir"] = original
 
     @_failing_on_mc_errors
     def initial_tick(self) -> None:
-        """Build the job dir and submit it; keep the handle in ``task['data']``."""
+        """Build the job dir and submit it; keep the handle in ``task['job']``."""
         task = self.task
         params = _check_params(task, _JOB_PARAMS, "job")
-        executor_name = (
-            params.get("executor")
-            or self.task_ctx.get("default_executor")
-            or constants.DEFAULT_JOB_EXECUTOR
-        )
+        policy = job_policy(self.task_ctx)
+        where = f"task {task['key']!r}"
+        if params.get("executor") is not None:
+            executor_name = policy.check_executor(params["executor"], self.task_ctx, where)
+        else:
+            executor_name = self.task_ctx.get("default_executor") or constants.DEFAULT_JOB_EXECUTOR
         executor = self._executor(executor_name)
         job_types = _job_types(self.task_ctx)
-        job = {"key": task["key"], "job_type": params.get("job_type"), "job_params": params.get("job_params") or {}}
-        job_dir = build_job_dir(job, self._job_dir(params), job_types, _engine(self.task_ctx).allow_imports)
+        job = {
+            "key": task["key"],
+            "job_type": params.get("job_type"),
+            "job_params": params.get("job_params") or {},
+        }
+        output_dir = self._output_dir(params)
+        job_dir = build_job_dir(job, output_dir, job_types, _engine(self.task_ctx).allow_imports)
+        task["job"] = {"executor": executor_name, "job_dir": job_dir, "submissions": 0}
         task["data"].update(executor=executor_name, job_dir=job_dir, submissions=0)
         self._submit(executor)
 
     @_failing_on_mc_errors
     def intermediate_tick(self) -> None:
         """Poll the job; on its end, parse its outputs or fail with its stderr."""
+        state = self._state()
         data = self.task["data"]
-        executor = self._executor(data["executor"])
+        executor = self._executor(state["executor"])
         try:
-            status, outputs = executor.poll(data["handle"])
+            status, outputs = executor.poll(state["handle"])
         except ExecutorError as error:
             # A cluster's controller can be briefly unreachable: the job may be
             # fine, so only a run of failed polls fails the task.
-            data["poll_errors"] = data.get("poll_errors", 0) + 1
-            if data["poll_errors"] >= constants.MAX_POLL_ERRORS:
-                _fail(self.task, f"{data['poll_errors']} polls in a row failed; the last: {error}")
+            state["poll_errors"] = state.get("poll_errors", 0) + 1
+            if state["poll_errors"] >= constants.MAX_POLL_ERRORS:
+                _fail(self.task, f"{state['poll_errors']} polls in a row failed; the last: {error}")
             return
-        data.pop("poll_errors", None)
+        state.pop("poll_errors", None)
         if status not in constants.JOB_STATUSES:
             raise ExecutorError(
-                f"executor {data['executor']!r} answered a poll with {status!r}; "
+                f"executor {state['executor']!r} answered a poll with {status!r}; "
                 f"expected one of {', '.join(constants.JOB_STATUSES)}"
             )
+        if data.get("job_status") != status:
+            _job_event(self.task_ctx, events.JOB_STATE_CHANGED, status, data)
         data["job_status"] = status
-        if status in (constants.QUEUED, constants.RUNNING):
+        if status in (constants.JOB_QUEUED, constants.JOB_RUNNING):
             return
-        if status == constants.LOST:
-            if data["submissions"] >= constants.MAX_SUBMISSIONS:
+        if status == constants.JOB_LOST:
+            if outputs.get("resubmit", True) is False:
+                # It may have run: only the task's retries may run it again.
                 _fail(
                     self.task,
-                    f"job lost by executor {data['executor']!r} after "
-                    f"{data['submissions']} submissions: {outputs.get('error', '')}",
+                    f"job lost by executor {state['executor']!r}: {outputs.get('error', '')}; "
+                    "not submitted again, as it may have run (the task's retries decide)",
+                )
+            elif state["submissions"] >= constants.MAX_SUBMISSIONS:
+                _fail(
+                    self.task,
+                    f"job lost by executor {state['executor']!r} after "
+                    f"{state['submissions']} submissions: {outputs.get('error', '')}",
                 )
             else:
                 self._submit(executor)
             return
         data["exit_status"] = outputs.get("exit_status")
-        if status == constants.COMPLETED:
+        record_job_provenance(
+            state["job_dir"],
+            finished_at=time.time(),
+            job_status=status,
+            exit_status=data["exit_status"],
+        )
+        if status == constants.JOB_COMPLETED:
             if "parsed_outputs" in outputs:
                 data["outputs"] = outputs["parsed_outputs"]
             else:
-                data["outputs"] = self._parse(data["job_dir"])
-            self.task["status"] = TASK_COMPLETED
+                data["outputs"] = self._parse(state["job_dir"])
+            self.task["status"] = COMPLETED
             return
-        _fail(self.task, self._failure_message(data, outputs))
+        _fail(self.task, self._failure_message(state, outputs))
 
     @classmethod
     def cancel_task(cls, task_ctx: TaskCtx) -> None:
-        """Cancel the task's job through its executor, if it was submitted."""
-        data = task_ctx["task"].get("data") or {}
-        if "handle" in data and "executor" in data:
-            _job_executor(task_ctx, data["executor"]).cancel(data["handle"])
+        """Cancel the task's job through its executor, if this handler submitted it.
+
+        Only the handle in ``task['job']`` counts; the executor checks it
+        too, and refuses a job it did not submit.
+        """
+        state = task_ctx["task"].get("job")
+        if isinstance(state, dict) and "handle" in state and "executor" in state:
+            _job_executor(task_ctx, state["executor"]).cancel(state["handle"])
+
+    def _state(self) -> dict[str, Any]:
+        state = self.task.get("job")
+        if not isinstance(state, dict) or not {
+            "executor",
+            "job_dir",
+            "handle",
+            "submissions",
+        } <= set(state):
+            raise JobError(
+                f"task {self.task['key']!r}: no job handle in task['job'] "
+                "(only the job task writes it); the job's state is lost"
+            )
+        return state
 
     def _executor(self, name: object) -> Executor:
         return _job_executor(self.task_ctx, name)
 
-    def _job_dir(self, params: Mapping[str, Any]) -> str:
+    def _output_dir(self, params: Mapping[str, Any]) -> str:
+        """The directory the job dir is built in: the spec's ``job_dir``, checked, or a new one."""
+        policy = job_policy(self.task_ctx)
         if params.get("job_dir") is not None:
-            if not isinstance(params["job_dir"], str):
-                raise JobError(f"task {self.task['key']!r}: task_params.job_dir must be a path string")
-            return params["job_dir"]
-        root = self.task_ctx.get("jobs_root") or os.environ.get(constants.JOBS_ROOT_ENV_VAR) or constants.DEFAULT_JOBS_ROOT
+            return policy.spec_job_dir(
+                params["job_dir"], self.task_ctx, f"task {self.task['key']!r}"
+            )
+        return self._default_job_dir(policy.jobs_root(self.task_ctx))
+
+    def _default_job_dir(self, root: str) -> str:
         flow = self.task_ctx.get("flow")
         flow_key = flow.key if flow is not None else "no_flow"
-        base = Path(root).absolute() / _path_component(flow_key) / _path_component(self.task["key"])
+        base = Path(root) / _path_component(flow_key) / _path_component(self.task["key"])
         candidate, number = base, 1
         # A flow run again under the same key gets new job dirs, never old ones.
         while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
             number += 1
             candidate = base.with_name(f"{base.name}.{number}")
-        return str(candidate)
+        resolved = os.path.realpath(candidate)
+        if os.path.commonpath([resolved, root]) != root:
+            raise JobError(
+                f"task {self.task['key']!r}: job dir {str(candidate)!r} "
+                "leads out of the jobs root through a symlink"
+            )
+        return resolved
 
     def _submit(self, executor: Executor) -> None:
-        data = self.task["data"]
-        handle = executor.submit(data["job_dir"], self.task["task_params"].get("resources"))
+        state, data = self.task["job"], self.task["data"]
+        resources = self.task["task_params"].get("resources")
+        handle = executor.submit(state["job_dir"], resources)
         try:
             json.dumps(handle)
         except (TypeError, ValueError) as error:
-            raise ExecutorError(f"executor {data['executor']!r} returned a handle that is not JSON: {error}") from None
-        data["handle"] = handle
-        data["submissions"] += 1
-        data["job_status"] = constants.QUEUED
+            raise ExecutorError(
+                f"executor {state['executor']!r} returned a handle that is not JSON: {error}"
+            ) from None
+        state["handle"] = handle
+        state["submissions"] += 1
+        data["submissions"] = state["submissions"]
+        data["job_status"] = constants.JOB_QUEUED
+        _job_event(self.task_ctx, events.JOB_SUBMITTED, constants.JOB_QUEUED, data)
+        record_job_provenance(
+            state["job_dir"],
+            executor=state["executor"],
+            job_handle={k: v for k, v in handle.items() if k != "token"}
+            if isinstance(handle, Mapping)
+            else handle,
+            job_id=(handle.get("job_id") or handle.get("key"))
+            if isinstance(handle, Mapping)
+            else None,
+            resources_override=resources,
+            submitted_at=time.time(),
+            flow_key=getattr(self.task_ctx.get("flow"), "key", None),
+            task_key=self.task["key"],
+        )
 
     def _parse(self, job_dir: str) -> Any:
         meta = read_job_meta(job_dir)
@@ -306,32 +485,61 @@ class JobTaskHandler(BaseTaskHandler):
         try:
             json.dumps(outputs)
         except (TypeError, ValueError) as error:
-            raise JobError(f"job {meta['key']!r}: parse_work_dir returned outputs that are not JSON: {error}") from None
+            raise JobError(
+                f"job {meta['key']!r}: parse_work_dir returned outputs that are not JSON: {error}"
+            ) from None
         return outputs
 
-    def _failure_message(self, data: Mapping[str, Any], outputs: Mapping[str, Any]) -> str:
+    def _failure_message(self, state: Mapping[str, Any], outputs: Mapping[str, Any]) -> str:
         # The last line is the flow's one-line summary of the failure, so it
         # names the exit status and the last line of stderr.
-        parts = [f"job {self.task['key']!r} failed on executor {data['executor']!r}"]
+        parts = [f"job {self.task['key']!r} failed on executor {state['executor']!r}"]
         if outputs.get("exit_status") is not None:
             parts.append(f"exit status {outputs['exit_status']}")
         if outputs.get("error"):
             parts.append(str(outputs["error"]))
-        tail = stderr_tail(data["job_dir"])
+        tail = stderr_tail(state["job_dir"])
         if not tail:
             return "; ".join(parts)
         parts.append(f"stderr: {tail.splitlines()[-1]}")
-        return f"stderr (last lines, in {data['job_dir']}):\n{tail}\n" + "; ".join(parts)
+        return f"stderr (last lines, in {state['job_dir']}):\n{tail}\n" + "; ".join(parts)
 
 
 class CallTaskHandler(BaseTaskHandler):
-    """Runs a Python callable through a call executor; its result goes to ``task['data']['result']``."""
+    """Runs a Python callable through a call executor.
+
+    The callable's result goes to ``task['data']['result']``.
+
+    For caching (see :mod:`mc.flows.cache`): the ``executor`` is left out
+    of the cache key, and the function's import path and source hash are
+    put in.
+    """
+
+    cache_ignored_params = ("executor",)
+
+    @classmethod
+    def code_identity(cls, task_ctx: TaskCtx) -> dict[str, Any]:
+        """Return the function's import path and the SHA-256 of its source."""
+        handler = cls(task_ctx)
+        fn = handler._resolve_fn((task_ctx["task"].get("task_params") or {}).get("fn"))
+        return {"fn": import_path(fn), "source_sha256": function_source_sha256(fn)}
+
+    @classmethod
+    def run_record(cls, task_ctx: TaskCtx) -> dict[str, Any]:
+        """Return the call executor that ran the call."""
+        return {"executor": (task_ctx["task"].get("data") or {}).get("executor")}
 
     @_failing_on_mc_errors
     def initial_tick(self) -> None:
         """Resolve ``fn``, check ``args``/``kwargs`` and submit the call."""
         params = _check_params(self.task, _CALL_PARAMS, "call")
-        name = params.get("executor") or constants.DEFAULT_CALL_EXECUTOR
+        if params.get("executor") is not None:
+            name = job_policy(self.task_ctx).check_executor(
+                params["executor"], self.task_ctx, f"task {self.task['key']!r}"
+            )
+        else:
+            name = constants.DEFAULT_CALL_EXECUTOR
+        self.task["call"] = {"executor": name, "submissions": 0}
         self.task["data"].update(executor=name, submissions=0)
         self._submit()
         self._poll()
@@ -348,9 +556,9 @@ class CallTaskHandler(BaseTaskHandler):
         A call that has not started yet never runs; one already running in a
         thread or a process runs to its end (Python cannot stop it).
         """
-        data = task_ctx["task"].get("data") or {}
-        if "handle" in data and "executor" in data:
-            _call_executor(task_ctx, data["executor"]).cancel_call(data["handle"])
+        state = task_ctx["task"].get("call")
+        if isinstance(state, dict) and "handle" in state and "executor" in state:
+            _call_executor(task_ctx, state["executor"]).cancel_call(state["handle"])
 
     def _submit(self) -> None:
         params = self.task["task_params"]
@@ -358,43 +566,64 @@ class CallTaskHandler(BaseTaskHandler):
         kwargs = params.get("kwargs", {})
         key = self.task["key"]
         if not isinstance(args, list):
-            raise JobError(f"task {key!r}: task_params.args must be a list, got {type(args).__name__}")
+            raise JobError(
+                f"task {key!r}: task_params.args must be a list, got {type(args).__name__}"
+            )
         if not isinstance(kwargs, Mapping) or not all(isinstance(name, str) for name in kwargs):
             raise JobError(f"task {key!r}: task_params.kwargs must be a mapping of names")
         fn = self._resolve_fn(params.get("fn"))
-        data = self.task["data"]
-        data["handle"] = self._executor().submit_call(fn, args, dict(kwargs))
-        data["submissions"] += 1
+        state = self._state()
+        state["handle"] = self._executor().submit_call(fn, args, dict(kwargs))
+        state["submissions"] += 1
+        self.task["data"]["submissions"] = state["submissions"]
+
+    def _state(self) -> dict[str, Any]:
+        state = self.task.get("call")
+        if not isinstance(state, dict) or not {"executor", "submissions"} <= set(state):
+            raise JobError(
+                f"task {self.task['key']!r}: no call handle in task['call'] "
+                "(only the call task writes it); the call's state is lost"
+            )
+        return state
 
     def _poll(self) -> None:
-        data = self.task["data"]
-        status, outputs = self._executor().poll_call(data["handle"])
-        if status in (constants.QUEUED, constants.RUNNING):
+        state, data = self._state(), self.task["data"]
+        status, outputs = self._executor().poll_call(state["handle"])
+        if status in (constants.JOB_QUEUED, constants.JOB_RUNNING):
             return
-        if status == constants.LOST:
-            if data["submissions"] >= constants.MAX_SUBMISSIONS:
-                _fail(self.task, f"call lost by executor {data['executor']!r} {data['submissions']} times")
+        if status == constants.JOB_LOST:
+            if state["submissions"] >= constants.MAX_SUBMISSIONS:
+                _fail(
+                    self.task,
+                    f"call lost by executor {state['executor']!r} {state['submissions']} times",
+                )
             else:
                 self._submit()
             return
-        data.pop("handle", None)
-        if status == constants.COMPLETED:
+        state.pop("handle", None)
+        if status == constants.JOB_COMPLETED:
             try:
                 data["result"] = json.loads(json.dumps(outputs.get("result"), allow_nan=False))
             except (TypeError, ValueError) as error:
-                _fail(self.task, f"task {self.task['key']!r}: the call returned a value that is not JSON: {error}")
+                _fail(
+                    self.task,
+                    f"task {self.task['key']!r}: "
+                    f"the call returned a value that is not JSON: {error}",
+                )
                 return
-            self.task["status"] = TASK_COMPLETED
+            self.task["status"] = COMPLETED
         else:
             _fail(self.task, str(outputs.get("error") or "the call failed"))
 
     def _executor(self) -> CallExecutor:
-        return _call_executor(self.task_ctx, self.task["data"]["executor"])
+        return _call_executor(self.task_ctx, self._state()["executor"])
 
     def _resolve_fn(self, path: Any) -> Callable[..., Any]:
         key = self.task["key"]
         if not isinstance(path, str) or not path:
-            raise JobError(f"task {key!r}: task_params.fn must be a name or 'module:qualname', got {path!r}")
+            raise JobError(
+                f"task {key!r}: task_params.fn must be a name or 'module:qualname', got {path!r}"
+            )
         in_ctx = self.task_ctx.get("callables") or {}
         if path in in_ctx:
             fn: Callable[..., Any] = in_ctx[path]

@@ -25,7 +25,9 @@ from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.jobs.executors.prebaked import Prebaked, PrebakedExecutor
 
-JOB_EXECUTOR_NAMES = ("local", "dask", "slurm", "prebaked")
+__all__ = ["PrebakedJobs", "prebaked_jobs"]
+
+_JOB_EXECUTOR_NAMES = ("local", "dask", "slurm", "prebaked")
 
 
 class PrebakedJobs:
@@ -45,12 +47,17 @@ class PrebakedJobs:
         self.jobs_root = str(jobs_root)
         self.engine = FlowEngine(
             allow_imports=allow_imports,
-            executors={name: self.executor for name in JOB_EXECUTOR_NAMES},
+            executors={name: self.executor for name in _JOB_EXECUTOR_NAMES},
             **engine_kwargs,
         )
 
-    def add(self, job_type: str, entry: Prebaked | Mapping[str, Any] | None = None, **fields: Any) -> Prebaked:
-        """Set what jobs of ``job_type`` return (see :class:`~mc.jobs.executors.prebaked.Prebaked`)."""
+    def add(
+        self, job_type: str, entry: Prebaked | Mapping[str, Any] | None = None, **fields: Any
+    ) -> Prebaked:
+        """Set what jobs of ``job_type`` return.
+
+        See :class:`~mc.jobs.executors.prebaked.Prebaked`.
+        """
         return self.executor.add(job_type, entry, **fields)
 
     @property
@@ -58,9 +65,13 @@ class PrebakedJobs:
         """The jobs submitted so far: ``{key, job_type, job_params}`` each."""
         return self.executor.submitted
 
-    def run_flow(self, flow: Flow, task_ctx: Mapping[str, Any] | None = None, max_ticks: int = 1000) -> Flow:
+    def run_flow(
+        self, flow: Flow, task_ctx: Mapping[str, Any] | None = None, max_ticks: int = 1000
+    ) -> Flow:
         """Run ``flow`` to its end on this engine, job dirs under ``jobs_root``."""
-        return self.engine.run_flow(flow, {"jobs_root": self.jobs_root, **(task_ctx or {})}, max_ticks=max_ticks)
+        return self.engine.run_flow(
+            flow, {"jobs_root": self.jobs_root, **(task_ctx or {})}, max_ticks=max_ticks
+        )
 
 
 def _prebaked_jobs_fixture(tmp_path: Path) -> Iterator[PrebakedJobs]:

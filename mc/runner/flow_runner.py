@@ -59,13 +59,17 @@ from contextlib import contextmanager
 from typing import Any
 
 from mc.errors import FlowError, StaleFlowError, StoreDatabaseError, StoreError
+from mc.flows import events
+from mc.flows.events import EventCallback, FlowEvent, call_all
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING
 from mc.runner.store_contract import RunnerStore
 from mc.runner.stored_flow import add_stored_flow_task_type
 
-logger = logging.getLogger(__name__)
+__all__ = ["DEFAULT_LEASE_S", "RunnerStats", "default_runner_id", "FlowRunner"]
+
+_logger = logging.getLogger(__name__)
 
 #: How long a claimed flow stays leased unless renewed; a dead runner's flows
 #: wait at most this long for another runner.
@@ -169,13 +173,17 @@ class _Heartbeat:
             try:
                 renewed = key in self.store.renew_leases([key], self.lease_s, self.runner_id)
             except StoreError as error:
-                logger.warning("runner %s: could not renew its lease: %s", self.runner_id, error)
+                _logger.warning(
+                    "runner %s: could not renew its lease: %s",
+                    self.runner_id,
+                    self.store.hide_secrets(error),
+                )
                 continue
             with self._lock:
                 if key in self._expires_at:
                     self._expires_at[key] = now + self.lease_s if renewed else float("-inf")
             if not renewed:
-                logger.warning(
+                _logger.warning(
                     "runner %s: lost the lease of flow %s to another runner", self.runner_id, key
                 )
 
@@ -204,6 +212,12 @@ class FlowRunner:
     runner repeats at most the tick in flight; more trades that for fewer
     writes); ``keep_in_memory``: how many unfinished flows the runner keeps
     loaded between claims (default ``batch_size``; 0 reloads every claim).
+
+    ``on_event`` is called with a :class:`~mc.flows.events.FlowEvent` at
+    every transition of the flows this runner ticks (see
+    :mod:`mc.flows.events`), after the engine's own ``on_event``, if any;
+    a flow the runner marks FAILED because it could not be loaded, ticked
+    or saved is told as ``flow_ended`` with the reason as ``error``.
     """
 
     def __init__(
@@ -219,16 +233,22 @@ class FlowRunner:
         poll_interval_s: float = 1.0,
         save_every_ticks: int = 1,
         keep_in_memory: int | None = None,
+        on_event: EventCallback | None = None,
     ) -> None:
         if (
-            lease_s <= 0 or batch_size < 1 or max_ticks_per_claim < 1 or poll_interval_s < 0
-            or save_every_ticks < 1 or (keep_in_memory is not None and keep_in_memory < 0)
+            lease_s <= 0
+            or batch_size < 1
+            or max_ticks_per_claim < 1
+            or poll_interval_s < 0
+            or save_every_ticks < 1
+            or (keep_in_memory is not None and keep_in_memory < 0)
         ):
             raise ValueError(
                 "FlowRunner: lease_s, max_ticks_per_claim, batch_size and save_every_ticks "
                 "must be positive, poll_interval_s and keep_in_memory not negative; got "
                 f"lease_s={lease_s!r}, batch_size={batch_size!r}, "
-                f"max_ticks_per_claim={max_ticks_per_claim!r}, poll_interval_s={poll_interval_s!r}, "
+                f"max_ticks_per_claim={max_ticks_per_claim!r}, "
+                f"poll_interval_s={poll_interval_s!r}, "
                 f"save_every_ticks={save_every_ticks!r}, keep_in_memory={keep_in_memory!r}"
             )
         self.store = store
@@ -236,6 +256,7 @@ class FlowRunner:
         self._owns_engine = engine is None
         self.engine = engine if engine is not None else FlowEngine()
         add_stored_flow_task_type(self.engine)
+        self.engine.on_event = call_all(self.engine.on_event, on_event)
         self.task_ctx: dict[str, Any] = {
             **(task_ctx or {}),
             "flow_store": store,
@@ -283,11 +304,16 @@ class FlowRunner:
         claimed_at = self.store.clock()
 
         def count_failed(key: str, reason: str) -> None:
+            # The store marked the flow FAILED: it could not be loaded.
             stats.failed += 1
+            self._emit_flow_failed(key, None, reason)
 
         flows = self.store.claim(
-            self.batch_size, self.lease_s, self.runner_id,
-            in_memory=self._in_memory, on_load_error=count_failed,
+            self.batch_size,
+            self.lease_s,
+            self.runner_id,
+            in_memory=self._in_memory,
+            on_load_error=count_failed,
         )
         stats.claimed = len(flows)
         if not flows:
@@ -301,15 +327,18 @@ class FlowRunner:
                 if self._stop.is_set():
                     left = [other.key for other in flows[index:]]
                     self.store.release(left, self.runner_id)
-                    logger.info("runner %s: stopping; released %d flows", self.runner_id, len(left))
+                    _logger.info(
+                        "runner %s: stopping; released %d flows", self.runner_id, len(left)
+                    )
                     break
                 if not heartbeat.holds(flow.key):
                     self.store.release([flow.key], self.runner_id)
                     stats.stale += 1
-                    logger.warning(
+                    _logger.warning(
                         "runner %s: the lease of flow %s ran out before its turn; released "
                         "it untouched (raise lease_s, or lower batch_size)",
-                        self.runner_id, flow.key,
+                        self.runner_id,
+                        flow.key,
                     )
                     continue
                 heartbeat.working_on(flow.key)
@@ -355,13 +384,15 @@ class FlowRunner:
             while len(self._in_memory) > self.keep_in_memory:
                 self._in_memory.popitem(last=False)
 
-    def _save(self, flow: Flow, stats: RunnerStats, tick_after: float | None, release: bool) -> bool:
+    def _save(
+        self, flow: Flow, stats: RunnerStats, tick_after: float | None, release: bool
+    ) -> bool:
         """Save ``flow``; return False (having counted why) if the save was refused or failed."""
         try:
             self.store.save_flow(flow, tick_after=tick_after, release=release)
         except StaleFlowError as error:
             stats.stale += 1
-            logger.warning("runner %s: %s", self.runner_id, error)
+            _logger.warning("runner %s: %s", self.runner_id, error)
             return False
         except FlowError as error:
             self._fail(flow, "saving the flow failed", error, stats)
@@ -389,11 +420,27 @@ class FlowRunner:
         summary = "".join(traceback.format_exception_only(type(error), error)).strip()
         # From the error itself, not format_exc(): that is empty outside an except block.
         trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        logger.error("runner %s: flow %s: %s:\n%s", self.runner_id, flow.key, what, trace)
+        _logger.error("runner %s: flow %s: %s:\n%s", self.runner_id, flow.key, what, trace)
+        self._in_memory.pop(flow.key, None)
         if self.store.fail_flow(flow, f"{what}: {summary}"):
             stats.failed += 1
+            self._emit_flow_failed(flow.key, flow.label, f"{what}: {summary}")
         else:
             stats.stale += 1
+
+    def _emit_flow_failed(self, key: str, label: str | None, reason: str) -> None:
+        """Tell ``on_event`` that the runner (or its store) marked flow ``key`` FAILED."""
+        if self.engine.on_event is not None:
+            self.engine.emit_event(
+                FlowEvent(
+                    time=self.store.clock(),
+                    event=events.FLOW_ENDED,
+                    flow_key=key,
+                    flow_label=label,
+                    status=FAILED,
+                    error=reason,
+                )
+            )
 
     # -- many rounds --------------------------------------------------------
 
@@ -440,9 +487,11 @@ class FlowRunner:
                 except StoreDatabaseError as error:
                     # The database is down or unreachable: no flow is lost
                     # (leases expire), so wait and try again.
-                    logger.error(
+                    _logger.error(
                         "runner %s: database error, retrying in %gs: %s",
-                        self.runner_id, max(interval_s, 1.0), error,
+                        self.runner_id,
+                        max(interval_s, 1.0),
+                        self.store.hide_secrets(error),
                     )
                     stats = RunnerStats(database_errors=1)
                     self._stop.wait(max(interval_s, 1.0))
@@ -458,7 +507,7 @@ class FlowRunner:
                     self._stop.wait(interval_s)
         finally:
             restore()
-        logger.info("runner %s: stopped after %d rounds: %s", self.runner_id, rounds, total)
+        _logger.info("runner %s: stopped after %d rounds: %s", self.runner_id, rounds, total)
         return total
 
     def has_unfinished_flows(self) -> bool:
@@ -472,7 +521,7 @@ class FlowRunner:
         previous = {}
 
         def on_signal(signum: int, _frame: Any) -> None:
-            logger.info(
+            _logger.info(
                 "runner %s: %s received; finishing the current flow",
                 self.runner_id,
                 signal.Signals(signum).name,

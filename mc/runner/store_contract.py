@@ -15,6 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from mc.flows.flow import Flow
 
+__all__ = ["FlowRecordLike", "RunnerStore"]
+
 
 @runtime_checkable
 class FlowRecordLike(Protocol):
@@ -63,7 +65,7 @@ class RunnerStore(Protocol):
         """
 
     def renew_leases(self, keys: Iterable[str], lease_s: float, runner_id: str) -> list[str]:
-        """Extend ``runner_id``'s leases on ``keys`` by ``lease_s`` from now; return those renewed."""
+        """Extend ``runner_id``'s leases on ``keys`` to ``lease_s`` from now; return the renewed."""
 
     def fail_flow(self, flow_or_key: Flow | str, reason: str, version: int | None = None) -> bool:
         """Mark a flow FAILED with ``reason``, without the engine; False if it changed since."""
@@ -79,3 +81,6 @@ class RunnerStore(Protocol):
 
     def get_record(self, key: str) -> Any:
         """Return the record of the flow ``key`` (see :class:`FlowRecordLike`)."""
+
+    def hide_secrets(self, text: object) -> str:
+        """Return ``text`` (such as a database error) with the store's secrets hidden."""

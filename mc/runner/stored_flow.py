@@ -43,7 +43,9 @@ from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED, FAILED
 from mc.flows.task_types.basic import task_param
 
-logger = logging.getLogger(__name__)
+__all__ = ["child_flow_key", "stored_flow_task", "cancel_stored_child", "add_stored_flow_task_type"]
+
+_logger = logging.getLogger(__name__)
 
 # Child keys are UUIDs (version 5) in this namespace, named by parent, task and attempt.
 _CHILD_KEY_NAMESPACE = uuid.UUID("4f0c2a52-5a0e-4f39-9a55-6d635f666c6f")
@@ -84,6 +86,11 @@ def stored_flow_task(task_ctx: dict[str, Any]) -> None:
     except FlowNotFoundError:
         task["status"] = FAILED
         task["error"] = f"stored subflow {child_key!r} is no longer in the store"
+        return
+    if record.parent_key != flow.key:
+        # Never read (or, on cancel, stop) a flow this one did not create.
+        task["status"] = FAILED
+        task["error"] = f"flow {child_key!r} is not a subflow of {flow.key!r}; it was left alone"
         return
     if record.status == COMPLETED:
         child = store.get_flow(child_key)
@@ -126,9 +133,13 @@ def _create_child(store: Any, flow: Flow, task: dict[str, Any]) -> None:
             if record.status == FAILED:
                 continue  # an earlier attempt's child: this is a retry
             # Created by an earlier tick whose parent was never saved (a crash).
-            logger.info("flow %s task %s: adopted stored subflow %s", flow.key, task["key"], child_key)
+            _logger.info(
+                "flow %s task %s: adopted stored subflow %s", flow.key, task["key"], child_key
+            )
         else:
-            logger.info("flow %s task %s: created stored subflow %s", flow.key, task["key"], child_key)
+            _logger.info(
+                "flow %s task %s: created stored subflow %s", flow.key, task["key"], child_key
+            )
         break
     data.update(child_key=child_key, attempt=attempt, child_started_at=task.get("started_at"))
 
@@ -152,6 +163,12 @@ def _cancel_child(store: Any, engine: FlowEngine, child_key: str, task_ctx: dict
     """Lease the child, cancel it, save it: a runner ticking it meanwhile would lose its tick."""
     parent_key = task_ctx["flow"].key
     holder = f"cancel of parent {parent_key} {uuid.uuid4().hex[:8]}"
+    # A task's data is not trusted: a child_key naming a flow that is not
+    # this parent's child is neither leased nor cancelled.
+    if store.get_record(child_key).parent_key != parent_key:
+        raise ValueError(
+            f"stored flow {child_key!r} is not a subflow of {parent_key!r}: not cancelled"
+        )
     # The engine's sleep and clock, so that an engine with fake time waits in fake time.
     leased = store.leased(
         child_key,

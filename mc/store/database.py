@@ -30,7 +30,6 @@ import contextlib
 import functools
 import logging
 import os
-import re
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -42,15 +41,30 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from mc.errors import StoreDatabaseError, StoreError, StoreUnavailableError
+from mc.store.redaction import redact_db_url, scrub_secrets
 from mc.store.tables import VERSION_TABLE
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "DEFAULT_DB_URL",
+    "default_db_url",
+    "display_url",
+    "store_errors",
+    "make_engine",
+    "write_transaction",
+    "read_transaction",
+    "migrations_dir",
+    "head_revision",
+    "current_revision",
+    "upgrade_schema",
+]
+
+_logger = logging.getLogger(__name__)
 
 #: The database used when neither a URL nor ``MC_DB_URL`` is given.
 DEFAULT_DB_URL = "sqlite:///mc.db"
 
 #: The databases a flow store runs on (SQLAlchemy backend names).
-SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+_SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _URL_EXAMPLES = (
     "(expected e.g. sqlite:///mc.db or postgresql+psycopg://user:password@host:5432/dbname)"
 )
@@ -66,8 +80,12 @@ def default_db_url() -> str:
 
 
 def display_url(url: sa.URL) -> str:
-    """Return ``url`` as text fit for a message or a log: its password shown as ``***``."""
-    return url.render_as_string(hide_password=True)
+    """Return ``url`` as text fit for a message or a log, its secrets hidden.
+
+    See :func:`~mc.store.redaction.redact_db_url`: the password, and every
+    query parameter whose name says it is a secret.
+    """
+    return redact_db_url(url.render_as_string(hide_password=False))
 
 
 class _ConnectFailure(Exception):
@@ -80,7 +98,7 @@ class _ConnectFailure(Exception):
 
 #: The errors :func:`store_errors` turns into StoreDatabaseError: the driver's
 #: (DBAPIError), the connection pool's, and a failure to connect.
-DATABASE_ERRORS = (
+_DATABASE_ERRORS = (
     sa.exc.DBAPIError,
     sa.exc.TimeoutError,
     sa.exc.DisconnectionError,
@@ -101,7 +119,7 @@ def store_errors(url: sa.URL, doing: str, operation: str = "") -> Iterator[None]
     """
     try:
         yield
-    except DATABASE_ERRORS as error:
+    except _DATABASE_ERRORS as error:
         raise _store_database_error(error, url, doing, operation or doing) from None
 
 
@@ -115,10 +133,8 @@ def _store_database_error(
         error = error.error
     # The driver's own message, without SQLAlchemy's statement, parameters and link.
     reason = str(getattr(error, "orig", None) or error).strip() or type(error).__name__
-    if url.password:
-        # Drivers do not repeat a password; should one ever, it is hidden all the same.
-        password = re.escape(str(url.password))
-        reason = re.sub(rf"(?<![A-Za-z0-9_]){password}(?![A-Za-z0-9_])", "***", reason)
+    # Drivers do not repeat a password; should one ever, it is hidden all the same.
+    reason = scrub_secrets(reason, url.render_as_string(hide_password=False))
     kind = StoreUnavailableError if unavailable else StoreDatabaseError
     return kind(f"{doing}: {reason}", url=display_url(url), operation=operation)
 
@@ -127,19 +143,28 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
     """Return a SQLAlchemy engine for a flow store at ``url``.
 
     Raises :class:`~mc.errors.StoreError` for a URL that SQLAlchemy cannot
-    parse, a database other than SQLite or PostgreSQL, a driver that is not
-    installed, or a SQLite file whose directory does not exist.
+    parse (a port that is not a number from 1 to 65535 included), a database
+    other than SQLite or PostgreSQL, a driver that is not installed, or a
+    SQLite file whose directory does not exist. Messages show the URL
+    through :func:`~mc.store.redaction.redact_db_url`.
     """
+    raw = url.render_as_string(hide_password=False) if isinstance(url, sa.URL) else str(url)
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError as error:
+        port = parsed.port
+    except (sa.exc.ArgumentError, ValueError) as error:
+        problem = scrub_secrets(error, raw)
+        if isinstance(error, ValueError) and not isinstance(error, sa.exc.ArgumentError):
+            problem = f"the port is not a number ({problem})"
         raise StoreError(
-            f"database URL {str(url)!r}: {error} {_URL_EXAMPLES}"
+            f"database URL {redact_db_url(raw)!r}: {problem} {_URL_EXAMPLES}"
         ) from None
+    shown = redact_db_url(raw)
+    if port is not None and not 1 <= port <= 65535:
+        raise StoreError(f"database URL {shown!r}: port {port} is not from 1 to 65535")
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    shown = display_url(parsed)
-    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+    if parsed.get_backend_name() not in _SUPPORTED_BACKENDS:
         raise StoreError(
             f"database URL {shown!r}: a flow store runs on SQLite or PostgreSQL, not "
             f"{parsed.get_backend_name()!r} {_URL_EXAMPLES}"
@@ -148,24 +173,28 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
         _check_sqlite_directory(parsed, shown)
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = sa.create_engine(
-                parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S}
-            )
+            engine = sa.create_engine(parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
             _configure_sqlite(engine)
         else:
             engine = sa.create_engine(parsed)
     except (ImportError, sa.exc.NoSuchModuleError) as error:
-        extra = " (install it with: pip install 'missioncontrol[postgres]')" if (
-            parsed.drivername == "postgresql+psycopg"
-        ) else ""
+        extra = (
+            " (install it with: pip install 'missioncontrol[postgres]')"
+            if (parsed.drivername == "postgresql+psycopg")
+            else ""
+        )
         raise StoreError(
-            f"database URL {shown!r}: its driver is not available: {error}{extra}"
+            f"database URL {shown!r}: its driver is not available: "
+            f"{scrub_secrets(error, raw)}{extra}"
         ) from None
     return engine
 
 
 def _check_sqlite_directory(url: sa.URL, shown: str) -> None:
-    """Raise StoreError if a SQLite file's directory is missing (SQLite only says "unable to open")."""
+    """Raise StoreError if a SQLite file's directory is missing.
+
+    SQLite itself would only say "unable to open".
+    """
     database = url.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
         return
@@ -218,9 +247,10 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     Use it inside :func:`store_errors`, which turns a failure to connect
     into :class:`~mc.errors.StoreUnavailableError`.
     """
-    with _connect(engine) as connection:
+    with _connect(engine) as opened:
+        connection = opened
         if engine.dialect.name == "sqlite":
-            connection = connection.execution_options(sqlite_begin="IMMEDIATE")
+            connection = opened.execution_options(sqlite_begin="IMMEDIATE")
         with connection.begin():
             yield connection
 
@@ -294,6 +324,6 @@ def upgrade_schema(engine: sa.Engine, migrations: str | None = None) -> bool:
                 f"newest is {head!r}): a newer version of missioncontrol wrote it; upgrade "
                 "missioncontrol to use this database"
             )
-        logger.info("upgrading the flow store schema from %s to %s", current, head)
+        _logger.info("upgrading the flow store schema from %s to %s", current, head)
         command.upgrade(_alembic_config(connection, migrations), "head")
     return True

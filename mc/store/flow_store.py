@@ -51,7 +51,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -77,15 +77,21 @@ from mc.store.database import (
     upgrade_schema,
     write_transaction,
 )
+from mc.store.redaction import scrub_secrets
 from mc.store.tables import flows_table, tasks_table
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from mc.store.cache import SqlTaskCache
+
+__all__ = ["FlowRecord", "FlowStore", "checksum"]
+
+_logger = logging.getLogger(__name__)
 
 # How many matching keys an ambiguous key prefix lists.
 _MAX_KEY_CANDIDATES = 10
 
 #: The longest flow key the store accepts (the key column is VARCHAR(255)).
-MAX_KEY_LENGTH = 255
+_MAX_KEY_LENGTH = 255
 
 _RECORD_COLUMNS = (
     "key",
@@ -152,7 +158,10 @@ class FlowStore:
     """
 
     def __init__(self, url: str | None = None, clock: Callable[[], float] | None = None) -> None:
-        self._engine = make_engine(url or default_db_url())
+        url = url or default_db_url()
+        self._engine = make_engine(url)
+        # Kept to hide its secrets in any text shown (see hide_secrets).
+        self._raw_url = str(url)
         self.clock: Callable[[], float] = clock or time.time
         # The version each loaded Flow object was read at (see save_flow).
         self._versions: weakref.WeakKeyDictionary[Flow, int] = weakref.WeakKeyDictionary()
@@ -163,6 +172,8 @@ class FlowStore:
         # with the version, it tells a row still as saved from a new row
         # under the same key (see claim's in_memory).
         self._saved_at: weakref.WeakKeyDictionary[Flow, float] = weakref.WeakKeyDictionary()
+        # The JSON size of each of those Flow objects' rows (see _measure).
+        self._sizes: weakref.WeakKeyDictionary[Flow, _RowSizes] = weakref.WeakKeyDictionary()
         try:
             # The server may not be there, refuse us, or the file be no database.
             opening = f"cannot open the flow store at {self.url}"
@@ -174,8 +185,16 @@ class FlowStore:
 
     @property
     def url(self) -> str:
-        """The database URL, with any password hidden."""
+        """The database URL, with its password and secret parameters hidden
+        (see :func:`~mc.store.redaction.redact_db_url`)."""
         return display_url(self._engine.url)
+
+    def hide_secrets(self, text: object) -> str:
+        """Return ``text`` (such as a database error) with this store's URL secrets hidden."""
+        return scrub_secrets(
+            scrub_secrets(text, self._raw_url),
+            self._engine.url.render_as_string(hide_password=False),
+        )
 
     @property
     def dialect(self) -> str:
@@ -212,10 +231,10 @@ class FlowStore:
         :meth:`save_flow`.
         """
         flow = spec_or_flow if isinstance(spec_or_flow, Flow) else Flow.from_flow_spec(spec_or_flow)
-        if len(flow.key) > MAX_KEY_LENGTH:
+        if len(flow.key) > _MAX_KEY_LENGTH:
             raise StoreError(
                 f"flow key {flow.key[:40]!r}...: {len(flow.key)} characters; a stored flow's "
-                f"key has at most {MAX_KEY_LENGTH}"
+                f"key has at most {_MAX_KEY_LENGTH}"
             )
         now = self.clock()
         flow.flush()
@@ -231,7 +250,8 @@ class FlowStore:
                 raise FlowExistsError(flow.key) from None
         self._remember(flow, 1)
         self._saved_at[flow] = now
-        logger.debug("stored new flow %s", flow.key)
+        self._measure(flow, values["flow_json"], [row["task_json"] for row in task_rows])
+        _logger.debug("stored new flow %s", flow.key)
         return flow.key
 
     def get_flow(self, key: str) -> Flow:
@@ -241,9 +261,10 @@ class FlowStore:
         :class:`~mc.errors.FlowLoadError` if its JSON cannot be loaded.
         """
         columns = (flows_table.c.version, flows_table.c.flow_json, flows_table.c.checksum)
-        with self._database_errors(f"get_flow({key!r})"), read_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"get_flow({key!r})"),
+            read_transaction(self._engine) as connection,
+        ):
             row = connection.execute(
                 sa.select(*columns).where(flows_table.c.key == key)
             ).one_or_none()
@@ -257,9 +278,10 @@ class FlowStore:
 
         Raises :class:`~mc.errors.FlowNotFoundError` if there is none.
         """
-        with self._database_errors(f"get_record({key!r})"), read_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"get_record({key!r})"),
+            read_transaction(self._engine) as connection,
+        ):
             row = connection.execute(
                 sa.select(*_record_columns()).where(flows_table.c.key == key)
             ).one_or_none()
@@ -309,9 +331,10 @@ class FlowStore:
                 inserts.append(row)
             else:
                 updates.append({f"b_{name}": value for name, value in row.items()})
-        with self._database_errors(f"save_flow({flow.key!r})"), write_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"save_flow({flow.key!r})"),
+            write_transaction(self._engine) as connection,
+        ):
             result = connection.execute(
                 _SAVE_AND_RELEASE if release else _SAVE_KEEPING_LEASE, parameters
             )
@@ -338,6 +361,16 @@ class FlowStore:
             )
         self._remember(flow, version + 1)
         self._saved_at[flow] = values["updated_at"]
+        sizes = self._sizes.get(flow)
+        if replace_rows or sizes is None:
+            self._measure(flow, values["flow_json"], [row["task_json"] for row in inserts])
+        else:
+            sizes.fields = len(values["flow_json"])
+            for row in inserts:
+                sizes.set_task(row["position"], len(row["task_json"]))
+            for update in updates:
+                sizes.set_task(update["b_position"], len(update["b_task_json"]))
+            flow.json_size_estimate = sizes.fields + sizes.tasks_total
 
     def renew_leases(self, keys: Iterable[str], lease_s: float, runner_id: str) -> list[str]:
         """Extend ``runner_id``'s leases on ``keys`` to ``lease_s`` seconds from now.
@@ -360,9 +393,10 @@ class FlowStore:
             .values(lease_expires_at=self.clock() + lease_s)
             .returning(table.c.key)
         )
-        with self._database_errors(f"renew_leases(runner_id={runner_id!r})"), write_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"renew_leases(runner_id={runner_id!r})"),
+            write_transaction(self._engine) as connection,
+        ):
             return list(connection.execute(statement).scalars().all())
 
     def fail_flow(self, flow_or_key: Flow | str, reason: str, version: int | None = None) -> bool:
@@ -383,9 +417,10 @@ class FlowStore:
         condition = flows_table.c.key == key
         if version is not None:
             condition = sa.and_(condition, flows_table.c.version == version)
-        with self._database_errors(f"fail_flow({key!r})"), write_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"fail_flow({key!r})"),
+            write_transaction(self._engine) as connection,
+        ):
             result = connection.execute(
                 sa.update(flows_table)
                 .where(condition)
@@ -399,14 +434,15 @@ class FlowStore:
                 )
             )
         if result.rowcount:
-            logger.warning("flow %s marked FAILED: %s", key, reason)
+            _logger.warning("flow %s marked FAILED: %s", key, reason)
         return bool(result.rowcount)
 
     def delete_flow(self, key: str) -> None:
         """Delete flow ``key`` (not its stored subflows); raise FlowNotFoundError if absent."""
-        with self._database_errors(f"delete_flow({key!r})"), write_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"delete_flow({key!r})"),
+            write_transaction(self._engine) as connection,
+        ):
             result = connection.execute(sa.delete(flows_table).where(flows_table.c.key == key))
             connection.execute(sa.delete(tasks_table).where(tasks_table.c.flow_key == key))
         if result.rowcount != 1:
@@ -490,9 +526,10 @@ class FlowStore:
         if not isinstance(prefix, str) or not prefix:
             raise FlowNotFoundError(str(prefix), self.url)
         table = flows_table
-        with self._database_errors(f"resolve_key({prefix!r})"), read_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"resolve_key({prefix!r})"),
+            read_transaction(self._engine) as connection,
+        ):
             exact = connection.execute(
                 sa.select(table.c.key).where(table.c.key == prefix)
             ).scalar_one_or_none()
@@ -525,12 +562,11 @@ class FlowStore:
 
     def count_by_status(self) -> dict[str, int]:
         """Return how many flows have each status (statuses with none are left out)."""
-        statement = sa.select(flows_table.c.status, sa.func.count()).group_by(
-            flows_table.c.status
-        )
-        with self._database_errors("count_by_status()"), read_transaction(
-            self._engine
-        ) as connection:
+        statement = sa.select(flows_table.c.status, sa.func.count()).group_by(flows_table.c.status)
+        with (
+            self._database_errors("count_by_status()"),
+            read_transaction(self._engine) as connection,
+        ):
             return {status: count for status, count in connection.execute(statement).all()}
 
     # -- leases -------------------------------------------------------------
@@ -587,14 +623,18 @@ class FlowStore:
             .where(table.c.key.in_(candidates.scalar_subquery()))
             .values(_lease_values(now, lease_s, runner_id))
             .returning(
-                table.c.key, table.c.version, table.c.updated_at, table.c.flow_json,
+                table.c.key,
+                table.c.version,
+                table.c.updated_at,
+                table.c.flow_json,
                 table.c.checksum,
             )
         )
         known = in_memory or {}
-        with self._database_errors(f"claim({n}, runner_id={runner_id!r})"), write_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"claim({n}, runner_id={runner_id!r})"),
+            write_transaction(self._engine) as connection,
+        ):
             rows = connection.execute(statement).all()
             resident = {
                 row.key: known[row.key]
@@ -645,9 +685,11 @@ class FlowStore:
         operation = f"claim_flow({key!r}, runner_id={runner_id!r})"
         with self._database_errors(operation), write_transaction(self._engine) as connection:
             row = connection.execute(statement).one_or_none()
-            exists = row is not None or connection.execute(
-                sa.select(table.c.key).where(table.c.key == key)
-            ).first() is not None
+            exists = (
+                row is not None
+                or connection.execute(sa.select(table.c.key).where(table.c.key == key)).first()
+                is not None
+            )
             task_rows = _select_task_rows(connection, [key]) if row is not None else {}
         if not exists:
             raise FlowNotFoundError(key, self.url)
@@ -664,9 +706,10 @@ class FlowStore:
         keys = list(keys)
         if not keys:
             return 0
-        with self._database_errors(f"release(runner_id={runner_id!r})"), write_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"release(runner_id={runner_id!r})"),
+            write_transaction(self._engine) as connection,
+        ):
             result = connection.execute(
                 sa.update(flows_table)
                 .where(flows_table.c.key.in_(keys), flows_table.c.lease_owner == runner_id)
@@ -741,9 +784,12 @@ class FlowStore:
                 try:
                     self.release([key], holder)
                 except StoreError as error:
-                    logger.warning(
+                    _logger.warning(
                         "flow %s: could not release %s's lease (it expires in %gs): %s",
-                        key, holder, lease_s, error,
+                        key,
+                        holder,
+                        lease_s,
+                        error,
                     )
             raise
         if self._versions.get(flow) == claimed_version:
@@ -772,6 +818,18 @@ class FlowStore:
             slept += pause
         return flow
 
+    def task_cache(self, claim_s: float | None = None) -> SqlTaskCache:
+        """Return the task cache in this store's database, on the store's connections.
+
+        See :mod:`mc.store.cache`; pass it to ``FlowEngine(cache=...)``.
+        ``claim_s`` is how long a claim lasts unless renewed.
+        """
+        from mc.store.cache import SqlTaskCache
+
+        if claim_s is None:
+            return SqlTaskCache(engine=self._engine, clock=self.clock)
+        return SqlTaskCache(engine=self._engine, clock=self.clock, claim_s=claim_s)
+
     # -- internals ----------------------------------------------------------
 
     def _database_errors(self, operation: str) -> contextlib.AbstractContextManager[None]:
@@ -791,7 +849,20 @@ class FlowStore:
             # counts as changed, and the next save replaces all the rows,
             # with checksums; the flow is trusted from then on.
             self._remember(flow, row.version, -1)
+        self._measure(flow, row.flow_json, [text for text, _ in task_rows])
         return flow
+
+    def _measure(self, flow: Flow, fields_text: str, task_texts: list[str]) -> None:
+        """Note the sizes of ``flow``'s rows, and set its ``json_size_estimate`` from them.
+
+        Measured for free, from the text read or written (see
+        :mod:`mc.flows.size_budget`); a save then adjusts only the rows it
+        writes, so the estimate stays exact (within a few bytes per task).
+        """
+        tasks = [len(text) + _TASK_ENTRY_BYTES for text in task_texts]
+        sizes = _RowSizes(len(fields_text), tasks, sum(tasks))
+        self._sizes[flow] = sizes
+        flow.json_size_estimate = sizes.fields + sizes.tasks_total
 
     def _remember(self, flow: Flow, version: int, task_rows: int | None = None) -> None:
         """Note that ``flow`` is stored at ``version``, with all its tasks saved unless told."""
@@ -814,6 +885,30 @@ class FlowStore:
             "flow_json": text,
             "checksum": checksum(text),
         }
+
+
+# What a task adds to a flow's JSON beside its row: its key, quoted, and ':' ','.
+# A constant stands in for the key's length: the size budget needs no more.
+_TASK_ENTRY_BYTES = 16
+
+
+@dataclasses.dataclass
+class _RowSizes:
+    """The JSON size of a stored flow's own fields, and of each task's row, by place."""
+
+    fields: int
+    tasks: list[int]
+    tasks_total: int
+
+    def set_task(self, position: int, text_size: int) -> None:
+        """Note the new size of the row at ``position`` (one past the end: a new row)."""
+        size = text_size + _TASK_ENTRY_BYTES
+        if position == len(self.tasks):
+            self.tasks.append(size)
+        else:
+            self.tasks_total -= self.tasks[position]
+            self.tasks[position] = size
+        self.tasks_total += size
 
 
 def checksum(text: str) -> str:
@@ -845,8 +940,17 @@ def _task_row(flow: Flow, key: str) -> dict[str, Any]:
 # Saves a flow's row if it is still at the version loaded; built once, as the
 # runner saves after every tick (parameters named b_<column>, b_old_version).
 _SAVED_COLUMNS = (
-    "label", "status", "parent_key", "depth", "num_tasks", "num_ticks", "flow_json",
-    "checksum", "updated_at", "version", "tick_after",
+    "label",
+    "status",
+    "parent_key",
+    "depth",
+    "num_tasks",
+    "num_ticks",
+    "flow_json",
+    "checksum",
+    "updated_at",
+    "version",
+    "tick_after",
 )
 _SAVE_KEEPING_LEASE = (
     sa.update(flows_table)

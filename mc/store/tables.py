@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+__all__ = ["metadata", "VERSION_TABLE", "cache_table", "flows_table", "tasks_table"]
+
 metadata = sa.MetaData()
 
 #: The Alembic version table; its own name, so that an application keeping
@@ -62,4 +64,24 @@ tasks_table = sa.Table(
     # The task dict as JSON text, and its checksum (as for mc_flows).
     sa.Column("task_json", sa.Text, nullable=False),
     sa.Column("checksum", sa.String(32), nullable=True),
+)
+
+cache_table = sa.Table(
+    "mc_cache",
+    metadata,
+    # A task's cache key (see mc.flows.cache.cache_key): a SHA-256 in hex.
+    sa.Column("key", sa.String(64), primary_key=True),
+    # Who made the entry; NULL while the key is only claimed.
+    sa.Column("task_type", sa.String(255), nullable=True),
+    sa.Column("flow_key", sa.String(255), nullable=True),
+    sa.Column("task_key", sa.String(255), nullable=True),
+    # Epoch seconds; created_at is NULL while the key is only claimed.
+    sa.Column("created_at", sa.Float, nullable=True, index=True),
+    sa.Column("expires_at", sa.Float, nullable=True),
+    # The task's data and provenance, as JSON text.
+    sa.Column("data_json", sa.Text, nullable=True),
+    sa.Column("provenance_json", sa.Text, nullable=True),
+    # A task computing the key: the second one with the same key waits.
+    sa.Column("claim_owner", sa.Text, nullable=True),
+    sa.Column("claim_expires_at", sa.Float, nullable=True),
 )

@@ -47,9 +47,15 @@ def test_a_running_task_counts_as_changed_on_every_tick(engine):
     def count(task_ctx):
         task_ctx["task"]["data"]["seen"] = task_ctx["task"]["data"].get("seen", 0) + 1
 
-    flow = saved_flow({"key": "f", "tasks": [
-        {"key": "busy", "task_type": "count"}, {"key": "idle", "task_type": "noop",
-                                                "precursors": ["busy"]}]})
+    flow = saved_flow(
+        {
+            "key": "f",
+            "tasks": [
+                {"key": "busy", "task_type": "count"},
+                {"key": "idle", "task_type": "noop", "precursors": ["busy"]},
+            ],
+        }
+    )
     for _ in range(3):
         engine.tick_flow(flow)
         assert flow.changed_task_keys() == ["busy"]
@@ -62,12 +68,18 @@ def test_a_failure_changes_the_skipped_successors_too(engine):
     def boom(task_ctx):
         raise RuntimeError("boom")
 
-    flow = saved_flow({"key": "f", "cfg": {"fail_fast": False}, "tasks": [
-        {"key": "a", "task_type": "boom"},
-        {"key": "b", "task_type": "noop", "precursors": ["a"]},
-        {"key": "c", "task_type": "noop", "precursors": ["b"]},
-        {"key": "other", "task_type": "noop", "precursors": ["ROOT"]},
-    ]})
+    flow = saved_flow(
+        {
+            "key": "f",
+            "cfg": {"fail_fast": False},
+            "tasks": [
+                {"key": "a", "task_type": "boom"},
+                {"key": "b", "task_type": "noop", "precursors": ["a"]},
+                {"key": "c", "task_type": "noop", "precursors": ["b"]},
+                {"key": "other", "task_type": "noop", "precursors": ["ROOT"]},
+            ],
+        }
+    )
     engine.tick_flow(flow)
     assert flow.changed_task_keys() == ["a", "b", "c", "other"]
 
@@ -77,8 +89,15 @@ def test_retry_later_and_reset_change_their_task(engine):
     def boom(task_ctx):
         raise RuntimeError("boom")
 
-    flow = saved_flow({"key": "f", "tasks": [{"key": "a", "task_type": "boom", "retries": 1},
-                                             {"key": "b", "task_type": "noop", "precursors": ["ROOT"]}]})
+    flow = saved_flow(
+        {
+            "key": "f",
+            "tasks": [
+                {"key": "a", "task_type": "boom", "retries": 1},
+                {"key": "b", "task_type": "noop", "precursors": ["ROOT"]},
+            ],
+        }
+    )
     flow.start_ready(now=1.0)
     flow.mark_saved()
     flow.retry_later("a", at=5.0, attempts=[])
@@ -97,12 +116,22 @@ def test_add_task_changes_the_new_task_and_the_successor_it_gets():
 
 
 def test_a_wire_task_marks_the_task_it_writes_into(engine):
-    flow = saved_flow({"key": "f", "tasks": [
-        {"key": "w", "task_type": "wire", "task_params": {"wirings": [
-            {"value": 7, "dest": "ctx.flow.tasks.later.task_params.x"}]}},
-        {"key": "later", "task_type": "noop", "precursors": ["ROOT"]},
-        {"key": "after", "task_type": "noop", "precursors": ["w"]},
-    ]})
+    flow = saved_flow(
+        {
+            "key": "f",
+            "tasks": [
+                {
+                    "key": "w",
+                    "task_type": "wire",
+                    "task_params": {
+                        "wirings": [{"value": 7, "dest": "ctx.flow.tasks.later.task_params.x"}]
+                    },
+                },
+                {"key": "later", "task_type": "noop", "precursors": ["ROOT"]},
+                {"key": "after", "task_type": "noop", "precursors": ["w"]},
+            ],
+        }
+    )
     flow.start_ready(now=0.0)
     flow.complete("later", now=0.0)
     flow.mark_saved()
@@ -148,3 +177,56 @@ def test_every_task_whose_dict_a_tick_changed_is_reported(spec):
         assert differing <= set(flow.changed_task_keys())
         flow.mark_saved()
         before = after
+
+
+def test_add_edge_changes_the_task_that_gets_a_precursor():
+    flow = saved_flow(
+        {
+            "key": "f",
+            "tasks": [
+                {"key": "a", "task_type": "noop"},
+                {"key": "b", "task_type": "noop", "precursors": ["ROOT"]},
+            ],
+        }
+    )
+    flow.add_edge(src_key="a", dest_key="b")
+    assert flow.changed_task_keys() == ["b"]
+    assert flow.tasks["b"]["precursors"] == ["a"]
+
+
+def ticks_report_every_changed_dict(engine, flow, clock):
+    """Tick ``flow`` to the end, checking after every tick that each changed dict is reported."""
+    flow.mark_saved()
+    before = flow.to_flow_dict()["tasks"]
+    while not flow.finished:
+        engine.tick_flow(flow)
+        clock.advance(1)
+        after = flow.to_flow_dict()["tasks"]
+        differing = {key for key in after if after[key] != before[key]}
+        assert differing <= set(flow.changed_task_keys())
+        flow.mark_saved()
+        before = after
+
+
+def test_provenance_and_cache_hits_are_reported_as_changes():
+    from mc.flows.cache import MemoryTaskCache
+
+    def double(task_ctx):
+        task = task_ctx["task"]
+        task["data"]["y"] = 2 * task["task_params"]["x"]
+        task["status"] = "COMPLETED"
+
+    _, clock = make_engine()
+    engine = FlowEngine({"double": double}, clock=clock, cache=MemoryTaskCache(claim_s=60))
+    spec = {
+        "tasks": [
+            {"key": "d", "task_type": "double", "task_params": {"x": 3}, "cache": True},
+            {"key": "e", "task_type": "noop", "precursors": ["d"]},
+        ]
+    }
+    first = Flow.from_flow_spec(spec)
+    ticks_report_every_changed_dict(engine, first, clock)
+    assert "provenance" in first.tasks["d"]
+    second = Flow.from_flow_spec(spec)
+    ticks_report_every_changed_dict(engine, second, clock)
+    assert second.tasks["d"].get("cached_from")

@@ -24,6 +24,7 @@ from mc.flows import flow_spec_to_flow
 from mc.flows.spec import (
     FLOW_CFG_KEYS,
     FLOW_SPEC_KEYS,
+    LEGACY_TASK_SPEC_KEYS,
     TASK_KEY_PATTERN,
     TASK_SPEC_KEYS,
     flow_spec_json_schema,
@@ -70,7 +71,10 @@ def test_schema_cfg_properties_are_the_flow_cfg_keys():
 
 
 def test_schema_task_properties_are_the_task_spec_keys():
-    assert set(SCHEMA["$defs"]["task_spec"]["properties"]) == set(TASK_SPEC_KEYS)
+    assert set(SCHEMA["$defs"]["task_spec"]["properties"]) == {
+        *TASK_SPEC_KEYS,
+        *LEGACY_TASK_SPEC_KEYS,
+    }
 
 
 def test_schema_task_key_pattern_is_the_validators():
@@ -149,12 +153,12 @@ def pick(choices: list[str], picks: Any) -> Any:
 
 
 # Strategies built once: building them inside valid_specs made it slow.
-optional_labels = optional(st.text(max_size=6))
+optional_labels = optional(strategies.spec_text(6))
 optional_json_objects = optional(json_objects)
 optional_picks = optional(st.lists(st.integers(0, 9), max_size=3))
 optional_task_keys = st.just(ABSENT) | st.none()
 task_types = st.sampled_from(["noop", "print", "pkg.Mod"])
-optional_flow_keys = optional(st.text(min_size=1, max_size=8))
+optional_flow_keys = optional(st.text(strategies.SPEC_CHARACTERS, min_size=1, max_size=8))
 optional_cfgs = optional(
     st.fixed_dictionaries({}, optional={"fail_fast": st.none() | st.booleans()})
 )
@@ -204,11 +208,9 @@ unknown_cfg_names = unknown_names(FLOW_CFG_KEYS)
 unknown_task_names = unknown_names(TASK_SPEC_KEYS)
 indexes = st.integers(0, 99)
 not_a_task = json_values.filter(lambda v: not isinstance(v, dict)) | st.just({})
-not_a_key_list = json_values.filter(
-    lambda v: v is not None and not isinstance(v, list)
-) | st.lists(json_values, min_size=1, max_size=3).filter(
-    lambda items: any(not isinstance(item, str) for item in items)
-)
+not_a_key_list = json_values.filter(lambda v: v is not None and not isinstance(v, list)) | st.lists(
+    json_values, min_size=1, max_size=3
+).filter(lambda items: any(not isinstance(item, str) for item in items))
 SPEC_CHANGES = ["spec_value", "spec_field", "spec_unknown_key", "cfg_field", "cfg_unknown_key"]
 TASK_CHANGES = [
     "task_value",

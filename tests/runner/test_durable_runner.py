@@ -140,7 +140,10 @@ def test_a_stop_request_saves_the_flow_after_the_tick_in_flight(flow_store, engi
     stats = runner.tick()
     record = flow_store.get_record(key)
     assert (stats.ticks, record.num_ticks, record.status, record.lease_owner) == (
-        1, 1, "RUNNING", None
+        1,
+        1,
+        "RUNNING",
+        None,
     )
 
 

@@ -17,21 +17,25 @@ def test_a_runner_killed_at_random_points_repeats_at_most_the_tick_in_flight(
 ):
     record = tmp_path / "completions.txt"
     with FlowStore(db_url) as store:
-        keys = [store.create_flow(recording_spec(record, n_tasks=4, sleep_s=0.01)) for _ in range(30)]
+        keys = [
+            store.create_flow(recording_spec(record, n_tasks=4, sleep_s=0.01)) for _ in range(30)
+        ]
     kills = 0
     rng = random.Random(20261130)
     for _ in range(4):
         # The same runner id: a restarted runner takes its leased flows back at once.
-        runner = start_runner(db_url, "--runner-id", "victim", "--interval", "0.05",
-                              "--poll", "0", "--batch", "3")
+        runner = start_runner(
+            db_url, "--runner-id", "victim", "--interval", "0.05", "--poll", "0", "--batch", "3"
+        )
         wait_for(lambda: record.exists() and record.stat().st_size > 0, what="some work")
         time.sleep(rng.uniform(0.05, 0.3))
         if runner.poll() is None:
             runner.send_signal(signal.SIGKILL)
             runner.wait(timeout=30)
             kills += 1
-    last = start_runner(db_url, "--runner-id", "victim", "--until-done", "--interval", "0.05",
-                        "--poll", "0")
+    last = start_runner(
+        db_url, "--runner-id", "victim", "--until-done", "--interval", "0.05", "--poll", "0"
+    )
     _, stderr = last.communicate(timeout=120)
     assert last.returncode == 0, stderr
     lines = [line.split() for line in record.read_text().splitlines()]
@@ -41,7 +45,8 @@ def test_a_runner_killed_at_random_points_repeats_at_most_the_tick_in_flight(
     assert all(done[task] == 2 for task in repeated)
     # Every repeat belongs to a tick a kill cut short: one flow and tick number per kill.
     repeated_ticks = {
-        (flow_key, tick) for flow_key, task_key, _, tick in lines
+        (flow_key, tick)
+        for flow_key, task_key, _, tick in lines
         if (flow_key, task_key) in repeated
     }
     assert len(repeated_ticks) <= kills
@@ -57,13 +62,21 @@ def test_a_killed_runners_flow_is_resumed_by_another_within_two_leases(
     marker = tmp_path / "hung"
     with FlowStore(db_url) as store:
         key = store.create_flow(
-            {"tasks": [{"key": "hang", "task_type": f"{TASKS}:hang_the_first_time",
-                        "task_params": {"marker": str(marker)}}]}
+            {
+                "tasks": [
+                    {
+                        "key": "hang",
+                        "task_type": f"{TASKS}:hang_the_first_time",
+                        "task_params": {"marker": str(marker)},
+                    }
+                ]
+            }
         )
         first = start_runner(db_url, "--lease", str(lease_s), "--interval", "0.05")
         wait_for(marker.exists, what="the first runner to start the hanging task")
-        second = start_runner(db_url, "--lease", str(lease_s), "--until-done",
-                              "--interval", "0.05", "--poll", "0")
+        second = start_runner(
+            db_url, "--lease", str(lease_s), "--until-done", "--interval", "0.05", "--poll", "0"
+        )
         # The first runner's tick outlives its lease several times over, and its
         # heartbeat keeps the flow away from the second runner meanwhile.
         time.sleep(2.5 * lease_s)

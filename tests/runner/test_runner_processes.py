@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import signal
 import time
 from pathlib import Path
@@ -10,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from mc.store import FlowStore
-
 from tests.runner.conftest import TASKS
 
 
@@ -28,7 +28,9 @@ def recording_spec(path: Path, n_tasks: int = 5, sleep_s: float = 0) -> dict:
     task = {"task_type": f"{TASKS}:record_completion", "task_params": params}
     tasks = [{**task, "key": "t0"}]
     tasks += [{**task, "key": f"t{i}", "precursors": ["t0"]} for i in range(1, n_tasks - 1)]
-    tasks += [{**task, "key": f"t{n_tasks - 1}", "precursors": [f"t{i}" for i in range(1, n_tasks - 1)]}]
+    tasks += [
+        {**task, "key": f"t{n_tasks - 1}", "precursors": [f"t{i}" for i in range(1, n_tasks - 1)]}
+    ]
     return {"label": "recorded", "tasks": tasks}
 
 
@@ -42,8 +44,11 @@ def test_four_runner_processes_complete_200_flows_each_task_exactly_once(
         start_runner(db_url, "--until-done", "--interval", "0.05", "--poll", "0", "--batch", "2")
         for _ in range(4)
     ]
-    for runner in runners:
-        _, stderr = runner.communicate(timeout=240)
+    # Read every runner's pipes at once: a runner blocked on a full pipe
+    # would hold its leases and stall the others.
+    with concurrent.futures.ThreadPoolExecutor(len(runners)) as pool:
+        outputs = list(pool.map(lambda runner: runner.communicate(timeout=240), runners))
+    for runner, (_, stderr) in zip(runners, outputs):
         assert runner.returncode == 0, stderr
     lines = record.read_text().splitlines()
     done = collections.Counter(tuple(line.split()[:2]) for line in lines)
@@ -62,8 +67,15 @@ def test_a_killed_runners_flows_are_finished_by_another_once_its_lease_expires(
     marker = tmp_path / "hung"
     with FlowStore(db_url) as store:
         hung = store.create_flow(
-            {"tasks": [{"key": "hang", "task_type": f"{TASKS}:hang_the_first_time",
-                        "task_params": {"marker": str(marker)}}]}
+            {
+                "tasks": [
+                    {
+                        "key": "hang",
+                        "task_type": f"{TASKS}:hang_the_first_time",
+                        "task_params": {"marker": str(marker)},
+                    }
+                ]
+            }
         )
         others = [
             store.create_flow({"tasks": [{"key": "a", "task_type": "noop"}]}) for _ in range(3)
@@ -91,8 +103,15 @@ def test_a_signal_lets_the_runner_save_its_current_flow_release_the_rest_and_exi
     with FlowStore(sqlite_url) as store:
         keys = [
             store.create_flow(
-                {"tasks": [{"key": "slow", "task_type": f"{TASKS}:slow_with_marker",
-                            "task_params": {"marker": str(marker), "seconds": 1.0}}]}
+                {
+                    "tasks": [
+                        {
+                            "key": "slow",
+                            "task_type": f"{TASKS}:slow_with_marker",
+                            "task_params": {"marker": str(marker), "seconds": 1.0},
+                        }
+                    ]
+                }
             )
             for marker in markers
         ]

@@ -30,8 +30,11 @@ def outcome(flow):
 
 @settings(max_examples=40, deadline=None)
 @given(
-    dag_specs(max_tasks=12), st.integers(min_value=1, max_value=3), st.integers(1, 3),
-    st.integers(1, 3), st.integers(0, 2),
+    dag_specs(max_tasks=12),
+    st.integers(min_value=1, max_value=3),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(0, 2),
 )
 def test_a_stored_flow_ticked_by_runners_ends_as_in_memory(
     shared_store, spec, max_ticks_per_claim, batch_size, save_every_ticks, keep_in_memory
@@ -41,8 +44,13 @@ def test_a_stored_flow_ticked_by_runners_ends_as_in_memory(
     key = store.create_flow(spec)
     engine = FlowEngine(task_handlers={"work": work}, clock=clock)
     runner = FlowRunner(
-        store, engine, poll_interval_s=0, max_ticks_per_claim=max_ticks_per_claim,
-        batch_size=batch_size, save_every_ticks=save_every_ticks, keep_in_memory=keep_in_memory,
+        store,
+        engine,
+        poll_interval_s=0,
+        max_ticks_per_claim=max_ticks_per_claim,
+        batch_size=batch_size,
+        save_every_ticks=save_every_ticks,
+        keep_in_memory=keep_in_memory,
     )
     rounds = 0
     while store.get_record(key).status not in ("COMPLETED", "FAILED"):

@@ -14,7 +14,9 @@ from mc.store.tables import flows_table, tasks_table
 
 def chain(key: str, n: int) -> dict:
     tasks = [{"key": "t0", "task_type": "noop"}]
-    tasks += [{"key": f"t{i}", "task_type": "noop", "precursors": [f"t{i - 1}"]} for i in range(1, n)]
+    tasks += [
+        {"key": f"t{i}", "task_type": "noop", "precursors": [f"t{i - 1}"]} for i in range(1, n)
+    ]
     return {"key": key, "tasks": tasks}
 
 
@@ -59,7 +61,9 @@ def raw_task_update(store, key: str, position: int, **values) -> None:
 def test_each_task_is_a_row_in_flow_order(flow_store):
     flow_store.create_flow(chain("c", 3))
     assert [(position, key) for position, key, _ in stored_tasks(flow_store, "c")] == [
-        (0, "t0"), (1, "t1"), (2, "t2")
+        (0, "t0"),
+        (1, "t1"),
+        (2, "t2"),
     ]
 
 
@@ -165,9 +169,7 @@ def test_save_without_release_keeps_the_lease(flow_store, engine):
     assert flow_store.get_record("c").lease_owner is None
 
 
-def test_renew_leases_extends_only_the_runners_own_leases_without_a_new_version(
-    flow_store, clock
-):
+def test_renew_leases_extends_only_the_runners_own_leases_without_a_new_version(flow_store, clock):
     flow_store.create_flow(chain("mine", 1))
     flow_store.create_flow(chain("theirs", 1))
     flow_store.claim_flow("mine", lease_s=30, runner_id="r1")
@@ -248,7 +250,9 @@ def test_a_flow_whose_task_rows_were_renumbered_by_hand_is_saved_whole(flow_stor
     engine.tick_flow(flow)
     flow_store.save_flow(flow)
     assert [(position, key) for position, key, _ in stored_tasks(flow_store, "c")] == [
-        (0, "t0"), (1, "t1"), (2, "t2")
+        (0, "t0"),
+        (1, "t1"),
+        (2, "t2"),
     ]
     assert flow_store.get_flow("c").to_flow_dict() == flow.to_flow_dict()
 

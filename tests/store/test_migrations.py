@@ -106,7 +106,9 @@ def test_a_later_migration_upgrades_an_existing_database_in_place_keeping_its_fl
         key = store.create_flow({"tasks": [{"key": "a", "task_type": "noop"}]})
     later = tmp_path / "later_migrations"
     shutil.copytree(migrations_dir(), later, ignore=shutil.ignore_patterns("__pycache__"))
-    (later / "versions" / "9999_priority.py").write_text(NEXT_MIGRATION.format(head=head_revision()))
+    (later / "versions" / "9999_priority.py").write_text(
+        NEXT_MIGRATION.format(head=head_revision())
+    )
     engine = make_engine(db_url)
     try:
         assert upgrade_schema(engine, str(later)) is True
@@ -145,7 +147,9 @@ def test_a_database_written_by_a_newer_version_is_refused_and_left_alone(db_url)
     engine = make_engine(db_url)
     try:
         with engine.begin() as connection:
-            connection.exec_driver_sql(f"UPDATE {VERSION_TABLE} SET version_num = 'from_the_future'")
+            connection.exec_driver_sql(
+                f"UPDATE {VERSION_TABLE} SET version_num = 'from_the_future'"
+            )
         with pytest.raises(StoreError, match="revision 'from_the_future'.*a newer version"):
             FlowStore(db_url)
         with engine.connect() as connection:
@@ -158,7 +162,11 @@ def test_a_database_written_by_a_newer_version_is_refused_and_left_alone(db_url)
 def test_key_status_label_parent_key_and_timestamps_are_indexed(db_url):
     with FlowStore(db_url) as store, store._engine.connect() as connection:
         inspector = sa.inspect(connection)
-        indexed = {column for index in inspector.get_indexes("mc_flows") for column in index["column_names"]}
+        indexed = {
+            column
+            for index in inspector.get_indexes("mc_flows")
+            for column in index["column_names"]
+        }
         primary_key = inspector.get_pk_constraint("mc_flows")["constrained_columns"]
     assert primary_key == ["key"]
     assert {"status", "label", "parent_key", "created_at", "updated_at"} <= indexed
@@ -179,19 +187,33 @@ def make_release_0001_database(url: str, flows: list[Flow], broken: dict[str, st
             command.upgrade(_alembic_config(connection), "0001")
         rows = [
             {
-                "key": flow.key, "label": flow.label, "status": flow.status,
-                "parent_key": flow.parent_key, "depth": flow.depth,
-                "num_tasks": len(flow.tasks), "num_ticks": flow.num_ticks,
-                "created_at": 1.0, "updated_at": 1.0, "version": 1,
+                "key": flow.key,
+                "label": flow.label,
+                "status": flow.status,
+                "parent_key": flow.parent_key,
+                "depth": flow.depth,
+                "num_tasks": len(flow.tasks),
+                "num_ticks": flow.num_ticks,
+                "created_at": 1.0,
+                "updated_at": 1.0,
+                "version": 1,
                 "flow_json": flow.to_json(),
             }
             for flow in flows
         ]
         rows += [
             {
-                "key": key, "label": None, "status": "RUNNING", "parent_key": None,
-                "depth": 0, "num_tasks": 0, "num_ticks": 0, "created_at": 1.0,
-                "updated_at": 1.0, "version": 1, "flow_json": text,
+                "key": key,
+                "label": None,
+                "status": "RUNNING",
+                "parent_key": None,
+                "depth": 0,
+                "num_tasks": 0,
+                "num_ticks": 0,
+                "created_at": 1.0,
+                "updated_at": 1.0,
+                "version": 1,
+                "flow_json": text,
             }
             for key, text in broken.items()
         ]
@@ -207,16 +229,27 @@ def test_a_database_of_schema_0001_migrates_and_its_flows_run_on(db_url):
     from mc.flows import FlowEngine
 
     engine = FlowEngine(clock=lambda: 10.0)
-    half_done = Flow.from_flow_spec({"key": "half_done", "label": "old", "tasks": [
-        {"key": "a", "task_type": "noop"},
-        {"key": "b", "task_type": "noop", "precursors": ["a"]},
-        {"key": "c", "task_type": "noop", "precursors": ["b"]},
-    ]})
+    half_done = Flow.from_flow_spec(
+        {
+            "key": "half_done",
+            "label": "old",
+            "tasks": [
+                {"key": "a", "task_type": "noop"},
+                {"key": "b", "task_type": "noop", "precursors": ["a"]},
+                {"key": "c", "task_type": "noop", "precursors": ["b"]},
+            ],
+        }
+    )
     engine.tick_flow(half_done)
     fresh = Flow.from_flow_spec({"key": "fresh", "tasks": [{"key": "x", "task_type": "noop"}]})
     empty = Flow.from_flow_spec({"key": "empty", "tasks": []})
     make_release_0001_database(db_url, [half_done, fresh, empty], {"broken": '{"not": "closed'})
     with FlowStore(db_url) as store:
+        with store._engine.connect() as connection:
+            # Through 0002 (tasks as rows) and 0003 (the task cache), in order.
+            assert current_revision(connection) == head_revision() == "0003"
+            assert sa.inspect(connection).has_table("mc_tasks")
+            assert sa.inspect(connection).has_table("mc_cache")
         assert {record.key for record in store.query()} == {"half_done", "fresh", "empty", "broken"}
         loaded = store.get_flow("half_done")
         assert loaded.to_flow_dict() == half_done.to_flow_dict()
@@ -263,3 +296,41 @@ def test_migration_0002_can_be_undone_keeping_the_flows(db_url):
         engine.dispose()
     with FlowStore(db_url) as store:
         assert store.get_flow("k").to_flow_dict() == expected
+
+
+def test_the_migrations_form_one_chain_0001_0002_0003():
+    from alembic.script import ScriptDirectory
+
+    from mc.store.database import migrations_dir
+
+    scripts = ScriptDirectory(str(migrations_dir()))
+    chain = [script.revision for script in scripts.walk_revisions()]
+    assert chain == ["0003", "0002", "0001"]
+    assert scripts.get_revision("0003").down_revision == "0002"
+    assert scripts.get_revision("0002").down_revision == "0001"
+
+
+def test_a_database_of_schema_0001_upgrades_through_0002_then_0003(db_url):
+    from alembic import command
+
+    from mc.store.database import _alembic_config, write_transaction
+
+    flow = Flow.from_flow_spec({"key": "old", "tasks": [{"key": "x", "task_type": "noop"}]})
+    make_release_0001_database(db_url, [flow], {})
+    engine = make_engine(db_url)
+    try:
+        with write_transaction(engine) as connection:
+            command.upgrade(_alembic_config(connection), "0002")
+        with engine.connect() as connection:
+            assert current_revision(connection) == "0002"
+            assert sa.inspect(connection).has_table("mc_tasks")
+            assert not sa.inspect(connection).has_table("mc_cache")
+        assert upgrade_schema(engine) is True
+        with engine.connect() as connection:
+            assert current_revision(connection) == "0003"
+            assert sa.inspect(connection).has_table("mc_cache")
+    finally:
+        engine.dispose()
+    with FlowStore(db_url) as store:
+        assert store.get_flow("old").to_flow_dict() == flow.to_flow_dict()
+        assert store.task_cache().get("no-such-key") is None

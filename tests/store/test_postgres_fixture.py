@@ -11,7 +11,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 A_POSTGRES_TEST = (
-    "tests/store/test_migrations.py::test_a_new_database_is_created_at_the_newest_revision[postgres]"
+    "tests/store/test_migrations.py"
+    "::test_a_new_database_is_created_at_the_newest_revision[postgres]"
 )
 
 
@@ -22,7 +23,12 @@ def run_without_server(ci: str | None) -> subprocess.CompletedProcess:
         env["CI"] = ci
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", A_POSTGRES_TEST],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

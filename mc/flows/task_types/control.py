@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mc.errors import FlowSpecError, WiringError
+from mc.flows import size_budget
+from mc.flows.compat import spread_container
 from mc.flows.dotpath import split_path
 from mc.flows.flow import Flow
 from mc.flows.interpolation import interpolate
@@ -34,6 +36,8 @@ from mc.flows.task_types.wiring import (
     parse_wiring,
 )
 
+__all__ = ["SWITCH_OPS", "wire_task", "SwitchTaskHandler", "FlowTaskHandler", "SpreadTaskHandler"]
+
 # The comparisons a switch case may name, all from the operator module.
 SWITCH_OPS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "is_", "is_not", "truth")
 
@@ -50,7 +54,7 @@ def wire_task(task_ctx: TaskCtx) -> None:
         where = f"task_params.wirings[{i}]"
         dest = parse_wiring(wiring, where)["dest"]
         flow = task_ctx.get("flow")
-        into_params, whole_dict = check_ctx_dest(dest, where, flow)
+        into_params, whole_dict = check_ctx_dest(dest, where, flow, task["key"])
         apply_wiring(
             wiring,
             task_ctx,
@@ -72,9 +76,7 @@ def wire_task(task_ctx: TaskCtx) -> None:
 def _dict_checker(dest: str, where: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
         if not isinstance(value, dict):
-            raise WiringError(
-                f"{where}: dest {dest!r} must get a dict, got {type(value).__name__}"
-            )
+            raise WiringError(f"{where}: dest {dest!r} must get a dict, got {type(value).__name__}")
 
     return check
 
@@ -103,16 +105,18 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
         control = params["control_value"]
         cases = task_param(task, "cases", list)
         default = task_param(task, "default_case", dict, None)
-        checked = [self._check_case(case, f"task_params.cases[{i}]") for i, case in enumerate(cases)]
+        checked = [
+            self._check_case(case, f"task_params.cases[{i}]") for i, case in enumerate(cases)
+        ]
         if default is not None:
             if not isinstance(default.get("task"), Mapping):
                 raise ValueError(
                     f"task {task['key']!r}: task_params.default_case.task must be a task spec"
                 )
             _check_case_task(default["task"], f"task {task['key']!r}: task_params.default_case")
-        for i, (op, arg, case_task) in enumerate(checked):
+        for i, (op, raw_arg, case_task) in enumerate(checked):
             where = f"task_params.cases[{i}].condition"
-            arg = interpolate(arg, self.task_ctx, f"{where}.arg")
+            arg = interpolate(raw_arg, self.task_ctx, f"{where}.arg")
             if _compare(op, control, arg, f"task {task['key']!r}: {where}"):
                 task["selected_case"] = i
                 return dict(case_task)
@@ -128,14 +132,17 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
     def _check_case(self, case: Any, where: str) -> tuple[str, Any, Mapping[str, Any]]:
         prefix = f"task {self.task['key']!r}: {where}"
         if not isinstance(case, Mapping):
-            raise ValueError(f"{prefix}: expected {{'condition': {{'op', 'arg'}}, 'task': {{...}}}}")
+            raise ValueError(
+                f"{prefix}: expected {{'condition': {{'op', 'arg'}}, 'task': {{...}}}}"
+            )
         condition = case.get("condition")
         if not isinstance(condition, Mapping) or not isinstance(condition.get("op"), str):
             raise ValueError(f"{prefix}.condition: expected {{'op': OP, 'arg': ARG}}")
         op = condition["op"]
         if op not in SWITCH_OPS:
             raise ValueError(
-                f"{prefix}.condition.op: {op!r} is not allowed (expected one of {', '.join(SWITCH_OPS)})"
+                f"{prefix}.condition.op: {op!r} is not allowed "
+                f"(expected one of {', '.join(SWITCH_OPS)})"
             )
         if op != "truth" and "arg" not in condition:
             raise ValueError(f"{prefix}.condition: op {op!r} needs an 'arg'")
@@ -160,7 +167,9 @@ def _compare(op: str, control: Any, arg: Any, where: str) -> bool:
             return operator.truth(control)
         return bool(getattr(operator, op)(control, arg))
     except TypeError as error:
-        raise ValueError(f"{where}: cannot apply {op} to {control!r} and {arg!r}: {error}") from None
+        raise ValueError(
+            f"{where}: cannot apply {op} to {control!r} and {arg!r}: {error}"
+        ) from None
 
 
 class _LiveChild:
@@ -182,9 +191,7 @@ class _LiveChild:
 # Live children by parent flow, then by the key of the parent's task that
 # runs them (the spread task, for a spread's child). A parent dropped from
 # memory drops its children with it.
-_live_children: weakref.WeakKeyDictionary[Flow, dict[str, _LiveChild]] = (
-    weakref.WeakKeyDictionary()
-)
+_live_children: weakref.WeakKeyDictionary[Flow, dict[str, _LiveChild]] = weakref.WeakKeyDictionary()
 
 
 class FlowTaskHandler(BaseTaskHandler):
@@ -203,7 +210,8 @@ class FlowTaskHandler(BaseTaskHandler):
     ``'<parent key>.<task key>'``; its ``depth`` is the parent's plus one and
     its ``parent_key`` the parent's key. When the child COMPLETES, the task
     does, with the child's data in ``task['data']['flow_data']``; when it
-    FAILS, the task fails with the child's errors.
+    FAILS, the task fails with the child's errors. Either way, the hook
+    :meth:`on_flow_finished` is then called with the child.
     """
 
     raw_params = ("flow_spec",)
@@ -260,8 +268,19 @@ class FlowTaskHandler(BaseTaskHandler):
             # fail_fast left tasks RUNNING, and a failed task is never
             # ticked again: stop their outside work now.
             engine.cancel_flow(child, "the subflow FAILED", self._child_ctx())
-        if child.finished or not self._keep_live(child):
+        if child.finished or self.task_ctx.get("flow") is None:
             self._write_child(child)
+        else:
+            # A live child is checked against its size estimate (exact as of
+            # its last serialization, plus what its tasks wrote since), which
+            # costs nothing per tick; it is measured exactly whenever the
+            # parent is serialized. A subflow past the budget is not kept.
+            try:
+                size_budget.check_subflow(self.task_ctx, child)
+            except Exception:
+                self._drop_live()
+                raise
+            self._keep_live(child)
         if child.status == COMPLETED:
             self.task["data"]["flow_data"] = self.task["data"]["flow"]["data"]
             self.task["status"] = COMPLETED
@@ -269,12 +288,22 @@ class FlowTaskHandler(BaseTaskHandler):
             errors = child.data.get("errors") or ["no error recorded"]
             self.task["error"] = f"subflow {child.key!r} FAILED: " + "; ".join(errors)
             self.task["status"] = FAILED
+        else:
+            return
+        self.on_flow_finished(flow=child)
 
-    def _keep_live(self, child: Flow) -> bool:
-        """Keep ``child`` live until the parent is serialized; False without a parent flow."""
-        parent = self.task_ctx.get("flow")
-        if parent is None:
-            return False
+    def on_flow_finished(self, flow: Flow) -> None:
+        """Do what a subclass wants once the child flow has ended; by default nothing.
+
+        Called on the tick the child COMPLETES or FAILS, after the task's
+        status, data and error are set (a subclass may still change them),
+        with the child :class:`~mc.flows.flow.Flow`. An error it raises fails
+        the task.
+        """
+
+    def _keep_live(self, child: Flow) -> None:
+        """Keep ``child`` live until the parent (there must be one) is serialized."""
+        parent = self.task_ctx["flow"]
         owner_key = self._owner()["key"]
         children = _live_children.setdefault(parent, {})
         live = children.get(owner_key)
@@ -288,11 +317,20 @@ class FlowTaskHandler(BaseTaskHandler):
                 live.written = task["data"]["flow"] = live.child.to_flow_dict()
 
         parent.defer_serialization(owner_key, write)
-        return True
 
     def _write_child(self, child: Flow) -> None:
-        """Write the child into the task's data now; it is live no more."""
-        self.task["data"]["flow"] = child.to_flow_dict()
+        """Write the child into the task's data now; it is live no more.
+
+        Measured by ``to_flow_dict``: a subflow past the size budget is not
+        kept (:class:`~mc.errors.FlowSizeError`, the task's data unchanged).
+        """
+        self._drop_live()
+        child_dict = child.to_flow_dict()
+        size_budget.check_subflow(self.task_ctx, child)
+        self.task["data"]["flow"] = child_dict
+
+    def _drop_live(self) -> None:
+        """Forget the live child of this task: a write it deferred does nothing."""
         parent = self.task_ctx.get("flow")
         if parent is not None:
             _live_children.get(parent, {}).pop(self._owner()["key"], None)
@@ -301,7 +339,7 @@ class FlowTaskHandler(BaseTaskHandler):
         ctx = {
             name: value
             for name, value in self.task_ctx.items()
-            if name not in ("task", "flow", "flow_engine", "proxy_task")
+            if name not in ("task", "flow", "flow_engine", "proxy_task", size_budget.METER_KEY)
         }
         ctx["parent_flow"] = self.task_ctx.get("flow")
         return ctx
@@ -313,8 +351,11 @@ class FlowTaskHandler(BaseTaskHandler):
         child = handler._child()
         if child is None:
             return
-        task_ctx["flow_engine"].cancel_flow(child, "its parent task was cancelled", handler._child_ctx())
-        handler._write_child(child)
+        task_ctx["flow_engine"].cancel_flow(
+            child, "its parent task was cancelled", handler._child_ctx()
+        )
+        handler._drop_live()
+        task_ctx["task"]["data"]["flow"] = child.to_flow_dict()
 
 
 class SpreadTaskHandler(BaseProxyingTaskHandler):
@@ -330,7 +371,9 @@ class SpreadTaskHandler(BaseProxyingTaskHandler):
     finished, ``task['data']['results']`` lists each one's data, in item
     order. Strings starting with ``$`` in the skeleton are interpolated when
     each item's task ticks, in the child flow (``ctx.flow`` is the child,
-    ``ctx.parent_flow`` the flow of the spread task).
+    ``ctx.parent_flow`` the flow of the spread task). MissionControl 0.x's
+    ``container_task_type`` may be given, if it names an inline flow (see
+    :data:`mc.flows.compat.SPREAD_CONTAINER_TYPES`).
     """
 
     raw_params = ("mapping_params",)
@@ -341,6 +384,9 @@ class SpreadTaskHandler(BaseProxyingTaskHandler):
         items = task_param(task, "items", (list, dict))
         mapping_params = task_param(task, "mapping_params", dict)
         fail_fast = task_param(task, "fail_fast", bool, True)
+        spread_container(
+            task["task_params"].get("container_task_type"), f"task {task['key']!r}: task_params"
+        )
         # Item values are data: the child tasks must not read them as paths.
         specs = map_items(
             items, mapping_params, self.task_ctx, "task_params.mapping_params", ("source",)
@@ -358,7 +404,11 @@ class SpreadTaskHandler(BaseProxyingTaskHandler):
             except FlowSpecError as error:
                 raise ValueError(f"task {task['key']!r}: {error}") from None
         task["spread_keys"] = keys
-        flow_spec = {"label": f"spread {task['key']}", "cfg": {"fail_fast": fail_fast}, "tasks": specs}
+        flow_spec = {
+            "label": f"spread {task['key']}",
+            "cfg": {"fail_fast": fail_fast},
+            "tasks": specs,
+        }
         return {"task_type": "flow", "task_params": {"flow_spec": flow_spec}}
 
     def proxied_task_data(self, proxied_task: dict[str, Any]) -> dict[str, Any]:

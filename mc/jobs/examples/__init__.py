@@ -3,3 +3,5 @@
 Run them with ``allow_imports=['mc.jobs.examples']`` (``mc run
 --allow-imports mc.jobs.examples``), or register them by name.
 """
+
+__all__: list[str] = []

@@ -1,5 +1,7 @@
 """Settings shared by the builder and the parser of :mod:`mc.jobs.examples.polynomial`."""
 
+__all__ = ["INPUT_FILE", "SCRIPT_FILE", "OUTPUT_FILE", "PYTHON_SETTING", "PYTHON_ENV_VAR"]
+
 INPUT_FILE = "params.json"
 SCRIPT_FILE = "compute.py"
 OUTPUT_FILE = "result.json"

@@ -18,7 +18,9 @@ from typing import Any
 
 from mc.jobs.examples import constants
 
-_SCRIPT = '''\
+__all__ = ["build_work_dir", "parse_work_dir"]
+
+_SCRIPT = """\
 import json, sys
 
 with open("{input_file}") as f:
@@ -31,7 +33,7 @@ y = sum(c * x ** i for i, c in enumerate(params["coefficients"]))
 print(f"p({{x}}) = {{y}}")
 with open("{output_file}", "w") as f:
     json.dump({{"x": x, "y": y}}, f)
-'''
+"""
 
 
 def build_work_dir(params: dict[str, Any], output_dir: str) -> dict[str, Any]:
@@ -61,7 +63,8 @@ def build_work_dir(params: dict[str, Any], output_dir: str) -> dict[str, Any]:
 
 def parse_work_dir(work_dir: str) -> dict[str, Any]:
     """Return the result the script wrote: ``{'x': ..., 'y': ...}``."""
-    return json.loads((Path(work_dir) / constants.OUTPUT_FILE).read_text())
+    result: dict[str, Any] = json.loads((Path(work_dir) / constants.OUTPUT_FILE).read_text())
+    return result
 
 
 def _number(params: dict[str, Any], name: str) -> float:
@@ -73,8 +76,14 @@ def _number(params: dict[str, Any], name: str) -> float:
 
 def _numbers(params: dict[str, Any], name: str, default: list[float]) -> list[float]:
     values = params.get(name, default)
-    if not isinstance(values, list) or not values or not all(
-        isinstance(value, (int, float)) and not isinstance(value, bool) for value in values
+    if (
+        not isinstance(values, list)
+        or not values
+        or not all(
+            isinstance(value, (int, float)) and not isinstance(value, bool) for value in values
+        )
     ):
-        raise ValueError(f"polynomial job: job_params.{name} must be a non-empty list of numbers, got {values!r}")
+        raise ValueError(
+            f"polynomial job: job_params.{name} must be a non-empty list of numbers, got {values!r}"
+        )
     return values

@@ -1,8 +1,10 @@
-"""The analysis step of ``examples/jobs_sweep.yaml``: gather the sweep's points, find the minimum."""
+"""The analysis step of ``examples/jobs_sweep.yaml``: find the minimum of the sweep's points."""
 
 from __future__ import annotations
 
 from typing import Any
+
+__all__ = ["find_minimum"]
 
 
 def find_minimum(results: list[dict[str, Any]]) -> dict[str, Any]:

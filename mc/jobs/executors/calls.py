@@ -19,23 +19,34 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mc.jobs.constants import COMPLETED, FAILED, LOST, RUNNING
+from mc.jobs.constants import (
+    JOB_COMPLETED,
+    JOB_FAILED,
+    JOB_LOST,
+    JOB_RUNNING,
+)
+
+__all__ = ["InlineExecutor", "ThreadsExecutor", "ProcessesExecutor"]
 
 
-def call_outcome(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def _call_outcome(
+    fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
     """Run ``fn(*args, **kwargs)`` here and return ``(status, outputs)`` for poll_call."""
     try:
-        return COMPLETED, {"result": fn(*args, **kwargs)}
+        return JOB_COMPLETED, {"result": fn(*args, **kwargs)}
     except Exception:
-        return FAILED, {"error": traceback.format_exc()}
+        return JOB_FAILED, {"error": traceback.format_exc()}
 
 
 class InlineExecutor:
     """Runs each call at once, inside the tick that submits it."""
 
-    def submit_call(self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def submit_call(
+        self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Run the call now; the handle holds its outcome."""
-        status, outputs = call_outcome(fn, args, kwargs)
+        status, outputs = _call_outcome(fn, args, kwargs)
         return {"status": status, **outputs}
 
     def poll_call(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -46,7 +57,7 @@ class InlineExecutor:
         """Do nothing: an inline call has already ended."""
 
 
-class PoolExecutor:
+class _PoolExecutor:
     """Runs calls in a :mod:`concurrent.futures` pool made on first use.
 
     Base of ``threads`` and ``processes``; ``max_workers`` defaults to the
@@ -62,7 +73,9 @@ class PoolExecutor:
     def _make_pool(self) -> concurrent.futures.Executor:
         raise NotImplementedError(f"{type(self).__name__} must implement _make_pool()")
 
-    def submit_call(self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def submit_call(
+        self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Start the call in the pool and return a token for it."""
         if self._pool is None:
             self._pool = self._make_pool()
@@ -72,22 +85,24 @@ class PoolExecutor:
 
     def poll_call(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Return RUNNING, the call's outcome, or LOST for a token this executor never made."""
-        future = self._futures.get(handle.get("call_id"))
+        future = self._futures.get(handle.get("call_id", ""))
         if future is None:
-            return LOST, {"error": "this executor did not start the call (the runner restarted?)"}
+            return JOB_LOST, {
+                "error": "this executor did not start the call (the runner restarted?)"
+            }
         if not future.done():
-            return RUNNING, {}
+            return JOB_RUNNING, {}
         del self._futures[handle["call_id"]]
         if future.cancelled():
-            return FAILED, {"error": "cancelled"}
+            return JOB_FAILED, {"error": "cancelled"}
         error = future.exception()
         if error is not None:
-            return FAILED, {"error": "".join(traceback.format_exception(error))}
-        return COMPLETED, {"result": future.result()}
+            return JOB_FAILED, {"error": "".join(traceback.format_exception(error))}
+        return JOB_COMPLETED, {"result": future.result()}
 
     def cancel_call(self, handle: Mapping[str, Any]) -> None:
         """Cancel the call if it has not started (a running call runs to its end)."""
-        future = self._futures.get(handle.get("call_id"))
+        future = self._futures.get(handle.get("call_id", ""))
         if future is not None:
             future.cancel()
 
@@ -99,14 +114,14 @@ class PoolExecutor:
         self._futures.clear()
 
 
-class ThreadsExecutor(PoolExecutor):
+class ThreadsExecutor(_PoolExecutor):
     """Runs calls in a pool of threads of this process."""
 
     def _make_pool(self) -> concurrent.futures.Executor:
         return concurrent.futures.ThreadPoolExecutor(self.max_workers, thread_name_prefix="mc-call")
 
 
-class ProcessesExecutor(PoolExecutor):
+class ProcessesExecutor(_PoolExecutor):
     """Runs calls in a pool of worker processes (started by a fork server)."""
 
     def _make_pool(self) -> concurrent.futures.Executor:

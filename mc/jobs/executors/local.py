@@ -10,12 +10,20 @@ CPUs); the rest wait in this executor's queue, which lives in memory: a job
 still queued when its runner stops is reported LOST, and the ``job`` task
 submits it again.
 
-A handle is ``{'job_dir': ...}``; everything else is read from the job dir,
-so a new executor polls the jobs an old one started.
+A handle is ``{'job_dir': ..., 'token': ...}``; everything else is read
+from the job dir, so a new executor polls the jobs an old one started.
+
+Ownership: the executor writes into a job dir (``cancelled``), or signals
+its process, only if the handle's token is the one in the job dir's
+``submission.json`` (see :func:`~mc.jobs.executors.base.owned_job_dir`),
+and it signals a pid only if that process started at the time recorded
+with it. Otherwise it raises :class:`~mc.errors.JobOwnershipError` and does
+nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,13 +32,22 @@ from pathlib import Path
 from typing import Any
 
 from mc.errors import JobError
-from mc.jobs.constants import COMPLETED, ENTRYPOINT_FILE, FAILED, LOST, QUEUED, RUNNING
-from mc.jobs.executors.base import JobExecutor, absolute_job_dir
-from mc.jobs.job_dir import read_exit_status
+from mc.jobs.constants import (
+    ALREADY_RUNNING_EXIT_STATUS,
+    ENTRYPOINT_FILE,
+    JOB_FAILED,
+    JOB_LOST,
+    JOB_QUEUED,
+    JOB_RUNNING,
+)
+from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
+from mc.jobs.job_dir import RUN_UNDER_WAY, outcome_of_exit_status, read_exit_status, run_state
 
-PID_FILE = "local.pid"
-CANCELLED_FILE = "cancelled"
-LOG_FILE = "local_executor.log"
+__all__ = ["LocalExecutor"]
+
+_PID_FILE = "local.pid"
+_CANCELLED_FILE = "cancelled"
+_LOG_FILE = "local_executor.log"
 
 
 class LocalExecutor(JobExecutor):
@@ -47,49 +64,71 @@ class LocalExecutor(JobExecutor):
         environ: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(config, environ)
-        if max_jobs is not None and (isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1):
-            raise JobError(f"LocalExecutor: max_jobs must be a positive whole number, got {max_jobs!r}")
+        if max_jobs is not None and (
+            isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1
+        ):
+            raise JobError(
+                f"LocalExecutor: max_jobs must be a positive whole number, got {max_jobs!r}"
+            )
         self.max_jobs = max_jobs or os.cpu_count() or 1
         self._queue: list[str] = []
         self._running: dict[str, int] = {}
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Queue the job dir, start it if a slot is free, and return its handle."""
         self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
-        for stale in (PID_FILE, CANCELLED_FILE):
+        for stale in (_PID_FILE, _CANCELLED_FILE):
             (Path(path) / stale).unlink(missing_ok=True)
+        token = record_submission(path, "local")
         self._queue.append(path)
         self._start_queued()
-        return {"job_dir": path}
+        return {"job_dir": path, "token": token}
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Return the job's status and outputs (``exit_status``, ``error``)."""
         self._start_queued()
-        job_dir = _job_dir_of(handle)
-        if (Path(job_dir) / CANCELLED_FILE).exists():
-            return FAILED, {"error": "cancelled", "exit_status": read_exit_status(job_dir)}
+        job_dir = owned_job_dir(handle, "local")
+        if (Path(job_dir) / _CANCELLED_FILE).exists():
+            return JOB_FAILED, {"error": "cancelled", "exit_status": read_exit_status(job_dir)}
         exit_status = read_exit_status(job_dir)
         if exit_status is not None:
-            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+            return outcome_of_exit_status(exit_status)
         if job_dir in self._queue:
-            return QUEUED, {}
+            return JOB_QUEUED, {}
         pid = _read_pid(job_dir)
         if pid is None:
-            return LOST, {"error": "the job never started"}
+            return JOB_LOST, {"error": "the job never started"}
         if _runs_job(pid, job_dir):
             self._running[job_dir] = pid
-            return RUNNING, {"pid": pid}
+            return JOB_RUNNING, {"pid": pid}
         # The exit status may have landed between the two reads.
         exit_status = read_exit_status(job_dir)
         if exit_status is not None:
-            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
-        return FAILED, {"error": f"the job's process (pid {pid}) ended without writing an exit status"}
+            return outcome_of_exit_status(exit_status)
+        if run_state(job_dir) == RUN_UNDER_WAY:
+            # Our start was refused (it exited 75): another run holds the lock.
+            return JOB_RUNNING, {"pid": None, "note": "another run of this job dir holds its lock"}
+        if _logged_refusal(job_dir):
+            return JOB_FAILED, {
+                "error": "the job did not start "
+                f"(exit status {ALREADY_RUNNING_EXIT_STATUS}): another "
+                "run of its job dir held the lock, and it has ended without an exit status",
+            }
+        return JOB_FAILED, {
+            "error": f"the job's process (pid {pid}) ended without writing an exit status"
+        }
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
-        """Stop the job (or drop it from the queue); its next poll reports FAILED."""
-        job_dir = _job_dir_of(handle)
-        (Path(job_dir) / CANCELLED_FILE).write_text("cancelled\n", encoding="utf-8")
+        """Stop the job (or drop it from the queue); its next poll reports FAILED.
+
+        Raises :class:`~mc.errors.JobOwnershipError`, touching nothing, for
+        a handle whose token is not its job dir's.
+        """
+        job_dir = owned_job_dir(handle, "local")
+        (Path(job_dir) / _CANCELLED_FILE).write_text("cancelled\n", encoding="utf-8")
         if job_dir in self._queue:
             self._queue.remove(job_dir)
             return
@@ -100,10 +139,8 @@ class LocalExecutor(JobExecutor):
             # children. A job started a moment ago may not have made its
             # session yet, so the process itself is signalled too.
             for kill in (os.killpg, os.kill):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     kill(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
 
     def _start_queued(self) -> None:
         for job_dir, pid in list(self._running.items()):
@@ -118,7 +155,7 @@ def _start_detached(job_dir: str) -> int:
     # A short-lived shell starts the job in its own session and prints its
     # pid: the job is then not our child, so it needs no reaping and survives
     # the runner.
-    log = Path(job_dir) / LOG_FILE
+    log = Path(job_dir) / _LOG_FILE
     result = subprocess.run(
         [
             "bash",
@@ -135,27 +172,20 @@ def _start_detached(job_dir: str) -> int:
     pid = int(result.stdout.strip())
     # The start time tells this process from a later one that reuses its id.
     start_time = _start_time(pid) or "-"
-    (Path(job_dir) / PID_FILE).write_text(f"{pid} {start_time}\n", encoding="utf-8")
+    (Path(job_dir) / _PID_FILE).write_text(f"{pid} {start_time}\n", encoding="utf-8")
     return pid
-
-
-def _job_dir_of(handle: Mapping[str, Any]) -> str:
-    job_dir = handle.get("job_dir") if isinstance(handle, Mapping) else None
-    if not isinstance(job_dir, str):
-        raise JobError(f"local executor: handle {handle!r} has no 'job_dir'")
-    return job_dir
 
 
 def _read_pid(job_dir: str) -> int | None:
     try:
-        return int((Path(job_dir) / PID_FILE).read_text(encoding="utf-8").split()[0])
+        return int((Path(job_dir) / _PID_FILE).read_text(encoding="utf-8").split()[0])
     except (FileNotFoundError, ValueError, IndexError):
         return None
 
 
 def _recorded_start_time(job_dir: str) -> str | None:
     try:
-        fields = (Path(job_dir) / PID_FILE).read_text(encoding="utf-8").split()
+        fields = (Path(job_dir) / _PID_FILE).read_text(encoding="utf-8").split()
     except FileNotFoundError:
         return None
     return fields[1] if len(fields) > 1 and fields[1] != "-" else None
@@ -175,19 +205,24 @@ def _runs_job(pid: int, job_dir: str) -> bool:
 
     After a reboot the pid in ``local.pid`` may belong to another process:
     that one is neither the job nor to be killed. The job is known by the
-    start time recorded with its pid (which an exec does not change); for a
-    pid recorded without one, by ``entrypoint.sh`` on its command line.
+    start time recorded with its pid (which an exec does not change).
     """
     if not _alive(pid):
         return False
     recorded = _recorded_start_time(job_dir)
-    if recorded is not None:
-        return _start_time(pid) in (recorded, None)
+    # No recorded start time (the process had ended before it could be read),
+    # or none to read now: it is not known to be the job, so never signalled.
+    return recorded is not None and _start_time(pid) == recorded
+
+
+def _logged_refusal(job_dir: str) -> bool:
+    """Return True if the job's start was refused because another run held the lock."""
     try:
-        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        return "MissionControl: not started" in (Path(job_dir) / _LOG_FILE).read_text(
+            errors="replace"
+        )
     except OSError:
-        return True  # no /proc here: trust the pid
-    return os.fsencode(str(Path(job_dir) / ENTRYPOINT_FILE)) in arguments
+        return False
 
 
 def _alive(pid: int) -> bool:

@@ -1,4 +1,4 @@
-"""The ``prebaked`` executor: canned outputs per job_type, for testing flows without running anything.
+"""The ``prebaked`` executor: canned outputs per job_type, to test flows without running anything.
 
 "Define a runner with prebaked outputs": a flow of ``job`` tasks runs in a
 test in milliseconds, with no cluster, and every job's outputs are what the
@@ -31,18 +31,18 @@ from typing import Any
 
 from mc.errors import JobError
 from mc.jobs.constants import (
-    COMPLETED,
     EXIT_STATUS_FILE,
-    FAILED,
-    LOST,
+    JOB_LOST,
     STDERR_FILE,
     STDOUT_FILE,
     WORK_DIR_NAME,
 )
-from mc.jobs.executors.base import JobExecutor, absolute_job_dir
-from mc.jobs.job_dir import read_exit_status, read_job_meta
+from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
+from mc.jobs.job_dir import outcome_of_exit_status, read_exit_status, read_job_meta
 
-PREBAKED_OUTPUTS_FILE = "prebaked_outputs.json"
+__all__ = ["Prebaked", "PrebakedExecutor"]
+
+_PREBAKED_OUTPUTS_FILE = "prebaked_outputs.json"
 
 
 @dataclass
@@ -76,7 +76,9 @@ class PrebakedExecutor(JobExecutor):
         for job_type, entry in (prebaked or {}).items():
             self.add(job_type, entry)
 
-    def add(self, job_type: str, entry: Prebaked | Mapping[str, Any] | None = None, **fields: Any) -> Prebaked:
+    def add(
+        self, job_type: str, entry: Prebaked | Mapping[str, Any] | None = None, **fields: Any
+    ) -> Prebaked:
         """Set the canned results of ``job_type``: a :class:`Prebaked`, a dict, or keywords."""
         if isinstance(entry, Mapping) or entry is None:
             fields = {**(entry or {}), **fields}
@@ -88,21 +90,26 @@ class PrebakedExecutor(JobExecutor):
                 )
             entry = Prebaked(**fields)
         elif not isinstance(entry, Prebaked):
-            raise JobError(f"prebaked {job_type!r}: expected a Prebaked or a dict, got {type(entry).__name__}")
+            raise JobError(
+                f"prebaked {job_type!r}: expected a Prebaked or a dict, got {type(entry).__name__}"
+            )
         for relative in entry.files:
             path = Path(relative)
             if path.is_absolute() or ".." in path.parts:
                 raise JobError(
-                    f"prebaked {job_type!r}: files: {relative!r} must be a path inside the work dir "
-                    "(relative, without '..')"
+                    f"prebaked {job_type!r}: files: {relative!r} "
+                    "must be a path inside the work dir (relative, without '..')"
                 )
         self.prebaked[job_type] = entry
         return entry
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Write the job_type's canned results into the job dir; return its handle."""
         self.prepare(job_dir, resources)
         path = Path(absolute_job_dir(job_dir))
+        token = record_submission(str(path), "prebaked")
         meta = read_job_meta(path)
         self.submitted.append({key: meta[key] for key in ("key", "job_type", "job_params")})
         entry = self.prebaked.get(meta["job_type"])
@@ -114,30 +121,30 @@ class PrebakedExecutor(JobExecutor):
                 encoding="utf-8",
             )
             (path / EXIT_STATUS_FILE).write_text("1\n", encoding="utf-8")
-            return {"job_dir": str(path)}
+            return {"job_dir": str(path), "token": token}
         for relative, text in entry.files.items():
             target = path / WORK_DIR_NAME / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
         outputs = entry.outputs(meta["job_params"]) if callable(entry.outputs) else entry.outputs
         if outputs is not None:
-            (path / PREBAKED_OUTPUTS_FILE).write_text(json.dumps(outputs), encoding="utf-8")
+            (path / _PREBAKED_OUTPUTS_FILE).write_text(json.dumps(outputs), encoding="utf-8")
         (path / STDOUT_FILE).write_text(entry.stdout, encoding="utf-8")
         (path / STDERR_FILE).write_text(entry.stderr, encoding="utf-8")
         (path / EXIT_STATUS_FILE).write_text(f"{entry.exit_status}\n", encoding="utf-8")
-        return {"job_dir": str(path)}
+        return {"job_dir": str(path), "token": token}
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Report the job finished, with ``parsed_outputs`` if outputs were prebaked."""
-        job_dir = Path(handle["job_dir"])
+        job_dir = Path(owned_job_dir(handle, "prebaked"))
         exit_status = read_exit_status(job_dir)
         if exit_status is None:
-            return LOST, {"error": "no prebaked results in the job dir"}
-        outputs: dict[str, Any] = {"exit_status": exit_status}
-        parsed = job_dir / PREBAKED_OUTPUTS_FILE
+            return JOB_LOST, {"error": "no prebaked results in the job dir"}
+        state, outputs = outcome_of_exit_status(exit_status)
+        parsed = job_dir / _PREBAKED_OUTPUTS_FILE
         if parsed.exists():
             outputs["parsed_outputs"] = json.loads(parsed.read_text(encoding="utf-8"))
-        return (COMPLETED if exit_status == 0 else FAILED), outputs
+        return state, outputs
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """Do nothing: a prebaked job has already finished."""

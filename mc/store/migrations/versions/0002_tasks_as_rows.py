@@ -25,9 +25,7 @@ branch_labels = None
 depends_on = None
 
 # The tables as this migration knows them (not mc.store.tables, which moves on).
-_flows = sa.table(
-    "mc_flows", sa.column("key", sa.String), sa.column("flow_json", sa.Text)
-)
+_flows = sa.table("mc_flows", sa.column("key", sa.String), sa.column("flow_json", sa.Text))
 _tasks = sa.table(
     "mc_tasks",
     sa.column("flow_key", sa.String),
@@ -67,8 +65,7 @@ def upgrade() -> None:
             continue
         tasks = flow_dict.pop("tasks")
         rows = [
-            {"flow_key": key, "position": position, "task_key": task_key,
-             "task_json": _dumps(task)}
+            {"flow_key": key, "position": position, "task_key": task_key, "task_json": _dumps(task)}
             for position, (task_key, task) in enumerate(tasks.items())
         ]
         if rows:
