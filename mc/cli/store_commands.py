@@ -99,9 +99,18 @@ def add_store_commands(commands: Any) -> None:
     runner.add_argument(
         "--lease",
         type=positive_duration,
-        default=300.0,
+        default=30.0,
         metavar="DURATION",
-        help="how long a claimed flow stays leased to this runner, as 300, 5m (default 5m)",
+        help="how long a claimed flow stays leased to this runner unless renewed (it renews "
+        "every third of that while it works), as 30, 2m (default 30s)",
+    )
+    runner.add_argument(
+        "--save-every",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="save a flow after every N ticks (default 1: a killed runner repeats at most "
+        "the tick in flight; more writes less and may repeat up to N ticks)",
     )
     runner.add_argument(
         "--batch",
@@ -397,6 +406,7 @@ def _run_runner(
         lease_s=args.lease,
         batch_size=args.batch,
         poll_interval_s=args.poll,
+        save_every_ticks=args.save_every,
         on_event=on_event,
     )
     progress.runner_id = runner.runner_id

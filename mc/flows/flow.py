@@ -40,6 +40,19 @@ change.
 Code that changes a task's ``status`` by hand, outside a tick, must reload
 the flow (``Flow.from_flow_dict(flow.to_flow_dict())``) so the indexes
 follow.
+
+Dirty tracking: a flow knows which tasks changed since it was last saved
+(:meth:`Flow.changed_task_keys`, cleared by :meth:`Flow.mark_saved`), so that
+a store writes only those. A task counts as changed when the state machine
+moved it (or :meth:`Flow.add_task` added it, or it or :meth:`Flow.add_edge`
+gave it a new precursor), and when a tick found it RUNNING since the last
+save: handlers change their own task's dict (``task['data']``) in place,
+and so do the engine's own hooks (provenance, cache keys and cache hits,
+proxied tasks, job handles), and only RUNNING tasks are ticked
+(:meth:`Flow.start_ready` marks them, at the start of each tick).
+Code that changes another task's dict by hand (as the ``wire`` task type
+does) says so with :meth:`Flow.mark_changed`. This costs a set insert per
+change, nothing per task of the flow.
 """
 
 from __future__ import annotations
@@ -177,7 +190,9 @@ class Flow:
         return cls._from_trusted_dict(_normalize_flow_spec(chosen))
 
     @classmethod
-    def from_flow_dict(cls, flow_dict: Mapping[str, Any], copy: bool = True) -> Flow:
+    def from_flow_dict(
+        cls, flow_dict: Mapping[str, Any], copy: bool = True, *, validate: bool = True
+    ) -> Flow:
         """Load a flow from the dict that :meth:`to_flow_dict` returned.
 
         The flow resumes exactly where it stopped. A malformed dict raises
@@ -187,7 +202,17 @@ class Flow:
         With ``copy=False`` the flow takes the dict over instead, which
         saves a copy when the dict is fresh from :func:`json.loads`; the
         caller must not use the dict afterwards.
+
+        ``validate=False`` skips the checks, for a dict that this program
+        wrote itself and can prove unchanged (a store that verified its
+        checksum, see :doc:`/storing`); anything from outside must be
+        validated. The flow counts all its tasks as changed (see
+        :meth:`changed_task_keys`) until :meth:`mark_saved` is called.
         """
+        if not validate:
+            if isinstance(flow_dict, dict) and not copy:
+                return cls._from_trusted_dict(flow_dict)
+            return cls._from_trusted_dict(json.loads(json.dumps(flow_dict)))
         _check_flow_dict(flow_dict)
         if not copy and isinstance(flow_dict, dict):
             return cls._from_trusted_dict(flow_dict)
@@ -220,6 +245,12 @@ class Flow:
         # (see mc.flows.size_budget); derived, never stored.
         self.json_size_estimate = 0
         self._rebuild_indexes()
+        # Dirty tracking (see the module docstring): places of tasks changed
+        # since the last save. A flow nobody saved yet has only new tasks.
+        self._changed: set[int] = set(range(len(self._task_list)))
+        # Callbacks that bring task dicts up to date before serialization
+        # (see defer_serialization), by task key.
+        self._deferred: dict[str, Callable[[], object]] = {}
 
     def _rebuild_indexes(self) -> None:
         tasks = self.tasks
@@ -326,6 +357,7 @@ class Flow:
         self.tasks[key] = stored
         self._position[key] = place
         self._task_list.append(stored)
+        self._changed.add(place)
         self._successors.append([])
         self._waiting.append(0)
         self._status_counts[PENDING] += 1
@@ -333,6 +365,7 @@ class Flow:
             self._successors[self._position[pre]].append(place)
         for succ in successors:
             succ_task = self.tasks[succ]
+            self._changed.add(self._position[succ])
             succ_task["precursors"] = [p for p in succ_task["precursors"] if p != ROOT_TASK_KEY] + [
                 key
             ]
@@ -520,6 +553,7 @@ class Flow:
                 flow=self,
             )
         dest["precursors"] = [p for p in dest["precursors"] if p != ROOT_TASK_KEY] + [src_key]
+        self._changed.add(dest_place)
         self._successors[src_place].append(dest_place)
         # Judged afresh, with its new precursor counted.
         self._ready.discard(dest_place)
@@ -557,6 +591,46 @@ class Flow:
         """Return the earliest time a task waiting to retry may start, or None."""
         return min(self._retrying.values()) if self._retrying else None
 
+    def task_position(self, key: str) -> int:
+        """Return the place of task ``key`` in the flow: 0 for the first task added.
+
+        Places never change: tasks are only ever added, at the end. Raises
+        :class:`~mc.errors.FlowError` for an unknown key.
+        """
+        return self._place(key)
+
+    # -- dirty tracking: what a store must write ----------------------------
+
+    def changed_task_keys(self) -> list[str]:
+        """Return the keys of the tasks changed since :meth:`mark_saved`, in flow order.
+
+        That is every task the state machine moved or :meth:`add_task`
+        added, every task that was RUNNING when a tick started
+        (:meth:`start_ready`: its handler may have changed its dict in
+        place), and every task marked with :meth:`mark_changed`. A flow that
+        was never saved returns all its tasks. Costs O(changed tasks), never
+        O(flow).
+        """
+        task_list = self._task_list
+        return [task_list[place]["key"] for place in sorted(self._changed)]
+
+    def mark_changed(self, key: str) -> None:
+        """Record that task ``key``'s dict was changed outside the state machine.
+
+        For code that edits a task that is not RUNNING (its ``task_params``
+        or ``data``), so that the next save writes it. Raises
+        :class:`~mc.errors.FlowError` for an unknown key.
+        """
+        self._changed.add(self._place(key))
+
+    def mark_all_changed(self) -> None:
+        """Record that every task may have changed: the next save writes them all."""
+        self._changed = set(range(len(self._task_list)))
+
+    def mark_saved(self) -> None:
+        """Record that the flow as it is now has been saved: nothing has changed since."""
+        self._changed = set()
+
     @property
     def finished(self) -> bool:
         """True once the flow is COMPLETED or FAILED."""
@@ -577,6 +651,41 @@ class Flow:
         flow_dict: dict[str, Any] = json.loads(self.to_json())
         return flow_dict
 
+    def defer_serialization(self, key: str, write: Callable[[], object]) -> None:
+        """Let task ``key`` keep state outside its dict until the flow is serialized.
+
+        ``write()`` must bring the task's dict up to date (a ``flow`` task
+        writes its live child flow into ``task['data']['flow']``). It is
+        called once, by :meth:`flush`, before the flow is next serialized;
+        a task that goes on keeping state outside its dict defers again.
+        The task counts as changed. Raises :class:`~mc.errors.FlowError`
+        for an unknown key.
+        """
+        self._changed.add(self._place(key))
+        self._deferred[key] = write
+
+    def flush(self) -> None:
+        """Run the writes deferred by :meth:`defer_serialization`: task dicts up to date.
+
+        :meth:`to_flow_dict` and :meth:`to_json` call it; a store calls it
+        before it serializes the changed tasks.
+        """
+        while self._deferred:
+            _key, write = self._deferred.popitem()
+            write()
+
+    def fields_dict(self) -> dict[str, Any]:
+        """Return the flow's own fields: :meth:`to_flow_dict` without ``tasks``, not copied.
+
+        With ``format_version``. For a store that keeps the tasks apart
+        (see :doc:`/storing`); the values are the flow's own, so serialize
+        them at once rather than keep or change them.
+        """
+        fields: dict[str, Any] = {"format_version": FORMAT_VERSION}
+        for name in _FLOW_FIELDS:
+            fields[name] = getattr(self, name)
+        return fields
+
     def to_json(self) -> str:
         """Return the flow as JSON text: :meth:`to_flow_dict`, without its copy.
 
@@ -585,6 +694,7 @@ class Flow:
         :class:`~mc.errors.FlowError` if a handler left data that is not
         JSON (NaN and infinity included).
         """
+        self.flush()
         flow_dict: dict[str, Any] = {"format_version": FORMAT_VERSION}
         for name in _FLOW_FIELDS:
             flow_dict[name] = getattr(self, name)
@@ -634,6 +744,9 @@ class Flow:
         self._status_counts[RUNNING] += len(started)
         self._running |= started
         self._ready = set()
+        # The engine ticks every RUNNING task next, and a handler changes its
+        # task's dict in place: count them all as changed.
+        self._changed |= self._running
         return started_tasks
 
     def running_tasks(self) -> list[dict[str, Any]]:
@@ -698,6 +811,7 @@ class Flow:
         task["attempts"] = attempts
         task["data"]["attempts"] = json.loads(json.dumps(attempts))
         task["retry_at"] = at
+        self._changed.add(place)
         self._running.discard(place)
         self._status_counts[RUNNING] -= 1
         self._status_counts[PENDING] += 1
@@ -760,6 +874,7 @@ class Flow:
                 )
         for key in keys:
             _reset_task_dict(self.tasks[key])
+            self._changed.add(self._position[key])
         self._rebuild_indexes()
 
     def _place(self, key: str) -> int:
@@ -785,6 +900,7 @@ class Flow:
 
     def _finish(self, place: int, outcome: str) -> list[dict[str, Any]]:
         """Move a RUNNING task's counts to ``outcome``, tell its successors; return the skipped."""
+        self._changed.add(place)
         self._running.discard(place)
         self._status_counts[RUNNING] -= 1
         self._status_counts[outcome] += 1
@@ -837,6 +953,7 @@ class Flow:
 
     def _mark_skipped(self, place: int) -> None:
         task = self._task_list[place]
+        self._changed.add(place)
         self._status_counts[task["status"]] -= 1
         self._status_counts[SKIPPED] += 1
         task["status"] = SKIPPED

@@ -1033,12 +1033,18 @@ class FlowEngine:
         while True:
             self.tick_flow(flow, task_ctx)
             ticks += 1
-            if flow.finished or not self._can_start_now(flow):
+            if flow.finished or not self.can_start_now(flow):
                 return ticks
             if max_ticks is not None and ticks >= max_ticks:
                 return ticks
 
-    def _can_start_now(self, flow: Flow) -> bool:
+    def can_start_now(self, flow: Flow) -> bool:
+        """Return True if a task of ``flow`` could start on a tick now.
+
+        A task is ready, or a retry is due by the engine's clock. When it
+        returns False, ticking at once changes nothing new: the flow waits
+        on RUNNING tasks that poll outside work, or on a later retry.
+        """
         if flow.has_ready_tasks():
             return True
         retry_at = flow.next_retry_at()
@@ -1067,7 +1073,7 @@ class FlowEngine:
                 raise FlowError(_not_ended_message(flow, max_ticks), flow=flow)
             self.tick_flow(flow, task_ctx)
             ticks += 1
-            if flow.finished or self._can_start_now(flow):
+            if flow.finished or self.can_start_now(flow):
                 continue
             wait = poll_interval_s
             retry_at = flow.next_retry_at()

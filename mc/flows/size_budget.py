@@ -9,9 +9,10 @@ proportional to what a task writes, never by serializing the whole flow on a
 tick:
 
 * ``Flow.json_size_estimate`` is the flow's JSON size when it was last
-  measured for free (the store's text when it was loaded, the text
-  :meth:`~mc.flows.flow.Flow.to_json` made when it was saved; 0 for a new
-  flow), plus the size of every value a task has written into it since
+  measured for free (from the rows a :class:`~mc.store.FlowStore` read when
+  it loaded the flow, adjusted by the rows each incremental save wrote; the
+  text :meth:`~mc.flows.flow.Flow.to_json` made; 0 for a new flow), plus the
+  size of every value a task has written into it since
   (:func:`charge_write_bytes`, called by wirings). Overwriting a value counts
   again, so for what wirings write the estimate errs high, not low, until the next save measures
   the flow exactly.
@@ -20,7 +21,10 @@ tick:
   same budget (:func:`charge_copy`), so one call cannot build a huge value
   before it writes it: memory stays within about twice the budget.
 * A subflow (``flow``, ``switch``, ``spread``) has the budget on its own:
-  its JSON, measured each time its parent stores it, may not pass it.
+  its JSON, measured each time its parent stores it, may not pass it. A
+  child kept live between the parent's ticks (see
+  :class:`~mc.flows.task_types.control.FlowTaskHandler`) is checked on each
+  tick against its own estimate, which the parent's last save measured.
 
 Past the budget the task that writes fails with a
 :class:`~mc.errors.FlowSizeError` saying how large the flow would be; the

@@ -3,15 +3,22 @@
 A runner works in *rounds*. :meth:`FlowRunner.tick` is one round:
 
 1. claim up to ``batch_size`` flows that need ticking (a lease of
-   ``lease_s`` seconds each, see :meth:`mc.store.FlowStore.claim`);
+   ``lease_s`` seconds each, see :meth:`mc.store.FlowStore.claim`); while
+   the runner works on a flow, a background thread renews its lease every
+   ``lease_s / 3`` seconds (a *heartbeat*), so a long tick never loses it;
 2. tick each until it makes no more immediate progress
    (:meth:`~mc.flows.flow_engine.FlowEngine.tick_flow_until_idle`,
    at most ``max_ticks_per_claim`` ticks): it has ended, or every unfinished
-   task waits on outside work;
-3. save it, which releases the lease. A flow whose tasks wait on outside
-   work is not claimed again for ``poll_interval_s`` seconds, so that waiting
-   flows are polled, not spun on; a flow that only waits for a task's retry
-   delay is not claimed again before the retry is due.
+   task waits on outside work. After every ``save_every_ticks`` ticks
+   (default: every tick) the flow is saved, keeping the lease; the store
+   writes only what changed;
+3. save it a last time, which releases the lease. A flow whose tasks wait
+   on outside work is not claimed again for ``poll_interval_s`` seconds, so
+   that waiting flows are polled, not spun on; a flow that only waits for a
+   task's retry delay is not claimed again before the retry is due. The
+   runner keeps the last ``keep_in_memory`` unfinished flows it saved in
+   memory: when it claims one of them again and nobody else wrote it since,
+   the store hands back that object instead of loading the flow again.
 
 :meth:`FlowRunner.run` repeats rounds, sleeping ``interval_s`` when there
 was nothing to claim.
@@ -23,16 +30,17 @@ What a runner guarantees:
   with the reason in its record, and the runner goes on.
 * Several runners, in one process or many, on one host or many, can work
   the same store: a flow is leased to one runner at a time. If a runner
-  dies, its leases expire and another runner picks the flows up, from their
-  last saved state. If a runner outlives its lease (a tick longer than
-  ``lease_s``), its save is refused as stale and the flow goes on from the
-  other runner's copy; choose ``lease_s`` well above the longest round
-  (a round ticks up to ``batch_size`` flows under leases taken at its
-  start; flows whose turn comes after the leases expired are released
-  untouched).
+  dies, its leases expire (after at most ``lease_s``, default 30 s) and
+  another runner picks the flows up from their last saved state: with the
+  default ``save_every_ticks=1`` only the tick that was in flight is done
+  again. If a runner still loses a lease (its heartbeat could not reach the
+  database for ``lease_s``), its save is refused as stale and the flow goes
+  on from the other runner's copy. The flows of a round that wait their
+  turn are not renewed: those whose lease ran out before their turn are
+  released untouched, for other runners.
 * SIGTERM or SIGINT during :meth:`run` lets the runner finish and save the
-  flow it is ticking, release the leases of the flows it claimed but did not
-  start, and return.
+  tick it is making, release the leases of the other flows it claimed, and
+  return.
 """
 
 from __future__ import annotations
@@ -45,10 +53,12 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from mc.errors import FlowError, StaleFlowError, StoreDatabaseError
+from mc.errors import FlowError, StaleFlowError, StoreDatabaseError, StoreError
 from mc.flows import events
 from mc.flows.events import EventCallback, FlowEvent, call_all
 from mc.flows.flow import Flow
@@ -57,9 +67,13 @@ from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING
 from mc.runner.store_contract import RunnerStore
 from mc.runner.stored_flow import add_stored_flow_task_type
 
-__all__ = ["RunnerStats", "default_runner_id", "FlowRunner"]
+__all__ = ["DEFAULT_LEASE_S", "RunnerStats", "default_runner_id", "FlowRunner"]
 
 _logger = logging.getLogger(__name__)
+
+#: How long a claimed flow stays leased unless renewed; a dead runner's flows
+#: wait at most this long for another runner.
+DEFAULT_LEASE_S = 30.0
 
 
 @dataclasses.dataclass
@@ -93,6 +107,87 @@ class RunnerStats:
         return dataclasses.asdict(self)
 
 
+class _Heartbeat:
+    """Renews the lease of the flow a runner works on, every ``lease_s / 3`` seconds.
+
+    From a background thread, while :meth:`running` lasts. Only the flow in
+    flight (:meth:`working_on`) is renewed: the other flows of the round
+    keep the lease of their claim, so a long tick does not hold them from
+    other runners; if that lease runs out before their turn, the runner
+    releases them untouched. :meth:`holds` says whether a flow's lease is
+    still known to be the runner's (by the store's clock, and not taken by
+    another runner); :meth:`done_with` ends the renewals of a flow.
+    """
+
+    def __init__(self, store: RunnerStore, runner_id: str, lease_s: float) -> None:
+        self.store = store
+        self.runner_id = runner_id
+        self.lease_s = lease_s
+        self._lock = threading.Lock()
+        # Each held flow's lease end as last confirmed, by the store's clock;
+        # -inf once another runner took the flow.
+        self._expires_at: dict[str, float] = {}
+        self._working: str | None = None
+        self._done = threading.Event()
+
+    @contextmanager
+    def running(self, keys: Iterable[str], expires_at: float) -> Iterator[_Heartbeat]:
+        """Hold ``keys`` (leased until ``expires_at``) and beat until the block ends."""
+        with self._lock:
+            self._expires_at = dict.fromkeys(keys, expires_at)
+        thread = threading.Thread(
+            target=self._beat, name=f"mc-heartbeat-{self.runner_id}", daemon=True
+        )
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._done.set()
+            thread.join()
+
+    def holds(self, key: str) -> bool:
+        """Return True while this runner's lease on ``key`` is known not to have ended."""
+        with self._lock:
+            expires_at = self._expires_at.get(key, float("-inf"))
+        return self.store.clock() < expires_at
+
+    def working_on(self, key: str) -> None:
+        """Renew ``key``'s lease from now on, until :meth:`done_with`."""
+        with self._lock:
+            self._working = key
+
+    def done_with(self, key: str) -> None:
+        """Stop renewing ``key``'s lease (the flow was saved and released)."""
+        with self._lock:
+            self._expires_at.pop(key, None)
+            if self._working == key:
+                self._working = None
+
+    def _beat(self) -> None:
+        while not self._done.wait(self.lease_s / 3):
+            with self._lock:
+                key = self._working
+            if key is None:
+                continue
+            now = self.store.clock()
+            try:
+                renewed = key in self.store.renew_leases([key], self.lease_s, self.runner_id)
+            except StoreError as error:
+                _logger.warning(
+                    "runner %s: could not renew its lease: %s",
+                    self.runner_id,
+                    self.store.hide_secrets(error),
+                )
+                continue
+            with self._lock:
+                if key in self._expires_at:
+                    self._expires_at[key] = now + self.lease_s if renewed else float("-inf")
+            if not renewed:
+                _logger.warning(
+                    "runner %s: lost the lease of flow %s to another runner", self.runner_id, key
+                )
+
+
 def default_runner_id() -> str:
     """Return a runner id unique across hosts and processes: ``host:pid:random``."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -108,10 +203,15 @@ class FlowRunner:
     store) and ``'flow_runner'`` (this runner) added. ``runner_id`` names the
     runner in leases (default: host, process id and a random part).
 
-    ``lease_s``: how long a claimed flow stays leased; ``batch_size``: flows
-    claimed per round; ``max_ticks_per_claim``: ticks of one flow per claim;
-    ``poll_interval_s``: how long a flow that waits on outside work rests
-    before it is claimed again.
+    ``lease_s``: how long a claimed flow stays leased unless renewed (the
+    runner renews its leases every ``lease_s / 3`` seconds while it works);
+    ``batch_size``: flows claimed per round; ``max_ticks_per_claim``: ticks
+    of one flow per claim; ``poll_interval_s``: how long a flow that waits on
+    outside work rests before it is claimed again; ``save_every_ticks``: save
+    a flow after this many ticks (default 1: after every tick, so a killed
+    runner repeats at most the tick in flight; more trades that for fewer
+    writes); ``keep_in_memory``: how many unfinished flows the runner keeps
+    loaded between claims (default ``batch_size``; 0 reloads every claim).
 
     ``on_event`` is called with a :class:`~mc.flows.events.FlowEvent` at
     every transition of the flows this runner ticks (see
@@ -127,18 +227,29 @@ class FlowRunner:
         task_ctx: Mapping[str, Any] | None = None,
         runner_id: str | None = None,
         *,
-        lease_s: float = 300.0,
+        lease_s: float = DEFAULT_LEASE_S,
         batch_size: int = 10,
         max_ticks_per_claim: int = 1000,
         poll_interval_s: float = 1.0,
+        save_every_ticks: int = 1,
+        keep_in_memory: int | None = None,
         on_event: EventCallback | None = None,
     ) -> None:
-        if lease_s <= 0 or batch_size < 1 or max_ticks_per_claim < 1 or poll_interval_s < 0:
+        if (
+            lease_s <= 0
+            or batch_size < 1
+            or max_ticks_per_claim < 1
+            or poll_interval_s < 0
+            or save_every_ticks < 1
+            or (keep_in_memory is not None and keep_in_memory < 0)
+        ):
             raise ValueError(
-                "FlowRunner: lease_s and max_ticks_per_claim and batch_size must be "
-                "positive, poll_interval_s not negative; got "
+                "FlowRunner: lease_s, max_ticks_per_claim, batch_size and save_every_ticks "
+                "must be positive, poll_interval_s and keep_in_memory not negative; got "
                 f"lease_s={lease_s!r}, batch_size={batch_size!r}, "
-                f"max_ticks_per_claim={max_ticks_per_claim!r}, poll_interval_s={poll_interval_s!r}"
+                f"max_ticks_per_claim={max_ticks_per_claim!r}, "
+                f"poll_interval_s={poll_interval_s!r}, "
+                f"save_every_ticks={save_every_ticks!r}, keep_in_memory={keep_in_memory!r}"
             )
         self.store = store
         # An engine the runner makes is the runner's to close (see close()).
@@ -156,6 +267,10 @@ class FlowRunner:
         self.batch_size = batch_size
         self.max_ticks_per_claim = max_ticks_per_claim
         self.poll_interval_s = poll_interval_s
+        self.save_every_ticks = save_every_ticks
+        self.keep_in_memory = batch_size if keep_in_memory is None else keep_in_memory
+        # Unfinished flows as this runner last saved them, most recent last.
+        self._in_memory: OrderedDict[str, Flow] = OrderedDict()
         self._stop = threading.Event()
 
     def close(self) -> None:
@@ -177,63 +292,112 @@ class FlowRunner:
     def tick(self) -> RunnerStats:
         """Claim flows, tick each until it makes no immediate progress, save; return stats.
 
-        If a stop was requested (:meth:`request_stop`), the flows not yet
-        started are released, not ticked. So are they once the round has
-        outlived the lease (the flows ticked before took too long): another
-        runner may hold them by now, and ticking them here would do their
-        tasks' work twice.
+        If a stop was requested (:meth:`request_stop`), the flow being
+        ticked is saved after its current tick, and the flows not yet
+        started are released, not ticked. So are flows whose lease ran out
+        before their turn (the heartbeat renews only the flow in flight):
+        another runner may hold them by now, and ticking them here would do
+        their tasks' work twice.
         """
         stats = RunnerStats()
         # Taken before the claim, so never later than the leases' start.
-        leases_expire_at = self.store.clock() + self.lease_s
-        flows = self.store.claim(self.batch_size, self.lease_s, self.runner_id)
+        claimed_at = self.store.clock()
+
+        def count_failed(key: str, reason: str) -> None:
+            # The store marked the flow FAILED: it could not be loaded.
+            stats.failed += 1
+            self._emit_flow_failed(key, None, reason)
+
+        flows = self.store.claim(
+            self.batch_size,
+            self.lease_s,
+            self.runner_id,
+            in_memory=self._in_memory,
+            on_load_error=count_failed,
+        )
         stats.claimed = len(flows)
-        for index, flow in enumerate(flows):
-            lease_expired = self.store.clock() >= leases_expire_at
-            if self._stop.is_set() or lease_expired:
-                left = [other.key for other in flows[index:]]
-                self.store.release(left, self.runner_id)
-                if lease_expired:
-                    stats.stale += len(left)
-                    _logger.warning(
-                        "runner %s: the round outlived its %gs lease; released %d flows "
-                        "without ticking them (raise lease_s, or lower batch_size)",
-                        self.runner_id,
-                        self.lease_s,
-                        len(left),
-                    )
-                else:
+        if not flows:
+            return stats
+        for flow in flows:
+            self._in_memory.pop(flow.key, None)
+        with _Heartbeat(self.store, self.runner_id, self.lease_s).running(
+            [flow.key for flow in flows], claimed_at + self.lease_s
+        ) as heartbeat:
+            for index, flow in enumerate(flows):
+                if self._stop.is_set():
+                    left = [other.key for other in flows[index:]]
+                    self.store.release(left, self.runner_id)
                     _logger.info(
                         "runner %s: stopping; released %d flows", self.runner_id, len(left)
                     )
-                break
-            self._tick_and_save(flow, stats)
+                    break
+                if not heartbeat.holds(flow.key):
+                    self.store.release([flow.key], self.runner_id)
+                    stats.stale += 1
+                    _logger.warning(
+                        "runner %s: the lease of flow %s ran out before its turn; released "
+                        "it untouched (raise lease_s, or lower batch_size)",
+                        self.runner_id,
+                        flow.key,
+                    )
+                    continue
+                heartbeat.working_on(flow.key)
+                self._tick_and_save(flow, stats)
+                heartbeat.done_with(flow.key)
         return stats
 
     def _tick_and_save(self, flow: Flow, stats: RunnerStats) -> None:
-        try:
-            stats.ticks += self.engine.tick_flow_until_idle(
-                flow, self.task_ctx, max_ticks=self.max_ticks_per_claim
+        """Tick a claimed flow, saving after every ``save_every_ticks`` ticks; release it."""
+        ticks = 0
+        while True:
+            step = min(self.save_every_ticks, self.max_ticks_per_claim - ticks)
+            try:
+                made = self.engine.tick_flow_until_idle(flow, self.task_ctx, max_ticks=step)
+            except Exception as error:
+                # The engine never raises because of a task; this is a bug or a
+                # broken engine setup. It fails this flow, never the runner.
+                self._fail(flow, "ticking the flow raised", error, stats)
+                return
+            ticks += made
+            stats.ticks += made
+            last = (
+                flow.finished
+                or ticks >= self.max_ticks_per_claim
+                or not self.engine.can_start_now(flow)
+                or self._stop.is_set()
             )
-        except Exception as error:
-            # The engine never raises because of a task; this is a bug or a
-            # broken engine setup. It fails this flow, never the runner.
-            self._fail(flow, "ticking the flow raised", error, stats)
-            return
-        try:
-            self.store.save_flow(flow, tick_after=self._next_tick_time(flow))
-        except StaleFlowError as error:
-            stats.stale += 1
-            _logger.warning("runner %s: %s", self.runner_id, error)
-            return
-        except FlowError as error:
-            self._fail(flow, "saving the flow failed", error, stats)
+            if last:
+                break
+            # A checkpoint: the lease is kept, and a runner killed from here
+            # on repeats only the ticks after it.
+            if not self._save(flow, stats, None, release=False):
+                return
+        if not self._save(flow, stats, self._next_tick_time(flow), release=True):
             return
         stats.ticked += 1
         if flow.status == COMPLETED:
             stats.completed += 1
         elif flow.status == FAILED:
             stats.failed += 1
+        elif self.keep_in_memory:
+            self._in_memory[flow.key] = flow
+            while len(self._in_memory) > self.keep_in_memory:
+                self._in_memory.popitem(last=False)
+
+    def _save(
+        self, flow: Flow, stats: RunnerStats, tick_after: float | None, release: bool
+    ) -> bool:
+        """Save ``flow``; return False (having counted why) if the save was refused or failed."""
+        try:
+            self.store.save_flow(flow, tick_after=tick_after, release=release)
+        except StaleFlowError as error:
+            stats.stale += 1
+            _logger.warning("runner %s: %s", self.runner_id, error)
+            return False
+        except FlowError as error:
+            self._fail(flow, "saving the flow failed", error, stats)
+            return False
+        return True
 
     def _next_tick_time(self, flow: Flow) -> float | None:
         """When the flow should be claimed again: None for at once.
@@ -257,21 +421,26 @@ class FlowRunner:
         # From the error itself, not format_exc(): that is empty outside an except block.
         trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         _logger.error("runner %s: flow %s: %s:\n%s", self.runner_id, flow.key, what, trace)
+        self._in_memory.pop(flow.key, None)
         if self.store.fail_flow(flow, f"{what}: {summary}"):
             stats.failed += 1
-            if self.engine.on_event is not None:
-                self.engine.emit_event(
-                    FlowEvent(
-                        time=self.store.clock(),
-                        event=events.FLOW_ENDED,
-                        flow_key=flow.key,
-                        flow_label=flow.label,
-                        status=FAILED,
-                        error=f"{what}: {summary}",
-                    )
-                )
+            self._emit_flow_failed(flow.key, flow.label, f"{what}: {summary}")
         else:
             stats.stale += 1
+
+    def _emit_flow_failed(self, key: str, label: str | None, reason: str) -> None:
+        """Tell ``on_event`` that the runner (or its store) marked flow ``key`` FAILED."""
+        if self.engine.on_event is not None:
+            self.engine.emit_event(
+                FlowEvent(
+                    time=self.store.clock(),
+                    event=events.FLOW_ENDED,
+                    flow_key=key,
+                    flow_label=label,
+                    status=FAILED,
+                    error=reason,
+                )
+            )
 
     # -- many rounds --------------------------------------------------------
 

@@ -34,8 +34,21 @@ class RunnerStore(Protocol):
     clock: Callable[[], float]
     """Time in epoch seconds, the clock leases are measured by."""
 
-    def claim(self, n: int, lease_s: float, runner_id: str) -> list[Flow]:
-        """Lease up to ``n`` flows that need ticking for ``lease_s`` seconds; return them."""
+    def claim(
+        self,
+        n: int,
+        lease_s: float,
+        runner_id: str,
+        *,
+        in_memory: Mapping[str, Flow] | None = None,
+        on_load_error: Callable[[str, str], Any] | None = None,
+    ) -> list[Flow]:
+        """Lease up to ``n`` flows that need ticking for ``lease_s`` seconds; return them.
+
+        A flow in ``in_memory`` that nobody wrote since this store saved it
+        is returned as that object, not loaded again; a flow that does not
+        load is marked FAILED and reported to ``on_load_error(key, reason)``.
+        """
 
     def claim_flow(self, key: str, lease_s: float, runner_id: str) -> Flow | None:
         """Lease the flow ``key``; return None while another holder has it."""
@@ -43,8 +56,16 @@ class RunnerStore(Protocol):
     def release(self, keys: Iterable[str], runner_id: str) -> int:
         """Release the leases ``runner_id`` holds on ``keys``; return how many it released."""
 
-    def save_flow(self, flow: Flow, tick_after: float | None = None) -> None:
-        """Save a leased flow and release its lease; tick it again no sooner than ``tick_after``."""
+    def save_flow(
+        self, flow: Flow, tick_after: float | None = None, *, release: bool = True
+    ) -> None:
+        """Save what changed in a leased flow; release the lease unless ``release`` is False.
+
+        Tick it again no sooner than ``tick_after``.
+        """
+
+    def renew_leases(self, keys: Iterable[str], lease_s: float, runner_id: str) -> list[str]:
+        """Extend ``runner_id``'s leases on ``keys`` to ``lease_s`` from now; return the renewed."""
 
     def fail_flow(self, flow_or_key: Flow | str, reason: str, version: int | None = None) -> bool:
         """Mark a flow FAILED with ``reason``, without the engine; False if it changed since."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "VERSION_TABLE", "cache_table", "flows_table"]
+__all__ = ["metadata", "VERSION_TABLE", "cache_table", "flows_table", "tasks_table"]
 
 metadata = sa.MetaData()
 
@@ -44,8 +44,26 @@ flows_table = sa.Table(
     # Why the store or a runner marked the flow FAILED without the engine
     # (its JSON did not load, or ticking or saving it raised).
     sa.Column("error", sa.Text, nullable=True),
-    # The flow itself: the JSON text of Flow.to_flow_dict().
+    # The flow's own fields (Flow.to_flow_dict() without its tasks, which
+    # are rows of mc_tasks) as JSON text, and the checksum the store wrote
+    # with it (NULL: not written by this layout; the flow is validated when
+    # loaded).
     sa.Column("flow_json", sa.Text, nullable=False),
+    sa.Column("checksum", sa.String(32), nullable=True),
+)
+
+tasks_table = sa.Table(
+    "mc_tasks",
+    metadata,
+    # One row per task of a stored flow, so a save writes only the tasks
+    # that changed (see docs/storing.rst). Deleted with their flow.
+    sa.Column("flow_key", sa.String(255), primary_key=True),
+    # The task's place in its flow (Flow.task_position): tasks load in this order.
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("task_key", sa.Text, nullable=False),
+    # The task dict as JSON text, and its checksum (as for mc_flows).
+    sa.Column("task_json", sa.Text, nullable=False),
+    sa.Column("checksum", sa.String(32), nullable=True),
 )
 
 cache_table = sa.Table(

@@ -308,6 +308,30 @@ def test_runner_rejects_a_non_positive_lease(mc, sqlite_url):
     assert caught.value.code == 2
 
 
+def test_runner_rejects_save_every_below_one(mc, sqlite_url):
+    with pytest.raises(SystemExit) as caught:
+        main(["runner", "--db", sqlite_url, "--save-every", "0"])
+    assert caught.value.code == 2
+
+
+def test_runner_save_every_n_saves_a_flow_every_n_ticks(mc, sqlite_url, tmp_path):
+    chain = {
+        "tasks": [
+            {"key": f"t{i}", "task_type": "noop", **({"precursors": [f"t{i - 1}"]} if i else {})}
+            for i in range(5)
+        ]
+    }
+    mc("submit", write_spec(tmp_path, chain), "--db", sqlite_url)
+    code, _, err = mc(
+        "runner", "--db", sqlite_url, "--until-done", "--save-every", "2", "--interval", "0.01"
+    )
+    assert code == 0, err
+    with FlowStore(sqlite_url) as store:
+        (record,) = store.query()
+    # Version 1 when submitted, 2 once claimed, then one save after ticks 2, 4 and 5.
+    assert (record.status, record.num_ticks, record.version) == ("COMPLETED", 5, 5)
+
+
 def test_retry_clears_a_runners_failure_mark_so_runners_try_again(mc, db_url, submitted):
     with FlowStore(db_url) as store:
         store.fail_flow(submitted["good"], "ticking the flow raised: RuntimeError: fixed since")

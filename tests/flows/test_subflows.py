@@ -98,7 +98,7 @@ def test_child_has_depth_one_more_than_its_parent_and_the_parents_key(sub_engine
     flow = sub_engine.flow_spec_to_flow(parent_spec())
     sub_engine.tick_flow(flow)
     sub_engine.tick_flow(flow)
-    child = flow.tasks["sub"]["data"]["flow"]
+    child = flow.to_flow_dict()["tasks"]["sub"]["data"]["flow"]
     assert child["depth"] == 1
     assert child["parent_key"] == "parent"
 
@@ -117,7 +117,7 @@ def test_child_state_lives_in_the_tasks_data_as_a_flow_dict(sub_engine):
     flow = sub_engine.flow_spec_to_flow(parent_spec())
     sub_engine.tick_flow(flow)
     sub_engine.tick_flow(flow)
-    child = Flow.from_flow_dict(flow.tasks["sub"]["data"]["flow"])
+    child = Flow.from_flow_dict(flow.to_flow_dict()["tasks"]["sub"]["data"]["flow"])
     assert child.status == RUNNING
     assert child.tasks["measure"]["status"] == RUNNING
     assert child.tasks["store"]["status"] == PENDING
@@ -128,7 +128,7 @@ def test_child_is_ticked_once_per_parent_tick(sub_engine):
     sub_engine.tick_flow(flow)  # prep
     for expected in (1, 2, 3):
         sub_engine.tick_flow(flow)
-        assert flow.tasks["sub"]["data"]["flow"]["num_ticks"] == expected
+        assert flow.to_flow_dict()["tasks"]["sub"]["data"]["flow"]["num_ticks"] == expected
 
 
 def test_completed_child_data_is_in_flow_data(sub_engine):
@@ -288,6 +288,45 @@ def test_retry_of_a_failed_flow_task_starts_a_fresh_child(sub_engine, clock):
     attempts = flow.tasks["sub"]["data"]["attempts"]
     assert len(attempts) == 2
     assert all("sample holder jammed" in attempt["error"] for attempt in attempts)
+
+
+def test_a_running_child_is_written_into_the_task_only_when_the_parent_is_serialized(
+    sub_engine,
+):
+    flow = sub_engine.flow_spec_to_flow(parent_spec())
+    sub_engine.tick_flow(flow)
+    sub_engine.tick_flow(flow)
+    assert "flow" not in flow.tasks["sub"]["data"]
+    flow.flush()
+    written = flow.tasks["sub"]["data"]["flow"]
+    assert written["num_ticks"] == 1
+    sub_engine.tick_flow(flow)
+    assert flow.tasks["sub"]["data"]["flow"] is written
+    assert flow.to_flow_dict()["tasks"]["sub"]["data"]["flow"]["num_ticks"] == 2
+
+
+def test_the_live_child_is_the_same_flow_from_tick_to_tick(sub_engine):
+    children = []
+
+    @sub_engine.register_task_type("look")
+    def look(task_ctx):
+        children.append(task_ctx["flow"])
+
+    spec = {
+        "key": "p",
+        "tasks": [
+            {
+                "key": "sub",
+                "task_type": "flow",
+                "task_params": {"flow_spec": {"tasks": [{"key": "l", "task_type": "look"}]}},
+            }
+        ],
+    }
+    flow = sub_engine.flow_spec_to_flow(spec)
+    for _ in range(3):
+        sub_engine.tick_flow(flow)
+        flow.to_json()
+    assert children[0] is children[1] is children[2]
 
 
 def test_timed_out_flow_task_cancels_the_childs_running_tasks(sub_engine, clock):

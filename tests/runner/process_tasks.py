@@ -12,19 +12,21 @@ from typing import Any
 
 
 def record_completion(task_ctx: dict[str, Any]) -> None:
-    """Append 'flow_key task_key runner_id' to task_params.path, then complete.
+    """Append 'flow_key task_key runner_id tick' to task_params.path, then complete.
 
     One write to a file opened for appending: lines from several processes
-    never mix.
+    never mix. With ``task_params.sleep_s``, sleeps that long after writing,
+    so that a runner killed at a random time is often caught inside a tick.
     """
     task, flow = task_ctx["task"], task_ctx["flow"]
     runner_id = task_ctx["flow_runner"].runner_id
-    line = f"{flow.key} {task['key']} {runner_id}\n".encode()
+    line = f"{flow.key} {task['key']} {runner_id} {flow.num_ticks}\n".encode()
     fd = os.open(task["task_params"]["path"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)
     finally:
         os.close(fd)
+    time.sleep(task["task_params"].get("sleep_s", 0))
     task["status"] = "COMPLETED"
 
 

@@ -408,3 +408,17 @@ def test_a_flow_the_runner_fails_is_told_as_flow_ended_with_the_reason(flow_stor
     last = seen[-1]
     assert (last.event, last.flow_key, last.status) == ("flow_ended", key, "FAILED")
     assert last.error.startswith("saving the flow failed")
+
+
+def test_a_flow_that_does_not_load_is_told_as_flow_ended_with_the_reason(flow_store, engine):
+    seen = []
+    key = flow_store.create_flow(chain_spec(1))
+    with flow_store._engine.begin() as connection:
+        connection.execute(
+            sa.update(flows_table).where(flows_table.c.key == key).values(flow_json="[1, 2")
+        )
+    stats = FlowRunner(flow_store, engine, on_event=seen.append).run(interval_s=0, until_done=True)
+    assert stats.failed == 1
+    [ended] = seen
+    assert (ended.event, ended.flow_key, ended.status) == ("flow_ended", key, "FAILED")
+    assert "JSON does not parse" in ended.error

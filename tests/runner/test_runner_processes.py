@@ -22,9 +22,10 @@ def wait_for(condition, timeout_s: float = 60.0, what: str = "condition") -> Non
         time.sleep(0.02)
 
 
-def recording_spec(path: Path, n_tasks: int = 5) -> dict:
+def recording_spec(path: Path, n_tasks: int = 5, sleep_s: float = 0) -> dict:
     """A flow of n tasks (a first, n - 2 in parallel, a last), each recording its completion."""
-    task = {"task_type": f"{TASKS}:record_completion", "task_params": {"path": str(path)}}
+    params = {"path": str(path), "sleep_s": sleep_s} if sleep_s else {"path": str(path)}
+    task = {"task_type": f"{TASKS}:record_completion", "task_params": params}
     tasks = [{**task, "key": "t0"}]
     tasks += [{**task, "key": f"t{i}", "precursors": ["t0"]} for i in range(1, n_tasks - 1)]
     tasks += [

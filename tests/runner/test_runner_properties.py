@@ -29,9 +29,15 @@ def outcome(flow):
 
 
 @settings(max_examples=40, deadline=None)
-@given(dag_specs(max_tasks=12), st.integers(min_value=1, max_value=3), st.integers(1, 3))
+@given(
+    dag_specs(max_tasks=12),
+    st.integers(min_value=1, max_value=3),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(0, 2),
+)
 def test_a_stored_flow_ticked_by_runners_ends_as_in_memory(
-    shared_store, spec, max_ticks_per_claim, batch_size
+    shared_store, spec, max_ticks_per_claim, batch_size, save_every_ticks, keep_in_memory
 ):
     store, clock = shared_store
     spec = {**spec, "key": f"random_{uuid.uuid4().hex}"}
@@ -43,6 +49,8 @@ def test_a_stored_flow_ticked_by_runners_ends_as_in_memory(
         poll_interval_s=0,
         max_ticks_per_claim=max_ticks_per_claim,
         batch_size=batch_size,
+        save_every_ticks=save_every_ticks,
+        keep_in_memory=keep_in_memory,
     )
     rounds = 0
     while store.get_record(key).status not in ("COMPLETED", "FAILED"):
@@ -51,3 +59,4 @@ def test_a_stored_flow_ticked_by_runners_ends_as_in_memory(
         rounds += 1
         assert rounds <= 200, "the stored flow did not end"
     assert outcome(store.get_flow(key)) == outcome(run_to_end(spec))
+    assert store.get_flow(key).num_ticks == run_to_end(spec).num_ticks

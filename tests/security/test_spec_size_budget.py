@@ -114,3 +114,28 @@ def test_a_subflow_past_the_budget_fails_its_parent_task():
     assert flow.tasks["sub"]["status"] == FAILED
     assert "size budget" in flow.tasks["sub"]["error"]
     assert len(flow.to_json()) <= 2 * 256 * 1024
+
+
+def test_a_live_subflow_past_the_budget_fails_on_the_tick_after_its_parent_is_saved():
+    def grow(task_ctx):
+        # Written straight into the task's data, not through a wiring.
+        task_ctx["task"]["data"]["blob"] = "x" * (64 * 1024)
+
+    engine = FlowEngine({"grow": grow}, max_flow_bytes=32 * 1024)
+    flow = engine.flow_spec_to_flow(
+        {
+            "tasks": [
+                {
+                    "key": "sub",
+                    "task_type": "flow",
+                    "task_params": {"flow_spec": {"tasks": [{"key": "g", "task_type": "grow"}]}},
+                }
+            ]
+        }
+    )
+    engine.tick_flow(flow)
+    assert flow.tasks["sub"]["status"] == "RUNNING"
+    flow.to_json()  # what a store's save does: the live child is measured
+    engine.tick_flow(flow)
+    assert flow.tasks["sub"]["status"] == FAILED
+    assert "size budget" in flow.tasks["sub"]["error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 
 import pytest
@@ -9,7 +10,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from mc.errors import StoreError
+from mc.errors import FlowLoadError, StoreError
+from mc.flows import Flow
 from mc.store import FlowStore
 from mc.store.database import current_revision, head_revision, make_engine, upgrade_schema
 from mc.store.tables import VERSION_TABLE, metadata
@@ -168,3 +170,167 @@ def test_key_status_label_parent_key_and_timestamps_are_indexed(db_url):
         primary_key = inspector.get_pk_constraint("mc_flows")["constrained_columns"]
     assert primary_key == ["key"]
     assert {"status", "label", "parent_key", "created_at", "updated_at"} <= indexed
+
+
+# -- 0002: tasks as rows ----------------------------------------------------------
+
+
+def make_release_0001_database(url: str, flows: list[Flow], broken: dict[str, str]) -> None:
+    """A database as the release with schema 0001 left it: one JSON row per flow."""
+    from alembic import command
+
+    from mc.store.database import _alembic_config, write_transaction
+
+    engine = make_engine(url)
+    try:
+        with write_transaction(engine) as connection:
+            command.upgrade(_alembic_config(connection), "0001")
+        rows = [
+            {
+                "key": flow.key,
+                "label": flow.label,
+                "status": flow.status,
+                "parent_key": flow.parent_key,
+                "depth": flow.depth,
+                "num_tasks": len(flow.tasks),
+                "num_ticks": flow.num_ticks,
+                "created_at": 1.0,
+                "updated_at": 1.0,
+                "version": 1,
+                "flow_json": flow.to_json(),
+            }
+            for flow in flows
+        ]
+        rows += [
+            {
+                "key": key,
+                "label": None,
+                "status": "RUNNING",
+                "parent_key": None,
+                "depth": 0,
+                "num_tasks": 0,
+                "num_ticks": 0,
+                "created_at": 1.0,
+                "updated_at": 1.0,
+                "version": 1,
+                "flow_json": text,
+            }
+            for key, text in broken.items()
+        ]
+        table = sa.table("mc_flows", *(sa.column(name) for name in rows[0]))
+        with engine.begin() as connection:
+            assert current_revision(connection) == "0001"
+            connection.execute(sa.insert(table), rows)
+    finally:
+        engine.dispose()
+
+
+def test_a_database_of_schema_0001_migrates_and_its_flows_run_on(db_url):
+    from mc.flows import FlowEngine
+
+    engine = FlowEngine(clock=lambda: 10.0)
+    half_done = Flow.from_flow_spec(
+        {
+            "key": "half_done",
+            "label": "old",
+            "tasks": [
+                {"key": "a", "task_type": "noop"},
+                {"key": "b", "task_type": "noop", "precursors": ["a"]},
+                {"key": "c", "task_type": "noop", "precursors": ["b"]},
+            ],
+        }
+    )
+    engine.tick_flow(half_done)
+    fresh = Flow.from_flow_spec({"key": "fresh", "tasks": [{"key": "x", "task_type": "noop"}]})
+    empty = Flow.from_flow_spec({"key": "empty", "tasks": []})
+    make_release_0001_database(db_url, [half_done, fresh, empty], {"broken": '{"not": "closed'})
+    with FlowStore(db_url) as store:
+        with store._engine.connect() as connection:
+            # Through 0002 (tasks as rows) and 0003 (the task cache), in order.
+            assert current_revision(connection) == head_revision() == "0003"
+            assert sa.inspect(connection).has_table("mc_tasks")
+            assert sa.inspect(connection).has_table("mc_cache")
+        assert {record.key for record in store.query()} == {"half_done", "fresh", "empty", "broken"}
+        loaded = store.get_flow("half_done")
+        assert loaded.to_flow_dict() == half_done.to_flow_dict()
+        engine.run_flow(loaded)
+        store.save_flow(loaded)
+        assert store.get_flow("half_done").status == "COMPLETED"
+        assert store.get_flow("fresh").to_flow_dict() == fresh.to_flow_dict()
+        assert store.get_flow("empty").tasks == {}
+        with pytest.raises(FlowLoadError, match="'broken': its JSON does not parse"):
+            store.get_flow("broken")
+        with store._engine.connect() as connection:
+            kept = connection.execute(
+                sa.text("SELECT flow_json FROM mc_flows WHERE key = 'broken'")
+            ).scalar_one()
+        assert kept == '{"not": "closed'
+
+
+def test_a_migrated_flow_is_validated_once_then_trusted(db_url):
+    flow = Flow.from_flow_spec({"key": "old", "tasks": [{"key": "x", "task_type": "noop"}]})
+    make_release_0001_database(db_url, [flow], {})
+    with FlowStore(db_url) as store:
+        loaded = store.get_flow("old")
+        assert loaded.changed_task_keys() == ["x"]
+        store.save_flow(loaded)
+        assert store.get_flow("old").changed_task_keys() == []
+
+
+def test_migration_0002_can_be_undone_keeping_the_flows(db_url):
+    from alembic import command
+
+    from mc.store.database import _alembic_config, write_transaction
+
+    with FlowStore(db_url) as store:
+        store.create_flow({"key": "k", "tasks": [{"key": "x", "task_type": "noop"}]})
+        expected = store.get_flow("k").to_flow_dict()
+    engine = make_engine(db_url)
+    try:
+        with write_transaction(engine) as connection:
+            command.downgrade(_alembic_config(connection), "0001")
+        with engine.connect() as connection:
+            text = connection.execute(sa.text("SELECT flow_json FROM mc_flows")).scalar_one()
+        assert Flow.from_flow_dict(json.loads(text)).to_flow_dict() == expected
+    finally:
+        engine.dispose()
+    with FlowStore(db_url) as store:
+        assert store.get_flow("k").to_flow_dict() == expected
+
+
+def test_the_migrations_form_one_chain_0001_0002_0003():
+    from alembic.script import ScriptDirectory
+
+    from mc.store.database import migrations_dir
+
+    scripts = ScriptDirectory(str(migrations_dir()))
+    chain = [script.revision for script in scripts.walk_revisions()]
+    assert chain == ["0003", "0002", "0001"]
+    assert scripts.get_revision("0003").down_revision == "0002"
+    assert scripts.get_revision("0002").down_revision == "0001"
+
+
+def test_a_database_of_schema_0001_upgrades_through_0002_then_0003(db_url):
+    from alembic import command
+
+    from mc.store.database import _alembic_config, write_transaction
+
+    flow = Flow.from_flow_spec({"key": "old", "tasks": [{"key": "x", "task_type": "noop"}]})
+    make_release_0001_database(db_url, [flow], {})
+    engine = make_engine(db_url)
+    try:
+        with write_transaction(engine) as connection:
+            command.upgrade(_alembic_config(connection), "0002")
+        with engine.connect() as connection:
+            assert current_revision(connection) == "0002"
+            assert sa.inspect(connection).has_table("mc_tasks")
+            assert not sa.inspect(connection).has_table("mc_cache")
+        assert upgrade_schema(engine) is True
+        with engine.connect() as connection:
+            assert current_revision(connection) == "0003"
+            assert sa.inspect(connection).has_table("mc_cache")
+    finally:
+        engine.dispose()
+    with FlowStore(db_url) as store:
+        assert store.get_flow("old").to_flow_dict() == flow.to_flow_dict()
+        assert store.task_cache().get("no-such-key") is None

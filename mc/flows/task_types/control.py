@@ -10,12 +10,14 @@ and runs them as a child flow.
 from __future__ import annotations
 
 import operator
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from mc.errors import FlowSpecError, TaskParamsError, WiringError
 from mc.flows import size_budget
 from mc.flows.compat import spread_container
+from mc.flows.dotpath import split_path
 from mc.flows.flow import Flow
 from mc.flows.interpolation import interpolate
 from mc.flows.spec import normalize_task_spec
@@ -51,7 +53,8 @@ def wire_task(task_ctx: TaskCtx) -> None:
     for i, wiring in enumerate(wirings):
         where = f"task_params.wirings[{i}]"
         dest = parse_wiring(wiring, where)["dest"]
-        into_params, whole_dict = check_ctx_dest(dest, where, task_ctx.get("flow"), task["key"])
+        flow = task_ctx.get("flow")
+        into_params, whole_dict = check_ctx_dest(dest, where, flow, task["key"])
         apply_wiring(
             wiring,
             task_ctx,
@@ -62,6 +65,11 @@ def wire_task(task_ctx: TaskCtx) -> None:
             escape=("source", "value") if into_params else (),
             check_value=_dict_checker(dest, where) if whole_dict else None,
         )
+        parts = split_path(dest)
+        if flow is not None and parts[1:3] == ["flow", "tasks"]:
+            # Another task's dict changed outside the state machine: the
+            # next save must write it (see Flow.changed_task_keys).
+            flow.mark_changed(parts[3])
     task["status"] = COMPLETED
 
 
@@ -164,13 +172,41 @@ def _compare(op: str, control: Any, arg: Any, where: str) -> bool:
         ) from None
 
 
+class _LiveChild:
+    """A ``flow`` task's child flow, kept loaded between ticks in this process.
+
+    ``written`` is the dict last written into ``task['data']['flow']``: the
+    live child stands for the task's state only while that dict is still
+    there (a parent loaded again from storage has other dicts, and loads its
+    child from them).
+    """
+
+    __slots__ = ("child", "written")
+
+    def __init__(self, child: Flow, written: object) -> None:
+        self.child = child
+        self.written = written
+
+
+# Live children by parent flow, then by the key of the parent's task that
+# runs them (the spread task, for a spread's child). A parent dropped from
+# memory drops its children with it.
+_live_children: weakref.WeakKeyDictionary[Flow, dict[str, _LiveChild]] = weakref.WeakKeyDictionary()
+
+
 class FlowTaskHandler(BaseTaskHandler):
     """Run a child flow, given by ``task_params['flow_spec']``, inside this task.
 
     The child is built on the task's first tick and ticked once per tick of
     the task, with the same engine and context (plus ``ctx.parent_flow``).
-    Its whole state lives in ``task['data']['flow']`` (a flow dict), so it
-    is stored with the parent. The child's key is the spec's, or
+    Its whole state is stored in ``task['data']['flow']`` (a flow dict), so
+    it is stored with the parent. Between ticks in one process the child is
+    kept as a live :class:`~mc.flows.flow.Flow`, and written into
+    ``task['data']['flow']`` only when the parent is serialized
+    (:meth:`~mc.flows.flow.Flow.to_flow_dict`, a store's save, see
+    :meth:`~mc.flows.flow.Flow.defer_serialization`) and when the child
+    ends: a tick of the parent costs what the child's tick changes, not the
+    child's size. The child's key is the spec's, or
     ``'<parent key>.<task key>'``; its ``depth`` is the parent's plus one and
     its ``parent_key`` the parent's key. When the child COMPLETES, the task
     does, with the child's data in ``task['data']['flow_data']``; when it
@@ -185,7 +221,7 @@ class FlowTaskHandler(BaseTaskHandler):
         spec = task_param(self.task, "flow_spec", dict)
         parent = self.task_ctx.get("flow")
         # A proxied flow task is named for the task it stands in for.
-        owner = self.task_ctx.get("proxy_task") or self.task
+        owner = self._owner()
         if spec.get("key") is None and parent is not None:
             spec = {**spec, "key": f"{parent.key}.{owner['key']}"}
         try:
@@ -201,26 +237,55 @@ class FlowTaskHandler(BaseTaskHandler):
         self._tick_child(child)
 
     def intermediate_tick(self) -> None:
-        """Load the child from the task's data and tick it once."""
-        self._tick_child(Flow.from_flow_dict(self.task["data"]["flow"], copy=False))
+        """Tick the live child once (loading it from the task's data if it is not live)."""
+        child = self._child()
+        if child is None:
+            raise ValueError(
+                f"task {self._owner()['key']!r}: its child flow is missing from "
+                "task['data']['flow']"
+            )
+        self._tick_child(child)
+
+    def _owner(self) -> dict[str, Any]:
+        owner: dict[str, Any] = self.task_ctx.get("proxy_task") or self.task
+        return owner
+
+    def _child(self) -> Flow | None:
+        """The child flow: the live one if it still stands for the task, else loaded, else None."""
+        parent = self.task_ctx.get("flow")
+        live = _live_children.get(parent, {}).get(self._owner()["key"]) if parent else None
+        written = self.task.get("data", {}).get("flow")
+        if live is not None and live.written is written:
+            return live.child
+        if not written:
+            return None
+        return Flow.from_flow_dict(written, copy=False)
 
     def _tick_child(self, child: Flow) -> None:
         engine = self.task_ctx["flow_engine"]
         engine.tick_flow(child, self._child_ctx())
-        child_dict = child.to_flow_dict()
-        # Measured by to_flow_dict: a subflow past the budget is not kept.
-        size_budget.check_subflow(self.task_ctx, child)
-        self.task["data"]["flow"] = child_dict
+        if child.status == FAILED and child.count_tasks(RUNNING):
+            # fail_fast left tasks RUNNING, and a failed task is never
+            # ticked again: stop their outside work now.
+            engine.cancel_flow(child, "the subflow FAILED", self._child_ctx())
+        if child.finished or self.task_ctx.get("flow") is None:
+            self._write_child(child)
+        else:
+            # A live child is checked against its size estimate (exact as of
+            # its last serialization, plus what its tasks wrote since), which
+            # costs nothing per tick; it is measured exactly whenever the
+            # parent is serialized. A subflow past the budget is not kept.
+            try:
+                size_budget.check_subflow(self.task_ctx, child)
+            except Exception:
+                self._drop_live()
+                raise
+            self._keep_live(child)
         if child.status == COMPLETED:
             self.task["data"]["flow_data"] = self.task["data"]["flow"]["data"]
             self.task["status"] = COMPLETED
         elif child.status == FAILED:
             errors = child.data.get("errors") or ["no error recorded"]
-            if child.count_tasks(RUNNING):
-                # fail_fast left tasks RUNNING, and a failed task is never
-                # ticked again: stop their outside work now.
-                engine.cancel_flow(child, "the subflow FAILED", self._child_ctx())
-                self.task["data"]["flow"] = child.to_flow_dict()
             self.task["error"] = f"subflow {child.key!r} FAILED: " + "; ".join(errors)
             self.task["status"] = FAILED
         else:
@@ -236,6 +301,40 @@ class FlowTaskHandler(BaseTaskHandler):
         the task.
         """
 
+    def _keep_live(self, child: Flow) -> None:
+        """Keep ``child`` live until the parent (there must be one) is serialized."""
+        parent = self.task_ctx["flow"]
+        owner_key = self._owner()["key"]
+        children = _live_children.setdefault(parent, {})
+        live = children.get(owner_key)
+        if live is None or live.child is not child:
+            live = children[owner_key] = _LiveChild(child, self.task["data"].get("flow"))
+        task = self.task
+
+        def write() -> None:
+            # Only if the live child still stands for this task dict.
+            if children.get(owner_key) is live and task["data"].get("flow") is live.written:
+                live.written = task["data"]["flow"] = live.child.to_flow_dict()
+
+        parent.defer_serialization(owner_key, write)
+
+    def _write_child(self, child: Flow) -> None:
+        """Write the child into the task's data now; it is live no more.
+
+        Measured by ``to_flow_dict``: a subflow past the size budget is not
+        kept (:class:`~mc.errors.FlowSizeError`, the task's data unchanged).
+        """
+        self._drop_live()
+        child_dict = child.to_flow_dict()
+        size_budget.check_subflow(self.task_ctx, child)
+        self.task["data"]["flow"] = child_dict
+
+    def _drop_live(self) -> None:
+        """Forget the live child of this task: a write it deferred does nothing."""
+        parent = self.task_ctx.get("flow")
+        if parent is not None:
+            _live_children.get(parent, {}).pop(self._owner()["key"], None)
+
     def _child_ctx(self) -> dict[str, Any]:
         ctx = {
             name: value
@@ -248,16 +347,15 @@ class FlowTaskHandler(BaseTaskHandler):
     @classmethod
     def cancel_task(cls, task_ctx: TaskCtx) -> None:
         """Cancel the child flow, and so its RUNNING tasks."""
-        task = task_ctx["task"]
-        flow_dict = task.get("data", {}).get("flow")
-        if not flow_dict:
-            return
-        child = Flow.from_flow_dict(flow_dict, copy=False)
         handler = cls(task_ctx)
+        child = handler._child()
+        if child is None:
+            return
         task_ctx["flow_engine"].cancel_flow(
             child, "its parent task was cancelled", handler._child_ctx()
         )
-        task["data"]["flow"] = child.to_flow_dict()
+        handler._drop_live()
+        task_ctx["task"]["data"]["flow"] = child.to_flow_dict()
 
 
 class SpreadTaskHandler(BaseProxyingTaskHandler):
