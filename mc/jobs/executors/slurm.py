@@ -30,23 +30,39 @@ and ``scancel`` act only on a numeric job id whose comment is that token
 (and ``scancel`` also only on the job name it set), with the id passed
 after ``--``.
 
-Polling asks ``scontrol show job``. Once a finished job has left the
-controller's memory (after ``MinJobAge``), the executor reads the job dir's
-exit-status file instead; no ``sacct`` is needed. A job that SLURM requeues
-keeps its job id and is followed through its restarts (``outputs['restarts']``).
-Polls of one job closer together than ``min_poll_interval_s`` reuse the last
-answer, to spare the controller. ``scancel`` cancels.
+Polling is batched, to spare the controller: one executor answers all its
+polls from a snapshot of the queue that one ``squeue --me --states=all``
+takes (``--json`` where this SLURM has it, 21.08 and later; else a
+``--format`` line per job). A new snapshot is taken when a round of polls
+begins again (a job already answered from this snapshot is polled again),
+and never sooner than ``min_poll_interval_s`` (default 10 s) after the last:
+so one runner round costs at most one ``squeue``, however many jobs it
+polls. Jobs that left the queue since the last snapshot without writing
+their exit-status file are asked about in one ``sacct`` (where SLURM keeps
+accounting; without it, such a job is failed as gone). A finished job that
+has left the controller's memory (after ``MinJobAge``) is read from its job
+dir's exit-status file. A job submitted since the last snapshot is QUEUED
+until the next. A job that SLURM requeues keeps its job id and is followed
+through its restarts (``outputs['restarts']``). A job in a state this
+executor does not know is reported RUNNING with ``outputs['slurm_state']``
+and ``outputs['unknown_state']``, and FAILED once it has stayed so for
+``unknown_state_timeout_s`` (default 10 minutes). ``command_counts`` counts
+the SLURM commands the executor ran, by name. ``scancel`` cancels, after a
+``scontrol show job`` that checks the job's comment.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import os
 import re
 import shlex
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +71,27 @@ from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
 from mc.jobs.job_dir import NEVER_FROM_A_JOB, check_directive, read_exit_status, read_job_meta
 
-# How long a SLURM command (sbatch, scontrol, scancel) may take to answer.
+logger = logging.getLogger(__name__)
+
+# How long a SLURM command (sbatch, squeue, sacct, scancel) may take to answer.
 COMMAND_TIMEOUT_S = 60.0
+
+# The least time between two squeue calls of one executor. Snakemake's SLURM
+# executor waits 40 s between its status checks and Nextflow's pollInterval
+# for grid executors is 5 s; 10 s keeps a lab's runners light on slurmctld
+# and still notices a finished job soon.
+DEFAULT_MIN_POLL_INTERVAL_S = 10.0
+
+# How long a job may stay in a SLURM state this executor does not know before
+# it is failed (its state is reported in outputs['slurm_state'] meanwhile).
+DEFAULT_UNKNOWN_STATE_TIMEOUT_S = 600.0
+
+# squeue's text format when it has no --json: job id, state, reason, restart
+# count and, last (it may hold anything), the comment.
+SQUEUE_FORMAT = "%i|%T|%r|%k"
+
+# The first SLURM release whose squeue has --json.
+SQUEUE_JSON_SINCE = (21, 8)
 
 # SLURM job states (JobState in `scontrol show job`), by what they mean here.
 QUEUED_STATES = {
@@ -110,6 +145,68 @@ def parse_scontrol_record(text: str) -> dict[str, str]:
     return fields
 
 
+def squeue_has_json() -> bool:
+    """Return True if this SLURM's ``squeue`` has ``--json`` (release 21.08 and later)."""
+    result = _run(["squeue", "--version"])
+    match = re.search(r"(\d+)\.(\d+)", result.stdout)
+    return result.returncode == 0 and match is not None and (int(match[1]), int(match[2])) >= SQUEUE_JSON_SINCE
+
+
+def _job_record(state: Any, reason: Any, restarts: Any, comment: Any, exit_code: Any = None) -> dict[str, Any]:
+    return {
+        "state": str(state or "UNKNOWN").split()[0].upper(),
+        "reason": None if reason in (None, "", "None") else str(reason),
+        "restarts": int(restarts) if str(restarts or "0").isdigit() else 0,
+        "comment": None if comment in (None, "(null)") else str(comment),
+        "exit_code": exit_code,
+    }
+
+
+def parse_squeue_json(text: str) -> dict[str, dict[str, Any]]:
+    """Return the jobs of ``squeue --json`` by job id: ``state``, ``reason``, ``restarts``, ``comment``, ``exit_code``."""
+    try:
+        jobs = json.loads(text)["jobs"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ExecutorError(f"squeue --json printed something that is not its JSON: {error}") from None
+    records = {}
+    for job in jobs:
+        state = job.get("job_state")
+        if isinstance(state, list):  # newer releases list the state and its flags
+            state = state[0] if state else None
+        exit_code = job.get("exit_code")
+        records[str(job.get("job_id"))] = _job_record(
+            state, job.get("state_reason"), job.get("restart_cnt"), job.get("comment"),
+            exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
+        )
+    return records
+
+
+def parse_squeue_text(text: str) -> dict[str, dict[str, Any]]:
+    """Return the jobs of ``squeue --noheader --format=SQUEUE_FORMAT`` by job id."""
+    records = {}
+    for line in text.splitlines():
+        fields = line.split("|", 3)
+        if len(fields) == 4:
+            job_id, state, reason, comment = fields
+            records[job_id.strip()] = _job_record(state, reason, 0, comment)
+    return records
+
+
+def parse_sacct(text: str) -> dict[str, dict[str, Any]]:
+    """Return the jobs of ``sacct --parsable2 --format=JobIDRaw,State,ExitCode,Comment`` by job id.
+
+    SLURM's accounting may not keep comments: a job's ownership is then
+    checked by its job dir's token alone.
+    """
+    records = {}
+    for line in text.splitlines():
+        fields = line.split("|", 3)
+        if len(fields) == 4:
+            job_id, state, exit_code, comment = fields
+            records[job_id] = _job_record(state, None, 0, comment or None, _exit_code(exit_code))
+    return records
+
+
 class SlurmExecutor(JobExecutor):
     """Runs job dirs through ``sbatch``; polls with ``scontrol``; cancels with ``scancel``.
 
@@ -117,8 +214,12 @@ class SlurmExecutor(JobExecutor):
     job (the operator's, so taken as they are). ``allowed_directives`` names
     the options (``'--gres'``, ``'--qos'``, ...) that a job's own
     ``extra_directives`` may use; by default none. ``config`` and
-    ``environ`` fulfil config specs. ``clock`` (default
-    :func:`time.monotonic`) times ``min_poll_interval_s``.
+    ``environ`` fulfil config specs. ``min_poll_interval_s`` is the least
+    time between two ``squeue`` calls; ``squeue_json`` chooses ``squeue
+    --json`` (True) or its text format (False), None to ask ``squeue
+    --version``; ``unknown_state_timeout_s`` is how long a job may stay in
+    a state this executor does not know. ``clock`` (default
+    :func:`time.monotonic`) times both.
     """
 
     def __init__(
@@ -126,11 +227,13 @@ class SlurmExecutor(JobExecutor):
         partition: str | None = None,
         account: str | None = None,
         extra_directives: Iterable[str] = (),
-        min_poll_interval_s: float = 1.0,
+        min_poll_interval_s: float = DEFAULT_MIN_POLL_INTERVAL_S,
         config: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], float] | None = None,
         allowed_directives: Iterable[str] = (),
+        squeue_json: bool | None = None,
+        unknown_state_timeout_s: float = DEFAULT_UNKNOWN_STATE_TIMEOUT_S,
     ) -> None:
         super().__init__(config, environ)
         if isinstance(allowed_directives, str):
@@ -158,7 +261,20 @@ class SlurmExecutor(JobExecutor):
         self.defaults = {"partition": partition, "account": account, "extra_directives": defaults}
         self.min_poll_interval_s = min_poll_interval_s
         self.clock = clock or time.monotonic
-        self._last_polls: dict[str, tuple[float, tuple[str, dict[str, Any]]]] = {}
+        if squeue_json is not None:
+            squeue_json = bool(squeue_json)
+        self.squeue_json = squeue_json
+        self.unknown_state_timeout_s = unknown_state_timeout_s
+        self.command_counts: Counter[str] = Counter()
+        # The queue as the last squeue saw it, when, and which jobs were
+        # answered from it since; jobs submitted since; job dirs by job id.
+        self._snapshot: dict[str, dict[str, Any]] | None = None
+        self._snapshot_at = 0.0
+        self._answered: set[str] = set()
+        self._submitted_since: set[str] = set()
+        self._job_dirs: dict[str, str] = {}
+        self._unknown_since: dict[str, float] = {}
+        self._sacct_works = True
 
     def check_job_directives(self, directives: Iterable[str], where: str) -> list[str]:
         """Return a job's extra directives if each is allowed here, else raise JobError naming it."""
@@ -208,6 +324,7 @@ class SlurmExecutor(JobExecutor):
             # the wrapper runs entrypoint.sh where it is, so it finds its job dir.
             f"--wrap=exec bash {shlex.quote(str(Path(path) / ENTRYPOINT_FILE))}",
         ]
+        self.command_counts["sbatch"] += 1
         result = _run(command)
         if result.returncode != 0:
             raise ExecutorError(
@@ -217,30 +334,183 @@ class SlurmExecutor(JobExecutor):
         job_id = result.stdout.strip().split(";")[0]
         if not _JOB_ID_RE.fullmatch(job_id):
             raise ExecutorError(f"sbatch printed {result.stdout.strip()!r}, expected a job id")
+        self._submitted_since.add(job_id)
+        self._job_dirs[job_id] = path
         return {"job_id": job_id, "job_dir": path, "token": token, "job_name": _job_name(key)}
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Return the job's status and outputs (``exit_status``, ``error``, ``slurm_state``, ``restarts``).
 
-        Raises :class:`~mc.errors.JobOwnershipError` for a handle this
-        executor did not make (a job id that is not a number, a job dir
-        without its token, a job whose comment is not its token).
+        Answered from this executor's last snapshot of the queue (see
+        :meth:`poll_many`): a poll costs a SLURM command only when a new
+        round begins and ``min_poll_interval_s`` has passed. Raises
+        :class:`~mc.errors.JobOwnershipError` for a handle this executor
+        did not submit (a job dir whose token differs, or a SLURM job whose
+        comment is not its token).
         """
-        job_id = check_job_id(handle.get("job_id") if isinstance(handle, Mapping) else None)
-        job_dir = owned_job_dir(handle, "slurm")
-        now = self.clock()
-        last = self._last_polls.get(job_id)
-        if last is not None and now - last[0] < self.min_poll_interval_s:
-            return last[1]
-        outcome = self._poll(job_id, job_dir, handle["token"])
-        if outcome[0] in (QUEUED, RUNNING):
-            self._last_polls[job_id] = (now, outcome)
+        return self.poll_many([handle])[0]
+
+    def poll_many(self, handles: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+        """Poll several jobs with at most one ``squeue`` (and one ``sacct``); return their answers in order.
+
+        The executor keeps a snapshot of the queue: every job of this user
+        that the controller knows, from one ``squeue --me --states=all``. A
+        new snapshot is taken when a job already answered from the current
+        one is polled again (a new round of polls has begun) or a job is
+        polled that the snapshot cannot know, and only if
+        ``min_poll_interval_s`` has passed since the last one. A job
+        submitted since the snapshot is QUEUED until the next one.
+        """
+        checked = []
+        for handle in handles:
+            job_id = check_job_id(handle.get("job_id") if isinstance(handle, Mapping) else None)
+            checked.append((job_id, owned_job_dir(handle, "slurm"), handle["token"]))
+        if any(self._wants_refresh(job_id) for job_id, _, _ in checked) and self._may_refresh():
+            self._refresh([(job_id, job_dir) for job_id, job_dir, _ in checked])
+        answers = []
+        for job_id, job_dir, token in checked:
+            answer = self._answer(job_id, job_dir, token)
+            answers.append(answer)
+            self._answered.add(job_id)
+            if answer[0] in (QUEUED, RUNNING):
+                self._job_dirs[job_id] = job_dir
+            else:
+                self._job_dirs.pop(job_id, None)
+        return answers
+
+    def _wants_refresh(self, job_id: str) -> bool:
+        if self._snapshot is None or job_id in self._answered:
+            return True
+        return job_id not in self._snapshot and job_id not in self._submitted_since
+
+    def _may_refresh(self) -> bool:
+        return self._snapshot is None or self.clock() - self._snapshot_at >= self.min_poll_interval_s
+
+    def _refresh(self, polled: Iterable[tuple[str, str]]) -> None:
+        """Take a new snapshot of the queue; ask ``sacct`` about jobs that left it without an exit status."""
+        previous = self._snapshot or {}
+        snapshot = self._squeue()
+        # Jobs that were in the queue (or just submitted, or polled now) and
+        # have left it: their exit-status file tells, else SLURM's accounting.
+        candidates = {job_id: job_dir for job_id, job_dir in self._job_dirs.items() if job_id in previous}
+        candidates.update((job_id, self._job_dirs[job_id]) for job_id in self._submitted_since)
+        candidates.update(polled)
+        gone = sorted(
+            (job_id for job_id, job_dir in candidates.items()
+             if job_id not in snapshot and read_exit_status(job_dir) is None),
+            key=int,
+        )
+        if gone:
+            snapshot.update(self._sacct(gone))
+        self._snapshot = snapshot
+        self._snapshot_at = self.clock()
+        self._answered.clear()
+        self._submitted_since.clear()
+
+    def _squeue(self) -> dict[str, dict[str, Any]]:
+        """Return this user's jobs that the controller knows, by job id, from one ``squeue``."""
+        if self.squeue_json is None:
+            self.squeue_json = squeue_has_json()
+        if self.squeue_json:
+            command = ["squeue", "--me", "--states=all", "--json"]
         else:
-            self._last_polls.pop(job_id, None)
-        return outcome
+            command = ["squeue", "--me", "--states=all", "--noheader", f"--format={SQUEUE_FORMAT}"]
+        self.command_counts["squeue"] += 1
+        result = _run(command)
+        if result.returncode != 0:
+            raise ExecutorError(f"{' '.join(command)} failed: {result.stderr.strip()}")
+        if self.squeue_json:
+            return parse_squeue_json(result.stdout)
+        return parse_squeue_text(result.stdout)
+
+    def _sacct(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Ask SLURM's accounting about jobs that left the queue, in one ``sacct``; {} if it keeps none."""
+        if not self._sacct_works:
+            return {}
+        command = ["sacct", "--noheader", "--parsable2", "--allocations",
+                   "--format=JobIDRaw,State,ExitCode,Comment", f"--jobs={','.join(job_ids)}"]
+        self.command_counts["sacct"] += 1
+        try:
+            result = _run(command)
+        except ExecutorError as error:
+            logger.warning("slurm executor: %s; reading exit-status files only", error)
+            self._sacct_works = False
+            return {}
+        if result.returncode != 0 or "accounting storage is disabled" in (result.stdout + result.stderr).lower():
+            # A cluster without accounting: the job dirs' files are all there is.
+            logger.info("slurm executor: sacct answers nothing here (%s)", result.stderr.strip())
+            self._sacct_works = False
+            return {}
+        return parse_sacct(result.stdout)
+
+    def _answer(self, job_id: str, job_dir: str, token: str) -> tuple[str, dict[str, Any]]:
+        assert self._snapshot is not None
+        record = self._snapshot.get(job_id)
+        if record is None:
+            if job_id in self._submitted_since:
+                return QUEUED, {"slurm_state": "SUBMITTED", "restarts": 0}
+            # The job has left the controller's memory: its files tell the rest.
+            exit_status = read_exit_status(job_dir)
+            if exit_status is None:
+                return FAILED, {"error": f"SLURM job {job_id} is gone from the controller and left no exit status"}
+            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
+        comment = record.get("comment")
+        if comment is not None and comment != f"mc-{token}":
+            raise JobOwnershipError(
+                f"slurm executor: SLURM job {job_id} is not the job this handle submitted "
+                "(its comment is not the submission's token); nothing was done"
+            )
+        return self._outcome(job_id, job_dir, record)
+
+    def _outcome(self, job_id: str, job_dir: str, record: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        state = str(record.get("state") or "UNKNOWN")
+        outputs: dict[str, Any] = {"slurm_state": state, "restarts": int(record.get("restarts") or 0)}
+        reason = record.get("reason")
+        if state in QUEUED_STATES:
+            outputs["reason"] = reason
+            return QUEUED, outputs
+        if state in RUNNING_STATES:
+            self._unknown_since.pop(job_id, None)
+            return RUNNING, outputs
+        if state == "COMPLETED":
+            exit_status = read_exit_status(job_dir)
+            outputs["exit_status"] = 0 if exit_status is None else exit_status
+            return (COMPLETED if outputs["exit_status"] == 0 else FAILED), outputs
+        if state in FAILED_STATES:
+            exit_status = read_exit_status(job_dir)
+            # A cancelled job's exit code (0:15) is the signal, not a status
+            # the command exited with: report one only if the job wrote it.
+            if exit_status is None and not state.startswith("CANCELLED"):
+                exit_status = record.get("exit_code")
+                if exit_status == ALREADY_RUNNING_EXIT_STATUS:
+                    outputs["error"] = (
+                        f"SLURM job {job_id} did not start: another run of its job dir held the "
+                        "job dir's lock (a job dir runs at most once at a time)"
+                    )
+                    return FAILED, outputs
+            if exit_status is not None:
+                outputs["exit_status"] = exit_status
+            outputs["error"] = f"SLURM job {job_id} {state}" + (f" ({reason})" if reason and reason != "None" else "")
+            return FAILED, outputs
+        # A state this executor does not know (a newer SLURM's, or a site's):
+        # said as it is, and failed if it lasts, so that nothing waits forever.
+        now = self.clock()
+        since = self._unknown_since.setdefault(job_id, now)
+        outputs["unknown_state"] = True
+        if now - since >= self.unknown_state_timeout_s:
+            self._unknown_since.pop(job_id, None)
+            outputs["error"] = (
+                f"SLURM job {job_id} has been in state {state}, which MissionControl does not know, "
+                f"for {now - since:g} s (unknown_state_timeout_s={self.unknown_state_timeout_s:g})"
+            )
+            return FAILED, outputs
+        if since == now:
+            logger.warning("slurm executor: SLURM job %s is in state %s, which MissionControl does not know", job_id, state)
+        return RUNNING, outputs
 
     def _show_job(self, job_id: str, token: str) -> dict[str, str] | None:
         """Return the job's ``scontrol`` fields, None if the controller forgot it; check the comment."""
+        self.command_counts["scontrol"] += 1
         result = _run(["scontrol", "show", "job", "-o", "--", job_id])
         if result.returncode != 0:
             if "invalid job id" not in result.stderr.lower():
@@ -254,42 +524,6 @@ class SlurmExecutor(JobExecutor):
             )
         return fields
 
-    def _poll(self, job_id: str, job_dir: str, token: str) -> tuple[str, dict[str, Any]]:
-        fields = self._show_job(job_id, token)
-        if fields is None:
-            # The job has left the controller's memory: its files tell the rest.
-            exit_status = read_exit_status(job_dir)
-            if exit_status is None:
-                return FAILED, {"error": f"SLURM job {job_id} is gone from the controller and left no exit status"}
-            return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
-        state = fields.get("JobState", "UNKNOWN")
-        outputs: dict[str, Any] = {"slurm_state": state, "restarts": int(fields.get("Restarts", "0") or 0)}
-        if state in QUEUED_STATES:
-            outputs["reason"] = fields.get("Reason")
-            return QUEUED, outputs
-        if state == "COMPLETED":
-            exit_status = read_exit_status(job_dir)
-            outputs["exit_status"] = 0 if exit_status is None else exit_status
-            return (COMPLETED if outputs["exit_status"] == 0 else FAILED), outputs
-        if state in FAILED_STATES:
-            exit_status = read_exit_status(job_dir)
-            # A cancelled job's ExitCode (0:15) is the signal, not a status
-            # the command exited with: report one only if the job wrote it.
-            if exit_status is None and not state.startswith("CANCELLED"):
-                exit_status = _exit_code(fields.get("ExitCode"))
-                if exit_status == ALREADY_RUNNING_EXIT_STATUS:
-                    outputs["error"] = (
-                        f"SLURM job {job_id} did not start: another run of its job dir held the "
-                        "job dir's lock (a job dir runs at most once at a time)"
-                    )
-                    return FAILED, outputs
-            if exit_status is not None:
-                outputs["exit_status"] = exit_status
-            reason = fields.get("Reason")
-            outputs["error"] = f"SLURM job {job_id} {state}" + (f" ({reason})" if reason and reason != "None" else "")
-            return FAILED, outputs
-        return RUNNING, outputs
-
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """``scancel`` the job, if the handle's job id is a job this executor submitted.
 
@@ -298,11 +532,11 @@ class SlurmExecutor(JobExecutor):
         """
         job_id = check_job_id(handle.get("job_id") if isinstance(handle, Mapping) else None)
         owned_job_dir(handle, "slurm")
-        self._last_polls.pop(job_id, None)
         fields = self._show_job(job_id, handle["token"])
         if fields is None:
             return  # gone from the controller: it has ended
         command = ["scancel", f"--name={fields.get('JobName', '')}", "--", job_id]
+        self.command_counts["scancel"] += 1
         result = _run(command)
         if result.returncode != 0:
             raise ExecutorError(f"scancel {job_id} failed: {result.stderr.strip()}")
