@@ -29,6 +29,7 @@ from mc.flows.flow import Flow
 from mc.flows.events import JsonLinesEventWriter, call_all
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import COMPLETED
+from mc.cli.config_command import add_config_command
 from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.logs import add_logs_command
@@ -69,12 +70,6 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the final flow dict as JSON (task output goes to stderr)",
     )
-    run.add_argument(
-        "--executor",
-        default=None,
-        metavar="NAME",
-        help="executor of job tasks that name none (default: local), e.g. local, dask, slurm",
-    )
     add_watch_options(run)
     _add_allow_imports(run)
     add_job_options(run)
@@ -91,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_store_commands(commands)
     add_graph_command(commands)
     add_logs_command(commands)
+    add_config_command(commands)
     return parser
 
 
@@ -142,15 +138,11 @@ def _run_command(args: argparse.Namespace) -> int:
     warn_if_root(sys.stderr, "run")
     try:
         engine = FlowEngine(allow_imports=args.allow_imports, max_flow_bytes=max_flow_bytes(args))
-        if args.executor is not None:
-            engine.get_executor(args.executor)  # an unknown executor is bad input
-        task_ctx = configure_jobs(args, engine, args.executor)
+        task_ctx = configure_jobs(args, engine)
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
     except (FlowSpecError, TaskTypeError, ExecutorError, MCError) as error:
         print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.executor:
-        task_ctx["default_executor"] = args.executor
     event_file = open_event_file("run", args.events)
     live = not args.json and wants_live(args.progress, sys.stdout)
     try:

@@ -243,9 +243,9 @@ class JobTaskHandler(BaseTaskHandler):
         job_types = _job_types(self.task_ctx)
         job = {"key": task["key"], "job_type": params.get("job_type"), "job_params": params.get("job_params") or {}}
         if params.get("job_dir") is not None:
-            output_dir = policy.spec_job_dir(params["job_dir"], self.task_ctx, where)
+            output_dir = policy.spec_job_dir(params["job_dir"], self.task_ctx, where, executor_name)
         else:
-            output_dir = self._default_job_dir(policy.jobs_root(self.task_ctx))
+            output_dir = self._default_job_dir(policy.jobs_root(self.task_ctx, executor_name))
         job_dir = build_job_dir(job, output_dir, job_types, _engine(self.task_ctx).allow_imports)
         task["job"] = {"executor": executor_name, "job_dir": job_dir, "submissions": 0}
         task["data"].update(executor=executor_name, job_dir=job_dir, submissions=0)

@@ -13,8 +13,13 @@ filesystem the compute nodes share). Resources become ``sbatch`` options:
                        executor's ``allowed_directives``
 =====================  ==============================================
 
-The executor's own ``partition``, ``account`` and ``extra_directives`` are
-defaults that a job's resources override (extra directives add up). A job's
+The executor's own ``partition``, ``account``, ``qos``, ``extra_directives``
+and ``default_resources`` (``cores``, ``memory_mb``, ``walltime_s``) are
+defaults that a job's resources override (extra directives add up). With
+``max_jobs``, a job submitted while that many of the executor's jobs are
+queued or running is submitted held (``sbatch --hold``), and a later poll
+round releases held jobs, oldest first, in one ``scontrol release``, as
+slots free up. A job's
 (a spec's) extra directives are refused unless the executor was configured
 to allow their option by its exact name (``allowed_directives=('--gres',
 '--qos')``); their values are checked (no ``$``, backquote, newline, ``;``,
@@ -69,7 +74,14 @@ from typing import Any
 from mc.errors import ExecutorError, JobError, JobOwnershipError
 from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, QUEUED, RUNNING
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
-from mc.jobs.job_dir import NEVER_FROM_A_JOB, check_directive, read_exit_status, read_job_meta
+from mc.jobs.job_dir import (
+    NAME_VALUE_RE,
+    NEVER_FROM_A_JOB,
+    check_directive,
+    check_resources,
+    read_exit_status,
+    read_job_meta,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +101,9 @@ DEFAULT_UNKNOWN_STATE_TIMEOUT_S = 600.0
 # squeue's text format when it has no --json: job id, state, reason, restart
 # count and, last (it may hold anything), the comment.
 SQUEUE_FORMAT = "%i|%T|%r|%k"
+
+# The reason SLURM gives for a job submitted with --hold (or held by its user).
+HELD_REASON = "JobHeldUser"
 
 # The first SLURM release whose squeue has --json.
 SQUEUE_JSON_SINCE = (21, 8)
@@ -234,8 +249,18 @@ class SlurmExecutor(JobExecutor):
         allowed_directives: Iterable[str] = (),
         squeue_json: bool | None = None,
         unknown_state_timeout_s: float = DEFAULT_UNKNOWN_STATE_TIMEOUT_S,
+        qos: str | None = None,
+        default_resources: Mapping[str, Any] | None = None,
+        max_jobs: int | None = None,
     ) -> None:
         super().__init__(config, environ)
+        for name, value in (("partition", partition), ("account", account), ("qos", qos)):
+            if value is not None and (not isinstance(value, str) or not NAME_VALUE_RE.fullmatch(value)):
+                raise ExecutorError(f"SlurmExecutor: {name}: expected a name of letters, digits, '_', '.' or '-', got {value!r}")
+        if max_jobs is not None and (isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1):
+            raise ExecutorError(f"SlurmExecutor: max_jobs must be a positive whole number, got {max_jobs!r}")
+        self.max_jobs = max_jobs
+        self.default_resources = check_resources(default_resources, "SlurmExecutor: default_resources")
         if isinstance(allowed_directives, str):
             allowed_directives = (allowed_directives,)
         allowed = []
@@ -254,7 +279,7 @@ class SlurmExecutor(JobExecutor):
                 raise ExecutorError(f"SlurmExecutor: allowed_directives: {name!r} must be an option name such as '--gres'")
             allowed.append(option)
         self.allowed_directives: tuple[str, ...] = tuple(allowed)
-        defaults = [str(item) for item in extra_directives]
+        defaults = [str(item) for item in extra_directives] + ([f"--qos={qos}"] if qos else [])
         for item in defaults:
             if not item.startswith("-"):
                 raise ExecutorError(f"SlurmExecutor: extra_directives: {item!r} is not an option such as '--qos=long'")
@@ -273,6 +298,7 @@ class SlurmExecutor(JobExecutor):
         self._answered: set[str] = set()
         self._submitted_since: set[str] = set()
         self._job_dirs: dict[str, str] = {}
+        self._held: set[str] = set()
         self._unknown_since: dict[str, float] = {}
         self._sacct_works = True
 
@@ -302,6 +328,7 @@ class SlurmExecutor(JobExecutor):
         merged = {
             "partition": self.defaults["partition"],
             "account": self.defaults["account"],
+            **self.default_resources,
             **{name: value for name, value in merged.items() if value is not None},
             "extra_directives": extra,
         }
@@ -311,6 +338,10 @@ class SlurmExecutor(JobExecutor):
                 "which sbatch would read as a pattern"
             )
         token = record_submission(path, "slurm")
+        # Over max_jobs, a job is submitted held, and released by a later
+        # poll round once a slot is free: SLURM keeps the queue, so a
+        # restarted runner finds the held jobs and releases them in turn.
+        hold = self.max_jobs is not None and len(self._active_job_ids()) >= self.max_jobs
         command = [
             "sbatch",
             "--parsable",
@@ -319,6 +350,7 @@ class SlurmExecutor(JobExecutor):
             f"--chdir={path}",
             f"--output={path}/slurm-%j.out",
             "--ntasks=1",
+            *(["--hold"] if hold else []),
             *sbatch_options(merged),
             # SLURM runs a copy of the batch script from its spool directory;
             # the wrapper runs entrypoint.sh where it is, so it finds its job dir.
@@ -336,6 +368,8 @@ class SlurmExecutor(JobExecutor):
             raise ExecutorError(f"sbatch printed {result.stdout.strip()!r}, expected a job id")
         self._submitted_since.add(job_id)
         self._job_dirs[job_id] = path
+        if hold:
+            self._held.add(job_id)
         return {"job_id": job_id, "job_dir": path, "token": token, "job_name": _job_name(key)}
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -376,6 +410,7 @@ class SlurmExecutor(JobExecutor):
                 self._job_dirs[job_id] = job_dir
             else:
                 self._job_dirs.pop(job_id, None)
+                self._held.discard(job_id)
         return answers
 
     def _wants_refresh(self, job_id: str) -> bool:
@@ -402,10 +437,39 @@ class SlurmExecutor(JobExecutor):
         )
         if gone:
             snapshot.update(self._sacct(gone))
+        if self.max_jobs is not None:
+            self._release_held(snapshot)
         self._snapshot = snapshot
         self._snapshot_at = self.clock()
         self._answered.clear()
         self._submitted_since.clear()
+
+    def _active_job_ids(self) -> set[str]:
+        """This executor's jobs that are queued or running and not held."""
+        return set(self._job_dirs) - self._held
+
+    def _release_held(self, snapshot: Mapping[str, Mapping[str, Any]]) -> None:
+        """Release as many of this executor's held jobs as ``max_jobs`` has free slots, in one ``scontrol``."""
+        assert self.max_jobs is not None
+        held, active = [], 0
+        for job_id in self._job_dirs:
+            record = snapshot.get(job_id)
+            if record is None:
+                continue
+            if record.get("reason") == HELD_REASON or job_id in self._held:
+                held.append(job_id)
+            elif record.get("state") in QUEUED_STATES or record.get("state") in RUNNING_STATES:
+                active += 1
+        free = self.max_jobs - active
+        if free <= 0 or not held:
+            self._held = set(held)
+            return
+        release = sorted(held, key=int)[:free]
+        self.command_counts["scontrol"] += 1
+        result = _run(["scontrol", "release", ",".join(release)])
+        if result.returncode != 0:
+            raise ExecutorError(f"scontrol release {','.join(release)} failed: {result.stderr.strip()}")
+        self._held = set(held) - set(release)
 
     def _squeue(self) -> dict[str, dict[str, Any]]:
         """Return this user's jobs that the controller knows, by job id, from one ``squeue``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from mc.flows import COMPLETED, FAILED, FlowEngine
@@ -100,3 +101,14 @@ def test_sacct_lines_become_records_with_exit_codes():
     records = parse_sacct("41|CANCELLED by 1000|0:15|\n42|TIMEOUT|1:0|mc-x\n")
     assert (records["41"]["state"], records["41"]["comment"]) == ("CANCELLED", None)
     assert (records["42"]["state"], records["42"]["exit_code"], records["42"]["comment"]) == ("TIMEOUT", 1, "mc-x")
+
+
+def test_jobs_over_max_jobs_wait_held_and_all_run(build, slurm_cluster):
+    executor = SlurmExecutor(partition=slurm_cluster, min_poll_interval_s=0.1, max_jobs=1, squeue_json=True)
+    handles = [executor.submit(build("true")) for _ in range(3)]
+    reasons = subprocess.run(
+        ["squeue", "--noheader", "--format=%r", "--jobs", ",".join(handle["job_id"] for handle in handles[1:])],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert reasons == ["JobHeldUser", "JobHeldUser"]
+    assert [poll_until_finished(executor, handle)[0] for handle in handles] == ["COMPLETED"] * 3
