@@ -46,6 +46,9 @@ LOST = "LOST"
 JOB_STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED, LOST)
 
 # Resources a job module (or a job task) may ask for; executors translate them.
+# The resources a submission asked for, written by its executor.
+RESOURCES_FILE = "resources.json"
+
 RESOURCE_NAMES = ("cores", "memory_mb", "walltime_s", "partition", "account", "extra_directives")
 
 # The executor a `job` task uses when neither its task_params nor the task

@@ -5,7 +5,8 @@
     ``executor`` (a name, as the task context's ``'job_policy'`` allows,
     see :mod:`mc.jobs.policy`; default the task context's
     ``'default_executor'``, else ``local``), ``resources`` (override the
-    job module's), ``job_dir`` (under the jobs root, see
+    job module's; per attempt, or growing by ``retry_scale`` on each retry:
+    see :mod:`mc.jobs.retry_resources`), ``job_dir`` (under the jobs root, see
     :meth:`~mc.jobs.policy.JobPolicy.spec_job_dir`; default
     ``<jobs root>/<flow key>/<task key>``, the jobs root being the task
     context's ``'jobs_root'``, else ``$MC_JOBS_ROOT``, else ``mc_jobs`` in the
@@ -58,6 +59,7 @@ from mc.flows import events
 from mc.jobs.job_dir import build_job_dir, read_job_meta, stderr_tail
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 from mc.jobs.policy import job_policy
+from mc.jobs.retry_resources import resources_for_attempt
 
 CALLABLES_ENTRY_POINT_GROUP = "mc.callables"
 _JOB_PARAMS = {"job_type", "job_params", "executor", "resources", "job_dir"}
@@ -345,7 +347,11 @@ class JobTaskHandler(BaseTaskHandler):
 
     def _submit(self, executor: Executor) -> None:
         state, data = self.task["job"], self.task["data"]
-        handle = executor.submit(state["job_dir"], self.task["task_params"].get("resources"))
+        attempt = 1 + len(self.task.get("attempts") or [])
+        resources = resources_for_attempt(
+            self.task["task_params"].get("resources"), attempt, f"task {self.task['key']!r}: task_params.resources"
+        )
+        handle = executor.submit(state["job_dir"], resources)
         try:
             json.dumps(handle)
         except (TypeError, ValueError) as error:

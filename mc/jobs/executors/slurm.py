@@ -73,7 +73,13 @@ from typing import Any
 
 from mc.errors import ExecutorError, JobError, JobOwnershipError
 from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, QUEUED, RUNNING
-from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
+from mc.jobs.executors.base import (
+    JobExecutor,
+    absolute_job_dir,
+    owned_job_dir,
+    record_resources,
+    record_submission,
+)
 from mc.jobs.job_dir import (
     NAME_VALUE_RE,
     NEVER_FROM_A_JOB,
@@ -332,6 +338,7 @@ class SlurmExecutor(JobExecutor):
             **{name: value for name, value in merged.items() if value is not None},
             "extra_directives": extra,
         }
+        record_resources(path, merged)
         if re.search(r"[%\\\s]", path):
             raise JobError(
                 f"job {key!r}: job dir {path!r} has a '%', a backslash or a space, "
