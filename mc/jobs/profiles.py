@@ -31,7 +31,8 @@ Settings, by ``type`` (every one optional but ``type``):
     ``sbatch`` options specs' ``extra_directives`` may use),
     ``extra_directives`` (the operator's, added to every job),
     ``min_poll_interval_s``, ``squeue_json``, ``unknown_state_timeout_s``,
-    ``jobs_root``.
+    ``array_jobs`` (default true: jobs submitted together go as one array
+    job), ``jobs_root``.
 ``local``
     ``max_jobs``, ``jobs_root``.
 ``dask``
@@ -63,7 +64,7 @@ _SETTINGS = {
     "slurm": _COMMON | {
         "partition", "account", "qos", "time_min", "mem_mb", "mem_gb", "cores", "max_jobs",
         "allowed_directives", "extra_directives", "min_poll_interval_s", "squeue_json",
-        "unknown_state_timeout_s",
+        "unknown_state_timeout_s", "array_jobs",
     },
     "local": _COMMON | {"max_jobs"},
     "dask": _COMMON | {"scheduler_address", "shared_filesystem"},
@@ -124,7 +125,7 @@ class ExecutorProfile:
             )
             if name in settings
         }
-        return SlurmExecutor(default_resources=resources, **options)
+        return SlurmExecutor(default_resources=resources, array_jobs=settings.get("array_jobs", True), **options)
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,7 @@ def _check_setting(at: str, key: str, value: Any) -> None:
     elif key in ("allowed_directives", "extra_directives"):
         if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
             raise ConfigError(f"{at}.{key}: expected a list of strings, got {value!r}")
-    elif key in ("squeue_json", "shared_filesystem"):
+    elif key in ("squeue_json", "shared_filesystem", "array_jobs"):
         if not isinstance(value, bool):
             raise ConfigError(f"{at}.{key}: expected true or false, got {value!r}")
     elif key in ("jobs_root", "scheduler_address"):

@@ -13,9 +13,9 @@ A ``job`` task's ``task_params.resources`` may give, for ``cores``,
 as Snakemake's ``attempt``-dependent resources and Nextflow's
 ``memory { 2.GB * task.attempt }`` allow. A multiplier is between 1 and
 :data:`MAX_RETRY_SCALE`, lists have at most :data:`MAX_ATTEMPT_VALUES`
-values, and every result is capped at the resource's limit
-(:data:`~mc.jobs.job_dir.RESOURCE_LIMITS`); ``cores`` are rounded up to a
-whole number. What an attempt asked for is written into its job dir as
+values, and a grown value is capped at the resource's limit
+(:data:`~mc.jobs.job_dir.RESOURCE_LIMITS`), ``cores`` rounded up to a whole
+number; values as given are checked by the executor as always. What an attempt asked for is written into its job dir as
 ``resources.json`` by the executor that submits it.
 """
 
@@ -64,10 +64,13 @@ def resources_for_attempt(resources: Any, attempt: int, where: str) -> dict[str,
                     f"(1 to {MAX_ATTEMPT_VALUES} of them), got {value!r}"
                 )
             value = value[min(attempt, len(value)) - 1]
-        elif name in scale and _number(value) and value > 0:
-            # Exponents far past the cap are cut short: the result is the cap anyway.
-            value = value * scale[name] ** min(attempt - 1, 1000)
-        if value is not None and _number(value):
+        elif name in scale and _number(value) and 0 < value <= RESOURCE_LIMITS[name] and attempt > 1:
+            # Step by step, stopping at the cap: a power could overflow. A
+            # value past the limit is left as given, for the executor to refuse.
+            for _ in range(min(attempt - 1, 10_000)):
+                if value >= RESOURCE_LIMITS[name]:
+                    break
+                value = value * scale[name]
             value = min(value, RESOURCE_LIMITS[name])
             if name == "cores":
                 value = int(math.ceil(value))
@@ -77,4 +80,6 @@ def resources_for_attempt(resources: Any, attempt: int, where: str) -> dict[str,
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))

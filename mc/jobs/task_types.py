@@ -269,6 +269,11 @@ class JobTaskHandler(BaseTaskHandler):
                 _fail(self.task, f"{state['poll_errors']} polls in a row failed; the last: {error}")
             return
         state.pop("poll_errors", None)
+        handle = state["handle"]
+        if isinstance(handle, dict) and "job_id" not in handle and isinstance(outputs.get("job_id"), str):
+            # Submitted later than its handle was made (in an array job): the
+            # executor tells its id once it has one, for everyone to see.
+            handle["job_id"] = outputs["job_id"]
         if status not in constants.JOB_STATUSES:
             raise ExecutorError(
                 f"executor {state['executor']!r} answered a poll with {status!r}; "

@@ -93,14 +93,14 @@ def absolute_job_dir(job_dir: str | os.PathLike[str]) -> str:
     return os.path.realpath(job_dir)
 
 
-def record_submission(job_dir: str, executor_kind: str) -> str:
+def record_submission(job_dir: str, executor_kind: str, token: str | None = None) -> str:
     """Write the job dir's ``submission.json`` for a new submission; return its token.
 
     The token goes into the handle too: an executor acts on a job dir (writes
     into it, signals its process) only if the two match (see
     :func:`owned_job_dir`).
     """
-    token = secrets.token_hex(16)
+    token = token or secrets.token_hex(16)
     text = json.dumps({"executor": executor_kind, "token": token})
     path = Path(job_dir) / SUBMISSION_FILE
     path.unlink(missing_ok=True)

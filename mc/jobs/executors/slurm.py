@@ -29,6 +29,11 @@ never be allowed. Every value reaches ``sbatch`` as one argument, never
 through a shell; the one line of script (``--wrap``) quotes the job dir
 with :func:`shlex.quote`.
 
+Array jobs: with ``array_jobs``, ``submit`` checks a job and keeps it;
+the next poll submits every job kept since as one array job per group of
+identical ``sbatch`` options (see :meth:`SlurmExecutor.flush_submissions`),
+the jobs of a group sharing one token.
+
 Ownership: each submission sets the job's comment to ``mc-<token>``, the
 token kept in the handle and in the job dir's ``submission.json``. Polls
 and ``scancel`` act only on a numeric job id whose comment is that token
@@ -63,6 +68,7 @@ import logging
 import math
 import os
 import re
+import secrets
 import shlex
 import subprocess
 import time
@@ -72,7 +78,7 @@ from pathlib import Path
 from typing import Any
 
 from mc.errors import ExecutorError, JobError, JobOwnershipError
-from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, QUEUED, RUNNING
+from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, LOST, QUEUED, RUNNING
 from mc.jobs.executors.base import (
     JobExecutor,
     absolute_job_dir,
@@ -111,6 +117,11 @@ SQUEUE_FORMAT = "%i|%T|%r|%k"
 # The reason SLURM gives for a job submitted with --hold (or held by its user).
 HELD_REASON = "JobHeldUser"
 
+# In a job dir: its SLURM job id, when an array job submitted it; and, in
+# the first job dir of an array, the list of the array's job dirs.
+JOB_ID_FILE = "slurm_job_id"
+ARRAY_LIST_FILE = "slurm_array_jobs.txt"
+
 # The first SLURM release whose squeue has --json.
 SQUEUE_JSON_SINCE = (21, 8)
 
@@ -128,12 +139,14 @@ FAILED_STATES = {
 
 # SLURM job ids, as this executor accepts them from a handle.
 _JOB_ID_RE = re.compile(r"[0-9]{1,18}")
+# A job id in a handle or a job dir: a job, or one task of an array job.
+_HANDLE_JOB_ID_RE = re.compile(r"[0-9]{1,18}(_[0-9]{1,9})?")
 
 
 def check_job_id(job_id: Any) -> str:
     """Return a SLURM job id from a handle as a string of digits, or raise JobOwnershipError."""
     text = str(job_id) if isinstance(job_id, int) and not isinstance(job_id, bool) else job_id
-    if not isinstance(text, str) or not _JOB_ID_RE.fullmatch(text):
+    if not isinstance(text, str) or not _HANDLE_JOB_ID_RE.fullmatch(text):
         raise JobOwnershipError(f"slurm executor: job id {job_id!r} is not a number; nothing was done")
     return text
 
@@ -195,11 +208,33 @@ def parse_squeue_json(text: str) -> dict[str, dict[str, Any]]:
         if isinstance(state, list):  # newer releases list the state and its flags
             state = state[0] if state else None
         exit_code = job.get("exit_code")
-        records[str(job.get("job_id"))] = _job_record(
+        record = _job_record(
             state, job.get("state_reason"), job.get("restart_cnt"), job.get("comment"),
             exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
         )
+        array_id = job.get("array_job_id")
+        if not array_id:
+            records[str(job.get("job_id"))] = record
+        elif isinstance(job.get("array_task_id"), int):
+            records[f"{array_id}_{job['array_task_id']}"] = record
+        else:
+            # The array's tasks not yet started are one record: '0-199%10'.
+            for index in array_indices(str(job.get("array_task_string") or "")):
+                records[f"{array_id}_{index}"] = record
     return records
+
+
+def array_indices(text: str) -> list[int]:
+    """Return the task indices of an array's task string, such as ``'3,5-9:2%10'``."""
+    indices: list[int] = []
+    for part in text.partition("%")[0].split(","):
+        span, _, step = part.partition(":")
+        first, _, last = span.partition("-")
+        if not first.strip().isdigit():
+            continue
+        end = int(last) if last.strip().isdigit() else int(first)
+        indices.extend(range(int(first), end + 1, int(step) if step.strip().isdigit() and int(step) > 0 else 1))
+    return indices
 
 
 def parse_squeue_text(text: str) -> dict[str, dict[str, Any]]:
@@ -258,6 +293,7 @@ class SlurmExecutor(JobExecutor):
         qos: str | None = None,
         default_resources: Mapping[str, Any] | None = None,
         max_jobs: int | None = None,
+        array_jobs: bool = False,
     ) -> None:
         super().__init__(config, environ)
         for name, value in (("partition", partition), ("account", account), ("qos", qos)):
@@ -305,6 +341,11 @@ class SlurmExecutor(JobExecutor):
         self._submitted_since: set[str] = set()
         self._job_dirs: dict[str, str] = {}
         self._held: set[str] = set()
+        self.array_jobs = bool(array_jobs)
+        # Jobs waiting to be submitted, by their sbatch options; and the
+        # sbatch refusals of those submitted since, by job dir.
+        self._pending: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._refused: dict[str, str] = {}
         self._unknown_since: dict[str, float] = {}
         self._sacct_works = True
 
@@ -323,7 +364,12 @@ class SlurmExecutor(JobExecutor):
         return checked
 
     def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """``sbatch`` the job dir and return ``{'job_id', 'job_dir', 'token'}``."""
+        """``sbatch`` the job dir and return ``{'job_id', 'job_dir', 'token', 'job_name'}``.
+
+        With ``array_jobs``, the job waits, checked, with the others
+        submitted before the next poll; the handle has no ``job_id`` then
+        (see :meth:`flush_submissions`).
+        """
         merged = self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
         key = read_job_meta(path).get("key", "job")
@@ -344,6 +390,16 @@ class SlurmExecutor(JobExecutor):
                 f"job {key!r}: job dir {path!r} has a '%', a backslash or a space, "
                 "which sbatch would read as a pattern"
             )
+        for stale in (JOB_ID_FILE,):
+            (Path(path) / stale).unlink(missing_ok=True)
+        options = tuple(sbatch_options(merged))
+        if self.array_jobs:
+            # Jobs with the same sbatch options share a token, which becomes
+            # the comment of their one array job.
+            group = self._pending.setdefault(options, {"token": secrets.token_hex(16), "jobs": []})
+            token = record_submission(path, "slurm", group["token"])
+            group["jobs"].append((path, key))
+            return {"job_dir": path, "token": token, "job_name": _job_name(key)}
         token = record_submission(path, "slurm")
         # Over max_jobs, a job is submitted held, and released by a later
         # poll round once a slot is free: SLURM keeps the queue, so a
@@ -358,26 +414,85 @@ class SlurmExecutor(JobExecutor):
             f"--output={path}/slurm-%j.out",
             "--ntasks=1",
             *(["--hold"] if hold else []),
-            *sbatch_options(merged),
+            *options,
             # SLURM runs a copy of the batch script from its spool directory;
             # the wrapper runs entrypoint.sh where it is, so it finds its job dir.
             f"--wrap=exec bash {shlex.quote(str(Path(path) / ENTRYPOINT_FILE))}",
         ]
-        self.command_counts["sbatch"] += 1
-        result = _run(command)
-        if result.returncode != 0:
-            raise ExecutorError(
-                f"sbatch refused job {key!r} (exit status {result.returncode}): "
-                f"{result.stderr.strip() or result.stdout.strip()}\ncommand: {shlex.join(command)}"
-            )
-        job_id = result.stdout.strip().split(";")[0]
-        if not _JOB_ID_RE.fullmatch(job_id):
-            raise ExecutorError(f"sbatch printed {result.stdout.strip()!r}, expected a job id")
+        job_id = self._sbatch(command, repr(key))
         self._submitted_since.add(job_id)
         self._job_dirs[job_id] = path
         if hold:
             self._held.add(job_id)
         return {"job_id": job_id, "job_dir": path, "token": token, "job_name": _job_name(key)}
+
+    def _sbatch(self, command: list[str], what: str) -> str:
+        self.command_counts["sbatch"] += 1
+        result = _run(command)
+        if result.returncode != 0:
+            raise ExecutorError(
+                f"sbatch refused job {what} (exit status {result.returncode}): "
+                f"{result.stderr.strip() or result.stdout.strip()}\ncommand: {shlex.join(command)}"
+            )
+        job_id = result.stdout.strip().split(";")[0]
+        if not _JOB_ID_RE.fullmatch(job_id):
+            raise ExecutorError(f"sbatch printed {result.stdout.strip()!r}, expected a job id")
+        return job_id
+
+    def flush_submissions(self) -> None:
+        """Submit the waiting jobs: each group of jobs with the same options as one array job.
+
+        A group of one is submitted as a plain job. Each job's SLURM id
+        (``<array id>_<index>``) is written into its job dir's
+        ``slurm_job_id``, where polls read it. A group that ``sbatch``
+        refuses fails its jobs' next polls with its message.
+        """
+        pending, self._pending = self._pending, {}
+        for options, group in pending.items():
+            jobs, token = group["jobs"], group["token"]
+            first_dir, first_key = jobs[0]
+            command = [
+                "sbatch", "--parsable", f"--comment=mc-{token}", f"--chdir={first_dir}", "--ntasks=1",
+                *options,
+            ]
+            if len(jobs) == 1:
+                command += [
+                    f"--job-name={_job_name(first_key)}",
+                    f"--output={first_dir}/slurm-%j.out",
+                    f"--wrap=exec bash {shlex.quote(str(Path(first_dir) / ENTRYPOINT_FILE))}",
+                ]
+            else:
+                # The array's list of job dirs, one a line; task i runs line i + 1.
+                listing = Path(first_dir) / ARRAY_LIST_FILE
+                listing.write_text("".join(f"{path}\n" for path, _ in jobs), encoding="utf-8")
+                throttle = f"%{self.max_jobs}" if self.max_jobs else ""
+                command += [
+                    f"--job-name={_job_name(first_key)}-array",
+                    f"--array=0-{len(jobs) - 1}{throttle}",
+                    f"--output={first_dir}/slurm-%A_%a.out",
+                    "--wrap=exec bash \"$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" "
+                    f"{shlex.quote(str(listing))})/{ENTRYPOINT_FILE}\"",
+                ]
+            try:
+                job_id = self._sbatch(command, f"array of {len(jobs)}" if len(jobs) > 1 else repr(first_key))
+            except ExecutorError as error:
+                for path, _ in jobs:
+                    self._refused[path] = str(error)
+                continue
+            for index, (path, _) in enumerate(jobs):
+                item_id = job_id if len(jobs) == 1 else f"{job_id}_{index}"
+                _write_job_id(path, item_id)
+                self._submitted_since.add(item_id)
+                self._job_dirs[item_id] = path
+
+    def _job_id_of(self, handle: Any, job_dir: str) -> str | None:
+        """The handle's SLURM job id, else the one its job dir records; None if it has none yet."""
+        job_id = handle.get("job_id") if isinstance(handle, Mapping) else None
+        if job_id is None:
+            job_id = _read_job_id(job_dir)
+            if job_id is None:
+                return None
+        return check_job_id(job_id)
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Return the job's status and outputs (``exit_status``, ``error``, ``slurm_state``, ``restarts``).
@@ -402,16 +517,27 @@ class SlurmExecutor(JobExecutor):
         ``min_poll_interval_s`` has passed since the last one. A job
         submitted since the snapshot is QUEUED until the next one.
         """
-        checked = []
-        for handle in handles:
-            job_id = check_job_id(handle.get("job_id") if isinstance(handle, Mapping) else None)
-            checked.append((job_id, owned_job_dir(handle, "slurm"), handle["token"]))
-        if any(self._wants_refresh(job_id) for job_id, _, _ in checked) and self._may_refresh():
-            self._refresh([(job_id, job_dir) for job_id, job_dir, _ in checked])
-        answers = []
-        for job_id, job_dir, token in checked:
+        job_dirs = [owned_job_dir(handle, "slurm") for handle in handles]
+        if self._pending:
+            self.flush_submissions()
+        checked, early = [], {}
+        for index, (handle, job_dir) in enumerate(zip(handles, job_dirs)):
+            job_id = self._job_id_of(handle, job_dir)
+            if job_id is None:
+                refused = self._refused.pop(job_dir, None)
+                early[index] = (FAILED, {"error": refused}) if refused else (
+                    LOST, {"error": "the job was waiting to be submitted with others when its executor went away"}
+                )
+                continue
+            checked.append((index, job_id, job_dir, handle["token"]))
+        if any(self._wants_refresh(job_id) for _, job_id, _, _ in checked) and self._may_refresh():
+            self._refresh([(job_id, job_dir) for _, job_id, job_dir, _ in checked])
+        answers: list[tuple[str, dict[str, Any]]] = [early.get(index, (LOST, {})) for index in range(len(handles))]
+        for index, job_id, job_dir, token in checked:
             answer = self._answer(job_id, job_dir, token)
-            answers.append(answer)
+            if "job_id" not in handles[index]:
+                answer[1]["job_id"] = job_id
+            answers[index] = answer
             self._answered.add(job_id)
             if answer[0] in (QUEUED, RUNNING):
                 self._job_dirs[job_id] = job_dir
@@ -485,7 +611,7 @@ class SlurmExecutor(JobExecutor):
         if self.squeue_json:
             command = ["squeue", "--me", "--states=all", "--json"]
         else:
-            command = ["squeue", "--me", "--states=all", "--noheader", f"--format={SQUEUE_FORMAT}"]
+            command = ["squeue", "--me", "--states=all", "--array", "--noheader", f"--format={SQUEUE_FORMAT}"]
         self.command_counts["squeue"] += 1
         result = _run(command)
         if result.returncode != 0:
@@ -588,7 +714,10 @@ class SlurmExecutor(JobExecutor):
                 raise ExecutorError(f"scontrol show job {job_id} failed: {result.stderr.strip()}")
             return None
         fields = parse_scontrol_record(result.stdout)
-        if fields.get("JobId") != job_id or fields.get("Comment") != f"mc-{token}":
+        shown_id = fields.get("JobId")
+        if fields.get("ArrayTaskId") not in (None, "N/A"):
+            shown_id = f"{fields.get('ArrayJobId')}_{fields.get('ArrayTaskId')}"
+        if shown_id != job_id or fields.get("Comment") != f"mc-{token}":
             raise JobOwnershipError(
                 f"slurm executor: SLURM job {job_id} is not the job this handle submitted "
                 "(its comment is not the submission's token); nothing was done"
@@ -598,11 +727,17 @@ class SlurmExecutor(JobExecutor):
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """``scancel`` the job, if the handle's job id is a job this executor submitted.
 
-        Raises :class:`~mc.errors.JobOwnershipError` (and cancels nothing)
-        otherwise.
+        A job still waiting to be submitted with others is dropped. Raises
+        :class:`~mc.errors.JobOwnershipError` (and cancels nothing) otherwise.
         """
-        job_id = check_job_id(handle.get("job_id") if isinstance(handle, Mapping) else None)
-        owned_job_dir(handle, "slurm")
+        job_dir = owned_job_dir(handle, "slurm")
+        job_id = self._job_id_of(handle, job_dir)
+        if job_id is None:
+            for group in self._pending.values():
+                group["jobs"] = [(path, key) for path, key in group["jobs"] if path != job_dir]
+            self._pending = {options: group for options, group in self._pending.items() if group["jobs"]}
+            self._refused[job_dir] = "cancelled before it was submitted"
+            return
         fields = self._show_job(job_id, handle["token"])
         if fields is None:
             return  # gone from the controller: it has ended
@@ -611,6 +746,23 @@ class SlurmExecutor(JobExecutor):
         result = _run(command)
         if result.returncode != 0:
             raise ExecutorError(f"scancel {job_id} failed: {result.stderr.strip()}")
+
+
+def _write_job_id(job_dir: str, job_id: str) -> None:
+    path = Path(job_dir) / JOB_ID_FILE
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(job_id + "\n")
+
+
+def _read_job_id(job_dir: str) -> str | None:
+    try:
+        fd = os.open(Path(job_dir) / JOB_ID_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, encoding="utf-8") as file:
+            return file.read(64).strip() or None
+    except OSError:
+        return None
 
 
 def _job_name(key: str) -> str:
