@@ -25,8 +25,10 @@
     point of the group ``mc.callables``; or ``'module:qualname'`` under the
     engine's ``allow_imports``), ``args``, ``kwargs``,
     ``executor`` (``inline`` by default; ``threads``, ``processes``,
-    ``dask``, as the ``'job_policy'`` allows). Its handle is kept in
-    ``task['call']``. A JSON-able return value lands in ``task['data']['result']``.
+    ``dask``, as the ``'job_policy'`` allows; or any job executor, such as
+    ``slurm``, ``local`` or a profile, which runs the function as a job:
+    see :mod:`mc.jobs.call_job`). Its handle is kept in ``task['call']``
+    (in ``task['job']`` for a call run as a job). A JSON-able return value lands in ``task['data']['result']``.
     A call whose process dies is run again after a restart: at least once.
     :meth:`CallTaskHandler.cancel_task` cancels a call that has not started.
 """
@@ -409,6 +411,11 @@ class CallTaskHandler(BaseTaskHandler):
             )
         else:
             name = constants.DEFAULT_CALL_EXECUTOR
+        executor = _engine(self.task_ctx).get_executor(name)
+        if not can_run_calls(executor) and can_run_jobs(executor):
+            self.task["call"] = {"executor": name, "submissions": 0, "as_job": True}
+            _CallAsJob(self.task_ctx).start(name, self._resolve_fn(params.get("fn")))
+            return
         self.task["call"] = {"executor": name, "submissions": 0}
         self.task["data"].update(executor=name, submissions=0)
         self._submit()
@@ -417,6 +424,9 @@ class CallTaskHandler(BaseTaskHandler):
     @_failing_on_mc_errors
     def intermediate_tick(self) -> None:
         """Poll the call; run it again if its executor lost it."""
+        if self._state().get("as_job"):
+            _CallAsJob(self.task_ctx).intermediate_tick()
+            return
         self._poll()
 
     @classmethod
@@ -427,7 +437,9 @@ class CallTaskHandler(BaseTaskHandler):
         thread or a process runs to its end (Python cannot stop it).
         """
         state = task_ctx["task"].get("call")
-        if isinstance(state, dict) and "handle" in state and "executor" in state:
+        if isinstance(state, dict) and state.get("as_job"):
+            JobTaskHandler.cancel_task(task_ctx)
+        elif isinstance(state, dict) and "handle" in state and "executor" in state:
             _call_executor(task_ctx, state["executor"]).cancel_call(state["handle"])
 
     def _submit(self) -> None:
@@ -493,3 +505,58 @@ class CallTaskHandler(BaseTaskHandler):
         if found is not None:
             return found
         raise ExecutorError(f"task {key!r}: {registry.unknown(path, also=in_ctx)}")
+
+
+class _CallAsJob(JobTaskHandler):
+    """A ``call`` task's function run as a job on a job executor (see :mod:`mc.jobs.call_job`).
+
+    The job's state lives in ``task['job']``, as for a ``job`` task; its
+    result lands in ``task['data']['result']``.
+    """
+
+    def start(self, executor_name: str, fn: Callable[..., Any]) -> None:
+        """Build the call's job dir and submit it."""
+        from mc.jobs.call_job import CallJob, import_path
+
+        task, params = self.task, self.task["task_params"]
+        args, kwargs = params.get("args", []), params.get("kwargs", {})
+        if not isinstance(args, list):
+            raise JobError(f"task {task['key']!r}: task_params.args must be a list, got {type(args).__name__}")
+        if not isinstance(kwargs, Mapping) or not all(isinstance(name, str) for name in kwargs):
+            raise JobError(f"task {task['key']!r}: task_params.kwargs must be a mapping of names")
+        try:
+            json.dumps([args, kwargs], allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise JobError(f"task {task['key']!r}: a call run as a job takes JSON arguments: {error}") from None
+        policy = job_policy(self.task_ctx)
+        job = {
+            "key": task["key"],
+            "job_type": "mc_call",
+            "job_params": {"function": import_path(fn, task["key"]), "args": args, "kwargs": dict(kwargs)},
+        }
+        output_dir = self._default_job_dir(policy.jobs_root(self.task_ctx, executor_name))
+        job_dir = build_job_dir(job, output_dir, JobTypeRegistry({"mc_call": CallJob}))
+        task["job"] = {"executor": executor_name, "job_dir": job_dir, "submissions": 0}
+        task["data"].update(executor=executor_name, job_dir=job_dir, submissions=0)
+        self._submit(self._executor(executor_name))
+
+    def intermediate_tick(self) -> None:
+        """Poll the job; on success, its result becomes ``task['data']['result']``."""
+        super().intermediate_tick()
+        if self.task["status"] == TASK_COMPLETED:
+            self.task["data"]["result"] = (self.task["data"].pop("outputs", None) or {}).get("result")
+
+    def _submit(self, executor: Executor) -> None:
+        # A call has no resources of its own: the executor's defaults hold.
+        state, data = self.task["job"], self.task["data"]
+        handle = executor.submit(state["job_dir"], None)
+        state["handle"] = handle
+        state["submissions"] += 1
+        data["submissions"] = state["submissions"]
+        data["job_status"] = constants.QUEUED
+        _job_event(self.task_ctx, events.JOB_SUBMITTED, constants.QUEUED, data)
+
+    def _parse(self, job_dir: str) -> Any:
+        from mc.jobs.call_job import CallJob
+
+        return CallJob.parse_work_dir(str(Path(job_dir) / constants.WORK_DIR_NAME))
