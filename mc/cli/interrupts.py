@@ -70,6 +70,8 @@ class Interrupts:
 
 def running_jobs(flow: Flow) -> list[tuple[str, str, str]]:
     """The flow's RUNNING tasks with a job or call, subflows included: (path, executor, job id)."""
+    flow_dict = flow.to_flow_dict()
+    job_ids = _job_ids_by_dir(flow_dict)
     found = []
 
     def walk(nodes: Any) -> None:
@@ -77,9 +79,28 @@ def running_jobs(flow: Flow) -> list[tuple[str, str, str]]:
             if node.children:
                 walk(node.children)
             elif node.status == RUNNING and node.executor:
-                found.append((node.path, node.executor, node.job_id or node.job_dir or ""))
+                job_id = node.job_id or job_ids.get(node.job_dir or "")
+                found.append((node.path, node.executor, job_id or node.job_dir or ""))
 
-    walk(build_flow_tree(flow.to_flow_dict()).tasks)
+    walk(build_flow_tree(flow_dict).tasks)
+    return found
+
+
+def _job_ids_by_dir(value: Any) -> dict[str, str]:
+    """The job ids in the job handles (``task['job']``) anywhere in a flow dict, by job dir."""
+    found: dict[str, str] = {}
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            job = item.get("job")
+            if isinstance(job, dict) and isinstance(job.get("handle"), dict):
+                job_id, job_dir = job["handle"].get("job_id"), job.get("job_dir")
+                if isinstance(job_dir, str) and job_id is not None:
+                    found[job_dir] = str(job_id)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return found
 
 

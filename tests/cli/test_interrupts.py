@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -85,6 +86,7 @@ def test_ctrl_c_cancels_the_slurm_jobs(tmp_path, slurm_cluster):
     assert "cancelled 3 running job(s)" in err and "Traceback" not in err
     job_ids = [line.split()[-1] for line in err.splitlines() if line.startswith("  cancelled: ")]
     assert len(job_ids) == len(submitted) == 3
+    assert all(re.fullmatch(r"[0-9]+(_[0-9]+)?", job_id) for job_id in job_ids), job_ids
     queued = subprocess.run(
         ["squeue", "--noheader", "--states=PENDING,RUNNING,CONFIGURING,COMPLETING", "--format=%i", "--jobs", ",".join(job_ids)],
         capture_output=True, text=True,
