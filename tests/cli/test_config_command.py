@@ -94,3 +94,25 @@ def test_a_profiles_jobs_root_holds_its_job_dirs(workdir, capsys):
     assert main(["run", write_spec(workdir / "spec.json", "scratch"), "--json", "--progress", "none"]) == 0
     job_dir = json.loads(capsys.readouterr().out)["tasks"]["poly"]["job"]["job_dir"]
     assert job_dir.startswith(str(workdir / "scratch") + "/")
+
+
+def test_mc_runner_takes_config_and_executor(workdir, capsys):
+    (workdir / "conf.toml").write_text('[executors.two_at_a_time]\ntype = "local"\nmax_jobs = 2\n')
+    spec = json.loads((workdir / write_spec(workdir / "spec.json", "x")).read_text())
+    del spec["tasks"][0]["task_params"]["executor"]
+    (workdir / "spec.json").write_text(json.dumps(spec))
+    db = f"sqlite:///{workdir / 'mc.db'}"
+    assert main(["submit", str(workdir / "spec.json"), "--db", db]) == 0
+    key = capsys.readouterr().out.strip()
+    options = ["--config", str(workdir / "conf.toml"), "--executor", "two_at_a_time", "--progress", "none"]
+    assert main(["runner", "--db", db, "--until-done", "--interval", "0.1", "--poll", "0.1", *options]) == 0
+    from mc.store import FlowStore
+
+    with FlowStore(db) as store:
+        flow = store.get_flow(key)
+    assert (flow.status, flow.tasks["poly"]["job"]["executor"]) == ("COMPLETED", "two_at_a_time")
+
+
+def test_mc_runner_refuses_an_unknown_executor(workdir, capsys):
+    assert main(["runner", "--db", f"sqlite:///{workdir / 'mc.db'}", "--once", "--executor", "gpu_queue"]) == 2
+    assert "unknown executor 'gpu_queue'" in capsys.readouterr().err
