@@ -57,8 +57,9 @@ through its restarts (``outputs['restarts']``). A job in a state this
 executor does not know is reported RUNNING with ``outputs['slurm_state']``
 and ``outputs['unknown_state']``, and FAILED once it has stayed so for
 ``unknown_state_timeout_s`` (default 10 minutes). ``command_counts`` counts
-the SLURM commands the executor ran, by name. ``scancel`` cancels, after a
-``scontrol show job`` that checks the job's comment.
+the SLURM commands the executor ran, by name. ``scancel`` cancels, after
+checking the job's comment in the last snapshot (or, for a job the
+snapshot does not know, with ``scontrol show job``).
 """
 
 from __future__ import annotations
@@ -110,9 +111,9 @@ DEFAULT_MIN_POLL_INTERVAL_S = 10.0
 # it is failed (its state is reported in outputs['slurm_state'] meanwhile).
 DEFAULT_UNKNOWN_STATE_TIMEOUT_S = 600.0
 
-# squeue's text format when it has no --json: job id, state, reason, restart
-# count and, last (it may hold anything), the comment.
-SQUEUE_FORMAT = "%i|%T|%r|%k"
+# squeue's text format when it has no --json: job id, state, reason, job name
+# (ours have no '|') and, last (it may hold anything), the comment.
+SQUEUE_FORMAT = "%i|%T|%r|%j|%k"
 
 # The reason SLURM gives for a job submitted with --hold (or held by its user).
 HELD_REASON = "JobHeldUser"
@@ -186,8 +187,11 @@ def squeue_has_json() -> bool:
     return result.returncode == 0 and match is not None and (int(match[1]), int(match[2])) >= SQUEUE_JSON_SINCE
 
 
-def _job_record(state: Any, reason: Any, restarts: Any, comment: Any, exit_code: Any = None) -> dict[str, Any]:
+def _job_record(
+    state: Any, reason: Any, restarts: Any, comment: Any, exit_code: Any = None, name: Any = None
+) -> dict[str, Any]:
     return {
+        "name": None if name in (None, "") else str(name),
         "state": str(state or "UNKNOWN").split()[0].upper(),
         "reason": None if reason in (None, "", "None") else str(reason),
         "restarts": int(restarts) if str(restarts or "0").isdigit() else 0,
@@ -211,6 +215,7 @@ def parse_squeue_json(text: str) -> dict[str, dict[str, Any]]:
         record = _job_record(
             state, job.get("state_reason"), job.get("restart_cnt"), job.get("comment"),
             exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
+            job.get("name"),
         )
         array_id = job.get("array_job_id")
         if not array_id:
@@ -241,10 +246,10 @@ def parse_squeue_text(text: str) -> dict[str, dict[str, Any]]:
     """Return the jobs of ``squeue --noheader --format=SQUEUE_FORMAT`` by job id."""
     records = {}
     for line in text.splitlines():
-        fields = line.split("|", 3)
-        if len(fields) == 4:
-            job_id, state, reason, comment = fields
-            records[job_id.strip()] = _job_record(state, reason, 0, comment)
+        fields = line.split("|", 4)
+        if len(fields) == 5:
+            job_id, state, reason, name, comment = fields
+            records[job_id.strip()] = _job_record(state, reason, 0, comment, name=name)
     return records
 
 
@@ -738,10 +743,22 @@ class SlurmExecutor(JobExecutor):
             self._pending = {options: group for options, group in self._pending.items() if group["jobs"]}
             self._refused[job_dir] = "cancelled before it was submitted"
             return
-        fields = self._show_job(job_id, handle["token"])
-        if fields is None:
-            return  # gone from the controller: it has ended
-        command = ["scancel", f"--name={fields.get('JobName', '')}", "--", job_id]
+        record = (self._snapshot or {}).get(job_id)
+        if record is not None and record.get("name") and record.get("comment") is not None:
+            # The last snapshot knows the job: its comment is checked as a
+            # poll checks it, with no scontrol call per job.
+            if record["comment"] != f"mc-{handle['token']}":
+                raise JobOwnershipError(
+                    f"slurm executor: SLURM job {job_id} is not the job this handle submitted "
+                    "(its comment is not the submission's token); nothing was done"
+                )
+            name = str(record["name"])
+        else:
+            fields = self._show_job(job_id, handle["token"])
+            if fields is None:
+                return  # gone from the controller: it has ended
+            name = fields.get("JobName", "")
+        command = ["scancel", f"--name={name}", "--", job_id]
         self.command_counts["scancel"] += 1
         result = _run(command)
         if result.returncode != 0:

@@ -82,7 +82,7 @@ def test_an_unknown_slurm_state_is_reported_then_failed_in_time(build, slurm_clu
     )
     handle = executor.submit(build("sleep 30"))
     executor.cancel(handle)  # the real job is not needed: the fake squeue answers for it
-    fake_squeue(tmp_path, monkeypatch, f"{handle['job_id']}|TELEPORTING|None|mc-{handle['token']}")
+    fake_squeue(tmp_path, monkeypatch, f"{handle['job_id']}|TELEPORTING|None|mc-job|mc-{handle['token']}")
     status, outputs = executor.poll(handle)
     assert (status, outputs["slurm_state"], outputs["unknown_state"]) == ("RUNNING", "TELEPORTING", True)
     clock.advance(61)
@@ -92,8 +92,10 @@ def test_an_unknown_slurm_state_is_reported_then_failed_in_time(build, slurm_clu
 
 
 def test_squeue_text_lines_become_records():
-    records = parse_squeue_text("12|PENDING|Priority|mc-abc\n13_4|RUNNING|None|(null)\n")
-    assert records["12"] == {"state": "PENDING", "reason": "Priority", "restarts": 0, "comment": "mc-abc", "exit_code": None}
+    records = parse_squeue_text("12|PENDING|Priority|mc-a|mc-abc\n13_4|RUNNING|None|x|(null)\n")
+    assert records["12"] == {
+        "name": "mc-a", "state": "PENDING", "reason": "Priority", "restarts": 0, "comment": "mc-abc", "exit_code": None,
+    }
     assert records["13_4"]["comment"] is None
 
 
