@@ -170,8 +170,7 @@ def flow_spec_from_edges(edges: Edges, label: str) -> dict[str, Any]:
     return {
         "label": label,
         "tasks": [
-            {"key": key, "task_type": "noop", "precursors": precursors}
-            for key, precursors in edges
+            {"key": key, "task_type": "noop", "precursors": precursors} for key, precursors in edges
         ],
     }
 
@@ -457,11 +456,17 @@ def source_revision() -> str:
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            cwd=package_dir, capture_output=True, text=True, check=True,
+            cwd=package_dir,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         changes = subprocess.run(
             ["git", "status", "--porcelain", "--", "."],
-            cwd=package_dir, capture_output=True, text=True, check=True,
+            cwd=package_dir,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit, changes = "unknown", ""
@@ -496,14 +501,30 @@ def format_report(report: dict[str, Any]) -> str:
         "µs per task; the ratios compare the engine with graphlib, and with its loop alone",
     ]
     lines += format_table(
-        ["shape", "tasks", "ticks", "runs", "build", "engine", "graphlib", "engine/graphlib",
-         "graphlib loop", "engine/loop"],
+        [
+            "shape",
+            "tasks",
+            "ticks",
+            "runs",
+            "build",
+            "engine",
+            "graphlib",
+            "engine/graphlib",
+            "graphlib loop",
+            "engine/loop",
+        ],
         [
             [
-                r["shape"], f"{r['tasks']:,}", f"{r['ticks']:,}", r["runs"],
-                f"{r['us_per_task']['build']:.2f}", f"{r['us_per_task']['engine']:.2f}",
-                f"{r['us_per_task']['graphlib']:.2f}", f"{r['ratio']:.2f}x",
-                f"{r['us_per_task']['graphlib_loop']:.2f}", f"{r['ratio_to_loop']:.2f}x",
+                r["shape"],
+                f"{r['tasks']:,}",
+                f"{r['ticks']:,}",
+                r["runs"],
+                f"{r['us_per_task']['build']:.2f}",
+                f"{r['us_per_task']['engine']:.2f}",
+                f"{r['us_per_task']['graphlib']:.2f}",
+                f"{r['ratio']:.2f}x",
+                f"{r['us_per_task']['graphlib_loop']:.2f}",
+                f"{r['ratio_to_loop']:.2f}x",
             ]
             for r in results
         ],
@@ -514,8 +535,11 @@ def format_report(report: dict[str, Any]) -> str:
             ["shape", "tasks", "engine", "limit", "graphlib", "engine/graphlib"],
             [
                 [
-                    g["shape"], f"{g['from_tasks']:,} -> {g['to_tasks']:,}",
-                    f"{g['engine']:.2f}x", f"{g['limit']:.1f}x", f"{g['graphlib']:.2f}x",
+                    g["shape"],
+                    f"{g['from_tasks']:,} -> {g['to_tasks']:,}",
+                    f"{g['engine']:.2f}x",
+                    f"{g['limit']:.1f}x",
+                    f"{g['graphlib']:.2f}x",
                     f"{g['engine_vs_graphlib']:.2f}",
                 ]
                 for g in report["growth"]
@@ -526,7 +550,8 @@ def format_report(report: dict[str, Any]) -> str:
         ["shape", "tasks", *ROUND_TRIP_STEPS, "total", "JSON MB"],
         [
             [
-                r["shape"], f"{r['tasks']:,}",
+                r["shape"],
+                f"{r['tasks']:,}",
                 *(f"{r['round_trip']['seconds'][step] * 1e3:.1f}" for step in ROUND_TRIP_STEPS),
                 f"{r['round_trip']['total'] * 1e3:.1f}",
                 f"{r['round_trip']['json_bytes'] / 1e6:.1f}",
@@ -538,8 +563,12 @@ def format_report(report: dict[str, Any]) -> str:
     lines += format_table(
         ["check", "measured", "limit", ""],
         [
-            [c["target"], f"{c['measured']:.2f}x", f"{c['limit']:.1f}x",
-             "met" if c["met"] else "NOT MET"]
+            [
+                c["target"],
+                f"{c['measured']:.2f}x",
+                f"{c['limit']:.1f}x",
+                "met" if c["met"] else "NOT MET",
+            ]
             for c in report["checks"]
         ],
     )

@@ -68,14 +68,24 @@ class CountingLocalExecutor(LocalExecutor):
 
 
 def sweep_spec(n_jobs: int) -> dict[str, Any]:
-    skeleton = {"key": "job", "task_type": "job", "task_params": {"job_type": "true_job", "executor": "bench_local"}}
+    skeleton = {
+        "key": "job",
+        "task_type": "job",
+        "task_params": {"job_type": "true_job", "executor": "bench_local"},
+    }
     return {
         "label": f"bench_jobs_{n_jobs}",
         "data": {"items": list(range(n_jobs))},
-        "tasks": [{
-            "key": "sweep", "task_type": "spread",
-            "task_params": {"items": "$ctx.flow.data.items", "mapping_params": {"skeleton": skeleton}},
-        }],
+        "tasks": [
+            {
+                "key": "sweep",
+                "task_type": "spread",
+                "task_params": {
+                    "items": "$ctx.flow.data.items",
+                    "mapping_params": {"skeleton": skeleton},
+                },
+            }
+        ],
     }
 
 
@@ -83,7 +93,10 @@ def run_once(n_jobs: int, max_jobs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mc-bench-jobs-") as tmp:
         executor = CountingLocalExecutor(max_jobs)
         engine = FlowEngine(executors={"bench_local": executor})
-        task_ctx = {"job_types": JobTypeRegistry({"true_job": TrueJob}), "jobs_root": os.path.join(tmp, "jobs")}
+        task_ctx = {
+            "job_types": JobTypeRegistry({"true_job": TrueJob}),
+            "jobs_root": os.path.join(tmp, "jobs"),
+        }
         url = f"sqlite:///{tmp}/bench.db"
         with FlowStore(url) as store:
             key = store.create_flow(sweep_spec(n_jobs))
@@ -110,9 +123,15 @@ def run_once(n_jobs: int, max_jobs: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=1000, help="job tasks in the spread (default 1000)")
-    parser.add_argument("--max-jobs", type=int, default=16, help="the local executor's slots (default 16)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs; the fastest counts (default 3)")
+    parser.add_argument(
+        "--jobs", type=int, default=1000, help="job tasks in the spread (default 1000)"
+    )
+    parser.add_argument(
+        "--max-jobs", type=int, default=16, help="the local executor's slots (default 16)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs; the fastest counts (default 3)"
+    )
     parser.add_argument("--json", action="store_true", help="print the best run as JSON")
     args = parser.parse_args()
     runs = [run_once(args.jobs, args.max_jobs) for _ in range(args.repeat)]
@@ -120,11 +139,17 @@ def main() -> None:
     if args.json:
         print(json.dumps(best, indent=2))
         return
-    print(f"{best['jobs']} local jobs of `true` through one runner, max_jobs {best['max_jobs']}, "
-          f"best of {args.repeat} ({os.cpu_count()} CPUs)")
-    print(f"wall {best['seconds']:.2f} s   {best['jobs_per_s']:.0f} jobs/s   {best['ms_per_job']:.2f} ms per job")
-    print(f"engine ticks {best['ticks']}   submit calls {best['submits']}   poll calls {best['polls']}   "
-          f"passes over pids {best['passes']}   passes per tick {best['passes_per_tick']:.2f}")
+    print(
+        f"{best['jobs']} local jobs of `true` through one runner, max_jobs {best['max_jobs']}, "
+        f"best of {args.repeat} ({os.cpu_count()} CPUs)"
+    )
+    print(
+        f"wall {best['seconds']:.2f} s   {best['jobs_per_s']:.0f} jobs/s   {best['ms_per_job']:.2f} ms per job"
+    )
+    print(
+        f"engine ticks {best['ticks']}   submit calls {best['submits']}   poll calls {best['polls']}   "
+        f"passes over pids {best['passes']}   passes per tick {best['passes_per_tick']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,10 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://mc:mc@127.0.0.1:5432/mc_test"
 def chain_spec(n_tasks: int) -> dict[str, Any]:
     """A chain of n noop tasks."""
     tasks = [{"key": "t0", "task_type": "noop"}]
-    tasks += [{"key": f"t{i}", "task_type": "noop", "precursors": [f"t{i - 1}"]} for i in range(1, n_tasks)]
+    tasks += [
+        {"key": f"t{i}", "task_type": "noop", "precursors": [f"t{i - 1}"]}
+        for i in range(1, n_tasks)
+    ]
     return {"label": "bench", "tasks": tasks}
 
 
@@ -168,7 +171,9 @@ def measure_big_flow(url: str, n_tasks: int, repeat: int) -> dict[str, Any]:
             best["tick"] = min(best["tick"], ticked - claimed)
             best["save"] = min(best["save"], saved - ticked)
             if flow.finished:
-                raise SystemExit(f"the {n_tasks}-task flow ended after {flow.num_ticks} ticks; use more tasks")
+                raise SystemExit(
+                    f"the {n_tasks}-task flow ended after {flow.num_ticks} ticks; use more tasks"
+                )
         record = store.get_record(key)
     return {
         "tasks": n_tasks,
@@ -182,13 +187,21 @@ def measure_big_flow(url: str, n_tasks: int, repeat: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print a table (or JSON with ``--json``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dbs", nargs="+", choices=["sqlite", "postgres"], default=["sqlite", "postgres"])
+    parser.add_argument(
+        "--dbs", nargs="+", choices=["sqlite", "postgres"], default=["sqlite", "postgres"]
+    )
     parser.add_argument("--flows", type=int, default=500, help="flows per throughput run (500)")
     parser.add_argument("--tasks", type=int, default=5, help="noop tasks per flow (5)")
-    parser.add_argument("--runners", type=int, nargs="+", default=[1, 4], help="runner processes (1 4)")
-    parser.add_argument("--big-tasks", type=int, default=10_000, help="tasks of the big flow (10000)")
     parser.add_argument(
-        "--repeat", type=int, default=3,
+        "--runners", type=int, nargs="+", default=[1, 4], help="runner processes (1 4)"
+    )
+    parser.add_argument(
+        "--big-tasks", type=int, default=10_000, help="tasks of the big flow (10000)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
         help="runs of each throughput setting, and tick-and-save cycles of the big flow (3)",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -208,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
             best = max(runs, key=lambda row: row["flows_per_s"])
             results["throughput"].append({"db": kind, **best, "runs": len(runs)})
         with database(kind, postgres_url) as url:
-            results["big_flow"].append({"db": kind, **measure_big_flow(url, args.big_tasks, args.repeat)})
+            results["big_flow"].append(
+                {"db": kind, **measure_big_flow(url, args.big_tasks, args.repeat)}
+            )
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -218,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"{'db':<10} {'runners':>7} {'seconds':>8} {'flows/s':>8}")
     for row in results["throughput"]:
-        print(f"{row['db']:<10} {row['runners']:>7} {row['seconds']:>8.2f} {row['flows_per_s']:>8.0f}")
+        print(
+            f"{row['db']:<10} {row['runners']:>7} {row['seconds']:>8.2f} {row['flows_per_s']:>8.0f}"
+        )
     print(f"\none tick-and-save cycle of a {args.big_tasks}-task flow (best of {args.repeat}), ms")
     print(f"{'db':<10} {'claim':>7} {'tick':>7} {'save':>7} {'cycle':>7} {'JSON kB':>8}")
     for row in results["big_flow"]:

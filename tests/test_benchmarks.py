@@ -25,7 +25,10 @@ def test_engine_benchmark_runs_small_sizes_and_reports_json():
     for row in report["results"]:
         assert row["us_per_task"]["engine"] > 0
         assert set(row["round_trip"]["seconds"]) == {
-            "to_flow_dict", "json.dumps", "json.loads", "from_flow_dict"
+            "to_flow_dict",
+            "json.dumps",
+            "json.loads",
+            "from_flow_dict",
         }
     assert {check["target"] for check in report["checks"]} >= {
         "chain 300: engine / graphlib",

@@ -45,7 +45,9 @@ def jobs_root(tmp_path, monkeypatch):
 
 
 def example_files() -> list[str]:
-    return sorted(path.name for path in EXAMPLES.iterdir() if path.suffix in (".yaml", ".yml", ".json"))
+    return sorted(
+        path.name for path in EXAMPLES.iterdir() if path.suffix in (".yaml", ".yml", ".json")
+    )
 
 
 def test_every_example_has_expected_output():
@@ -62,7 +64,9 @@ def test_example_runs_with_mc_run_and_prints_what_it_should(name, capsys):
     assert lines[len(expected)].split() == ["TASK", "TYPE", "STATUS", "DURATION"]
     assert lines[-1].endswith(": COMPLETED")
     # Off a terminal, standard error holds only the progress lines.
-    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d ", line) for line in captured.err.splitlines())
+    assert all(
+        re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d ", line) for line in captured.err.splitlines()
+    )
 
 
 @pytest.mark.parametrize("name", example_files())

@@ -30,10 +30,13 @@ def test_mc_flows_imports_only_the_standard_library():
         "import sys; before = set(sys.modules); import mc.flows; "
         "print('\\n'.join(sorted(set(sys.modules) - before)))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     imported = {name.split(".")[0] for name in result.stdout.split()}
     outside = {
-        name for name in imported
+        name
+        for name in imported
         if name != "mc" and name not in sys.stdlib_module_names and not name.startswith("_")
     }
     assert outside == set()
@@ -41,7 +44,8 @@ def test_mc_flows_imports_only_the_standard_library():
 
 def test_every_public_name_has_a_docstring():
     missing = [
-        name for name in mc.flows.__all__
+        name
+        for name in mc.flows.__all__
         if not isinstance(getattr(mc.flows, name), str) and not getattr(mc.flows, name).__doc__
     ]
     assert missing == []

@@ -54,7 +54,7 @@ class FlowGraphDirective(SphinxDirective):
         except MCError as error:
             raise self.error(f"flow-graph: {self.arguments[0]}: {error}") from None
         # Inline the <svg> element itself, without the XML prolog and doctype.
-        svg = svg[svg.index("<svg"):]
+        svg = svg[svg.index("<svg") :]
         alt = self.options.get("alt", f"the DAG of {self.arguments[0]}")
         svg = re.sub(r"<svg ", f'<svg role="img" aria-label="{_attribute(alt)}" ', svg, count=1)
         return [nodes.raw("", f'<div class="flow-graph">{svg}</div>', format="html")]

@@ -29,20 +29,20 @@ from typing import Any, TextIO
 
 from mc import __version__
 from mc.cli.arguments import add_max_flow_mb, max_flow_bytes, positive_int
-from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, task_table
-from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
-from mc.flows.flow import Flow
-from mc.flows.events import JsonLinesEventWriter, call_all
-from mc.flows.flow_engine import FlowEngine
-from mc.flows.statuses import COMPLETED
 from mc.cli.config_command import add_config_command
+from mc.cli.graph_command import add_graph_command
 from mc.cli.interrupts import EXIT_INTERRUPTED, Interrupts, stop_interrupted_run
 from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
-from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.logs import add_logs_command
-from mc.cli.terminal import printable
+from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, task_table
+from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.store_commands import add_store_commands
-from mc.cli.graph_command import add_graph_command
+from mc.cli.terminal import printable
+from mc.errors import ExecutorError, FlowError, FlowSpecError, MCError, TaskTypeError
+from mc.flows.events import JsonLinesEventWriter, call_all
+from mc.flows.flow import Flow
+from mc.flows.flow_engine import FlowEngine
+from mc.flows.statuses import COMPLETED
 
 EXIT_OK = 0
 EXIT_FLOW_FAILED = 1
@@ -78,12 +78,15 @@ def _build_parser() -> argparse.ArgumentParser:
         help="print the final flow dict as JSON (task output goes to stderr)",
     )
     run.add_argument(
-        "--db", default=None, metavar="URL",
+        "--db",
+        default=None,
+        metavar="URL",
         help="store the flow in this database when the run ends or is interrupted; an "
         "interrupted run's jobs are then left running, and mc runner --db URL resumes it",
     )
     run.add_argument(
-        "--keep", action="store_true",
+        "--keep",
+        action="store_true",
         help="as --db, in the default database ($MC_DB_URL, else sqlite:///mc.db)",
     )
     add_watch_options(run)
@@ -169,7 +172,10 @@ def _run_command(args: argparse.Namespace) -> int:
             else:
                 _run_plain(engine, flow, args, task_ctx, event_file, interrupts)
             if (args.db or args.keep) and not interrupts.requested():
-                print(f"mc run: stored flow {printable(flow.key)} in {_store_flow(args, flow)}", file=sys.stderr)
+                print(
+                    f"mc run: stored flow {printable(flow.key)} in {_store_flow(args, flow)}",
+                    file=sys.stderr,
+                )
     except MCError as error:  # the store could not take the flow
         print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return EXIT_FLOW_FAILED
@@ -202,12 +208,20 @@ def _store_flow(args: argparse.Namespace, flow: Flow) -> str:
 
 
 def _run_flow(
-    engine: FlowEngine, flow: Flow, args: argparse.Namespace, task_ctx: dict[str, Any], interrupts: Interrupts
+    engine: FlowEngine,
+    flow: Flow,
+    args: argparse.Namespace,
+    task_ctx: dict[str, Any],
+    interrupts: Interrupts,
 ) -> None:
     """Run the flow to its end, or until interrupted; then cancel (or store) what still runs."""
     try:
         engine.run_flow(
-            flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05, should_stop=interrupts.requested
+            flow,
+            task_ctx,
+            max_ticks=args.max_ticks,
+            poll_interval_s=0.05,
+            should_stop=interrupts.requested,
         )
         if interrupts.signal_name is not None and not flow.finished:
             store = (lambda flow: _store_flow(args, flow)) if args.db or args.keep else None
@@ -286,13 +300,10 @@ def format_task_table(flow: Flow) -> str:
     """
     rows = [("TASK", "TYPE", "STATUS", "DURATION")]
     for key, task in flow.tasks.items():
-        rows.append(
-            (printable(key), printable(task["task_type"]), task["status"], _duration(task))
-        )
+        rows.append((printable(key), printable(task["task_type"]), task["status"], _duration(task)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-        for row in rows
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
     )
 
 

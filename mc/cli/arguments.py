@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 
-def number_type(convert: Callable[[str], Any], minimum: float, inclusive: bool) -> Callable[[str], Any]:
+def number_type(
+    convert: Callable[[str], Any], minimum: float, inclusive: bool
+) -> Callable[[str], Any]:
     """Return an argparse type: ``convert`` the text, and refuse values below ``minimum``.
 
     With ``inclusive`` false, ``minimum`` itself is refused too; NaN always is.
@@ -96,7 +98,10 @@ non_negative_duration = duration_type(0.0, inclusive=True)
 def add_max_flow_mb(parser: argparse.ArgumentParser) -> None:
     """Add ``--max-flow-mb``: the size budget of each flow (see mc.flows.size_budget)."""
     parser.add_argument(
-        "--max-flow-mb", type=positive_float, default=64.0, metavar="MB",
+        "--max-flow-mb",
+        type=positive_float,
+        default=64.0,
+        metavar="MB",
         help="a task that would grow its flow's JSON past this many MiB fails (default 64)",
     )
 

@@ -26,7 +26,9 @@ def add_config_command(commands: Any) -> None:
     actions = config.add_subparsers(metavar="ACTION")
     show = actions.add_parser("show", help="print the resolved configuration, secrets redacted")
     show.add_argument(
-        "--config", default=None, metavar="FILE",
+        "--config",
+        default=None,
+        metavar="FILE",
         help="the config file (default: ./mc.toml, else $MC_CONFIG, else the user's config dir)",
     )
     show.add_argument("--json", action="store_true", help="print it as JSON")

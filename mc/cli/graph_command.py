@@ -49,14 +49,25 @@ def add_graph_command(commands: Any) -> None:
     graph = commands.add_parser(
         "graph", help="draw a flow's DAG (spec file or stored flow) as Mermaid, DOT, SVG or PNG"
     )
-    graph.add_argument("flow", metavar="FILE|KEY", help="a flow spec file, or a stored flow's key (or a unique prefix)")
     graph.add_argument(
-        "--format", "-f", choices=GRAPH_FORMATS, default=None,
+        "flow",
+        metavar="FILE|KEY",
+        help="a flow spec file, or a stored flow's key (or a unique prefix)",
+    )
+    graph.add_argument(
+        "--format",
+        "-f",
+        choices=GRAPH_FORMATS,
+        default=None,
         help="what to write (default: from the suffix of -o, else dot); svg and png need Graphviz",
     )
-    graph.add_argument("--output", "-o", default=None, metavar="FILE", help="write here, not to stdout")
     graph.add_argument(
-        "--db", default=None, metavar="URL",
+        "--output", "-o", default=None, metavar="FILE", help="write here, not to stdout"
+    )
+    graph.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
         help="database URL for a KEY (default: $MC_DB_URL, else sqlite:///mc.db)",
     )
     graph.set_defaults(command=_graph_command)

@@ -122,9 +122,15 @@ def stop_interrupted_run(
             file=err,
         )
         for path, executor, job_id in jobs:
-            print(f"  left running: {printable(path)} on {printable(executor)} {printable(job_id)}".rstrip(), file=err)
+            print(
+                f"  left running: {printable(path)} on {printable(executor)} {printable(job_id)}".rstrip(),
+                file=err,
+            )
         return
     engine.cancel_flow(flow, f"interrupted by {signal_name}", task_ctx)
     print(f"mc run: {signal_name}: cancelled {len(jobs)} running job(s)", file=err)
     for path, executor, job_id in jobs:
-        print(f"  cancelled: {printable(path)} on {printable(executor)} {printable(job_id)}".rstrip(), file=err)
+        print(
+            f"  cancelled: {printable(path)} on {printable(executor)} {printable(job_id)}".rstrip(),
+            file=err,
+        )

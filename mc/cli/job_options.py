@@ -30,31 +30,45 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     """Add the job options to the parser of ``mc run`` or ``mc runner``."""
     group = parser.add_argument_group("what specs may do with jobs (the operator's choice)")
     group.add_argument(
-        "--config", default=None, metavar="FILE",
+        "--config",
+        default=None,
+        metavar="FILE",
         help="the operator's config file of executor profiles (default: ./mc.toml, else "
         "$MC_CONFIG, else mc.toml in the user's config dir); specs may name its profiles",
     )
     group.add_argument(
-        "--executor", default=None, metavar="NAME",
+        "--executor",
+        default=None,
+        metavar="NAME",
         help="executor of job tasks that name none (default: local): local, dask, slurm, "
         "or a profile of the config file",
     )
     group.add_argument(
-        "--allow-executor", action="append", default=[], metavar="NAME",
+        "--allow-executor",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="an executor that specs may name besides local, inline, threads and processes, "
         "e.g. dask or slurm (repeatable)",
     )
     group.add_argument(
-        "--jobs-root", action="append", default=[], metavar="DIR",
+        "--jobs-root",
+        action="append",
+        default=[],
+        metavar="DIR",
         help="a directory under which job dirs may go; the first is where they go "
         "(repeatable; default $MC_JOBS_ROOT, else ./mc_jobs)",
     )
     group.add_argument(
-        "--allow-job-dir-outside-root", action="store_true",
+        "--allow-job-dir-outside-root",
+        action="store_true",
         help="let a spec's task_params.job_dir point outside the jobs roots",
     )
     group.add_argument(
-        "--allow-slurm-directive", action="append", default=[], metavar="OPTION",
+        "--allow-slurm-directive",
+        action="append",
+        default=[],
+        metavar="OPTION",
         help="an sbatch option (such as gres, or --qos) that specs' extra_directives may "
         "use on the slurm executor (repeatable; needs slurm allowed)",
     )
@@ -80,7 +94,9 @@ def configure_jobs(args: argparse.Namespace, engine: FlowEngine) -> dict[str, An
         allowed.append(default_executor)
     if args.allow_slurm_directive:
         if "slurm" not in allowed:
-            raise MCError("--allow-slurm-directive needs the slurm executor allowed: add --allow-executor slurm")
+            raise MCError(
+                "--allow-slurm-directive needs the slurm executor allowed: add --allow-executor slurm"
+            )
         from mc.jobs.executors.slurm import SlurmExecutor
 
         engine.register_executor(
@@ -93,7 +109,9 @@ def configure_jobs(args: argparse.Namespace, engine: FlowEngine) -> dict[str, An
         jobs_roots=tuple(args.jobs_root),
         allow_job_dir_outside_root=args.allow_job_dir_outside_root,
         executor_jobs_roots=tuple(
-            (name, profile.jobs_root) for name, profile in config.executors.items() if profile.jobs_root
+            (name, profile.jobs_root)
+            for name, profile in config.executors.items()
+            if profile.jobs_root
         ),
     )
     task_ctx: dict[str, Any] = {"job_policy": policy}

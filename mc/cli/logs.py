@@ -57,17 +57,24 @@ def add_logs_command(commands: Any) -> None:
     )
     logs.add_argument("key", help="the flow's key")
     logs.add_argument(
-        "task", nargs="?", default=None,
+        "task",
+        nargs="?",
+        default=None,
         help="a task's path, e.g. sweep/evaluate_3 (default: every task); its subtasks too",
     )
     _add_db(logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing what is added")
     logs.add_argument(
-        "--logs-root", default=None, metavar="DIR",
+        "--logs-root",
+        default=None,
+        metavar="DIR",
         help="where the runner put task logs (default: $MC_LOGS_ROOT, else mc_logs)",
     )
     logs.add_argument(
-        "--interval", type=positive_float, default=0.5, metavar="S",
+        "--interval",
+        type=positive_float,
+        default=0.5,
+        metavar="S",
         help="with -f, seconds between looks (default 0.5)",
     )
     logs.set_defaults(command=_with_store("logs", _logs))
@@ -130,11 +137,14 @@ def _sources(flow_key: str, path: str, task: Mapping[str, Any], logs_root: str) 
     return sources
 
 
-def _select(tasks: list[tuple[str, dict[str, Any]]], wanted: str | None) -> list[tuple[str, dict[str, Any]]]:
+def _select(
+    tasks: list[tuple[str, dict[str, Any]]], wanted: str | None
+) -> list[tuple[str, dict[str, Any]]]:
     if wanted is None:
         return tasks
     return [
-        (path, task) for path, task in tasks
+        (path, task)
+        for path, task in tasks
         if path == wanted or path.startswith(wanted + TASK_PATH_SEPARATOR)
     ]
 

@@ -49,8 +49,6 @@ STATUS_STYLES = {
 MAX_RUNNING_SHOWN = 12
 
 
-
-
 def flow_tag(flow_key: str, flow_label: str | None) -> str:
     """Return how a line names a flow: its label (or ``-``) and its key's first 8 characters."""
     return f"{printable(flow_label or '-')} {printable(flow_key[:KEY_PREFIX_LENGTH])}"
@@ -91,7 +89,9 @@ def describe_event(event: FlowEvent) -> str:
 
 def format_event_line(event: FlowEvent) -> str:
     """Return the timestamped line :class:`PlainProgress` prints for ``event``."""
-    return f"{_stamp(event.time)} {flow_tag(event.flow_key, event.flow_label)} {describe_event(event)}"
+    return (
+        f"{_stamp(event.time)} {flow_tag(event.flow_key, event.flow_label)} {describe_event(event)}"
+    )
 
 
 class PlainProgress:
@@ -179,7 +179,9 @@ class TaskBoard:
             counts = dict(self.counts)
             running = [
                 (f"{self.names[flow]} {path}" if self.many_flows else path, since)
-                for (flow, path), since in sorted(self.running_since.items(), key=lambda item: item[1])
+                for (flow, path), since in sorted(
+                    self.running_since.items(), key=lambda item: item[1]
+                )
             ]
             jobs = Counter(self.jobs.values())
         return counts, running, jobs
@@ -254,8 +256,10 @@ class LiveProgress:
         from rich.text import Text
 
         self.board.update(event)
-        if self.all_lines or event.event in (events.TASK_FAILED, events.TASK_RETRYING) or (
-            event.event == events.FLOW_ENDED and event.task_key is None
+        if (
+            self.all_lines
+            or event.event in (events.TASK_FAILED, events.TASK_RETRYING)
+            or (event.event == events.FLOW_ENDED and event.task_key is None)
         ):
             style = "red" if event.status == FAILED else None
             self.console.print(Text(format_event_line(event), style=style))

@@ -78,7 +78,9 @@ def load_flow_spec_file(path: str | Path) -> Any:
     except UnicodeDecodeError as error:
         raise FlowSpecError(str(path), f"not UTF-8 text: {error.reason}") from None
     except OSError as error:
-        raise FlowSpecError(str(path), f"cannot read the file: {error.strerror or error}") from error
+        raise FlowSpecError(
+            str(path), f"cannot read the file: {error.strerror or error}"
+        ) from error
     if path.suffix.lower() == ".json":
         return _load_json(text, path)
     return _load_yaml(text, path)
@@ -97,9 +99,7 @@ def _load_json(text: str, path: Path) -> Any:
         # Only now, on the error path, walk the spec to say where.
         found = _find_duplicate(spec)
         where, key = found if found is not None else ("", "?")
-        raise FlowSpecError(
-            f"{path}: {where or 'the top-level object'}", f"duplicate key {key!r}"
-        )
+        raise FlowSpecError(f"{path}: {where or 'the top-level object'}", f"duplicate key {key!r}")
     return spec
 
 

@@ -36,8 +36,8 @@ from mc.cli.arguments import (
 from mc.cli.job_options import add_job_options, configure_jobs, warn_if_root
 from mc.cli.terminal import printable
 from mc.errors import FlowLeasedError, FlowLoadError, FlowSpecError, MCError, StoreError
-from mc.flows.flow import Flow
 from mc.flows.events import call_all
+from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import FlowStatus
 from mc.flows.task_logs import TaskLogs, is_capturing
@@ -59,7 +59,6 @@ _LEASE_WAIT_S = 30.0
 LS_DEFAULT_LIMIT = 20
 
 
-
 def add_store_commands(commands: Any) -> None:
     """Add ``submit``, ``runner``, ``ls``, ``show``, ``retry`` and ``cancel`` to ``commands``.
 
@@ -74,41 +73,62 @@ def add_store_commands(commands: Any) -> None:
     _add_db(runner)
     runner.add_argument("--once", action="store_true", help="run one round, then exit")
     runner.add_argument(
-        "--interval", type=non_negative_duration, default=1.0, metavar="DURATION",
+        "--interval",
+        type=non_negative_duration,
+        default=1.0,
+        metavar="DURATION",
         help="how long to sleep when no flow needs ticking, as 1.5, 30s, 5m (default 1s)",
     )
     runner.add_argument(
-        "--until-done", action="store_true",
+        "--until-done",
+        action="store_true",
         help="exit once no flow in the store is PENDING or RUNNING",
     )
     runner.add_argument(
-        "--lease", type=positive_duration, default=300.0, metavar="DURATION",
+        "--lease",
+        type=positive_duration,
+        default=300.0,
+        metavar="DURATION",
         help="how long a claimed flow stays leased to this runner, as 300, 5m (default 5m)",
     )
     runner.add_argument(
-        "--batch", type=positive_int, default=10, metavar="N",
+        "--batch",
+        type=positive_int,
+        default=10,
+        metavar="N",
         help="flows claimed per round (default 10)",
     )
     runner.add_argument(
-        "--poll", type=non_negative_duration, default=1.0, metavar="DURATION",
+        "--poll",
+        type=non_negative_duration,
+        default=1.0,
+        metavar="DURATION",
         help="how long before a flow that waits on outside work is ticked again (default 1s)",
     )
     runner.add_argument(
-        "--runner-id", default=None,
+        "--runner-id",
+        default=None,
         help="this runner's name in leases (default: host:pid:random); a runner restarted "
         "under the same name takes its leased flows back at once; never share it",
     )
     runner.add_argument(
-        "--allow-imports", action="append", default=[], metavar="PREFIX",
+        "--allow-imports",
+        action="append",
+        default=[],
+        metavar="PREFIX",
         help="module prefix from which dotted task types may be imported (repeatable)",
     )
     add_job_options(runner)
     runner.add_argument(
-        "--verbose", "-v", action="store_true",
+        "--verbose",
+        "-v",
+        action="store_true",
         help="log what happens to each flow (INFO) on stderr, not only warnings",
     )
     runner.add_argument(
-        "--logs-root", default=None, metavar="DIR",
+        "--logs-root",
+        default=None,
+        metavar="DIR",
         help="where task logs go (default: $MC_LOGS_ROOT, else mc_logs in the working directory)",
     )
     from mc.cli import add_watch_options
@@ -121,17 +141,25 @@ def add_store_commands(commands: Any) -> None:
     _add_db(ls)
     ls.add_argument("--status", choices=sorted(FlowStatus.ALL), help="only flows with this status")
     ls.add_argument(
-        "--label", default=None, metavar="GLOB",
+        "--label",
+        default=None,
+        metavar="GLOB",
         help="only flows whose label matches GLOB (* any characters, ? one; case-sensitive)",
     )
     ls.add_argument("--parent", default=None, metavar="KEY", help="only the stored subflows of KEY")
     ls.add_argument(
-        "--since", type=positive_duration, default=None, metavar="DURATION",
+        "--since",
+        type=positive_duration,
+        default=None,
+        metavar="DURATION",
         help="only flows created within DURATION, as 30s, 5m, 2h, 1d",
     )
     limits = ls.add_mutually_exclusive_group()
     limits.add_argument(
-        "--limit", type=positive_int, default=LS_DEFAULT_LIMIT, metavar="N",
+        "--limit",
+        type=positive_int,
+        default=LS_DEFAULT_LIMIT,
+        metavar="N",
         help=f"at most N flows, the newest (default {LS_DEFAULT_LIMIT})",
     )
     limits.add_argument("--all", action="store_true", help="every matching flow, no limit")
@@ -163,11 +191,11 @@ def add_store_commands(commands: Any) -> None:
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", default=None, metavar="URL",
+        "--db",
+        default=None,
+        metavar="URL",
         help="database URL (default: $MC_DB_URL, else sqlite:///mc.db)",
     )
-
-
 
 
 def _open_store(args: argparse.Namespace) -> FlowStore:
@@ -207,7 +235,9 @@ def _open_store_waiting(args: argparse.Namespace) -> FlowStore:
             wait = min(wait * 2, _MAX_RETRY_S)
 
 
-def _with_store(name: str, command: Callable[[argparse.Namespace, FlowStore], int]) -> Callable[[argparse.Namespace], int]:
+def _with_store(
+    name: str, command: Callable[[argparse.Namespace, FlowStore], int]
+) -> Callable[[argparse.Namespace], int]:
     """Open the store, run ``command``, close the store; report MCErrors as bad input."""
 
     def run(args: argparse.Namespace) -> int:
@@ -364,7 +394,9 @@ class RunnerProgress:
     with a table of the flows this runner ticked.
     """
 
-    def __init__(self, store: FlowStore, out: TextIO, console: Any = None, show_tasks: bool = True) -> None:
+    def __init__(
+        self, store: FlowStore, out: TextIO, console: Any = None, show_tasks: bool = True
+    ) -> None:
         from mc.cli.progress import LiveProgress, PlainProgress, TaskBoard
 
         self.store = store
@@ -446,12 +478,15 @@ class RunnerProgress:
             flows = list(self.board.flows.items())
             for key, (label, status) in flows[-_FINAL_TABLE_ROWS:]:
                 table.add_row(
-                    Text(printable(key)), Text(printable(label or "-")),
+                    Text(printable(key)),
+                    Text(printable(label or "-")),
                     Text(status, style=STATUS_STYLES.get(status, "")),
                 )
             self.console.print(table)
             if len(flows) > _FINAL_TABLE_ROWS:
-                self.console.print(Text(f"(the last {_FINAL_TABLE_ROWS} of {len(flows)} flows; see mc ls)"))
+                self.console.print(
+                    Text(f"(the last {_FINAL_TABLE_ROWS} of {len(flows)} flows; see mc ls)")
+                )
         why = "stopped by signal" if stopped else "done"
         self._line(f"{why}: {_format_stats(total)}")
 
@@ -529,8 +564,8 @@ def _format_time(epoch_s: float | None) -> str:
 
 
 def _show(args: argparse.Namespace, store: FlowStore) -> int:
-    from mc.flows.tree import build_flow_tree
     from mc.cli.tree_view import print_flow_tree
+    from mc.flows.tree import build_flow_tree
 
     key = resolve_flow_key(store, args.key)
     record = store.get_record(key)
@@ -570,7 +605,9 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
         header.append(f"cancelled: {printable(tree.cancelled)}")
     print_flow_tree(tree, sys.stdout, now=store.clock(), header_lines=header)
     shown = {node.subflow_key for node in tree.walk() if node.subflow_stored}
-    others = [child for child in store.query(parent_key=flow.key, limit=None) if child.key not in shown]
+    others = [
+        child for child in store.query(parent_key=flow.key, limit=None) if child.key not in shown
+    ]
     if others:
         print("\nother stored subflows:")
         for child in others:

@@ -87,8 +87,8 @@ def flow_header(tree: FlowTree) -> str:
 
 def format_flow_tree(tree: FlowTree, now: float, unicode: bool = True) -> str:
     """Return the tasks of ``tree`` as plain text lines with tree guides."""
-    branch, last, pipe, space = ("├── ", "└── ", "│   ", "    ") if unicode else (
-        "|-- ", "`-- ", "|   ", "    "
+    branch, last, pipe, space = (
+        ("├── ", "└── ", "│   ", "    ") if unicode else ("|-- ", "`-- ", "|   ", "    ")
     )
     out: list[str] = []
 
@@ -106,7 +106,9 @@ def format_flow_tree(tree: FlowTree, now: float, unicode: bool = True) -> str:
     return "\n".join(out)
 
 
-def print_flow_tree(tree: FlowTree, out: TextIO, now: float, header_lines: Sequence[str] = ()) -> None:
+def print_flow_tree(
+    tree: FlowTree, out: TextIO, now: float, header_lines: Sequence[str] = ()
+) -> None:
     """Print the flow's header, ``header_lines`` and its task tree to ``out``.
 
     Uses ``rich`` on a terminal when it is installed; plain text otherwise.
@@ -193,6 +195,9 @@ def format_duration(seconds: float) -> str:
 def format_time(epoch_s: float, same_day_as: float | None = None) -> str:
     """Return local time as ``2026-11-30 08:10:01``; only the time on ``same_day_as``'s day."""
     moment = datetime.datetime.fromtimestamp(epoch_s)
-    if same_day_as is not None and moment.date() == datetime.datetime.fromtimestamp(same_day_as).date():
+    if (
+        same_day_as is not None
+        and moment.date() == datetime.datetime.fromtimestamp(same_day_as).date()
+    ):
         return moment.strftime("%H:%M:%S")
     return moment.strftime("%Y-%m-%d %H:%M:%S")

@@ -30,7 +30,9 @@ def split_path(path: str) -> list[str]:
         raise DotPathError(f"expected a dot path such as 'ctx.flow.data.x', got {path!r}")
     parts = path.split(".")
     if any(not part for part in parts):
-        raise DotPathError(f"path {path!r} has an empty part (two dots in a row, or a dot at an end)")
+        raise DotPathError(
+            f"path {path!r} has an empty part (two dots in a row, or a dot at an end)"
+        )
     return parts
 
 

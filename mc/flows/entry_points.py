@@ -18,7 +18,9 @@ from mc.errors import MCError
 
 def entry_point_names(group: str) -> list[str]:
     """Return the names declared in the entry-point group ``group``."""
-    return sorted({entry_point.name for entry_point in importlib.metadata.entry_points(group=group)})
+    return sorted(
+        {entry_point.name for entry_point in importlib.metadata.entry_points(group=group)}
+    )
 
 
 def load_entry_point(

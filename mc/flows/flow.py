@@ -316,9 +316,9 @@ class Flow:
             self._successors[self._position[pre]].append(place)
         for succ in successors:
             succ_task = self.tasks[succ]
-            succ_task["precursors"] = [
-                p for p in succ_task["precursors"] if p != ROOT_TASK_KEY
-            ] + [key]
+            succ_task["precursors"] = [p for p in succ_task["precursors"] if p != ROOT_TASK_KEY] + [
+                key
+            ]
             self._successors[place].append(self._position[succ])
         verdict = self._judge_pending(place)
         if verdict is False:
@@ -371,8 +371,8 @@ class Flow:
                     path.append(came_from[path[-1]])  # type: ignore[arg-type]
                 cycle = [new_key, *reversed(path), new_key]
                 raise FlowSpecError(
-                    "task", f"adding {new_key!r} would make a dependency cycle: "
-                    + " -> ".join(cycle)
+                    "task",
+                    f"adding {new_key!r} would make a dependency cycle: " + " -> ".join(cycle),
                 )
             for succ in self.get_successors(key):
                 if succ not in came_from:
@@ -797,7 +797,5 @@ def _check_task_dict(key: Any, task: Any, tasks: Mapping[str, Any]) -> None:
         flow_spec.normalize_task_policies(task, where)
     except FlowSpecError as error:
         raise FlowLoadError(str(error)) from None
-    if "retry_at" in task and (
-        status != PENDING or type(task["retry_at"]) not in (int, float)
-    ):
+    if "retry_at" in task and (status != PENDING or type(task["retry_at"]) not in (int, float)):
         raise FlowLoadError(f"{where}: retry_at must be a time, on a PENDING task")

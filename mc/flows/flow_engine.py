@@ -166,9 +166,7 @@ class FlowEngine:
         self.job_types = job_types
         self.callables = callables
 
-    def register_executor(
-        self, name: str, executor: ExecutorT, replace: bool = False
-    ) -> ExecutorT:
+    def register_executor(self, name: str, executor: ExecutorT, replace: bool = False) -> ExecutorT:
         """Register an executor under ``name`` and return it (see
         :mod:`mc.flows.executor_registry`); it stays yours to close."""
         self.executor_registry.register(name, executor, replace)
@@ -209,9 +207,7 @@ class FlowEngine:
         self, name: str, handler: HandlerT, replace: bool = False
     ) -> HandlerT: ...
 
-    def register_task_type(
-        self, name: str, handler: Any = None, replace: bool = False
-    ) -> Any:
+    def register_task_type(self, name: str, handler: Any = None, replace: bool = False) -> Any:
         """Register a task type; usable as a decorator when ``handler`` is omitted.
 
         Raises :class:`~mc.errors.TaskTypeError` if ``name`` is already
@@ -411,19 +407,25 @@ class FlowEngine:
             flow.retry_later(task["key"], now + delay, attempts)
             logger.info(
                 "flow %s: task %s attempt %d failed, retry in %g s: %s",
-                flow.key, task["key"], len(attempts), delay, summary,
+                flow.key,
+                task["key"],
+                len(attempts),
+                delay,
+                summary,
             )
             self._emit(
-                flow, events.TASK_RETRYING, task,
-                error=summary, attempt=len(attempts), retry_at=now + delay,
+                flow,
+                events.TASK_RETRYING,
+                task,
+                error=summary,
+                attempt=len(attempts),
+                retry_at=now + delay,
             )
             return False
         skipped = flow.fail(task["key"], error, now, attempts if retries else None)
         if retries:
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
-        _add_errors(
-            flow.data, "errors", [f"task {task['key']!r} ({task['task_type']}): {summary}"]
-        )
+        _add_errors(flow.data, "errors", [f"task {task['key']!r} ({task['task_type']}): {summary}"])
         logger.info("flow %s: task %s FAILED: %s", flow.key, task["key"], summary)
         self._emit(flow, events.TASK_FAILED, task, error=summary, attempt=len(attempts))
         self._emit_skipped(flow, skipped)
@@ -621,7 +623,9 @@ class FlowEngine:
         flow.reset(keys)
         errors = flow.data.pop("errors", None)
         if errors:
-            _add_errors(flow.data, "previous_errors", errors if isinstance(errors, list) else [errors])
+            _add_errors(
+                flow.data, "previous_errors", errors if isinstance(errors, list) else [errors]
+            )
         flow.data.pop("cancelled", None)
         flow.status = RUNNING
         logger.info("flow %s: retrying %d tasks", flow.key, len(keys))

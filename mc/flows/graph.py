@@ -80,9 +80,7 @@ class _Ids:
 def _flow_edges(nodes: Sequence[TaskNode]) -> list[tuple[TaskNode, TaskNode]]:
     """The (precursor, task) pairs among sibling tasks, in the flow's order."""
     by_key = {node.key: node for node in nodes}
-    return [
-        (by_key[pre], node) for node in nodes for pre in node.precursors if pre in by_key
-    ]
+    return [(by_key[pre], node) for node in nodes for pre in node.precursors if pre in by_key]
 
 
 def _label_lines(node: TaskNode) -> list[str]:
@@ -132,7 +130,7 @@ def flow_to_dot(flow: Mapping[str, Any] | FlowTree) -> str:
     node_id = _Ids()
     out = [
         "digraph flow {",
-        f"  graph [compound=true, rankdir=TB, fontname=\"Helvetica\", labelloc=t, "
+        f'  graph [compound=true, rankdir=TB, fontname="Helvetica", labelloc=t, '
         f"label={_dot_lines(_title(tree))}];",
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
         '  edge [color="#555555"];',

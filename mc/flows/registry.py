@@ -238,8 +238,12 @@ class Registry(Generic[T]):
         what = f"{self.kind} {name!r}"
         if not self.make_from_entry_points:
             obj: T | None = load_entry_point(
-                self.entry_point_group, name, self.check, what,
-                self.expected.split(" (")[0], self.error_class,
+                self.entry_point_group,
+                name,
+                self.check,
+                what,
+                self.expected.split(" (")[0],
+                self.error_class,
             )
             return obj
         factory = load_entry_point(
@@ -312,8 +316,7 @@ class TaskTypeRegistry(Registry[TaskHandler]):
 def module_allowed(module_name: str, allow_imports: Iterable[str]) -> bool:
     """Return True if ``module_name`` is one of ``allow_imports`` or lies under one."""
     return any(
-        module_name == prefix or module_name.startswith(prefix + ".")
-        for prefix in allow_imports
+        module_name == prefix or module_name.startswith(prefix + ".") for prefix in allow_imports
     )
 
 
@@ -367,9 +370,7 @@ def import_allowed(
             # Walking into a module the allowed one imported (os, sys, ...)
             # would reach code outside the allowed prefixes.
             if isinstance(obj, types.ModuleType):
-                raise error_class(
-                    f"{what} {path!r}: {part!r} is a module; name {expected} instead"
-                )
+                raise error_class(f"{what} {path!r}: {part!r} is a module; name {expected} instead")
     except (ImportError, AttributeError) as error:
         raise error_class(f"{what} {path!r} could not be imported: {error}") from error
     if not check(obj):

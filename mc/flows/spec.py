@@ -203,11 +203,7 @@ def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str
     if isinstance(retries, float) and retries.is_integer():
         retries = int(retries)  # as JSON Schema's "integer" allows 2.0
     if retries is not None:
-        if (
-            type(retries) is bool
-            or not isinstance(retries, int)
-            or not 0 <= retries <= MAX_RETRIES
-        ):
+        if type(retries) is bool or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
             raise FlowSpecError(
                 f"{path}.retries",
                 f"expected a whole number from 0 to {MAX_RETRIES}, got {_describe(retries)}",
@@ -237,9 +233,7 @@ def normalize_task_policies(task_spec: Mapping[str, Any], path: str) -> dict[str
     return policies
 
 
-def new_task_dict(
-    key: str, task_spec: Mapping[str, Any], precursors: list[str]
-) -> dict[str, Any]:
+def new_task_dict(key: str, task_spec: Mapping[str, Any], precursors: list[str]) -> dict[str, Any]:
     """Return the PENDING task dict for a normalized task spec.
 
     A task whose spec has data keeps a copy of it in ``initial_data``, so

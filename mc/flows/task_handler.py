@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 
-
 class BaseTaskHandler:
     """Base class for task handlers that work over several ticks.
 
@@ -75,9 +74,7 @@ class BaseTaskHandler:
 
     def initial_tick(self) -> None:
         """Do the work of the task's first tick. Subclasses override this."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement initial_tick()"
-        )
+        raise NotImplementedError(f"{type(self).__name__} must implement initial_tick()")
 
     def intermediate_tick(self) -> None:
         """Do the work of every later tick.
@@ -178,7 +175,6 @@ def new_proxied_task(task_spec: Any) -> dict[str, Any]:
         )
     key = normalized["key"] or "proxied"
     return flow_spec.new_task_dict(key, normalized, [flow_spec.ROOT_TASK_KEY])
-
 
 
 def is_task_handler(handler: Any) -> bool:

@@ -117,7 +117,9 @@ class TaskLogs:
     what a tick printed, e.g. to show it labelled on a terminal.
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, echo: EchoCallback | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, echo: EchoCallback | None = None
+    ) -> None:
         self.root = Path(root if root is not None else default_logs_root()).absolute()
         self.echo = echo
 

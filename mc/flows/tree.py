@@ -193,9 +193,7 @@ class _Builder:
             job_dir=_text_or_none(data.get("job_dir")) or _text_or_none(handle.get("job_dir")),
             job_status=_text_or_none(data.get("job_status")),
             error=_last_error_line(task),
-            precursors=[
-                str(pre) for pre in task.get("precursors") or [] if pre != ROOT_TASK_KEY
-            ],
+            precursors=[str(pre) for pre in task.get("precursors") or [] if pre != ROOT_TASK_KEY],
         )
         if depth >= _MAX_DEPTH:
             return node
@@ -264,7 +262,9 @@ def _count_attempts(task: Mapping[str, Any]) -> int:
     failed = task.get("attempts")
     count = len(failed) if isinstance(failed, list) else 0
     status = task.get("status")
-    if status == RUNNING or (status not in (PENDING, SKIPPED, FAILED) and task.get("started_at") is not None):
+    if status == RUNNING or (
+        status not in (PENDING, SKIPPED, FAILED) and task.get("started_at") is not None
+    ):
         return count + 1
     if status == FAILED:
         return max(count, 1)

@@ -43,7 +43,9 @@ def import_path(fn: Callable[..., Any], key: str) -> str:
             "(a lambda, a local function, or one defined in __main__)"
         )
     if load_function(f"{module}:{qualname}") is not fn:
-        raise JobError(f"task {key!r}: {module}:{qualname} does not import as the function registered")
+        raise JobError(
+            f"task {key!r}: {module}:{qualname} does not import as the function registered"
+        )
     return f"{module}:{qualname}"
 
 

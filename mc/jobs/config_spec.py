@@ -39,7 +39,9 @@ def check_config_spec(config_spec: Any, where: str = "config_spec") -> dict[str,
     if config_spec is None:
         return {}
     if not isinstance(config_spec, Mapping):
-        raise JobError(f"{where}: expected a mapping of setting names, got {type(config_spec).__name__}")
+        raise JobError(
+            f"{where}: expected a mapping of setting names, got {type(config_spec).__name__}"
+        )
     checked: dict[str, dict[str, Any]] = {}
     for name, setting in config_spec.items():
         if not isinstance(name, str) or not _ENV_VAR_RE.fullmatch(name):
@@ -56,8 +58,14 @@ def check_config_spec(config_spec: Any, where: str = "config_spec") -> dict[str,
             )
         env_var = setting.get("env_var", name.upper())
         if not isinstance(env_var, str) or not _ENV_VAR_RE.fullmatch(env_var):
-            raise JobError(f"{where}.{name}.env_var: {env_var!r} is not an environment variable name")
-        checked[name] = {**setting, "required": bool(setting.get("required", False)), "env_var": env_var}
+            raise JobError(
+                f"{where}.{name}.env_var: {env_var!r} is not an environment variable name"
+            )
+        checked[name] = {
+            **setting,
+            "required": bool(setting.get("required", False)),
+            "env_var": env_var,
+        }
     return checked
 
 

@@ -27,8 +27,8 @@ from mc.jobs.constants import (
     ENTRYPOINT_FILE,
     EXIT_STATUS_FILE,
     JOB_META_FILE,
-    LOCK_FILE,
     LOCK_ATTEMPTS,
+    LOCK_FILE,
     RESOURCE_NAMES,
     STDERR_FILE,
     STDERR_TAIL_LINES,
@@ -85,7 +85,9 @@ exit "$status"
 def check_job(job: Any) -> dict[str, Any]:
     """Return ``job`` as a complete job dict, or raise JobError saying what is wrong."""
     if not isinstance(job, Mapping):
-        raise JobError(f"job: expected a mapping with key, job_type, job_params, got {type(job).__name__}")
+        raise JobError(
+            f"job: expected a mapping with key, job_type, job_params, got {type(job).__name__}"
+        )
     unknown = set(job) - _JOB_FIELDS
     if unknown:
         raise JobError(f"job: unknown fields {sorted(unknown)} (expected {sorted(_JOB_FIELDS)})")
@@ -99,7 +101,9 @@ def check_job(job: Any) -> dict[str, Any]:
     if params is None:
         params = {}
     if not isinstance(params, Mapping):
-        raise JobError(f"job {key!r}: job_params: expected a mapping, got {type(params).__name__}", key)
+        raise JobError(
+            f"job {key!r}: job_params: expected a mapping, got {type(params).__name__}", key
+        )
     return {"key": key, "job_type": job_type, "job_params": dict(params)}
 
 
@@ -116,11 +120,26 @@ _DIRECTIVE_VALUE_RE = re.compile(r"[A-Za-z0-9_.:,+=@-]{1,256}")
 # sbatch options a job (a spec) may never set, whatever an executor allows:
 # they choose files, the environment, the script, or the identity (job name,
 # comment) by which the executor knows its jobs.
-NEVER_FROM_A_JOB = frozenset({
-    "--output", "--error", "--input", "--chdir", "--export", "--export-file", "--wrap",
-    "--uid", "--gid", "--get-user-env", "--open-mode", "--job-name", "--comment",
-    "--parsable", "--test-only", "--propagate",
-})
+NEVER_FROM_A_JOB = frozenset(
+    {
+        "--output",
+        "--error",
+        "--input",
+        "--chdir",
+        "--export",
+        "--export-file",
+        "--wrap",
+        "--uid",
+        "--gid",
+        "--get-user-env",
+        "--open-mode",
+        "--job-name",
+        "--comment",
+        "--parsable",
+        "--test-only",
+        "--propagate",
+    }
+)
 
 
 def check_directive(directive: Any, where: str) -> tuple[str, str | None]:
@@ -132,7 +151,9 @@ def check_directive(directive: Any, where: str) -> tuple[str, str | None]:
     """
     option, sep, value = directive.partition("=") if isinstance(directive, str) else ("", "", "")
     if not _OPTION_RE.fullmatch(option):
-        raise JobError(f"{where}: {_short(directive)} is not a directive such as '--qos=long' (a long option)")
+        raise JobError(
+            f"{where}: {_short(directive)} is not a directive such as '--qos=long' (a long option)"
+        )
     if option in NEVER_FROM_A_JOB:
         raise JobError(f"{where}: {option} is never taken from a job; nothing was submitted")
     if sep and not _DIRECTIVE_VALUE_RE.fullmatch(value):
@@ -151,13 +172,17 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
         raise JobError(f"{where}: expected a mapping, got {type(resources).__name__}")
     unknown = set(resources) - set(RESOURCE_NAMES)
     if unknown:
-        raise JobError(f"{where}: unknown resources {sorted(unknown)} (expected some of {list(RESOURCE_NAMES)})")
+        raise JobError(
+            f"{where}: unknown resources {sorted(unknown)} (expected some of {list(RESOURCE_NAMES)})"
+        )
     for name, limit in RESOURCE_LIMITS.items():
         value = resources.get(name)
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= limit
         ):
-            raise JobError(f"{where}.{name}: expected a positive number up to {limit:g}, got {_short(value)}")
+            raise JobError(
+                f"{where}.{name}: expected a positive number up to {limit:g}, got {_short(value)}"
+            )
     for name in ("partition", "account"):
         value = resources.get(name)
         if value is not None and (not isinstance(value, str) or not NAME_VALUE_RE.fullmatch(value)):
@@ -192,16 +217,24 @@ def build_job_dir(
     module = registry.resolve(job["job_type"], allow_imports)
     job_dir = Path(output_dir).absolute()
     if job_dir.exists() and (not job_dir.is_dir() or any(job_dir.iterdir())):
-        raise JobError(f"job {job['key']!r}: job dir {str(job_dir)!r} exists and is not empty", job["key"])
+        raise JobError(
+            f"job {job['key']!r}: job dir {str(job_dir)!r} exists and is not empty", job["key"]
+        )
     work_dir = job_dir / WORK_DIR_NAME
     work_dir.mkdir(parents=True)
     built = module.build_work_dir(job["job_params"], str(work_dir))
     where = f"job {job['key']!r}: {job['job_type']}.build_work_dir()"
     if not isinstance(built, Mapping):
-        raise JobTypeError(f"{where} returned {type(built).__name__}; expected a dict with 'entrypoint'", job["key"])
+        raise JobTypeError(
+            f"{where} returned {type(built).__name__}; expected a dict with 'entrypoint'",
+            job["key"],
+        )
     entrypoint = built.get("entrypoint")
     if not isinstance(entrypoint, str) or not entrypoint.strip():
-        raise JobTypeError(f"{where}: 'entrypoint' must be a non-empty shell command, got {entrypoint!r}", job["key"])
+        raise JobTypeError(
+            f"{where}: 'entrypoint' must be a non-empty shell command, got {entrypoint!r}",
+            job["key"],
+        )
     meta = {
         **job,
         "entrypoint": entrypoint,
@@ -249,7 +282,9 @@ def read_exit_status(job_dir: str | os.PathLike[str]) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise JobError(f"job dir {str(job_dir)!r}: {EXIT_STATUS_FILE} holds {text!r}, not a number") from None
+        raise JobError(
+            f"job dir {str(job_dir)!r}: {EXIT_STATUS_FILE} holds {text!r}, not a number"
+        ) from None
 
 
 def stderr_tail(job_dir: str | os.PathLike[str], lines: int = STDERR_TAIL_LINES) -> str:

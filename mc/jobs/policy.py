@@ -69,13 +69,23 @@ class JobPolicy:
                 raise JobError(f"JobPolicy: {name} must be a list of strings, got {value!r}")
             value = tuple(str(item) for item in value)
             if any(not item or "\0" in item for item in value):
-                raise JobError(f"JobPolicy: {name} must hold non-empty strings without NUL, got {value!r}")
+                raise JobError(
+                    f"JobPolicy: {name} must hold non-empty strings without NUL, got {value!r}"
+                )
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "allow_job_dir_outside_root", bool(self.allow_job_dir_outside_root))
-        object.__setattr__(self, "_roots", tuple(os.path.realpath(root) for root in self.jobs_roots))
-        pairs = tuple((str(name), str(root)) for name, root in dict(self.executor_jobs_roots).items())
+        object.__setattr__(
+            self, "allow_job_dir_outside_root", bool(self.allow_job_dir_outside_root)
+        )
+        object.__setattr__(
+            self, "_roots", tuple(os.path.realpath(root) for root in self.jobs_roots)
+        )
+        pairs = tuple(
+            (str(name), str(root)) for name, root in dict(self.executor_jobs_roots).items()
+        )
         object.__setattr__(self, "executor_jobs_roots", pairs)
-        object.__setattr__(self, "_executor_roots", {name: os.path.realpath(root) for name, root in pairs})
+        object.__setattr__(
+            self, "_executor_roots", {name: os.path.realpath(root) for name, root in pairs}
+        )
 
     def check_executor(self, name: Any, task_ctx: Mapping[str, Any], where: str) -> str:
         """Return ``name`` if a spec may choose that executor here, else raise ExecutorError."""
@@ -109,7 +119,9 @@ class JobPolicy:
         root = task_ctx.get("jobs_root") or (self.jobs_roots[0] if self.jobs_roots else None)
         root = root or os.environ.get(constants.JOBS_ROOT_ENV_VAR) or constants.DEFAULT_JOBS_ROOT
         resolved = os.path.realpath(root)
-        if self._roots and not any(_inside(resolved, allowed, or_equal=True) for allowed in self._roots):
+        if self._roots and not any(
+            _inside(resolved, allowed, or_equal=True) for allowed in self._roots
+        ):
             raise JobError(
                 f"jobs root {str(root)!r} is not under the allowed jobs roots ({', '.join(self.jobs_roots)})"
             )
@@ -126,8 +138,15 @@ class JobPolicy:
         symlinks resolved, must lie under an allowed jobs root unless
         ``allow_job_dir_outside_root``.
         """
-        if not isinstance(job_dir, str) or not job_dir or not job_dir.isprintable() or not _encodable(job_dir):
-            raise JobError(f"{where}: task_params.job_dir must be a path of printable characters, got {job_dir!r}")
+        if (
+            not isinstance(job_dir, str)
+            or not job_dir
+            or not job_dir.isprintable()
+            or not _encodable(job_dir)
+        ):
+            raise JobError(
+                f"{where}: task_params.job_dir must be a path of printable characters, got {job_dir!r}"
+            )
         root = self.jobs_root(task_ctx, executor)
         candidate = job_dir if os.path.isabs(job_dir) else os.path.join(root, job_dir)
         resolved = os.path.realpath(candidate)

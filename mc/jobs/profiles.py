@@ -61,10 +61,22 @@ CONFIG_ENV_VAR = "MC_CONFIG"
 
 _COMMON = {"type", "jobs_root"}
 _SETTINGS = {
-    "slurm": _COMMON | {
-        "partition", "account", "qos", "time_min", "mem_mb", "mem_gb", "cores", "max_jobs",
-        "allowed_directives", "extra_directives", "min_poll_interval_s", "squeue_json",
-        "unknown_state_timeout_s", "array_jobs",
+    "slurm": _COMMON
+    | {
+        "partition",
+        "account",
+        "qos",
+        "time_min",
+        "mem_mb",
+        "mem_gb",
+        "cores",
+        "max_jobs",
+        "allowed_directives",
+        "extra_directives",
+        "min_poll_interval_s",
+        "squeue_json",
+        "unknown_state_timeout_s",
+        "array_jobs",
     },
     "local": _COMMON | {"max_jobs"},
     "dask": _COMMON | {"scheduler_address", "shared_filesystem"},
@@ -120,12 +132,21 @@ class ExecutorProfile:
         options = {
             name: settings[name]
             for name in (
-                "partition", "account", "qos", "max_jobs", "allowed_directives", "extra_directives",
-                "min_poll_interval_s", "squeue_json", "unknown_state_timeout_s",
+                "partition",
+                "account",
+                "qos",
+                "max_jobs",
+                "allowed_directives",
+                "extra_directives",
+                "min_poll_interval_s",
+                "squeue_json",
+                "unknown_state_timeout_s",
             )
             if name in settings
         }
-        return SlurmExecutor(default_resources=resources, array_jobs=settings.get("array_jobs", True), **options)
+        return SlurmExecutor(
+            default_resources=resources, array_jobs=settings.get("array_jobs", True), **options
+        )
 
 
 @dataclass(frozen=True)
@@ -141,7 +162,10 @@ class McConfig:
 
         executors = {}
         for name, profile in sorted(self.executors.items()):
-            shown = {"type": profile.type, **{key: value for key, value in profile.settings.items() if key != "type"}}
+            shown = {
+                "type": profile.type,
+                **{key: value for key, value in profile.settings.items() if key != "type"},
+            }
             if "scheduler_address" in shown and "@" in str(shown["scheduler_address"]):
                 shown["scheduler_address"] = redact_db_url(shown["scheduler_address"])
             executors[name] = shown
@@ -151,7 +175,9 @@ class McConfig:
 def user_config_dir(environ: Mapping[str, str] | None = None) -> Path:
     """The user's MissionControl config directory: ``$XDG_CONFIG_HOME/mc``, else ``~/.config/mc``."""
     environ = os.environ if environ is None else environ
-    base = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".config")
+    base = environ.get("XDG_CONFIG_HOME") or str(
+        Path(environ.get("HOME") or Path.home()) / ".config"
+    )
     return Path(base) / "mc"
 
 
@@ -216,7 +242,9 @@ def parse_config(text: bytes | str, where: str = "mc.toml") -> McConfig:
         raise ConfigError(f"{where}: not valid TOML: {error}") from None
     unknown = set(data) - {"executors"}
     if unknown:
-        raise ConfigError(f"{where}: unknown tables or keys {sorted(unknown)} (expected: executors)")
+        raise ConfigError(
+            f"{where}: unknown tables or keys {sorted(unknown)} (expected: executors)"
+        )
     tables = data.get("executors", {})
     if not isinstance(tables, dict):
         raise ConfigError(f"{where}: executors must be a table of [executors.NAME] tables")
@@ -268,18 +296,28 @@ _NUMBERS = {
 def _check_setting(at: str, key: str, value: Any) -> None:
     if key in ("partition", "account", "qos"):
         if not isinstance(value, str) or not NAME_VALUE_RE.fullmatch(value):
-            raise ConfigError(f"{at}.{key}: expected a name of letters, digits, '_', '.' or '-', got {value!r}")
+            raise ConfigError(
+                f"{at}.{key}: expected a name of letters, digits, '_', '.' or '-', got {value!r}"
+            )
     elif key == "max_jobs":
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
-            raise ConfigError(f"{at}.max_jobs: expected a whole number from 1 to 1000000, got {value!r}")
+            raise ConfigError(
+                f"{at}.max_jobs: expected a whole number from 1 to 1000000, got {value!r}"
+            )
     elif key in _NUMBERS:
         limit = _NUMBERS[key]
         low_ok = key == "min_poll_interval_s"
         if (
-            isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-            or value > limit or value < 0 or (value == 0 and not low_ok)
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value > limit
+            or value < 0
+            or (value == 0 and not low_ok)
         ):
-            raise ConfigError(f"{at}.{key}: expected a positive number up to {limit:g}, got {value!r}")
+            raise ConfigError(
+                f"{at}.{key}: expected a positive number up to {limit:g}, got {value!r}"
+            )
     elif key in ("allowed_directives", "extra_directives"):
         if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
             raise ConfigError(f"{at}.{key}: expected a list of strings, got {value!r}")

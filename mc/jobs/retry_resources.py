@@ -49,22 +49,34 @@ def resources_for_attempt(resources: Any, attempt: int, where: str) -> dict[str,
         raise JobError(f"{where}.retry_scale: expected a mapping of resource names to multipliers")
     for name, factor in scale.items():
         if name not in SCALABLE:
-            raise JobError(f"{where}.retry_scale: {name!r} cannot grow (expected some of {list(SCALABLE)})")
+            raise JobError(
+                f"{where}.retry_scale: {name!r} cannot grow (expected some of {list(SCALABLE)})"
+            )
         if not _number(factor) or not 1 <= factor <= MAX_RETRY_SCALE:
-            raise JobError(f"{where}.retry_scale.{name}: expected a number from 1 to {MAX_RETRY_SCALE:g}, got {factor!r}")
+            raise JobError(
+                f"{where}.retry_scale.{name}: expected a number from 1 to {MAX_RETRY_SCALE:g}, got {factor!r}"
+            )
         if not _number(resources.get(name)):
-            raise JobError(f"{where}.retry_scale.{name}: {name} must be given as a number to be scaled")
+            raise JobError(
+                f"{where}.retry_scale.{name}: {name} must be given as a number to be scaled"
+            )
     plain = {name: value for name, value in resources.items() if name != "retry_scale"}
     for name in SCALABLE:
         value = plain.get(name)
         if isinstance(value, list):
-            if not value or len(value) > MAX_ATTEMPT_VALUES or not all(_number(item) and item > 0 for item in value):
+            if (
+                not value
+                or len(value) > MAX_ATTEMPT_VALUES
+                or not all(_number(item) and item > 0 for item in value)
+            ):
                 raise JobError(
                     f"{where}.{name}: a list gives one positive number per attempt "
                     f"(1 to {MAX_ATTEMPT_VALUES} of them), got {value!r}"
                 )
             value = value[min(attempt, len(value)) - 1]
-        elif name in scale and _number(value) and 0 < value <= RESOURCE_LIMITS[name] and attempt > 1:
+        elif (
+            name in scale and _number(value) and 0 < value <= RESOURCE_LIMITS[name] and attempt > 1
+        ):
             # Step by step, stopping at the cap: a power could overflow. A
             # value past the limit is left as given, for the executor to refuse.
             for _ in range(min(attempt - 1, 10_000)):

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast, overload
 
 from mc.errors import ExecutorError, JobError, MCError
+from mc.flows import events
 from mc.flows.flow_engine import FlowEngine, get_default_engine
 from mc.flows.plugins import (
     AnyExecutor,
@@ -57,7 +58,6 @@ from mc.flows.statuses import COMPLETED as TASK_COMPLETED
 from mc.flows.statuses import FAILED as TASK_FAILED
 from mc.flows.task_handler import BaseTaskHandler, TaskCtx
 from mc.jobs import constants
-from mc.flows import events
 from mc.jobs.job_dir import build_job_dir, read_job_meta, stderr_tail
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 from mc.jobs.policy import job_policy
@@ -170,7 +170,9 @@ def _named_executor(task_ctx: TaskCtx, name: object, kind: str) -> AnyExecutor:
     executor = _engine(task_ctx).get_executor(name)
     can_run, lacks = _EXECUTOR_KINDS[kind]
     if not can_run(executor):
-        raise ExecutorError(f"task {key!r}: executor {name!r} cannot run {kind} (it has no {lacks})")
+        raise ExecutorError(
+            f"task {key!r}: executor {name!r} cannot run {kind} (it has no {lacks})"
+        )
     return executor
 
 
@@ -245,7 +247,11 @@ class JobTaskHandler(BaseTaskHandler):
             executor_name = self.task_ctx.get("default_executor") or constants.DEFAULT_JOB_EXECUTOR
         executor = self._executor(executor_name)
         job_types = _job_types(self.task_ctx)
-        job = {"key": task["key"], "job_type": params.get("job_type"), "job_params": params.get("job_params") or {}}
+        job = {
+            "key": task["key"],
+            "job_type": params.get("job_type"),
+            "job_params": params.get("job_params") or {},
+        }
         if params.get("job_dir") is not None:
             output_dir = policy.spec_job_dir(params["job_dir"], self.task_ctx, where, executor_name)
         else:
@@ -272,7 +278,11 @@ class JobTaskHandler(BaseTaskHandler):
             return
         state.pop("poll_errors", None)
         handle = state["handle"]
-        if isinstance(handle, dict) and "job_id" not in handle and isinstance(outputs.get("job_id"), str):
+        if (
+            isinstance(handle, dict)
+            and "job_id" not in handle
+            and isinstance(outputs.get("job_id"), str)
+        ):
             # Submitted later than its handle was made (in an array job): the
             # executor tells its id once it has one, for everyone to see.
             handle["job_id"] = outputs["job_id"]
@@ -326,7 +336,12 @@ class JobTaskHandler(BaseTaskHandler):
 
     def _state(self) -> dict[str, Any]:
         state = self.task.get("job")
-        if not isinstance(state, dict) or not {"executor", "job_dir", "handle", "submissions"} <= set(state):
+        if not isinstance(state, dict) or not {
+            "executor",
+            "job_dir",
+            "handle",
+            "submissions",
+        } <= set(state):
             raise JobError(
                 f"task {self.task['key']!r}: no job handle in task['job'] (only the job task writes it); "
                 "the job's state is lost"
@@ -356,13 +371,17 @@ class JobTaskHandler(BaseTaskHandler):
         state, data = self.task["job"], self.task["data"]
         attempt = 1 + len(self.task.get("attempts") or [])
         resources = resources_for_attempt(
-            self.task["task_params"].get("resources"), attempt, f"task {self.task['key']!r}: task_params.resources"
+            self.task["task_params"].get("resources"),
+            attempt,
+            f"task {self.task['key']!r}: task_params.resources",
         )
         handle = executor.submit(state["job_dir"], resources)
         try:
             json.dumps(handle)
         except (TypeError, ValueError) as error:
-            raise ExecutorError(f"executor {state['executor']!r} returned a handle that is not JSON: {error}") from None
+            raise ExecutorError(
+                f"executor {state['executor']!r} returned a handle that is not JSON: {error}"
+            ) from None
         state["handle"] = handle
         state["submissions"] += 1
         data["submissions"] = state["submissions"]
@@ -380,7 +399,9 @@ class JobTaskHandler(BaseTaskHandler):
         try:
             json.dumps(outputs)
         except (TypeError, ValueError) as error:
-            raise JobError(f"job {meta['key']!r}: parse_work_dir returned outputs that are not JSON: {error}") from None
+            raise JobError(
+                f"job {meta['key']!r}: parse_work_dir returned outputs that are not JSON: {error}"
+            ) from None
         return outputs
 
     def _failure_message(self, state: Mapping[str, Any], outputs: Mapping[str, Any]) -> str:
@@ -448,7 +469,9 @@ class CallTaskHandler(BaseTaskHandler):
         kwargs = params.get("kwargs", {})
         key = self.task["key"]
         if not isinstance(args, list):
-            raise JobError(f"task {key!r}: task_params.args must be a list, got {type(args).__name__}")
+            raise JobError(
+                f"task {key!r}: task_params.args must be a list, got {type(args).__name__}"
+            )
         if not isinstance(kwargs, Mapping) or not all(isinstance(name, str) for name in kwargs):
             raise JobError(f"task {key!r}: task_params.kwargs must be a mapping of names")
         fn = self._resolve_fn(params.get("fn"))
@@ -473,7 +496,10 @@ class CallTaskHandler(BaseTaskHandler):
             return
         if status == constants.LOST:
             if state["submissions"] >= constants.MAX_SUBMISSIONS:
-                _fail(self.task, f"call lost by executor {state['executor']!r} {state['submissions']} times")
+                _fail(
+                    self.task,
+                    f"call lost by executor {state['executor']!r} {state['submissions']} times",
+                )
             else:
                 self._submit()
             return
@@ -482,7 +508,10 @@ class CallTaskHandler(BaseTaskHandler):
             try:
                 data["result"] = json.loads(json.dumps(outputs.get("result"), allow_nan=False))
             except (TypeError, ValueError) as error:
-                _fail(self.task, f"task {self.task['key']!r}: the call returned a value that is not JSON: {error}")
+                _fail(
+                    self.task,
+                    f"task {self.task['key']!r}: the call returned a value that is not JSON: {error}",
+                )
                 return
             self.task["status"] = TASK_COMPLETED
         else:
@@ -494,7 +523,9 @@ class CallTaskHandler(BaseTaskHandler):
     def _resolve_fn(self, path: Any) -> Callable[..., Any]:
         key = self.task["key"]
         if not isinstance(path, str) or not path:
-            raise JobError(f"task {key!r}: task_params.fn must be a name or 'module:qualname', got {path!r}")
+            raise JobError(
+                f"task {key!r}: task_params.fn must be a name or 'module:qualname', got {path!r}"
+            )
         in_ctx = self.task_ctx.get("callables") or {}
         if path in in_ctx:
             fn: Callable[..., Any] = in_ctx[path]
@@ -521,18 +552,26 @@ class _CallAsJob(JobTaskHandler):
         task, params = self.task, self.task["task_params"]
         args, kwargs = params.get("args", []), params.get("kwargs", {})
         if not isinstance(args, list):
-            raise JobError(f"task {task['key']!r}: task_params.args must be a list, got {type(args).__name__}")
+            raise JobError(
+                f"task {task['key']!r}: task_params.args must be a list, got {type(args).__name__}"
+            )
         if not isinstance(kwargs, Mapping) or not all(isinstance(name, str) for name in kwargs):
             raise JobError(f"task {task['key']!r}: task_params.kwargs must be a mapping of names")
         try:
             json.dumps([args, kwargs], allow_nan=False)
         except (TypeError, ValueError) as error:
-            raise JobError(f"task {task['key']!r}: a call run as a job takes JSON arguments: {error}") from None
+            raise JobError(
+                f"task {task['key']!r}: a call run as a job takes JSON arguments: {error}"
+            ) from None
         policy = job_policy(self.task_ctx)
         job = {
             "key": task["key"],
             "job_type": "mc_call",
-            "job_params": {"function": import_path(fn, task["key"]), "args": args, "kwargs": dict(kwargs)},
+            "job_params": {
+                "function": import_path(fn, task["key"]),
+                "args": args,
+                "kwargs": dict(kwargs),
+            },
         }
         output_dir = self._default_job_dir(policy.jobs_root(self.task_ctx, executor_name))
         job_dir = build_job_dir(job, output_dir, JobTypeRegistry({"mc_call": CallJob}))
@@ -544,7 +583,9 @@ class _CallAsJob(JobTaskHandler):
         """Poll the job; on success, its result becomes ``task['data']['result']``."""
         super().intermediate_tick()
         if self.task["status"] == TASK_COMPLETED:
-            self.task["data"]["result"] = (self.task["data"].pop("outputs", None) or {}).get("result")
+            self.task["data"]["result"] = (self.task["data"].pop("outputs", None) or {}).get(
+                "result"
+            )
 
     def _submit(self, executor: Executor) -> None:
         # A call has no resources of its own: the executor's defaults hold.

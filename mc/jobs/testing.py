@@ -49,7 +49,9 @@ class PrebakedJobs:
             **engine_kwargs,
         )
 
-    def add(self, job_type: str, entry: Prebaked | Mapping[str, Any] | None = None, **fields: Any) -> Prebaked:
+    def add(
+        self, job_type: str, entry: Prebaked | Mapping[str, Any] | None = None, **fields: Any
+    ) -> Prebaked:
         """Set what jobs of ``job_type`` return (see :class:`~mc.jobs.executors.prebaked.Prebaked`)."""
         return self.executor.add(job_type, entry, **fields)
 
@@ -58,9 +60,13 @@ class PrebakedJobs:
         """The jobs submitted so far: ``{key, job_type, job_params}`` each."""
         return self.executor.submitted
 
-    def run_flow(self, flow: Flow, task_ctx: Mapping[str, Any] | None = None, max_ticks: int = 1000) -> Flow:
+    def run_flow(
+        self, flow: Flow, task_ctx: Mapping[str, Any] | None = None, max_ticks: int = 1000
+    ) -> Flow:
         """Run ``flow`` to its end on this engine, job dirs under ``jobs_root``."""
-        return self.engine.run_flow(flow, {"jobs_root": self.jobs_root, **(task_ctx or {})}, max_ticks=max_ticks)
+        return self.engine.run_flow(
+            flow, {"jobs_root": self.jobs_root, **(task_ctx or {})}, max_ticks=max_ticks
+        )
 
 
 def _prebaked_jobs_fixture(tmp_path: Path) -> Iterator[PrebakedJobs]:

@@ -196,7 +196,9 @@ class FlowRunner:
                     logger.warning(
                         "runner %s: the round outlived its %gs lease; released %d flows "
                         "without ticking them (raise lease_s, or lower batch_size)",
-                        self.runner_id, self.lease_s, len(left),
+                        self.runner_id,
+                        self.lease_s,
+                        len(left),
                     )
                 else:
                     logger.info("runner %s: stopping; released %d flows", self.runner_id, len(left))
@@ -256,8 +258,12 @@ class FlowRunner:
             if self.engine.on_event is not None:
                 self.engine.emit_event(
                     FlowEvent(
-                        time=self.store.clock(), event=events.FLOW_ENDED, flow_key=flow.key,
-                        flow_label=flow.label, status=FAILED, error=f"{what}: {summary}",
+                        time=self.store.clock(),
+                        event=events.FLOW_ENDED,
+                        flow_key=flow.key,
+                        flow_label=flow.label,
+                        status=FAILED,
+                        error=f"{what}: {summary}",
                     )
                 )
         else:
@@ -310,7 +316,9 @@ class FlowRunner:
                     # (leases expire), so wait and try again.
                     logger.error(
                         "runner %s: database error, retrying in %gs: %s",
-                        self.runner_id, max(interval_s, 1.0), self.store.hide_secrets(error),
+                        self.runner_id,
+                        max(interval_s, 1.0),
+                        self.store.hide_secrets(error),
                     )
                     stats = RunnerStats(database_errors=1)
                     self._stop.wait(max(interval_s, 1.0))

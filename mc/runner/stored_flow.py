@@ -131,9 +131,13 @@ def _create_child(store: Any, flow: Flow, task: dict[str, Any]) -> None:
             if record.status == FAILED:
                 continue  # an earlier attempt's child: this is a retry
             # Created by an earlier tick whose parent was never saved (a crash).
-            logger.info("flow %s task %s: adopted stored subflow %s", flow.key, task["key"], child_key)
+            logger.info(
+                "flow %s task %s: adopted stored subflow %s", flow.key, task["key"], child_key
+            )
         else:
-            logger.info("flow %s task %s: created stored subflow %s", flow.key, task["key"], child_key)
+            logger.info(
+                "flow %s task %s: created stored subflow %s", flow.key, task["key"], child_key
+            )
         break
     data.update(child_key=child_key, attempt=attempt, child_started_at=task.get("started_at"))
 

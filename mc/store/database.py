@@ -159,16 +159,16 @@ def make_engine(url: str | sa.URL) -> sa.Engine:
         _check_sqlite_directory(parsed, shown)
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = sa.create_engine(
-                parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S}
-            )
+            engine = sa.create_engine(parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
             _configure_sqlite(engine)
         else:
             engine = sa.create_engine(parsed)
     except (ImportError, sa.exc.NoSuchModuleError) as error:
-        extra = " (install it with: pip install 'missioncontrol[postgres]')" if (
-            parsed.drivername == "postgresql+psycopg"
-        ) else ""
+        extra = (
+            " (install it with: pip install 'missioncontrol[postgres]')"
+            if (parsed.drivername == "postgresql+psycopg")
+            else ""
+        )
         raise StoreError(
             f"database URL {shown!r}: its driver is not available: "
             f"{scrub_secrets(error, raw)}{extra}"

@@ -229,9 +229,10 @@ class FlowStore:
         :class:`~mc.errors.FlowLoadError` if its JSON cannot be loaded.
         """
         columns = (flows_table.c.version, flows_table.c.flow_json)
-        with self._database_errors(f"get_flow({key!r})"), read_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"get_flow({key!r})"),
+            read_transaction(self._engine) as connection,
+        ):
             row = connection.execute(
                 sa.select(*columns).where(flows_table.c.key == key)
             ).one_or_none()
@@ -246,9 +247,10 @@ class FlowStore:
 
         Raises :class:`~mc.errors.FlowNotFoundError` if there is none.
         """
-        with self._database_errors(f"get_record({key!r})"), read_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"get_record({key!r})"),
+            read_transaction(self._engine) as connection,
+        ):
             row = connection.execute(
                 sa.select(*_record_columns()).where(flows_table.c.key == key)
             ).one_or_none()
@@ -281,9 +283,10 @@ class FlowStore:
             "tick_after": tick_after,
             "error": None,
         }
-        with self._database_errors(f"save_flow({flow.key!r})"), write_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"save_flow({flow.key!r})"),
+            write_transaction(self._engine) as connection,
+        ):
             result = connection.execute(
                 sa.update(flows_table)
                 .where(flows_table.c.key == flow.key, flows_table.c.version == version)
@@ -321,9 +324,10 @@ class FlowStore:
         condition = flows_table.c.key == key
         if version is not None:
             condition = sa.and_(condition, flows_table.c.version == version)
-        with self._database_errors(f"fail_flow({key!r})"), write_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"fail_flow({key!r})"),
+            write_transaction(self._engine) as connection,
+        ):
             result = connection.execute(
                 sa.update(flows_table)
                 .where(condition)
@@ -342,9 +346,10 @@ class FlowStore:
 
     def delete_flow(self, key: str) -> None:
         """Delete flow ``key`` (not its stored subflows); raise FlowNotFoundError if absent."""
-        with self._database_errors(f"delete_flow({key!r})"), write_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"delete_flow({key!r})"),
+            write_transaction(self._engine) as connection,
+        ):
             result = connection.execute(sa.delete(flows_table).where(flows_table.c.key == key))
         if result.rowcount != 1:
             raise FlowNotFoundError(key, self.url)
@@ -427,9 +432,10 @@ class FlowStore:
         if not isinstance(prefix, str) or not prefix:
             raise FlowNotFoundError(str(prefix), self.url)
         table = flows_table
-        with self._database_errors(f"resolve_key({prefix!r})"), read_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"resolve_key({prefix!r})"),
+            read_transaction(self._engine) as connection,
+        ):
             exact = connection.execute(
                 sa.select(table.c.key).where(table.c.key == prefix)
             ).scalar_one_or_none()
@@ -462,12 +468,11 @@ class FlowStore:
 
     def count_by_status(self) -> dict[str, int]:
         """Return how many flows have each status (statuses with none are left out)."""
-        statement = sa.select(flows_table.c.status, sa.func.count()).group_by(
-            flows_table.c.status
-        )
-        with self._database_errors("count_by_status()"), read_transaction(
-            self._engine
-        ) as connection:
+        statement = sa.select(flows_table.c.status, sa.func.count()).group_by(flows_table.c.status)
+        with (
+            self._database_errors("count_by_status()"),
+            read_transaction(self._engine) as connection,
+        ):
             return {status: count for status, count in connection.execute(statement).all()}
 
     # -- leases -------------------------------------------------------------
@@ -509,9 +514,10 @@ class FlowStore:
             .values(_lease_values(now, lease_s, runner_id))
             .returning(table.c.key, table.c.version, table.c.updated_at, table.c.flow_json)
         )
-        with self._database_errors(f"claim({n}, runner_id={runner_id!r})"), write_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"claim({n}, runner_id={runner_id!r})"),
+            write_transaction(self._engine) as connection,
+        ):
             rows = connection.execute(statement).all()
         flows = []
         for row in sorted(rows, key=lambda row: (row.updated_at, row.key)):
@@ -548,9 +554,11 @@ class FlowStore:
         operation = f"claim_flow({key!r}, runner_id={runner_id!r})"
         with self._database_errors(operation), write_transaction(self._engine) as connection:
             row = connection.execute(statement).one_or_none()
-            exists = row is not None or connection.execute(
-                sa.select(table.c.key).where(table.c.key == key)
-            ).first() is not None
+            exists = (
+                row is not None
+                or connection.execute(sa.select(table.c.key).where(table.c.key == key)).first()
+                is not None
+            )
         if not exists:
             raise FlowNotFoundError(key, self.url)
         if row is None:
@@ -568,9 +576,10 @@ class FlowStore:
         keys = list(keys)
         if not keys:
             return 0
-        with self._database_errors(f"release(runner_id={runner_id!r})"), write_transaction(
-            self._engine
-        ) as connection:
+        with (
+            self._database_errors(f"release(runner_id={runner_id!r})"),
+            write_transaction(self._engine) as connection,
+        ):
             result = connection.execute(
                 sa.update(flows_table)
                 .where(flows_table.c.key.in_(keys), flows_table.c.lease_owner == runner_id)
@@ -647,7 +656,10 @@ class FlowStore:
                 except StoreError as error:
                     logger.warning(
                         "flow %s: could not release %s's lease (it expires in %gs): %s",
-                        key, holder, lease_s, error,
+                        key,
+                        holder,
+                        lease_s,
+                        error,
                     )
             raise
         if self._versions.get(flow) == claimed_version:

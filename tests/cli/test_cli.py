@@ -90,8 +90,12 @@ def test_validate_accepts_a_good_spec(capsys):
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("cycle.yaml", "tasks:\n- {key: a, task_type: noop, precursors: [b]}\n"
-         "- {key: b, task_type: noop, precursors: [a]}\n", "dependency cycle"),
+        (
+            "cycle.yaml",
+            "tasks:\n- {key: a, task_type: noop, precursors: [b]}\n"
+            "- {key: b, task_type: noop, precursors: [a]}\n",
+            "dependency cycle",
+        ),
         ("broken.yaml", "tasks: [\n", "invalid YAML"),
         ("broken.json", "{", "invalid JSON"),
         ("list.json", "[]", "flow spec: expected a dict"),

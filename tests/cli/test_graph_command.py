@@ -13,12 +13,19 @@ from mc.cli import main
 from mc.flows.graph import STATUS_COLOURS
 from mc.store import FlowStore
 
-SPEC = {"label": "pipeline", "tasks": [
-    {"key": "fetch", "task_type": "noop"},
-    {"key": "fit", "task_type": "noop", "precursors": ["fetch"]},
-    {"key": "sub", "task_type": "flow", "precursors": ["fit"],
-     "task_params": {"flow_spec": {"tasks": [{"key": "inner", "task_type": "noop"}]}}},
-]}
+SPEC = {
+    "label": "pipeline",
+    "tasks": [
+        {"key": "fetch", "task_type": "noop"},
+        {"key": "fit", "task_type": "noop", "precursors": ["fetch"]},
+        {
+            "key": "sub",
+            "task_type": "flow",
+            "precursors": ["fit"],
+            "task_params": {"flow_spec": {"tasks": [{"key": "inner", "task_type": "noop"}]}},
+        },
+    ],
+}
 
 
 @pytest.fixture
@@ -42,7 +49,9 @@ def spec_file(tmp_path):
 def dot_program():
     path = shutil.which("dot")
     if path is None:
-        message = "Graphviz's dot is not installed; run `bash scripts/start_test_services.sh` (as root)"
+        message = (
+            "Graphviz's dot is not installed; run `bash scripts/start_test_services.sh` (as root)"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -96,7 +105,9 @@ def test_graph_output_suffix_picks_mermaid(mc, spec_file, tmp_path):
     assert target.read_text().startswith("flowchart TB")
 
 
-def test_graph_svg_without_graphviz_exits_2_saying_how_to_get_it(mc, spec_file, tmp_path, monkeypatch):
+def test_graph_svg_without_graphviz_exits_2_saying_how_to_get_it(
+    mc, spec_file, tmp_path, monkeypatch
+):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     target = tmp_path / "flow.svg"
     code, out, err = mc("graph", spec_file, "-o", str(target))

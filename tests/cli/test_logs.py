@@ -23,13 +23,26 @@ def ticker_flow(lines: int = 2, wait_for: str = "") -> dict:
         "label": "logged",
         "tasks": [
             {"key": "hello", "task_type": "print", "task_params": {"msg": "hi there"}},
-            {"key": "sweep", "task_type": "spread", "precursors": ["hello"], "task_params": {
-                "items": [lines],
-                "mapping_params": {
-                    "skeleton": {"key": "evaluate", "task_type": "job", "task_params": {
-                        "job_type": "tests.cli.ticker_job", "executor": "local",
-                        "job_params": job_params}},
-                    "wirings": ["ctx.item.value => task_params.job_params.lines"]}}},
+            {
+                "key": "sweep",
+                "task_type": "spread",
+                "precursors": ["hello"],
+                "task_params": {
+                    "items": [lines],
+                    "mapping_params": {
+                        "skeleton": {
+                            "key": "evaluate",
+                            "task_type": "job",
+                            "task_params": {
+                                "job_type": "tests.cli.ticker_job",
+                                "executor": "local",
+                                "job_params": job_params,
+                            },
+                        },
+                        "wirings": ["ctx.item.value => task_params.job_params.lines"],
+                    },
+                },
+            },
         ],
     }
 
@@ -39,8 +52,23 @@ def ran(sqlite_url, capsys):
     """A ticker flow run to its end by ``mc runner``; its key."""
     with FlowStore(sqlite_url) as store:
         key = store.create_flow(ticker_flow())
-    assert main(["runner", "--db", sqlite_url, "--until-done", "--interval", "0.01",
-                 "--poll", "0.05", "--allow-imports", "tests.cli"]) == 0
+    assert (
+        main(
+            [
+                "runner",
+                "--db",
+                sqlite_url,
+                "--until-done",
+                "--interval",
+                "0.01",
+                "--poll",
+                "0.05",
+                "--allow-imports",
+                "tests.cli",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     return key
 
@@ -67,8 +95,12 @@ def test_logs_of_one_task_show_its_files_under_headers(ran, sqlite_url, capsys):
     code, out, _ = logs(capsys, ran, "sweep/evaluate_0", "--db", sqlite_url)
     assert code == 0
     assert out.splitlines() == [
-        "==> sweep/evaluate_0: stdout.txt <==", "tick 0", "tick 1",
-        "==> sweep/evaluate_0: stderr.txt <==", "warning 0", "warning 1",
+        "==> sweep/evaluate_0: stdout.txt <==",
+        "tick 0",
+        "tick 1",
+        "==> sweep/evaluate_0: stderr.txt <==",
+        "warning 0",
+        "warning 1",
     ]
 
 
@@ -106,16 +138,53 @@ def test_logs_follow_prints_a_running_jobs_output_as_it_comes(sqlite_url, tmp_pa
     go_on = tmp_path / "go_on"
     with FlowStore(sqlite_url) as store:
         key = store.create_flow(ticker_flow(lines=3, wait_for=str(go_on)))
-    env = {**os.environ, "MC_JOBS_ROOT": str(tmp_path / "jobs"), "MC_LOGS_ROOT": str(tmp_path / "logs")}
+    env = {
+        **os.environ,
+        "MC_JOBS_ROOT": str(tmp_path / "jobs"),
+        "MC_LOGS_ROOT": str(tmp_path / "logs"),
+    }
     runner = subprocess.Popen(
-        [sys.executable, "-m", "mc", "runner", "--db", sqlite_url, "--until-done", "--interval",
-         "0.05", "--poll", "0.05", "--allow-imports", "tests.cli", "--progress", "none"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "mc",
+            "runner",
+            "--db",
+            sqlite_url,
+            "--until-done",
+            "--interval",
+            "0.05",
+            "--poll",
+            "0.05",
+            "--allow-imports",
+            "tests.cli",
+            "--progress",
+            "none",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     follower = subprocess.Popen(
-        [sys.executable, "-m", "mc", "logs", key, "sweep/evaluate_0", "-f", "--db", sqlite_url,
-         "--interval", "0.05"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "mc",
+            "logs",
+            key,
+            "sweep/evaluate_0",
+            "-f",
+            "--db",
+            sqlite_url,
+            "--interval",
+            "0.05",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         seen = []
@@ -145,4 +214,7 @@ def test_logs_follow_prints_a_running_jobs_output_as_it_comes(sqlite_url, tmp_pa
     assert lines[0] == "==> sweep/evaluate_0: stdout.txt <==", lines
     assert [line for line in lines if line.startswith("tick")] == ["tick 0", "tick 1", "tick 2"]
     assert [line for line in lines if line.startswith("warning")] == [
-        "warning 0", "warning 1", "warning 2"], lines
+        "warning 0",
+        "warning 1",
+        "warning 2",
+    ], lines

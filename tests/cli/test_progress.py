@@ -32,10 +32,18 @@ SWEEP = {
     "cfg": {"fail_fast": False},
     "tasks": [
         {"key": "flaky", "task_type": "no_such_type", "retries": 1},
-        {"key": "sweep", "task_type": "spread", "precursors": ["ROOT"], "task_params": {
-            "items": ["a", "b"],
-            "mapping_params": {"skeleton": {"key": "say", "task_type": "print"},
-                               "wirings": ["ctx.item.value => task_params.msg"]}}},
+        {
+            "key": "sweep",
+            "task_type": "spread",
+            "precursors": ["ROOT"],
+            "task_params": {
+                "items": ["a", "b"],
+                "mapping_params": {
+                    "skeleton": {"key": "say", "task_type": "print"},
+                    "wirings": ["ctx.item.value => task_params.msg"],
+                },
+            },
+        },
         {"key": "after", "task_type": "noop", "precursors": ["flaky"]},
     ],
 }
@@ -47,24 +55,49 @@ def ticker_spec(label: str = "ticking", lines: int = 3, interval_s: float = 0.4)
         "label": label,
         "tasks": [
             {"key": "hello", "task_type": "print", "task_params": {"msg": "hi there"}},
-            {"key": "sweep", "task_type": "spread", "precursors": ["hello"], "task_params": {
-                "items": [lines],
-                "mapping_params": {
-                    "skeleton": {"key": "evaluate", "task_type": "job", "task_params": {
-                        "job_type": "tests.cli.ticker_job", "executor": "local",
-                        "job_params": {"interval_s": interval_s}}},
-                    "wirings": ["ctx.item.value => task_params.job_params.lines"]}}},
+            {
+                "key": "sweep",
+                "task_type": "spread",
+                "precursors": ["hello"],
+                "task_params": {
+                    "items": [lines],
+                    "mapping_params": {
+                        "skeleton": {
+                            "key": "evaluate",
+                            "task_type": "job",
+                            "task_params": {
+                                "job_type": "tests.cli.ticker_job",
+                                "executor": "local",
+                                "job_params": {"interval_s": interval_s},
+                            },
+                        },
+                        "wirings": ["ctx.item.value => task_params.job_params.lines"],
+                    },
+                },
+            },
         ],
     }
 
 
 def spawn_mc(*args: str, tmp_path: Path) -> pexpect.spawn:
     """Start ``mc ARGS`` on a pseudo-terminal of 120 columns."""
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40",
-           "MC_JOBS_ROOT": str(tmp_path / "mc_jobs"), "MC_LOGS_ROOT": str(tmp_path / "mc_logs")}
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "COLUMNS": "120",
+        "LINES": "40",
+        "MC_JOBS_ROOT": str(tmp_path / "mc_jobs"),
+        "MC_LOGS_ROOT": str(tmp_path / "mc_logs"),
+    }
     env.pop("NO_COLOR", None)
-    return pexpect.spawn(sys.executable, ["-m", "mc", *args], cwd=str(REPO_ROOT), env=env,
-                         timeout=60, dimensions=(40, 120))
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "mc", *args],
+        cwd=str(REPO_ROOT),
+        env=env,
+        timeout=60,
+        dimensions=(40, 120),
+    )
 
 
 def read_all(child: pexpect.spawn) -> str:
@@ -107,13 +140,20 @@ def test_run_events_file_holds_one_json_object_per_event_in_order(tmp_path, caps
     assert order[0] == ("flow_started", None, "RUNNING")
     assert order[-1] == ("flow_ended", None, "FAILED")
     flaky = [step for step in order if step[1] == "flaky"]
-    assert flaky == [("task_started", "flaky", "RUNNING"), ("task_retrying", "flaky", "PENDING"),
-                     ("task_started", "flaky", "RUNNING"), ("task_failed", "flaky", "FAILED")]
+    assert flaky == [
+        ("task_started", "flaky", "RUNNING"),
+        ("task_retrying", "flaky", "PENDING"),
+        ("task_started", "flaky", "RUNNING"),
+        ("task_failed", "flaky", "FAILED"),
+    ]
     assert order.index(("task_failed", "flaky", "FAILED")) < order.index(
-        ("task_skipped", "after", "SKIPPED"))
-    assert order.index(("task_started", "sweep/say_0", "RUNNING")) < order.index(
-        ("task_completed", "sweep/say_0", "COMPLETED")) < order.index(
-        ("task_completed", "sweep", "COMPLETED"))
+        ("task_skipped", "after", "SKIPPED")
+    )
+    assert (
+        order.index(("task_started", "sweep/say_0", "RUNNING"))
+        < order.index(("task_completed", "sweep/say_0", "COMPLETED"))
+        < order.index(("task_completed", "sweep", "COMPLETED"))
+    )
     failed = next(e for e in events if e["event"] == "task_failed")
     assert failed["attempt"] == 2 and "no_such_type" in failed["error"]
 
@@ -126,8 +166,13 @@ def test_run_refuses_an_events_file_it_cannot_open(tmp_path, capsys):
 
 
 def test_run_on_a_terminal_shows_a_live_display_then_the_final_table(tmp_path):
-    child = spawn_mc("run", "--allow-imports", "tests.cli", write_spec(tmp_path, ticker_spec()),
-                     tmp_path=tmp_path)
+    child = spawn_mc(
+        "run",
+        "--allow-imports",
+        "tests.cli",
+        write_spec(tmp_path, ticker_spec()),
+        tmp_path=tmp_path,
+    )
     output = read_all(child)
     assert child.exitstatus == 0, output
     # The live display: counts by status, the running task with its elapsed
@@ -151,17 +196,30 @@ def test_runner_off_a_terminal_prints_each_task_change_and_output_naming_the_flo
     tmp_path, capsys, sqlite_url
 ):
     with FlowStore(sqlite_url) as store:
-        first = store.create_flow({"label": "one", "tasks": [
-            {"key": "say", "task_type": "print", "task_params": {"msg": "from one"}}]})
-        second = store.create_flow({"label": "two", "tasks": [
-            {"key": "say", "task_type": "print", "task_params": {"msg": "from two"}}]})
+        first = store.create_flow(
+            {
+                "label": "one",
+                "tasks": [{"key": "say", "task_type": "print", "task_params": {"msg": "from one"}}],
+            }
+        )
+        second = store.create_flow(
+            {
+                "label": "two",
+                "tasks": [{"key": "say", "task_type": "print", "task_params": {"msg": "from two"}}],
+            }
+        )
     assert main(["runner", "--db", sqlite_url, "--until-done", "--interval", "0.01"]) == 0
     out = capsys.readouterr().out.splitlines()
     for key, label in ((first, "one"), (second, "two")):
         tag = f"{label} {key[:8]}"
         mine = [line.split(" ", 1)[1] for line in out if line.split(" ", 3)[1:3] == tag.split()]
-        assert mine == [f"{tag} flow RUNNING", f"{tag} say RUNNING", f"{tag} say COMPLETED",
-                        f"{tag} say | from {label}", f"{tag} flow COMPLETED"]
+        assert mine == [
+            f"{tag} flow RUNNING",
+            f"{tag} say RUNNING",
+            f"{tag} say COMPLETED",
+            f"{tag} say | from {label}",
+            f"{tag} flow COMPLETED",
+        ]
     assert not any(line.startswith("from ") for line in out)
     assert not any("claimed" in line for line in out[1:-1])
 
@@ -171,8 +229,19 @@ def test_runner_on_a_terminal_keeps_its_live_display_apart_and_ends_with_a_table
 ):
     with FlowStore(sqlite_url) as store:
         key = store.create_flow(ticker_spec(label="watched"))
-    child = spawn_mc("runner", "--db", sqlite_url, "--until-done", "--interval", "0.05",
-                     "--poll", "0.1", "--allow-imports", "tests.cli", tmp_path=tmp_path)
+    child = spawn_mc(
+        "runner",
+        "--db",
+        sqlite_url,
+        "--until-done",
+        "--interval",
+        "0.05",
+        "--poll",
+        "0.1",
+        "--allow-imports",
+        "tests.cli",
+        tmp_path=tmp_path,
+    )
     output = read_all(child)
     assert child.exitstatus == 0, output
     tag = f"watched {key[:8]}"
@@ -201,8 +270,11 @@ def test_a_runners_board_forgets_the_tasks_and_jobs_of_a_flow_that_ended():
 
     board = TaskBoard(many_flows=True)
     board.update(FlowEvent(1.0, "task_started", "k1", "one", task_key="a", status="RUNNING"))
-    board.update(FlowEvent(1.0, "job_submitted", "k1", "one", task_key="a", status="QUEUED",
-                           executor="slurm"))
+    board.update(
+        FlowEvent(
+            1.0, "job_submitted", "k1", "one", task_key="a", status="QUEUED", executor="slurm"
+        )
+    )
     board.update(FlowEvent(1.0, "task_started", "k2", "two", task_key="b", status="RUNNING"))
     assert board.snapshot()[1] == [("one k1 a", 1.0), ("two k2 b", 1.0)]
     board.update(FlowEvent(2.0, "flow_ended", "k1", "one", status="COMPLETED"))
@@ -215,7 +287,16 @@ def test_lines_show_control_characters_of_keys_and_errors_as_escapes():
     from mc.cli.progress import format_event_line
     from mc.flows.events import FlowEvent
 
-    line = format_event_line(FlowEvent(0.0, "task_failed", "k\x1b[2J", "lab\x07", task_key="t\r",
-                                       status="FAILED", error="bad\x1b]0;title\x07"))
+    line = format_event_line(
+        FlowEvent(
+            0.0,
+            "task_failed",
+            "k\x1b[2J",
+            "lab\x07",
+            task_key="t\r",
+            status="FAILED",
+            error="bad\x1b]0;title\x07",
+        )
+    )
     assert "\x1b" not in line and "\x07" not in line and "\r" not in line
     assert line.endswith("lab\\x07 k\\x1b[2J t\\x0d FAILED: bad\\x1b]0;title\\x07")

@@ -184,8 +184,11 @@ JOBS_SPEC = {
                     "skeleton": {
                         "key": "evaluate",
                         "task_type": "job",
-                        "task_params": {"job_type": "example_polynomial", "executor": "local",
-                                        "job_params": {"coefficients": [1, 1]}},
+                        "task_params": {
+                            "job_type": "example_polynomial",
+                            "executor": "local",
+                            "job_params": {"coefficients": [1, 1]},
+                        },
                     },
                     "wirings": ["ctx.item.value => task_params.job_params.x"],
                 },
@@ -195,17 +198,25 @@ JOBS_SPEC = {
             "key": "analysis",
             "task_type": "flow",
             "precursors": ["sweep"],
-            "task_params": {"flow_spec": {"label": "analysis", "tasks": [
-                {"key": "gather", "task_type": "noop"},
-                {"key": "plot", "task_type": "noop", "precursors": ["gather"]},
-            ]}},
+            "task_params": {
+                "flow_spec": {
+                    "label": "analysis",
+                    "tasks": [
+                        {"key": "gather", "task_type": "noop"},
+                        {"key": "plot", "task_type": "noop", "precursors": ["gather"]},
+                    ],
+                }
+            },
         },
         {
             "key": "flaky_job",
             "task_type": "job",
             "retries": 1,
-            "task_params": {"job_type": "example_polynomial", "executor": "local",
-                            "job_params": {"x": 1, "fail": True}},
+            "task_params": {
+                "job_type": "example_polynomial",
+                "executor": "local",
+                "job_params": {"x": 1, "fail": True},
+            },
         },
     ],
 }
@@ -261,7 +272,9 @@ def test_show_nests_a_subflows_tasks_with_their_paths(mc, jobs_flow):
     url, _ = jobs_flow
     _, out, _ = mc("show", "sweep-flow", "--db", url)
     assert "subflow sweep-flow.analysis (analysis): COMPLETED" in details_of(out, "analysis")
-    assert summary_line(out, "analysis/gather").startswith("│   ├── analysis/gather  COMPLETED  noop")
+    assert summary_line(out, "analysis/gather").startswith(
+        "│   ├── analysis/gather  COMPLETED  noop"
+    )
     assert summary_line(out, "analysis/plot").startswith("│   └── analysis/plot  COMPLETED  noop")
 
 
@@ -270,7 +283,10 @@ def test_show_counts_a_retried_jobs_attempts_and_prints_its_last_error_line(mc, 
     _, out, _ = mc("show", "sweep-flow", "--db", url)
     assert summary_line(out, "flaky_job").startswith("└── flaky_job  FAILED  job  2 attempts")
     details = details_of(out, "flaky_job")
-    assert "error: job 'flaky_job' failed on executor 'local'; exit status 3; stderr: polynomial: asked to fail" in details
+    assert (
+        "error: job 'flaky_job' failed on executor 'local'; exit status 3; stderr: polynomial: asked to fail"
+        in details
+    )
     assert f"job dir {jobs_root / 'sweep-flow' / 'flaky_job'}.2" in details
 
 
@@ -278,27 +294,41 @@ def test_show_json_keeps_the_flow_dict(mc, jobs_flow):
     url, _ = jobs_flow
     _, out, _ = mc("show", "sweep-flow", "--db", url, "--json")
     flow_dict = json.loads(out)
-    assert [item["outputs"]["y"] for item in flow_dict["tasks"]["sweep"]["data"]["results"]] == [1, 2, 3]
+    assert [item["outputs"]["y"] for item in flow_dict["tasks"]["sweep"]["data"]["results"]] == [
+        1,
+        2,
+        3,
+    ]
 
 
 def test_show_escapes_control_characters_from_the_flow(mc, sqlite_url):
     with FlowStore(sqlite_url) as store:
-        store.create_flow({"key": "k\x1b]0;title\x07", "label": "l\x1b[31m",
-                           "tasks": [{"key": "a", "task_type": "noop"}]})
+        store.create_flow(
+            {
+                "key": "k\x1b]0;title\x07",
+                "label": "l\x1b[31m",
+                "tasks": [{"key": "a", "task_type": "noop"}],
+            }
+        )
     code, out, _ = mc("show", "k", "--db", sqlite_url)
     assert code == 0
     assert "\x1b" not in out and "\x07" not in out
     assert out.splitlines()[0] == "flow k\\x1b]0;title\\x07 (l\\x1b[31m): PENDING"
 
 
-def run_on_a_terminal(args: list[str], python_args: tuple[str, ...] = ("-m", "mc"),
-                      exit_code: int = 0) -> str:
+def run_on_a_terminal(
+    args: list[str], python_args: tuple[str, ...] = ("-m", "mc"), exit_code: int = 0
+) -> str:
     """Run ``python -m mc ARGS`` with its stdout on a pseudo-terminal; return what it printed."""
     leader, follower = pty.openpty()
     try:
         process = subprocess.run(
-            [sys.executable, *python_args, *args], cwd=REPO_ROOT, stdout=follower,
-            stderr=subprocess.PIPE, timeout=60, check=False,
+            [sys.executable, *python_args, *args],
+            cwd=REPO_ROOT,
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
             env={**os.environ, "COLUMNS": "200", "TERM": "xterm-256color"},
         )
         os.close(follower)
@@ -323,8 +353,16 @@ def run_on_a_terminal(args: list[str], python_args: tuple[str, ...] = ("-m", "mc
 def test_show_on_a_terminal_draws_a_coloured_tree(mc, tmp_path):
     url = f"sqlite:///{tmp_path / 'mc.db'}"
     with FlowStore(url) as store:
-        store.create_flow({"key": "tty-flow", "label": "bad\x1b[2Jlabel", "tasks": [
-            {"key": "a", "task_type": "noop"}, {"key": "b", "task_type": "noop", "precursors": ["a"]}]})
+        store.create_flow(
+            {
+                "key": "tty-flow",
+                "label": "bad\x1b[2Jlabel",
+                "tasks": [
+                    {"key": "a", "task_type": "noop"},
+                    {"key": "b", "task_type": "noop", "precursors": ["a"]},
+                ],
+            }
+        )
     mc("runner", "--db", url, "--until-done", "--interval", "0.01")
     text = run_on_a_terminal(["show", "tty", "--db", url])
     assert "\x1b[2J" not in text

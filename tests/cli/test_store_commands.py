@@ -22,14 +22,26 @@ def write_spec(tmp_path: Path, spec: dict, name: str = "flow.json") -> str:
     return str(path)
 
 
-GOOD = {"label": "good", "tasks": [{"key": "a", "task_type": "noop"},
-                                     {"key": "b", "task_type": "print",
-                                      "task_params": {"msg": "hello from b"},
-                                      "precursors": ["a"]}]}
-BAD_TYPE = {"label": "bad", "tasks": [{"key": "a", "task_type": "noop"},
-                                      {"key": "oops", "task_type": "no_such_type",
-                                       "precursors": ["a"]},
-                                      {"key": "c", "task_type": "noop", "precursors": ["oops"]}]}
+GOOD = {
+    "label": "good",
+    "tasks": [
+        {"key": "a", "task_type": "noop"},
+        {
+            "key": "b",
+            "task_type": "print",
+            "task_params": {"msg": "hello from b"},
+            "precursors": ["a"],
+        },
+    ],
+}
+BAD_TYPE = {
+    "label": "bad",
+    "tasks": [
+        {"key": "a", "task_type": "noop"},
+        {"key": "oops", "task_type": "no_such_type", "precursors": ["a"]},
+        {"key": "c", "task_type": "noop", "precursors": ["oops"]},
+    ],
+}
 
 
 @pytest.fixture
@@ -76,7 +88,9 @@ def test_submit_reads_yaml(mc, sqlite_url, tmp_path):
 def test_submit_of_an_invalid_spec_exits_2_naming_the_path_and_stores_nothing(
     mc, sqlite_url, tmp_path
 ):
-    code, out, err = mc("submit", write_spec(tmp_path, {"tasks": [{"key": "a"}]}), "--db", sqlite_url)
+    code, out, err = mc(
+        "submit", write_spec(tmp_path, {"tasks": [{"key": "a"}]}), "--db", sqlite_url
+    )
     assert (code, out) == (2, "")
     assert "mc submit: tasks[0]" in err and "task_type" in err
     with FlowStore(sqlite_url) as store:
@@ -182,7 +196,9 @@ def test_show_reports_a_flow_the_runner_could_not_load(mc, db_url, submitted):
 
     with FlowStore(db_url) as store, store._engine.begin() as connection:
         connection.execute(
-            sa.update(flows_table).where(flows_table.c.key == submitted["good"]).values(flow_json="{")
+            sa.update(flows_table)
+            .where(flows_table.c.key == submitted["good"])
+            .values(flow_json="{")
         )
     mc("runner", "--db", db_url, "--until-done", "--interval", "0.01")
     code, out, _ = mc("show", submitted["good"], "--db", db_url)
@@ -204,9 +220,7 @@ def test_a_database_that_fails_during_a_command_is_reported_in_one_line_exit_2(
     assert "Traceback" not in err and "[SQL:" not in err
 
 
-def test_retry_puts_failed_and_skipped_tasks_back_and_the_flow_runs_again(
-    mc, db_url, submitted
-):
+def test_retry_puts_failed_and_skipped_tasks_back_and_the_flow_runs_again(mc, db_url, submitted):
     mc("runner", "--db", db_url, "--until-done", "--interval", "0.01")
     code, out, _ = mc("retry", submitted["bad"], "--db", db_url)
     assert code == 0
@@ -214,7 +228,11 @@ def test_retry_puts_failed_and_skipped_tasks_back_and_the_flow_runs_again(
     with FlowStore(db_url) as store:
         flow = store.get_flow(submitted["bad"])
         assert flow.status == "RUNNING"
-        assert [flow.tasks[k]["status"] for k in ("a", "oops", "c")] == ["COMPLETED", "PENDING", "PENDING"]
+        assert [flow.tasks[k]["status"] for k in ("a", "oops", "c")] == [
+            "COMPLETED",
+            "PENDING",
+            "PENDING",
+        ]
 
 
 def test_retry_of_a_flow_with_nothing_to_retry_exits_1(mc, db_url, submitted):
@@ -308,8 +326,18 @@ def test_runner_with_a_malformed_allow_imports_prefix_exits_2(mc, sqlite_url):
     assert "mc runner:" in err and "not a module" in err
 
 
-PARENT = {"key": "parent", "tasks": [{"key": "sub", "task_type": "stored_flow", "task_params": {
-    "flow_spec": {"label": "kid", "tasks": [{"key": "a", "task_type": "noop"}]}}}]}
+PARENT = {
+    "key": "parent",
+    "tasks": [
+        {
+            "key": "sub",
+            "task_type": "stored_flow",
+            "task_params": {
+                "flow_spec": {"label": "kid", "tasks": [{"key": "a", "task_type": "noop"}]}
+            },
+        }
+    ],
+}
 
 
 def test_show_nests_the_stored_subflows_and_ls_parent_filters_them(mc, sqlite_url, tmp_path):
@@ -336,8 +364,22 @@ def test_runner_logs_a_flow_it_marks_failed_as_a_timestamped_warning(sqlite_url,
                 sa.update(flows_table).where(flows_table.c.key == key).values(flow_json="{")
             )
     result = subprocess.run(
-        [sys.executable, "-m", "mc", "runner", "--db", sqlite_url, "--until-done", "--interval", "0.01"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "mc",
+            "runner",
+            "--db",
+            sqlite_url,
+            "--until-done",
+            "--interval",
+            "0.01",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     (line,) = [line for line in result.stderr.splitlines() if "marked FAILED" in line]

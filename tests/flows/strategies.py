@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-
 # Text a spec may hold: no NUL (and, as hypothesis's default, no surrogates).
 SPEC_CHARACTERS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 
@@ -29,7 +28,8 @@ def json_values(text_size: int = 5) -> st.SearchStrategy:
     """Small JSON values: scalars, and lists and dicts of them."""
     return st.recursive(
         json_scalars(text_size),
-        lambda inner: st.lists(inner, max_size=3)
-        | st.dictionaries(spec_text(text_size), inner, max_size=3),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(spec_text(text_size), inner, max_size=3)
+        ),
         max_leaves=8,
     )

@@ -74,7 +74,12 @@ def test_cancel_flow_leaves_a_completed_flow_alone(job_engine):
 
 def test_cancel_flow_stops_tasks_that_fail_fast_left_running(job_engine):
     flow = job_engine.flow_spec_to_flow(
-        {"tasks": [{"key": "j", "task_type": "job", "precursors": []}, {"key": "b", "task_type": "boom", "precursors": []}]}
+        {
+            "tasks": [
+                {"key": "j", "task_type": "job", "precursors": []},
+                {"key": "b", "task_type": "boom", "precursors": []},
+            ]
+        }
     )
     job_engine.tick_flow(flow)
     assert flow.status == FAILED
@@ -86,7 +91,12 @@ def test_cancel_flow_stops_tasks_that_fail_fast_left_running(job_engine):
 
 def test_retry_flow_puts_failed_and_skipped_tasks_back_and_the_flow_runs_again(job_engine):
     flow = job_engine.flow_spec_to_flow(
-        {"tasks": [{"key": "b", "task_type": "boom", "data": {"input": 1}}, {"key": "after", "task_type": "noop"}]}
+        {
+            "tasks": [
+                {"key": "b", "task_type": "boom", "data": {"input": 1}},
+                {"key": "after", "task_type": "noop"},
+            ]
+        }
     )
     job_engine.tick_flow(flow)
     assert flow.status == FAILED
@@ -102,7 +112,9 @@ def test_retry_flow_puts_failed_and_skipped_tasks_back_and_the_flow_runs_again(j
 
 
 def test_retry_flow_after_a_round_trip_keeps_the_indexes_right(job_engine):
-    flow = job_engine.flow_spec_to_flow({"tasks": [{"key": "b", "task_type": "boom"}, {"key": "c", "task_type": "noop"}]})
+    flow = job_engine.flow_spec_to_flow(
+        {"tasks": [{"key": "b", "task_type": "boom"}, {"key": "c", "task_type": "noop"}]}
+    )
     job_engine.tick_flow(flow)
     flow = Flow.from_flow_dict(flow.to_flow_dict())
     job_engine.retry_flow(flow)
@@ -112,7 +124,9 @@ def test_retry_flow_after_a_round_trip_keeps_the_indexes_right(job_engine):
 
 
 def test_retry_flow_on_a_cancelled_flow_resumes_it(job_engine):
-    flow = job_engine.flow_spec_to_flow({"tasks": [{"key": "n", "task_type": "noop"}, {"key": "m", "task_type": "noop"}]})
+    flow = job_engine.flow_spec_to_flow(
+        {"tasks": [{"key": "n", "task_type": "noop"}, {"key": "m", "task_type": "noop"}]}
+    )
     job_engine.cancel_flow(flow, "oops")
     assert job_engine.retry_flow(flow) == ["n", "m"]
     assert "cancelled" not in flow.data

@@ -110,7 +110,9 @@ def test_flow_attributes_outside_dotpath_fields_are_refused(engine, path):
     ["ctx.flow_engine.clock", "ctx.flow_engine.task_type_registry", "ctx.flow_engine.__class__"],
 )
 def test_objects_without_dotpath_fields_cannot_be_entered(engine, path):
-    with pytest.raises(DotPathError, match="ctx.flow_engine is a FlowEngine, which a path cannot enter"):
+    with pytest.raises(
+        DotPathError, match="ctx.flow_engine is a FlowEngine, which a path cannot enter"
+    ):
         get_path({"ctx": {"flow_engine": engine}}, path)
 
 

@@ -11,19 +11,30 @@ def message_stats(task_ctx):
     """The docs' example: print the message after this task, followed by its length."""
     task = task_ctx["task"]
     msg = task["task_params"]["msg"]
-    task_ctx["flow"].add_task({
-        "key": f"{task['key']}_print",
-        "task_type": "print",
-        "task_params": {"msg": f"{msg} ({len(msg)} chars)"},
-        "precursors": [task["key"]],
-    })
+    task_ctx["flow"].add_task(
+        {
+            "key": f"{task['key']}_print",
+            "task_type": "print",
+            "task_params": {"msg": f"{msg} ({len(msg)} chars)"},
+            "precursors": [task["key"]],
+        }
+    )
     task["status"] = COMPLETED
 
 
 def test_message_stats_prints_the_message_and_its_length(engine, capsys):
     engine.register_task_type("message_stats", message_stats)
-    flow = engine.flow_spec_to_flow({"tasks": [
-        {"key": "stats", "task_type": "message_stats", "task_params": {"msg": "I am short msg"}}]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "tasks": [
+                {
+                    "key": "stats",
+                    "task_type": "message_stats",
+                    "task_params": {"msg": "I am short msg"},
+                }
+            ]
+        }
+    )
     engine.run_flow(flow)
     assert capsys.readouterr().out == "I am short msg (14 chars)\n"
     assert list(flow.tasks) == ["stats", "stats_print"]
@@ -36,8 +47,9 @@ def test_task_added_after_itself_waits_for_it_to_complete(engine):
         task = task_ctx["task"]
         if task.get("num_ticks_seen") is None:
             task["num_ticks_seen"] = 1
-            task_ctx["flow"].add_task({"key": "follow", "task_type": "noop",
-                                       "precursors": [task["key"]]})
+            task_ctx["flow"].add_task(
+                {"key": "follow", "task_type": "noop", "precursors": [task["key"]]}
+            )
         else:
             task["status"] = COMPLETED
 
@@ -54,16 +66,26 @@ def test_task_added_after_itself_waits_for_it_to_complete(engine):
 
 def test_task_added_after_a_completed_task_starts_on_the_next_tick(engine, capsys):
     def add_after_first(task_ctx):
-        task_ctx["flow"].add_task({"key": "late", "task_type": "print",
-                                   "task_params": {"msg": "late"}, "precursors": ["first"]})
+        task_ctx["flow"].add_task(
+            {
+                "key": "late",
+                "task_type": "print",
+                "task_params": {"msg": "late"},
+                "precursors": ["first"],
+            }
+        )
         task_ctx["task"]["status"] = COMPLETED
 
     engine.register_task_type("add_after_first", add_after_first)
-    flow = engine.flow_spec_to_flow({"tasks": [
-        {"key": "first", "task_type": "noop"},
-        {"key": "adder", "task_type": "add_after_first"},
-        {"key": "slow_tail", "task_type": "noop"},
-    ]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "tasks": [
+                {"key": "first", "task_type": "noop"},
+                {"key": "adder", "task_type": "add_after_first"},
+                {"key": "slow_tail", "task_type": "noop"},
+            ]
+        }
+    )
     engine.tick_flow(flow)
     engine.tick_flow(flow)
     assert flow.tasks["late"]["status"] == PENDING
@@ -88,8 +110,9 @@ def test_added_task_without_precursors_starts_at_once(engine):
 
 def test_flow_with_an_added_task_does_not_end_before_it_ran(engine):
     engine.register_task_type("message_stats", message_stats)
-    flow = engine.flow_spec_to_flow({"tasks": [
-        {"key": "stats", "task_type": "message_stats", "task_params": {"msg": "x"}}]})
+    flow = engine.flow_spec_to_flow(
+        {"tasks": [{"key": "stats", "task_type": "message_stats", "task_params": {"msg": "x"}}]}
+    )
     engine.tick_flow(flow)
     assert flow.status == RUNNING
     assert flow.tasks["stats_print"]["status"] == PENDING
@@ -97,8 +120,9 @@ def test_flow_with_an_added_task_does_not_end_before_it_ran(engine):
 
 def test_added_tasks_survive_a_json_round_trip(engine, capsys):
     engine.register_task_type("message_stats", message_stats)
-    flow = engine.flow_spec_to_flow({"tasks": [
-        {"key": "stats", "task_type": "message_stats", "task_params": {"msg": "abc"}}]})
+    flow = engine.flow_spec_to_flow(
+        {"tasks": [{"key": "stats", "task_type": "message_stats", "task_params": {"msg": "abc"}}]}
+    )
     while not flow.finished:
         engine.tick_flow(flow)
         flow = Flow.from_flow_dict(json.loads(json.dumps(flow.to_flow_dict())))
@@ -110,12 +134,19 @@ def test_added_task_can_interpolate_from_the_task_that_added_it(engine, capsys):
     def measure_and_report(task_ctx):
         task = task_ctx["task"]
         task["data"]["value"] = 42
-        task_ctx["flow"].add_task({"task_type": "print", "precursors": [task["key"]],
-                                   "task_params": {"msg": f"$ctx.flow.tasks.{task['key']}.data.value"}})
+        task_ctx["flow"].add_task(
+            {
+                "task_type": "print",
+                "precursors": [task["key"]],
+                "task_params": {"msg": f"$ctx.flow.tasks.{task['key']}.data.value"},
+            }
+        )
         task["status"] = COMPLETED
 
     engine.register_task_type("measure_and_report", measure_and_report)
-    engine.run_flow(engine.flow_spec_to_flow({"tasks": [{"key": "m", "task_type": "measure_and_report"}]}))
+    engine.run_flow(
+        engine.flow_spec_to_flow({"tasks": [{"key": "m", "task_type": "measure_and_report"}]})
+    )
     assert capsys.readouterr().out == "42\n"
 
 

@@ -229,7 +229,12 @@ def test_handler_adding_a_task_during_a_tick_schedules_it(engine, capsys):
 def test_added_task_with_successors_delays_them(engine):
     def insert_step(task_ctx):
         task_ctx["flow"].add_task(
-            {"key": "inserted", "task_type": "noop", "precursors": ["first"], "successors": ["last"]}
+            {
+                "key": "inserted",
+                "task_type": "noop",
+                "precursors": ["first"],
+                "successors": ["last"],
+            }
         )
         task_ctx["task"]["status"] = COMPLETED
 

@@ -116,8 +116,12 @@ def test_retry_and_failure_events_carry_error_and_attempt(clock):
 
 def test_fail_fast_ends_the_flow_with_one_flow_ended_event(clock):
     engine, seen = recording_engine(clock)
-    spec = {"tasks": [{"key": "bad", "task_type": "square", "task_params": {"x": -1}},
-                      {"key": "after", "task_type": "noop", "precursors": ["bad"]}]}
+    spec = {
+        "tasks": [
+            {"key": "bad", "task_type": "square", "task_params": {"x": -1}},
+            {"key": "after", "task_type": "noop", "precursors": ["bad"]},
+        ]
+    }
     flow = engine.flow_spec_to_flow(spec)
     engine.tick_flow(flow)
     assert summary(seen)[-3:] == [
@@ -131,8 +135,12 @@ def test_cancel_flow_tells_failed_skipped_and_ended(clock):
     engine, seen = recording_engine(clock)
     engine.register_task_type("forever", lambda ctx: None)
     flow = engine.flow_spec_to_flow(
-        {"tasks": [{"key": "wait", "task_type": "forever"},
-                   {"key": "next", "task_type": "noop", "precursors": ["wait"]}]}
+        {
+            "tasks": [
+                {"key": "wait", "task_type": "forever"},
+                {"key": "next", "task_type": "noop", "precursors": ["wait"]},
+            ]
+        }
     )
     engine.tick_flow(flow)
     engine.cancel_flow(flow, "operator")
@@ -157,13 +165,30 @@ def test_a_raising_callback_never_breaks_the_flow(clock, caplog):
 def test_event_json_has_iso_time_and_the_named_fields(tmp_path):
     path = tmp_path / "events.jsonl"
     with JsonLinesEventWriter(str(path)) as write:
-        write(FlowEvent(time=0.25, event="task_retrying", flow_key="k", flow_label=None,
-                        task_key="s/e_1", status="PENDING", error="boom", attempt=1, retry_at=60.0))
+        write(
+            FlowEvent(
+                time=0.25,
+                event="task_retrying",
+                flow_key="k",
+                flow_label=None,
+                task_key="s/e_1",
+                status="PENDING",
+                error="boom",
+                attempt=1,
+                retry_at=60.0,
+            )
+        )
     (line,) = path.read_text().splitlines()
     assert json.loads(line) == {
-        "time": "1970-01-01T00:00:00.250+00:00", "event": "task_retrying", "flow_key": "k",
-        "flow_label": None, "task_key": "s/e_1", "status": "PENDING", "error": "boom",
-        "attempt": 1, "retry_at": "1970-01-01T00:01:00.000+00:00",
+        "time": "1970-01-01T00:00:00.250+00:00",
+        "event": "task_retrying",
+        "flow_key": "k",
+        "flow_label": None,
+        "task_key": "s/e_1",
+        "status": "PENDING",
+        "error": "boom",
+        "attempt": 1,
+        "retry_at": "1970-01-01T00:01:00.000+00:00",
     }
 
 
@@ -194,10 +219,22 @@ def test_threads_ticking_flows_on_one_engine_keep_their_own_paths():
     engine.register_task_type("square", square)
 
     def run(key):
-        spec = {"key": key, "tasks": [{"key": f"spread_{key}", "task_type": "spread", "task_params": {
-            "items": list(range(20)),
-            "mapping_params": {"skeleton": {"key": "sq", "task_type": "square"},
-                               "wirings": ["ctx.item.value => task_params.x"]}}}]}
+        spec = {
+            "key": key,
+            "tasks": [
+                {
+                    "key": f"spread_{key}",
+                    "task_type": "spread",
+                    "task_params": {
+                        "items": list(range(20)),
+                        "mapping_params": {
+                            "skeleton": {"key": "sq", "task_type": "square"},
+                            "wirings": ["ctx.item.value => task_params.x"],
+                        },
+                    },
+                }
+            ],
+        }
         engine.run_flow(engine.flow_spec_to_flow(spec))
 
     threads = [threading.Thread(target=run, args=(key,)) for key in ("a", "b", "c")]

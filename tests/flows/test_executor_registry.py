@@ -82,7 +82,9 @@ def plugin_with_executors(tmp_path, monkeypatch):
     )
     dist_info = tmp_path / "mc_test_executors-1.0.dist-info"
     dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: mc-test-executors\nVersion: 1.0\n")
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: mc-test-executors\nVersion: 1.0\n"
+    )
     (dist_info / "entry_points.txt").write_text(
         "[mc.executors]\nclosable = mc_test_executors:Closable\nbroken = mc_test_executors:Missing\n"
     )
@@ -102,7 +104,9 @@ def test_close_closes_the_executors_made_from_entry_points_only(plugin_with_exec
 
 
 def test_entry_point_that_fails_to_load_names_itself(plugin_with_executors):
-    with pytest.raises(ExecutorError, match="entry point 'mc_test_executors:Missing' failed to load"):
+    with pytest.raises(
+        ExecutorError, match="entry point 'mc_test_executors:Missing' failed to load"
+    ):
         FlowEngine().get_executor("broken")
 
 

@@ -106,7 +106,10 @@ def test_unknown_task_type_fails_the_task_listing_known_types(engine):
     flow = engine.flow_spec_to_flow({"tasks": [{"key": "a", "task_type": "prnt"}]})
     engine.tick_flow(flow)
     error = flow.tasks["a"]["error"]
-    assert "unknown task_type 'prnt' (known: call, flow, job, log, noop, print, spread, switch, wire); did you mean 'print'?" in error
+    assert (
+        "unknown task_type 'prnt' (known: call, flow, job, log, noop, print, spread, switch, wire); did you mean 'print'?"
+        in error
+    )
     assert flow.status == FAILED
 
 
@@ -178,8 +181,10 @@ def test_handler_changing_the_task_key_fails_the_task(engine):
 
     engine.register_task_type("rename", rename)
     flow = engine.flow_spec_to_flow(
-        {"cfg": {"fail_fast": False}, "tasks": [{"key": "a", "task_type": "rename"},
-                                               {"key": "b", "task_type": "noop"}]}
+        {
+            "cfg": {"fail_fast": False},
+            "tasks": [{"key": "a", "task_type": "rename"}, {"key": "b", "task_type": "noop"}],
+        }
     )
     engine.tick_flow(flow)
     assert flow.tasks["a"]["key"] == "a"

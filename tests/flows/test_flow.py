@@ -110,18 +110,23 @@ def test_add_task_to_a_finished_flow_is_refused(engine):
 
 def test_add_task_cycle_message_names_the_whole_cycle():
     flow = diamond()
-    with pytest.raises(FlowSpecError, match=(
-        "adding 'back' would make a dependency cycle: back -> left -> bottom -> back"
-    )):
-        flow.add_task({"key": "back", "task_type": "noop", "precursors": ["bottom"],
-                       "successors": ["left"]})
+    with pytest.raises(
+        FlowSpecError,
+        match=("adding 'back' would make a dependency cycle: back -> left -> bottom -> back"),
+    ):
+        flow.add_task(
+            {"key": "back", "task_type": "noop", "precursors": ["bottom"], "successors": ["left"]}
+        )
 
 
 def test_add_task_unknown_precursor_lists_known_keys():
-    with pytest.raises(FlowSpecError, match=(
-        r"task.precursors\[0\]: unknown task key 'lft' \(known: top, left, right, bottom\); "
-        "did you mean 'left'"
-    )):
+    with pytest.raises(
+        FlowSpecError,
+        match=(
+            r"task.precursors\[0\]: unknown task key 'lft' \(known: top, left, right, bottom\); "
+            "did you mean 'left'"
+        ),
+    ):
         diamond().add_task({"task_type": "noop", "precursors": ["lft"]})
 
 

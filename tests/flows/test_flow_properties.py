@@ -31,7 +31,9 @@ def dag_specs(draw, max_tasks=25):
     tasks = []
     for position in range(n):
         earlier = [f"t{order[i]}" for i in range(position)]
-        precursors = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if earlier else []
+        precursors = (
+            draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if earlier else []
+        )
         tasks.append(
             {
                 "key": f"t{order[position]}",

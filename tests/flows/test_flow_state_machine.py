@@ -18,8 +18,12 @@ def diamond(**cfg) -> Flow:
                 {"key": "left", "task_type": "noop", "precursors": ["top"]},
                 {"key": "right", "task_type": "noop", "precursors": ["top"]},
                 {"key": "bottom", "task_type": "noop", "precursors": ["left", "right"]},
-                {"key": "cleanup", "task_type": "noop", "precursors": ["bottom"],
-                 "trigger_rule": "all_done"},
+                {
+                    "key": "cleanup",
+                    "task_type": "noop",
+                    "precursors": ["bottom"],
+                    "trigger_rule": "all_done",
+                },
             ],
         }
     )
@@ -84,7 +88,11 @@ def test_fail_records_the_error_and_skips_what_can_never_start():
     flow.fail("top", "boom", 2.0)
     assert flow.tasks["top"]["error"] == "boom"
     assert statuses(flow) == {
-        "top": FAILED, "left": SKIPPED, "right": SKIPPED, "bottom": SKIPPED, "cleanup": PENDING
+        "top": FAILED,
+        "left": SKIPPED,
+        "right": SKIPPED,
+        "bottom": SKIPPED,
+        "cleanup": PENDING,
     }
     assert flow.has_ready_tasks()
 

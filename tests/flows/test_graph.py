@@ -30,7 +30,9 @@ def dot_program():
 
     path = shutil.which("dot")
     if path is None:
-        message = "Graphviz's dot is not installed; run `bash scripts/start_test_services.sh` (as root)"
+        message = (
+            "Graphviz's dot is not installed; run `bash scripts/start_test_services.sh` (as root)"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -49,19 +51,31 @@ SPEC = {
             "precursors": ["prepare"],
             "task_params": {
                 "items": "$ctx.flow.data.xs",
-                "mapping_params": {"skeleton": {"key": "evaluate", "task_type": "noop"}, "wirings": []},
+                "mapping_params": {
+                    "skeleton": {"key": "evaluate", "task_type": "noop"},
+                    "wirings": [],
+                },
             },
         },
         {
             "key": "sub",
             "task_type": "flow",
             "precursors": ["prepare"],
-            "task_params": {"flow_spec": {"tasks": [
-                {"key": "a", "task_type": "noop"},
-                {"key": "b", "task_type": "broken", "precursors": ["a"]},
-            ]}},
+            "task_params": {
+                "flow_spec": {
+                    "tasks": [
+                        {"key": "a", "task_type": "noop"},
+                        {"key": "b", "task_type": "broken", "precursors": ["a"]},
+                    ]
+                }
+            },
         },
-        {"key": "report", "task_type": "noop", "precursors": ["sweep", "sub"], "trigger_rule": "all_done"},
+        {
+            "key": "report",
+            "task_type": "noop",
+            "precursors": ["sweep", "sub"],
+            "trigger_rule": "all_done",
+        },
     ],
 }
 
@@ -101,7 +115,9 @@ def test_dot_has_a_node_per_leaf_task_filled_with_its_status_colour(finished_flo
 
 def test_dot_draws_spread_items_and_subflows_as_clusters(finished_flow):
     dot = flow_to_dot(finished_flow)
-    clusters = re.findall(r"subgraph (cluster_t\d+) \{\n\s*graph \[label=\"([^\"]*)\".*fillcolor=\"([^\"]*)\"", dot)
+    clusters = re.findall(
+        r"subgraph (cluster_t\d+) \{\n\s*graph \[label=\"([^\"]*)\".*fillcolor=\"([^\"]*)\"", dot
+    )
     labels = {label: colour for _, label, colour in clusters}
     assert labels == {
         "sweep\\nspread: COMPLETED": CLUSTER_COLOURS["COMPLETED"],
@@ -113,8 +129,16 @@ def test_dot_draws_spread_items_and_subflows_as_clusters(finished_flow):
 
 def test_dot_edges_follow_precursors_and_end_at_cluster_borders(finished_flow):
     dot = flow_to_dot(finished_flow)
-    ids = {key: dot_id_of(dot, key, t) for key, t in [("prepare", "noop"), ("a", "noop"), ("b", "broken"),
-                                                      ("evaluate_0", "noop"), ("report", "noop")]}
+    ids = {
+        key: dot_id_of(dot, key, t)
+        for key, t in [
+            ("prepare", "noop"),
+            ("a", "noop"),
+            ("b", "broken"),
+            ("evaluate_0", "noop"),
+            ("report", "noop"),
+        ]
+    }
     edges = re.findall(r"^\s*(t\d+) -> (t\d+)(?: \[(.*)\])?;$", dot, re.M)
     sweep_cluster, sub_cluster = re.findall(r"subgraph (cluster_t\d+)", dot)
     assert (ids["a"], ids["b"], "") in edges
@@ -127,8 +151,15 @@ def test_dot_edges_follow_precursors_and_end_at_cluster_borders(finished_flow):
 
 @pytest.mark.parametrize(
     "text",
-    ['say "hi"', "back\\slash\\n", "}; evil -> x; {", "<script>alert(1)</script>", "two\nlines",
-     "bell\x07 esc\x1b[31m", "&amp; &lt;"],
+    [
+        'say "hi"',
+        "back\\slash\\n",
+        "}; evil -> x; {",
+        "<script>alert(1)</script>",
+        "two\nlines",
+        "bell\x07 esc\x1b[31m",
+        "&amp; &lt;",
+    ],
 )
 def test_dot_strings_cannot_break_out(text):
     quoted = dot_string(text)
@@ -139,12 +170,30 @@ def test_dot_strings_cannot_break_out(text):
 
 
 def test_hostile_labels_render_as_text_in_graphviz(dot_program):
-    hostile = ['x"]; evil [label="pwned', "a\\nb\\", "<script>alert(1)</script>", "{}[]|<>", "&lt;b&gt;"]
-    flow_dict = {"key": "k", "label": None, "status": "PENDING", "data": {}, "tasks": {
-        key: {"key": key, "task_type": "noop", "status": "PENDING", "precursors": ["ROOT"],
-              "task_params": {}, "data": {}}
-        for key in hostile
-    }}
+    hostile = [
+        'x"]; evil [label="pwned',
+        "a\\nb\\",
+        "<script>alert(1)</script>",
+        "{}[]|<>",
+        "&lt;b&gt;",
+    ]
+    flow_dict = {
+        "key": "k",
+        "label": None,
+        "status": "PENDING",
+        "data": {},
+        "tasks": {
+            key: {
+                "key": key,
+                "task_type": "noop",
+                "status": "PENDING",
+                "precursors": ["ROOT"],
+                "task_params": {},
+                "data": {},
+            }
+            for key in hostile
+        },
+    }
     svg = render_graphviz(flow_to_dot(flow_dict), "svg").decode()
     root = ET.fromstring(svg)
     nodes = [g for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
@@ -157,9 +206,13 @@ def test_hostile_labels_render_as_text_in_graphviz(dot_program):
 def test_dot_renders_to_svg_with_the_status_colours(dot_program, finished_flow):
     svg = render_graphviz(flow_to_dot(finished_flow), "svg").decode()
     root = ET.fromstring(svg)
-    titles = {g.find(f"{SVG}title").text for g in root.iter(f"{SVG}g") if g.get("class") == "cluster"}
+    titles = {
+        g.find(f"{SVG}title").text for g in root.iter(f"{SVG}g") if g.get("class") == "cluster"
+    }
     assert len(titles) == 2
-    fills = {p.get("fill") for p in root.iter(f"{SVG}path")} | {p.get("fill") for p in root.iter(f"{SVG}polygon")}
+    fills = {p.get("fill") for p in root.iter(f"{SVG}path")} | {
+        p.get("fill") for p in root.iter(f"{SVG}polygon")
+    }
     assert STATUS_COLOURS["COMPLETED"] in fills and STATUS_COLOURS["FAILED"] in fills
 
 
@@ -189,7 +242,10 @@ def test_mermaid_has_nodes_subgraphs_edges_and_status_classes(finished_flow):
     assert f"{by_label['prepare']} --> {sweep_id}" in lines
     assert f"{by_label['a']} --> {by_label['b']}" in lines
     assert text.count(" end\n") == 2
-    classes = dict((status, idents.split(",")) for idents, status in re.findall(r"^\s*class (\S+) (\w+)$", text, re.M))
+    classes = dict(
+        (status, idents.split(","))
+        for idents, status in re.findall(r"^\s*class (\S+) (\w+)$", text, re.M)
+    )
     assert by_label["b"] in classes["failed"] and by_label["report"] in classes["completed"]
     assert f"classDef failed fill:{STATUS_COLOURS['FAILED']}" in text
     assert f"style {sweep_id} fill:{CLUSTER_COLOURS['COMPLETED']}" in text
@@ -197,27 +253,48 @@ def test_mermaid_has_nodes_subgraphs_edges_and_status_classes(finished_flow):
 
 @pytest.mark.parametrize(
     "text",
-    ['say "hi"', "]; evil --> x; [", "<script>alert(1)</script>", "two\nlines", "`md` #35; %% c",
-     "end", "esc\x1b[31m", "é ü 漢"],
+    [
+        'say "hi"',
+        "]; evil --> x; [",
+        "<script>alert(1)</script>",
+        "two\nlines",
+        "`md` #35; %% c",
+        "end",
+        "esc\x1b[31m",
+        "é ü 漢",
+    ],
 )
 def test_mermaid_labels_keep_only_safe_characters_and_decode_back(text):
     coded = mermaid_text(text)
     assert re.fullmatch(r"[A-Za-z0-9 _.,:/=+\-#;]*", coded)
     decoded = re.sub(r"#(\d+);", lambda m: chr(int(m.group(1))), coded)
-    expected = "".join(
-        " " if c == "\n" else "\ufffd" if c in "\x1b" else c for c in text
-    )
+    expected = "".join(" " if c == "\n" else "\ufffd" if c in "\x1b" else c for c in text)
     assert decoded == expected
 
 
 def test_hostile_keys_stay_inside_mermaid_labels():
     key = '"]; click t0 call alert(1); x["'
-    flow_dict = {"key": "k", "label": None, "status": "PENDING", "data": {}, "tasks": {
-        key: {"key": key, "task_type": "noop", "status": "PENDING", "precursors": ["ROOT"],
-              "task_params": {}, "data": {}}}}
+    flow_dict = {
+        "key": "k",
+        "label": None,
+        "status": "PENDING",
+        "data": {},
+        "tasks": {
+            key: {
+                "key": key,
+                "task_type": "noop",
+                "status": "PENDING",
+                "precursors": ["ROOT"],
+                "task_params": {},
+                "data": {},
+            }
+        },
+    }
     text = flow_to_mermaid(flow_dict)
     (line,) = [line for line in text.splitlines() if line.strip().startswith("t0[")]
-    assert line.strip().count('"') == 2 and "click" in html.unescape(line) and "alert(1)" not in line
+    assert (
+        line.strip().count('"') == 2 and "click" in html.unescape(line) and "alert(1)" not in line
+    )
 
 
 def test_the_tree_and_graph_modules_import_only_the_standard_library():
@@ -228,10 +305,13 @@ def test_the_tree_and_graph_modules_import_only_the_standard_library():
         "import sys; before = set(sys.modules); import mc.flows.tree, mc.flows.graph; "
         "print('\\n'.join(sorted(set(sys.modules) - before)))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     imported = {name.split(".")[0] for name in result.stdout.split()}
     outside = {
-        name for name in imported
+        name
+        for name in imported
         if name != "mc" and name not in sys.stdlib_module_names and not name.startswith("_")
     }
     assert outside == set()

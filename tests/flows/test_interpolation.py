@@ -57,8 +57,10 @@ def test_flow_data_reaches_the_handler(engine, seen):
 
 
 def test_list_index_in_a_path(engine, seen):
-    spec = one_task({"first": "$ctx.flow.data.items.0", "last": "$ctx.flow.data.items.-1"},
-                    {"items": ["a", "b", "c"]})
+    spec = one_task(
+        {"first": "$ctx.flow.data.items.0", "last": "$ctx.flow.data.items.-1"},
+        {"items": ["a", "b", "c"]},
+    )
     engine.run_flow(engine.flow_spec_to_flow(spec))
     assert seen == [{"first": "a", "last": "c"}]
 
@@ -70,14 +72,19 @@ def test_strings_nested_in_dicts_and_lists_are_interpolated(engine, seen):
 
 
 def test_a_whole_dict_can_be_interpolated(engine, seen):
-    engine.run_flow(engine.flow_spec_to_flow(one_task({"cfg": "$ctx.flow.data.cfg"},
-                                                      {"cfg": {"a": 1, "b": [2]}})))
+    engine.run_flow(
+        engine.flow_spec_to_flow(
+            one_task({"cfg": "$ctx.flow.data.cfg"}, {"cfg": {"a": 1, "b": [2]}})
+        )
+    )
     assert seen == [{"cfg": {"a": 1, "b": [2]}}]
 
 
 def test_caller_context_keys_are_reachable(engine, seen):
-    engine.run_flow(engine.flow_spec_to_flow(one_task({"who": "$ctx.user.name"})),
-                    task_ctx={"user": {"name": "ada"}})
+    engine.run_flow(
+        engine.flow_spec_to_flow(one_task({"who": "$ctx.user.name"})),
+        task_ctx={"user": {"name": "ada"}},
+    )
     assert seen == [{"who": "ada"}]
 
 
@@ -113,8 +120,12 @@ class EchoThreeTicks(BaseTaskHandler):
 def test_restored_flow_interpolates_again_from_its_current_data(engine):
     engine.register_task_type("echo", EchoThreeTicks)
     flow = engine.flow_spec_to_flow(
-        {"data": {"x": "first"},
-         "tasks": [{"key": "echo", "task_type": "echo", "task_params": {"x": "$ctx.flow.data.x"}}]}
+        {
+            "data": {"x": "first"},
+            "tasks": [
+                {"key": "echo", "task_type": "echo", "task_params": {"x": "$ctx.flow.data.x"}}
+            ],
+        }
     )
     engine.tick_flow(flow)
     flow_dict = json.loads(json.dumps(flow.to_flow_dict()))
@@ -130,8 +141,9 @@ def test_restored_flow_interpolates_again_from_its_current_data(engine):
 
 
 def test_unresolvable_path_fails_the_task_naming_param_path_and_part(engine, seen):
-    flow = engine.flow_spec_to_flow(one_task({"opts": {"x": "$ctx.flow.data.sample.nmae"}},
-                                             {"sample": {"name": "Cu"}}))
+    flow = engine.flow_spec_to_flow(
+        one_task({"opts": {"x": "$ctx.flow.data.sample.nmae"}}, {"sample": {"name": "Cu"}})
+    )
     engine.tick_flow(flow)
     task = flow.tasks["rec"]
     assert task["status"] == FAILED
@@ -161,14 +173,19 @@ def test_dollar_path_not_starting_with_ctx_fails_clearly(engine, seen, text):
     engine.tick_flow(flow)
     error = flow.tasks["rec"]["error"]
     assert flow.tasks["rec"]["status"] == FAILED
-    assert error.startswith(f"task_params.x: {text!r} starts with '$' but its path does not start with 'ctx.'")
+    assert error.startswith(
+        f"task_params.x: {text!r} starts with '$' but its path does not start with 'ctx.'"
+    )
     assert "write '\\$' for a literal '$'" in error
 
 
 @pytest.mark.parametrize(
     ("path", "part"),
-    [("ctx.flow_engine.clock", "clock"), ("ctx.flow.__class__", "__class__"),
-     ("ctx.flow._task_list", "_task_list")],
+    [
+        ("ctx.flow_engine.clock", "clock"),
+        ("ctx.flow.__class__", "__class__"),
+        ("ctx.flow._task_list", "_task_list"),
+    ],
 )
 def test_interpolation_never_reaches_attributes(engine, seen, path, part):
     flow = engine.flow_spec_to_flow(one_task({"x": "$" + path}))
@@ -189,12 +206,20 @@ def test_handler_changing_interpolated_values_does_not_change_their_source(engin
 
     engine.register_task_type("mutate", mutate)
     flow = engine.flow_spec_to_flow(
-        {"data": {"cfg": {"k": "flow"}},
-         "tasks": [
-             {"key": "src", "task_type": "set_data", "task_params": {"xs": [1, 2]}},
-             {"key": "m", "task_type": "mutate",
-              "task_params": {"xs": "$ctx.flow.tasks.src.data.xs", "cfg": "$ctx.flow.data.cfg"}},
-         ]}
+        {
+            "data": {"cfg": {"k": "flow"}},
+            "tasks": [
+                {"key": "src", "task_type": "set_data", "task_params": {"xs": [1, 2]}},
+                {
+                    "key": "m",
+                    "task_type": "mutate",
+                    "task_params": {
+                        "xs": "$ctx.flow.tasks.src.data.xs",
+                        "cfg": "$ctx.flow.data.cfg",
+                    },
+                },
+            ],
+        }
     )
     engine.run_flow(flow)
     assert flow.tasks["src"]["data"]["xs"] == [1, 2]
@@ -210,8 +235,10 @@ def test_handler_changes_to_its_data_and_status_are_kept_when_params_are_interpo
 
     engine.register_task_type("work", work)
     flow = engine.flow_spec_to_flow(
-        {"data": {"x": 3}, "tasks": [{"key": "w", "task_type": "work",
-                                      "task_params": {"x": "$ctx.flow.data.x"}}]}
+        {
+            "data": {"x": 3},
+            "tasks": [{"key": "w", "task_type": "work", "task_params": {"x": "$ctx.flow.data.x"}}],
+        }
     )
     engine.run_flow(flow)
     assert flow.tasks["w"]["data"] == {"got": 3}
@@ -221,11 +248,22 @@ def test_handler_changes_to_its_data_and_status_are_kept_when_params_are_interpo
 
 def test_flow_spec_of_a_flow_task_is_not_interpolated_by_the_parent(engine, capsys):
     flow = engine.flow_spec_to_flow(
-        {"data": {"who": "parent"},
-         "tasks": [{"task_type": "flow", "task_params": {"flow_spec": {
-             "data": {"who": "child"},
-             "tasks": [{"task_type": "print", "task_params": {"msg": "$ctx.flow.data.who"}}],
-         }}}]}
+        {
+            "data": {"who": "parent"},
+            "tasks": [
+                {
+                    "task_type": "flow",
+                    "task_params": {
+                        "flow_spec": {
+                            "data": {"who": "child"},
+                            "tasks": [
+                                {"task_type": "print", "task_params": {"msg": "$ctx.flow.data.who"}}
+                            ],
+                        }
+                    },
+                }
+            ],
+        }
     )
     engine.run_flow(flow)
     assert capsys.readouterr().out == "child\n"
@@ -234,30 +272,62 @@ def test_flow_spec_of_a_flow_task_is_not_interpolated_by_the_parent(engine, caps
 def test_switch_cases_are_not_interpolated_by_the_parent(engine, capsys):
     # The case's task reads ctx.proxy_task, which exists only when it runs.
     flow = engine.flow_spec_to_flow(
-        {"tasks": [{"key": "sw", "task_type": "switch", "task_params": {
-            "control_value": 1,
-            "cases": [{"condition": {"op": "eq", "arg": 1},
-                       "task": {"task_type": "print", "task_params": {"msg": "$ctx.proxy_task.key"}}}],
-            "default_case": {"task": {"task_type": "print",
-                                      "task_params": {"msg": "$ctx.no_such_key"}}},
-        }}]}
+        {
+            "tasks": [
+                {
+                    "key": "sw",
+                    "task_type": "switch",
+                    "task_params": {
+                        "control_value": 1,
+                        "cases": [
+                            {
+                                "condition": {"op": "eq", "arg": 1},
+                                "task": {
+                                    "task_type": "print",
+                                    "task_params": {"msg": "$ctx.proxy_task.key"},
+                                },
+                            }
+                        ],
+                        "default_case": {
+                            "task": {
+                                "task_type": "print",
+                                "task_params": {"msg": "$ctx.no_such_key"},
+                            }
+                        },
+                    },
+                }
+            ]
+        }
     )
     engine.run_flow(flow)
     assert capsys.readouterr().out == "sw\n"
-    assert flow.tasks["sw"]["task_params"]["cases"][0]["task"]["task_params"]["msg"] == "$ctx.proxy_task.key"
+    assert (
+        flow.tasks["sw"]["task_params"]["cases"][0]["task"]["task_params"]["msg"]
+        == "$ctx.proxy_task.key"
+    )
 
 
 def test_spread_mapping_params_are_not_interpolated_by_the_parent(engine, capsys):
     # ctx.item exists only while each item's task spec is made.
     flow = engine.flow_spec_to_flow(
-        {"data": {"who": "parent"},
-         "tasks": [{"task_type": "spread", "task_params": {
-             "items": ["a", "b"],
-             "mapping_params": {
-                 "skeleton": {"task_type": "print", "task_params": {"msg": "$ctx.parent_flow.data.who"}},
-                 "wirings": [{"source": "ctx.item.value", "dest": "data.item"}],
-             },
-         }}]}
+        {
+            "data": {"who": "parent"},
+            "tasks": [
+                {
+                    "task_type": "spread",
+                    "task_params": {
+                        "items": ["a", "b"],
+                        "mapping_params": {
+                            "skeleton": {
+                                "task_type": "print",
+                                "task_params": {"msg": "$ctx.parent_flow.data.who"},
+                            },
+                            "wirings": [{"source": "ctx.item.value", "dest": "data.item"}],
+                        },
+                    },
+                }
+            ],
+        }
     )
     engine.run_flow(flow)
     assert capsys.readouterr().out == "parent\nparent\n"
@@ -267,20 +337,29 @@ def test_task_without_dollar_strings_gets_its_params_object_itself(engine):
     seen_ids = []
 
     def record_id(task_ctx):
-        seen_ids.append(task_ctx["task"]["task_params"] is task_ctx["flow"].tasks["r"]["task_params"])
+        seen_ids.append(
+            task_ctx["task"]["task_params"] is task_ctx["flow"].tasks["r"]["task_params"]
+        )
         task_ctx["task"]["status"] = COMPLETED
 
     engine.register_task_type("record_id", record_id)
-    engine.run_flow(engine.flow_spec_to_flow(
-        {"tasks": [{"key": "r", "task_type": "record_id", "task_params": {"x": 1}}]}))
+    engine.run_flow(
+        engine.flow_spec_to_flow(
+            {"tasks": [{"key": "r", "task_type": "record_id", "task_params": {"x": 1}}]}
+        )
+    )
     assert seen_ids == [True]
 
 
 def test_interpolation_happens_on_every_tick_of_a_running_task(engine):
     engine.register_task_type("echo", EchoThreeTicks)
     flow = engine.flow_spec_to_flow(
-        {"data": {"x": 0},
-         "tasks": [{"key": "echo", "task_type": "echo", "task_params": {"x": "$ctx.flow.data.x"}}]}
+        {
+            "data": {"x": 0},
+            "tasks": [
+                {"key": "echo", "task_type": "echo", "task_params": {"x": "$ctx.flow.data.x"}}
+            ],
+        }
     )
     for value in (1, 2, 3):
         flow.data["x"] = value
@@ -292,8 +371,10 @@ def test_interpolation_happens_on_every_tick_of_a_running_task(engine):
 
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet="$\\ab.c", max_size=6),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(alphabet="ab$", max_size=3), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(alphabet="ab$", max_size=3), children, max_size=3)
+    ),
     max_leaves=10,
 )
 

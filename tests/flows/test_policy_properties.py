@@ -35,7 +35,9 @@ def policy_dag_specs(draw, max_tasks=20):
     tasks = []
     for position in range(n):
         earlier = [f"t{i}" for i in range(position)]
-        precursors = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if earlier else []
+        precursors = (
+            draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if earlier else []
+        )
         task = {
             "key": f"t{position}",
             "task_type": "work",
@@ -58,7 +60,10 @@ def run_to_end(spec, every_tick=False):
     clock = FakeClock()
     engine = FlowEngine(task_handlers={"work": work}, clock=clock)
     flow = engine.flow_spec_to_flow(spec)
-    bound = sum((t["task_params"]["ticks"] + 2) * (t.get("retries", 0) + 1) + 5 for t in spec["tasks"]) + 2
+    bound = (
+        sum((t["task_params"]["ticks"] + 2) * (t.get("retries", 0) + 1) + 5 for t in spec["tasks"])
+        + 2
+    )
     ticks = 0
     while not flow.finished:
         engine.tick_flow(flow)

@@ -34,8 +34,11 @@ class MeasureTwice(BaseProxyingTaskHandler):
     """A user's proxying task: measures at twice its own scale."""
 
     def generate_proxied_task(self):
-        return {"key": "measure", "task_type": "measure",
-                "task_params": {"scale": 2 * self.task["task_params"]["scale"]}}
+        return {
+            "key": "measure",
+            "task_type": "measure",
+            "task_params": {"scale": 2 * self.task["task_params"]["scale"]},
+        }
 
 
 class BadProxy(BaseProxyingTaskHandler):
@@ -53,10 +56,15 @@ def proxy_engine(engine):
 
 
 def proxy_flow(engine, task_type="measure_twice", params=None):
-    return engine.flow_spec_to_flow({"key": "proxied", "tasks": [
-        {"key": "p", "task_type": task_type, "task_params": params or {"scale": 1.5}},
-        {"key": "after", "task_type": "noop"},
-    ]})
+    return engine.flow_spec_to_flow(
+        {
+            "key": "proxied",
+            "tasks": [
+                {"key": "p", "task_type": task_type, "task_params": params or {"scale": 1.5}},
+                {"key": "after", "task_type": "noop"},
+            ],
+        }
+    )
 
 
 def test_proxy_runs_the_generated_task(proxy_engine):
@@ -164,13 +172,30 @@ def test_subclass_without_generate_proxied_task_fails_its_task(engine):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"task_type": "noop", "precursors": ["ROOT"]}, "proxied_task.precursors: a proxied task has no edges"),
-        ({"task_type": "noop", "successors": []}, "proxied_task.successors: a proxied task has no edges"),
-        ({"task_type": "noop", "retries": 2}, "proxied_task: a proxied task cannot have retries: set them on the proxying task"),
-        ({"task_type": "noop", "timeout_s": 5}, "proxied_task: a proxied task cannot have timeout_s"),
-        ({"task_type": "noop", "retry_delay_s": 5, "retries": 1},
-         "proxied_task: a proxied task cannot have retries, retry_delay_s"),
-        ({"task_type": "noop", "trigger_rule": "all_done"}, "proxied_task: a proxied task cannot have trigger_rule"),
+        (
+            {"task_type": "noop", "precursors": ["ROOT"]},
+            "proxied_task.precursors: a proxied task has no edges",
+        ),
+        (
+            {"task_type": "noop", "successors": []},
+            "proxied_task.successors: a proxied task has no edges",
+        ),
+        (
+            {"task_type": "noop", "retries": 2},
+            "proxied_task: a proxied task cannot have retries: set them on the proxying task",
+        ),
+        (
+            {"task_type": "noop", "timeout_s": 5},
+            "proxied_task: a proxied task cannot have timeout_s",
+        ),
+        (
+            {"task_type": "noop", "retry_delay_s": 5, "retries": 1},
+            "proxied_task: a proxied task cannot have retries, retry_delay_s",
+        ),
+        (
+            {"task_type": "noop", "trigger_rule": "all_done"},
+            "proxied_task: a proxied task cannot have trigger_rule",
+        ),
         ({"task_params": {}}, "proxied_task: missing required key 'task_type'"),
         ("noop", "proxied_task: expected a dict"),
     ],
@@ -190,11 +215,14 @@ def test_new_proxied_task_returns_a_pending_task_dict():
 
 
 def test_proxy_generating_a_task_with_edges_fails_its_task(proxy_engine):
-    flow = proxy_flow(proxy_engine, "bad_proxy",
-                      {"spec": {"task_type": "noop", "precursors": ["after"]}})
+    flow = proxy_flow(
+        proxy_engine, "bad_proxy", {"spec": {"task_type": "noop", "precursors": ["after"]}}
+    )
     proxy_engine.tick_flow(flow)
     assert flow.tasks["p"]["status"] == FAILED
-    assert "proxied_task.precursors: a proxied task has no edges of its own" in flow.data["errors"][0]
+    assert (
+        "proxied_task.precursors: a proxied task has no edges of its own" in flow.data["errors"][0]
+    )
 
 
 def test_proxy_data_is_a_deep_copy_of_the_proxied_tasks(proxy_engine):
@@ -225,7 +253,8 @@ def test_proxy_with_retries_fails_after_its_last_attempt(proxy_engine):
     proxy_engine.register_task_type("explode", explode)
     proxy_engine.register_task_type("explode_proxy", ExplodeProxy)
     flow = proxy_engine.flow_spec_to_flow(
-        {"tasks": [{"key": "p", "task_type": "explode_proxy", "retries": 2}]})
+        {"tasks": [{"key": "p", "task_type": "explode_proxy", "retries": 2}]}
+    )
     for _ in range(10):
         if flow.finished:
             break
@@ -248,7 +277,8 @@ def test_handler_replacing_its_data_still_gets_a_bounded_number_of_retries(engin
 
     engine.register_task_type("replace_data_then_fail", replace_data_then_fail)
     flow = engine.flow_spec_to_flow(
-        {"tasks": [{"key": "x", "task_type": "replace_data_then_fail", "retries": 1}]})
+        {"tasks": [{"key": "x", "task_type": "replace_data_then_fail", "retries": 1}]}
+    )
     for _ in range(10):
         if flow.finished:
             break

@@ -145,7 +145,9 @@ def installed_plugin(tmp_path, monkeypatch):
     )
     dist_info = tmp_path / "mc_test_plugin-1.0.dist-info"
     dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: mc-test-plugin\nVersion: 1.0\n")
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: mc-test-plugin\nVersion: 1.0\n"
+    )
     (dist_info / "entry_points.txt").write_text(
         "[mc.task_types]\ntitrate = mc_test_plugin:titrate\nbroken = mc_test_plugin:missing\n"
     )

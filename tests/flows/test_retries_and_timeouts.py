@@ -33,7 +33,16 @@ def retry_engine(engine):
 
 def flaky_flow(engine, failures, **policies):
     return engine.flow_spec_to_flow(
-        {"tasks": [{"key": "t", "task_type": "flaky", "task_params": {"failures": failures}, **policies}]}
+        {
+            "tasks": [
+                {
+                    "key": "t",
+                    "task_type": "flaky",
+                    "task_params": {"failures": failures},
+                    **policies,
+                }
+            ]
+        }
     )
 
 
@@ -69,7 +78,9 @@ def test_after_the_last_attempt_the_task_fails(retry_engine):
         "RuntimeError: attempt 2 broke",
         "RuntimeError: attempt 3 broke",
     ]
-    assert flow.data["errors"] == ["task 't' (flaky): RuntimeError: attempt 3 broke (attempt 3 of 3)"]
+    assert flow.data["errors"] == [
+        "task 't' (flaky): RuntimeError: attempt 3 broke (attempt 3 of 3)"
+    ]
 
 
 def test_ticks_before_the_retry_delay_leave_the_task_alone(retry_engine, clock):
@@ -134,7 +145,16 @@ def test_a_retrying_task_survives_a_json_round_trip(retry_engine, clock):
 def test_run_flow_sleeps_until_the_retry_is_due(clock):
     engine = FlowEngine(task_handlers={"flaky": flaky}, clock=clock, sleep=clock.advance)
     flow = engine.flow_spec_to_flow(
-        {"tasks": [{"task_type": "flaky", "task_params": {"failures": 1}, "retries": 1, "retry_delay_s": 30}]}
+        {
+            "tasks": [
+                {
+                    "task_type": "flaky",
+                    "task_params": {"failures": 1},
+                    "retries": 1,
+                    "retry_delay_s": 30,
+                }
+            ]
+        }
     )
     start = clock()
     engine.run_flow(flow, max_ticks=10)
@@ -146,7 +166,13 @@ def test_a_retry_does_not_trigger_fail_fast(retry_engine):
     flow = retry_engine.flow_spec_to_flow(
         {
             "tasks": [
-                {"key": "t", "task_type": "flaky", "task_params": {"failures": 1}, "retries": 1, "precursors": []},
+                {
+                    "key": "t",
+                    "task_type": "flaky",
+                    "task_params": {"failures": 1},
+                    "retries": 1,
+                    "precursors": [],
+                },
                 {"key": "other", "task_type": "forever", "precursors": []},
             ]
         }
@@ -156,7 +182,9 @@ def test_a_retry_does_not_trigger_fail_fast(retry_engine):
 
 
 def test_a_task_running_longer_than_its_timeout_fails(retry_engine, clock):
-    flow = retry_engine.flow_spec_to_flow({"tasks": [{"key": "t", "task_type": "forever", "timeout_s": 10}]})
+    flow = retry_engine.flow_spec_to_flow(
+        {"tasks": [{"key": "t", "task_type": "forever", "timeout_s": 10}]}
+    )
     retry_engine.tick_flow(flow)
     clock.advance(10)
     retry_engine.tick_flow(flow)
@@ -170,7 +198,9 @@ def test_a_task_running_longer_than_its_timeout_fails(retry_engine, clock):
 
 
 def test_the_timeout_counts_from_the_stored_start_across_processes(retry_engine, clock):
-    flow = retry_engine.flow_spec_to_flow({"tasks": [{"key": "t", "task_type": "forever", "timeout_s": 10}]})
+    flow = retry_engine.flow_spec_to_flow(
+        {"tasks": [{"key": "t", "task_type": "forever", "timeout_s": 10}]}
+    )
     retry_engine.tick_flow(flow)
     stored = flow.to_flow_dict()
     clock.advance(11)
@@ -211,7 +241,9 @@ def test_a_timeout_calls_the_handlers_cancel_hook(retry_engine, clock):
             cancelled.append(task_ctx["task"]["key"])
 
     retry_engine.register_task_type("job_like", Job)
-    flow = retry_engine.flow_spec_to_flow({"tasks": [{"key": "j", "task_type": "job_like", "timeout_s": 1}]})
+    flow = retry_engine.flow_spec_to_flow(
+        {"tasks": [{"key": "j", "task_type": "job_like", "timeout_s": 1}]}
+    )
     retry_engine.tick_flow(flow)
     clock.advance(2)
     retry_engine.tick_flow(flow)
@@ -240,7 +272,12 @@ def test_bad_policies_are_refused_with_their_path(field, value):
 
 def test_policies_are_stored_in_the_task_only_when_set():
     flow = Flow.from_flow_spec(
-        {"tasks": [{"key": "a", "task_type": "noop"}, {"key": "b", "task_type": "noop", "retries": 2, "timeout_s": 5}]}
+        {
+            "tasks": [
+                {"key": "a", "task_type": "noop"},
+                {"key": "b", "task_type": "noop", "retries": 2, "timeout_s": 5},
+            ]
+        }
     )
     assert "retries" not in flow.tasks["a"]
     assert flow.tasks["b"]["retries"] == 2

@@ -36,8 +36,16 @@ def test_flow_dict_holds_only_json_types_and_a_format_version(engine):
     assert json.loads(json.dumps(flow_dict)) == flow_dict
     assert flow_dict["format_version"] == FORMAT_VERSION
     assert set(flow_dict) == {
-        "format_version", "key", "label", "cfg", "data", "status",
-        "depth", "parent_key", "num_ticks", "tasks",
+        "format_version",
+        "key",
+        "label",
+        "cfg",
+        "data",
+        "status",
+        "depth",
+        "parent_key",
+        "num_ticks",
+        "tasks",
     }
 
 
@@ -134,8 +142,10 @@ def test_flow_load_error_for_a_non_dict():
 
 def test_hand_edited_flow_with_an_unreachable_task_still_ends(engine):
     flow = engine.flow_spec_to_flow(
-        {"cfg": {"fail_fast": False}, "tasks": [{"key": "a", "task_type": "noop"},
-                                               {"key": "b", "task_type": "noop"}]}
+        {
+            "cfg": {"fail_fast": False},
+            "tasks": [{"key": "a", "task_type": "noop"}, {"key": "b", "task_type": "noop"}],
+        }
     )
     flow_dict = flow.to_flow_dict()
     flow_dict["tasks"]["a"]["status"] = "FAILED"
@@ -191,7 +201,9 @@ def test_a_stored_retry_time_on_a_running_task_does_not_load():
 
 
 def test_to_json_is_the_text_of_to_flow_dict():
-    flow = Flow.from_flow_spec({"data": {"x": [1.5, None]}, "tasks": [{"key": "a", "task_type": "noop"}]})
+    flow = Flow.from_flow_spec(
+        {"data": {"x": [1.5, None]}, "tasks": [{"key": "a", "task_type": "noop"}]}
+    )
     assert json.loads(flow.to_json()) == flow.to_flow_dict()
 
 

@@ -40,7 +40,7 @@ def cycle_in(error: FlowSpecError) -> list[str]:
     assert error.path == "tasks"
     prefix = "dependency cycle: "
     assert error.problem.startswith(prefix)
-    names = error.problem[len(prefix):].split(" -> ")
+    names = error.problem[len(prefix) :].split(" -> ")
     assert names[0] == names[-1]
     return names[:-1]
 
@@ -121,8 +121,7 @@ def test_data_or_task_params_that_is_not_a_dict_is_refused(spec, path):
 def test_unknown_top_level_key_suggests_the_close_match():
     error = spec_error({"taks": [task()]})
     assert str(error) == (
-        "taks: unknown key (expected one of: label, key, cfg, data, tasks); "
-        "did you mean 'tasks'?"
+        "taks: unknown key (expected one of: label, key, cfg, data, tasks); did you mean 'tasks'?"
     )
 
 

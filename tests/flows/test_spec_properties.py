@@ -41,11 +41,13 @@ odd_scalars = (
 # NaN, and dicts whose keys are not strings.
 anything = st.recursive(
     json_scalars | odd_scalars,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.tuples(inner, inner)
-    | st.sets(hashable_scalars, max_size=2)
-    | st.dictionaries(st.text(max_size=5) | hashable_scalars, inner, max_size=3)
-    | st.dictionaries(st.sampled_from([*FLOW_SPEC_KEYS, *TASK_SPEC_KEYS]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner, inner)
+        | st.sets(hashable_scalars, max_size=2)
+        | st.dictionaries(st.text(max_size=5) | hashable_scalars, inner, max_size=3)
+        | st.dictionaries(st.sampled_from([*FLOW_SPEC_KEYS, *TASK_SPEC_KEYS]), inner, max_size=4)
+    ),
     max_leaves=10,
 )
 
@@ -81,9 +83,7 @@ no_edges = st.sampled_from([ABSENT, None, [], ["ROOT"]])
 no_successors = st.sampled_from([ABSENT, None, []])
 explicit_no_edges = st.sampled_from([[], ["ROOT"]])
 edge_pairs = st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=12)
-edge_forms = st.lists(
-    st.sampled_from(["precursor", "successor", "both"]), min_size=12, max_size=12
-)
+edge_forms = st.lists(st.sampled_from(["precursor", "successor", "both"]), min_size=12, max_size=12)
 
 
 def generated_keys(explicit: list[str | None]) -> list[str]:

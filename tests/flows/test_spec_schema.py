@@ -204,11 +204,9 @@ unknown_cfg_names = unknown_names(FLOW_CFG_KEYS)
 unknown_task_names = unknown_names(TASK_SPEC_KEYS)
 indexes = st.integers(0, 99)
 not_a_task = json_values.filter(lambda v: not isinstance(v, dict)) | st.just({})
-not_a_key_list = json_values.filter(
-    lambda v: v is not None and not isinstance(v, list)
-) | st.lists(json_values, min_size=1, max_size=3).filter(
-    lambda items: any(not isinstance(item, str) for item in items)
-)
+not_a_key_list = json_values.filter(lambda v: v is not None and not isinstance(v, list)) | st.lists(
+    json_values, min_size=1, max_size=3
+).filter(lambda items: any(not isinstance(item, str) for item in items))
 SPEC_CHANGES = ["spec_value", "spec_field", "spec_unknown_key", "cfg_field", "cfg_unknown_key"]
 TASK_CHANGES = [
     "task_value",

@@ -66,7 +66,10 @@ def spread_spec(items, task_type="square", fail_fast=None, skeleton=None, wiring
     }
     if fail_fast is not None:
         params["fail_fast"] = fail_fast
-    return {"key": "spreading", "tasks": [{"key": "spread", "task_type": "spread", "task_params": params}]}
+    return {
+        "key": "spreading",
+        "tasks": [{"key": "spread", "task_type": "spread", "task_params": params}],
+    }
 
 
 def run(engine, flow, round_trips=False, ticks=30):
@@ -93,11 +96,15 @@ def test_one_task_per_item(spread_engine):
 def test_results_are_each_items_data_in_item_order(spread_engine):
     flow = run(spread_engine, spread_engine.flow_spec_to_flow(spread_spec([3, 1, 2])))
     assert flow.status == COMPLETED
-    assert flow.tasks["spread"]["data"] == {"results": [{"square": 9}, {"square": 1}, {"square": 4}]}
+    assert flow.tasks["spread"]["data"] == {
+        "results": [{"square": 9}, {"square": 1}, {"square": 4}]
+    }
 
 
 def test_results_keep_item_order_when_items_finish_out_of_order(spread_engine):
-    flow = run(spread_engine, spread_engine.flow_spec_to_flow(spread_spec([3, 0, 1], "slow_square")))
+    flow = run(
+        spread_engine, spread_engine.flow_spec_to_flow(spread_spec([3, 0, 1], "slow_square"))
+    )
     assert flow.tasks["spread"]["data"]["results"] == [{"square": 9}, {"square": 0}, {"square": 1}]
 
 
@@ -112,26 +119,39 @@ def test_spread_stays_running_until_every_item_finished(spread_engine):
 
 
 def test_items_as_a_dict_give_key_value_and_index(spread_engine):
-    flow = run(spread_engine, spread_engine.flow_spec_to_flow(spread_spec(
-        {"Cu": 2, "Fe": 3},
-        skeleton={"task_type": "set_data"},
-        wirings=["ctx.item.key => task_params.element", "ctx.item.value => task_params.n",
-                 "ctx.item.idx => task_params.idx"],
-    )))
+    flow = run(
+        spread_engine,
+        spread_engine.flow_spec_to_flow(
+            spread_spec(
+                {"Cu": 2, "Fe": 3},
+                skeleton={"task_type": "set_data"},
+                wirings=[
+                    "ctx.item.key => task_params.element",
+                    "ctx.item.value => task_params.n",
+                    "ctx.item.idx => task_params.idx",
+                ],
+            )
+        ),
+    )
     assert flow.tasks["spread"]["data"]["results"] == [
-        {"element": "Cu", "n": 2, "idx": 0}, {"element": "Fe", "n": 3, "idx": 1}]
+        {"element": "Cu", "n": 2, "idx": 0},
+        {"element": "Fe", "n": 3, "idx": 1},
+    ]
 
 
 def test_items_without_a_skeleton_key_are_keyed_item_n(spread_engine):
-    flow = run(spread_engine, spread_engine.flow_spec_to_flow(
-        spread_spec([1, 2], skeleton={"task_type": "square"})))
+    flow = run(
+        spread_engine,
+        spread_engine.flow_spec_to_flow(spread_spec([1, 2], skeleton={"task_type": "square"})),
+    )
     assert list(child_tasks(flow)) == ["item_0", "item_1"]
 
 
 def test_items_interpolated_from_a_previous_tasks_data(spread_engine):
     spec = spread_spec("$ctx.flow.tasks.list_samples.data.xs")
-    spec["tasks"].insert(0, {"key": "list_samples", "task_type": "set_data",
-                             "task_params": {"xs": [4, 5]}})
+    spec["tasks"].insert(
+        0, {"key": "list_samples", "task_type": "set_data", "task_params": {"xs": [4, 5]}}
+    )
     flow = run(spread_engine, spread_engine.flow_spec_to_flow(spec))
     assert flow.tasks["spread"]["data"]["results"] == [{"square": 16}, {"square": 25}]
     assert flow.tasks["spread"]["task_params"]["items"] == "$ctx.flow.tasks.list_samples.data.xs"
@@ -160,8 +180,10 @@ def test_failing_item_fails_the_spread(spread_engine):
 
 
 def test_without_fail_fast_the_other_items_still_run(spread_engine):
-    flow = run(spread_engine, spread_engine.flow_spec_to_flow(
-        spread_spec([1, -2, 3], "slow_square", fail_fast=False)))
+    flow = run(
+        spread_engine,
+        spread_engine.flow_spec_to_flow(spread_spec([1, -2, 3], "slow_square", fail_fast=False)),
+    )
     assert flow.tasks["spread"]["status"] == FAILED
     statuses = {key: task["status"] for key, task in child_tasks(flow).items()}
     assert statuses == {"sq_0": COMPLETED, "sq_1": FAILED, "sq_2": COMPLETED}
@@ -169,8 +191,7 @@ def test_without_fail_fast_the_other_items_still_run(spread_engine):
 
 
 def test_with_fail_fast_running_items_are_cancelled_when_one_fails(spread_engine):
-    flow = run(spread_engine, spread_engine.flow_spec_to_flow(
-        spread_spec([3, -2], "slow_square")))
+    flow = run(spread_engine, spread_engine.flow_spec_to_flow(spread_spec([3, -2], "slow_square")))
     statuses = {key: task["status"] for key, task in child_tasks(flow).items()}
     assert statuses == {"sq_0": FAILED, "sq_1": FAILED}
     assert child_tasks(flow)["sq_0"]["error"] == "cancelled: the subflow FAILED"
@@ -181,15 +202,25 @@ def test_json_round_trip_between_every_tick_ends_as_in_memory(spread_engine):
     in_memory = run(spread_engine, spread_engine.flow_spec_to_flow(spec))
     restored = run(spread_engine, spread_engine.flow_spec_to_flow(spec), round_trips=True)
     assert restored.to_flow_dict() == in_memory.to_flow_dict()
-    assert restored.tasks["spread"]["data"]["results"] == [{"square": 4}, {"square": 0}, {"square": 1}]
+    assert restored.tasks["spread"]["data"]["results"] == [
+        {"square": 4},
+        {"square": 0},
+        {"square": 1},
+    ]
 
 
 def test_skeleton_dollar_strings_interpolate_in_the_child_flow(spread_engine):
     spec = spread_spec(
         ["a", "b"],
-        skeleton={"key": "label", "task_type": "set_data", "task_params": {
-            "run": "$ctx.parent_flow.data.run", "child_key": "$ctx.flow.key",
-            "me": "$ctx.task.key"}},
+        skeleton={
+            "key": "label",
+            "task_type": "set_data",
+            "task_params": {
+                "run": "$ctx.parent_flow.data.run",
+                "child_key": "$ctx.flow.key",
+                "me": "$ctx.task.key",
+            },
+        },
         wirings=["ctx.item.value => task_params.item"],
     )
     spec["data"] = {"run": 7}
@@ -203,8 +234,14 @@ def test_skeleton_dollar_strings_interpolate_in_the_child_flow(spread_engine):
 def prices_spec(skeleton, wirings):
     """A spread over prices that an earlier task left in its data, each starting with '$'."""
     spec = spread_spec("$ctx.flow.tasks.prices.data.prices", skeleton=skeleton, wirings=wirings)
-    spec["tasks"].insert(0, {"key": "prices", "task_type": "set_data",
-                             "task_params": {"prices": ["\\$5", "\\$ctx.flow.key"]}})
+    spec["tasks"].insert(
+        0,
+        {
+            "key": "prices",
+            "task_type": "set_data",
+            "task_params": {"prices": ["\\$5", "\\$ctx.flow.key"]},
+        },
+    )
     return spec
 
 
@@ -231,30 +268,61 @@ def test_child_flow_is_one_level_deeper(spread_engine):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"items": 5, "mapping_params": {"skeleton": {"task_type": "noop"}}},
-         "task_params.items must be list or dict, got int"),
+        (
+            {"items": 5, "mapping_params": {"skeleton": {"task_type": "noop"}}},
+            "task_params.items must be list or dict, got int",
+        ),
         ({"items": [1]}, "missing task_params.mapping_params"),
-        ({"items": [1], "mapping_params": {"wirings": []}},
-         "task_params.mapping_params.skeleton: expected a dict"),
-        ({"items": [1], "mapping_params": {"skeleton": {"task_type": "noop"}, "wirings": "x"}},
-         "task_params.mapping_params.wirings: expected a list of wirings"),
-        ({"items": [1], "mapping_params": {"skeleton": {"task_type": "noop"},
-                                           "wirings": ["ctx.item.nope => task_params.x"]}},
-         "task_params.mapping_params.wirings[0] (item 0): source: path 'ctx.item.nope'"),
-        ({"items": [1], "fail_fast": "no", "mapping_params": {"skeleton": {"task_type": "noop"}}},
-         "task_params.fail_fast must be bool"),
-        ({"items": [1], "mapping_params": {"skeleton": {"task_type": "noop", "bogus": 1}}},
-         "task 's': task_params.mapping_params.skeleton[item 0].bogus: unknown key"),
-        ({"items": [1], "mapping_params": {"skeleton": {"key": "bad-key", "task_type": "noop"}}},
-         "task 's': task_params.mapping_params.skeleton[item 0].key: invalid task key 'bad-key_0'"),
-        ({"items": [1, 2], "mapping_params": {"skeleton": {"task_type": "noop"},
-                                              "wirings": [{"value": 5, "dest": "task_params"}]}},
-         "task 's': task_params.mapping_params.skeleton[item 0].task_params: expected a dict"),
+        (
+            {"items": [1], "mapping_params": {"wirings": []}},
+            "task_params.mapping_params.skeleton: expected a dict",
+        ),
+        (
+            {"items": [1], "mapping_params": {"skeleton": {"task_type": "noop"}, "wirings": "x"}},
+            "task_params.mapping_params.wirings: expected a list of wirings",
+        ),
+        (
+            {
+                "items": [1],
+                "mapping_params": {
+                    "skeleton": {"task_type": "noop"},
+                    "wirings": ["ctx.item.nope => task_params.x"],
+                },
+            },
+            "task_params.mapping_params.wirings[0] (item 0): source: path 'ctx.item.nope'",
+        ),
+        (
+            {
+                "items": [1],
+                "fail_fast": "no",
+                "mapping_params": {"skeleton": {"task_type": "noop"}},
+            },
+            "task_params.fail_fast must be bool",
+        ),
+        (
+            {"items": [1], "mapping_params": {"skeleton": {"task_type": "noop", "bogus": 1}}},
+            "task 's': task_params.mapping_params.skeleton[item 0].bogus: unknown key",
+        ),
+        (
+            {"items": [1], "mapping_params": {"skeleton": {"key": "bad-key", "task_type": "noop"}}},
+            "task 's': task_params.mapping_params.skeleton[item 0].key: invalid task key 'bad-key_0'",
+        ),
+        (
+            {
+                "items": [1, 2],
+                "mapping_params": {
+                    "skeleton": {"task_type": "noop"},
+                    "wirings": [{"value": 5, "dest": "task_params"}],
+                },
+            },
+            "task 's': task_params.mapping_params.skeleton[item 0].task_params: expected a dict",
+        ),
     ],
 )
 def test_malformed_spread_params_fail_the_task_clearly(spread_engine, params, message):
-    flow = spread_engine.flow_spec_to_flow({"tasks": [{"key": "s", "task_type": "spread",
-                                                       "task_params": params}]})
+    flow = spread_engine.flow_spec_to_flow(
+        {"tasks": [{"key": "s", "task_type": "spread", "task_params": params}]}
+    )
     run(spread_engine, flow)
     assert flow.tasks["s"]["status"] == FAILED
     assert message in flow.data["errors"][0]

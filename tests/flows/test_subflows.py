@@ -55,17 +55,24 @@ CHILD = {
     "data": {"sample": "Cu-2"},
     "tasks": [
         {"key": "measure", "task_type": "poll"},
-        {"key": "store", "task_type": "set_data", "task_params": {"stored": "$ctx.flow.data.sample"}},
+        {
+            "key": "store",
+            "task_type": "set_data",
+            "task_params": {"stored": "$ctx.flow.data.sample"},
+        },
     ],
 }
 
 
 def parent_spec(child=CHILD, key="parent"):
-    return {"key": key, "tasks": [
-        {"key": "prep", "task_type": "noop"},
-        {"key": "sub", "task_type": "flow", "task_params": {"flow_spec": child}},
-        {"key": "after", "task_type": "noop"},
-    ]}
+    return {
+        "key": key,
+        "tasks": [
+            {"key": "prep", "task_type": "noop"},
+            {"key": "sub", "task_type": "flow", "task_params": {"flow_spec": child}},
+            {"key": "after", "task_type": "noop"},
+        ],
+    }
 
 
 def run(engine, flow, round_trips=False, ticks=30):
@@ -137,11 +144,23 @@ def test_json_round_trip_between_every_tick_ends_as_in_memory(sub_engine, clock)
 
 
 def test_nested_subflows_reach_depth_two(sub_engine):
-    grandchild = {"tasks": [{"key": "deep", "task_type": "set_data", "task_params": {
-        "depth": "$ctx.flow.depth", "parent": "$ctx.flow.parent_key",
-        "grandparent_sample": "$ctx.parent_flow.data.sample"}}]}
-    child = {"data": {"sample": "Fe"}, "tasks": [
-        {"key": "inner", "task_type": "flow", "task_params": {"flow_spec": grandchild}}]}
+    grandchild = {
+        "tasks": [
+            {
+                "key": "deep",
+                "task_type": "set_data",
+                "task_params": {
+                    "depth": "$ctx.flow.depth",
+                    "parent": "$ctx.flow.parent_key",
+                    "grandparent_sample": "$ctx.parent_flow.data.sample",
+                },
+            }
+        ]
+    }
+    child = {
+        "data": {"sample": "Fe"},
+        "tasks": [{"key": "inner", "task_type": "flow", "task_params": {"flow_spec": grandchild}}],
+    }
     flow = run(sub_engine, sub_engine.flow_spec_to_flow(parent_spec(child)), round_trips=True)
     assert flow.status == COMPLETED
     child_dict = flow.tasks["sub"]["data"]["flow"]
@@ -149,7 +168,10 @@ def test_nested_subflows_reach_depth_two(sub_engine):
     assert grandchild_dict["depth"] == 2
     assert grandchild_dict["key"] == "parent.sub.inner"
     assert grandchild_dict["tasks"]["deep"]["data"] == {
-        "depth": 2, "parent": "parent.sub", "grandparent_sample": "Fe"}
+        "depth": 2,
+        "parent": "parent.sub",
+        "grandparent_sample": "Fe",
+    }
 
 
 def test_failed_child_fails_the_task_and_its_errors_reach_the_parent(sub_engine):
@@ -165,10 +187,12 @@ def test_failed_child_fails_the_task_and_its_errors_reach_the_parent(sub_engine)
 
 
 def test_failed_child_with_fail_fast_cancels_its_running_tasks(sub_engine):
-    child = {"tasks": [
-        {"key": "slow", "task_type": "poll", "precursors": ["ROOT"]},
-        {"key": "bad", "task_type": "explode", "precursors": ["ROOT"]},
-    ]}
+    child = {
+        "tasks": [
+            {"key": "slow", "task_type": "poll", "precursors": ["ROOT"]},
+            {"key": "bad", "task_type": "explode", "precursors": ["ROOT"]},
+        ]
+    }
     flow = run(sub_engine, sub_engine.flow_spec_to_flow(parent_spec(child)))
     assert flow.tasks["sub"]["status"] == FAILED
     assert PollTwice.cancelled == ["slow"]
@@ -178,10 +202,14 @@ def test_failed_child_with_fail_fast_cancels_its_running_tasks(sub_engine):
 @pytest.mark.parametrize(
     ("flow_spec", "message"),
     [
-        ({"tasks": [{"key": "a", "task_type": "noop", "task_parms": {}}]},
-         "task_params.flow_spec.tasks[0].task_parms: unknown key"),
-        ({"tasks": [{"key": "a", "task_type": "noop", "precursors": ["nope"]}]},
-         "task_params.flow_spec.tasks[0].precursors[0]"),
+        (
+            {"tasks": [{"key": "a", "task_type": "noop", "task_parms": {}}]},
+            "task_params.flow_spec.tasks[0].task_parms: unknown key",
+        ),
+        (
+            {"tasks": [{"key": "a", "task_type": "noop", "precursors": ["nope"]}]},
+            "task_params.flow_spec.tasks[0].precursors[0]",
+        ),
         ({"tasks": "abc"}, "task_params.flow_spec.tasks: expected a list of task specs"),
         ({"cfg": {"fail_fast": "yes"}}, "task_params.flow_spec.cfg.fail_fast"),
         ({"key": 5}, "task_params.flow_spec.key: expected a non-empty string"),
@@ -214,19 +242,33 @@ def test_cancel_flow_on_the_parent_cancels_the_childs_running_tasks(sub_engine):
 
 
 def test_parent_flow_is_visible_to_child_tasks(sub_engine):
-    child = {"tasks": [{"key": "look", "task_type": "set_data", "task_params": {
-        "parent_key": "$ctx.parent_flow.key", "parent_sample": "$ctx.parent_flow.data.sample",
-        "prep_status": "$ctx.parent_flow.tasks.prep.status"}}]}
+    child = {
+        "tasks": [
+            {
+                "key": "look",
+                "task_type": "set_data",
+                "task_params": {
+                    "parent_key": "$ctx.parent_flow.key",
+                    "parent_sample": "$ctx.parent_flow.data.sample",
+                    "prep_status": "$ctx.parent_flow.tasks.prep.status",
+                },
+            }
+        ]
+    }
     spec = parent_spec(child)
     spec["data"] = {"sample": "Ni"}
     flow = run(sub_engine, sub_engine.flow_spec_to_flow(spec))
     assert flow.tasks["sub"]["data"]["flow"]["tasks"]["look"]["data"] == {
-        "parent_key": "parent", "parent_sample": "Ni", "prep_status": "COMPLETED"}
+        "parent_key": "parent",
+        "parent_sample": "Ni",
+        "prep_status": "COMPLETED",
+    }
 
 
 def test_caller_context_reaches_child_tasks(sub_engine):
-    child = {"tasks": [{"key": "look", "task_type": "set_data",
-                        "task_params": {"user": "$ctx.user"}}]}
+    child = {
+        "tasks": [{"key": "look", "task_type": "set_data", "task_params": {"user": "$ctx.user"}}]
+    }
     flow = sub_engine.flow_spec_to_flow(parent_spec(child))
     while not flow.finished:
         sub_engine.tick_flow(flow, {"user": "ada"})
@@ -235,8 +277,12 @@ def test_caller_context_reaches_child_tasks(sub_engine):
 
 def test_retry_of_a_failed_flow_task_starts_a_fresh_child(sub_engine, clock):
     child = {"data": {"n": 0}, "tasks": [{"key": "bad", "task_type": "explode"}]}
-    spec = {"key": "p", "tasks": [{"key": "sub", "task_type": "flow", "retries": 1,
-                                   "task_params": {"flow_spec": child}}]}
+    spec = {
+        "key": "p",
+        "tasks": [
+            {"key": "sub", "task_type": "flow", "retries": 1, "task_params": {"flow_spec": child}}
+        ],
+    }
     flow = run(sub_engine, sub_engine.flow_spec_to_flow(spec))
     assert flow.status == FAILED
     attempts = flow.tasks["sub"]["data"]["attempts"]
@@ -245,9 +291,17 @@ def test_retry_of_a_failed_flow_task_starts_a_fresh_child(sub_engine, clock):
 
 
 def test_timed_out_flow_task_cancels_the_childs_running_tasks(sub_engine, clock):
-    spec = {"key": "p", "tasks": [{"key": "sub", "task_type": "flow", "timeout_s": 5,
-                                   "task_params": {"flow_spec": {"tasks": [
-                                       {"key": "measure", "task_type": "poll"}]}}}]}
+    spec = {
+        "key": "p",
+        "tasks": [
+            {
+                "key": "sub",
+                "task_type": "flow",
+                "timeout_s": 5,
+                "task_params": {"flow_spec": {"tasks": [{"key": "measure", "task_type": "poll"}]}},
+            }
+        ],
+    }
     flow = sub_engine.flow_spec_to_flow(spec)
     sub_engine.tick_flow(flow)
     clock.advance(10)

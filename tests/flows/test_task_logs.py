@@ -20,10 +20,17 @@ SPEC = {
     "tasks": [
         {"key": "first", "task_type": "chatty"},
         {"key": "quiet", "task_type": "noop"},
-        {"key": "sweep", "task_type": "spread", "task_params": {
-            "items": [1, 2],
-            "mapping_params": {"skeleton": {"key": "item", "task_type": "chatty"},
-                               "wirings": ["ctx.item.value => task_params.x"]}}},
+        {
+            "key": "sweep",
+            "task_type": "spread",
+            "task_params": {
+                "items": [1, 2],
+                "mapping_params": {
+                    "skeleton": {"key": "item", "task_type": "chatty"},
+                    "wirings": ["ctx.item.value => task_params.x"],
+                },
+            },
+        },
     ],
 }
 
@@ -70,12 +77,18 @@ def test_a_task_log_keeps_its_last_megabyte_from_whole_lines(tmp_path):
 
 def test_echo_hears_what_each_tick_printed(tmp_path, clock):
     heard = []
-    engine = FlowEngine(clock=clock, task_output=TaskLogs(tmp_path, echo=lambda *args: heard.append(args)))
+    engine = FlowEngine(
+        clock=clock, task_output=TaskLogs(tmp_path, echo=lambda *args: heard.append(args))
+    )
     engine.register_task_type("chatty", chatty)
     engine.run_flow(engine.flow_spec_to_flow(SPEC))
     assert (None, "sweep/item_0") == heard[1][1:3]
-    assert heard[0] == ("flow-1", None, "first",
-                        "printed by first\nWARNING lab.instrument: logged by first\n")
+    assert heard[0] == (
+        "flow-1",
+        None,
+        "first",
+        "printed by first\nWARNING lab.instrument: logged by first\n",
+    )
 
 
 def test_a_log_that_cannot_be_written_is_a_warning_not_a_failed_task(tmp_path, clock, caplog):

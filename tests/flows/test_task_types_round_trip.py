@@ -24,54 +24,131 @@ class TwoTickSquare(BaseTaskHandler):
 
 
 SPECS = {
-    "print": {"tasks": [
-        {"task_type": "print", "task_params": {"msg": "$ctx.flow.data.msg"}},
-        {"task_type": "print", "task_params": {"msg": "\\$ literal"}},
-    ], "data": {"msg": "hello"}},
-    "log": {"tasks": [{"task_type": "log", "task_params": {"msg": "logged", "level": "WARNING",
-                                                           "logger": "tests.round_trip"}}]},
+    "print": {
+        "tasks": [
+            {"task_type": "print", "task_params": {"msg": "$ctx.flow.data.msg"}},
+            {"task_type": "print", "task_params": {"msg": "\\$ literal"}},
+        ],
+        "data": {"msg": "hello"},
+    },
+    "log": {
+        "tasks": [
+            {
+                "task_type": "log",
+                "task_params": {"msg": "logged", "level": "WARNING", "logger": "tests.round_trip"},
+            }
+        ]
+    },
     "noop": {"tasks": [{"task_type": "noop"}, {"task_type": "noop"}]},
-    "wire": {"data": {"xs": [1, 2]}, "tasks": [
-        {"key": "w", "task_type": "wire", "task_params": {"wirings": [
-            "ctx.flow.data.xs => ctx.flow.data.copy",
-            {"source": "ctx.flow.data.xs", "dest": "ctx.flow.tasks.p.task_params.msg",
-             "transform": "json.dumps"},
-            {"source": "ctx.flow.data.xs", "dest": "ctx.flow.data.mapped", "transform": "mapping",
-             "mapping_params": {"skeleton": {"n": 0}, "wirings": ["ctx.item.value => n"]}},
-        ]}},
-        {"key": "p", "task_type": "print"},
-    ]},
-    "switch": {"data": {"score": 7}, "tasks": [
-        {"key": "sw", "task_type": "switch", "task_params": {
-            "control_value": "$ctx.flow.data.score",
-            "cases": [
-                {"condition": {"op": "lt", "arg": 5}, "task": {"task_type": "noop"}},
-                {"condition": {"op": "ge", "arg": 5},
-                 "task": {"task_type": "two_tick_square", "task_params": {"x": "$ctx.flow.data.score"}}},
-            ],
-            "default_case": {"task": {"task_type": "noop"}},
-        }},
-        {"task_type": "print", "task_params": {"msg": "$ctx.flow.tasks.sw.data.square"}},
-    ]},
-    "spread": {"tasks": [
-        {"key": "items", "task_type": "wire",
-         "task_params": {"wirings": [{"value": {"a": 1, "b": 2, "c": 3}, "dest": "ctx.task.data.items"}]}},
-        {"key": "sp", "task_type": "spread", "task_params": {
-            "items": "$ctx.flow.tasks.items.data.items",
-            "fail_fast": False,
-            "mapping_params": {"skeleton": {"key": "sq", "task_type": "two_tick_square"},
-                               "wirings": ["ctx.item.value => task_params.x"]},
-        }},
-        {"task_type": "print", "task_params": {"msg": "$ctx.flow.tasks.sp.data.results"}},
-    ]},
-    "flow": {"key": "outer", "tasks": [
-        {"key": "sub", "task_type": "flow", "task_params": {"flow_spec": {"tasks": [
-            {"key": "sq", "task_type": "two_tick_square", "task_params": {"x": 4}},
-            {"key": "nested", "task_type": "flow", "task_params": {"flow_spec": {"tasks": [
-                {"task_type": "print", "task_params": {"msg": "$ctx.parent_flow.tasks.sq.data.square"}},
-            ]}}},
-        ]}}},
-    ]},
+    "wire": {
+        "data": {"xs": [1, 2]},
+        "tasks": [
+            {
+                "key": "w",
+                "task_type": "wire",
+                "task_params": {
+                    "wirings": [
+                        "ctx.flow.data.xs => ctx.flow.data.copy",
+                        {
+                            "source": "ctx.flow.data.xs",
+                            "dest": "ctx.flow.tasks.p.task_params.msg",
+                            "transform": "json.dumps",
+                        },
+                        {
+                            "source": "ctx.flow.data.xs",
+                            "dest": "ctx.flow.data.mapped",
+                            "transform": "mapping",
+                            "mapping_params": {
+                                "skeleton": {"n": 0},
+                                "wirings": ["ctx.item.value => n"],
+                            },
+                        },
+                    ]
+                },
+            },
+            {"key": "p", "task_type": "print"},
+        ],
+    },
+    "switch": {
+        "data": {"score": 7},
+        "tasks": [
+            {
+                "key": "sw",
+                "task_type": "switch",
+                "task_params": {
+                    "control_value": "$ctx.flow.data.score",
+                    "cases": [
+                        {"condition": {"op": "lt", "arg": 5}, "task": {"task_type": "noop"}},
+                        {
+                            "condition": {"op": "ge", "arg": 5},
+                            "task": {
+                                "task_type": "two_tick_square",
+                                "task_params": {"x": "$ctx.flow.data.score"},
+                            },
+                        },
+                    ],
+                    "default_case": {"task": {"task_type": "noop"}},
+                },
+            },
+            {"task_type": "print", "task_params": {"msg": "$ctx.flow.tasks.sw.data.square"}},
+        ],
+    },
+    "spread": {
+        "tasks": [
+            {
+                "key": "items",
+                "task_type": "wire",
+                "task_params": {
+                    "wirings": [{"value": {"a": 1, "b": 2, "c": 3}, "dest": "ctx.task.data.items"}]
+                },
+            },
+            {
+                "key": "sp",
+                "task_type": "spread",
+                "task_params": {
+                    "items": "$ctx.flow.tasks.items.data.items",
+                    "fail_fast": False,
+                    "mapping_params": {
+                        "skeleton": {"key": "sq", "task_type": "two_tick_square"},
+                        "wirings": ["ctx.item.value => task_params.x"],
+                    },
+                },
+            },
+            {"task_type": "print", "task_params": {"msg": "$ctx.flow.tasks.sp.data.results"}},
+        ]
+    },
+    "flow": {
+        "key": "outer",
+        "tasks": [
+            {
+                "key": "sub",
+                "task_type": "flow",
+                "task_params": {
+                    "flow_spec": {
+                        "tasks": [
+                            {"key": "sq", "task_type": "two_tick_square", "task_params": {"x": 4}},
+                            {
+                                "key": "nested",
+                                "task_type": "flow",
+                                "task_params": {
+                                    "flow_spec": {
+                                        "tasks": [
+                                            {
+                                                "task_type": "print",
+                                                "task_params": {
+                                                    "msg": "$ctx.parent_flow.tasks.sq.data.square"
+                                                },
+                                            },
+                                        ]
+                                    }
+                                },
+                            },
+                        ]
+                    }
+                },
+            },
+        ],
+    },
 }
 
 
@@ -143,11 +220,24 @@ def test_round_trip_of_a_failing_spread_ends_as_in_memory(engine, clock):
 
     engine.register_task_type("explode", explode)
     engine.register_task_type("two_tick_square", TwoTickSquare)
-    spec = {"tasks": [{"key": "sp", "task_type": "spread", "task_params": {
-        "items": [1, 2],
-        "mapping_params": {"skeleton": {"task_type": "two_tick_square"},
-                           "wirings": ["ctx.item.value => task_params.x",
-                                       {"value": "explode", "dest": "task_type"}]}}}]}
+    spec = {
+        "tasks": [
+            {
+                "key": "sp",
+                "task_type": "spread",
+                "task_params": {
+                    "items": [1, 2],
+                    "mapping_params": {
+                        "skeleton": {"task_type": "two_tick_square"},
+                        "wirings": [
+                            "ctx.item.value => task_params.x",
+                            {"value": "explode", "dest": "task_type"},
+                        ],
+                    },
+                },
+            }
+        ]
+    }
     start = clock.now
     in_memory = run(engine, clock, spec, round_trips=False)
     clock.now = start

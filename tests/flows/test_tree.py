@@ -52,17 +52,27 @@ SPEC = {
             "key": "sub",
             "task_type": "flow",
             "precursors": ["prepare"],
-            "task_params": {"flow_spec": {"label": "kid", "tasks": [
-                {"key": "a", "task_type": "noop"},
-                {"key": "b", "task_type": "noop", "precursors": ["a"]},
-            ]}},
+            "task_params": {
+                "flow_spec": {
+                    "label": "kid",
+                    "tasks": [
+                        {"key": "a", "task_type": "noop"},
+                        {"key": "b", "task_type": "noop", "precursors": ["a"]},
+                    ],
+                }
+            },
         },
         {
             "key": "choose",
             "task_type": "switch",
             "task_params": {
                 "control_value": 2,
-                "cases": [{"condition": {"op": "eq", "arg": 2}, "task": {"key": "two", "task_type": "noop"}}],
+                "cases": [
+                    {
+                        "condition": {"op": "eq", "arg": 2},
+                        "task": {"key": "two", "task_type": "noop"},
+                    }
+                ],
             },
         },
         {"key": "report", "task_type": "noop", "precursors": ["sweep", "sub"]},
@@ -91,7 +101,9 @@ def test_spread_items_nest_under_the_spread_named_by_their_path(tree_engine):
     tree = build_flow_tree(run(tree_engine, SPEC).to_flow_dict())
     sweep = tree.find("sweep")
     assert [child.path for child in sweep.children] == [
-        "sweep/evaluate_0", "sweep/evaluate_1", "sweep/evaluate_2"
+        "sweep/evaluate_0",
+        "sweep/evaluate_1",
+        "sweep/evaluate_2",
     ]
     assert {child.status for child in sweep.children} == {"COMPLETED"}
     assert (sweep.subflow_key, sweep.subflow_label) == ("top.sweep", "spread sweep")
@@ -102,7 +114,11 @@ def test_subflow_tasks_nest_under_their_flow_task_with_their_own_precursors(tree
     sub = tree.find("sub")
     assert [child.path for child in sub.children] == ["sub/a", "sub/b"]
     assert tree.find("sub/b").precursors == ["a"]
-    assert (sub.subflow_key, sub.subflow_label, sub.subflow_status) == ("top.sub", "kid", "COMPLETED")
+    assert (sub.subflow_key, sub.subflow_label, sub.subflow_status) == (
+        "top.sub",
+        "kid",
+        "COMPLETED",
+    )
 
 
 def test_a_proxied_task_that_is_not_a_flow_is_the_proxys_one_child(tree_engine):
@@ -124,20 +140,31 @@ def test_a_pending_task_has_no_attempts_times_or_children(tree_engine):
     flow = tree_engine.flow_spec_to_flow(SPEC)
     tree = build_flow_tree(flow.to_flow_dict())
     sweep = tree.find("sweep")
-    assert (sweep.attempts, sweep.started_at, sweep.duration_s, sweep.children) == (0, None, None, [])
+    assert (sweep.attempts, sweep.started_at, sweep.duration_s, sweep.children) == (
+        0,
+        None,
+        None,
+        [],
+    )
 
 
 def test_a_subflow_that_has_not_started_is_drawn_from_its_spec(tree_engine):
     tree = build_flow_tree(tree_engine.flow_spec_to_flow(SPEC).to_flow_dict())
     assert [(child.path, child.status) for child in tree.find("sub").children] == [
-        ("sub/a", "PENDING"), ("sub/b", "PENDING")
+        ("sub/a", "PENDING"),
+        ("sub/b", "PENDING"),
     ]
 
 
 def test_a_retried_task_counts_its_attempts_and_shows_the_last_errors_last_line(tree_engine):
-    flow = run(tree_engine, {"tasks": [
-        {"key": "t", "task_type": "flaky", "task_params": {"failures": 5}, "retries": 2}
-    ]})
+    flow = run(
+        tree_engine,
+        {
+            "tasks": [
+                {"key": "t", "task_type": "flaky", "task_params": {"failures": 5}, "retries": 2}
+            ]
+        },
+    )
     node = build_flow_tree(flow.to_flow_dict()).find("t")
     assert (node.status, node.attempts) == ("FAILED", 3)
     # The error is the traceback; its last line names the exception.
@@ -145,18 +172,32 @@ def test_a_retried_task_counts_its_attempts_and_shows_the_last_errors_last_line(
 
 
 def test_a_task_that_succeeded_on_a_retry_counts_every_attempt(tree_engine):
-    flow = run(tree_engine, {"tasks": [
-        {"key": "t", "task_type": "flaky", "task_params": {"failures": 1}, "retries": 2}
-    ]})
+    flow = run(
+        tree_engine,
+        {
+            "tasks": [
+                {"key": "t", "task_type": "flaky", "task_params": {"failures": 1}, "retries": 2}
+            ]
+        },
+    )
     node = build_flow_tree(flow.to_flow_dict()).find("t")
     assert (node.status, node.attempts, node.error) == ("COMPLETED", 2, None)
 
 
 def test_a_task_waiting_to_retry_shows_when_and_why(tree_engine, clock):
-    flow = tree_engine.flow_spec_to_flow({"tasks": [
-        {"key": "t", "task_type": "flaky", "task_params": {"failures": 1}, "retries": 1,
-         "retry_delay_s": 60}
-    ]})
+    flow = tree_engine.flow_spec_to_flow(
+        {
+            "tasks": [
+                {
+                    "key": "t",
+                    "task_type": "flaky",
+                    "task_params": {"failures": 1},
+                    "retries": 1,
+                    "retry_delay_s": 60,
+                }
+            ]
+        }
+    )
     tree_engine.tick_flow(flow)
     node = build_flow_tree(flow.to_flow_dict()).find("t")
     assert (node.status, node.attempts, node.retry_at) == ("PENDING", 1, clock.now + 60)
@@ -164,7 +205,9 @@ def test_a_task_waiting_to_retry_shows_when_and_why(tree_engine, clock):
 
 
 def test_a_failed_task_without_retries_counts_one_attempt(tree_engine):
-    flow = run(tree_engine, {"tasks": [{"key": "t", "task_type": "flaky", "task_params": {"failures": 1}}]})
+    flow = run(
+        tree_engine, {"tasks": [{"key": "t", "task_type": "flaky", "task_params": {"failures": 1}}]}
+    )
     node = build_flow_tree(flow.to_flow_dict()).find("t")
     assert (node.status, node.attempts) == ("FAILED", 1)
     assert node.error == "RuntimeError: attempt 1 broke"
@@ -172,28 +215,69 @@ def test_a_failed_task_without_retries_counts_one_attempt(tree_engine):
 
 def test_job_fields_come_from_the_tasks_data_and_handle():
     flow_dict = {
-        "key": "f", "label": None, "status": "RUNNING", "data": {},
-        "tasks": {"j": {
-            "key": "j", "task_type": "job", "status": "RUNNING", "precursors": ["ROOT"],
-            "task_params": {}, "started_at": 5.0,
-            "data": {"executor": "slurm", "job_dir": "/jobs/f/j", "job_status": "QUEUED",
-                     "handle": {"job_id": "4242", "job_dir": "/jobs/f/j"}},
-        }},
+        "key": "f",
+        "label": None,
+        "status": "RUNNING",
+        "data": {},
+        "tasks": {
+            "j": {
+                "key": "j",
+                "task_type": "job",
+                "status": "RUNNING",
+                "precursors": ["ROOT"],
+                "task_params": {},
+                "started_at": 5.0,
+                "data": {
+                    "executor": "slurm",
+                    "job_dir": "/jobs/f/j",
+                    "job_status": "QUEUED",
+                    "handle": {"job_id": "4242", "job_dir": "/jobs/f/j"},
+                },
+            }
+        },
     }
     node = build_flow_tree(flow_dict).find("j")
     assert (node.executor, node.job_id, node.job_dir, node.job_status) == (
-        "slurm", "4242", "/jobs/f/j", "QUEUED"
+        "slurm",
+        "4242",
+        "/jobs/f/j",
+        "QUEUED",
     )
 
 
 def test_stored_subflows_are_nested_through_the_loader():
-    child = {"key": "kid-key", "label": "kid", "status": "COMPLETED", "data": {},
-             "tasks": {"a": {"key": "a", "task_type": "noop", "status": "COMPLETED",
-                             "precursors": ["ROOT"], "task_params": {}, "data": {}}}}
-    parent = {"key": "p", "label": None, "status": "COMPLETED", "data": {},
-              "tasks": {"s": {"key": "s", "task_type": "stored_flow", "status": "COMPLETED",
-                              "precursors": ["ROOT"], "task_params": {},
-                              "data": {"child_key": "kid-key"}}}}
+    child = {
+        "key": "kid-key",
+        "label": "kid",
+        "status": "COMPLETED",
+        "data": {},
+        "tasks": {
+            "a": {
+                "key": "a",
+                "task_type": "noop",
+                "status": "COMPLETED",
+                "precursors": ["ROOT"],
+                "task_params": {},
+                "data": {},
+            }
+        },
+    }
+    parent = {
+        "key": "p",
+        "label": None,
+        "status": "COMPLETED",
+        "data": {},
+        "tasks": {
+            "s": {
+                "key": "s",
+                "task_type": "stored_flow",
+                "status": "COMPLETED",
+                "precursors": ["ROOT"],
+                "task_params": {},
+                "data": {"child_key": "kid-key"},
+            }
+        },
+    }
     asked = []
 
     def load(key):
@@ -203,16 +287,32 @@ def test_stored_subflows_are_nested_through_the_loader():
     tree = build_flow_tree(parent, load)
     node = tree.find("s")
     assert asked == ["kid-key"]
-    assert (node.subflow_key, node.subflow_stored, node.subflow_status) == ("kid-key", True, "COMPLETED")
+    assert (node.subflow_key, node.subflow_stored, node.subflow_status) == (
+        "kid-key",
+        True,
+        "COMPLETED",
+    )
     assert [c.path for c in node.children] == ["s/a"]
     assert build_flow_tree(parent).find("s").children == []
 
 
 def test_nested_data_of_an_unexpected_shape_is_shown_as_far_as_it_goes():
-    flow_dict = {"key": "f", "label": None, "status": "RUNNING", "data": {"errors": "not a list"},
-                 "tasks": {"t": {"key": "t", "task_type": "flow", "status": "RUNNING",
-                                 "precursors": ["ROOT"], "task_params": {"flow_spec": 3},
-                                 "data": {"flow": {"tasks": ["not", "dicts"]}, "handle": [1]}}}}
+    flow_dict = {
+        "key": "f",
+        "label": None,
+        "status": "RUNNING",
+        "data": {"errors": "not a list"},
+        "tasks": {
+            "t": {
+                "key": "t",
+                "task_type": "flow",
+                "status": "RUNNING",
+                "precursors": ["ROOT"],
+                "task_params": {"flow_spec": 3},
+                "data": {"flow": {"tasks": ["not", "dicts"]}, "handle": [1]},
+            }
+        },
+    }
     tree = build_flow_tree(flow_dict)
     node = tree.find("t")
     assert (node.children, node.job_id, tree.errors) == ([], None, [])

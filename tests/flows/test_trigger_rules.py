@@ -37,8 +37,18 @@ def two_parents_then(rule, first, second, fail_fast=False):
     return {
         "cfg": {"fail_fast": fail_fast},
         "tasks": [
-            {"key": "a", "task_type": "outcome", "task_params": {"outcome": first}, "precursors": []},
-            {"key": "b", "task_type": "outcome", "task_params": {"outcome": second}, "precursors": []},
+            {
+                "key": "a",
+                "task_type": "outcome",
+                "task_params": {"outcome": first},
+                "precursors": [],
+            },
+            {
+                "key": "b",
+                "task_type": "outcome",
+                "task_params": {"outcome": second},
+                "precursors": [],
+            },
             {"key": "c", "task_type": "noop", "precursors": ["a", "b"], "trigger_rule": rule},
         ],
     }
@@ -100,7 +110,12 @@ def test_one_success_starts_before_its_other_precursors_finish(rule_engine):
         "tasks": [
             {"key": "fast", "task_type": "noop", "precursors": []},
             {"key": "slow", "task_type": "slow", "precursors": []},
-            {"key": "c", "task_type": "noop", "precursors": ["fast", "slow"], "trigger_rule": "one_success"},
+            {
+                "key": "c",
+                "task_type": "noop",
+                "precursors": ["fast", "slow"],
+                "trigger_rule": "one_success",
+            },
         ]
     }
     flow = rule_engine.flow_spec_to_flow(spec)
@@ -115,7 +130,12 @@ def test_one_success_task_runs_only_once_when_later_precursors_complete(rule_eng
         "tasks": [
             {"key": "a", "task_type": "noop", "precursors": []},
             {"key": "b", "task_type": "noop", "precursors": ["a"]},
-            {"key": "c", "task_type": "outcome", "precursors": ["a", "b"], "trigger_rule": "one_success"},
+            {
+                "key": "c",
+                "task_type": "outcome",
+                "precursors": ["a", "b"],
+                "trigger_rule": "one_success",
+            },
         ]
     }
     starts = []
@@ -132,7 +152,12 @@ def test_cleanup_task_runs_after_a_failure_and_the_flow_still_fails(rule_engine)
         "tasks": [
             {"key": "work", "task_type": "outcome", "task_params": {"outcome": FAILED}},
             {"key": "more_work", "task_type": "noop"},
-            {"key": "cleanup", "task_type": "noop", "precursors": ["more_work"], "trigger_rule": "all_done"},
+            {
+                "key": "cleanup",
+                "task_type": "noop",
+                "precursors": ["more_work"],
+                "trigger_rule": "all_done",
+            },
         ]
     }
     flow = run(rule_engine, spec)
@@ -144,10 +169,20 @@ def test_cleanup_task_runs_after_a_failure_and_the_flow_still_fails(rule_engine)
 def test_fail_fast_skips_unrelated_pending_tasks_but_runs_cleanup(rule_engine):
     spec = {
         "tasks": [
-            {"key": "bad", "task_type": "outcome", "task_params": {"outcome": FAILED}, "precursors": []},
+            {
+                "key": "bad",
+                "task_type": "outcome",
+                "task_params": {"outcome": FAILED},
+                "precursors": [],
+            },
             {"key": "slow_start", "task_type": "noop", "precursors": []},
             {"key": "after", "task_type": "noop", "precursors": ["slow_start"]},
-            {"key": "on_failure", "task_type": "noop", "precursors": ["bad"], "trigger_rule": "one_failed"},
+            {
+                "key": "on_failure",
+                "task_type": "noop",
+                "precursors": ["bad"],
+                "trigger_rule": "one_failed",
+            },
         ]
     }
     flow = run(rule_engine, spec)
@@ -193,7 +228,10 @@ def test_a_skipped_task_passes_its_skip_on_by_the_successors_rules(rule_engine):
 
 
 def test_a_task_without_precursors_starts_whatever_its_rule(rule_engine):
-    flow = run(rule_engine, {"tasks": [{"task_type": "noop", "trigger_rule": "one_failed", "precursors": []}]})
+    flow = run(
+        rule_engine,
+        {"tasks": [{"task_type": "noop", "trigger_rule": "one_failed", "precursors": []}]},
+    )
     assert flow.status == COMPLETED
 
 
@@ -215,7 +253,14 @@ def test_added_task_with_a_rule_is_judged_on_finished_precursors(rule_engine):
         ],
     }
     flow = rule_engine.flow_spec_to_flow(spec)
-    flow.add_task({"key": "watcher", "task_type": "noop", "precursors": ["a", "b"], "trigger_rule": "one_failed"})
+    flow.add_task(
+        {
+            "key": "watcher",
+            "task_type": "noop",
+            "precursors": ["a", "b"],
+            "trigger_rule": "one_failed",
+        }
+    )
     flow.add_task({"key": "follower", "task_type": "noop", "precursors": ["a"]})
     rule_engine.tick_flow(flow)
     rule_engine.tick_flow(flow)
@@ -244,4 +289,3 @@ def test_unknown_rule_is_refused_with_a_suggestion():
 def test_trigger_verdict(rule, counts, expected):
     total, unfinished, failed, skipped = counts
     assert trigger_verdict(rule, total, unfinished, failed, skipped) is expected
-

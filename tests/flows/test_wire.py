@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from mc.errors import MCError
+from mc.errors import MCError, WiringError
 from mc.flows import COMPLETED, FAILED, Flow
-from mc.errors import WiringError
 from mc.flows.task_types.wiring import apply_wiring, map_items
 
 
@@ -41,21 +40,25 @@ def run_to_end(engine, flow):
 
 
 def test_arrow_string_copies_a_value(engine_with_source):
-    flow = wire_flow(engine_with_source, ["ctx.flow.tasks.src.data.msg => ctx.flow.data.msg"],
-                     {"msg": "hi"})
+    flow = wire_flow(
+        engine_with_source, ["ctx.flow.tasks.src.data.msg => ctx.flow.data.msg"], {"msg": "hi"}
+    )
     assert flow.data == {"msg": "hi"}
 
 
 def test_arrow_string_tolerates_spaces_around_the_arrow(engine_with_source):
-    flow = wire_flow(engine_with_source, ["  ctx.flow.tasks.src.data.msg=>ctx.flow.data.m  "],
-                     {"msg": "hi"})
+    flow = wire_flow(
+        engine_with_source, ["  ctx.flow.tasks.src.data.msg=>ctx.flow.data.m  "], {"msg": "hi"}
+    )
     assert flow.data == {"m": "hi"}
 
 
 def test_dict_wiring_with_source(engine_with_source):
-    flow = wire_flow(engine_with_source,
-                     [{"source": "ctx.flow.tasks.src.data.xs.1", "dest": "ctx.flow.data.second"}],
-                     {"xs": [1, 2, 3]})
+    flow = wire_flow(
+        engine_with_source,
+        [{"source": "ctx.flow.tasks.src.data.xs.1", "dest": "ctx.flow.data.second"}],
+        {"xs": [1, 2, 3]},
+    )
     assert flow.data == {"second": 2}
 
 
@@ -65,23 +68,36 @@ def test_dict_wiring_with_a_literal_value(engine_with_source):
 
 
 def test_wirings_apply_in_order(engine_with_source):
-    flow = wire_flow(engine_with_source, [
-        {"value": 1, "dest": "ctx.flow.data.x"},
-        "ctx.flow.data.x => ctx.flow.data.y",
-        {"value": 2, "dest": "ctx.flow.data.x"},
-    ])
+    flow = wire_flow(
+        engine_with_source,
+        [
+            {"value": 1, "dest": "ctx.flow.data.x"},
+            "ctx.flow.data.x => ctx.flow.data.y",
+            {"value": 2, "dest": "ctx.flow.data.x"},
+        ],
+    )
     assert flow.data == {"x": 2, "y": 1}
 
 
 def test_wire_into_another_tasks_data_and_params(engine_with_source, capsys):
-    flow = engine_with_source.flow_spec_to_flow({"tasks": [
-        {"key": "src", "task_type": "set_data", "task_params": {"msg": "wired msg"}},
-        {"key": "w", "task_type": "wire", "task_params": {"wirings": [
-            "ctx.flow.tasks.src.data.msg => ctx.flow.tasks.out.task_params.msg",
-            "ctx.flow.tasks.src.data.msg => ctx.flow.tasks.out.data.copy",
-        ]}},
-        {"key": "out", "task_type": "print"},
-    ]})
+    flow = engine_with_source.flow_spec_to_flow(
+        {
+            "tasks": [
+                {"key": "src", "task_type": "set_data", "task_params": {"msg": "wired msg"}},
+                {
+                    "key": "w",
+                    "task_type": "wire",
+                    "task_params": {
+                        "wirings": [
+                            "ctx.flow.tasks.src.data.msg => ctx.flow.tasks.out.task_params.msg",
+                            "ctx.flow.tasks.src.data.msg => ctx.flow.tasks.out.data.copy",
+                        ]
+                    },
+                },
+                {"key": "out", "task_type": "print"},
+            ]
+        }
+    )
     run_to_end(engine_with_source, flow)
     assert flow.status == COMPLETED
     assert capsys.readouterr().out == "wired msg\n"
@@ -95,9 +111,17 @@ def test_wire_into_its_own_data(engine_with_source):
 
 def test_wire_into_a_caller_context_key(engine_with_source):
     out: dict = {}
-    flow = engine_with_source.flow_spec_to_flow({"tasks": [
-        {"key": "w", "task_type": "wire",
-         "task_params": {"wirings": [{"value": 3, "dest": "ctx.results.n"}]}}]})
+    flow = engine_with_source.flow_spec_to_flow(
+        {
+            "tasks": [
+                {
+                    "key": "w",
+                    "task_type": "wire",
+                    "task_params": {"wirings": [{"value": 3, "dest": "ctx.results.n"}]},
+                }
+            ]
+        }
+    )
     engine_with_source.run_flow(flow, task_ctx={"results": out})
     assert out == {"n": 3}
 
@@ -108,39 +132,72 @@ def test_missing_dicts_on_the_way_to_dest_are_created(engine_with_source):
 
 
 def test_wired_value_is_a_copy_of_its_source(engine_with_source):
-    flow = wire_flow(engine_with_source, ["ctx.flow.tasks.src.data.xs => ctx.flow.data.xs"],
-                     {"xs": [1, 2]})
+    flow = wire_flow(
+        engine_with_source, ["ctx.flow.tasks.src.data.xs => ctx.flow.data.xs"], {"xs": [1, 2]}
+    )
     flow.data["xs"].append(3)
     assert flow.tasks["src"]["data"]["xs"] == [1, 2]
 
 
 def test_json_dumps_transform(engine_with_source):
-    flow = wire_flow(engine_with_source, [
-        {"source": "ctx.flow.tasks.src.data.cfg", "dest": "ctx.flow.data.text",
-         "transform": "json.dumps"}], {"cfg": {"a": [1, 2]}})
+    flow = wire_flow(
+        engine_with_source,
+        [
+            {
+                "source": "ctx.flow.tasks.src.data.cfg",
+                "dest": "ctx.flow.data.text",
+                "transform": "json.dumps",
+            }
+        ],
+        {"cfg": {"a": [1, 2]}},
+    )
     assert json.loads(flow.data["text"]) == {"a": [1, 2]}
     assert isinstance(flow.data["text"], str)
 
 
 def test_json_loads_transform(engine_with_source):
-    flow = wire_flow(engine_with_source, [
-        {"source": "ctx.flow.tasks.src.data.text", "dest": "ctx.flow.data.cfg",
-         "transform": "json.loads"}], {"text": '{"a": [1, 2]}'})
+    flow = wire_flow(
+        engine_with_source,
+        [
+            {
+                "source": "ctx.flow.tasks.src.data.text",
+                "dest": "ctx.flow.data.cfg",
+                "transform": "json.loads",
+            }
+        ],
+        {"text": '{"a": [1, 2]}'},
+    )
     assert flow.data == {"cfg": {"a": [1, 2]}}
 
 
 def test_json_loads_of_bad_text_fails_the_task_naming_the_wiring(engine_with_source):
-    flow = wire_flow(engine_with_source, [
-        {"source": "ctx.flow.tasks.src.data.text", "dest": "ctx.flow.data.cfg",
-         "transform": "json.loads"}], {"text": "{not json"})
+    flow = wire_flow(
+        engine_with_source,
+        [
+            {
+                "source": "ctx.flow.tasks.src.data.text",
+                "dest": "ctx.flow.data.cfg",
+                "transform": "json.loads",
+            }
+        ],
+        {"text": "{not json"},
+    )
     assert flow.tasks["w"]["status"] == FAILED
     assert "task_params.wirings[0]: transform json.loads failed" in flow.data["errors"][0]
 
 
 def test_json_loads_of_a_non_string_fails_clearly(engine_with_source):
-    flow = wire_flow(engine_with_source, [
-        {"source": "ctx.flow.tasks.src.data.n", "dest": "ctx.flow.data.cfg",
-         "transform": "json.loads"}], {"n": 5})
+    flow = wire_flow(
+        engine_with_source,
+        [
+            {
+                "source": "ctx.flow.tasks.src.data.n",
+                "dest": "ctx.flow.data.cfg",
+                "transform": "json.loads",
+            }
+        ],
+        {"n": 5},
+    )
     assert "task_params.wirings[0]: json.loads needs a string, got int" in flow.data["errors"][0]
 
 
@@ -155,27 +212,56 @@ MAPPING = {
 
 
 def test_mapping_transform_over_a_list(engine_with_source):
-    flow = wire_flow(engine_with_source, [
-        {"source": "ctx.flow.tasks.src.data.names", "dest": "ctx.flow.data.specs",
-         "transform": "mapping", "mapping_params": MAPPING}], {"names": ["a", "b"]})
+    flow = wire_flow(
+        engine_with_source,
+        [
+            {
+                "source": "ctx.flow.tasks.src.data.names",
+                "dest": "ctx.flow.data.specs",
+                "transform": "mapping",
+                "mapping_params": MAPPING,
+            }
+        ],
+        {"names": ["a", "b"]},
+    )
     assert flow.data["specs"] == [
-        {"task_type": "print", "task_params": {"sep": "-", "msg": "a"}, "data": {"key": 0, "idx": 0}},
-        {"task_type": "print", "task_params": {"sep": "-", "msg": "b"}, "data": {"key": 1, "idx": 1}},
+        {
+            "task_type": "print",
+            "task_params": {"sep": "-", "msg": "a"},
+            "data": {"key": 0, "idx": 0},
+        },
+        {
+            "task_type": "print",
+            "task_params": {"sep": "-", "msg": "b"},
+            "data": {"key": 1, "idx": 1},
+        },
     ]
 
 
 def test_mapping_transform_over_a_dict(engine_with_source):
-    flow = wire_flow(engine_with_source, [
-        {"source": "ctx.flow.tasks.src.data.by_name", "dest": "ctx.flow.data.specs",
-         "transform": "mapping", "mapping_params": MAPPING}], {"by_name": {"x": 10, "y": 20}})
+    flow = wire_flow(
+        engine_with_source,
+        [
+            {
+                "source": "ctx.flow.tasks.src.data.by_name",
+                "dest": "ctx.flow.data.specs",
+                "transform": "mapping",
+                "mapping_params": MAPPING,
+            }
+        ],
+        {"by_name": {"x": 10, "y": 20}},
+    )
     assert [spec["data"] for spec in flow.data["specs"]] == [
-        {"key": "x", "idx": 0}, {"key": "y", "idx": 1}]
+        {"key": "x", "idx": 0},
+        {"key": "y", "idx": 1},
+    ]
     assert [spec["task_params"]["msg"] for spec in flow.data["specs"]] == [10, 20]
 
 
 def test_mapping_copies_the_skeleton_for_each_item(engine):
-    mapped = map_items([1, 2], {"skeleton": {"p": {"v": 0}}, "wirings": ["ctx.item.value => p.v"]},
-                       {}, "here")
+    mapped = map_items(
+        [1, 2], {"skeleton": {"p": {"v": 0}}, "wirings": ["ctx.item.value => p.v"]}, {}, "here"
+    )
     assert mapped == [{"p": {"v": 1}}, {"p": {"v": 2}}]
 
 
@@ -185,11 +271,21 @@ def test_mapping_of_a_non_collection_fails_clearly():
 
 
 def test_mapping_without_mapping_params_is_refused(engine_with_source):
-    flow = wire_flow(engine_with_source, [
-        {"source": "ctx.flow.tasks.src.data.xs", "dest": "ctx.flow.data.m", "transform": "mapping"}],
-        {"xs": [1]})
-    assert "task_params.wirings[0].mapping_params: the 'mapping' transform needs a dict" in (
-        flow.data["errors"][0])
+    flow = wire_flow(
+        engine_with_source,
+        [
+            {
+                "source": "ctx.flow.tasks.src.data.xs",
+                "dest": "ctx.flow.data.m",
+                "transform": "mapping",
+            }
+        ],
+        {"xs": [1]},
+    )
+    assert (
+        "task_params.wirings[0].mapping_params: the 'mapping' transform needs a dict"
+        in (flow.data["errors"][0])
+    )
 
 
 @pytest.mark.parametrize(
@@ -233,16 +329,18 @@ def test_dest_in_a_task_the_flow_does_not_have_is_refused(engine_with_source):
 
 
 def test_replacing_a_tasks_whole_data_with_a_non_dict_is_refused(engine_with_source):
-    flow = wire_flow(engine_with_source, [{"value": 5, "dest": "ctx.flow.tasks.src.data"}],
-                     {"a": 1})
+    flow = wire_flow(
+        engine_with_source, [{"value": 5, "dest": "ctx.flow.tasks.src.data"}], {"a": 1}
+    )
     assert "dest 'ctx.flow.tasks.src.data' must get a dict, got int" in flow.data["errors"][0]
     assert flow.tasks["src"]["data"] == {"a": 1}
     Flow.from_flow_dict(flow.to_flow_dict())
 
 
 def test_replacing_a_tasks_whole_data_with_a_dict_is_allowed(engine_with_source):
-    flow = wire_flow(engine_with_source, [{"value": {"b": 2}, "dest": "ctx.flow.tasks.src.data"}],
-                     {"a": 1})
+    flow = wire_flow(
+        engine_with_source, [{"value": {"b": 2}, "dest": "ctx.flow.tasks.src.data"}], {"a": 1}
+    )
     assert flow.tasks["src"]["data"] == {"b": 2}
 
 
@@ -258,12 +356,23 @@ def test_replacing_the_whole_flow_data_is_refused_with_a_hint(engine_with_source
 
 
 def test_value_wired_into_task_params_is_not_read_as_a_path(engine_with_source, capsys):
-    flow = engine_with_source.flow_spec_to_flow({"tasks": [
-        {"key": "src", "task_type": "set_data", "task_params": {"price": "\\$5"}},
-        {"key": "w", "task_type": "wire", "task_params": {"wirings": [
-            "ctx.flow.tasks.src.data.price => ctx.flow.tasks.out.task_params.msg"]}},
-        {"key": "out", "task_type": "print"},
-    ]})
+    flow = engine_with_source.flow_spec_to_flow(
+        {
+            "tasks": [
+                {"key": "src", "task_type": "set_data", "task_params": {"price": "\\$5"}},
+                {
+                    "key": "w",
+                    "task_type": "wire",
+                    "task_params": {
+                        "wirings": [
+                            "ctx.flow.tasks.src.data.price => ctx.flow.tasks.out.task_params.msg"
+                        ]
+                    },
+                },
+                {"key": "out", "task_type": "print"},
+            ]
+        }
+    )
     run_to_end(engine_with_source, flow)
     assert flow.tasks["src"]["data"] == {"price": "$5"}
     assert flow.status == COMPLETED
@@ -276,22 +385,44 @@ def test_value_wired_into_task_params_is_not_read_as_a_path(engine_with_source, 
         ("no arrow here", "task_params.wirings[1]: expected 'SOURCE => DEST', got 'no arrow here'"),
         (" => ctx.flow.data.x", "task_params.wirings[1]: expected 'SOURCE => DEST'"),
         (5, "task_params.wirings[1]: expected 'SOURCE => DEST' or a dict"),
-        ({"dest": "ctx.flow.data.x"}, "task_params.wirings[1]: give exactly one of 'source' and 'value'"),
-        ({"source": "ctx.flow.data.a", "value": 1, "dest": "ctx.flow.data.x"},
-         "task_params.wirings[1]: give exactly one of 'source' and 'value'"),
+        (
+            {"dest": "ctx.flow.data.x"},
+            "task_params.wirings[1]: give exactly one of 'source' and 'value'",
+        ),
+        (
+            {"source": "ctx.flow.data.a", "value": 1, "dest": "ctx.flow.data.x"},
+            "task_params.wirings[1]: give exactly one of 'source' and 'value'",
+        ),
         ({"value": 1}, "task_params.wirings[1].dest: expected a dot path string"),
-        ({"source": 5, "dest": "ctx.flow.data.x"}, "task_params.wirings[1].source: expected a dot path"),
-        ({"value": 1, "dest": "ctx.flow.data.x", "transform": "eval"},
-         "task_params.wirings[1].transform: expected one of json.dumps, json.loads, mapping, got 'eval'"),
-        ({"value": 1, "dest": "ctx.flow.data.x", "sourse": "a"}, "task_params.wirings[1]: unknown key 'sourse'"),
-        ({"source": "ctx.flow.data.nope", "dest": "ctx.flow.data.x"},
-         "task_params.wirings[1]: source: path 'ctx.flow.data.nope' does not resolve at 'nope'"),
-        ({"source": "flow.data.a", "dest": "ctx.flow.data.x"},
-         "task_params.wirings[1]: source: path 'flow.data.a' must start with 'ctx.'"),
-        ({"value": 1, "dest": "ctx.flow.data..x"}, "task_params.wirings[1]: path 'ctx.flow.data..x' has an empty part"),
+        (
+            {"source": 5, "dest": "ctx.flow.data.x"},
+            "task_params.wirings[1].source: expected a dot path",
+        ),
+        (
+            {"value": 1, "dest": "ctx.flow.data.x", "transform": "eval"},
+            "task_params.wirings[1].transform: expected one of json.dumps, json.loads, mapping, got 'eval'",
+        ),
+        (
+            {"value": 1, "dest": "ctx.flow.data.x", "sourse": "a"},
+            "task_params.wirings[1]: unknown key 'sourse'",
+        ),
+        (
+            {"source": "ctx.flow.data.nope", "dest": "ctx.flow.data.x"},
+            "task_params.wirings[1]: source: path 'ctx.flow.data.nope' does not resolve at 'nope'",
+        ),
+        (
+            {"source": "flow.data.a", "dest": "ctx.flow.data.x"},
+            "task_params.wirings[1]: source: path 'flow.data.a' must start with 'ctx.'",
+        ),
+        (
+            {"value": 1, "dest": "ctx.flow.data..x"},
+            "task_params.wirings[1]: path 'ctx.flow.data..x' has an empty part",
+        ),
     ],
 )
-def test_malformed_wiring_fails_the_task_with_the_wirings_index(engine_with_source, wiring, message):
+def test_malformed_wiring_fails_the_task_with_the_wirings_index(
+    engine_with_source, wiring, message
+):
     flow = wire_flow(engine_with_source, [{"value": 1, "dest": "ctx.flow.data.a"}, wiring])
     assert flow.tasks["w"]["status"] == FAILED
     assert message in flow.data["errors"][0]
@@ -299,7 +430,8 @@ def test_malformed_wiring_fails_the_task_with_the_wirings_index(engine_with_sour
 
 def test_wirings_must_be_a_list(engine_with_source):
     flow = engine_with_source.flow_spec_to_flow(
-        {"tasks": [{"key": "w", "task_type": "wire", "task_params": {"wirings": "a => b"}}]})
+        {"tasks": [{"key": "w", "task_type": "wire", "task_params": {"wirings": "a => b"}}]}
+    )
     engine_with_source.tick_flow(flow)
     assert "task 'w': task_params.wirings must be list, got str" in flow.data["errors"][0]
 
@@ -310,16 +442,21 @@ def test_wiring_error_is_an_mc_error():
 
 
 def test_wire_params_are_interpolated_before_wiring(engine_with_source):
-    flow = wire_flow(engine_with_source,
-                     [{"value": "$ctx.flow.tasks.src.data.n", "dest": "ctx.flow.data.n"}], {"n": 7})
+    flow = wire_flow(
+        engine_with_source,
+        [{"value": "$ctx.flow.tasks.src.data.n", "dest": "ctx.flow.data.n"}],
+        {"n": 7},
+    )
     assert flow.data == {"n": 7}
 
 
 def test_wire_replacing_its_own_data_through_the_flow_keeps_it(engine_with_source):
     # The wire's params are interpolated, so it runs on a copy of its task dict.
-    flow = wire_flow(engine_with_source,
-                     [{"value": "$ctx.flow.tasks.src.data", "dest": "ctx.flow.tasks.w.data"}],
-                     {"a": 1})
+    flow = wire_flow(
+        engine_with_source,
+        [{"value": "$ctx.flow.tasks.src.data", "dest": "ctx.flow.tasks.w.data"}],
+        {"a": 1},
+    )
     assert flow.tasks["w"]["data"] == {"a": 1}
 
 
@@ -338,7 +475,13 @@ def test_handler_writes_through_flow_tasks_survive_interpolation(engine):
         task_ctx["task"]["status"] = COMPLETED
 
     engine.register_task_type("annotate", annotate)
-    flow = engine.flow_spec_to_flow({"data": {"v": 1}, "tasks": [
-        {"key": "a", "task_type": "annotate", "task_params": {"x": "$ctx.flow.data.v"}}]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "data": {"v": 1},
+            "tasks": [
+                {"key": "a", "task_type": "annotate", "task_params": {"x": "$ctx.flow.data.v"}}
+            ],
+        }
+    )
     engine.run_flow(flow)
     assert flow.tasks["a"]["data"] == {"seen": 1}

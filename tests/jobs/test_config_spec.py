@@ -24,7 +24,9 @@ def test_environment_provides_a_setting_by_env_var():
 
 
 def test_executor_config_wins_over_the_environment():
-    values = resolve_config(CHEM_SPEC, {"chem_lib_executable": "/a"}, environ={"CHEM_LIB_EXE": "/b"})
+    values = resolve_config(
+        CHEM_SPEC, {"chem_lib_executable": "/a"}, environ={"CHEM_LIB_EXE": "/b"}
+    )
     assert values == {"CHEM_LIB_EXE": "/a"}
 
 
@@ -66,7 +68,9 @@ def test_malformed_config_spec_is_refused_saying_where(spec, problem):
 def test_config_env_file_exports_values_safely_for_bash(tmp_path):
     write_config_env(tmp_path, {"ODD": "it's $HOME; `x`"})
     result = subprocess.run(
-        ["bash", "-c", f". {tmp_path}/config.env && printf %s \"$ODD\""],
-        capture_output=True, text=True, check=True,
+        ["bash", "-c", f'. {tmp_path}/config.env && printf %s "$ODD"'],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout == "it's $HOME; `x`"

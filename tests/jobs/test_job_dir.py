@@ -16,8 +16,15 @@ def shell_job(command, **params):
 
 
 def test_job_dir_holds_work_dir_entrypoint_and_metadata(tmp_path, job_types):
-    job_dir = build_job_dir(shell_job("echo hi > out.txt", files={"in.txt": "x"}), tmp_path / "j", job_types)
-    assert sorted(p.name for p in (tmp_path / "j").iterdir()) == ["entrypoint.sh", "job.json", "job.lock", "work_dir"]
+    job_dir = build_job_dir(
+        shell_job("echo hi > out.txt", files={"in.txt": "x"}), tmp_path / "j", job_types
+    )
+    assert sorted(p.name for p in (tmp_path / "j").iterdir()) == [
+        "entrypoint.sh",
+        "job.json",
+        "job.lock",
+        "work_dir",
+    ]
     assert (tmp_path / "j" / "work_dir" / "in.txt").read_text() == "x"
     meta = read_job_meta(job_dir)
     assert meta["key"] == "greet"
@@ -95,7 +102,9 @@ def test_job_json_is_plain_json_with_config_spec_and_resources(tmp_path, job_typ
     assert meta == read_job_meta(job_dir)
 
 
-@pytest.mark.parametrize("key", ["k\ntouch pwned", "k\r\ntouch pwned", "$(touch pwned)", "k`touch pwned`"])
+@pytest.mark.parametrize(
+    "key", ["k\ntouch pwned", "k\r\ntouch pwned", "$(touch pwned)", "k`touch pwned`"]
+)
 def test_job_key_cannot_inject_commands_into_the_entrypoint(tmp_path, job_types, key):
     job = {"key": key, "job_type": "shell", "job_params": {"command": "true"}}
     job_dir = build_job_dir(job, tmp_path / "j", job_types)
@@ -105,7 +114,9 @@ def test_job_key_cannot_inject_commands_into_the_entrypoint(tmp_path, job_types,
 
 def test_extra_directives_must_be_options(tmp_path, job_types):
     job = shell_job("true", resources={"extra_directives": ["--qos=long", "evil.sh"]})
-    with pytest.raises(JobError, match=r"extra_directives\[1\]: 'evil.sh' is not a directive such as '--qos=long'"):
+    with pytest.raises(
+        JobError, match=r"extra_directives\[1\]: 'evil.sh' is not a directive such as '--qos=long'"
+    ):
         build_job_dir(job, tmp_path / "j", job_types)
 
 
@@ -124,7 +135,10 @@ def test_run_state_follows_a_run_of_the_job_dir(tmp_path, job_types):
     assert run_state(job_dir) == RUN_OVER
 
 
-@pytest.mark.parametrize("directive", ["--qos=a;b", "--qos=$(id)", "--qos=a b", "--qos=/etc", "-q", "qos=x", "--qos=a\nb", "--Qos=x"])
+@pytest.mark.parametrize(
+    "directive",
+    ["--qos=a;b", "--qos=$(id)", "--qos=a b", "--qos=/etc", "-q", "qos=x", "--qos=a\nb", "--Qos=x"],
+)
 def test_directives_with_shell_or_paths_are_refused(directive):
     from mc.jobs.job_dir import check_directive
 

@@ -12,18 +12,23 @@ def test_a_local_job_in_a_spread_tells_submitted_then_its_states(task_ctx, clock
     engine = FlowEngine(clock=clock, on_event=seen.append)
     spec = {
         "key": "jobs",
-        "tasks": [{
-            "key": "sweep",
-            "task_type": "spread",
-            "task_params": {
-                "items": ["sleep 0.3; echo done"],
-                "mapping_params": {
-                    "skeleton": {"key": "run", "task_type": "job",
-                                 "task_params": {"job_type": "shell", "executor": "local"}},
-                    "wirings": ["ctx.item.value => task_params.job_params.command"],
+        "tasks": [
+            {
+                "key": "sweep",
+                "task_type": "spread",
+                "task_params": {
+                    "items": ["sleep 0.3; echo done"],
+                    "mapping_params": {
+                        "skeleton": {
+                            "key": "run",
+                            "task_type": "job",
+                            "task_params": {"job_type": "shell", "executor": "local"},
+                        },
+                        "wirings": ["ctx.item.value => task_params.job_params.command"],
+                    },
                 },
-            },
-        }],
+            }
+        ],
     }
     flow = engine.flow_spec_to_flow(spec)
     with engine:
@@ -36,7 +41,8 @@ def test_a_local_job_in_a_spread_tells_submitted_then_its_states(task_ctx, clock
     assert [(e.event, e.task_key) for e in job_events][0] == ("job_submitted", "sweep/run_0")
     assert [e.status for e in job_events][-1] == "COMPLETED"
     assert [e.status for e in job_events] in (
-        ["QUEUED", "RUNNING", "COMPLETED"], ["QUEUED", "COMPLETED"]
+        ["QUEUED", "RUNNING", "COMPLETED"],
+        ["QUEUED", "COMPLETED"],
     )
     submitted = job_events[0]
     assert submitted.executor == "local"

@@ -34,7 +34,9 @@ def test_module_path_under_allow_imports_resolves_to_the_module():
 
 
 def test_module_path_is_refused_without_allow_imports():
-    with pytest.raises(JobTypeError, match="job_type 'mc.jobs.examples.polynomial' names code to import"):
+    with pytest.raises(
+        JobTypeError, match="job_type 'mc.jobs.examples.polynomial' names code to import"
+    ):
         JobTypeRegistry().resolve(POLYNOMIAL)
 
 

@@ -38,10 +38,13 @@ def test_module_imports_only_the_standard_library(module):
         f"import {module}; "
         "print('\\n'.join(sorted(set(sys.modules) - before)))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     imported = {name.split(".")[0] for name in result.stdout.split()}
     assert {
-        name for name in imported
+        name
+        for name in imported
         if name != "mc" and name not in sys.stdlib_module_names and not name.startswith("_")
     } == set()
 
@@ -51,7 +54,8 @@ def test_every_public_function_and_class_has_a_docstring(module_name):
     module = importlib.import_module(module_name)
     assert module.__doc__
     missing = [
-        name for name, obj in vars(module).items()
+        name
+        for name, obj in vars(module).items()
         if not name.startswith("_")
         and (inspect.isfunction(obj) or inspect.isclass(obj))
         and getattr(obj, "__module__", None) == module_name

@@ -25,7 +25,12 @@ def test_by_default_a_spec_may_name_only_executors_of_this_machine():
 def test_registered_and_default_executors_are_the_operators_choice():
     engine = FlowEngine(executors={"canned": PrebakedExecutor()})
     assert JobPolicy().check_executor("canned", {"flow_engine": engine}, "t") == "canned"
-    assert JobPolicy().check_executor("slurm", {"flow_engine": engine, "default_executor": "slurm"}, "t") == "slurm"
+    assert (
+        JobPolicy().check_executor(
+            "slurm", {"flow_engine": engine, "default_executor": "slurm"}, "t"
+        )
+        == "slurm"
+    )
 
 
 def test_an_unknown_executor_is_named_as_unknown_with_a_suggestion():
@@ -39,10 +44,15 @@ def test_the_policy_cannot_be_changed_once_made():
 
 
 def test_a_relative_job_dir_goes_under_the_jobs_root(tmp_path):
-    assert JobPolicy().spec_job_dir("a/b", {"jobs_root": str(tmp_path)}, "t") == str(tmp_path.resolve() / "a" / "b")
+    assert JobPolicy().spec_job_dir("a/b", {"jobs_root": str(tmp_path)}, "t") == str(
+        tmp_path.resolve() / "a" / "b"
+    )
 
 
-@pytest.mark.parametrize("job_dir", ["../x", "a/../../x", ".hidden", "a b", "a;b", "$(id)", "a\x1b[31m", "a\ud800", "a\0b", ""])
+@pytest.mark.parametrize(
+    "job_dir",
+    ["../x", "a/../../x", ".hidden", "a b", "a;b", "$(id)", "a\x1b[31m", "a\ud800", "a\0b", ""],
+)
 def test_job_dirs_that_are_not_plain_names_are_refused(tmp_path, job_dir):
     with pytest.raises(JobError, match="task_params.job_dir"):
         JobPolicy().spec_job_dir(job_dir, {"jobs_root": str(tmp_path)}, "t")
@@ -51,7 +61,9 @@ def test_job_dirs_that_are_not_plain_names_are_refused(tmp_path, job_dir):
 def test_an_absolute_job_dir_must_lie_under_an_allowed_root(tmp_path):
     roots = (str(tmp_path / "a"), str(tmp_path / "b"))
     policy = JobPolicy(jobs_roots=roots)
-    assert policy.spec_job_dir(str(tmp_path / "b" / "x"), {}, "t") == str(tmp_path.resolve() / "b" / "x")
+    assert policy.spec_job_dir(str(tmp_path / "b" / "x"), {}, "t") == str(
+        tmp_path.resolve() / "b" / "x"
+    )
     with pytest.raises(JobError, match="outside the jobs root"):
         policy.spec_job_dir(str(tmp_path / "c" / "x"), {}, "t")
     assert policy.jobs_root({}) == str(tmp_path.resolve() / "a")

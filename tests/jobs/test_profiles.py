@@ -24,8 +24,13 @@ def places(tmp_path):
     """A working dir, a $MC_CONFIG file and a user config dir, each with an mc.toml."""
     for name in ("cwd", "named", "xdg/mc"):
         (tmp_path / name).mkdir(parents=True)
-        (tmp_path / name / "mc.toml").write_text(f'[executors.{name.replace("/", "_")}]\ntype = "local"\n')
-    environ = {"MC_CONFIG": str(tmp_path / "named" / "mc.toml"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+        (tmp_path / name / "mc.toml").write_text(
+            f'[executors.{name.replace("/", "_")}]\ntype = "local"\n'
+        )
+    environ = {
+        "MC_CONFIG": str(tmp_path / "named" / "mc.toml"),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+    }
     return tmp_path, environ
 
 
@@ -58,18 +63,29 @@ def test_a_slurm_profile_makes_a_configured_executor():
     profile = parse_config(GPU_QUEUE).executors["gpu_queue"]
     executor = profile.make_executor()
     assert isinstance(executor, SlurmExecutor)
-    assert (executor.defaults["partition"], executor.defaults["account"], executor.max_jobs) == ("gpu", "lab", 100)
+    assert (executor.defaults["partition"], executor.defaults["account"], executor.max_jobs) == (
+        "gpu",
+        "lab",
+        100,
+    )
     assert executor.default_resources == {"walltime_s": 3600}
     assert executor.allowed_directives == ("--gres", "--constraint")
 
 
 def test_a_local_profile_sets_max_jobs():
-    executor = parse_config(b'[executors.few]\ntype = "local"\nmax_jobs = 2\n').executors["few"].make_executor()
+    executor = (
+        parse_config(b'[executors.few]\ntype = "local"\nmax_jobs = 2\n')
+        .executors["few"]
+        .make_executor()
+    )
     assert isinstance(executor, LocalExecutor) and executor.max_jobs == 2
 
 
 def test_an_unknown_setting_is_refused_naming_the_table():
-    with pytest.raises(ConfigError, match=r"mc.toml: \[executors.q\]: unknown settings \['partitoin'\] for a slurm profile"):
+    with pytest.raises(
+        ConfigError,
+        match=r"mc.toml: \[executors.q\]: unknown settings \['partitoin'\] for a slurm profile",
+    ):
         parse_config(b'[executors.q]\ntype = "slurm"\npartitoin = "gpu"\n')
 
 

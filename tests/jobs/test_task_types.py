@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mc.flows import COMPLETED, FAILED, Flow, FlowEngine, RUNNING
+from mc.flows import COMPLETED, FAILED, RUNNING, Flow, FlowEngine
 from mc.jobs.executors.calls import ThreadsExecutor
 from mc.jobs.executors.local import LocalExecutor
 from mc.jobs.executors.prebaked import PrebakedExecutor
@@ -18,8 +18,12 @@ from tests.jobs.conftest import POLYNOMIAL, process_ended
 
 
 def job_task(key="job", job_type="shell", **params):
-    return {"key": key, "task_type": "job", "task_params": {"job_type": job_type, **params},
-            "precursors": ["ROOT"]}
+    return {
+        "key": key,
+        "task_type": "job",
+        "task_params": {"job_type": job_type, **params},
+        "precursors": ["ROOT"],
+    }
 
 
 def shell_task(command, key="job", **params):
@@ -60,7 +64,9 @@ def test_job_type_as_a_module_path_needs_allow_imports(task_ctx):
     engine = FlowEngine()
     flow = run(engine, [job_task(job_type=POLYNOMIAL, job_params={"x": 1})], task_ctx)
     assert flow.tasks["job"]["status"] == FAILED
-    assert "job_type 'mc.jobs.examples.polynomial' names code to import" in flow.tasks["job"]["error"]
+    assert (
+        "job_type 'mc.jobs.examples.polynomial' names code to import" in flow.tasks["job"]["error"]
+    )
 
 
 def test_job_type_as_a_module_path_under_allow_imports_runs(jobs_engine, task_ctx):
@@ -84,13 +90,17 @@ def test_failed_job_error_holds_exit_status_and_stderr_tail(jobs_engine, task_ct
 def test_missing_required_setting_fails_the_task_naming_it(jobs_engine, task_ctx, monkeypatch):
     monkeypatch.delenv("CHEM_LIB_EXE", raising=False)
     spec = {"chem_lib_executable": {"required": True, "env_var": "CHEM_LIB_EXE"}}
-    flow = run(jobs_engine, [job_task(job_params={"command": "true", "config_spec": spec})], task_ctx)
+    flow = run(
+        jobs_engine, [job_task(job_params={"command": "true", "config_spec": spec})], task_ctx
+    )
     assert "needs the setting 'chem_lib_executable'" in flow.tasks["job"]["error"]
     assert not Path(flow.tasks["job"]["data"]["job_dir"], "exit_status").exists()
 
 
 def test_executor_config_fulfils_the_config_spec(task_ctx):
-    engine = FlowEngine(executors={"local": LocalExecutor(config={"chem_lib_executable": "/opt/chem"})})
+    engine = FlowEngine(
+        executors={"local": LocalExecutor(config={"chem_lib_executable": "/opt/chem"})}
+    )
     spec = {"chem_lib_executable": {"required": True, "env_var": "CHEM_LIB_EXE"}}
     command = 'echo "$CHEM_LIB_EXE" > out.txt'
     flow = run(engine, [job_task(job_params={"command": command, "config_spec": spec})], task_ctx)
@@ -124,7 +134,10 @@ def test_unknown_task_params_are_refused(jobs_engine, task_ctx):
 
 def test_bad_task_resources_fail_the_task_naming_the_resource(jobs_engine, task_ctx):
     flow = run(jobs_engine, [shell_task("true", resources={"cores": -1})], task_ctx)
-    assert "resources.cores: expected a positive number up to 1e+06, got -1" in flow.tasks["job"]["error"]
+    assert (
+        "resources.cores: expected a positive number up to 1e+06, got -1"
+        in flow.tasks["job"]["error"]
+    )
 
 
 class ResourceRecordingExecutor(PrebakedExecutor):
@@ -143,8 +156,10 @@ class ResourceRecordingExecutor(PrebakedExecutor):
 def test_task_resources_override_the_job_modules(task_ctx):
     executor = ResourceRecordingExecutor()
     engine = FlowEngine(executors={"local": executor})
-    task = job_task(job_params={"command": "true", "resources": {"cores": 1, "memory_mb": 100}},
-                    resources={"cores": 4})
+    task = job_task(
+        job_params={"command": "true", "resources": {"cores": 1, "memory_mb": 100}},
+        resources={"cores": 4},
+    )
     run(engine, [task], task_ctx)
     assert executor.resources == [{"cores": 4, "memory_mb": 100}]
 
@@ -187,9 +202,15 @@ def test_restarted_runner_reconnects_to_the_job_instead_of_resubmitting(task_ctx
 
 def test_job_lost_by_its_executor_is_submitted_again(task_ctx):
     engine = FlowEngine(executors={"local": LocalExecutor(max_jobs=1)})
-    flow = engine.flow_spec_to_flow({"key": "lost", "tasks": [
-        shell_task("sleep 0.3", key="first"), shell_task("echo again > out.txt", key="second"),
-    ]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "key": "lost",
+            "tasks": [
+                shell_task("sleep 0.3", key="first"),
+                shell_task("echo again > out.txt", key="second"),
+            ],
+        }
+    )
     engine.tick_flow(flow, task_ctx)
     assert flow.tasks["second"]["data"]["job_status"] == "QUEUED"
     # The runner restarts: the queue of the old executor is gone.
@@ -206,7 +227,9 @@ def test_job_lost_by_its_executor_is_submitted_again(task_ctx):
 
 
 def test_cancelling_the_flow_stops_its_running_job(jobs_engine, task_ctx):
-    flow = jobs_engine.flow_spec_to_flow({"key": "cancel", "tasks": [shell_task("sleep 30; touch out.txt")]})
+    flow = jobs_engine.flow_spec_to_flow(
+        {"key": "cancel", "tasks": [shell_task("sleep 30; touch out.txt")]}
+    )
     jobs_engine.tick_flow(flow, task_ctx)
     jobs_engine.tick_flow(flow, task_ctx)
     job_dir = flow.tasks["job"]["data"]["job_dir"]
@@ -235,18 +258,28 @@ def test_job_with_no_engine_ticks_with_the_default_engine(task_ctx):
 
 def test_call_fn_as_an_import_path_under_allow_imports_runs(jobs_engine, tmp_path):
     (tmp_path / "result.json").write_text('{"x": 1, "y": 2}')
-    flow = run(jobs_engine, [call_task("mc.jobs.examples.polynomial:parse_work_dir", args=[str(tmp_path)])], {})
+    flow = run(
+        jobs_engine,
+        [call_task("mc.jobs.examples.polynomial:parse_work_dir", args=[str(tmp_path)])],
+        {},
+    )
     assert flow.tasks["call"]["data"]["result"] == {"x": 1, "y": 2}
 
 
 def test_call_that_raises_fails_with_its_traceback(jobs_engine):
-    flow = run(jobs_engine, [call_task("mc.jobs.examples.polynomial:parse_work_dir", args=["/nowhere"])], {})
+    flow = run(
+        jobs_engine,
+        [call_task("mc.jobs.examples.polynomial:parse_work_dir", args=["/nowhere"])],
+        {},
+    )
     assert "FileNotFoundError" in flow.tasks["call"]["error"]
 
 
 def test_registered_callable_runs_inline_by_default():
     engine = FlowEngine()
-    flow = run(engine, [call_task("divide", args=[7, 2])], {"callables": {"divide": lambda a, b: a / b}})
+    flow = run(
+        engine, [call_task("divide", args=[7, 2])], {"callables": {"divide": lambda a, b: a / b}}
+    )
     assert flow.tasks["call"]["data"]["result"] == 3.5
     assert flow.tasks["call"]["data"]["executor"] == "inline"
     assert flow.num_ticks == 1
@@ -278,18 +311,26 @@ def test_fn_import_path_needs_allow_imports():
 
 def test_unknown_fn_name_is_refused_listing_registered_ones():
     flow = run(FlowEngine(), [call_task("rmtree")], {"callables": {"abs": abs}})
-    assert "unknown fn 'rmtree' (registered: abs, example_sweep_minimum;" in flow.tasks["call"]["error"]
+    assert (
+        "unknown fn 'rmtree' (registered: abs, example_sweep_minimum;"
+        in flow.tasks["call"]["error"]
+    )
 
 
 def test_result_that_is_not_json_fails_the_task():
-    flow = run(FlowEngine(), [call_task("make_set", args=[[1, 2]])], {"callables": {"make_set": set}})
+    flow = run(
+        FlowEngine(), [call_task("make_set", args=[[1, 2]])], {"callables": {"make_set": set}}
+    )
     assert "the call returned a value that is not JSON" in flow.tasks["call"]["error"]
 
 
 def test_call_on_threads_completes_on_a_later_tick():
     engine = FlowEngine()
-    flow = run(engine, [call_task("nap", executor="threads", args=[0.05])],
-               {"callables": {"nap": lambda s: time.sleep(s) or "rested"}})
+    flow = run(
+        engine,
+        [call_task("nap", executor="threads", args=[0.05])],
+        {"callables": {"nap": lambda s: time.sleep(s) or "rested"}},
+    )
     engine.executor_registry.close()
     assert flow.tasks["call"]["data"]["result"] == "rested"
     assert flow.num_ticks > 1
@@ -306,7 +347,9 @@ def test_call_lost_in_a_restart_is_run_again():
     ctx = {"callables": {"record": record}}
     first = ThreadsExecutor()
     engine = FlowEngine(executors={"threads": first})
-    flow = engine.flow_spec_to_flow({"key": "again", "tasks": [call_task("record", executor="threads")]})
+    flow = engine.flow_spec_to_flow(
+        {"key": "again", "tasks": [call_task("record", executor="threads")]}
+    )
     engine.tick_flow(flow, ctx)
     assert flow.tasks["call"]["status"] == RUNNING
     second = ThreadsExecutor()
@@ -334,10 +377,18 @@ def test_cancelling_the_flow_cancels_a_call_that_has_not_started():
 
     executor = ThreadsExecutor(max_workers=1)
     engine = FlowEngine(executors={"threads": executor})
-    flow = engine.flow_spec_to_flow({"key": "cancel_calls", "tasks": [
-        {**call_task("record", key=key, executor="threads", args=[key]), "precursors": ["ROOT"]}
-        for key in ("first", "second")
-    ]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "key": "cancel_calls",
+            "tasks": [
+                {
+                    **call_task("record", key=key, executor="threads", args=[key]),
+                    "precursors": ["ROOT"],
+                }
+                for key in ("first", "second")
+            ],
+        }
+    )
     ctx = {"callables": {"record": record}}
     try:
         engine.tick_flow(flow, ctx)

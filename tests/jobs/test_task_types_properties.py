@@ -15,24 +15,39 @@ SWEEP_SPEC = {
     "key": "sweep",
     "data": {"xs": [1, 2, 3]},
     "tasks": [
-        {"key": "sweep", "task_type": "spread", "task_params": {
-            "items": "$ctx.flow.data.xs",
-            "mapping_params": {
-                "skeleton": {"key": "square", "task_type": "job",
-                             "task_params": {"job_type": "example_polynomial", "job_params": {}}},
-                "wirings": ["ctx.item.value => task_params.job_params.x"],
+        {
+            "key": "sweep",
+            "task_type": "spread",
+            "task_params": {
+                "items": "$ctx.flow.data.xs",
+                "mapping_params": {
+                    "skeleton": {
+                        "key": "square",
+                        "task_type": "job",
+                        "task_params": {"job_type": "example_polynomial", "job_params": {}},
+                    },
+                    "wirings": ["ctx.item.value => task_params.job_params.x"],
+                },
             },
-        }},
-        {"key": "total", "task_type": "call", "precursors": ["sweep"], "task_params": {
-            "fn": "total", "args": ["$ctx.flow.tasks.sweep.data.results"],
-        }},
+        },
+        {
+            "key": "total",
+            "task_type": "call",
+            "precursors": ["sweep"],
+            "task_params": {
+                "fn": "total",
+                "args": ["$ctx.flow.tasks.sweep.data.results"],
+            },
+        },
     ],
 }
 
 
 def new_engine(submitted):
     """An engine as a restarted runner makes it: a new prebaked executor, the same canned outputs."""
-    executor = PrebakedExecutor({"example_polynomial": {"outputs": lambda p: {"x": p["x"], "y": p["x"] ** 2}}})
+    executor = PrebakedExecutor(
+        {"example_polynomial": {"outputs": lambda p: {"x": p["x"], "y": p["x"] ** 2}}}
+    )
     executor.submitted = submitted
     return FlowEngine(executors={"local": executor})
 
@@ -42,7 +57,10 @@ def new_engine(submitted):
 def test_jobs_complete_once_whatever_happens_between_ticks(steps):
     submitted = []
     with tempfile.TemporaryDirectory() as jobs_root:
-        ctx = {"jobs_root": jobs_root, "callables": {"total": lambda rs: sum(r["outputs"]["y"] for r in rs)}}
+        ctx = {
+            "jobs_root": jobs_root,
+            "callables": {"total": lambda rs: sum(r["outputs"]["y"] for r in rs)},
+        }
         engine = new_engine(submitted)
         flow = engine.flow_spec_to_flow(SWEEP_SPEC)
         for step in [*steps, *["tick"] * 30]:

@@ -13,11 +13,23 @@ from mc.jobs.testing import PrebakedJobs
 def test_every_job_executor_name_goes_to_the_prebaked_executor(tmp_path, job_types):
     jobs = PrebakedJobs(tmp_path)
     jobs.add("shell", outputs={"out": "canned"})
-    flow = jobs.engine.flow_spec_to_flow({"tasks": [
-        {"key": name, "task_type": "job", "precursors": ["ROOT"],
-         "task_params": {"job_type": "shell", "executor": name, "job_params": {"command": "exit 1"}}}
-        for name in ("local", "dask", "slurm", "prebaked")
-    ]})
+    flow = jobs.engine.flow_spec_to_flow(
+        {
+            "tasks": [
+                {
+                    "key": name,
+                    "task_type": "job",
+                    "precursors": ["ROOT"],
+                    "task_params": {
+                        "job_type": "shell",
+                        "executor": name,
+                        "job_params": {"command": "exit 1"},
+                    },
+                }
+                for name in ("local", "dask", "slurm", "prebaked")
+            ]
+        }
+    )
     jobs.run_flow(flow, {"job_types": job_types})
     assert {task["data"]["outputs"]["out"] for task in flow.tasks.values()} == {"canned"}
     assert flow.status == COMPLETED
@@ -26,8 +38,9 @@ def test_every_job_executor_name_goes_to_the_prebaked_executor(tmp_path, job_typ
 
 def test_fixture_works_in_a_users_test_suite(tmp_path):
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["mc.jobs.testing"]\n')
-    (tmp_path / "test_user_flow.py").write_text(textwrap.dedent(
-        """
+    (tmp_path / "test_user_flow.py").write_text(
+        textwrap.dedent(
+            """
         def test_flow_with_canned_job(prebaked_jobs):
             class Relax:
                 @staticmethod
@@ -44,10 +57,23 @@ def test_fixture_works_in_a_users_test_suite(tmp_path):
             prebaked_jobs.run_flow(flow, {"job_types": JobTypeRegistry({"relax": Relax})})
             assert flow.tasks["relax"]["data"]["outputs"] == {"energy": -1.5}
         """
-    ))
+        )
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout

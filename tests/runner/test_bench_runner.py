@@ -13,8 +13,20 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_runner.py"
 
 def test_runner_benchmark_runs_small_sizes_on_both_databases_and_reports_json(postgres_server_url):
     result = subprocess.run(
-        [sys.executable, str(BENCH), "--flows", "6", "--runners", "1", "2",
-         "--big-tasks", "300", "--repeat", "1", "--json"],
+        [
+            sys.executable,
+            str(BENCH),
+            "--flows",
+            "6",
+            "--runners",
+            "1",
+            "2",
+            "--big-tasks",
+            "300",
+            "--repeat",
+            "1",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -24,7 +36,10 @@ def test_runner_benchmark_runs_small_sizes_on_both_databases_and_reports_json(po
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert {(row["db"], row["runners"]) for row in report["throughput"]} == {
-        ("sqlite", 1), ("sqlite", 2), ("postgres", 1), ("postgres", 2)
+        ("sqlite", 1),
+        ("sqlite", 2),
+        ("postgres", 1),
+        ("postgres", 2),
     }
     assert all(row["flows_per_s"] > 0 for row in report["throughput"])
     assert {row["db"] for row in report["big_flow"]} == {"sqlite", "postgres"}

@@ -116,14 +116,13 @@ def test_a_flow_whose_ticking_raises_is_failed_with_the_reason(flow_store):
     assert (stats.completed, stats.failed) == (1, 1)
     record = flow_store.get_record(bad)
     assert (record.status, record.error) == (
-        "FAILED", "ticking the flow raised: RuntimeError: engine bug"
+        "FAILED",
+        "ticking the flow raised: RuntimeError: engine bug",
     )
     assert flow_store.get_record(good).status == "COMPLETED"
 
 
-def test_a_flow_whose_data_is_not_json_is_failed_and_keeps_its_last_saved_state(
-    flow_store, engine
-):
+def test_a_flow_whose_data_is_not_json_is_failed_and_keeps_its_last_saved_state(flow_store, engine):
     def leave_a_set(task_ctx):
         task_ctx["task"]["data"]["oops"] = {1, 2}
         task_ctx["task"]["status"] = "COMPLETED"
@@ -249,11 +248,20 @@ def test_a_flow_with_a_running_task_and_a_later_retry_is_polled(flow_store, engi
     engine.register_task_type("wait", Waiting)
     FailsOnce.attempts = 0
     Waiting.done = False
-    key = flow_store.create_flow({"tasks": [
-        {"key": "w", "task_type": "wait"},
-        {"key": "t", "task_type": "fails_once", "retries": 1, "retry_delay_s": 30,
-         "precursors": ["ROOT"]},
-    ]})
+    key = flow_store.create_flow(
+        {
+            "tasks": [
+                {"key": "w", "task_type": "wait"},
+                {
+                    "key": "t",
+                    "task_type": "fails_once",
+                    "retries": 1,
+                    "retry_delay_s": 30,
+                    "precursors": ["ROOT"],
+                },
+            ]
+        }
+    )
     FlowRunner(flow_store, engine, poll_interval_s=2).tick()
     assert flow_store.get_record(key).tick_after == clock.now + 2
 
@@ -272,10 +280,12 @@ def test_a_runner_survives_losing_its_database_connections(postgres_url):
         admin = sa.create_engine(postgres_url)
         try:
             with admin.begin() as connection:
-                killed = connection.execute(sa.text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE application_name = 'mc_outage_test'"
-                )).scalar_one()
+                killed = connection.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = 'mc_outage_test'"
+                    )
+                ).scalar_one()
         finally:
             admin.dispose()
         assert killed >= 1
@@ -343,7 +353,8 @@ def test_run_calls_on_start_once_with_signals_handled(flow_store):
     seen = []
     runner = FlowRunner(flow_store)
     runner.run(
-        interval_s=0, until_done=True,
+        interval_s=0,
+        until_done=True,
         on_start=lambda: seen.append(signal.getsignal(signal.SIGTERM)),
     )
     assert len(seen) == 1 and callable(seen[0]) and seen[0] is not signal.SIG_DFL
@@ -371,8 +382,14 @@ def test_on_event_tells_each_flows_changes_under_its_stored_key(flow_store, engi
     FlowRunner(flow_store, engine, on_event=seen.append).run(interval_s=0, until_done=True)
     for key in keys:
         mine = [(e.event, e.task_key) for e in seen if e.flow_key == key]
-        assert mine == [("flow_started", None), ("task_started", "t0"), ("task_completed", "t0"),
-                        ("task_started", "t1"), ("task_completed", "t1"), ("flow_ended", None)]
+        assert mine == [
+            ("flow_started", None),
+            ("task_started", "t0"),
+            ("task_completed", "t0"),
+            ("task_started", "t1"),
+            ("task_completed", "t1"),
+            ("flow_ended", None),
+        ]
 
 
 def test_a_flow_the_runner_fails_is_told_as_flow_ended_with_the_reason(flow_store, engine):

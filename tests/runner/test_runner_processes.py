@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from mc.store import FlowStore
-
 from tests.runner.conftest import TASKS
 
 
@@ -28,7 +27,9 @@ def recording_spec(path: Path, n_tasks: int = 5) -> dict:
     task = {"task_type": f"{TASKS}:record_completion", "task_params": {"path": str(path)}}
     tasks = [{**task, "key": "t0"}]
     tasks += [{**task, "key": f"t{i}", "precursors": ["t0"]} for i in range(1, n_tasks - 1)]
-    tasks += [{**task, "key": f"t{n_tasks - 1}", "precursors": [f"t{i}" for i in range(1, n_tasks - 1)]}]
+    tasks += [
+        {**task, "key": f"t{n_tasks - 1}", "precursors": [f"t{i}" for i in range(1, n_tasks - 1)]}
+    ]
     return {"label": "recorded", "tasks": tasks}
 
 
@@ -65,8 +66,15 @@ def test_a_killed_runners_flows_are_finished_by_another_once_its_lease_expires(
     marker = tmp_path / "hung"
     with FlowStore(db_url) as store:
         hung = store.create_flow(
-            {"tasks": [{"key": "hang", "task_type": f"{TASKS}:hang_the_first_time",
-                        "task_params": {"marker": str(marker)}}]}
+            {
+                "tasks": [
+                    {
+                        "key": "hang",
+                        "task_type": f"{TASKS}:hang_the_first_time",
+                        "task_params": {"marker": str(marker)},
+                    }
+                ]
+            }
         )
         others = [
             store.create_flow({"tasks": [{"key": "a", "task_type": "noop"}]}) for _ in range(3)
@@ -94,8 +102,15 @@ def test_a_signal_lets_the_runner_save_its_current_flow_release_the_rest_and_exi
     with FlowStore(sqlite_url) as store:
         keys = [
             store.create_flow(
-                {"tasks": [{"key": "slow", "task_type": f"{TASKS}:slow_with_marker",
-                            "task_params": {"marker": str(marker), "seconds": 1.0}}]}
+                {
+                    "tasks": [
+                        {
+                            "key": "slow",
+                            "task_type": f"{TASKS}:slow_with_marker",
+                            "task_params": {"marker": str(marker), "seconds": 1.0},
+                        }
+                    ]
+                }
             )
             for marker in markers
         ]

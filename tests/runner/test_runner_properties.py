@@ -38,7 +38,10 @@ def test_a_stored_flow_ticked_by_runners_ends_as_in_memory(
     key = store.create_flow(spec)
     engine = FlowEngine(task_handlers={"work": work}, clock=clock)
     runner = FlowRunner(
-        store, engine, poll_interval_s=0, max_ticks_per_claim=max_ticks_per_claim,
+        store,
+        engine,
+        poll_interval_s=0,
+        max_ticks_per_claim=max_ticks_per_claim,
         batch_size=batch_size,
     )
     rounds = 0

@@ -75,12 +75,17 @@ def test_the_parent_task_fails_with_the_childs_errors_when_the_child_fails(flow_
 
 def test_children_nest_and_each_level_is_its_own_record(flow_store):
     grandchild = {"label": "grandchild", "tasks": NOOP, "data": {"deep": True}}
-    middle = [{"key": "inner", "task_type": "stored_flow", "task_params": {"flow_spec": grandchild}}]
+    middle = [
+        {"key": "inner", "task_type": "stored_flow", "task_params": {"flow_spec": grandchild}}
+    ]
     parent = flow_store.create_flow(parent_spec(middle))
     run_all(flow_store)
     depths = sorted((r.depth, r.label, r.status) for r in flow_store.query())
-    assert depths == [(0, "parent", "COMPLETED"), (1, "child", "COMPLETED"),
-                      (2, "grandchild", "COMPLETED")]
+    assert depths == [
+        (0, "parent", "COMPLETED"),
+        (1, "child", "COMPLETED"),
+        (2, "grandchild", "COMPLETED"),
+    ]
     inner_data = flow_store.get_flow(parent).tasks["sub"]["data"]["flow_data"]
     assert inner_data == {}
 
@@ -100,8 +105,10 @@ def test_a_parent_ticked_again_after_a_crash_adopts_the_child_it_created(flow_st
 
 def test_the_child_key_is_derived_from_parent_task_and_attempt():
     assert child_flow_key("p", "t", 1) == child_flow_key("p", "t", 1)
-    assert len({child_flow_key("p", "t", 1), child_flow_key("p", "t", 2),
-                child_flow_key("q", "t", 1)}) == 3
+    assert (
+        len({child_flow_key("p", "t", 1), child_flow_key("p", "t", 2), child_flow_key("q", "t", 1)})
+        == 3
+    )
 
 
 def test_a_stored_flow_task_outside_a_runner_fails_saying_what_it_needs():
@@ -131,7 +138,11 @@ def test_a_deleted_child_fails_its_parent_task(flow_store):
 @pytest.mark.parametrize("bad_child", [{"tasks": "nope"}, {"tasks": [{"key": "x"}]}])
 def test_a_bad_child_spec_fails_the_task_with_the_spec_path(flow_store, bad_child):
     key = flow_store.create_flow(
-        {"tasks": [{"key": "sub", "task_type": "stored_flow", "task_params": {"flow_spec": bad_child}}]}
+        {
+            "tasks": [
+                {"key": "sub", "task_type": "stored_flow", "task_params": {"flow_spec": bad_child}}
+            ]
+        }
     )
     run_all(flow_store)
     assert "tasks" in flow_store.get_flow(key).tasks["sub"]["error"]
@@ -266,7 +277,9 @@ def test_a_child_key_naming_a_flow_that_is_not_its_child_is_left_alone(flow_stor
     parent = flow_store.create_flow(parent_spec(NOOP))
     engine = FlowEngine()
     FlowRunner(flow_store, engine).tick()
-    other = flow_store.create_flow({"label": "other", "tasks": [{"key": "wait", "task_type": "noop"}]})
+    other = flow_store.create_flow(
+        {"label": "other", "tasks": [{"key": "wait", "task_type": "noop"}]}
+    )
     flow = flow_store.claim_flow(parent, 60, "test")
     flow.tasks["sub"]["data"]["child_key"] = other
     engine.cancel_flow(flow, "test", {"flow_store": flow_store})

@@ -78,8 +78,12 @@ def process_alive(pid: int) -> bool:
 
 def slurm_state(job_id: str) -> str:
     """The SLURM state of ``job_id``, as ``scontrol`` shows it."""
-    result = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, check=True)
-    return next(field.split("=", 1)[1] for field in result.stdout.split() if field.startswith("JobState="))
+    result = subprocess.run(
+        ["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, check=True
+    )
+    return next(
+        field.split("=", 1)[1] for field in result.stdout.split() if field.startswith("JobState=")
+    )
 
 
 def tick_until(engine, flow, task_ctx, done, timeout_s: float = 60.0) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from mc.jobs.executors.slurm import SlurmExecutor
 from mc.jobs.job_dir import build_job_dir
-from tests.jobs.conftest import ShellJob, poll_until_finished, slurm_cluster  # noqa: F401
 from mc.jobs.job_modules import JobTypeRegistry
+from tests.jobs.conftest import ShellJob, poll_until_finished, slurm_cluster  # noqa: F401
 
 
 def test_scancelled_job_is_cancelled_without_an_exit_status(slurm_cluster, tmp_path):  # noqa: F811

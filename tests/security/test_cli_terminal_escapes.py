@@ -54,8 +54,13 @@ def test_show_escapes_task_errors_but_keeps_their_lines(db_url, capsys):
 
 @pytest.mark.parametrize(
     ("text", "shown"),
-    [("a\x1b[2Jb", "a\\x1b[2Jb"), ("\x9b31m", "\\x9b31m"), ("x\u2066y", "x\\u2066y"),
-     ("lone\ud800", "lone\\ud800"), ("two\nlines", "two\\nlines")],
+    [
+        ("a\x1b[2Jb", "a\\x1b[2Jb"),
+        ("\x9b31m", "\\x9b31m"),
+        ("x\u2066y", "x\\u2066y"),
+        ("lone\ud800", "lone\\ud800"),
+        ("two\nlines", "two\\nlines"),
+    ],
 )
 def test_printable_shows_control_characters_as_escapes(text, shown):
     assert printable(text) == shown

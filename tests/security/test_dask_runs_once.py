@@ -5,13 +5,13 @@ Real LocalClusters on 127.0.0.1, one per test, since the tests kill workers.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
-import gc
 import subprocess
 import sys
-import warnings
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -50,9 +50,20 @@ def bare_scheduler(distributed):
 
     def start_worker():
         worker = subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address, "--no-nanny",
-             "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_worker",
+                cluster.scheduler_address,
+                "--no-nanny",
+                "--nthreads",
+                "1",
+                "--host",
+                "127.0.0.1",
+                "--no-dashboard",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         workers.append(worker)
         with distributed.Client(cluster.scheduler_address) as client:
@@ -106,7 +117,9 @@ def test_a_second_start_of_a_running_job_dir_does_nothing_and_exits_75(build):
     assert Path(job_dir, "exit_status").read_text() == "0\n"
 
 
-def test_a_killed_worker_under_a_nanny_does_not_run_the_job_twice(tmp_path, task_ctx, nanny_cluster):
+def test_a_killed_worker_under_a_nanny_does_not_run_the_job_twice(
+    tmp_path, task_ctx, nanny_cluster
+):
     engine, executor = dask_engine(nanny_cluster.scheduler_address)
     try:
         flow = engine.flow_spec_to_flow(hostile_spec("dask_job_once.yaml", target=tmp_path))
@@ -122,7 +135,9 @@ def test_a_killed_worker_under_a_nanny_does_not_run_the_job_twice(tmp_path, task
     assert task["job"]["submissions"] == 1
 
 
-def test_a_job_whose_worker_died_without_a_nanny_ends_when_the_job_does(tmp_path, task_ctx, bare_scheduler):
+def test_a_job_whose_worker_died_without_a_nanny_ends_when_the_job_does(
+    tmp_path, task_ctx, bare_scheduler
+):
     cluster, start_worker = bare_scheduler
     worker = start_worker()
     engine, executor = dask_engine(cluster.scheduler_address)
@@ -139,7 +154,9 @@ def test_a_job_whose_worker_died_without_a_nanny_ends_when_the_job_does(tmp_path
     assert (tmp_path / "runs.txt").read_text() == "run\n"
 
 
-def test_a_job_lost_with_its_worker_is_reported_lost_and_not_run_again(tmp_path, task_ctx, bare_scheduler):
+def test_a_job_lost_with_its_worker_is_reported_lost_and_not_run_again(
+    tmp_path, task_ctx, bare_scheduler
+):
     cluster, start_worker = bare_scheduler
     worker = start_worker()
     engine, executor = dask_engine(cluster.scheduler_address)

@@ -20,8 +20,29 @@ from mc.errors import FlowSpecError
 from mc.flows import COMPLETED, FAILED, FlowEngine
 
 HOSTILE_PARTS = [
-    ";id", "|id", "&&id", "$(id)", "`id`", "$HOME", "\nid", "'", '"', " ", "/../", "/..", "/etc/passwd",
-    "\x00", "\ud800", "\x1b[31m", "\x1b]0;title\x07", "*", "~", "%j", "\\", "<", ">",
+    ";id",
+    "|id",
+    "&&id",
+    "$(id)",
+    "`id`",
+    "$HOME",
+    "\nid",
+    "'",
+    '"',
+    " ",
+    "/../",
+    "/..",
+    "/etc/passwd",
+    "\x00",
+    "\ud800",
+    "\x1b[31m",
+    "\x1b]0;title\x07",
+    "*",
+    "~",
+    "%j",
+    "\\",
+    "<",
+    ">",
 ]
 hostile_strings = st.builds(
     # A path part goes first, or it would be a harmless name inside the jobs root.
@@ -52,7 +73,11 @@ _counter = itertools.count()
 
 def task_spec(task_type, path, value):
     if task_type == "job":
-        params = {"job_type": "example_polynomial", "job_params": {"x": 2}, "resources": {"extra_directives": []}}
+        params = {
+            "job_type": "example_polynomial",
+            "job_params": {"x": 2},
+            "resources": {"extra_directives": []},
+        }
     else:
         params = {"fn": "len", "args": [[1, 2]]}
     container = params
@@ -65,7 +90,9 @@ def task_spec(task_type, path, value):
     return {"key": "target", "task_type": task_type, "task_params": params}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_hostile_strings_fail_clearly_and_touch_nothing_outside_the_jobs_root(tmp_path, data):
     task_type, path, strategy = data.draw(st.sampled_from(JOB_FIELDS))
@@ -96,7 +123,11 @@ def test_hostile_strings_fail_clearly_and_touch_nothing_outside_the_jobs_root(tm
 @given(value=hostile_strings)
 def test_hostile_strings_in_call_args_stay_data(value):
     engine = FlowEngine()
-    spec = {"tasks": [{"key": "target", "task_type": "call", "task_params": {"fn": "echo", "args": [value]}}]}
+    spec = {
+        "tasks": [
+            {"key": "target", "task_type": "call", "task_params": {"fn": "echo", "args": [value]}}
+        ]
+    }
     try:
         flow = engine.flow_spec_to_flow(spec)
     except FlowSpecError as error:

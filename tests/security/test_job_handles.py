@@ -99,9 +99,17 @@ def test_local_executor_never_signals_a_pid_whose_start_time_differs(task_ctx, b
 def slurm_victim(tmp_path, slurm_cluster):
     """Someone else's SLURM job, submitted by hand: ``sleep 60``."""
     result = subprocess.run(
-        ["sbatch", "--parsable", f"--partition={slurm_cluster}", "--job-name=not-mc", "--output=/dev/null",
-         "--wrap=sleep 60"],
-        capture_output=True, text=True, check=True,
+        [
+            "sbatch",
+            "--parsable",
+            f"--partition={slurm_cluster}",
+            "--job-name=not-mc",
+            "--output=/dev/null",
+            "--wrap=sleep 60",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     job_id = result.stdout.strip().split(";")[0]
     yield job_id
@@ -109,21 +117,33 @@ def slurm_victim(tmp_path, slurm_cluster):
 
 
 @pytest.mark.parametrize("job_id", ["VICTIM", "--user=root"])
-def test_wire_cannot_make_a_flow_scancel_a_foreign_slurm_job(tmp_path, task_ctx, slurm_cluster, slurm_victim, job_id):
+def test_wire_cannot_make_a_flow_scancel_a_foreign_slurm_job(
+    tmp_path, task_ctx, slurm_cluster, slurm_victim, job_id
+):
     job_id = slurm_victim if job_id == "VICTIM" else job_id
-    spec = hostile_spec("wire_overwrites_slurm_job_id.yaml", victim_job_id=job_id, victim_dir=tmp_path)
-    engine = FlowEngine(executors={"slurm": SlurmExecutor(partition=slurm_cluster, min_poll_interval_s=0.1)})
+    spec = hostile_spec(
+        "wire_overwrites_slurm_job_id.yaml", victim_job_id=job_id, victim_dir=tmp_path
+    )
+    engine = FlowEngine(
+        executors={"slurm": SlurmExecutor(partition=slurm_cluster, min_poll_interval_s=0.1)}
+    )
     flow = start_and_cancel(spec, task_ctx, engine)
     assert flow.tasks["hijack"]["status"] == FAILED
     assert slurm_state(slurm_victim) in ("PENDING", "RUNNING")
 
 
 @pytest.mark.parametrize("job_id", ["VICTIM", "--user=root", "1;2", 12.5])
-def test_slurm_executor_cancels_only_a_numeric_job_id_with_its_own_token(tmp_path, slurm_cluster, slurm_victim, job_id):
+def test_slurm_executor_cancels_only_a_numeric_job_id_with_its_own_token(
+    tmp_path, slurm_cluster, slurm_victim, job_id
+):
     from mc.jobs.executors.base import record_submission
 
     job_id = slurm_victim if job_id == "VICTIM" else job_id
-    handle = {"job_id": job_id, "job_dir": str(tmp_path), "token": record_submission(str(tmp_path), "slurm")}
+    handle = {
+        "job_id": job_id,
+        "job_dir": str(tmp_path),
+        "token": record_submission(str(tmp_path), "slurm"),
+    }
     with pytest.raises(JobOwnershipError, match="nothing was done"):
         SlurmExecutor().cancel(handle)
     with pytest.raises(JobOwnershipError, match="nothing was done"):

@@ -17,7 +17,9 @@ def slurm_jobs_named(name: str) -> list[str]:
     """Ids of the SLURM jobs (any state the controller remembers) named ``name``."""
     result = subprocess.run(
         ["squeue", "--noheader", "--states=all", f"--name={name}", "--format=%i"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return result.stdout.split()
 
@@ -30,10 +32,14 @@ def run_on_slurm(spec, task_ctx, executor):
     return flow
 
 
-def test_export_directive_from_a_spec_runs_no_shell_and_submits_nothing(tmp_path, task_ctx, slurm_cluster):
+def test_export_directive_from_a_spec_runs_no_shell_and_submits_nothing(
+    tmp_path, task_ctx, slurm_cluster
+):
     spec = hostile_spec("slurm_export_bash_env.yaml", target=tmp_path)
     before = slurm_jobs_named("mc-innocent")
-    flow = run_on_slurm(spec, task_ctx, SlurmExecutor(partition=slurm_cluster, min_poll_interval_s=0.1))
+    flow = run_on_slurm(
+        spec, task_ctx, SlurmExecutor(partition=slurm_cluster, min_poll_interval_s=0.1)
+    )
     task = flow.tasks["innocent"]
     assert task["status"] == FAILED
     assert "--export is never taken from a job; nothing was submitted" in task["error"]
@@ -48,7 +54,9 @@ def test_output_directive_from_a_spec_truncates_no_file(tmp_path, task_ctx, slur
     # Even an operator who allows --output cannot hand it to specs.
     with pytest.raises(ExecutorError, match="--output can never come from a job"):
         SlurmExecutor(allowed_directives=("--output",))
-    flow = run_on_slurm(spec, task_ctx, SlurmExecutor(partition=slurm_cluster, min_poll_interval_s=0.1))
+    flow = run_on_slurm(
+        spec, task_ctx, SlurmExecutor(partition=slurm_cluster, min_poll_interval_s=0.1)
+    )
     assert flow.tasks["innocent"]["status"] == FAILED
     assert "--output is never taken from a job" in flow.tasks["innocent"]["error"]
     assert victim.read_text() == "precious\n"
@@ -59,12 +67,17 @@ def test_directive_not_in_allowed_directives_is_refused_by_name(build, slurm_clu
 
     executor = SlurmExecutor(partition=slurm_cluster, allowed_directives=("--gres",))
     before = slurm_jobs_named("mc-job0")
-    with pytest.raises(JobError, match=r"--qos is not allowed by this slurm executor \(allowed_directives: --gres\)"):
+    with pytest.raises(
+        JobError,
+        match=r"--qos is not allowed by this slurm executor \(allowed_directives: --gres\)",
+    ):
         executor.submit(build("true"), {"extra_directives": ["--qos=normal"]})
     assert slurm_jobs_named("mc-job0") == before
 
 
-def test_allowed_option_with_shell_in_its_value_is_refused(tmp_path, jobs_root, task_ctx, slurm_cluster):
+def test_allowed_option_with_shell_in_its_value_is_refused(
+    tmp_path, jobs_root, task_ctx, slurm_cluster
+):
     spec = hostile_spec("slurm_allowed_option_shell_value.json")
     executor = SlurmExecutor(partition=slurm_cluster, allowed_directives=("--qos",))
     flow = run_on_slurm(spec, task_ctx, executor)
@@ -75,9 +88,13 @@ def test_allowed_option_with_shell_in_its_value_is_refused(tmp_path, jobs_root, 
 
 
 def test_allowed_directive_with_a_plain_value_reaches_sbatch(build, slurm_cluster):
-    executor = SlurmExecutor(partition=slurm_cluster, min_poll_interval_s=0.1, allowed_directives=("nice",))
+    executor = SlurmExecutor(
+        partition=slurm_cluster, min_poll_interval_s=0.1, allowed_directives=("nice",)
+    )
     handle = executor.submit(build("true"), {"extra_directives": ["--nice=7"]})
-    result = subprocess.run(["scontrol", "show", "job", "-o", handle["job_id"]], capture_output=True, text=True)
+    result = subprocess.run(
+        ["scontrol", "show", "job", "-o", handle["job_id"]], capture_output=True, text=True
+    )
     assert " Nice=7 " in result.stdout
     assert poll_until_finished(executor, handle)[0] == "COMPLETED"
 

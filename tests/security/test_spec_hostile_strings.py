@@ -42,8 +42,10 @@ TEMPLATES: dict[str, dict[str, Any]] = {
         "task_params": {
             "control_value": "a",
             "cases": [
-                {"condition": {"op": "eq", "arg": "a"},
-                 "task": {"task_type": "print", "label": "case", "task_params": {"msg": "m"}}}
+                {
+                    "condition": {"op": "eq", "arg": "a"},
+                    "task": {"task_type": "print", "label": "case", "task_params": {"msg": "m"}},
+                }
             ],
             "default_case": {"task": {"task_type": "noop", "label": "default"}},
         }
@@ -69,11 +71,33 @@ TEMPLATES: dict[str, dict[str, Any]] = {
 }
 
 HOSTILE_STRINGS = [
-    "; rm -rf ~", "$(id > pwned)", "`id > pwned`", "| tee pwned", "&& touch pwned",
-    "../../../../etc/passwd", "..", "/etc/passwd", "/tmp/pwned", "~root",
-    "\x00", "a\x00b", "\ud800", "x\udfff", "\x1b[2J\x1b]0;pwned\x07", "\u202eevil",
-    "$ctx.flow_engine", "$ctx", "$ctx.flow.data", "\\$ctx", "${HOME}", "$HOME",
-    "ctx.flow.tasks.t.status", "a\nb\r", "%s%n%x", "{0.__class__}", "",
+    "; rm -rf ~",
+    "$(id > pwned)",
+    "`id > pwned`",
+    "| tee pwned",
+    "&& touch pwned",
+    "../../../../etc/passwd",
+    "..",
+    "/etc/passwd",
+    "/tmp/pwned",
+    "~root",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "x\udfff",
+    "\x1b[2J\x1b]0;pwned\x07",
+    "\u202eevil",
+    "$ctx.flow_engine",
+    "$ctx",
+    "$ctx.flow.data",
+    "\\$ctx",
+    "${HOME}",
+    "$HOME",
+    "ctx.flow.tasks.t.status",
+    "a\nb\r",
+    "%s%n%x",
+    "{0.__class__}",
+    "",
 ]
 HUGE_NUMBERS = [10**5000, -(10**4301), 1e308, -1e308, 2**63, 10**4300 - 1]
 
@@ -85,7 +109,12 @@ hostile_values = (
 
 
 def _spec(task_type: str) -> dict[str, Any]:
-    task = {"key": "t", "label": "a task", "task_type": task_type, **copy.deepcopy(TEMPLATES[task_type])}
+    task = {
+        "key": "t",
+        "label": "a task",
+        "task_type": task_type,
+        **copy.deepcopy(TEMPLATES[task_type]),
+    }
     return {"key": "f", "label": "a flow", "data": {"a": "value"}, "tasks": [task]}
 
 
@@ -149,9 +178,7 @@ def test_hostile_specs_that_validate_can_be_stored_and_loaded(case):
     from mc.store import FlowStore
 
     spec, _ = case
-    with tempfile.TemporaryDirectory() as workdir, FlowStore(
-        f"sqlite:///{workdir}/mc.db"
-    ) as store:
+    with tempfile.TemporaryDirectory() as workdir, FlowStore(f"sqlite:///{workdir}/mc.db") as store:
         try:
             key = store.create_flow(spec)
         except FlowSpecError:

@@ -98,11 +98,20 @@ def test_a_spec_that_makes_data_errors_a_string_cannot_make_a_tick_raise():
 
 def test_a_wiring_that_makes_data_errors_a_dict_cannot_make_a_tick_raise():
     engine = FlowEngine()
-    flow = engine.flow_spec_to_flow({"tasks": [
-        {"key": "w", "task_type": "wire", "task_params": {"wirings": [
-            {"value": {"a": 1}, "dest": "ctx.flow.data.errors"}]}},
-        {"key": "broken", "task_type": "print", "task_params": {}},
-    ]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "tasks": [
+                {
+                    "key": "w",
+                    "task_type": "wire",
+                    "task_params": {
+                        "wirings": [{"value": {"a": 1}, "dest": "ctx.flow.data.errors"}]
+                    },
+                },
+                {"key": "broken", "task_type": "print", "task_params": {}},
+            ]
+        }
+    )
     engine.tick_flow(flow)
     engine.tick_flow(flow)
     assert flow.status == FAILED

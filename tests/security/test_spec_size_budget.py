@@ -39,7 +39,7 @@ def test_doubling_wire_fails_the_writing_task_at_the_budget():
     statuses = [task["status"] for task in flow.tasks.values()]
     failed = statuses.index(FAILED)
     assert statuses[:failed] == [COMPLETED] * failed
-    assert set(statuses[failed + 1:]) == {SKIPPED}
+    assert set(statuses[failed + 1 :]) == {SKIPPED}
     error = flow.tasks[f"double_{failed}"]["error"]
     assert "past its size budget of 1.0 MiB" in error
     assert "Traceback" not in error
@@ -49,9 +49,19 @@ def test_doubling_wire_fails_the_writing_task_at_the_budget():
 
 def test_mc_run_of_doubling_wire_ends_failed_with_little_memory(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "mc", "run", "--max-flow-mb", "2",
-         str(SPECS / "spec_doubling_wire.yaml")],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "mc",
+            "run",
+            "--max-flow-mb",
+            "2",
+            str(SPECS / "spec_doubling_wire.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     assert result.returncode == 1
@@ -78,9 +88,12 @@ def test_one_tick_cannot_build_a_huge_value_by_mapping():
 def test_runner_fails_the_task_of_a_stored_flow_past_its_budget(sqlite_url, capsys):
     assert main(["submit", str(SPECS / "spec_doubling_wire.yaml"), "--db", sqlite_url]) == 0
     key = capsys.readouterr().out.strip()
-    assert main(
-        ["runner", "--until-done", "--interval", "0", "--max-flow-mb", "1", "--db", sqlite_url]
-    ) == 0
+    assert (
+        main(
+            ["runner", "--until-done", "--interval", "0", "--max-flow-mb", "1", "--db", sqlite_url]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["show", key, "--db", sqlite_url]) == 0
     shown = capsys.readouterr().out

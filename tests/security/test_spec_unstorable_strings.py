@@ -43,7 +43,10 @@ def test_unstorable_strings_make_submit_exit_2_and_store_nothing(name, message, 
     ("spec", "path"),
     [
         ({"data": {"n": 10**5000}}, "data.n"),
-        ({"tasks": [{"task_type": "noop", "data": {"xs": [1, -(10**4300)]}}]}, "tasks[0].data.xs[1]"),
+        (
+            {"tasks": [{"task_type": "noop", "data": {"xs": [1, -(10**4300)]}}]},
+            "tasks[0].data.xs[1]",
+        ),
         ({"tasks": [{"task_type": "noop", "retries": 10**5000}]}, "tasks[0].retries"),
         ({"tasks": [{"task_type": "noop", "timeout_s": 10**5000}]}, "tasks[0].timeout_s"),
         ({"data": {"bad\udc80key": 1}}, "data"),

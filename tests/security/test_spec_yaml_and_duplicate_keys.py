@@ -35,8 +35,10 @@ def test_yaml_alias_bomb_is_refused_by_run_and_submit(command, tmp_path, capsys)
 
 @pytest.mark.parametrize(
     ("name", "where"),
-    [("spec_duplicate_key.yaml", "spec_duplicate_key.yaml:5:3"),
-     ("spec_duplicate_key.json", "spec_duplicate_key.json: tasks[0]")],
+    [
+        ("spec_duplicate_key.yaml", "spec_duplicate_key.yaml:5:3"),
+        ("spec_duplicate_key.json", "spec_duplicate_key.json: tasks[0]"),
+    ],
 )
 def test_duplicate_key_is_an_error_naming_the_key_and_where(name, where, capsys):
     assert main(["validate", str(SPECS / name)]) == 2

@@ -74,7 +74,10 @@ def test_runner_banner_hides_a_password_given_as_a_query_parameter(postgres_url)
     assert f"password={password}" in text
     result = subprocess.run(
         [sys.executable, "-m", "mc", "runner", "--once", "--db", text],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "password=***" in result.stdout

@@ -47,7 +47,13 @@ METHODS = {
     "leased": leased,
 }
 WRITING_METHODS = [
-    "create_flow", "save_flow", "fail_flow", "delete_flow", "claim", "claim_flow", "release",
+    "create_flow",
+    "save_flow",
+    "fail_flow",
+    "delete_flow",
+    "claim",
+    "claim_flow",
+    "release",
     "leased",
 ]
 all_methods = pytest.mark.parametrize("method", list(METHODS))

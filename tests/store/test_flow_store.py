@@ -38,7 +38,10 @@ def test_create_flow_from_spec_returns_key_that_get_flow_loads(flow_store):
     assert key == "my_flow"
     flow = flow_store.get_flow(key)
     assert (flow.key, flow.label, flow.status, list(flow.tasks)) == (
-        "my_flow", "demo", "PENDING", ["t0", "t1"]
+        "my_flow",
+        "demo",
+        "PENDING",
+        ["t0", "t1"],
     )
 
 
@@ -88,7 +91,9 @@ def test_saved_record_columns_follow_the_flow(flow_store, engine, clock):
     flow_store.save_flow(flow)
     record = flow_store.get_record(key)
     assert (record.status, record.created_at, record.updated_at) == (
-        "COMPLETED", created, created + 5
+        "COMPLETED",
+        created,
+        created + 5,
     )
 
 
@@ -364,7 +369,9 @@ def test_store_with_unknown_driver_raises_store_error():
 
 def test_store_in_a_missing_directory_raises_store_error_naming_the_directory(tmp_path):
     missing = tmp_path / "no" / "such"
-    with pytest.raises(StoreError, match=f"the directory '{missing}' of the SQLite file does not exist"):
+    with pytest.raises(
+        StoreError, match=f"the directory '{missing}' of the SQLite file does not exist"
+    ):
         FlowStore(f"sqlite:///{missing}/mc.db")
     assert not (tmp_path / "no").exists()
 
@@ -383,7 +390,9 @@ def test_store_on_unreachable_server_raises_store_error_hiding_the_password():
 def test_store_on_a_file_that_is_not_a_database_raises_store_error_naming_it(tmp_path):
     path = tmp_path / "notes.db"
     path.write_text("these are my notes, not a database\n")
-    with pytest.raises(StoreError, match=f"cannot open the flow store at sqlite:///{path}: file is not a database"):
+    with pytest.raises(
+        StoreError, match=f"cannot open the flow store at sqlite:///{path}: file is not a database"
+    ):
         FlowStore(f"sqlite:///{path}")
     assert path.read_text() == "these are my notes, not a database\n"
 

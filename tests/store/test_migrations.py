@@ -104,7 +104,9 @@ def test_a_later_migration_upgrades_an_existing_database_in_place_keeping_its_fl
         key = store.create_flow({"tasks": [{"key": "a", "task_type": "noop"}]})
     later = tmp_path / "later_migrations"
     shutil.copytree(migrations_dir(), later, ignore=shutil.ignore_patterns("__pycache__"))
-    (later / "versions" / "9999_priority.py").write_text(NEXT_MIGRATION.format(head=head_revision()))
+    (later / "versions" / "9999_priority.py").write_text(
+        NEXT_MIGRATION.format(head=head_revision())
+    )
     engine = make_engine(db_url)
     try:
         assert upgrade_schema(engine, str(later)) is True
@@ -143,7 +145,9 @@ def test_a_database_written_by_a_newer_version_is_refused_and_left_alone(db_url)
     engine = make_engine(db_url)
     try:
         with engine.begin() as connection:
-            connection.exec_driver_sql(f"UPDATE {VERSION_TABLE} SET version_num = 'from_the_future'")
+            connection.exec_driver_sql(
+                f"UPDATE {VERSION_TABLE} SET version_num = 'from_the_future'"
+            )
         with pytest.raises(StoreError, match="revision 'from_the_future'.*a newer version"):
             FlowStore(db_url)
         with engine.connect() as connection:
@@ -156,7 +160,11 @@ def test_a_database_written_by_a_newer_version_is_refused_and_left_alone(db_url)
 def test_key_status_label_parent_key_and_timestamps_are_indexed(db_url):
     with FlowStore(db_url) as store, store._engine.connect() as connection:
         inspector = sa.inspect(connection)
-        indexed = {column for index in inspector.get_indexes("mc_flows") for column in index["column_names"]}
+        indexed = {
+            column
+            for index in inspector.get_indexes("mc_flows")
+            for column in index["column_names"]
+        }
         primary_key = inspector.get_pk_constraint("mc_flows")["constrained_columns"]
     assert primary_key == ["key"]
     assert {"status", "label", "parent_key", "created_at", "updated_at"} <= indexed

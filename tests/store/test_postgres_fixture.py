@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-A_POSTGRES_TEST = (
-    "tests/store/test_migrations.py::test_a_new_database_is_created_at_the_newest_revision[postgres]"
-)
+A_POSTGRES_TEST = "tests/store/test_migrations.py::test_a_new_database_is_created_at_the_newest_revision[postgres]"
 
 
 def run_without_server(ci: str | None) -> subprocess.CompletedProcess:
@@ -22,7 +20,12 @@ def run_without_server(ci: str | None) -> subprocess.CompletedProcess:
         env["CI"] = ci
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", A_POSTGRES_TEST],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

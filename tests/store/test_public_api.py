@@ -21,7 +21,8 @@ def test_every_public_name_and_method_has_a_docstring(module):
             missing.append(name)
         if inspect.isclass(value):
             missing += [
-                f"{name}.{attr}" for attr, member in vars(value).items()
+                f"{name}.{attr}"
+                for attr, member in vars(value).items()
                 if not attr.startswith("_") and callable(member) and not member.__doc__
             ]
     assert missing == []
@@ -30,6 +31,10 @@ def test_every_public_name_and_method_has_a_docstring(module):
 def test_store_errors_are_mc_errors():
     from mc.errors import MCError
 
-    for error in (mc.store.StoreError, mc.store.FlowNotFoundError, mc.store.FlowExistsError,
-                  mc.store.StaleFlowError):
+    for error in (
+        mc.store.StoreError,
+        mc.store.FlowNotFoundError,
+        mc.store.FlowExistsError,
+        mc.store.StaleFlowError,
+    ):
         assert issubclass(error, MCError)

@@ -15,7 +15,9 @@ from mc.flows.task_handler import TaskCtx
 _MISSING = object()
 
 
-def task_param(task: dict[str, Any], name: str, expected: type | tuple[type, ...], default: Any = _MISSING) -> Any:
+def task_param(
+    task: dict[str, Any], name: str, expected: type | tuple[type, ...], default: Any = _MISSING
+) -> Any:
     """Return ``task['task_params'][name]``, checked against ``expected``.
 
     A null value counts as absent. Raises ValueError naming the task and

@@ -65,9 +65,7 @@ def wire_task(task_ctx: TaskCtx) -> None:
 def _dict_checker(dest: str, where: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
         if not isinstance(value, dict):
-            raise WiringError(
-                f"{where}: dest {dest!r} must get a dict, got {type(value).__name__}"
-            )
+            raise WiringError(f"{where}: dest {dest!r} must get a dict, got {type(value).__name__}")
 
     return check
 
@@ -96,7 +94,9 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
         control = params["control_value"]
         cases = task_param(task, "cases", list)
         default = task_param(task, "default_case", dict, None)
-        checked = [self._check_case(case, f"task_params.cases[{i}]") for i, case in enumerate(cases)]
+        checked = [
+            self._check_case(case, f"task_params.cases[{i}]") for i, case in enumerate(cases)
+        ]
         if default is not None:
             if not isinstance(default.get("task"), Mapping):
                 raise ValueError(
@@ -121,7 +121,9 @@ class SwitchTaskHandler(BaseProxyingTaskHandler):
     def _check_case(self, case: Any, where: str) -> tuple[str, Any, Mapping[str, Any]]:
         prefix = f"task {self.task['key']!r}: {where}"
         if not isinstance(case, Mapping):
-            raise ValueError(f"{prefix}: expected {{'condition': {{'op', 'arg'}}, 'task': {{...}}}}")
+            raise ValueError(
+                f"{prefix}: expected {{'condition': {{'op', 'arg'}}, 'task': {{...}}}}"
+            )
         condition = case.get("condition")
         if not isinstance(condition, Mapping) or not isinstance(condition.get("op"), str):
             raise ValueError(f"{prefix}.condition: expected {{'op': OP, 'arg': ARG}}")
@@ -153,7 +155,9 @@ def _compare(op: str, control: Any, arg: Any, where: str) -> bool:
             return operator.truth(control)
         return bool(getattr(operator, op)(control, arg))
     except TypeError as error:
-        raise ValueError(f"{where}: cannot apply {op} to {control!r} and {arg!r}: {error}") from None
+        raise ValueError(
+            f"{where}: cannot apply {op} to {control!r} and {arg!r}: {error}"
+        ) from None
 
 
 class FlowTaskHandler(BaseTaskHandler):
@@ -233,7 +237,9 @@ class FlowTaskHandler(BaseTaskHandler):
             return
         child = Flow.from_flow_dict(flow_dict, copy=False)
         handler = cls(task_ctx)
-        task_ctx["flow_engine"].cancel_flow(child, "its parent task was cancelled", handler._child_ctx())
+        task_ctx["flow_engine"].cancel_flow(
+            child, "its parent task was cancelled", handler._child_ctx()
+        )
         task["data"]["flow"] = child.to_flow_dict()
 
 
@@ -278,7 +284,11 @@ class SpreadTaskHandler(BaseProxyingTaskHandler):
             except FlowSpecError as error:
                 raise ValueError(f"task {task['key']!r}: {error}") from None
         task["spread_keys"] = keys
-        flow_spec = {"label": f"spread {task['key']}", "cfg": {"fail_fast": fail_fast}, "tasks": specs}
+        flow_spec = {
+            "label": f"spread {task['key']}",
+            "cfg": {"fail_fast": fail_fast},
+            "tasks": specs,
+        }
         return {"task_type": "flow", "task_params": {"flow_spec": flow_spec}}
 
     def proxied_task_data(self, proxied_task: dict[str, Any]) -> dict[str, Any]:

@@ -61,7 +61,9 @@ def parse_wiring(wiring: Any, where: str) -> dict[str, Any]:
         )
     unknown = [name for name in wiring if name not in _WIRING_KEYS]
     if unknown:
-        raise WiringError(f"{where}: unknown key {unknown[0]!r} (expected: {', '.join(_WIRING_KEYS)})")
+        raise WiringError(
+            f"{where}: unknown key {unknown[0]!r} (expected: {', '.join(_WIRING_KEYS)})"
+        )
     if ("source" in wiring) == ("value" in wiring):
         raise WiringError(f"{where}: give exactly one of 'source' and 'value'")
     if not isinstance(wiring.get("dest"), str):
@@ -115,9 +117,7 @@ def apply_wiring(
             value = json.dumps(value)
         elif transform == "json.loads":
             if not isinstance(value, str):
-                raise WiringError(
-                    f"{where}: json.loads needs a string, got {type(value).__name__}"
-                )
+                raise WiringError(f"{where}: json.loads needs a string, got {type(value).__name__}")
             value = json.loads(value)
         elif transform == "mapping":
             value = map_items(value, parsed["mapping_params"], task_ctx, f"{where}.mapping_params")
@@ -187,14 +187,20 @@ def map_items(
             wiring_where = f"{where}.wirings[{i}] (item {idx})"
             into_params = parse_wiring(wiring, wiring_where)["dest"].split(".")[0] == "task_params"
             apply_wiring(
-                wiring, item_ctx, copy, wiring_where, escape_params if into_params else (),
+                wiring,
+                item_ctx,
+                copy,
+                wiring_where,
+                escape_params if into_params else (),
                 into_flow=False,
             )
         mapped.append(copy)
     return mapped
 
 
-def check_ctx_dest(dest: str, where: str, flow: Any = None, writer_key: str | None = None) -> tuple[bool, bool]:
+def check_ctx_dest(
+    dest: str, where: str, flow: Any = None, writer_key: str | None = None
+) -> tuple[bool, bool]:
     """Refuse a ``wire`` destination that would change what only the engine may.
 
     With ``flow`` (the wire task's flow), a destination in
@@ -230,7 +236,11 @@ def check_ctx_dest(dest: str, where: str, flow: Any = None, writer_key: str | No
                     f"{where}: dest {dest!r} names task {parts[3]!r}, which the flow does "
                     "not have (a wiring cannot add a task)"
                 )
-            if flow is not None and parts[3] != writer_key and flow.tasks[parts[3]].get("status") == RUNNING:
+            if (
+                flow is not None
+                and parts[3] != writer_key
+                and flow.tasks[parts[3]].get("status") == RUNNING
+            ):
                 raise WiringError(
                     f"{where}: dest {dest!r}: task {parts[3]!r} is RUNNING, and a running "
                     "task's data and params belong to its handler; write into a task before "

@@ -18,7 +18,7 @@ from typing import Any
 
 from mc.jobs.examples import constants
 
-_SCRIPT = '''\
+_SCRIPT = """\
 import json, sys
 
 with open("{input_file}") as f:
@@ -31,7 +31,7 @@ y = sum(c * x ** i for i, c in enumerate(params["coefficients"]))
 print(f"p({{x}}) = {{y}}")
 with open("{output_file}", "w") as f:
     json.dump({{"x": x, "y": y}}, f)
-'''
+"""
 
 
 def build_work_dir(params: dict[str, Any], output_dir: str) -> dict[str, Any]:
@@ -73,8 +73,14 @@ def _number(params: dict[str, Any], name: str) -> float:
 
 def _numbers(params: dict[str, Any], name: str, default: list[float]) -> list[float]:
     values = params.get(name, default)
-    if not isinstance(values, list) or not values or not all(
-        isinstance(value, (int, float)) and not isinstance(value, bool) for value in values
+    if (
+        not isinstance(values, list)
+        or not values
+        or not all(
+            isinstance(value, (int, float)) and not isinstance(value, bool) for value in values
+        )
     ):
-        raise ValueError(f"polynomial job: job_params.{name} must be a non-empty list of numbers, got {values!r}")
+        raise ValueError(
+            f"polynomial job: job_params.{name} must be a non-empty list of numbers, got {values!r}"
+        )
     return values

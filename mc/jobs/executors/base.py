@@ -39,8 +39,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mc.flows.plugins import can_run_calls, can_run_jobs
 from mc.errors import JobOwnershipError
+from mc.flows.plugins import can_run_calls, can_run_jobs
 from mc.jobs.config_spec import resolve_config, write_config_env
 from mc.jobs.constants import RESOURCES_FILE, SUBMISSION_FILE
 from mc.jobs.job_dir import check_resources, read_job_meta
@@ -62,7 +62,9 @@ class JobExecutor:
         self.config: dict[str, Any] = dict(config or {})
         self.environ = environ
 
-    def prepare(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None) -> dict[str, Any]:
+    def prepare(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
         """Fulfil the job's config spec into ``config.env``; return its merged resources.
 
         The merged resources are recorded in the job dir's ``resources.json``.
@@ -71,7 +73,9 @@ class JobExecutor:
         nothing provides, before anything runs.
         """
         meta = read_job_meta(job_dir)
-        values = resolve_config(meta.get("config_spec") or {}, self.config, self.environ, meta.get("key"))
+        values = resolve_config(
+            meta.get("config_spec") or {}, self.config, self.environ, meta.get("key")
+        )
         write_config_env(job_dir, values)
         merged = dict(meta.get("resources") or {})
         merged.update(check_resources(resources, f"job {meta.get('key')!r}: resources"))
@@ -120,25 +124,33 @@ def owned_job_dir(handle: Any, executor_kind: str) -> str:
     :class:`~mc.errors.JobOwnershipError`, and the caller does nothing.
     """
     if not isinstance(handle, Mapping):
-        raise JobOwnershipError(f"{executor_kind} executor: a handle must be a dict, got {type(handle).__name__}")
+        raise JobOwnershipError(
+            f"{executor_kind} executor: a handle must be a dict, got {type(handle).__name__}"
+        )
     job_dir, token = handle.get("job_dir"), handle.get("token")
     if not isinstance(job_dir, str) or not os.path.isabs(job_dir) or "\0" in job_dir:
-        raise JobOwnershipError(f"{executor_kind} executor: handle's job_dir {job_dir!r} is not an absolute path")
+        raise JobOwnershipError(
+            f"{executor_kind} executor: handle's job_dir {job_dir!r} is not an absolute path"
+        )
     if not isinstance(token, str) or not token:
         raise JobOwnershipError(
             f"{executor_kind} executor: the handle of {job_dir!r} has no submission token "
             "(made by another program, or by an older MissionControl); nothing was done"
         )
     if os.path.realpath(job_dir) != os.path.normpath(job_dir):
-        raise JobOwnershipError(f"{executor_kind} executor: job dir {job_dir!r} leads through a symlink; nothing was done")
+        raise JobOwnershipError(
+            f"{executor_kind} executor: job dir {job_dir!r} leads through a symlink; nothing was done"
+        )
     try:
         fd = os.open(Path(job_dir) / SUBMISSION_FILE, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, encoding="utf-8") as file:
             record = json.loads(file.read(4096))
     except (OSError, ValueError):
         record = None
-    if not isinstance(record, dict) or record.get("executor") != executor_kind or not secrets.compare_digest(
-        str(record.get("token")), token
+    if (
+        not isinstance(record, dict)
+        or record.get("executor") != executor_kind
+        or not secrets.compare_digest(str(record.get("token")), token)
     ):
         raise JobOwnershipError(
             f"{executor_kind} executor: job dir {job_dir!r} was not submitted by this handle "

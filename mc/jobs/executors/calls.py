@@ -22,7 +22,9 @@ from typing import Any
 from mc.jobs.constants import COMPLETED, FAILED, LOST, RUNNING
 
 
-def call_outcome(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def call_outcome(
+    fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
     """Run ``fn(*args, **kwargs)`` here and return ``(status, outputs)`` for poll_call."""
     try:
         return COMPLETED, {"result": fn(*args, **kwargs)}
@@ -33,7 +35,9 @@ def call_outcome(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[st
 class InlineExecutor:
     """Runs each call at once, inside the tick that submits it."""
 
-    def submit_call(self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def submit_call(
+        self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Run the call now; the handle holds its outcome."""
         status, outputs = call_outcome(fn, args, kwargs)
         return {"status": status, **outputs}
@@ -62,7 +66,9 @@ class PoolExecutor:
     def _make_pool(self) -> concurrent.futures.Executor:
         raise NotImplementedError(f"{type(self).__name__} must implement _make_pool()")
 
-    def submit_call(self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def submit_call(
+        self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Start the call in the pool and return a token for it."""
         if self._pool is None:
             self._pool = self._make_pool()

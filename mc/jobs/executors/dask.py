@@ -40,7 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from mc.errors import ExecutorError, JobOwnershipError
-from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, LOST, RUNNING
+from mc.jobs.constants import (
+    ALREADY_RUNNING_EXIT_STATUS,
+    COMPLETED,
+    ENTRYPOINT_FILE,
+    FAILED,
+    LOST,
+    RUNNING,
+)
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
 from mc.jobs.job_dir import NOT_STARTED, RUN_OVER, RUN_UNDER_WAY, read_exit_status, run_state
 
@@ -113,12 +120,16 @@ class DaskExecutor(JobExecutor):
                 except OSError as error:
                     # A poll that raises ExecutorError leaves its task RUNNING:
                     # the scheduler may be back at the next tick.
-                    raise ExecutorError(f"cannot reach the Dask scheduler at {address}: {error}") from error
+                    raise ExecutorError(
+                        f"cannot reach the Dask scheduler at {address}: {error}"
+                    ) from error
         return self._client
 
     # -- jobs -----------------------------------------------------------------
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Send the job dir to the cluster and return its handle."""
         self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
@@ -128,9 +139,16 @@ class DaskExecutor(JobExecutor):
         if self.shared_filesystem:
             future = self.client.submit(run_job_dir, path, key, key=key, pure=False)
         else:
-            future = self.client.submit(run_packed_job_dir, pack_dir(path), key, key=key, pure=False)
+            future = self.client.submit(
+                run_packed_job_dir, pack_dir(path), key, key=key, pure=False
+            )
         self._publish(key, future)
-        return {"key": key, "job_dir": path, "shared_filesystem": self.shared_filesystem, "token": token}
+        return {
+            "key": key,
+            "job_dir": path,
+            "shared_filesystem": self.shared_filesystem,
+            "token": token,
+        }
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Return the job's status and outputs (``exit_status``, ``error``).
@@ -171,8 +189,14 @@ class DaskExecutor(JobExecutor):
                     return FAILED, {"error": "the job ended without writing an exit status"}
                 return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
             state, exit_status = run_state(job_dir), read_exit_status(job_dir)
-            if exit_status is None and state != RUN_UNDER_WAY and result != ALREADY_RUNNING_EXIT_STATUS:
-                return FAILED, {"error": f"the job's entrypoint exited {result} without writing an exit status"}
+            if (
+                exit_status is None
+                and state != RUN_UNDER_WAY
+                and result != ALREADY_RUNNING_EXIT_STATUS
+            ):
+                return FAILED, {
+                    "error": f"the job's entrypoint exited {result} without writing an exit status"
+                }
         elif future is not None:
             error = self._take(key, future)[1].get("error", "")
             if not shared:
@@ -184,8 +208,13 @@ class DaskExecutor(JobExecutor):
         if state == RUN_UNDER_WAY:
             return RUNNING, {}
         if state == NOT_STARTED and future is None:
-            return LOST, {"error": f"the Dask cluster no longer knows job {key}, and it never started"}
-        return LOST, {"resubmit": False, "error": f"job {key} was lost by the Dask cluster and left no exit status"}
+            return LOST, {
+                "error": f"the Dask cluster no longer knows job {key}, and it never started"
+            }
+        return LOST, {
+            "resubmit": False,
+            "error": f"job {key} was lost by the Dask cluster and left no exit status",
+        }
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """Stop the job wherever it runs; its next poll reports FAILED.
@@ -206,7 +235,9 @@ class DaskExecutor(JobExecutor):
 
     # -- calls ----------------------------------------------------------------
 
-    def submit_call(self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def submit_call(
+        self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Run ``fn(*args, **kwargs)`` on the cluster; return its handle."""
         key = f"mc-call-{uuid.uuid4().hex}"
         future = self.client.submit(_call, fn, list(args), dict(kwargs), key=key, pure=False)
@@ -245,7 +276,9 @@ class DaskExecutor(JobExecutor):
             except KeyError:
                 return None
             except OSError as error:
-                raise ExecutorError(f"the Dask scheduler did not answer about {key}: {error}") from error
+                raise ExecutorError(
+                    f"the Dask scheduler did not answer about {key}: {error}"
+                ) from error
             self._futures[key] = future
         return future
 
@@ -340,7 +373,9 @@ def _key(handle: Any, pattern: re.Pattern[str], kind: str) -> str:
     """The handle's key, if it has the form of the keys this executor makes for a ``kind``."""
     key = handle.get("key") if isinstance(handle, Mapping) else None
     if not isinstance(key, str) or not pattern.fullmatch(key):
-        raise JobOwnershipError(f"dask executor: {key!r} is not a {kind} key this executor makes; nothing was done")
+        raise JobOwnershipError(
+            f"dask executor: {key!r} is not a {kind} key this executor makes; nothing was done"
+        )
     return key
 
 

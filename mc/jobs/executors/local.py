@@ -37,7 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from mc.errors import JobError
-from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, LOST, QUEUED, RUNNING
+from mc.jobs.constants import (
+    ALREADY_RUNNING_EXIT_STATUS,
+    COMPLETED,
+    ENTRYPOINT_FILE,
+    FAILED,
+    LOST,
+    QUEUED,
+    RUNNING,
+)
 from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
 from mc.jobs.job_dir import RUN_UNDER_WAY, read_exit_status, run_state
 
@@ -60,8 +68,12 @@ class LocalExecutor(JobExecutor):
         environ: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(config, environ)
-        if max_jobs is not None and (isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1):
-            raise JobError(f"LocalExecutor: max_jobs must be a positive whole number, got {max_jobs!r}")
+        if max_jobs is not None and (
+            isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1
+        ):
+            raise JobError(
+                f"LocalExecutor: max_jobs must be a positive whole number, got {max_jobs!r}"
+            )
         self.max_jobs = max_jobs or os.cpu_count() or 1
         self._queue: list[str] = []
         self._running: dict[str, int] = {}
@@ -70,7 +82,9 @@ class LocalExecutor(JobExecutor):
         self._answered: set[str] = set()
         self.passes = 0
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Queue the job dir, start it if a slot is free, and return its handle."""
         self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
@@ -127,7 +141,9 @@ class LocalExecutor(JobExecutor):
                 "error": f"the job did not start (exit status {ALREADY_RUNNING_EXIT_STATUS}): another "
                 "run of its job dir held the lock, and it has ended without an exit status",
             }
-        return FAILED, {"error": f"the job's process (pid {pid}) ended without writing an exit status"}
+        return FAILED, {
+            "error": f"the job's process (pid {pid}) ended without writing an exit status"
+        }
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """Stop the job (or drop it from the queue); its next poll reports FAILED.
@@ -232,7 +248,9 @@ def _runs_job(pid: int, job_dir: str) -> bool:
 def _logged_refusal(job_dir: str) -> bool:
     """Return True if the job's start was refused because another run held the lock."""
     try:
-        return "MissionControl: not started" in (Path(job_dir) / LOG_FILE).read_text(errors="replace")
+        return "MissionControl: not started" in (Path(job_dir) / LOG_FILE).read_text(
+            errors="replace"
+        )
     except OSError:
         return False
 

@@ -76,7 +76,9 @@ class PrebakedExecutor(JobExecutor):
         for job_type, entry in (prebaked or {}).items():
             self.add(job_type, entry)
 
-    def add(self, job_type: str, entry: Prebaked | Mapping[str, Any] | None = None, **fields: Any) -> Prebaked:
+    def add(
+        self, job_type: str, entry: Prebaked | Mapping[str, Any] | None = None, **fields: Any
+    ) -> Prebaked:
         """Set the canned results of ``job_type``: a :class:`Prebaked`, a dict, or keywords."""
         if isinstance(entry, Mapping) or entry is None:
             fields = {**(entry or {}), **fields}
@@ -88,7 +90,9 @@ class PrebakedExecutor(JobExecutor):
                 )
             entry = Prebaked(**fields)
         elif not isinstance(entry, Prebaked):
-            raise JobError(f"prebaked {job_type!r}: expected a Prebaked or a dict, got {type(entry).__name__}")
+            raise JobError(
+                f"prebaked {job_type!r}: expected a Prebaked or a dict, got {type(entry).__name__}"
+            )
         for relative in entry.files:
             path = Path(relative)
             if path.is_absolute() or ".." in path.parts:
@@ -99,7 +103,9 @@ class PrebakedExecutor(JobExecutor):
         self.prebaked[job_type] = entry
         return entry
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Write the job_type's canned results into the job dir; return its handle."""
         self.prepare(job_dir, resources)
         path = Path(absolute_job_dir(job_dir))

@@ -79,7 +79,15 @@ from pathlib import Path
 from typing import Any
 
 from mc.errors import ExecutorError, JobError, JobOwnershipError
-from mc.jobs.constants import ALREADY_RUNNING_EXIT_STATUS, COMPLETED, ENTRYPOINT_FILE, FAILED, LOST, QUEUED, RUNNING
+from mc.jobs.constants import (
+    ALREADY_RUNNING_EXIT_STATUS,
+    COMPLETED,
+    ENTRYPOINT_FILE,
+    FAILED,
+    LOST,
+    QUEUED,
+    RUNNING,
+)
 from mc.jobs.executors.base import (
     JobExecutor,
     absolute_job_dir,
@@ -128,13 +136,27 @@ SQUEUE_JSON_SINCE = (21, 8)
 
 # SLURM job states (JobState in `scontrol show job`), by what they mean here.
 QUEUED_STATES = {
-    "PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
-    "RESIZING", "SUSPENDED", "STOPPED",
+    "PENDING",
+    "CONFIGURING",
+    "REQUEUED",
+    "REQUEUE_HOLD",
+    "REQUEUE_FED",
+    "RESIZING",
+    "SUSPENDED",
+    "STOPPED",
 }
 RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESV_DEL_HOLD"}
 FAILED_STATES = {
-    "FAILED", "TIMEOUT", "CANCELLED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
-    "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT",
+    "FAILED",
+    "TIMEOUT",
+    "CANCELLED",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "PREEMPTED",
+    "REVOKED",
+    "SPECIAL_EXIT",
 }
 
 
@@ -148,7 +170,9 @@ def check_job_id(job_id: Any) -> str:
     """Return a SLURM job id from a handle as a string of digits, or raise JobOwnershipError."""
     text = str(job_id) if isinstance(job_id, int) and not isinstance(job_id, bool) else job_id
     if not isinstance(text, str) or not _HANDLE_JOB_ID_RE.fullmatch(text):
-        raise JobOwnershipError(f"slurm executor: job id {job_id!r} is not a number; nothing was done")
+        raise JobOwnershipError(
+            f"slurm executor: job id {job_id!r} is not a number; nothing was done"
+        )
     return text
 
 
@@ -184,7 +208,11 @@ def squeue_has_json() -> bool:
     """Return True if this SLURM's ``squeue`` has ``--json`` (release 21.08 and later)."""
     result = _run(["squeue", "--version"])
     match = re.search(r"(\d+)\.(\d+)", result.stdout)
-    return result.returncode == 0 and match is not None and (int(match[1]), int(match[2])) >= SQUEUE_JSON_SINCE
+    return (
+        result.returncode == 0
+        and match is not None
+        and (int(match[1]), int(match[2])) >= SQUEUE_JSON_SINCE
+    )
 
 
 def _job_record(
@@ -205,7 +233,9 @@ def parse_squeue_json(text: str) -> dict[str, dict[str, Any]]:
     try:
         jobs = json.loads(text)["jobs"]
     except (ValueError, KeyError, TypeError) as error:
-        raise ExecutorError(f"squeue --json printed something that is not its JSON: {error}") from None
+        raise ExecutorError(
+            f"squeue --json printed something that is not its JSON: {error}"
+        ) from None
     records = {}
     for job in jobs:
         state = job.get("job_state")
@@ -213,7 +243,10 @@ def parse_squeue_json(text: str) -> dict[str, dict[str, Any]]:
             state = state[0] if state else None
         exit_code = job.get("exit_code")
         record = _job_record(
-            state, job.get("state_reason"), job.get("restart_cnt"), job.get("comment"),
+            state,
+            job.get("state_reason"),
+            job.get("restart_cnt"),
+            job.get("comment"),
             exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
             job.get("name"),
         )
@@ -238,7 +271,9 @@ def array_indices(text: str) -> list[int]:
         if not first.strip().isdigit():
             continue
         end = int(last) if last.strip().isdigit() else int(first)
-        indices.extend(range(int(first), end + 1, int(step) if step.strip().isdigit() and int(step) > 0 else 1))
+        indices.extend(
+            range(int(first), end + 1, int(step) if step.strip().isdigit() and int(step) > 0 else 1)
+        )
     return indices
 
 
@@ -302,12 +337,22 @@ class SlurmExecutor(JobExecutor):
     ) -> None:
         super().__init__(config, environ)
         for name, value in (("partition", partition), ("account", account), ("qos", qos)):
-            if value is not None and (not isinstance(value, str) or not NAME_VALUE_RE.fullmatch(value)):
-                raise ExecutorError(f"SlurmExecutor: {name}: expected a name of letters, digits, '_', '.' or '-', got {value!r}")
-        if max_jobs is not None and (isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1):
-            raise ExecutorError(f"SlurmExecutor: max_jobs must be a positive whole number, got {max_jobs!r}")
+            if value is not None and (
+                not isinstance(value, str) or not NAME_VALUE_RE.fullmatch(value)
+            ):
+                raise ExecutorError(
+                    f"SlurmExecutor: {name}: expected a name of letters, digits, '_', '.' or '-', got {value!r}"
+                )
+        if max_jobs is not None and (
+            isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1
+        ):
+            raise ExecutorError(
+                f"SlurmExecutor: max_jobs must be a positive whole number, got {max_jobs!r}"
+            )
         self.max_jobs = max_jobs
-        self.default_resources = check_resources(default_resources, "SlurmExecutor: default_resources")
+        self.default_resources = check_resources(
+            default_resources, "SlurmExecutor: default_resources"
+        )
         if isinstance(allowed_directives, str):
             allowed_directives = (allowed_directives,)
         allowed = []
@@ -319,17 +364,23 @@ class SlurmExecutor(JobExecutor):
                     "set what it sets in the executor's own configuration"
                 )
             try:
-                has_value = check_directive(option, "SlurmExecutor: allowed_directives")[1] is not None
+                has_value = (
+                    check_directive(option, "SlurmExecutor: allowed_directives")[1] is not None
+                )
             except JobError:
                 has_value = True
             if has_value:
-                raise ExecutorError(f"SlurmExecutor: allowed_directives: {name!r} must be an option name such as '--gres'")
+                raise ExecutorError(
+                    f"SlurmExecutor: allowed_directives: {name!r} must be an option name such as '--gres'"
+                )
             allowed.append(option)
         self.allowed_directives: tuple[str, ...] = tuple(allowed)
         defaults = [str(item) for item in extra_directives] + ([f"--qos={qos}"] if qos else [])
         for item in defaults:
             if not item.startswith("-"):
-                raise ExecutorError(f"SlurmExecutor: extra_directives: {item!r} is not an option such as '--qos=long'")
+                raise ExecutorError(
+                    f"SlurmExecutor: extra_directives: {item!r} is not an option such as '--qos=long'"
+                )
         self.defaults = {"partition": partition, "account": account, "extra_directives": defaults}
         self.min_poll_interval_s = min_poll_interval_s
         self.clock = clock or time.monotonic
@@ -368,7 +419,9 @@ class SlurmExecutor(JobExecutor):
             checked.append(directive)
         return checked
 
-    def submit(self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """``sbatch`` the job dir and return ``{'job_id', 'job_dir', 'token', 'job_name'}``.
 
         With ``array_jobs``, the job waits, checked, with the others
@@ -380,7 +433,9 @@ class SlurmExecutor(JobExecutor):
         key = read_job_meta(path).get("key", "job")
         extra = [
             *self.defaults["extra_directives"],
-            *self.check_job_directives(merged.get("extra_directives") or [], f"job {key!r}: resources.extra_directives"),
+            *self.check_job_directives(
+                merged.get("extra_directives") or [], f"job {key!r}: resources.extra_directives"
+            ),
         ]
         merged = {
             "partition": self.defaults["partition"],
@@ -457,7 +512,11 @@ class SlurmExecutor(JobExecutor):
             jobs, token = group["jobs"], group["token"]
             first_dir, first_key = jobs[0]
             command = [
-                "sbatch", "--parsable", f"--comment=mc-{token}", f"--chdir={first_dir}", "--ntasks=1",
+                "sbatch",
+                "--parsable",
+                f"--comment=mc-{token}",
+                f"--chdir={first_dir}",
+                "--ntasks=1",
                 *options,
             ]
             if len(jobs) == 1:
@@ -475,11 +534,13 @@ class SlurmExecutor(JobExecutor):
                     f"--job-name={_job_name(first_key)}-array",
                     f"--array=0-{len(jobs) - 1}{throttle}",
                     f"--output={first_dir}/slurm-%A_%a.out",
-                    "--wrap=exec bash \"$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" "
-                    f"{shlex.quote(str(listing))})/{ENTRYPOINT_FILE}\"",
+                    '--wrap=exec bash "$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" '
+                    f'{shlex.quote(str(listing))})/{ENTRYPOINT_FILE}"',
                 ]
             try:
-                job_id = self._sbatch(command, f"array of {len(jobs)}" if len(jobs) > 1 else repr(first_key))
+                job_id = self._sbatch(
+                    command, f"array of {len(jobs)}" if len(jobs) > 1 else repr(first_key)
+                )
             except ExecutorError as error:
                 for path, _ in jobs:
                     self._refused[path] = str(error)
@@ -530,14 +591,23 @@ class SlurmExecutor(JobExecutor):
             job_id = self._job_id_of(handle, job_dir)
             if job_id is None:
                 refused = self._refused.pop(job_dir, None)
-                early[index] = (FAILED, {"error": refused}) if refused else (
-                    LOST, {"error": "the job was waiting to be submitted with others when its executor went away"}
+                early[index] = (
+                    (FAILED, {"error": refused})
+                    if refused
+                    else (
+                        LOST,
+                        {
+                            "error": "the job was waiting to be submitted with others when its executor went away"
+                        },
+                    )
                 )
                 continue
             checked.append((index, job_id, job_dir, handle["token"]))
         if any(self._wants_refresh(job_id) for _, job_id, _, _ in checked) and self._may_refresh():
             self._refresh([(job_id, job_dir) for _, job_id, job_dir, _ in checked])
-        answers: list[tuple[str, dict[str, Any]]] = [early.get(index, (LOST, {})) for index in range(len(handles))]
+        answers: list[tuple[str, dict[str, Any]]] = [
+            early.get(index, (LOST, {})) for index in range(len(handles))
+        ]
         for index, job_id, job_dir, token in checked:
             answer = self._answer(job_id, job_dir, token)
             if "job_id" not in handles[index]:
@@ -557,7 +627,9 @@ class SlurmExecutor(JobExecutor):
         return job_id not in self._snapshot and job_id not in self._submitted_since
 
     def _may_refresh(self) -> bool:
-        return self._snapshot is None or self.clock() - self._snapshot_at >= self.min_poll_interval_s
+        return (
+            self._snapshot is None or self.clock() - self._snapshot_at >= self.min_poll_interval_s
+        )
 
     def _refresh(self, polled: Iterable[tuple[str, str]]) -> None:
         """Take a new snapshot of the queue; ask ``sacct`` about jobs that left it without an exit status."""
@@ -565,12 +637,17 @@ class SlurmExecutor(JobExecutor):
         snapshot = self._squeue()
         # Jobs that were in the queue (or just submitted, or polled now) and
         # have left it: their exit-status file tells, else SLURM's accounting.
-        candidates = {job_id: job_dir for job_id, job_dir in self._job_dirs.items() if job_id in previous}
+        candidates = {
+            job_id: job_dir for job_id, job_dir in self._job_dirs.items() if job_id in previous
+        }
         candidates.update((job_id, self._job_dirs[job_id]) for job_id in self._submitted_since)
         candidates.update(polled)
         gone = sorted(
-            (job_id for job_id, job_dir in candidates.items()
-             if job_id not in snapshot and read_exit_status(job_dir) is None),
+            (
+                job_id
+                for job_id, job_dir in candidates.items()
+                if job_id not in snapshot and read_exit_status(job_dir) is None
+            ),
             key=int,
         )
         if gone:
@@ -606,7 +683,9 @@ class SlurmExecutor(JobExecutor):
         self.command_counts["scontrol"] += 1
         result = _run(["scontrol", "release", ",".join(release)])
         if result.returncode != 0:
-            raise ExecutorError(f"scontrol release {','.join(release)} failed: {result.stderr.strip()}")
+            raise ExecutorError(
+                f"scontrol release {','.join(release)} failed: {result.stderr.strip()}"
+            )
         self._held = set(held) - set(release)
 
     def _squeue(self) -> dict[str, dict[str, Any]]:
@@ -616,7 +695,14 @@ class SlurmExecutor(JobExecutor):
         if self.squeue_json:
             command = ["squeue", "--me", "--states=all", "--json"]
         else:
-            command = ["squeue", "--me", "--states=all", "--array", "--noheader", f"--format={SQUEUE_FORMAT}"]
+            command = [
+                "squeue",
+                "--me",
+                "--states=all",
+                "--array",
+                "--noheader",
+                f"--format={SQUEUE_FORMAT}",
+            ]
         self.command_counts["squeue"] += 1
         result = _run(command)
         if result.returncode != 0:
@@ -629,8 +715,14 @@ class SlurmExecutor(JobExecutor):
         """Ask SLURM's accounting about jobs that left the queue, in one ``sacct``; {} if it keeps none."""
         if not self._sacct_works:
             return {}
-        command = ["sacct", "--noheader", "--parsable2", "--allocations",
-                   "--format=JobIDRaw,State,ExitCode,Comment", f"--jobs={','.join(job_ids)}"]
+        command = [
+            "sacct",
+            "--noheader",
+            "--parsable2",
+            "--allocations",
+            "--format=JobIDRaw,State,ExitCode,Comment",
+            f"--jobs={','.join(job_ids)}",
+        ]
         self.command_counts["sacct"] += 1
         try:
             result = _run(command)
@@ -638,7 +730,10 @@ class SlurmExecutor(JobExecutor):
             logger.warning("slurm executor: %s; reading exit-status files only", error)
             self._sacct_works = False
             return {}
-        if result.returncode != 0 or "accounting storage is disabled" in (result.stdout + result.stderr).lower():
+        if (
+            result.returncode != 0
+            or "accounting storage is disabled" in (result.stdout + result.stderr).lower()
+        ):
             # A cluster without accounting: the job dirs' files are all there is.
             logger.info("slurm executor: sacct answers nothing here (%s)", result.stderr.strip())
             self._sacct_works = False
@@ -654,7 +749,9 @@ class SlurmExecutor(JobExecutor):
             # The job has left the controller's memory: its files tell the rest.
             exit_status = read_exit_status(job_dir)
             if exit_status is None:
-                return FAILED, {"error": f"SLURM job {job_id} is gone from the controller and left no exit status"}
+                return FAILED, {
+                    "error": f"SLURM job {job_id} is gone from the controller and left no exit status"
+                }
             return (COMPLETED if exit_status == 0 else FAILED), {"exit_status": exit_status}
         comment = record.get("comment")
         if comment is not None and comment != f"mc-{token}":
@@ -664,9 +761,14 @@ class SlurmExecutor(JobExecutor):
             )
         return self._outcome(job_id, job_dir, record)
 
-    def _outcome(self, job_id: str, job_dir: str, record: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _outcome(
+        self, job_id: str, job_dir: str, record: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
         state = str(record.get("state") or "UNKNOWN")
-        outputs: dict[str, Any] = {"slurm_state": state, "restarts": int(record.get("restarts") or 0)}
+        outputs: dict[str, Any] = {
+            "slurm_state": state,
+            "restarts": int(record.get("restarts") or 0),
+        }
         reason = record.get("reason")
         if state in QUEUED_STATES:
             outputs["reason"] = reason
@@ -692,7 +794,9 @@ class SlurmExecutor(JobExecutor):
                     return FAILED, outputs
             if exit_status is not None:
                 outputs["exit_status"] = exit_status
-            outputs["error"] = f"SLURM job {job_id} {state}" + (f" ({reason})" if reason and reason != "None" else "")
+            outputs["error"] = f"SLURM job {job_id} {state}" + (
+                f" ({reason})" if reason and reason != "None" else ""
+            )
             return FAILED, outputs
         # A state this executor does not know (a newer SLURM's, or a site's):
         # said as it is, and failed if it lasts, so that nothing waits forever.
@@ -707,7 +811,11 @@ class SlurmExecutor(JobExecutor):
             )
             return FAILED, outputs
         if since == now:
-            logger.warning("slurm executor: SLURM job %s is in state %s, which MissionControl does not know", job_id, state)
+            logger.warning(
+                "slurm executor: SLURM job %s is in state %s, which MissionControl does not know",
+                job_id,
+                state,
+            )
         return RUNNING, outputs
 
     def _show_job(self, job_id: str, token: str) -> dict[str, str] | None:
@@ -740,7 +848,9 @@ class SlurmExecutor(JobExecutor):
         if job_id is None:
             for group in self._pending.values():
                 group["jobs"] = [(path, key) for path, key in group["jobs"] if path != job_dir]
-            self._pending = {options: group for options, group in self._pending.items() if group["jobs"]}
+            self._pending = {
+                options: group for options, group in self._pending.items() if group["jobs"]
+            }
             self._refused[job_dir] = "cancelled before it was submitted"
             return
         record = (self._snapshot or {}).get(job_id)
@@ -795,7 +905,9 @@ def _exit_code(text: str | None) -> int | None:
     return int(status) if status.isdigit() else None
 
 
-def _run(command: list[str], timeout_s: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+def _run(
+    command: list[str], timeout_s: float = COMMAND_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     """Run a SLURM command; a command that is missing, fails to start or hangs is an ExecutorError.
 
     An ExecutorError from a poll leaves the job task RUNNING (a controller

@@ -8,7 +8,11 @@ from mc.jobs.examples.sweep_analysis import find_minimum
 
 
 def test_minimum_and_sorted_points_from_the_spread_results():
-    results = [{"outputs": {"x": 2, "y": 1}}, {"outputs": {"x": 0, "y": 1}}, {"outputs": {"x": 1, "y": 0}}]
+    results = [
+        {"outputs": {"x": 2, "y": 1}},
+        {"outputs": {"x": 0, "y": 1}},
+        {"outputs": {"x": 1, "y": 0}},
+    ]
     assert find_minimum(results) == {
         "points": [[0, 1], [1, 0], [2, 1]],
         "x_min": 1,

@@ -12,8 +12,11 @@ from mc.jobs.job_dir import build_job_dir
 @pytest.fixture
 def job_dir(tmp_path, job_types):
     """A job dir whose module asks for 1 core and 100 MB."""
-    job = {"key": "k", "job_type": "shell",
-           "job_params": {"command": "true", "resources": {"cores": 1, "memory_mb": 100}}}
+    job = {
+        "key": "k",
+        "job_type": "shell",
+        "job_params": {"command": "true", "resources": {"cores": 1, "memory_mb": 100}},
+    }
     return build_job_dir(job, tmp_path / "k", job_types)
 
 

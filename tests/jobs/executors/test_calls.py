@@ -13,7 +13,9 @@ from mc.jobs.executors.calls import InlineExecutor, ProcessesExecutor, ThreadsEx
 @pytest.fixture(params=["threads", "processes"])
 def pool_executor(request):
     """A threads or a processes executor, closed after the test."""
-    executor = {"threads": ThreadsExecutor, "processes": ProcessesExecutor}[request.param](max_workers=1)
+    executor = {"threads": ThreadsExecutor, "processes": ProcessesExecutor}[request.param](
+        max_workers=1
+    )
     yield executor
     executor.close()
 

@@ -20,7 +20,10 @@ def executor(dask_address):
 
 def test_job_runs_on_a_worker_with_a_shared_filesystem(executor, build):
     job_dir = build("echo on-dask > out.txt")
-    assert poll_until_finished(executor, executor.submit(job_dir)) == ("COMPLETED", {"exit_status": 0})
+    assert poll_until_finished(executor, executor.submit(job_dir)) == (
+        "COMPLETED",
+        {"exit_status": 0},
+    )
     assert Path(job_dir, "work_dir", "out.txt").read_text() == "on-dask\n"
 
 
@@ -37,7 +40,10 @@ def test_without_a_shared_filesystem_the_outputs_come_back(dask_address, build):
 
 
 def test_failed_job_reports_its_exit_status(executor, build):
-    assert poll_until_finished(executor, executor.submit(build("exit 3"))) == ("FAILED", {"exit_status": 3})
+    assert poll_until_finished(executor, executor.submit(build("exit 3"))) == (
+        "FAILED",
+        {"exit_status": 3},
+    )
 
 
 def test_a_new_executor_reconnects_to_a_published_job(executor, dask_address, build):
@@ -99,10 +105,18 @@ def test_call_task_runs_on_dask_in_a_flow(executor):
     from mc.flows import FlowEngine
 
     engine = FlowEngine(executors={"dask": executor})
-    flow = engine.flow_spec_to_flow({"key": "dask_call", "tasks": [
-        {"key": "power", "task_type": "call",
-         "task_params": {"fn": "power", "args": [3, 4], "executor": "dask"}},
-    ]})
+    flow = engine.flow_spec_to_flow(
+        {
+            "key": "dask_call",
+            "tasks": [
+                {
+                    "key": "power",
+                    "task_type": "call",
+                    "task_params": {"fn": "power", "args": [3, 4], "executor": "dask"},
+                },
+            ],
+        }
+    )
     engine.run_flow(flow, {"callables": {"power": pow}}, max_ticks=1000, poll_interval_s=0.02)
     assert flow.tasks["power"]["data"]["result"] == 81
 
@@ -113,8 +127,12 @@ def test_unreachable_scheduler_is_an_executor_error(tmp_path):
     from mc.jobs.executors.base import record_submission
 
     executor = DaskExecutor(address="tcp://127.0.0.1:9", connect_timeout_s=0.5)
-    handle = {"key": "mc-job-" + "0" * 32, "job_dir": str(tmp_path), "shared_filesystem": True,
-              "token": record_submission(str(tmp_path), "dask")}
+    handle = {
+        "key": "mc-job-" + "0" * 32,
+        "job_dir": str(tmp_path),
+        "shared_filesystem": True,
+        "token": record_submission(str(tmp_path), "dask"),
+    }
     with pytest.raises(ExecutorError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         executor.poll(handle)
     executor.close()

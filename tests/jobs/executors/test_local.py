@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,10 @@ from tests.jobs.conftest import poll_until_finished, process_ended
 def test_job_runs_to_completion_with_exit_status_zero(build):
     executor = LocalExecutor()
     job_dir = build("echo done > out.txt")
-    assert poll_until_finished(executor, executor.submit(job_dir)) == ("COMPLETED", {"exit_status": 0})
+    assert poll_until_finished(executor, executor.submit(job_dir)) == (
+        "COMPLETED",
+        {"exit_status": 0},
+    )
     assert Path(f"{job_dir}/work_dir/out.txt").read_text() == "done\n"
 
 
@@ -92,7 +94,9 @@ def test_a_pid_reused_by_another_process_is_not_taken_for_the_job(build):
     # After a reboot, local.pid may name some other live process.
     job_dir = build("true")
     Path(job_dir, "local.pid").write_text(f"{os.getpid()}\n")
-    status, outputs = LocalExecutor().poll({"job_dir": job_dir, "token": record_submission(job_dir, "local")})
+    status, outputs = LocalExecutor().poll(
+        {"job_dir": job_dir, "token": record_submission(job_dir, "local")}
+    )
     assert status == "FAILED"
     assert "ended without writing an exit status" in outputs["error"]
 
@@ -101,7 +105,9 @@ def test_a_pid_with_another_start_time_is_not_taken_for_the_job(build):
     # The start time recorded with the pid tells the job from a later process.
     job_dir = build("true")
     Path(job_dir, "local.pid").write_text(f"{os.getpid()} 1\n")
-    status, outputs = LocalExecutor().poll({"job_dir": job_dir, "token": record_submission(job_dir, "local")})
+    status, outputs = LocalExecutor().poll(
+        {"job_dir": job_dir, "token": record_submission(job_dir, "local")}
+    )
     assert status == "FAILED"
     assert "ended without writing an exit status" in outputs["error"]
 

@@ -22,7 +22,9 @@ def executor(slurm_cluster):
 
 
 def scontrol_fields(job_id):
-    result = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, check=True
+    )
     return parse_scontrol_record(result.stdout)
 
 
@@ -35,10 +37,22 @@ def wait_for_state(job_id, wanted, timeout_s=30):
 
 def test_resources_become_sbatch_options():
     assert sbatch_options(
-        {"cores": 2, "memory_mb": 1500, "walltime_s": 3601, "partition": "long",
-         "account": "chem", "extra_directives": ["--qos=low"]}
-    ) == ["--cpus-per-task=2", "--mem=1500M", "--time=0-01:01:00", "--partition=long",
-          "--account=chem", "--qos=low"]
+        {
+            "cores": 2,
+            "memory_mb": 1500,
+            "walltime_s": 3601,
+            "partition": "long",
+            "account": "chem",
+            "extra_directives": ["--qos=low"],
+        }
+    ) == [
+        "--cpus-per-task=2",
+        "--mem=1500M",
+        "--time=0-01:01:00",
+        "--partition=long",
+        "--account=chem",
+        "--qos=low",
+    ]
 
 
 def test_walltime_over_a_day_uses_days():
@@ -53,10 +67,16 @@ def test_job_runs_on_slurm_and_completes(executor, build):
 
 
 def test_job_resources_reach_slurm(executor, build):
-    handle = executor.submit(build("true", resources={"cores": 1, "memory_mb": 64, "walltime_s": 90}))
+    handle = executor.submit(
+        build("true", resources={"cores": 1, "memory_mb": 64, "walltime_s": 90})
+    )
     poll_until_finished(executor, handle)
     fields = scontrol_fields(handle["job_id"])
-    assert (fields["NumCPUs"], fields["MinMemoryNode"], fields["TimeLimit"]) == ("1", "64M", "00:02:00")
+    assert (fields["NumCPUs"], fields["MinMemoryNode"], fields["TimeLimit"]) == (
+        "1",
+        "64M",
+        "00:02:00",
+    )
 
 
 def test_failed_job_reports_exit_status_and_state(executor, build):
@@ -79,7 +99,9 @@ def test_a_new_executor_reconnects_by_job_id(executor, build, slurm_cluster):
 
 def test_requeued_job_is_followed_to_its_end(executor, build):
     # The first run waits to be requeued; the second finishes at once.
-    handle = executor.submit(build("if [ -e first_run ]; then echo again > out.txt; else touch first_run; sleep 60; fi"))
+    handle = executor.submit(
+        build("if [ -e first_run ]; then echo again > out.txt; else touch first_run; sleep 60; fi")
+    )
     # RUNNING in SLURM's books comes before the script runs: wait for the script itself.
     first_run = Path(handle["job_dir"], "work_dir", "first_run")
     deadline = time.monotonic() + 30
@@ -99,14 +121,24 @@ def test_requeued_job_is_followed_to_its_end(executor, build):
     assert Path(handle["job_dir"], "work_dir", "out.txt").read_text() == "again\n"
 
 
-def test_job_gone_from_the_controller_is_read_from_its_exit_status_file(executor, tmp_path, slurm_cluster):
+def test_job_gone_from_the_controller_is_read_from_its_exit_status_file(
+    executor, tmp_path, slurm_cluster
+):
     (tmp_path / "exit_status").write_text("0\n")
-    handle = {"job_id": "999999", "job_dir": str(tmp_path), "token": record_submission(str(tmp_path), "slurm")}
+    handle = {
+        "job_id": "999999",
+        "job_dir": str(tmp_path),
+        "token": record_submission(str(tmp_path), "slurm"),
+    }
     assert executor.poll(handle) == ("COMPLETED", {"exit_status": 0})
 
 
 def test_job_gone_without_an_exit_status_fails_saying_so(executor, tmp_path, slurm_cluster):
-    handle = {"job_id": "999998", "job_dir": str(tmp_path), "token": record_submission(str(tmp_path), "slurm")}
+    handle = {
+        "job_id": "999998",
+        "job_dir": str(tmp_path),
+        "token": record_submission(str(tmp_path), "slurm"),
+    }
     status, outputs = executor.poll(handle)
     assert status == "FAILED"
     assert "gone from the controller and left no exit status" in outputs["error"]

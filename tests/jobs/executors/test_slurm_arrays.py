@@ -23,10 +23,14 @@ def items(flow) -> dict:
 
 
 def array_executor(partition: str, **options) -> SlurmExecutor:
-    return SlurmExecutor(partition=partition, min_poll_interval_s=0.5, array_jobs=True, squeue_json=True, **options)
+    return SlurmExecutor(
+        partition=partition, min_poll_interval_s=0.5, array_jobs=True, squeue_json=True, **options
+    )
 
 
-def test_a_spread_of_200_jobs_is_one_array_job_polled_once_a_round(task_ctx, slurm_cluster, slurm_command_log):
+def test_a_spread_of_200_jobs_is_one_array_job_polled_once_a_round(
+    task_ctx, slurm_cluster, slurm_command_log
+):
     # This one-node cluster runs about one job a second: the test watches 20
     # rounds of the 200 jobs, then cancels the rest (which a run may do too).
     engine = FlowEngine(executors={"slurm": array_executor(slurm_cluster)})
@@ -37,15 +41,28 @@ def test_a_spread_of_200_jobs_is_one_array_job_polled_once_a_round(task_ctx, slu
     assert command_calls(slurm_command_log, "sbatch") == 1
     assert 1 <= command_calls(slurm_command_log, "squeue") <= rounds
     assert len(items(flow)) == 200
-    job_ids = {Path(node.job_dir, "slurm_job_id").read_text().strip() for node in items(flow).values()}
+    job_ids = {
+        Path(node.job_dir, "slurm_job_id").read_text().strip() for node in items(flow).values()
+    }
     assert len(job_ids) == 200
     array_ids = {job_id.split("_")[0] for job_id in job_ids}
     assert len(array_ids) == 1
     # Cancelled whole, as an admin would: cancelling 200 pending tasks one by
     # one splits the array 200 times and keeps this small controller busy.
     subprocess.run(["scancel", *array_ids], check=True)
-    left = subprocess.run(["squeue", "--noheader", "--array", "--states=PENDING,RUNNING", "--format=%i", "--jobs", *array_ids],
-                          capture_output=True, text=True).stdout.split()
+    left = subprocess.run(
+        [
+            "squeue",
+            "--noheader",
+            "--array",
+            "--states=PENDING,RUNNING",
+            "--format=%i",
+            "--jobs",
+            *array_ids,
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     assert left == []
 
 
@@ -57,12 +74,21 @@ def test_each_array_item_keeps_its_own_job_dir_and_status(task_ctx, slurm_cluste
         engine.run_flow(engine.flow_spec_to_flow(spec), task_ctx, poll_interval_s=0.2)
     flow = raised.value.flow
     child = items(flow)
-    assert {key: node.status for key, node in child.items()} == {"item_0": "COMPLETED", "item_1": "FAILED", "item_2": "COMPLETED"}
-    ids = [Path(child[key].job_dir, "slurm_job_id").read_text().split("_")[0] for key in ("item_0", "item_2")]
+    assert {key: node.status for key, node in child.items()} == {
+        "item_0": "COMPLETED",
+        "item_1": "FAILED",
+        "item_2": "COMPLETED",
+    }
+    ids = [
+        Path(child[key].job_dir, "slurm_job_id").read_text().split("_")[0]
+        for key in ("item_0", "item_2")
+    ]
     assert ids[0] == ids[1]  # one array job
 
 
-def test_a_failing_array_item_is_retried_alone_with_more_memory(task_ctx, slurm_cluster, slurm_command_log):
+def test_a_failing_array_item_is_retried_alone_with_more_memory(
+    task_ctx, slurm_cluster, slurm_command_log
+):
     # Item 1 needs 128 MB; every item asks for 64 first, and twice as much on a retry.
     command = '[ "$(basename "$PWD/..")" = x ] || [ "${SLURM_MEM_PER_NODE:-0}" -ge 128 ] || [ "$(basename "$(dirname "$PWD")")" != item_1 ]'
     spec = sweep_spec(3, command=command)
