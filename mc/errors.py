@@ -12,6 +12,7 @@ import datetime
 from typing import Any
 
 __all__ = [
+    "ConfigError",
     "TaskParamsError",
     "MCError",
     "CacheKeyNotFoundError",
@@ -261,3 +262,7 @@ class StaleFlowError(StoreError):
     def __init__(self, key: str, problem: str) -> None:
         self.key = key
         super().__init__(f"flow {key!r}: {problem}; nothing was saved")
+
+
+class ConfigError(MCError, ValueError):
+    """An ``mc.toml`` that cannot be used; the message names the file and the setting."""

@@ -12,8 +12,14 @@ Tasks with a cache policy reuse results from a local SQLite cache in the
 user's cache directory (``--cache-db URL`` to choose another, ``--no-cache``
 to bypass it).
 
+Ctrl-C (SIGINT) or SIGTERM stops ``mc run`` after the tick under way,
+cancels the flow's running jobs (or, with ``--db``/``--keep``, stores the
+flow with them running, for ``mc runner`` to resume), prints the task table
+and exits 130 (see :mod:`mc.cli.interrupts`).
+
 Exit codes: 0 success; 1 the flow FAILED (or did not end); 2 bad input (a
-file that cannot be read or parsed, an invalid spec, bad arguments).
+file that cannot be read or parsed, an invalid spec, bad arguments); 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ from typing import Any, TextIO
 from mc import __version__
 from mc.cli.arguments import add_max_flow_mb, max_flow_bytes, positive_int
 from mc.cli.cache_commands import add_cache_commands
+from mc.cli.config_command import add_config_command
 from mc.cli.graph_command import add_graph_command
+from mc.cli.interrupts import EXIT_INTERRUPTED, Interrupts, stop_interrupted_run
 from mc.cli.job_options import (
-    add_executor_option,
     add_job_options,
     configure_jobs,
     warn_if_root,
@@ -93,7 +100,18 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the final flow dict as JSON (task output goes to stderr)",
     )
-    add_executor_option(run)
+    run.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
+        help="store the flow in this database when the run ends or is interrupted; an "
+        "interrupted run's jobs are then left running, and mc runner --db URL resumes it",
+    )
+    run.add_argument(
+        "--keep",
+        action="store_true",
+        help="as --db, in the default database ($MC_DB_URL, else sqlite:///mc.db)",
+    )
     add_watch_options(run)
     caching = run.add_mutually_exclusive_group()
     caching.add_argument(
@@ -126,6 +144,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_upgrade_command(commands)
     add_cache_commands(commands)
     add_ui_commands(commands)
+    add_config_command(commands)
     return parser
 
 
@@ -184,18 +203,28 @@ def _run_command(args: argparse.Namespace) -> int:
         engine = FlowEngine(
             allow_imports=args.allow_imports, max_flow_bytes=max_flow_bytes(args), cache=cache
         )
-        task_ctx = configure_jobs(args, engine, args.executor)
+        task_ctx = configure_jobs(args, engine)
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
     except (FlowSpecError, TaskTypeError, ExecutorError, MCError) as error:
         print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return _EXIT_BAD_INPUT
     event_file = open_event_file("run", args.events)
     live = not args.json and wants_live(args.progress, sys.stdout)
+    interrupts = Interrupts("run")
     try:
-        if live:
-            _run_live(engine, flow, args, task_ctx, event_file)
-        else:
-            _run_plain(engine, flow, args, task_ctx, event_file)
+        with interrupts:
+            if live:
+                _run_live(engine, flow, args, task_ctx, event_file, interrupts)
+            else:
+                _run_plain(engine, flow, args, task_ctx, event_file, interrupts)
+            if (args.db or args.keep) and not interrupts.requested():
+                print(
+                    f"mc run: stored flow {printable(flow.key)} in {_store_flow(args, flow)}",
+                    file=sys.stderr,
+                )
+    except MCError as error:  # the store could not take the flow
+        print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
+        return _EXIT_FLOW_FAILED
     finally:
         if event_file is not None:
             event_file.close()
@@ -210,12 +239,33 @@ def _run_command(args: argparse.Namespace) -> int:
     elif not live:
         print(_format_task_table(flow))
         print(f"flow {printable(flow.key)} ({printable(flow.label or 'no label')}): {flow.status}")
+    if interrupts.requested():
+        return EXIT_INTERRUPTED
     return _EXIT_OK if flow.status == COMPLETED else _EXIT_FLOW_FAILED
 
 
+def _store_flow(args: argparse.Namespace, flow: Flow) -> str:
+    """Store ``flow`` as a new flow in ``--db`` (or the default database); return its URL.
+
+    The URL is shown redacted.
+    """
+    from mc.store import FlowStore, default_db_url
+    from mc.store.redaction import redact_db_url
+
+    url = args.db or default_db_url()
+    with FlowStore(url) as store:
+        store.create_flow(flow)
+    return redact_db_url(url)
+
+
 def _run_flow(
-    engine: FlowEngine, flow: Flow, args: argparse.Namespace, task_ctx: dict[str, Any]
+    engine: FlowEngine,
+    flow: Flow,
+    args: argparse.Namespace,
+    task_ctx: dict[str, Any],
+    interrupts: Interrupts,
 ) -> None:
+    """Run the flow to its end, or until interrupted; then cancel (or store) what still runs."""
     # What tasks write (a print task's message, a log task's record through
     # logging's last-resort handler) comes from the spec: escape it.
     try:
@@ -223,7 +273,16 @@ def _run_flow(
             contextlib.redirect_stdout(EscapingWriter(sys.stdout)),
             contextlib.redirect_stderr(EscapingWriter(sys.stderr)),
         ):
-            engine.run_flow(flow, task_ctx, max_ticks=args.max_ticks, poll_interval_s=0.05)
+            engine.run_flow(
+                flow,
+                task_ctx,
+                max_ticks=args.max_ticks,
+                poll_interval_s=0.05,
+                should_stop=interrupts.requested,
+            )
+        if interrupts.signal_name is not None and not flow.finished:
+            store = (lambda flow: _store_flow(args, flow)) if args.db or args.keep else None
+            stop_interrupted_run(engine, flow, task_ctx, interrupts.signal_name, store, sys.stderr)
     except FlowError as error:
         print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
     finally:
@@ -236,13 +295,14 @@ def _run_plain(
     args: argparse.Namespace,
     task_ctx: dict[str, Any],
     event_file: JsonLinesEventWriter | None,
+    interrupts: Interrupts,
 ) -> None:
     """Run with one progress line per change on stderr: stdout keeps task output and the table."""
     progress = PlainProgress(sys.stderr) if args.progress != "none" else None
     engine.on_event = call_all(progress, event_file)
     task_output: TextIO = sys.stderr if args.json else sys.stdout
     with contextlib.redirect_stdout(task_output):
-        _run_flow(engine, flow, args, task_ctx)
+        _run_flow(engine, flow, args, task_ctx, interrupts)
 
 
 def _run_live(
@@ -251,6 +311,7 @@ def _run_live(
     args: argparse.Namespace,
     task_ctx: dict[str, Any],
     event_file: JsonLinesEventWriter | None,
+    interrupts: Interrupts,
 ) -> None:
     """Run under a live display on the terminal; end with the final task table."""
     from rich.console import Console
@@ -260,7 +321,7 @@ def _run_live(
     title = f"flow {printable(flow.key)} ({printable(flow.label or 'no label')})"
     with LiveProgress(console, title, board_for_flow(flow)) as progress:
         engine.on_event = call_all(progress, event_file)
-        _run_flow(engine, flow, args, task_ctx)
+        _run_flow(engine, flow, args, task_ctx, interrupts)
     console.print(task_table(flow))
     console.print(
         Text(f"flow {printable(flow.key)} ({printable(flow.label or 'no label')}): {flow.status}"),

@@ -1,5 +1,9 @@
 """The operator's options of ``mc run`` and ``mc runner``: what specs may do with jobs.
 
+``--config FILE`` reads the operator's executor profiles (see
+:mod:`mc.jobs.profiles`; default ``./mc.toml``, else ``$MC_CONFIG``, else
+the user's config dir), which specs may then name; ``--executor NAME``
+runs job tasks that name no executor there.
 ``--allow-executor NAME`` (repeatable) lets specs name an executor besides
 ``local``, ``inline``, ``threads`` and ``processes``; ``--jobs-root DIR``
 (repeatable) says where job dirs may go (the first is where they go; default
@@ -19,7 +23,7 @@ from typing import Any, TextIO
 from mc.errors import MCError
 from mc.flows.flow_engine import FlowEngine
 
-__all__ = ["add_executor_option", "add_job_options", "configure_jobs", "warn_if_root"]
+__all__ = ["add_job_options", "configure_jobs", "warn_if_root"]
 
 _warned_about_root = False
 
@@ -27,6 +31,20 @@ _warned_about_root = False
 def add_job_options(parser: argparse.ArgumentParser) -> None:
     """Add the job options to the parser of ``mc run`` or ``mc runner``."""
     group = parser.add_argument_group("what specs may do with jobs (the operator's choice)")
+    group.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="the operator's config file of executor profiles (default: ./mc.toml, else "
+        "$MC_CONFIG, else mc.toml in the user's config dir); specs may name its profiles",
+    )
+    group.add_argument(
+        "--executor",
+        default=None,
+        metavar="NAME",
+        help="executor of job tasks that name none (default: local): local, dask, slurm, "
+        "or a profile of the config file",
+    )
     group.add_argument(
         "--allow-executor",
         action="append",
@@ -58,32 +76,24 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_executor_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--executor NAME`` (``mc run``, ``mc runner``).
+def configure_jobs(args: argparse.Namespace, engine: FlowEngine) -> dict[str, Any]:
+    """Apply the job options and the config file's profiles to ``engine``.
 
-    It names the executor of the job tasks whose spec names none.
-    """
-    parser.add_argument(
-        "--executor",
-        default=None,
-        metavar="NAME",
-        help="executor of job tasks that name none (default: local), e.g. local, dask, slurm",
-    )
+    Returns the task context entries they make.
 
-
-def configure_jobs(
-    args: argparse.Namespace, engine: FlowEngine, default_executor: str | None = None
-) -> dict[str, Any]:
-    """Apply the job options to ``engine``; return the task context entries they make.
-
-    ``default_executor`` (``--executor``), if given, runs the job tasks whose
-    spec names no executor; it is the operator's choice, so specs may name it
-    too. Raises :class:`~mc.errors.MCError` (a usage error) for options that
-    do not fit together, and the registry's error for an unknown executor.
+    Each executor profile of the config file is registered on the engine
+    under its name, and so may be named by specs. Raises
+    :class:`~mc.errors.MCError` (a usage error) for options that do not fit
+    together, a config file that cannot be used, or an unknown executor.
     """
     from mc.jobs.policy import DEFAULT_SPEC_EXECUTORS, JobPolicy
+    from mc.jobs.profiles import load_config
 
-    allowed = [*DEFAULT_SPEC_EXECUTORS, *args.allow_executor]
+    config = load_config(args.config)
+    for name, profile in config.executors.items():
+        engine.register_executor(name, profile.make_executor(), replace=True)
+    default_executor = args.executor
+    allowed = [*DEFAULT_SPEC_EXECUTORS, *config.executors, *args.allow_executor]
     if default_executor:
         allowed.append(default_executor)
     if args.allow_slurm_directive:
@@ -103,6 +113,11 @@ def configure_jobs(
         executors=tuple(dict.fromkeys(allowed)),
         jobs_roots=tuple(args.jobs_root),
         allow_job_dir_outside_root=args.allow_job_dir_outside_root,
+        executor_jobs_roots=tuple(
+            (name, profile.jobs_root)
+            for name, profile in config.executors.items()
+            if profile.jobs_root
+        ),
     )
     task_ctx: dict[str, Any] = {"job_policy": policy}
     if default_executor:

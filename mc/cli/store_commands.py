@@ -34,7 +34,6 @@ from mc.cli.arguments import (
     positive_int,
 )
 from mc.cli.job_options import (
-    add_executor_option,
     add_job_options,
     configure_jobs,
     warn_if_root,
@@ -139,7 +138,6 @@ def add_store_commands(commands: Any) -> None:
         metavar="PREFIX",
         help="module prefix from which dotted task types may be imported (repeatable)",
     )
-    add_executor_option(runner)
     add_job_options(runner)
     runner.add_argument(
         "--no-cache",
@@ -348,7 +346,7 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
             max_flow_bytes=max_flow_bytes(args),
             cache=cache,
         )
-        task_ctx = configure_jobs(args, engine, args.executor)
+        task_ctx = configure_jobs(args, engine)
     except MCError as error:
         print(f"mc runner: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return _EXIT_BAD_INPUT

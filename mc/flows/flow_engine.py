@@ -1056,8 +1056,13 @@ class FlowEngine:
         task_ctx: Mapping[str, Any] | None = None,
         max_ticks: int | None = None,
         poll_interval_s: float = 0.0,
+        should_stop: Callable[[], bool] | None = None,
     ) -> Flow:
         """Tick ``flow`` until it ends and return it.
+
+        ``should_stop`` (optional) is asked before each tick and after each
+        wait; when it returns True, the flow is returned as it is, unfinished
+        (``mc run`` stops so on Ctrl-C, between ticks, never inside one).
 
         Raises :class:`~mc.errors.FlowError` (with ``.flow``) if the flow
         FAILED, listing its errors, or if it has not ended after
@@ -1069,6 +1074,8 @@ class FlowEngine:
         """
         ticks = 0
         while not flow.finished:
+            if should_stop is not None and should_stop():
+                return flow
             if max_ticks is not None and ticks >= max_ticks:
                 raise FlowError(_not_ended_message(flow, max_ticks), flow=flow)
             self.tick_flow(flow, task_ctx)

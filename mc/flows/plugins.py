@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "BatchPolling",
     "TaskCtx",
     "JobHandle",
     "TaskHandlerFunction",
@@ -115,6 +116,20 @@ class Executor(Protocol):
 
     def cancel(self, handle: JobHandle) -> None:
         """Stop the job; its next poll reports FAILED."""
+
+
+@runtime_checkable
+class BatchPolling(Protocol):
+    """A job executor that can poll many jobs at once (optional, besides :class:`Executor`).
+
+    The built-in job executors have it. Their ``poll`` batches as well: the
+    first poll of a new round (a job already answered is polled again) asks
+    for all the executor's jobs at once, and the round's other polls are
+    answered from that.
+    """
+
+    def poll_many(self, handles: Sequence[JobHandle]) -> list[tuple[str, dict[str, Any]]]:
+        """Return ``(status, outputs)`` for each handle, in order, for at most one round trip."""
 
 
 @runtime_checkable

@@ -18,6 +18,7 @@ A job dir looks like this (the names are the constants below)::
 from __future__ import annotations
 
 __all__ = [
+    "RESOURCES_FILE",
     "JOB_META_FILE",
     "ENTRYPOINT_FILE",
     "CONFIG_ENV_FILE",
@@ -76,6 +77,9 @@ JOB_LOST = "LOST"
 JOB_STATUSES = (JOB_QUEUED, JOB_RUNNING, JOB_COMPLETED, JOB_FAILED, JOB_LOST)
 
 # Resources a job module (or a job task) may ask for; executors translate them.
+# The resources a submission asked for, written by its executor.
+RESOURCES_FILE = "resources.json"
+
 RESOURCE_NAMES = ("cores", "memory_mb", "walltime_s", "partition", "account", "extra_directives")
 
 # The executor a `job` task uses when neither its task_params nor the task

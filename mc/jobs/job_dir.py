@@ -43,6 +43,8 @@ from mc.jobs.constants import (
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 
 __all__ = [
+    "NAME_VALUE_RE",
+    "RESOURCE_LIMITS",
     "NEVER_FROM_A_JOB",
     "check_directive",
     "check_resources",
@@ -136,11 +138,11 @@ def _check_job(job: Any) -> dict[str, Any]:
 
 # The largest resources a job may ask for: far above any real machine, low
 # enough that no arithmetic on them overflows (NaN and inf are refused too).
-_RESOURCE_LIMITS = {"cores": 1_000_000, "memory_mb": 1e12, "walltime_s": 10 * 365 * 86400}
+RESOURCE_LIMITS = {"cores": 1_000_000, "memory_mb": 1e12, "walltime_s": 10 * 365 * 86400}
 
 # A resource name (a partition, an account) and a directive's value: no shell
 # metacharacter, no '$', no backquote, no whitespace, no '/' (never a path).
-_NAME_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+NAME_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _OPTION_RE = re.compile(r"--[a-z][a-z0-9-]{0,63}")
 _DIRECTIVE_VALUE_RE = re.compile(r"[A-Za-z0-9_.:,+=@-]{1,256}")
 
@@ -203,7 +205,7 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
             f"{where}: unknown resources {sorted(unknown)} "
             f"(expected some of {list(RESOURCE_NAMES)})"
         )
-    for name, limit in _RESOURCE_LIMITS.items():
+    for name, limit in RESOURCE_LIMITS.items():
         value = resources.get(name)
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= limit
@@ -213,9 +215,7 @@ def check_resources(resources: Any, where: str) -> dict[str, Any]:
             )
     for name in ("partition", "account"):
         value = resources.get(name)
-        if value is not None and (
-            not isinstance(value, str) or not _NAME_VALUE_RE.fullmatch(value)
-        ):
+        if value is not None and (not isinstance(value, str) or not NAME_VALUE_RE.fullmatch(value)):
             raise JobError(
                 f"{where}.{name}: expected a name of letters, digits, '_', '.' or '-', "
                 f"got {value!r}"

@@ -53,13 +53,17 @@ class JobPolicy:
     the task context names no ``'jobs_root'``; empty means the one jobs
     root in use (see the module docstring). ``allow_job_dir_outside_root``:
     whether a spec's ``task_params.job_dir`` may point anywhere (default
-    false).
+    false). ``executor_jobs_roots``: pairs of an executor name and the jobs
+    root of its jobs (an executor profile's ``jobs_root``), which overrides
+    the jobs root for that executor's jobs and is allowed for them.
     """
 
     executors: tuple[str, ...] = DEFAULT_SPEC_EXECUTORS
     jobs_roots: tuple[str, ...] = ()
     allow_job_dir_outside_root: bool = False
+    executor_jobs_roots: tuple[tuple[str, str], ...] = ()
     _roots: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _executor_roots: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name, given in (("executors", self.executors), ("jobs_roots", self.jobs_roots)):
@@ -76,6 +80,13 @@ class JobPolicy:
         )
         object.__setattr__(
             self, "_roots", tuple(os.path.realpath(root) for root in self.jobs_roots)
+        )
+        pairs = tuple(
+            (str(name), str(root)) for name, root in dict(self.executor_jobs_roots).items()
+        )
+        object.__setattr__(self, "executor_jobs_roots", pairs)
+        object.__setattr__(
+            self, "_executor_roots", {name: os.path.realpath(root) for name, root in pairs}
         )
 
     def check_executor(self, name: Any, task_ctx: Mapping[str, Any], where: str) -> str:
@@ -98,11 +109,15 @@ class JobPolicy:
             f"JobPolicy(executors=...) or `mc runner --allow-executor {name}`"
         )
 
-    def jobs_root(self, task_ctx: Mapping[str, Any]) -> str:
+    def jobs_root(self, task_ctx: Mapping[str, Any], executor: str | None = None) -> str:
         """Return the jobs root that default job dirs go under, symlinks resolved.
 
-        Raises JobError if the task context names a root outside ``jobs_roots``.
+        The jobs of an ``executor`` with a jobs root of its own (see
+        ``executor_jobs_roots``) go under that. Raises JobError if the task
+        context names a root outside ``jobs_roots``.
         """
+        if executor is not None and executor in self._executor_roots:
+            return self._executor_roots[executor]
         root = task_ctx.get("jobs_root") or (self.jobs_roots[0] if self.jobs_roots else None)
         root = root or os.environ.get(constants.JOBS_ROOT_ENV_VAR) or constants.DEFAULT_JOBS_ROOT
         resolved = os.path.realpath(root)
@@ -115,7 +130,9 @@ class JobPolicy:
             )
         return resolved
 
-    def spec_job_dir(self, job_dir: Any, task_ctx: Mapping[str, Any], where: str) -> str:
+    def spec_job_dir(
+        self, job_dir: Any, task_ctx: Mapping[str, Any], where: str, executor: str | None = None
+    ) -> str:
         """Return the absolute job dir for a spec's ``task_params.job_dir``, or raise JobError.
 
         A relative path is taken under the jobs root. Each of its parts (all
@@ -134,10 +151,10 @@ class JobPolicy:
                 f"{where}: task_params.job_dir must be a path of printable characters, "
                 f"got {job_dir!r}"
             )
-        root = self.jobs_root(task_ctx)
+        root = self.jobs_root(task_ctx, executor)
         candidate = job_dir if os.path.isabs(job_dir) else os.path.join(root, job_dir)
         resolved = os.path.realpath(candidate)
-        roots = self._roots or (root,)
+        roots = (root,) if executor in self._executor_roots else (self._roots or (root,))
         inside = next((allowed for allowed in roots if _inside(resolved, allowed)), None)
         if inside is None and not self.allow_job_dir_outside_root:
             raise JobError(

@@ -5,7 +5,8 @@
     ``executor`` (a name, as the task context's ``'job_policy'`` allows,
     see :mod:`mc.jobs.policy`; default the task context's
     ``'default_executor'``, else ``local``), ``resources`` (override the
-    job module's), ``job_dir`` (under the jobs root, see
+    job module's; per attempt, or growing by ``retry_scale`` on each retry:
+    see :mod:`mc.jobs.retry_resources`), ``job_dir`` (under the jobs root, see
     :meth:`~mc.jobs.policy.JobPolicy.spec_job_dir`; default
     ``<jobs root>/<flow key>/<task key>``, the jobs root being the task
     context's ``'jobs_root'``, else ``$MC_JOBS_ROOT``, else ``mc_jobs`` in the
@@ -25,8 +26,11 @@
     point of the group ``mc.callables``; or ``'module:qualname'`` under the
     engine's ``allow_imports``), ``args``, ``kwargs``,
     ``executor`` (``inline`` by default; ``threads``, ``processes``,
-    ``dask``, as the ``'job_policy'`` allows). Its handle is kept in
-    ``task['call']``. A JSON-able return value lands in ``task['data']['result']``.
+    ``dask``, as the ``'job_policy'`` allows; or any job executor, such as
+    ``slurm``, ``local`` or a profile, which runs the function as a job:
+    see :mod:`mc.jobs.call_job`). Its handle is kept in ``task['call']``
+    (in ``task['job']`` for a call run as a job). A JSON-able return value
+    lands in ``task['data']['result']``.
     A call whose process dies is run again after a restart: at least once.
     :meth:`CallTaskHandler.cancel_task` cancels a call that has not started.
 """
@@ -68,6 +72,7 @@ from mc.jobs.job_dir import (
 )
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 from mc.jobs.policy import job_policy
+from mc.jobs.retry_resources import resources_for_attempt
 
 __all__ = [
     "CallableRegistry",
@@ -342,7 +347,7 @@ class JobTaskHandler(BaseTaskHandler):
             "job_type": params.get("job_type"),
             "job_params": params.get("job_params") or {},
         }
-        output_dir = self._output_dir(params)
+        output_dir = self._output_dir(params, executor_name)
         job_dir = build_job_dir(job, output_dir, job_types, _engine(self.task_ctx).allow_imports)
         task["job"] = {"executor": executor_name, "job_dir": job_dir, "submissions": 0}
         task["data"].update(executor=executor_name, job_dir=job_dir, submissions=0)
@@ -364,6 +369,15 @@ class JobTaskHandler(BaseTaskHandler):
                 _fail(self.task, f"{state['poll_errors']} polls in a row failed; the last: {error}")
             return
         state.pop("poll_errors", None)
+        handle = state["handle"]
+        if (
+            isinstance(handle, dict)
+            and "job_id" not in handle
+            and isinstance(outputs.get("job_id"), str)
+        ):
+            # Submitted later than its handle was made (in an array job): the
+            # executor tells its id once it has one, for everyone to see.
+            handle["job_id"] = outputs["job_id"]
         if status not in constants.JOB_STATUSES:
             raise ExecutorError(
                 f"executor {state['executor']!r} answered a poll with {status!r}; "
@@ -436,14 +450,17 @@ class JobTaskHandler(BaseTaskHandler):
     def _executor(self, name: object) -> Executor:
         return _job_executor(self.task_ctx, name)
 
-    def _output_dir(self, params: Mapping[str, Any]) -> str:
-        """The directory the job dir is built in: the spec's ``job_dir``, checked, or a new one."""
+    def _output_dir(self, params: Mapping[str, Any], executor: str | None = None) -> str:
+        """The directory the job dir is built in: the spec's ``job_dir``, checked, or a new one.
+
+        ``executor`` names the executor (or profile) whose jobs root applies.
+        """
         policy = job_policy(self.task_ctx)
         if params.get("job_dir") is not None:
             return policy.spec_job_dir(
-                params["job_dir"], self.task_ctx, f"task {self.task['key']!r}"
+                params["job_dir"], self.task_ctx, f"task {self.task['key']!r}", executor
             )
-        return self._default_job_dir(policy.jobs_root(self.task_ctx))
+        return self._default_job_dir(policy.jobs_root(self.task_ctx, executor))
 
     def _default_job_dir(self, root: str) -> str:
         flow = self.task_ctx.get("flow")
@@ -464,7 +481,12 @@ class JobTaskHandler(BaseTaskHandler):
 
     def _submit(self, executor: Executor) -> None:
         state, data = self.task["job"], self.task["data"]
-        resources = self.task["task_params"].get("resources")
+        attempt = 1 + len(self.task.get("attempts") or [])
+        resources = resources_for_attempt(
+            self.task["task_params"].get("resources"),
+            attempt,
+            f"task {self.task['key']!r}: task_params.resources",
+        )
         handle = executor.submit(state["job_dir"], resources)
         try:
             json.dumps(handle)
@@ -561,6 +583,11 @@ class CallTaskHandler(BaseTaskHandler):
             )
         else:
             name = constants.DEFAULT_CALL_EXECUTOR
+        executor = _engine(self.task_ctx).get_executor(name)
+        if not can_run_calls(executor) and can_run_jobs(executor):
+            self.task["call"] = {"executor": name, "submissions": 0, "as_job": True}
+            _CallAsJob(self.task_ctx).start(name, self._resolve_fn(params.get("fn")))
+            return
         self.task["call"] = {"executor": name, "submissions": 0}
         self.task["data"].update(executor=name, submissions=0)
         self._submit()
@@ -569,6 +596,9 @@ class CallTaskHandler(BaseTaskHandler):
     @_failing_on_mc_errors
     def intermediate_tick(self) -> None:
         """Poll the call; run it again if its executor lost it."""
+        if self._state().get("as_job"):
+            _CallAsJob(self.task_ctx).intermediate_tick()
+            return
         self._poll()
 
     @classmethod
@@ -579,7 +609,9 @@ class CallTaskHandler(BaseTaskHandler):
         thread or a process runs to its end (Python cannot stop it).
         """
         state = task_ctx["task"].get("call")
-        if isinstance(state, dict) and "handle" in state and "executor" in state:
+        if isinstance(state, dict) and state.get("as_job"):
+            JobTaskHandler.cancel_task(task_ctx)
+        elif isinstance(state, dict) and "handle" in state and "executor" in state:
             _call_executor(task_ctx, state["executor"]).cancel_call(state["handle"])
 
     def _submit(self) -> None:
@@ -656,3 +688,68 @@ class CallTaskHandler(BaseTaskHandler):
         if found is not None:
             return found
         raise ExecutorError(f"task {key!r}: {registry.unknown(path, also=in_ctx)}")
+
+
+class _CallAsJob(JobTaskHandler):
+    """A ``call`` task's function run as a job on a job executor (see :mod:`mc.jobs.call_job`).
+
+    The job's state lives in ``task['job']``, as for a ``job`` task; its
+    result lands in ``task['data']['result']``.
+    """
+
+    def start(self, executor_name: str, fn: Callable[..., Any]) -> None:
+        """Build the call's job dir and submit it."""
+        from mc.jobs.call_job import CallJob, import_path
+
+        task, params = self.task, self.task["task_params"]
+        args, kwargs = params.get("args", []), params.get("kwargs", {})
+        if not isinstance(args, list):
+            raise JobError(
+                f"task {task['key']!r}: task_params.args must be a list, got {type(args).__name__}"
+            )
+        if not isinstance(kwargs, Mapping) or not all(isinstance(name, str) for name in kwargs):
+            raise JobError(f"task {task['key']!r}: task_params.kwargs must be a mapping of names")
+        try:
+            json.dumps([args, kwargs], allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise JobError(
+                f"task {task['key']!r}: a call run as a job takes JSON arguments: {error}"
+            ) from None
+        policy = job_policy(self.task_ctx)
+        job = {
+            "key": task["key"],
+            "job_type": "mc_call",
+            "job_params": {
+                "function": import_path(fn, task["key"]),
+                "args": args,
+                "kwargs": dict(kwargs),
+            },
+        }
+        output_dir = self._default_job_dir(policy.jobs_root(self.task_ctx, executor_name))
+        job_dir = build_job_dir(job, output_dir, JobTypeRegistry({"mc_call": CallJob}))
+        task["job"] = {"executor": executor_name, "job_dir": job_dir, "submissions": 0}
+        task["data"].update(executor=executor_name, job_dir=job_dir, submissions=0)
+        self._submit(self._executor(executor_name))
+
+    def intermediate_tick(self) -> None:
+        """Poll the job; on success, its result becomes ``task['data']['result']``."""
+        super().intermediate_tick()
+        if self.task["status"] == COMPLETED:
+            self.task["data"]["result"] = (self.task["data"].pop("outputs", None) or {}).get(
+                "result"
+            )
+
+    def _submit(self, executor: Executor) -> None:
+        # A call has no resources of its own: the executor's defaults hold.
+        state, data = self.task["job"], self.task["data"]
+        handle = executor.submit(state["job_dir"], None)
+        state["handle"] = handle
+        state["submissions"] += 1
+        data["submissions"] = state["submissions"]
+        data["job_status"] = constants.JOB_QUEUED
+        _job_event(self.task_ctx, events.JOB_SUBMITTED, constants.JOB_QUEUED, state)
+
+    def _parse(self, job_dir: str) -> Any:
+        from mc.jobs.call_job import CallJob
+
+        return CallJob.parse_work_dir(str(Path(job_dir) / constants.WORK_DIR_NAME))

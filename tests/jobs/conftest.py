@@ -141,3 +141,30 @@ def process_ended(pid: int, timeout_s: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+@pytest.fixture
+def slurm_command_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A file that logs each call of SLURM's commands, through wrappers first on PATH.
+
+    Each wrapper appends its command's name to the log, then runs the real
+    command: a test counts the calls an executor makes, as an admin would.
+    """
+    wrappers = tmp_path / "slurm_wrappers"
+    wrappers.mkdir()
+    log = tmp_path / "slurm_commands.log"
+    log.touch()
+    for name in ("sbatch", "squeue", "sacct", "scontrol", "scancel"):
+        real = shutil.which(name)
+        if real is None:
+            continue
+        wrapper = wrappers / name
+        wrapper.write_text(f'#!/bin/sh\necho {name} >> "{log}"\nexec "{real}" "$@"\n')
+        wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrappers}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def command_calls(log: Path, name: str) -> int:
+    """How many times the wrappers of :func:`slurm_command_log` saw ``name`` run."""
+    return log.read_text().split().count(name)

@@ -400,11 +400,11 @@ def test_cancelling_the_flow_cancels_a_call_that_has_not_started():
     assert started == ["first"]
 
 
-def test_job_executor_cannot_run_calls():
-    flow = run(
-        FlowEngine(), [call_task("abs", executor="local", args=[-1])], {"callables": {"abs": abs}}
-    )
-    assert "executor 'local' cannot run calls" in flow.tasks["call"]["error"]
+def test_a_job_executor_runs_a_call_as_a_job(tmp_path):
+    # It used to refuse; now the function runs as a job (mc.jobs.call_job).
+    context = {"callables": {"abs": abs}, "jobs_root": str(tmp_path)}
+    flow = run(FlowEngine(), [call_task("abs", executor="local", args=[-1])], context)
+    assert (flow.tasks["call"]["status"], flow.tasks["call"]["data"]["result"]) == ("COMPLETED", 1)
 
 
 class FlakyPollExecutor(LocalExecutor):

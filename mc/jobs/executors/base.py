@@ -42,10 +42,11 @@ from typing import Any
 from mc.errors import JobOwnershipError
 from mc.flows.plugins import can_run_calls, can_run_jobs
 from mc.jobs.config_spec import resolve_config, write_config_env
-from mc.jobs.constants import SUBMISSION_FILE
+from mc.jobs.constants import RESOURCES_FILE, SUBMISSION_FILE
 from mc.jobs.job_dir import check_resources, read_job_meta
 
 __all__ = [
+    "record_resources",
     "job_dir_of_handle",
     "recorded_submission",
     "JobExecutor",
@@ -76,6 +77,8 @@ class JobExecutor:
     ) -> dict[str, Any]:
         """Fulfil the job's config spec into ``config.env``; return its merged resources.
 
+        The merged resources are recorded in the job dir's ``resources.json``.
+
         Raises :class:`~mc.errors.JobConfigError` naming a required setting
         nothing provides, before anything runs.
         """
@@ -86,7 +89,17 @@ class JobExecutor:
         write_config_env(job_dir, values)
         merged = dict(meta.get("resources") or {})
         merged.update(check_resources(resources, f"job {meta.get('key')!r}: resources"))
+        record_resources(job_dir, merged)
         return merged
+
+
+def record_resources(job_dir: str | os.PathLike[str], resources: Mapping[str, Any]) -> None:
+    """Write the resources a submission asked for into the job dir's ``resources.json``."""
+    path = Path(job_dir) / RESOURCES_FILE
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(json.dumps(dict(resources), sort_keys=True) + "\n")
 
 
 def absolute_job_dir(job_dir: str | os.PathLike[str]) -> str:
@@ -94,14 +107,14 @@ def absolute_job_dir(job_dir: str | os.PathLike[str]) -> str:
     return os.path.realpath(job_dir)
 
 
-def record_submission(job_dir: str, executor_kind: str) -> str:
+def record_submission(job_dir: str, executor_kind: str, token: str | None = None) -> str:
     """Write the job dir's ``submission.json`` for a new submission; return its token.
 
     The token goes into the handle too: an executor acts on a job dir (writes
     into it, signals its process) only if the two match (see
     :func:`owned_job_dir`).
     """
-    token = secrets.token_hex(16)
+    token = token or secrets.token_hex(16)
     text = json.dumps({"executor": executor_kind, "token": token})
     path = Path(job_dir) / SUBMISSION_FILE
     path.unlink(missing_ok=True)

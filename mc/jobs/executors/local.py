@@ -10,6 +10,12 @@ CPUs); the rest wait in this executor's queue, which lives in memory: a job
 still queued when its runner stops is reported LOST, and the ``job`` task
 submits it again.
 
+Polling is batched: the first poll of a round (a job already answered is
+polled again) makes one pass over the running jobs' pids, freeing the slots
+of ended ones and starting queued jobs; each poll then reads only its own
+job dir. ``poll_many`` polls a list of jobs after one pass; ``passes``
+counts the passes made.
+
 A handle is ``{'job_dir': ..., 'token': ...}``; everything else is read
 from the job dir, so a new executor polls the jobs an old one started.
 
@@ -27,7 +33,7 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +79,10 @@ class LocalExecutor(JobExecutor):
         self.max_jobs = max_jobs or os.cpu_count() or 1
         self._queue: list[str] = []
         self._running: dict[str, int] = {}
+        # Jobs answered since the last pass over the pids: polling one again
+        # means a new round of polls has begun, and makes the next pass.
+        self._answered: set[str] = set()
+        self.passes = 0
 
     def submit(
         self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
@@ -84,13 +94,36 @@ class LocalExecutor(JobExecutor):
             (Path(path) / stale).unlink(missing_ok=True)
         token = record_submission(path, "local")
         self._queue.append(path)
-        self._start_queued()
+        self._start_queued(reap=False)
         return {"job_dir": path, "token": token}
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Return the job's status and outputs (``exit_status``, ``error``)."""
-        self._start_queued()
+        """Return the job's status and outputs (``exit_status``, ``error``).
+
+        The first poll of a round makes one pass over the running jobs' pids
+        (to free the slots of ended jobs and start queued ones); the other
+        polls of the round look at their own job dir only.
+        """
         job_dir = owned_job_dir(handle, "local")
+        if job_dir in self._answered or not self._answered:
+            self._start_queued()
+        self._answered.add(job_dir)
+        return self._poll(job_dir)
+
+    def poll_many(self, handles: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+        (
+            """Poll several jobs after one pass over the running jobs' pids.
+
+        Returns their answers in order.
+        """
+            ""
+        )
+        job_dirs = [owned_job_dir(handle, "local") for handle in handles]
+        self._start_queued()
+        self._answered.update(job_dirs)
+        return [self._poll(job_dir) for job_dir in job_dirs]
+
+    def _poll(self, job_dir: str) -> tuple[str, dict[str, Any]]:
         if (Path(job_dir) / _CANCELLED_FILE).exists():
             return JOB_FAILED, {"error": "cancelled", "exit_status": read_exit_status(job_dir)}
         exit_status = read_exit_status(job_dir)
@@ -142,10 +175,17 @@ class LocalExecutor(JobExecutor):
                 with contextlib.suppress(ProcessLookupError):
                     kill(pid, signal.SIGTERM)
 
-    def _start_queued(self) -> None:
-        for job_dir, pid in list(self._running.items()):
-            if not _alive(pid):
-                del self._running[job_dir]
+    def _start_queued(self, reap: bool = True) -> None:
+        """Start queued jobs in free slots.
+
+        With ``reap``, first free the slots of ended jobs (one pass over the pids).
+        """
+        if reap:
+            self.passes += 1
+            self._answered.clear()
+            for job_dir, pid in list(self._running.items()):
+                if not _alive(pid):
+                    del self._running[job_dir]
         while self._queue and len(self._running) < self.max_jobs:
             job_dir = self._queue.pop(0)
             self._running[job_dir] = _start_detached(job_dir)

@@ -13,8 +13,13 @@ filesystem the compute nodes share). Resources become ``sbatch`` options:
                        executor's ``allowed_directives``
 =====================  ==============================================
 
-The executor's own ``partition``, ``account`` and ``extra_directives`` are
-defaults that a job's resources override (extra directives add up). A job's
+The executor's own ``partition``, ``account``, ``qos``, ``extra_directives``
+and ``default_resources`` (``cores``, ``memory_mb``, ``walltime_s``) are
+defaults that a job's resources override (extra directives add up). With
+``max_jobs``, a job submitted while that many of the executor's jobs are
+queued or running is submitted held (``sbatch --hold``), and a later poll
+round releases held jobs, oldest first, in one ``scontrol release``, as
+slots free up. A job's
 (a spec's) extra directives are refused unless the executor was configured
 to allow their option by its exact name (``allowed_directives=('--gres',
 '--qos')``); their values are checked (no ``$``, backquote, newline, ``;``,
@@ -24,29 +29,52 @@ never be allowed. Every value reaches ``sbatch`` as one argument, never
 through a shell; the one line of script (``--wrap``) quotes the job dir
 with :func:`shlex.quote`.
 
+Array jobs: with ``array_jobs``, ``submit`` checks a job and keeps it;
+the next poll submits every job kept since as one array job per group of
+identical ``sbatch`` options (see :meth:`SlurmExecutor.flush_submissions`),
+the jobs of a group sharing one token.
+
 Ownership: each submission sets the job's comment to ``mc-<token>``, the
 token kept in the handle and in the job dir's ``submission.json``. Polls
 and ``scancel`` act only on a numeric job id whose comment is that token
 (and ``scancel`` also only on the job name it set), with the id passed
 after ``--``.
 
-Polling asks ``scontrol show job``. Once a finished job has left the
-controller's memory (after ``MinJobAge``), the executor reads the job dir's
-exit-status file instead; no ``sacct`` is needed. A job that SLURM requeues
-keeps its job id and is followed through its restarts (``outputs['restarts']``).
-Polls of one job closer together than ``min_poll_interval_s`` reuse the last
-answer, to spare the controller. ``scancel`` cancels.
+Polling is batched, to spare the controller: one executor answers all its
+polls from a snapshot of the queue that one ``squeue --me --states=all``
+takes (``--json`` where this SLURM has it, 21.08 and later; else a
+``--format`` line per job). A new snapshot is taken when a round of polls
+begins again (a job already answered from this snapshot is polled again),
+and never sooner than ``min_poll_interval_s`` (default 10 s) after the last:
+so one runner round costs at most one ``squeue``, however many jobs it
+polls. Jobs that left the queue since the last snapshot without writing
+their exit-status file are asked about in one ``sacct`` (where SLURM keeps
+accounting; without it, such a job is failed as gone). A finished job that
+has left the controller's memory (after ``MinJobAge``) is read from its job
+dir's exit-status file. A job submitted since the last snapshot is QUEUED
+until the next. A job that SLURM requeues keeps its job id and is followed
+through its restarts (``outputs['restarts']``). A job in a state this
+executor does not know is reported RUNNING with ``outputs['slurm_state']``
+and ``outputs['unknown_state']``, and FAILED once it has stayed so for
+``unknown_state_timeout_s`` (default 10 minutes). ``command_counts`` counts
+the SLURM commands the executor ran, by name. ``scancel`` cancels, after
+checking the job's comment in the last snapshot (or, for a job the
+snapshot does not know, with ``scontrol show job``).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import os
 import re
+import secrets
 import shlex
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,22 +83,76 @@ from mc.jobs.constants import (
     ALREADY_RUNNING_EXIT_STATUS,
     ENTRYPOINT_FILE,
     JOB_FAILED,
+    JOB_LOST,
     JOB_QUEUED,
     JOB_RUNNING,
 )
-from mc.jobs.executors.base import JobExecutor, absolute_job_dir, owned_job_dir, record_submission
+from mc.jobs.executors.base import (
+    JobExecutor,
+    absolute_job_dir,
+    owned_job_dir,
+    record_resources,
+    record_submission,
+)
 from mc.jobs.job_dir import (
+    NAME_VALUE_RE,
     NEVER_FROM_A_JOB,
     check_directive,
+    check_resources,
     outcome_of_exit_status,
     read_exit_status,
     read_job_meta,
 )
 
-__all__ = ["check_job_id", "sbatch_options", "parse_scontrol_record", "SlurmExecutor"]
+__all__ = [
+    "DEFAULT_MIN_POLL_INTERVAL_S",
+    "DEFAULT_UNKNOWN_STATE_TIMEOUT_S",
+    "SQUEUE_FORMAT",
+    "HELD_REASON",
+    "JOB_ID_FILE",
+    "ARRAY_LIST_FILE",
+    "SQUEUE_JSON_SINCE",
+    "check_job_id",
+    "sbatch_options",
+    "parse_scontrol_record",
+    "squeue_has_json",
+    "parse_squeue_json",
+    "array_indices",
+    "parse_squeue_text",
+    "parse_sacct",
+    "SlurmExecutor",
+]
 
-# How long a SLURM command (sbatch, scontrol, scancel) may take to answer.
+
+_logger = logging.getLogger(__name__)
+
+# How long a SLURM command (sbatch, squeue, sacct, scancel) may take to answer.
 _COMMAND_TIMEOUT_S = 60.0
+
+# The least time between two squeue calls of one executor. Snakemake's SLURM
+# executor waits 40 s between its status checks and Nextflow's pollInterval
+# for grid executors is 5 s; 10 s keeps a lab's runners light on slurmctld
+# and still notices a finished job soon.
+DEFAULT_MIN_POLL_INTERVAL_S = 10.0
+
+# How long a job may stay in a SLURM state this executor does not know before
+# it is failed (its state is reported in outputs['slurm_state'] meanwhile).
+DEFAULT_UNKNOWN_STATE_TIMEOUT_S = 600.0
+
+# squeue's text format when it has no --json: job id, state, reason, job name
+# (ours have no '|') and, last (it may hold anything), the comment.
+SQUEUE_FORMAT = "%i|%T|%r|%j|%k"
+
+# The reason SLURM gives for a job submitted with --hold (or held by its user).
+HELD_REASON = "JobHeldUser"
+
+# In a job dir: its SLURM job id, when an array job submitted it; and, in
+# the first job dir of an array, the list of the array's job dirs.
+JOB_ID_FILE = "slurm_job_id"
+ARRAY_LIST_FILE = "slurm_array_jobs.txt"
+
+# The first SLURM release whose squeue has --json.
+SQUEUE_JSON_SINCE = (21, 8)
 
 # SLURM job states (JobState in `scontrol show job`), by what they mean here.
 _QUEUED_STATES = {
@@ -100,12 +182,14 @@ _FAILED_STATES = {
 
 # SLURM job ids, as this executor accepts them from a handle.
 _JOB_ID_RE = re.compile(r"[0-9]{1,18}")
+# A job id in a handle or a job dir: a job, or one task of an array job.
+_HANDLE_JOB_ID_RE = re.compile(r"[0-9]{1,18}(_[0-9]{1,9})?")
 
 
 def check_job_id(job_id: Any) -> str:
     """Return a SLURM job id from a handle as a string of digits, or raise JobOwnershipError."""
     text = str(job_id) if isinstance(job_id, int) and not isinstance(job_id, bool) else job_id
-    if not isinstance(text, str) or not _JOB_ID_RE.fullmatch(text):
+    if not isinstance(text, str) or not _HANDLE_JOB_ID_RE.fullmatch(text):
         raise JobOwnershipError(
             f"slurm executor: job id {job_id!r} is not a number; nothing was done"
         )
@@ -140,6 +224,108 @@ def parse_scontrol_record(text: str) -> dict[str, str]:
     return fields
 
 
+def squeue_has_json() -> bool:
+    """Return True if this SLURM's ``squeue`` has ``--json`` (release 21.08 and later)."""
+    result = _run(["squeue", "--version"])
+    match = re.search(r"(\d+)\.(\d+)", result.stdout)
+    return (
+        result.returncode == 0
+        and match is not None
+        and (int(match[1]), int(match[2])) >= SQUEUE_JSON_SINCE
+    )
+
+
+def _job_record(
+    state: Any, reason: Any, restarts: Any, comment: Any, exit_code: Any = None, name: Any = None
+) -> dict[str, Any]:
+    return {
+        "name": None if name in (None, "") else str(name),
+        "state": str(state or "UNKNOWN").split()[0].upper(),
+        "reason": None if reason in (None, "", "None") else str(reason),
+        "restarts": int(restarts) if str(restarts or "0").isdigit() else 0,
+        "comment": None if comment in (None, "(null)") else str(comment),
+        "exit_code": exit_code,
+    }
+
+
+def parse_squeue_json(text: str) -> dict[str, dict[str, Any]]:
+    """Return the jobs of ``squeue --json`` by job id.
+
+    Each has ``state``, ``reason``, ``restarts``, ``comment`` and ``exit_code``.
+    """
+    try:
+        jobs = json.loads(text)["jobs"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ExecutorError(
+            f"squeue --json printed something that is not its JSON: {error}"
+        ) from None
+    records = {}
+    for job in jobs:
+        state = job.get("job_state")
+        if isinstance(state, list):  # newer releases list the state and its flags
+            state = state[0] if state else None
+        exit_code = job.get("exit_code")
+        record = _job_record(
+            state,
+            job.get("state_reason"),
+            job.get("restart_cnt"),
+            job.get("comment"),
+            exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
+            job.get("name"),
+        )
+        array_id = job.get("array_job_id")
+        if not array_id:
+            records[str(job.get("job_id"))] = record
+        elif isinstance(job.get("array_task_id"), int):
+            records[f"{array_id}_{job['array_task_id']}"] = record
+        else:
+            # The array's tasks not yet started are one record: '0-199%10'.
+            for index in array_indices(str(job.get("array_task_string") or "")):
+                records[f"{array_id}_{index}"] = record
+    return records
+
+
+def array_indices(text: str) -> list[int]:
+    """Return the task indices of an array's task string, such as ``'3,5-9:2%10'``."""
+    indices: list[int] = []
+    for part in text.partition("%")[0].split(","):
+        span, _, step = part.partition(":")
+        first, _, last = span.partition("-")
+        if not first.strip().isdigit():
+            continue
+        end = int(last) if last.strip().isdigit() else int(first)
+        indices.extend(
+            range(int(first), end + 1, int(step) if step.strip().isdigit() and int(step) > 0 else 1)
+        )
+    return indices
+
+
+def parse_squeue_text(text: str) -> dict[str, dict[str, Any]]:
+    """Return the jobs of ``squeue --noheader --format=SQUEUE_FORMAT`` by job id."""
+    records = {}
+    for line in text.splitlines():
+        fields = line.split("|", 4)
+        if len(fields) == 5:
+            job_id, state, reason, name, comment = fields
+            records[job_id.strip()] = _job_record(state, reason, 0, comment, name=name)
+    return records
+
+
+def parse_sacct(text: str) -> dict[str, dict[str, Any]]:
+    """Return the jobs of ``sacct --parsable2 --format=JobIDRaw,State,ExitCode,Comment`` by job id.
+
+    SLURM's accounting may not keep comments: a job's ownership is then
+    checked by its job dir's token alone.
+    """
+    records = {}
+    for line in text.splitlines():
+        fields = line.split("|", 3)
+        if len(fields) == 4:
+            job_id, state, exit_code, comment = fields
+            records[job_id] = _job_record(state, None, 0, comment or None, _exit_code(exit_code))
+    return records
+
+
 class SlurmExecutor(JobExecutor):
     """Runs job dirs through ``sbatch``; polls with ``scontrol``; cancels with ``scancel``.
 
@@ -147,8 +333,12 @@ class SlurmExecutor(JobExecutor):
     job (the operator's, so taken as they are). ``allowed_directives`` names
     the options (``'--gres'``, ``'--qos'``, ...) that a job's own
     ``extra_directives`` may use; by default none. ``config`` and
-    ``environ`` fulfil config specs. ``clock`` (default
-    :func:`time.monotonic`) times ``min_poll_interval_s``.
+    ``environ`` fulfil config specs. ``min_poll_interval_s`` is the least
+    time between two ``squeue`` calls; ``squeue_json`` chooses ``squeue
+    --json`` (True) or its text format (False), None to ask ``squeue
+    --version``; ``unknown_state_timeout_s`` is how long a job may stay in
+    a state this executor does not know. ``clock`` (default
+    :func:`time.monotonic`) times both.
     """
 
     def __init__(
@@ -156,13 +346,37 @@ class SlurmExecutor(JobExecutor):
         partition: str | None = None,
         account: str | None = None,
         extra_directives: Iterable[str] = (),
-        min_poll_interval_s: float = 1.0,
+        min_poll_interval_s: float = DEFAULT_MIN_POLL_INTERVAL_S,
         config: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], float] | None = None,
         allowed_directives: Iterable[str] = (),
+        squeue_json: bool | None = None,
+        unknown_state_timeout_s: float = DEFAULT_UNKNOWN_STATE_TIMEOUT_S,
+        qos: str | None = None,
+        default_resources: Mapping[str, Any] | None = None,
+        max_jobs: int | None = None,
+        array_jobs: bool = False,
     ) -> None:
         super().__init__(config, environ)
+        for name, value in (("partition", partition), ("account", account), ("qos", qos)):
+            if value is not None and (
+                not isinstance(value, str) or not NAME_VALUE_RE.fullmatch(value)
+            ):
+                raise ExecutorError(
+                    f"SlurmExecutor: {name}: expected a name of letters, digits, '_', '.' "
+                    f"or '-', got {value!r}"
+                )
+        if max_jobs is not None and (
+            isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1
+        ):
+            raise ExecutorError(
+                f"SlurmExecutor: max_jobs must be a positive whole number, got {max_jobs!r}"
+            )
+        self.max_jobs = max_jobs
+        self.default_resources = check_resources(
+            default_resources, "SlurmExecutor: default_resources"
+        )
         if isinstance(allowed_directives, str):
             allowed_directives = (allowed_directives,)
         allowed = []
@@ -193,7 +407,7 @@ class SlurmExecutor(JobExecutor):
                 )
             allowed.append(option)
         self.allowed_directives: tuple[str, ...] = tuple(allowed)
-        defaults = [str(item) for item in extra_directives]
+        defaults = [str(item) for item in extra_directives] + ([f"--qos={qos}"] if qos else [])
         for item in defaults:
             if not item.startswith("-"):
                 raise ExecutorError(
@@ -207,7 +421,26 @@ class SlurmExecutor(JobExecutor):
         }
         self.min_poll_interval_s = min_poll_interval_s
         self.clock = clock or time.monotonic
-        self._last_polls: dict[str, tuple[float, tuple[str, dict[str, Any]]]] = {}
+        if squeue_json is not None:
+            squeue_json = bool(squeue_json)
+        self.squeue_json = squeue_json
+        self.unknown_state_timeout_s = unknown_state_timeout_s
+        self.command_counts: Counter[str] = Counter()
+        # The queue as the last squeue saw it, when, and which jobs were
+        # answered from it since; jobs submitted since; job dirs by job id.
+        self._snapshot: dict[str, dict[str, Any]] | None = None
+        self._snapshot_at = 0.0
+        self._answered: set[str] = set()
+        self._submitted_since: set[str] = set()
+        self._job_dirs: dict[str, str] = {}
+        self._held: set[str] = set()
+        self.array_jobs = bool(array_jobs)
+        # Jobs waiting to be submitted, by their sbatch options; and the
+        # sbatch refusals of those submitted since, by job dir.
+        self._pending: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._refused: dict[str, str] = {}
+        self._unknown_since: dict[str, float] = {}
+        self._sacct_works = True
 
     def check_job_directives(self, directives: Iterable[str], where: str) -> list[str]:
         """Return a job's extra directives if each is allowed here; else raise JobError naming it.
@@ -229,7 +462,12 @@ class SlurmExecutor(JobExecutor):
     def submit(
         self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        """``sbatch`` the job dir and return ``{'job_id', 'job_dir', 'token'}``."""
+        """``sbatch`` the job dir and return ``{'job_id', 'job_dir', 'token', 'job_name'}``.
+
+        With ``array_jobs``, the job waits, checked, with the others
+        submitted before the next poll; the handle has no ``job_id`` then
+        (see :meth:`flush_submissions`).
+        """
         merged = self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
         key = read_job_meta(path).get("key", "job")
@@ -242,15 +480,31 @@ class SlurmExecutor(JobExecutor):
         merged = {
             "partition": self.defaults["partition"],
             "account": self.defaults["account"],
+            **self.default_resources,
             **{name: value for name, value in merged.items() if value is not None},
             "extra_directives": extra,
         }
+        record_resources(path, merged)
         if re.search(r"[%\\\s]", path):
             raise JobError(
                 f"job {key!r}: job dir {path!r} has a '%', a backslash or a space, "
                 "which sbatch would read as a pattern"
             )
+        for stale in (JOB_ID_FILE,):
+            (Path(path) / stale).unlink(missing_ok=True)
+        options = tuple(sbatch_options(merged))
+        if self.array_jobs:
+            # Jobs with the same sbatch options share a token, which becomes
+            # the comment of their one array job.
+            group = self._pending.setdefault(options, {"token": secrets.token_hex(16), "jobs": []})
+            token = record_submission(path, "slurm", group["token"])
+            group["jobs"].append((path, key))
+            return {"job_dir": path, "token": token, "job_name": _job_name(key)}
         token = record_submission(path, "slurm")
+        # Over max_jobs, a job is submitted held, and released by a later
+        # poll round once a slot is free: SLURM keeps the queue, so a
+        # restarted runner finds the held jobs and releases them in turn.
+        hold = self.max_jobs is not None and len(self._active_job_ids()) >= self.max_jobs
         command = [
             "sbatch",
             "--parsable",
@@ -259,65 +513,290 @@ class SlurmExecutor(JobExecutor):
             f"--chdir={path}",
             f"--output={path}/slurm-%j.out",
             "--ntasks=1",
-            *sbatch_options(merged),
+            *(["--hold"] if hold else []),
+            *options,
             # SLURM runs a copy of the batch script from its spool directory;
             # the wrapper runs entrypoint.sh where it is, so it finds its job dir.
             f"--wrap=exec bash {shlex.quote(str(Path(path) / ENTRYPOINT_FILE))}",
         ]
+        job_id = self._sbatch(command, repr(key))
+        self._submitted_since.add(job_id)
+        self._job_dirs[job_id] = path
+        if hold:
+            self._held.add(job_id)
+        return {"job_id": job_id, "job_dir": path, "token": token, "job_name": _job_name(key)}
+
+    def _sbatch(self, command: list[str], what: str) -> str:
+        self.command_counts["sbatch"] += 1
         result = _run(command)
         if result.returncode != 0:
             raise ExecutorError(
-                f"sbatch refused job {key!r} (exit status {result.returncode}): "
+                f"sbatch refused job {what} (exit status {result.returncode}): "
                 f"{result.stderr.strip() or result.stdout.strip()}\ncommand: {shlex.join(command)}"
             )
         job_id = result.stdout.strip().split(";")[0]
         if not _JOB_ID_RE.fullmatch(job_id):
             raise ExecutorError(f"sbatch printed {result.stdout.strip()!r}, expected a job id")
-        return {"job_id": job_id, "job_dir": path, "token": token, "job_name": _job_name(key)}
+        return job_id
+
+    def flush_submissions(self) -> None:
+        """Submit the waiting jobs: each group of jobs with the same options as one array job.
+
+        A group of one is submitted as a plain job. Each job's SLURM id
+        (``<array id>_<index>``) is written into its job dir's
+        ``slurm_job_id``, where polls read it. A group that ``sbatch``
+        refuses fails its jobs' next polls with its message.
+        """
+        pending, self._pending = self._pending, {}
+        for options, group in pending.items():
+            jobs, token = group["jobs"], group["token"]
+            first_dir, first_key = jobs[0]
+            command = [
+                "sbatch",
+                "--parsable",
+                f"--comment=mc-{token}",
+                f"--chdir={first_dir}",
+                "--ntasks=1",
+                *options,
+            ]
+            if len(jobs) == 1:
+                command += [
+                    f"--job-name={_job_name(first_key)}",
+                    f"--output={first_dir}/slurm-%j.out",
+                    f"--wrap=exec bash {shlex.quote(str(Path(first_dir) / ENTRYPOINT_FILE))}",
+                ]
+            else:
+                # The array's list of job dirs, one a line; task i runs line i + 1.
+                listing = Path(first_dir) / ARRAY_LIST_FILE
+                listing.write_text("".join(f"{path}\n" for path, _ in jobs), encoding="utf-8")
+                throttle = f"%{self.max_jobs}" if self.max_jobs else ""
+                command += [
+                    f"--job-name={_job_name(first_key)}-array",
+                    f"--array=0-{len(jobs) - 1}{throttle}",
+                    f"--output={first_dir}/slurm-%A_%a.out",
+                    '--wrap=exec bash "$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" '
+                    f'{shlex.quote(str(listing))})/{ENTRYPOINT_FILE}"',
+                ]
+            try:
+                job_id = self._sbatch(
+                    command, f"array of {len(jobs)}" if len(jobs) > 1 else repr(first_key)
+                )
+            except ExecutorError as error:
+                for path, _ in jobs:
+                    self._refused[path] = str(error)
+                continue
+            for index, (path, _) in enumerate(jobs):
+                item_id = job_id if len(jobs) == 1 else f"{job_id}_{index}"
+                _write_job_id(path, item_id)
+                self._submitted_since.add(item_id)
+                self._job_dirs[item_id] = path
+
+    def _job_id_of(self, handle: Any, job_dir: str) -> str | None:
+        """The handle's SLURM job id, else the one its job dir records; None if it has none yet."""
+        job_id = handle.get("job_id") if isinstance(handle, Mapping) else None
+        if job_id is None:
+            job_id = _read_job_id(job_dir)
+            if job_id is None:
+                return None
+        return check_job_id(job_id)
 
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Return the job's status and outputs.
 
         The outputs are ``exit_status``, ``error``, ``slurm_state`` and ``restarts``.
 
-        Raises :class:`~mc.errors.JobOwnershipError` for a handle this
-        executor did not make (a job id that is not a number, a job dir
-        without its token, a job whose comment is not its token).
+        Answered from this executor's last snapshot of the queue (see
+        :meth:`poll_many`): a poll costs a SLURM command only when a new
+        round begins and ``min_poll_interval_s`` has passed. Raises
+        :class:`~mc.errors.JobOwnershipError` for a handle this executor
+        did not submit (a job dir whose token differs, or a SLURM job whose
+        comment is not its token).
         """
-        job_id = check_job_id(handle.get("job_id") if isinstance(handle, Mapping) else None)
-        job_dir = owned_job_dir(handle, "slurm")
-        now = self.clock()
-        last = self._last_polls.get(job_id)
-        if last is not None and now - last[0] < self.min_poll_interval_s:
-            return last[1]
-        outcome = self._poll(job_id, job_dir, handle["token"])
-        if outcome[0] in (JOB_QUEUED, JOB_RUNNING):
-            self._last_polls[job_id] = (now, outcome)
-        else:
-            self._last_polls.pop(job_id, None)
-        return outcome
+        return self.poll_many([handle])[0]
 
-    def _show_job(self, job_id: str, token: str) -> dict[str, str] | None:
-        """Return the job's ``scontrol`` fields, None if the controller forgot it.
+    def poll_many(self, handles: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+        """Poll several jobs with at most one ``squeue`` (and one ``sacct``).
 
-        Raise JobOwnershipError unless the job's comment carries ``token``.
+        Returns their answers in order.
+
+        The executor keeps a snapshot of the queue: every job of this user
+        that the controller knows, from one ``squeue --me --states=all``. A
+        new snapshot is taken when a job already answered from the current
+        one is polled again (a new round of polls has begun) or a job is
+        polled that the snapshot cannot know, and only if
+        ``min_poll_interval_s`` has passed since the last one. A job
+        submitted since the snapshot is QUEUED until the next one.
         """
-        result = _run(["scontrol", "show", "job", "-o", "--", job_id])
+        job_dirs = [owned_job_dir(handle, "slurm") for handle in handles]
+        if self._pending:
+            self.flush_submissions()
+        checked, early = [], {}
+        for index, (handle, job_dir) in enumerate(zip(handles, job_dirs, strict=True)):
+            job_id = self._job_id_of(handle, job_dir)
+            if job_id is None:
+                refused = self._refused.pop(job_dir, None)
+                early[index] = (
+                    (JOB_FAILED, {"error": refused})
+                    if refused
+                    else (
+                        JOB_LOST,
+                        {
+                            "error": "the job was waiting to be submitted with others "
+                            "when its executor went away"
+                        },
+                    )
+                )
+                continue
+            checked.append((index, job_id, job_dir, handle["token"]))
+        if any(self._wants_refresh(job_id) for _, job_id, _, _ in checked) and self._may_refresh():
+            self._refresh([(job_id, job_dir) for _, job_id, job_dir, _ in checked])
+        answers: list[tuple[str, dict[str, Any]]] = [
+            early.get(index, (JOB_LOST, {})) for index in range(len(handles))
+        ]
+        for index, job_id, job_dir, token in checked:
+            answer = self._answer(job_id, job_dir, token)
+            if "job_id" not in handles[index]:
+                answer[1]["job_id"] = job_id
+            answers[index] = answer
+            self._answered.add(job_id)
+            if answer[0] in (JOB_QUEUED, JOB_RUNNING):
+                self._job_dirs[job_id] = job_dir
+            else:
+                self._job_dirs.pop(job_id, None)
+                self._held.discard(job_id)
+        return answers
+
+    def _wants_refresh(self, job_id: str) -> bool:
+        if self._snapshot is None or job_id in self._answered:
+            return True
+        return job_id not in self._snapshot and job_id not in self._submitted_since
+
+    def _may_refresh(self) -> bool:
+        return (
+            self._snapshot is None or self.clock() - self._snapshot_at >= self.min_poll_interval_s
+        )
+
+    def _refresh(self, polled: Iterable[tuple[str, str]]) -> None:
+        """Take a new snapshot of the queue.
+
+        Asks ``sacct`` about jobs that left it without an exit status.
+        """
+        previous = self._snapshot or {}
+        snapshot = self._squeue()
+        # Jobs that were in the queue (or just submitted, or polled now) and
+        # have left it: their exit-status file tells, else SLURM's accounting.
+        candidates = {
+            job_id: job_dir for job_id, job_dir in self._job_dirs.items() if job_id in previous
+        }
+        candidates.update((job_id, self._job_dirs[job_id]) for job_id in self._submitted_since)
+        candidates.update(polled)
+        gone = sorted(
+            (
+                job_id
+                for job_id, job_dir in candidates.items()
+                if job_id not in snapshot and read_exit_status(job_dir) is None
+            ),
+            key=int,
+        )
+        if gone:
+            snapshot.update(self._sacct(gone))
+        if self.max_jobs is not None:
+            self._release_held(snapshot)
+        self._snapshot = snapshot
+        self._snapshot_at = self.clock()
+        self._answered.clear()
+        self._submitted_since.clear()
+
+    def _active_job_ids(self) -> set[str]:
+        """This executor's jobs that are queued or running and not held."""
+        return set(self._job_dirs) - self._held
+
+    def _release_held(self, snapshot: Mapping[str, Mapping[str, Any]]) -> None:
+        """Release as many held jobs as ``max_jobs`` has free slots, in one ``scontrol``."""
+        assert self.max_jobs is not None
+        held, active = [], 0
+        for job_id in self._job_dirs:
+            record = snapshot.get(job_id)
+            if record is None:
+                continue
+            if record.get("reason") == HELD_REASON or job_id in self._held:
+                held.append(job_id)
+            elif record.get("state") in _QUEUED_STATES or record.get("state") in _RUNNING_STATES:
+                active += 1
+        free = self.max_jobs - active
+        if free <= 0 or not held:
+            self._held = set(held)
+            return
+        release = sorted(held, key=int)[:free]
+        self.command_counts["scontrol"] += 1
+        result = _run(["scontrol", "release", ",".join(release)])
         if result.returncode != 0:
-            if "invalid job id" not in result.stderr.lower():
-                raise ExecutorError(f"scontrol show job {job_id} failed: {result.stderr.strip()}")
-            return None
-        fields = parse_scontrol_record(result.stdout)
-        if fields.get("JobId") != job_id or fields.get("Comment") != f"mc-{token}":
-            raise JobOwnershipError(
-                f"slurm executor: SLURM job {job_id} is not the job this handle submitted "
-                "(its comment is not the submission's token); nothing was done"
+            raise ExecutorError(
+                f"scontrol release {','.join(release)} failed: {result.stderr.strip()}"
             )
-        return fields
+        self._held = set(held) - set(release)
 
-    def _poll(self, job_id: str, job_dir: str, token: str) -> tuple[str, dict[str, Any]]:
-        fields = self._show_job(job_id, token)
-        if fields is None:
+    def _squeue(self) -> dict[str, dict[str, Any]]:
+        """Return this user's jobs that the controller knows, by job id, from one ``squeue``."""
+        if self.squeue_json is None:
+            self.squeue_json = squeue_has_json()
+        if self.squeue_json:
+            command = ["squeue", "--me", "--states=all", "--json"]
+        else:
+            command = [
+                "squeue",
+                "--me",
+                "--states=all",
+                "--array",
+                "--noheader",
+                f"--format={SQUEUE_FORMAT}",
+            ]
+        self.command_counts["squeue"] += 1
+        result = _run(command)
+        if result.returncode != 0:
+            raise ExecutorError(f"{' '.join(command)} failed: {result.stderr.strip()}")
+        if self.squeue_json:
+            return parse_squeue_json(result.stdout)
+        return parse_squeue_text(result.stdout)
+
+    def _sacct(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Ask SLURM's accounting about jobs that left the queue, in one ``sacct``.
+
+        Returns {} if it keeps none.
+        """
+        if not self._sacct_works:
+            return {}
+        command = [
+            "sacct",
+            "--noheader",
+            "--parsable2",
+            "--allocations",
+            "--format=JobIDRaw,State,ExitCode,Comment",
+            f"--jobs={','.join(job_ids)}",
+        ]
+        self.command_counts["sacct"] += 1
+        try:
+            result = _run(command)
+        except ExecutorError as error:
+            _logger.warning("slurm executor: %s; reading exit-status files only", error)
+            self._sacct_works = False
+            return {}
+        if (
+            result.returncode != 0
+            or "accounting storage is disabled" in (result.stdout + result.stderr).lower()
+        ):
+            # A cluster without accounting: the job dirs' files are all there is.
+            _logger.info("slurm executor: sacct answers nothing here (%s)", result.stderr.strip())
+            self._sacct_works = False
+            return {}
+        return parse_sacct(result.stdout)
+
+    def _answer(self, job_id: str, job_dir: str, token: str) -> tuple[str, dict[str, Any]]:
+        assert self._snapshot is not None
+        record = self._snapshot.get(job_id)
+        if record is None:
+            if job_id in self._submitted_since:
+                return JOB_QUEUED, {"slurm_state": "SUBMITTED", "restarts": 0}
             # The job has left the controller's memory: its files tell the rest.
             exit_status = read_exit_status(job_dir)
             if exit_status is None:
@@ -326,14 +805,29 @@ class SlurmExecutor(JobExecutor):
                     "and left no exit status"
                 }
             return outcome_of_exit_status(exit_status)
-        state = fields.get("JobState", "UNKNOWN")
+        comment = record.get("comment")
+        if comment is not None and comment != f"mc-{token}":
+            raise JobOwnershipError(
+                f"slurm executor: SLURM job {job_id} is not the job this handle submitted "
+                "(its comment is not the submission's token); nothing was done"
+            )
+        return self._outcome(job_id, job_dir, record)
+
+    def _outcome(
+        self, job_id: str, job_dir: str, record: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        state = str(record.get("state") or "UNKNOWN")
         outputs: dict[str, Any] = {
             "slurm_state": state,
-            "restarts": int(fields.get("Restarts", "0") or 0),
+            "restarts": int(record.get("restarts") or 0),
         }
+        reason = record.get("reason")
         if state in _QUEUED_STATES:
-            outputs["reason"] = fields.get("Reason")
+            outputs["reason"] = reason
             return JOB_QUEUED, outputs
+        if state in _RUNNING_STATES:
+            self._unknown_since.pop(job_id, None)
+            return JOB_RUNNING, outputs
         if state == "COMPLETED":
             # SLURM says the job ended well; its file has the last word if it wrote one.
             exit_status = read_exit_status(job_dir)
@@ -341,10 +835,10 @@ class SlurmExecutor(JobExecutor):
             return state, {**outputs, **ended}
         if state in _FAILED_STATES:
             exit_status = read_exit_status(job_dir)
-            # A cancelled job's ExitCode (0:15) is the signal, not a status
+            # A cancelled job's exit code (0:15) is the signal, not a status
             # the command exited with: report one only if the job wrote it.
             if exit_status is None and not state.startswith("CANCELLED"):
-                exit_status = _exit_code(fields.get("ExitCode"))
+                exit_status = record.get("exit_code")
                 if exit_status == ALREADY_RUNNING_EXIT_STATUS:
                     outputs["error"] = (
                         f"SLURM job {job_id} did not start: another run of its job dir held the "
@@ -353,29 +847,106 @@ class SlurmExecutor(JobExecutor):
                     return JOB_FAILED, outputs
             if exit_status is not None:
                 outputs["exit_status"] = exit_status
-            reason = fields.get("Reason")
             outputs["error"] = f"SLURM job {job_id} {state}" + (
                 f" ({reason})" if reason and reason != "None" else ""
             )
             return JOB_FAILED, outputs
+        # A state this executor does not know (a newer SLURM's, or a site's):
+        # said as it is, and failed if it lasts, so that nothing waits forever.
+        now = self.clock()
+        since = self._unknown_since.setdefault(job_id, now)
+        outputs["unknown_state"] = True
+        if now - since >= self.unknown_state_timeout_s:
+            self._unknown_since.pop(job_id, None)
+            outputs["error"] = (
+                f"SLURM job {job_id} has been in state {state}, "
+                "which MissionControl does not know, "
+                f"for {now - since:g} s (unknown_state_timeout_s={self.unknown_state_timeout_s:g})"
+            )
+            return JOB_FAILED, outputs
+        if since == now:
+            _logger.warning(
+                "slurm executor: SLURM job %s is in state %s, which MissionControl does not know",
+                job_id,
+                state,
+            )
         return JOB_RUNNING, outputs
+
+    def _show_job(self, job_id: str, token: str) -> dict[str, str] | None:
+        """Return the job's ``scontrol`` fields, None if the controller forgot it.
+
+        Checks the job's comment.
+        """
+        self.command_counts["scontrol"] += 1
+        result = _run(["scontrol", "show", "job", "-o", "--", job_id])
+        if result.returncode != 0:
+            if "invalid job id" not in result.stderr.lower():
+                raise ExecutorError(f"scontrol show job {job_id} failed: {result.stderr.strip()}")
+            return None
+        fields = parse_scontrol_record(result.stdout)
+        shown_id = fields.get("JobId")
+        if fields.get("ArrayTaskId") not in (None, "N/A"):
+            shown_id = f"{fields.get('ArrayJobId')}_{fields.get('ArrayTaskId')}"
+        if shown_id != job_id or fields.get("Comment") != f"mc-{token}":
+            raise JobOwnershipError(
+                f"slurm executor: SLURM job {job_id} is not the job this handle submitted "
+                "(its comment is not the submission's token); nothing was done"
+            )
+        return fields
 
     def cancel(self, handle: Mapping[str, Any]) -> None:
         """``scancel`` the job, if the handle's job id is a job this executor submitted.
 
-        Raises :class:`~mc.errors.JobOwnershipError` (and cancels nothing)
-        otherwise.
+        A job still waiting to be submitted with others is dropped. Raises
+        :class:`~mc.errors.JobOwnershipError` (and cancels nothing) otherwise.
         """
-        job_id = check_job_id(handle.get("job_id") if isinstance(handle, Mapping) else None)
-        owned_job_dir(handle, "slurm")
-        self._last_polls.pop(job_id, None)
-        fields = self._show_job(job_id, handle["token"])
-        if fields is None:
-            return  # gone from the controller: it has ended
-        command = ["scancel", f"--name={fields.get('JobName', '')}", "--", job_id]
+        job_dir = owned_job_dir(handle, "slurm")
+        job_id = self._job_id_of(handle, job_dir)
+        if job_id is None:
+            for group in self._pending.values():
+                group["jobs"] = [(path, key) for path, key in group["jobs"] if path != job_dir]
+            self._pending = {
+                options: group for options, group in self._pending.items() if group["jobs"]
+            }
+            self._refused[job_dir] = "cancelled before it was submitted"
+            return
+        record = (self._snapshot or {}).get(job_id)
+        if record is not None and record.get("name") and record.get("comment") is not None:
+            # The last snapshot knows the job: its comment is checked as a
+            # poll checks it, with no scontrol call per job.
+            if record["comment"] != f"mc-{handle['token']}":
+                raise JobOwnershipError(
+                    f"slurm executor: SLURM job {job_id} is not the job this handle submitted "
+                    "(its comment is not the submission's token); nothing was done"
+                )
+            name = str(record["name"])
+        else:
+            fields = self._show_job(job_id, handle["token"])
+            if fields is None:
+                return  # gone from the controller: it has ended
+            name = fields.get("JobName", "")
+        command = ["scancel", f"--name={name}", "--", job_id]
+        self.command_counts["scancel"] += 1
         result = _run(command)
         if result.returncode != 0:
             raise ExecutorError(f"scancel {job_id} failed: {result.stderr.strip()}")
+
+
+def _write_job_id(job_dir: str, job_id: str) -> None:
+    path = Path(job_dir) / JOB_ID_FILE
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(job_id + "\n")
+
+
+def _read_job_id(job_dir: str) -> str | None:
+    try:
+        fd = os.open(Path(job_dir) / JOB_ID_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, encoding="utf-8") as file:
+            return file.read(64).strip() or None
+    except OSError:
+        return None
 
 
 def _job_name(key: str) -> str:

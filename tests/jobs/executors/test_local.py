@@ -122,3 +122,27 @@ def test_the_pid_file_records_the_jobs_start_time(build):
         assert executor.poll(handle)[0] == "RUNNING"
     finally:
         executor.cancel(handle)
+
+
+def test_a_round_of_polls_makes_one_pass_over_the_pids(build):
+    executor = LocalExecutor(max_jobs=2)
+    handles = [executor.submit(build("sleep 0.2")) for _ in range(6)]
+    rounds = 0
+    while True:
+        statuses = [executor.poll(handle)[0] for handle in handles]
+        rounds += 1
+        if all(status == "COMPLETED" for status in statuses):
+            break
+        assert rounds < 200, statuses
+        __import__("time").sleep(0.05)
+    assert executor.passes == rounds
+
+
+def test_poll_many_answers_in_order_after_one_pass(build):
+    executor = LocalExecutor()
+    handles = [executor.submit(build(f"exit {status}")) for status in (0, 4)]
+    for handle in handles:
+        poll_until_finished(executor, handle)
+    passes = executor.passes
+    assert [status for status, _ in executor.poll_many(handles)] == ["COMPLETED", "FAILED"]
+    assert executor.passes == passes + 1
