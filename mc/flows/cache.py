@@ -238,6 +238,8 @@ def provenance_record(
 def _json_copy(value: Any) -> Any:
     """A JSON copy of ``value``: a value that is not JSON (an object a
     ``$ctx`` path reached, NaN) is recorded as a string naming its type."""
+    if not value and isinstance(value, (dict, list)):
+        return type(value)()  # most tasks' params: nothing to copy
     text = json.dumps(value, default=_not_json, allow_nan=True)
     return json.loads(text, parse_constant=lambda name: f"<not JSON: {name}>")
 
