@@ -293,8 +293,10 @@ class JobTaskHandler(BaseTaskHandler):
         data = task_ctx["task"].get("data") or {}
         state = task_ctx["task"].get("job") or {}
         handle = state.get("handle")
-        job_id = None
-        if isinstance(handle, Mapping):
+        # The id the job task recorded (a local job's pid once a poll saw it
+        # run), else the one its handle names (a SLURM job id, a Dask key).
+        job_id = state.get("job_id")
+        if job_id is None and isinstance(handle, Mapping):
             job_id = handle.get("job_id") or handle.get("key")
         record = {
             "executor": data.get("executor"),
@@ -412,6 +414,7 @@ class JobTaskHandler(BaseTaskHandler):
             finished_at=time.time(),
             job_status=status,
             exit_status=data["exit_status"],
+            **({"job_id": state["job_id"]} if state.get("job_id") else {}),
         )
         if status == constants.JOB_COMPLETED:
             if "parsed_outputs" in outputs:
