@@ -64,7 +64,7 @@ def run_watched(engine, spec, task_ctx, seen):
     return flow
 
 
-def test_a_local_jobs_process_id_is_its_job_id_in_events_and_in_the_tree(task_ctx, clock):
+def test_a_local_jobs_process_id_is_its_job_id_in_events_the_tree_and_provenance(task_ctx, clock):
     from mc.flows.tree import build_flow_tree
 
     seen = []
@@ -89,28 +89,6 @@ def test_a_local_jobs_process_id_is_its_job_id_in_events_and_in_the_tree(task_ct
     running = [e for e in seen if e.event == "job_state_changed" and e.status == "RUNNING"]
     assert [e.job_id for e in running] == [pid]
     assert build_flow_tree(flow.to_flow_dict()).find("run").job_id == pid
-
-
-def test_a_local_jobs_process_id_is_its_job_id_in_its_provenance(task_ctx, clock):
-    seen = []
-    engine = FlowEngine(clock=clock, on_event=seen.append)
-    spec = {
-        "key": "local-provenance",
-        "tasks": [
-            {
-                "key": "run",
-                "task_type": "job",
-                "task_params": {
-                    "job_type": "shell",
-                    "executor": "local",
-                    "job_params": {"command": "sleep 0.5"},
-                },
-            }
-        ],
-    }
-    flow = run_watched(engine, spec, task_ctx, seen)
-    job_dir = Path(flow.tasks["run"]["job"]["job_dir"])
-    pid = (job_dir / "local.pid").read_text().split()[0]
     assert flow.tasks["run"]["provenance"]["run"]["job_id"] == pid
     meta = json.loads((job_dir / "job.json").read_text())
     assert meta["provenance"]["job_id"] == pid
