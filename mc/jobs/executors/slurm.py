@@ -265,24 +265,39 @@ def parse_squeue_json(text: str) -> dict[str, dict[str, Any]]:
         if isinstance(state, list):  # newer releases list the state and its flags
             state = state[0] if state else None
         exit_code = job.get("exit_code")
+        if isinstance(exit_code, dict):  # 23.02 and later: {"status": ..., "return_code": ...}
+            exit_code = exit_code.get("return_code")
         record = _job_record(
             state,
             job.get("state_reason"),
             job.get("restart_cnt"),
             job.get("comment"),
-            exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
+            _json_number(exit_code),
             job.get("name"),
         )
-        array_id = job.get("array_job_id")
+        array_id = _json_number(job.get("array_job_id"))
+        task_id = _json_number(job.get("array_task_id"))
         if not array_id:
             records[str(job.get("job_id"))] = record
-        elif isinstance(job.get("array_task_id"), int):
-            records[f"{array_id}_{job['array_task_id']}"] = record
+        elif task_id is not None:
+            records[f"{array_id}_{task_id}"] = record
         else:
             # The array's tasks not yet started are one record: '0-199%10'.
             for index in array_indices(str(job.get("array_task_string") or "")):
                 records[f"{array_id}_{index}"] = record
     return records
+
+
+def _json_number(value: Any) -> int | None:
+    """A whole number of ``squeue --json``: plain (22.05), or ``{set, infinite, number}`` (23.02+).
+
+    None when it is absent, unset or infinite.
+    """
+    if isinstance(value, dict):
+        if not value.get("set", True) or value.get("infinite"):
+            return None
+        value = value.get("number")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def array_indices(text: str) -> list[int]:
