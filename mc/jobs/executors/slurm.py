@@ -499,6 +499,15 @@ class SlurmExecutor(JobExecutor):
             **{name: value for name, value in merged.items() if value is not None},
             "extra_directives": extra,
         }
+        # Where the operator's configuration (a profile) names the partition
+        # or the account, a job (its spec, its module) cannot choose another.
+        for name in ("partition", "account"):
+            configured = self.defaults[name]
+            if configured is not None and merged[name] != configured:
+                raise JobError(
+                    f"job {key!r}: resources.{name} {merged[name]!r}: this executor's "
+                    f"configuration sets {name} {configured!r}, and a job cannot choose another"
+                )
         record_resources(path, merged)
         if re.search(r"[%\\\s]", path):
             raise JobError(

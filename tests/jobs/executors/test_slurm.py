@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mc.errors import ExecutorError
+from mc.errors import ExecutorError, JobError
 from mc.jobs.executors import slurm as slurm_module
 from mc.jobs.executors.base import record_submission
 from mc.jobs.executors.slurm import SlurmExecutor, parse_scontrol_record, sbatch_options
@@ -154,3 +154,13 @@ def test_a_slurm_command_that_hangs_is_an_executor_error():
     # A poll's ExecutorError leaves the job task RUNNING; a raw TimeoutExpired would fail it.
     with pytest.raises(ExecutorError, match="sleep 5 did not answer within 0.1 s"):
         slurm_module._run(["sleep", "5"], timeout_s=0.1)
+
+
+def test_a_job_cannot_choose_another_partition_or_account_than_the_executors(
+    build, slurm_command_log
+):
+    executor = SlurmExecutor(partition="gpu", account="lab")
+    for name, value in (("partition", "debug"), ("account", "otherlab")):
+        with pytest.raises(JobError, match=f"configuration sets {name}"):
+            executor.submit(build("true"), {name: value})
+    assert "sbatch" not in slurm_command_log.read_text()
