@@ -36,8 +36,9 @@ from mc import __version__
 from mc.cli.arguments import add_max_flow_mb, max_flow_bytes, positive_int
 from mc.cli.cache_commands import add_cache_commands
 from mc.cli.config_command import add_config_command
+from mc.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from mc.cli.graph_command import add_graph_command
-from mc.cli.interrupts import EXIT_INTERRUPTED, Interrupts, stop_interrupted_run
+from mc.cli.interrupts import Interrupts, stop_interrupted_run
 from mc.cli.job_options import (
     add_job_options,
     configure_jobs,
@@ -59,9 +60,6 @@ from mc.flows.statuses import COMPLETED
 
 __all__ = ["main", "add_watch_options", "open_event_file", "wants_live"]
 
-_EXIT_OK = 0
-_EXIT_FLOW_FAILED = 1
-_EXIT_BAD_INPUT = 2
 _PROGRESS_MODES = ("auto", "live", "plain", "none")
 
 
@@ -71,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     try:
         return int(args.command(args))
     except BrokenPipeError:
@@ -80,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-        return _EXIT_FLOW_FAILED
+        return EXIT_FAILED
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -177,7 +175,7 @@ def open_event_file(command: str, path: str | None) -> JsonLinesEventWriter | No
             f"{error.strerror or error}",
             file=sys.stderr,
         )
-        raise SystemExit(_EXIT_BAD_INPUT) from None
+        raise SystemExit(EXIT_BAD_INPUT) from None
 
 
 def wants_live(mode: str, out: TextIO) -> bool:
@@ -207,7 +205,7 @@ def _run_command(args: argparse.Namespace) -> int:
         flow = engine.flow_spec_to_flow(load_flow_spec_file(args.file))
     except (FlowSpecError, TaskTypeError, ExecutorError, MCError) as error:
         print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     event_file = open_event_file("run", args.events)
     live = not args.json and wants_live(args.progress, sys.stdout)
     interrupts = Interrupts("run")
@@ -224,7 +222,7 @@ def _run_command(args: argparse.Namespace) -> int:
                 )
     except MCError as error:  # the store could not take the flow
         print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
-        return _EXIT_FLOW_FAILED
+        return EXIT_FAILED
     finally:
         if event_file is not None:
             event_file.close()
@@ -235,13 +233,13 @@ def _run_command(args: argparse.Namespace) -> int:
             print(json.dumps(flow.to_flow_dict(), indent=2))
         except FlowError as error:
             print(f"mc run: {printable(error, keep_newlines=True)}", file=sys.stderr)
-            return _EXIT_FLOW_FAILED
+            return EXIT_FAILED
     elif not live:
         print(_format_task_table(flow))
         print(f"flow {printable(flow.key)} ({printable(flow.label or 'no label')}): {flow.status}")
     if interrupts.requested():
         return EXIT_INTERRUPTED
-    return _EXIT_OK if flow.status == COMPLETED else _EXIT_FLOW_FAILED
+    return EXIT_OK if flow.status == COMPLETED else EXIT_FAILED
 
 
 def _store_flow(args: argparse.Namespace, flow: Flow) -> str:
@@ -350,9 +348,9 @@ def _validate_command(args: argparse.Namespace) -> int:
         _check_task_types(engine, flow)
     except (FlowSpecError, TaskTypeError) as error:
         print(f"mc validate: {printable(error, keep_newlines=True)}", file=sys.stderr)
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     print(f"{args.file}: valid flow spec with {len(flow.tasks)} tasks")
-    return _EXIT_OK
+    return EXIT_OK
 
 
 def _check_task_types(engine: FlowEngine, flow: Flow) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mc.cli.arguments import non_negative_duration, positive_int
+from mc.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from mc.cli.terminal import columns, printable
 from mc.errors import StoreError
 
@@ -35,9 +36,6 @@ __all__ = ["add_cache_commands", "cache_database_url", "format_cache_table"]
 if TYPE_CHECKING:
     from mc.store.cache import SqlTaskCache
 
-_EXIT_OK = 0
-_EXIT_FAILED = 1
-_EXIT_BAD_INPUT = 2
 
 #: How many rows ``mc cache ls`` lists without ``--limit`` or ``--all``.
 _LS_DEFAULT_LIMIT = 50
@@ -87,7 +85,7 @@ def add_cache_commands(commands: Any) -> None:
 
     def no_action(args: argparse.Namespace) -> int:
         cache.print_help(sys.stderr)
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
 
     cache.set_defaults(command=no_action)
 
@@ -126,12 +124,12 @@ def _with_cache(
             cache = SqlTaskCache(cache_database_url(args))
         except StoreError as error:
             print(f"mc cache {name}: {printable(error)}", file=sys.stderr)
-            return _EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT
         try:
             return command(args, cache)
         except StoreError as error:
             print(f"mc cache {name}: {printable(error, keep_newlines=True)}", file=sys.stderr)
-            return _EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT
         finally:
             cache.close()
 
@@ -142,9 +140,9 @@ def _ls(args: argparse.Namespace, cache: SqlTaskCache) -> int:
     rows = cache.entries(limit=None if args.all else args.limit)
     if args.json:
         print(json.dumps(rows, indent=2))
-        return _EXIT_OK
+        return EXIT_OK
     print(format_cache_table(rows, now=cache.clock()))
-    return _EXIT_OK
+    return EXIT_OK
 
 
 def format_cache_table(rows: list[dict[str, Any]], now: float) -> str:
@@ -184,23 +182,23 @@ def _show(args: argparse.Namespace, cache: SqlTaskCache) -> int:
     found = cache.get(key)
     if found is None:
         print(f"mc cache show: the entry {key} was deleted meanwhile", file=sys.stderr)
-        return _EXIT_FAILED
+        return EXIT_FAILED
     # ensure_ascii: control characters in stored data come out escaped.
     print(json.dumps(found, indent=2, ensure_ascii=True))
-    return _EXIT_OK
+    return EXIT_OK
 
 
 def _rm(args: argparse.Namespace, cache: SqlTaskCache) -> int:
     key = cache.resolve_key(args.key)
     if not cache.delete(key):
         print(f"mc cache rm: the entry {key} was deleted meanwhile", file=sys.stderr)
-        return _EXIT_FAILED
+        return EXIT_FAILED
     print(f"deleted {key}")
-    return _EXIT_OK
+    return EXIT_OK
 
 
 def _clear(args: argparse.Namespace, cache: SqlTaskCache) -> int:
     count = cache.clear(older_than_s=args.older_than)
     which = f" made more than {args.older_than:g}s ago" if args.older_than is not None else ""
     print(f"deleted {count} cache entries{which} from {cache.url}")
-    return _EXIT_OK
+    return EXIT_OK

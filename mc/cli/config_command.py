@@ -13,14 +13,11 @@ import json
 import sys
 from typing import Any
 
+from mc.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from mc.cli.terminal import printable
 from mc.errors import MCError
 
 __all__ = ["add_config_command", "format_config_toml"]
-
-
-_EXIT_OK = 0
-_EXIT_BAD_INPUT = 2
 
 
 def add_config_command(commands: Any) -> None:
@@ -41,7 +38,7 @@ def add_config_command(commands: Any) -> None:
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
-    return _EXIT_BAD_INPUT
+    return EXIT_BAD_INPUT
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -51,13 +48,13 @@ def _show(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except MCError as error:
         print(f"mc config show: {printable(error)}", file=sys.stderr)
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     shown = config.to_dict()
     if args.json:
         print(printable(json.dumps(shown, indent=2), keep_newlines=True))
-        return _EXIT_OK
+        return EXIT_OK
     print(printable(format_config_toml(shown), keep_newlines=True))
-    return _EXIT_OK
+    return EXIT_OK
 
 
 def format_config_toml(shown: dict[str, Any]) -> str:

@@ -25,13 +25,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mc.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from mc.cli.terminal import printable
 from mc.errors import FlowLoadError, FlowSpecError, GraphvizError, StoreError
 
 __all__ = ["add_graph_command"]
 
-_EXIT_OK = 0
-_EXIT_BAD_INPUT = 2
 
 _GRAPH_FORMATS = ("mermaid", "dot", "svg", "png")
 # A FLOW argument with one of these suffixes is a spec file, even if missing.
@@ -110,7 +109,7 @@ def _graph_command(args: argparse.Namespace) -> int:
     else:
         # Text, written as text: standard output may be a text-only stream.
         sys.stdout.write(content.decode("utf-8"))
-    return _EXIT_OK
+    return EXIT_OK
 
 
 def _load_flow_dict(args: argparse.Namespace) -> dict[str, Any]:
@@ -129,4 +128,4 @@ def _load_flow_dict(args: argparse.Namespace) -> dict[str, Any]:
 
 def _fail(message: str) -> int:
     print(f"mc graph: {printable(message, keep_newlines=True)}", file=sys.stderr)
-    return _EXIT_BAD_INPUT
+    return EXIT_BAD_INPUT

@@ -18,16 +18,14 @@ import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from mc.cli.exit_codes import EXIT_INTERRUPTED
 from mc.cli.terminal import printable
 from mc.flows.flow import Flow
 from mc.flows.flow_engine import FlowEngine
 from mc.flows.statuses import RUNNING
 from mc.flows.tree import build_flow_tree
 
-__all__ = ["EXIT_INTERRUPTED", "Interrupts", "running_jobs", "stop_interrupted_run"]
-
-
-EXIT_INTERRUPTED = 130
+__all__ = ["Interrupts", "running_jobs", "stop_interrupted_run"]
 
 
 class Interrupts:

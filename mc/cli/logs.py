@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mc.cli.arguments import positive_duration
+from mc.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from mc.cli.terminal import printable
 from mc.flows.statuses import FlowStatus
 from mc.flows.task_logs import (
@@ -53,9 +54,6 @@ if TYPE_CHECKING:
     from mc.store.flow_store import FlowStore
 
 __all__ = ["add_logs_command"]
-
-_EXIT_OK = 0
-_EXIT_BAD_INPUT = 2
 
 
 def add_logs_command(commands: Any) -> None:
@@ -199,7 +197,7 @@ def _logs(args: argparse.Namespace, store: FlowStore) -> int:
             f"(tasks: {printable(shown)})",
             file=sys.stderr,
         )
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     printer = _Printer(prefixed=None if args.task is not None else True)
     # Keyed by file: a switch and its chosen task share one log, shown once.
     sources: dict[str, _Source] = {}
@@ -216,14 +214,14 @@ def _logs(args: argparse.Namespace, store: FlowStore) -> int:
 
     if not args.follow:
         look(every, final=True)
-        return _EXIT_OK
+        return EXIT_OK
     try:
         while True:
             ended = store.get_record(key).status in FlowStatus.FINISHED
             _, every = read_tasks()
             look(every, final=ended)
             if ended:
-                return _EXIT_OK
+                return EXIT_OK
             time.sleep(args.interval)
     except KeyboardInterrupt:
-        return _EXIT_OK
+        return EXIT_OK

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
+from mc.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from mc.cli.terminal import printable
 from mc.errors import FlowError
 from mc.flows.provenance import ProvenanceNode, provenance_chain
@@ -25,8 +26,6 @@ __all__ = ["describe_result", "print_chain", "show_provenance"]
 if TYPE_CHECKING:
     from mc.store.flow_store import FlowStore
 
-_EXIT_OK = 0
-_EXIT_BAD_INPUT = 2
 _HASH_SHOWN = 12
 
 
@@ -37,13 +36,13 @@ def show_provenance(store: FlowStore, key: str, task_path: str, as_json: bool) -
         chain = provenance_chain(flow.to_flow_dict(), task_path)
     except FlowError as error:
         print(f"mc show: {printable(error)}", file=sys.stderr)
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     if as_json:
         print(json.dumps(chain.to_dict(), indent=2, ensure_ascii=True))
-        return _EXIT_OK
+        return EXIT_OK
     print(f"provenance of {printable(task_path)} in flow {printable(key)}:")
     print_chain(chain, sys.stdout)
-    return _EXIT_OK
+    return EXIT_OK
 
 
 def print_chain(node: ProvenanceNode, out: TextIO, depth: int = 0) -> None:

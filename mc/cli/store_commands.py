@@ -33,6 +33,7 @@ from mc.cli.arguments import (
     positive_duration,
     positive_int,
 )
+from mc.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from mc.cli.job_options import (
     add_job_options,
     configure_jobs,
@@ -57,9 +58,6 @@ __all__ = [
     "with_store",
 ]
 
-_EXIT_OK = 0
-_EXIT_FAILED = 1
-_EXIT_BAD_INPUT = 2
 
 # retry and cancel lease the flow for this long while they change it, and
 # wait this long for a runner that holds it to save it.
@@ -284,15 +282,15 @@ def with_store(
             store = _open_store_waiting(args)
         except StoreError as error:
             print(f"mc {name}: {printable(error, keep_newlines=True)}", file=sys.stderr)
-            return _EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT
         except KeyboardInterrupt:
             print(f"mc {name}: stopped while waiting for the database", file=sys.stderr)
-            return _EXIT_FAILED
+            return EXIT_FAILED
         try:
             return command(args, store)
         except (StoreError, FlowLoadError, FlowSpecError) as error:
             print(f"mc {name}: {printable(error, keep_newlines=True)}", file=sys.stderr)
-            return _EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT
         finally:
             store.close()
 
@@ -318,7 +316,7 @@ def _submit(args: argparse.Namespace, store: FlowStore) -> int:
 
     key = store.create_flow(load_flow_spec_file(args.file))
     print(printable(key))
-    return _EXIT_OK
+    return EXIT_OK
 
 
 # -- runner ------------------------------------------------------------------
@@ -349,7 +347,7 @@ def _runner(args: argparse.Namespace, store: FlowStore) -> int:
         task_ctx = configure_jobs(args, engine)
     except MCError as error:
         print(f"mc runner: {printable(error, keep_newlines=True)}", file=sys.stderr)
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     try:
         with engine:
             on_event = call_all(progress.on_event, event_file)
@@ -419,7 +417,7 @@ def _run_runner(
     finally:
         progress.stop_live()
     progress.finish(total, stopped=runner.stop_requested)
-    return _EXIT_OK
+    return EXIT_OK
 
 
 class _RunnerProgress:
@@ -574,9 +572,9 @@ def _ls(args: argparse.Namespace, store: FlowStore) -> int:
     )
     if args.json:
         print(json.dumps([record.to_dict() for record in records], indent=2))
-        return _EXIT_OK
+        return EXIT_OK
     print(_format_record_table(records))
-    return _EXIT_OK
+    return EXIT_OK
 
 
 def _format_record_table(records: list[FlowRecord]) -> str:
@@ -610,11 +608,11 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
 
     if args.task is not None and not args.provenance:
         print("mc show: a TASK is shown only with --provenance", file=sys.stderr)
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     if args.provenance:
         if args.task is None:
             print("mc show: --provenance needs a TASK after the flow's KEY", file=sys.stderr)
-            return _EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT
         from mc.cli.provenance_view import show_provenance
 
         return show_provenance(store, resolve_flow_key(store, args.key), args.task, args.json)
@@ -628,9 +626,9 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
     if args.json:
         if flow is None:
             print(f"mc show: {printable(load_error, keep_newlines=True)}", file=sys.stderr)
-            return _EXIT_FAILED
+            return EXIT_FAILED
         print(json.dumps(flow.to_flow_dict(), indent=2))
-        return _EXIT_OK
+        return EXIT_OK
     header = []
     if record.parent_key:
         header.append(f"parent: {printable(record.parent_key)} (depth {record.depth})")
@@ -651,7 +649,7 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
         print(f"flow {printable(record.key)} ({label}): {record.status}")
         print("\n".join(header))
         print(f"the stored flow cannot be loaded: {printable(load_error, keep_newlines=True)}")
-        return _EXIT_OK
+        return EXIT_OK
     tree = build_flow_tree(flow.to_flow_dict(), stored_flow_loader(store))
     if tree.cancelled is not None:
         header.append(f"cancelled: {printable(tree.cancelled)}")
@@ -665,7 +663,7 @@ def _show(args: argparse.Namespace, store: FlowStore) -> int:
         for child in others:
             label = printable(child.label) if child.label else "no label"
             print(f"  {printable(child.key)} ({label}): {child.status}")
-    return _EXIT_OK
+    return EXIT_OK
 
 
 # -- retry, cancel --------------------------------------------------------------
@@ -729,7 +727,7 @@ def _retry_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine) 
 
     changed, message = _change_flow(store, resolve_flow_key(store, args.key), retry, "retry")
     print(printable(message, keep_newlines=True), file=sys.stdout if changed else sys.stderr)
-    return _EXIT_OK if changed else _EXIT_FAILED
+    return EXIT_OK if changed else EXIT_FAILED
 
 
 def _cancel(args: argparse.Namespace, store: FlowStore) -> int:
@@ -747,7 +745,7 @@ def _cancel_with(args: argparse.Namespace, store: FlowStore, engine: FlowEngine)
 
     changed, message = _change_flow(store, resolve_flow_key(store, args.key), cancel, "cancel")
     print(printable(message, keep_newlines=True), file=sys.stdout if changed else sys.stderr)
-    return _EXIT_OK if changed else _EXIT_FAILED
+    return EXIT_OK if changed else EXIT_FAILED
 
 
 _submit_command = with_store("submit", _submit)

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mc.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from mc.cli.terminal import printable
 from mc.errors import StoreError
 
@@ -34,8 +35,6 @@ __all__ = [
 ]
 
 
-_EXIT_OK = 0
-_EXIT_BAD_INPUT = 2
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
@@ -119,7 +118,7 @@ def _ui_command(args: argparse.Namespace) -> int:
             "pip install 'missioncontrol[ui]'",
             file=sys.stderr,
         )
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     loopback = is_loopback(args.host)
     if not loopback and not args.allow_remote:
         print(
@@ -130,14 +129,14 @@ def _ui_command(args: argparse.Namespace) -> int:
             f"default {DEFAULT_HOST} and use an SSH tunnel",
             file=sys.stderr,
         )
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     from mc.store import FlowStore, default_db_url
 
     try:
         store = FlowStore(args.db or default_db_url())
     except StoreError as error:
         print(f"mc ui: {printable(error)}", file=sys.stderr)
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     if not loopback:
         print(
             f"mc ui: WARNING: serving on {printable(args.host)}, not a loopback address; the page "
@@ -155,7 +154,7 @@ def _ui_command(args: argparse.Namespace) -> int:
             f"{error.strerror or error}",
             file=sys.stderr,
         )
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     allowed = [*LOOPBACK_HOSTS, shown_host] if loopback else ["*"]
     app = create_app(store, allowed_hosts=allowed, logs_root=args.logs_root)
@@ -170,7 +169,7 @@ def _ui_command(args: argparse.Namespace) -> int:
     finally:
         listening.close()
         store.close()
-    return _EXIT_OK
+    return EXIT_OK
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -199,13 +198,13 @@ def _report_command(args: argparse.Namespace) -> int:
             text = flow_report(store, args.key, args.logs_root)
     except ViewError as error:
         print(f"mc report: {printable(error.message, keep_newlines=True)}", file=sys.stderr)
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     except StoreError as error:
         print(f"mc report: {printable(error)}", file=sys.stderr)
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     if args.output is None:
         sys.stdout.write(text)
-        return _EXIT_OK
+        return EXIT_OK
     try:
         Path(args.output).write_text(text, encoding="utf-8")
     except OSError as error:
@@ -213,6 +212,6 @@ def _report_command(args: argparse.Namespace) -> int:
             f"mc report: cannot write {printable(args.output)}: {error.strerror or error}",
             file=sys.stderr,
         )
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     print(f"mc report: wrote {printable(args.output)}", file=sys.stderr)
-    return _EXIT_OK
+    return EXIT_OK

@@ -24,15 +24,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mc.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.terminal import printable
 from mc.errors import FlowSpecError
 from mc.flows.upgrade import upgrade_flow_spec
 
 __all__ = ["add_upgrade_command"]
-
-_EXIT_OK = 0
-_EXIT_BAD_INPUT = 2
 
 
 def add_upgrade_command(commands: Any) -> None:
@@ -60,7 +58,7 @@ def _upgrade_command(args: argparse.Namespace) -> int:
         spec = load_flow_spec_file(args.file)
     except FlowSpecError as error:
         print(f"mc upgrade-spec: {printable(error)}", file=sys.stderr)
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     result = upgrade_flow_spec(spec)
     if not result.ok:
         print(
@@ -70,7 +68,7 @@ def _upgrade_command(args: argparse.Namespace) -> int:
         )
         for problem in result.problems:
             print(f"  {printable(problem)}", file=sys.stderr)
-        return _EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     target = args.file if args.in_place else args.output
     # On standard output, every character outside ASCII is written escaped,
     # so nothing in the spec can act on a terminal; files keep their text.
@@ -86,12 +84,12 @@ def _upgrade_command(args: argparse.Namespace) -> int:
                 f"{printable(error.strerror or error)}",
                 file=sys.stderr,
             )
-            return _EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT
     for change in result.changes:
         print(f"changed: {printable(change)}", file=sys.stderr)
     if not result.changes:
         print(f"mc upgrade-spec: {name}: nothing to change", file=sys.stderr)
-    return _EXIT_OK
+    return EXIT_OK
 
 
 def _format_spec(spec: Any, suffix: str, ascii_only: bool = False) -> str:
