@@ -383,9 +383,10 @@ class FlowEngine:
                 f"timed out: RUNNING for {now - started_at:g} s, "
                 f"longer than its timeout_s of {timeout:g} s",
             )
+        resolved = None
         if "provenance" not in task:
             # The first tick of this attempt: record its inputs (and cache key).
-            problem_text = self._start_attempt(task, ctx)
+            problem_text, resolved = self._start_attempt(task, ctx)
             if problem_text is not None:
                 return self._fail_task(flow, task, problem_text)
         if task.get("cache_key") and self.cache is not None:
@@ -394,7 +395,7 @@ class FlowEngine:
                     return False
             except Exception as error:  # the cache's database failed
                 return self._fail_task(flow, task, f"task cache: {error}")
-        problem = self._call_handler(task, ctx)
+        problem = self._call_handler(task, ctx, resolved)
         if problem is None:
             # The handler wrote its verdict into the task; the flow checks it
             # and applies it to its indexes.
@@ -408,20 +409,26 @@ class FlowEngine:
 
     # -- provenance and the task cache (see mc.flows.cache) -------------------
 
-    def _start_attempt(self, task: dict[str, Any], ctx: dict[str, Any]) -> str | None:
-        """Record an attempt's provenance, and its cache key; return an error, if any.
+    def _start_attempt(
+        self, task: dict[str, Any], ctx: dict[str, Any]
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """Record an attempt's provenance, and its cache key.
 
-        Params that do not resolve, or code that cannot be identified, are
-        recorded raw (the handler reports the problem); only a cache key
-        path that does not resolve fails the attempt here.
+        Returns an error, if any, and the params as interpolated, if they
+        were (the handler's call this tick uses them: they are not
+        interpolated twice). Params that do not resolve, or code that
+        cannot be identified, are recorded raw (the handler reports the
+        problem); only a cache key path that does not resolve fails the
+        attempt here.
         """
         handler = self._handler_or_none(task)
         raw_names: tuple[str, ...] = tuple(getattr(handler, "raw_params", ()) or ())
         params = task.get("task_params") or {}
         resolved = True
-        if params and needs_interpolation(params, raw_names):
+        interpolated = None
+        if params and task.get("interpolate", True) and needs_interpolation(params, raw_names):
             try:
-                params = interpolate(params, ctx, raw=raw_names)
+                params = interpolated = interpolate(params, ctx, raw=raw_names)
             except Exception:  # the handler's own call reports it; never the tick
                 resolved = False
         code: dict[str, Any] = {}
@@ -439,7 +446,7 @@ class FlowEngine:
         task["provenance"] = task_caching.provenance_record(task, params, None, code)
         policy = task.get("cache")
         if not policy or self.cache is None or not resolved:
-            return None
+            return None, interpolated
         key_params: Any
         if policy.get("key", "auto") == "auto":
             ignored = set(getattr(handler, "cache_ignored_params", ()) or ())
@@ -450,14 +457,17 @@ class FlowEngine:
                     path: get_path({"task_params": params}, path) for path in policy["key"]
                 }
             except DotPathError as error:
-                return f"cache.key: {error}"
+                return f"cache.key: {error}", interpolated
         try:
             task["cache_key"] = task_caching.cache_key(
                 task["task_type"], key_params, code, policy.get("cache_version")
             )
         except (TypeError, ValueError) as error:  # a handler left data JSON cannot hold
-            return f"cache: the task's params are not JSON, so they have no key: {error}"
-        return None
+            return (
+                f"cache: the task's params are not JSON, so they have no key: {error}",
+                interpolated,
+            )
+        return None, interpolated
 
     def _handler_or_none(self, task: Mapping[str, Any]) -> Any:
         try:
@@ -594,11 +604,15 @@ class FlowEngine:
         except Exception as error:  # the claim expires on its own
             _logger.warning("task %s: releasing its cache claim failed: %s", task["key"], error)
 
-    def _call_handler(self, task: dict[str, Any], ctx: dict[str, Any]) -> tuple[str, str] | None:
+    def _call_handler(
+        self, task: dict[str, Any], ctx: dict[str, Any], resolved: dict[str, Any] | None = None
+    ) -> tuple[str, str] | None:
         """Call a task's handler once; return (error, summary) if the task failed.
 
-        Interpolates the task's params for the handler, leaving the stored
-        ones raw. Never raises because of the task (KeyboardInterrupt aside).
+        Interpolates the task's params for the handler (or takes
+        ``resolved``, params this tick already interpolated), leaving the
+        stored ones raw. Never raises because of the task (KeyboardInterrupt
+        aside).
         """
         key = task["key"]
         if "proxied_task" in task and self._follows_proxied_task(task):
@@ -608,8 +622,11 @@ class FlowEngine:
             params = task.get("task_params")
             # Params held raw for later (a subflow's spec) are not even scanned;
             # a task with 'interpolate': False is not interpolated at all.
-            if params and task.get("interpolate", True) and needs_interpolation(params, raw):
+            if resolved is None and (
+                params and task.get("interpolate", True) and needs_interpolation(params, raw)
+            ):
                 resolved = interpolate(params, ctx, raw=raw)
+            if resolved is not None:
                 # The handler sees resolved params in the task itself (so it can
                 # be reached through ctx['flow'] too); the stored task keeps
                 # the raw ones.
