@@ -11,6 +11,10 @@ Which cache: the flow store's, given by ``--db URL`` or ``$MC_DB_URL`` (as
 cache directory, or the one ``--cache-db URL`` names (which wins over
 ``$MC_DB_URL``).
 
+The local cache is made by ``mc run`` when a task first uses it. Until then,
+``mc cache`` reads it as empty and does not create it: ``ls`` lists nothing,
+``clear`` deletes nothing, and ``show`` and ``rm`` find no key.
+
 Exit codes: 0 success; 1 nothing to do (``rm`` of a key that went meanwhile);
 2 bad input (an unknown or ambiguous key, a database that cannot be opened).
 """
@@ -23,6 +27,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mc.cli.arguments import non_negative_duration, positive_int
@@ -120,6 +125,9 @@ def _with_cache(
     def run(args: argparse.Namespace) -> int:
         from mc.store.cache import SqlTaskCache
 
+        missing = _missing_local_cache(args)
+        if missing is not None:
+            return _on_missing_local_cache(name, args, missing)
         try:
             cache = SqlTaskCache(cache_database_url(args))
         except StoreError as error:
@@ -134,6 +142,32 @@ def _with_cache(
             cache.close()
 
     return run
+
+
+def _missing_local_cache(args: argparse.Namespace) -> Path | None:
+    """Return the local cache's path if it is the cache asked for and does not exist yet."""
+    from mc.store.cache import LOCAL_CACHE_FILE, user_cache_dir
+
+    if args.cache_db or args.db or os.environ.get("MC_DB_URL"):
+        return None
+    path = user_cache_dir() / LOCAL_CACHE_FILE
+    return None if path.exists() else path
+
+
+def _on_missing_local_cache(name: str, args: argparse.Namespace, path: Path) -> int:
+    """Answer ``mc cache NAME`` as for an empty cache, without making the file."""
+    if name == "ls":
+        print("[]" if args.json else format_cache_table([], now=0.0))
+        return EXIT_OK
+    if name == "clear":
+        print(f"deleted 0 cache entries (there is no local cache yet at {printable(str(path))})")
+        return EXIT_OK
+    print(
+        f"mc cache {name}: no cache entry has a key starting with {printable(repr(args.key))}: "
+        f"there is no local cache yet at {printable(str(path))}",
+        file=sys.stderr,
+    )
+    return EXIT_BAD_INPUT
 
 
 def _ls(args: argparse.Namespace, cache: SqlTaskCache) -> int:

@@ -343,3 +343,27 @@ def test_cancel_gives_up_a_cancelled_tasks_claim_at_once(mc, tmp_path, sqlite_ur
         assert "cache_waiting_for" not in other.tasks["wait"]
         assert "cache_claim" in other.tasks["wait"]
         engine.close()
+
+
+def local_cache_file(tmp_path: Path) -> Path:
+    return tmp_path / "user_cache" / "missioncontrol" / "cache.db"
+
+
+def test_cache_ls_before_any_run_lists_nothing_and_makes_no_local_cache(mc, tmp_path):
+    code, out, _ = mc("cache", "ls", "--json")
+    assert (code, json.loads(out)) == (0, [])
+    code, out, _ = mc("cache", "ls")
+    assert code == 0 and out.startswith("KEY")
+    code, out, _ = mc("cache", "clear")
+    assert code == 0 and "deleted 0 cache entries" in out
+    assert not local_cache_file(tmp_path).exists()
+    assert not local_cache_file(tmp_path).parent.exists()
+
+
+def test_cache_show_and_rm_before_any_run_exit_2_and_make_no_local_cache(mc, tmp_path):
+    for action in ("show", "rm"):
+        code, _, err = mc("cache", action, "abc")
+        assert code == 2
+        assert "no cache entry has a key starting with 'abc'" in err
+        assert "no local cache yet" in err
+    assert not local_cache_file(tmp_path).exists()
