@@ -237,3 +237,40 @@ def test_what_a_task_printed_shows_from_its_task_log(browser, ui_server, demo_st
         "no task log shown",
     )
     assert "task log" in texts(browser, "#log-body")[0]
+
+
+def test_a_task_from_the_cache_says_where_its_result_came_from(browser, tmp_path):
+    from mc.flows import FlowEngine
+    from mc.runner import FlowRunner
+    from mc.store import FlowStore
+    from tests.ui.conftest import UiServer
+
+    db_url = f"sqlite:///{tmp_path / 'cached.db'}"
+    spec = {"tasks": [{"key": "hello", "task_type": "print", "task_params": {"msg": "hi"}}]}
+    spec["tasks"][0]["cache"] = True
+    with FlowStore(db_url) as store:
+        first = store.create_flow({**spec, "key": "first"})
+        store.create_flow({**spec, "key": "second"})
+        # One flow a round, so that the first one makes the entry the second one finds.
+        runner = FlowRunner(
+            store, FlowEngine(cache=store.task_cache()), batch_size=1, poll_interval_s=0.0
+        )
+        runner.run(until_done=True)
+        assert store.get_flow("second").tasks["hello"].get("cached_from") is not None
+    server = UiServer(db_url, tmp_path / "logs", tmp_path / "mc-ui.log")
+    try:
+        browser.get(server.url + "/flows/second")
+        wait_for(
+            browser,
+            lambda b: texts(b, "#tasks tr[data-path='hello'] .cached-from") != [],
+            "the cache hit did not show",
+        )
+        assert texts(browser, "#tasks tr[data-path='hello'] .cached-from") == [
+            f"cached from {first}/hello"
+        ]
+        assert texts(browser, "#tasks tr[data-path='hello'] td.duration") == ["cached"]
+        browser.get(server.url + "/flows/first")
+        wait_for(browser, lambda b: task_status(b, "hello") == "COMPLETED", "no task showed")
+        assert texts(browser, "#tasks tr[data-path='hello'] .cached-from") == []
+    finally:
+        server.stop()

@@ -91,6 +91,10 @@
       line.appendChild(MC.el("span", {class: name.replace(" ", "-")}, value));
     }
     if (line.firstChild) cell.appendChild(line);
+    if (node.cached_from) {
+      cell.appendChild(MC.el("div", {class: "cached-from"},
+        MC.el("span", {class: "muted"}, "cached from "), MC.el("span", {class: "mono"}, node.cached_from)));
+    }
     if (node.job_dir) cell.appendChild(MC.el("div", {class: "mono job-dir", title: node.job_dir}, node.job_dir));
     if (node.subflow_key) {
       const kind = node.subflow_stored ? "stored subflow " : "subflow ";
@@ -103,6 +107,7 @@
   }
 
   function durationText(node, now) {
+    if (node.cached_from) return "cached";
     if (node.duration_s !== null) return MC.formatDuration(node.duration_s);
     if (node.status === "RUNNING" && node.started_at !== null) return "running " + MC.formatDuration(now - node.started_at);
     if (node.retry_at !== null) return "retry at " + MC.formatTime(node.retry_at, now);
