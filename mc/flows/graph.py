@@ -10,7 +10,9 @@ prints:
   is a cluster (DOT ``subgraph cluster_...``, Mermaid ``subgraph``) holding
   them, tinted with its own status's colour;
 * an edge runs from each precursor to its task, between tasks of one flow;
-  an edge to or from a cluster ends at the cluster's border.
+  an edge to or from a cluster ends at the cluster's border;
+* in DOT, sibling tasks that wait for none of each other (a spread's
+  items) are drawn in one row, in the flow's order from left to right.
 
 Node ids are generated (``t0``, ``t1``, ...); every key, label and type is
 data and goes into quoted labels only, escaped for the format (quotes,
@@ -170,7 +172,14 @@ def flow_to_dot(flow: Mapping[str, Any] | FlowTree) -> str:
                     f"{indent}{node_id(node)} [label={_dot_lines(_label_lines(node))}, "
                     f'fillcolor="{colour}", tooltip={dot_string(node.path)}];'
                 )
-        for pre, task in _flow_edges(nodes):
+        edges = _flow_edges(nodes)
+        if not edges and len(nodes) > 1 and not any(node.children for node in nodes):
+            # Tasks that wait for none of each other (a spread's items): one
+            # row, in the flow's order from left to right, which Graphviz
+            # does not keep by itself.
+            chain = " -> ".join(node_id(node) for node in nodes)
+            out.append(f"{indent}{{ rank=same; {chain} [style=invis]; }}")
+        for pre, task in edges:
             attributes = []
             if pre.children:
                 attributes.append(f"ltail=cluster_{node_id(pre)}")

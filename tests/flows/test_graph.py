@@ -199,6 +199,39 @@ def test_dot_renders_to_svg_with_the_status_colours(dot_program, finished_flow):
     assert STATUS_COLOURS["COMPLETED"] in fills and STATUS_COLOURS["FAILED"] in fills
 
 
+def test_graphviz_draws_spread_items_left_to_right_in_the_flows_order(dot_program, engine):
+    spec = {
+        "tasks": [
+            {"key": "before", "task_type": "noop"},
+            {
+                "key": "sweep",
+                "task_type": "spread",
+                "precursors": ["before"],
+                "task_params": {
+                    "items": [1, 2, 3, 4, 5],
+                    "mapping_params": {"skeleton": {"key": "item", "task_type": "noop"}},
+                },
+            },
+            {"key": "after", "task_type": "noop", "precursors": ["sweep"]},
+        ]
+    }
+    flow = engine.flow_spec_to_flow(spec)
+    for _ in range(10):
+        if flow.finished:
+            break
+        engine.tick_flow(flow)
+    dot = flow_to_dot(flow.to_flow_dict())
+    ids = [dot_id_of(dot, f"item_{n}", "noop") for n in range(5)]
+    root = ET.fromstring(render_graphviz(dot, "svg").decode())
+    x_of = {
+        g.find(f"{SVG}title").text: float(next(g.iter(f"{SVG}text")).get("x"))
+        for g in root.iter(f"{SVG}g")
+        if g.get("class") == "node"
+    }
+    xs = [x_of[ident] for ident in ids]
+    assert xs == sorted(xs) and len(set(xs)) == 5
+
+
 def test_dot_renders_to_png(dot_program, finished_flow):
     assert render_graphviz(flow_to_dot(finished_flow), "png").startswith(b"\x89PNG\r\n\x1a\n")
 
