@@ -32,7 +32,10 @@ with :func:`shlex.quote`.
 Array jobs: with ``array_jobs``, ``submit`` checks a job and keeps it;
 the next poll submits every job kept since as one array job per group of
 identical ``sbatch`` options (see :meth:`SlurmExecutor.flush_submissions`),
-the jobs of a group sharing one token.
+the jobs of a group sharing one token. Each item's SLURM output goes to
+``slurm-<array id>_<i>.out`` in its own job dir. ``submit_alone`` submits
+a job at once, by itself, whatever ``array_jobs`` says: the ``job`` task
+submits a retry (or a lost job) so.
 
 Ownership: each submission sets the job's comment to ``mc-<token>``, the
 token kept in the handle and in the job dir's ``submission.json``. Polls
@@ -54,9 +57,11 @@ has left the controller's memory (after ``MinJobAge``) is read from its job
 dir's exit-status file. A job submitted since the last snapshot is QUEUED
 until the next. A job that SLURM requeues keeps its job id and is followed
 through its restarts (``outputs['restarts']``). A job in a state this
-executor does not know is reported RUNNING with ``outputs['slurm_state']``
-and ``outputs['unknown_state']``, and FAILED once it has stayed so for
-``unknown_state_timeout_s`` (default 10 minutes). ``command_counts`` counts
+executor does not know is UNKNOWN (:data:`~mc.jobs.constants.JOB_UNKNOWN`),
+with ``outputs['unknown_state']`` naming the state, and polled on; FAILED,
+with an error naming the state, once it has stayed so for
+``unknown_state_timeout_s`` (default 10 minutes), and cancelled if it is
+still in the queue. ``command_counts`` counts
 the SLURM commands the executor ran, by name. ``scancel`` cancels, after
 checking the job's comment in the last snapshot (or, for a job the
 snapshot does not know, with ``scontrol show job``).
@@ -138,7 +143,8 @@ _COMMAND_TIMEOUT_S = 60.0
 DEFAULT_MIN_POLL_INTERVAL_S = 10.0
 
 # How long a job may stay in a SLURM state this executor does not know before
-# it is failed (its state is reported in outputs['slurm_state'] meanwhile).
+# it is failed and cancelled (meanwhile its status is UNKNOWN, and
+# outputs['unknown_state'] names the state).
 DEFAULT_UNKNOWN_STATE_TIMEOUT_S = 600.0
 
 # squeue's text format when it has no --json: job id, state, reason, job name
@@ -901,17 +907,19 @@ class SlurmExecutor(JobExecutor):
                 f" ({reason})" if reason and reason != "None" else ""
             )
             return JOB_FAILED, outputs
-        return self._unknown_outcome(job_id, state, outputs)
+        return self._unknown_outcome(job_id, state, record.get("name"), outputs)
 
     def _unknown_outcome(
-        self, job_id: str, state: str, outputs: dict[str, Any]
+        self, job_id: str, state: str, name: Any, outputs: dict[str, Any]
     ) -> tuple[str, dict[str, Any]]:
         """UNKNOWN, for a state this executor does not know (a newer SLURM's, or a site's).
 
         The state is said as it is, in ``outputs['unknown_state']``. Polled
         on, as such a state may pass; FAILED, naming the state, once
         it has lasted ``unknown_state_timeout_s``, so that nothing waits
-        forever.
+        forever. A job given up while still in the queue (``name`` is its
+        job name there; None if only ``sacct`` knows it) is cancelled, so
+        that a retry never runs beside it.
         """
         now = self.clock()
         since = self._unknown_since.setdefault(job_id, now)
@@ -924,6 +932,8 @@ class SlurmExecutor(JobExecutor):
                 "which MissionControl does not know, "
                 f"for {now - since:g} s (unknown_state_timeout_s={self.unknown_state_timeout_s:g})"
             )
+            if name:
+                outputs["error"] += self._cancel_given_up(job_id, str(name))
             return JOB_FAILED, outputs
         if since == now:
             _logger.warning(
@@ -934,6 +944,20 @@ class SlurmExecutor(JobExecutor):
                 self.unknown_state_timeout_s,
             )
         return JOB_UNKNOWN, outputs
+
+    def _cancel_given_up(self, job_id: str, name: str) -> str:
+        """``scancel`` a job this executor gave up on (its comment was checked); say how it went.
+
+        A failure is told, not raised: the job's task fails either way.
+        """
+        self.command_counts["scancel"] += 1
+        try:
+            result = _run(["scancel", f"--name={name}", "--", job_id])
+        except ExecutorError as error:
+            return f"; it could not be cancelled: {error}"
+        if result.returncode != 0:
+            return f"; scancel failed: {result.stderr.strip()}"
+        return "; it was cancelled"
 
     def _show_job(self, job_id: str, token: str) -> dict[str, str] | None:
         """Return the job's ``scontrol`` fields, None if the controller forgot it.

@@ -30,12 +30,17 @@ def slurm_prints(tmp_path, monkeypatch):
         script = bin_dir / name
         script.write_text(f'#!/bin/sh\ncat "{bin_dir}/{name}.txt"\n')
         script.chmod(0o755)
+    # Job 77 is no job of this test's on the shared cluster: scancel only says what it was asked.
+    scancel = bin_dir / "scancel"
+    scancel.write_text(f'#!/bin/sh\necho "$@" >> "{bin_dir}/scancel.log"\n')
+    scancel.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
     def prints(squeue: str = "", sacct: str = "") -> None:
         (bin_dir / "squeue.txt").write_text(squeue)
         (bin_dir / "sacct.txt").write_text(sacct)
 
+    prints.scancel_log = bin_dir / "scancel.log"
     return prints
 
 
@@ -157,8 +162,23 @@ def test_an_unknown_state_fails_the_job_after_the_bound_naming_the_state(
     assert status == "FAILED"
     assert outputs["error"] == (
         "SLURM job 77 has been in state TELEPORTING, which MissionControl does not know, "
-        "for 600 s (unknown_state_timeout_s=600)"
+        "for 600 s (unknown_state_timeout_s=600); it was cancelled"
     )
+    # Given up, it is cancelled, so that a retry never runs beside it.
+    assert slurm_prints.scancel_log.read_text() == "--name=mc-job0 -- 77\n"
+
+
+def test_a_job_only_sacct_knows_is_failed_after_the_bound_without_scancel(
+    slurm_prints, handle, clock
+):
+    slurm_prints(squeue=json.dumps({"jobs": []}), sacct="77|TELEPORTING|0:0|\n")
+    slurm = executor("22.05", clock, unknown_state_timeout_s=30)
+    assert slurm.poll(handle)[0] == "UNKNOWN"
+    clock.advance(30)
+    status, outputs = slurm.poll(handle)
+    assert status == "FAILED"
+    assert "in state TELEPORTING" in outputs["error"]
+    assert not slurm_prints.scancel_log.exists()
 
 
 def test_a_known_state_between_unknown_ones_starts_the_bound_again(slurm_prints, handle, clock):
