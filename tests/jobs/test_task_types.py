@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mc.flows import COMPLETED, FAILED, RUNNING, Flow, FlowEngine
+from mc.flows.tree import build_flow_tree
 from mc.jobs.executors.calls import ThreadsExecutor
 from mc.jobs.executors.local import LocalExecutor
 from mc.jobs.executors.prebaked import PrebakedExecutor
@@ -465,6 +466,7 @@ def test_a_job_in_an_unknown_state_is_shown_as_such_and_polled_on(task_ctx):
         ("job_submitted", "QUEUED"),
         ("job_state_changed", "UNKNOWN"),
     ]
+    assert build_flow_tree(flow.to_flow_dict()).tasks[0].job_status == "UNKNOWN"  # mc show
     for _ in range(500):
         engine.tick_flow(flow, task_ctx)
         if flow.finished:
