@@ -33,6 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "BatchPolling",
+    "GroupedSubmission",
     "TaskCtx",
     "JobHandle",
     "TaskHandlerFunction",
@@ -94,8 +95,9 @@ class Executor(Protocol):
     """A *job executor*: runs job dirs (see :mod:`mc.jobs.job_dir`) outside the tick.
 
     Status names are those of :mod:`mc.jobs.constants`: QUEUED, RUNNING,
-    COMPLETED, FAILED or LOST (the executor knows nothing of the job and it
-    never ran, so submitting it again is safe). A new executor object, given
+    COMPLETED, FAILED, LOST (the executor knows nothing of the job and it
+    never ran, so submitting it again is safe) or UNKNOWN (the job is in a
+    state the executor does not know; it is polled on). A new executor object, given
     a handle an earlier one returned, must poll the same job: that is how a
     restarted runner reconnects. Built-in ones: ``local``, ``prebaked``,
     ``dask`` and ``slurm``. An executor that holds resources may also have
@@ -130,6 +132,22 @@ class BatchPolling(Protocol):
 
     def poll_many(self, handles: Sequence[JobHandle]) -> list[tuple[str, dict[str, Any]]]:
         """Return ``(status, outputs)`` for each handle, in order, for at most one round trip."""
+
+
+@runtime_checkable
+class GroupedSubmission(Protocol):
+    """A job executor that may submit jobs together (optional, besides :class:`Executor`).
+
+    The SLURM executor with ``array_jobs`` keeps the jobs of one round and
+    submits them as one array job. A job submitted again (a retry, or a job
+    its executor lost) goes through ``submit_alone`` instead, by the ``job``
+    task: by itself, with the resources of its own attempt.
+    """
+
+    def submit_alone(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> JobHandle:
+        """Submit the job by itself, never together with others; return its handle."""
 
 
 @runtime_checkable

@@ -35,7 +35,9 @@ __all__ = [
     "JOB_COMPLETED",
     "JOB_FAILED",
     "JOB_LOST",
+    "JOB_UNKNOWN",
     "JOB_STATUSES",
+    "JOB_UNFINISHED",
     "RESOURCE_NAMES",
     "DEFAULT_JOB_EXECUTOR",
     "DEFAULT_CALL_EXECUTOR",
@@ -74,7 +76,15 @@ JOB_FAILED = "FAILED"
 # The executor knows nothing of the handle, and the work never started (or
 # its result is gone): submitting it again is safe.
 JOB_LOST = "LOST"
-JOB_STATUSES = (JOB_QUEUED, JOB_RUNNING, JOB_COMPLETED, JOB_FAILED, JOB_LOST)
+# The executor sees the job in a state it does not know (a newer SLURM's, or
+# a site's): neither queued nor running nor ended, as far as it can tell. The
+# job task keeps polling it (such states can pass); the executor fails it
+# once it has lasted its bound (the SLURM executor's unknown_state_timeout_s).
+# The executor's own name of the state is in the poll's outputs['unknown_state'].
+JOB_UNKNOWN = "UNKNOWN"
+JOB_STATUSES = (JOB_QUEUED, JOB_RUNNING, JOB_COMPLETED, JOB_FAILED, JOB_LOST, JOB_UNKNOWN)
+# The statuses of a job that has not ended: its task polls it again.
+JOB_UNFINISHED = (JOB_QUEUED, JOB_RUNNING, JOB_UNKNOWN)
 
 # Resources a job module (or a job task) may ask for; executors translate them.
 # The resources a submission asked for, written by its executor.

@@ -56,6 +56,7 @@ from mc.flows.plugins import (
     AnyExecutor,
     CallExecutor,
     Executor,
+    GroupedSubmission,
     can_run_calls,
     can_run_jobs,
 )
@@ -233,6 +234,28 @@ def _job_event(task_ctx: TaskCtx, name: str, status: str, state: Mapping[str, An
     )
 
 
+def _submit_job(
+    task: Mapping[str, Any],
+    executor: Executor,
+    job_dir: str,
+    resources: Mapping[str, Any] | None,
+    submissions: int,
+) -> Any:
+    """Submit a job task's job dir; return the executor's handle.
+
+    A job submitted again (a retry of the task: a later attempt; or a job
+    its executor lost) goes alone, through ``submit_alone`` where the
+    executor groups submissions (:class:`~mc.flows.plugins.GroupedSubmission`,
+    SLURM array jobs): never joined with other jobs, and with its own
+    attempt's resources.
+    """
+    attempts = task.get("attempts")
+    again = submissions > 0 or (isinstance(attempts, list) and len(attempts) > 0)
+    if again and isinstance(executor, GroupedSubmission):
+        return executor.submit_alone(job_dir, resources)
+    return executor.submit(job_dir, resources)
+
+
 def _handle_job_id(handle: Any) -> str | None:
     """The id an executor gave a job in its handle: a SLURM job id, a Dask key; else None."""
     if isinstance(handle, Mapping):
@@ -265,8 +288,10 @@ class JobTaskHandler(BaseTaskHandler):
     ``job_dir``, ``handle``, ``submissions``), a field of the task dict that
     no spec and no wiring can write: only this handler does. ``task['data']``
     gets copies for reading (``executor``, ``job_dir``, ``submissions``,
-    ``job_id``, ``job_status``, ``exit_status``, ``outputs``), which are never
-    read back. ``job_id`` is the executor's id of the job (a SLURM job id, a
+    ``job_id``, ``job_status``, ``exit_status``, ``outputs``; and, while the
+    job status is UNKNOWN, ``unknown_state``: the executor's name of the
+    state, such as a SLURM state it does not know), which are never read
+    back. ``job_id`` is the executor's id of the job (a SLURM job id, a
     Dask key) or, for a local job, its process id once a poll has seen it run.
 
     For caching (see :mod:`mc.flows.cache`): where a job runs does not
@@ -389,7 +414,13 @@ class JobTaskHandler(BaseTaskHandler):
         if data.get("job_status") != status:
             _job_event(self.task_ctx, events.JOB_STATE_CHANGED, status, state)
         data["job_status"] = status
-        if status in (constants.JOB_QUEUED, constants.JOB_RUNNING):
+        if status == constants.JOB_UNKNOWN:
+            # The executor's own name of the state, for people (mc show):
+            # polled on, until the executor knows it or fails the job.
+            data["unknown_state"] = str(outputs.get("unknown_state") or "?")
+        else:
+            data.pop("unknown_state", None)
+        if status in constants.JOB_UNFINISHED:
             return
         if status == constants.JOB_LOST:
             if outputs.get("resubmit", True) is False:
@@ -490,7 +521,7 @@ class JobTaskHandler(BaseTaskHandler):
             attempt,
             f"task {self.task['key']!r}: task_params.resources",
         )
-        handle = executor.submit(state["job_dir"], resources)
+        handle = _submit_job(self.task, executor, state["job_dir"], resources, state["submissions"])
         try:
             json.dumps(handle)
         except (TypeError, ValueError) as error:
@@ -646,7 +677,7 @@ class CallTaskHandler(BaseTaskHandler):
     def _poll(self) -> None:
         state, data = self._state(), self.task["data"]
         status, outputs = self._executor().poll_call(state["handle"])
-        if status in (constants.JOB_QUEUED, constants.JOB_RUNNING):
+        if status in constants.JOB_UNFINISHED:
             return
         if status == constants.JOB_LOST:
             if state["submissions"] >= constants.MAX_SUBMISSIONS:
@@ -745,7 +776,7 @@ class _CallAsJob(JobTaskHandler):
     def _submit(self, executor: Executor) -> None:
         # A call has no resources of its own: the executor's defaults hold.
         state, data = self.task["job"], self.task["data"]
-        handle = executor.submit(state["job_dir"], None)
+        handle = _submit_job(self.task, executor, state["job_dir"], None, state["submissions"])
         state["handle"] = handle
         state["submissions"] += 1
         data["submissions"] = state["submissions"]

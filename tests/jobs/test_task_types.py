@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mc.flows import COMPLETED, FAILED, RUNNING, Flow, FlowEngine
+from mc.flows.tree import build_flow_tree
 from mc.jobs.executors.calls import ThreadsExecutor
 from mc.jobs.executors.local import LocalExecutor
 from mc.jobs.executors.prebaked import PrebakedExecutor
@@ -435,6 +436,47 @@ def test_many_failed_polls_in_a_row_fail_the_job(task_ctx):
     assert flow.tasks["job"]["error"] == "5 polls in a row failed; the last: controller unreachable"
 
 
+class UnknownStateExecutor(LocalExecutor):
+    """A local executor whose first ``unknown`` polls say the job is in a state it does not know."""
+
+    def __init__(self, unknown):
+        super().__init__()
+        self.unknown = unknown
+
+    def poll(self, handle):
+        if self.unknown:
+            self.unknown -= 1
+            return "UNKNOWN", {"unknown_state": "TELEPORTING"}
+        return super().poll(handle)
+
+
+def test_a_job_in_an_unknown_state_is_shown_as_such_and_polled_on(task_ctx):
+    seen = []
+    engine = FlowEngine(executors={"local": UnknownStateExecutor(unknown=3)}, on_event=seen.append)
+    flow = engine.flow_spec_to_flow({"key": "flow", "tasks": [shell_task("true")]})
+    engine.tick_flow(flow, task_ctx)  # submits
+    engine.tick_flow(flow, task_ctx)  # polls: UNKNOWN
+    task = flow.tasks["job"]
+    assert (task["status"], task["data"]["job_status"], task["data"]["unknown_state"]) == (
+        RUNNING,
+        "UNKNOWN",
+        "TELEPORTING",
+    )
+    assert [(event.event, event.status) for event in seen if event.event.startswith("job")] == [
+        ("job_submitted", "QUEUED"),
+        ("job_state_changed", "UNKNOWN"),
+    ]
+    assert build_flow_tree(flow.to_flow_dict()).tasks[0].job_status == "UNKNOWN"  # mc show
+    for _ in range(500):
+        engine.tick_flow(flow, task_ctx)
+        if flow.finished:
+            break
+        time.sleep(0.01)
+    task = flow.tasks["job"]
+    assert (task["status"], task["data"]["job_status"]) == (COMPLETED, "COMPLETED")
+    assert "unknown_state" not in task["data"]
+
+
 class OddStatusExecutor(PrebakedExecutor):
     """A job executor that answers polls with a status of its own invention."""
 
@@ -447,7 +489,7 @@ def test_a_poll_status_outside_the_job_statuses_fails_the_task_saying_so(task_ct
     flow = run(engine, [shell_task("true")], task_ctx)
     assert flow.tasks["job"]["error"] == (
         "executor 'local' answered a poll with 'DONE'; "
-        "expected one of QUEUED, RUNNING, COMPLETED, FAILED, LOST"
+        "expected one of QUEUED, RUNNING, COMPLETED, FAILED, LOST, UNKNOWN"
     )
 
 

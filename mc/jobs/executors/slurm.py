@@ -32,7 +32,10 @@ with :func:`shlex.quote`.
 Array jobs: with ``array_jobs``, ``submit`` checks a job and keeps it;
 the next poll submits every job kept since as one array job per group of
 identical ``sbatch`` options (see :meth:`SlurmExecutor.flush_submissions`),
-the jobs of a group sharing one token.
+the jobs of a group sharing one token. Each item's SLURM output goes to
+``slurm-<array id>_<i>.out`` in its own job dir. ``submit_alone`` submits
+a job at once, by itself, whatever ``array_jobs`` says: the ``job`` task
+submits a retry (or a lost job) so.
 
 Ownership: each submission sets the job's comment to ``mc-<token>``, the
 token kept in the handle and in the job dir's ``submission.json``. Polls
@@ -54,9 +57,11 @@ has left the controller's memory (after ``MinJobAge``) is read from its job
 dir's exit-status file. A job submitted since the last snapshot is QUEUED
 until the next. A job that SLURM requeues keeps its job id and is followed
 through its restarts (``outputs['restarts']``). A job in a state this
-executor does not know is reported RUNNING with ``outputs['slurm_state']``
-and ``outputs['unknown_state']``, and FAILED once it has stayed so for
-``unknown_state_timeout_s`` (default 10 minutes). ``command_counts`` counts
+executor does not know is UNKNOWN (:data:`~mc.jobs.constants.JOB_UNKNOWN`),
+with ``outputs['unknown_state']`` naming the state, and polled on; FAILED,
+with an error naming the state, once it has stayed so for
+``unknown_state_timeout_s`` (default 10 minutes), and cancelled if it is
+still in the queue. ``command_counts`` counts
 the SLURM commands the executor ran, by name. ``scancel`` cancels, after
 checking the job's comment in the last snapshot (or, for a job the
 snapshot does not know, with ``scontrol show job``).
@@ -86,6 +91,8 @@ from mc.jobs.constants import (
     JOB_LOST,
     JOB_QUEUED,
     JOB_RUNNING,
+    JOB_UNFINISHED,
+    JOB_UNKNOWN,
 )
 from mc.jobs.executors.base import (
     JobExecutor,
@@ -136,7 +143,8 @@ _COMMAND_TIMEOUT_S = 60.0
 DEFAULT_MIN_POLL_INTERVAL_S = 10.0
 
 # How long a job may stay in a SLURM state this executor does not know before
-# it is failed (its state is reported in outputs['slurm_state'] meanwhile).
+# it is failed and cancelled (meanwhile its status is UNKNOWN, and
+# outputs['unknown_state'] names the state).
 DEFAULT_UNKNOWN_STATE_TIMEOUT_S = 600.0
 
 # squeue's text format when it has no --json: job id, state, reason, job name
@@ -179,6 +187,8 @@ _FAILED_STATES = {
     "SPECIAL_EXIT",
 }
 
+# Every state above, and the one of a job that ended well.
+_KNOWN_STATES = _QUEUED_STATES | _RUNNING_STATES | _FAILED_STATES | {"COMPLETED"}
 
 # SLURM job ids, as this executor accepts them from a handle.
 _JOB_ID_RE = re.compile(r"[0-9]{1,18}")
@@ -483,6 +493,23 @@ class SlurmExecutor(JobExecutor):
         submitted before the next poll; the handle has no ``job_id`` then
         (see :meth:`flush_submissions`).
         """
+        return self._submit(job_dir, resources, self.array_jobs)
+
+    def submit_alone(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``sbatch`` the job dir at once, by itself, even with ``array_jobs``.
+
+        How a ``job`` task submits a retry (or a job its executor lost):
+        never joined into an array with other jobs, so that each retried
+        job runs with the resources of its own attempt, and its own
+        ``sbatch`` options, as :meth:`submit` without ``array_jobs`` does.
+        """
+        return self._submit(job_dir, resources, False)
+
+    def _submit(
+        self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None, grouped: bool
+    ) -> dict[str, Any]:
         merged = self.prepare(job_dir, resources)
         path = absolute_job_dir(job_dir)
         key = read_job_meta(path).get("key", "job")
@@ -517,7 +544,7 @@ class SlurmExecutor(JobExecutor):
         for stale in (JOB_ID_FILE,):
             (Path(path) / stale).unlink(missing_ok=True)
         options = tuple(sbatch_options(merged))
-        if self.array_jobs:
+        if grouped:
             # Jobs with the same sbatch options share a token, which becomes
             # the comment of their one array job.
             group = self._pending.setdefault(options, {"token": secrets.token_hex(16), "jobs": []})
@@ -597,9 +624,11 @@ class SlurmExecutor(JobExecutor):
                 command += [
                     f"--job-name={_job_name(first_key)}-array",
                     f"--array=0-{len(jobs) - 1}{throttle}",
-                    f"--output={first_dir}/slurm-%A_%a.out",
-                    '--wrap=exec bash "$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" '
-                    f'{shlex.quote(str(listing))})/{ENTRYPOINT_FILE}"',
+                    # SLURM's --output has no pattern for a directory per
+                    # task: the script sends each task's output to its own
+                    # job dir (see _array_script), and SLURM's file is none.
+                    "--output=/dev/null",
+                    f"--wrap={_array_script(listing)}",
                 ]
             try:
                 job_id = self._sbatch(
@@ -683,7 +712,7 @@ class SlurmExecutor(JobExecutor):
                 answer[1]["job_id"] = job_id
             answers[index] = answer
             self._answered.add(job_id)
-            if answer[0] in (JOB_QUEUED, JOB_RUNNING):
+            if answer[0] in JOB_UNFINISHED:
                 self._job_dirs[job_id] = job_dir
             else:
                 self._job_dirs.pop(job_id, None)
@@ -745,7 +774,9 @@ class SlurmExecutor(JobExecutor):
                 continue
             if record.get("reason") == HELD_REASON or job_id in self._held:
                 held.append(job_id)
-            elif record.get("state") in _QUEUED_STATES or record.get("state") in _RUNNING_STATES:
+            elif record.get("state") != "COMPLETED" and record.get("state") not in _FAILED_STATES:
+                # Queued, running, or in a state this executor does not know:
+                # it may hold a slot, so it counts.
                 active += 1
         free = self.max_jobs - active
         if free <= 0 or not held:
@@ -846,11 +877,12 @@ class SlurmExecutor(JobExecutor):
             "restarts": int(record.get("restarts") or 0),
         }
         reason = record.get("reason")
+        if state in _KNOWN_STATES:
+            self._unknown_since.pop(job_id, None)
         if state in _QUEUED_STATES:
             outputs["reason"] = reason
             return JOB_QUEUED, outputs
         if state in _RUNNING_STATES:
-            self._unknown_since.pop(job_id, None)
             return JOB_RUNNING, outputs
         if state == "COMPLETED":
             # SLURM says the job ended well; its file has the last word if it wrote one.
@@ -875,11 +907,24 @@ class SlurmExecutor(JobExecutor):
                 f" ({reason})" if reason and reason != "None" else ""
             )
             return JOB_FAILED, outputs
-        # A state this executor does not know (a newer SLURM's, or a site's):
-        # said as it is, and failed if it lasts, so that nothing waits forever.
+        return self._unknown_outcome(job_id, state, record.get("name"), outputs)
+
+    def _unknown_outcome(
+        self, job_id: str, state: str, name: Any, outputs: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """UNKNOWN, for a state this executor does not know (a newer SLURM's, or a site's).
+
+        The state is said as it is, in ``outputs['unknown_state']``. Polled
+        on, as such a state may pass; FAILED, naming the state, once
+        it has lasted ``unknown_state_timeout_s``, so that nothing waits
+        forever. A job given up while still in the queue (``name`` is its
+        job name there; None if only ``sacct`` knows it) is cancelled, so
+        that a retry never runs beside it.
+        """
         now = self.clock()
         since = self._unknown_since.setdefault(job_id, now)
-        outputs["unknown_state"] = True
+        outputs["unknown_state"] = state
+        outputs["unknown_for_s"] = now - since
         if now - since >= self.unknown_state_timeout_s:
             self._unknown_since.pop(job_id, None)
             outputs["error"] = (
@@ -887,14 +932,32 @@ class SlurmExecutor(JobExecutor):
                 "which MissionControl does not know, "
                 f"for {now - since:g} s (unknown_state_timeout_s={self.unknown_state_timeout_s:g})"
             )
+            if name:
+                outputs["error"] += self._cancel_given_up(job_id, str(name))
             return JOB_FAILED, outputs
         if since == now:
             _logger.warning(
-                "slurm executor: SLURM job %s is in state %s, which MissionControl does not know",
+                "slurm executor: SLURM job %s is in state %s, which MissionControl does not "
+                "know; polled on, and failed if it lasts %g s",
                 job_id,
                 state,
+                self.unknown_state_timeout_s,
             )
-        return JOB_RUNNING, outputs
+        return JOB_UNKNOWN, outputs
+
+    def _cancel_given_up(self, job_id: str, name: str) -> str:
+        """``scancel`` a job this executor gave up on (its comment was checked); say how it went.
+
+        A failure is told, not raised: the job's task fails either way.
+        """
+        self.command_counts["scancel"] += 1
+        try:
+            result = _run(["scancel", f"--name={name}", "--", job_id])
+        except ExecutorError as error:
+            return f"; it could not be cancelled: {error}"
+        if result.returncode != 0:
+            return f"; scancel failed: {result.stderr.strip()}"
+        return "; it was cancelled"
 
     def _show_job(self, job_id: str, token: str) -> dict[str, str] | None:
         """Return the job's ``scontrol`` fields, None if the controller forgot it.
@@ -954,6 +1017,25 @@ class SlurmExecutor(JobExecutor):
         result = _run(command)
         if result.returncode != 0:
             raise ExecutorError(f"scancel {job_id} failed: {result.stderr.strip()}")
+
+
+def _array_script(listing: Path) -> str:
+    """The batch script of an array job: task ``i`` runs the job dir on line ``i + 1`` of the list.
+
+    The listing holds the job dirs that :meth:`SlurmExecutor.submit`
+    checked (absolute, with no space, ``%`` or backslash), written by the
+    executor alone; the script quotes its path and the line it reads. The
+    task's output (what its shell and ``entrypoint.sh`` print outside the
+    job's own ``stdout.txt`` and ``stderr.txt``) goes to
+    ``slurm-<array id>_<i>.out`` in its own job dir, as a plain job's
+    goes to ``slurm-<job id>.out`` in its job dir.
+    """
+    return (
+        'dir="$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" '
+        f'{shlex.quote(str(listing))})" && [ -n "$dir" ] '
+        '&& exec >"$dir/slurm-${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.out" 2>&1 '
+        f'&& exec bash "$dir/{ENTRYPOINT_FILE}"; exit 1'
+    )
 
 
 def _write_job_id(job_dir: str, job_id: str) -> None:
