@@ -25,8 +25,9 @@ nothing. The first poll of a round (a job or call already answered is
 polled again) makes one pass over all this executor's futures and settles
 every one that has ended, with one :meth:`distributed.Client.gather` for
 the results of those finished and one ``unpublish_dataset`` for all of
-them (and one ``cancel`` for futures still pending whose job dir says the
-job has ended); the round's polls then answer from that pass. A round
+them (futures still pending whose job dir says the job has ended are
+unpublished with them, and cancelled by one message that waits for no
+answer); the round's polls then answer from that pass. A round
 where nothing ended asks the scheduler nothing. A job the executor does not
 know yet (a restarted runner) costs one ``get_dataset``, once;
 :meth:`DaskExecutor.poll_many` looks up all of its unknown jobs in one.
@@ -343,13 +344,18 @@ class DaskExecutor(JobExecutor):
         self.passes += 1
         self._answered.clear()
         self._settle([key for key, future in self._futures.items() if future.status != "pending"])
-        if self._to_drop:
-            dropping, self._to_drop = self._to_drop, {}
-            pending = [future for future in dropping.values() if future.status == "pending"]
-            with _scheduler_errors("cancelling finished jobs' futures"):
-                if pending:
-                    self.client.cancel(pending)
-                self._unpublish(list(dropping))
+        self._flush_drops()
+
+    def _flush_drops(self) -> None:
+        """Cancel (one message) and unpublish (one request) the futures of jobs that ended."""
+        if not self._to_drop:
+            return
+        dropping, self._to_drop = self._to_drop, {}
+        pending = [future for future in dropping.values() if future.status == "pending"]
+        with _scheduler_errors("when asked to drop the futures of ended jobs"):
+            if pending:
+                self.client.cancel(pending)
+            self._unpublish(list(dropping))
 
     def _outcome(self, key: str) -> tuple[str, dict[str, Any]] | None:
         """Pop the outcome of the ended future ``key``.
@@ -426,9 +432,9 @@ class DaskExecutor(JobExecutor):
 
         Futures of ended jobs still to be dropped are dropped first.
         """
-        if self._client is not None and self._to_drop:
+        if self._client is not None:
             with contextlib.suppress(ExecutorError):
-                self._begin_round()
+                self._flush_drops()
         self._futures.clear()
         self._outcomes.clear()
         self._to_drop.clear()
