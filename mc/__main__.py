@@ -2,7 +2,7 @@
 
 import sys
 
-from mc.cli import main
+from mc.entry_point import main
 
 __all__: list[str] = []
 

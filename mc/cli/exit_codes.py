@@ -3,7 +3,8 @@
 0: it did what was asked (for ``mc run``, the flow COMPLETED); 1: it ran,
 but the flow (or what the command looked for) failed; 2: bad input, a
 usage error or a service that could not be used, with a one-line message;
-130: interrupted (Ctrl-C or SIGTERM), as shells report it.
+130: interrupted (Ctrl-C or SIGTERM), as shells report a SIGINT; a SIGTERM
+gives 130 too, wherever it lands (see :mod:`mc.entry_point`).
 """
 
 from __future__ import annotations

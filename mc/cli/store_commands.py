@@ -33,7 +33,7 @@ from mc.cli.arguments import (
     positive_duration,
     positive_int,
 )
-from mc.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from mc.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from mc.cli.job_options import (
     add_job_options,
     configure_jobs,
@@ -283,9 +283,9 @@ def with_store(
         except StoreError as error:
             print(f"mc {name}: {printable(error, keep_newlines=True)}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see mc.entry_point)
             print(f"mc {name}: stopped while waiting for the database", file=sys.stderr)
-            return EXIT_FAILED
+            return EXIT_INTERRUPTED
         try:
             return command(args, store)
         except (StoreError, FlowLoadError, FlowSpecError) as error:

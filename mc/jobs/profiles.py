@@ -29,7 +29,10 @@ Settings, by ``type`` (every one optional but ``type``):
     or ``mem_gb``, ``cores`` (defaults for every job, which a job's
     resources override), ``max_jobs``, ``allowed_directives`` (the
     ``sbatch`` options specs' ``extra_directives`` may use),
-    ``extra_directives`` (the operator's, added to every job),
+    ``extra_directives`` (the operator's, added to every job, checked as
+    a spec's are by :func:`~mc.jobs.job_dir.check_directive`: a long
+    option, alone or with a plain ``=value``, never one of
+    :data:`~mc.jobs.job_dir.NEVER_FROM_A_JOB`),
     ``min_poll_interval_s``, ``squeue_json``, ``unknown_state_timeout_s``,
     ``array_jobs`` (default true: jobs submitted together go as one array
     job), ``jobs_root``.
@@ -53,8 +56,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mc.errors import ConfigError, ExecutorError, MCError
-from mc.jobs.job_dir import NAME_VALUE_RE, RESOURCE_LIMITS
+from mc.errors import ConfigError, ExecutorError, JobError, MCError
+from mc.jobs.job_dir import NAME_VALUE_RE, RESOURCE_LIMITS, check_directive
 
 __all__ = [
     "CONFIG_FILE_NAME",
@@ -337,6 +340,14 @@ def _check_setting(at: str, key: str, value: Any) -> None:
     elif key in ("allowed_directives", "extra_directives"):
         if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
             raise ConfigError(f"{at}.{key}: expected a list of strings, got {value!r}")
+        if key == "extra_directives":
+            # The file in the working directory is read first, so whoever may
+            # write there writes these: checked as a spec's directives are.
+            for i, item in enumerate(value):
+                try:
+                    check_directive(item, f"{at}.{key}[{i}]")
+                except JobError as error:
+                    raise ConfigError(str(error)) from None
     elif key in ("squeue_json", "shared_filesystem", "array_jobs"):
         if not isinstance(value, bool):
             raise ConfigError(f"{at}.{key}: expected true or false, got {value!r}")

@@ -73,7 +73,7 @@ from mc.jobs.job_dir import (
 )
 from mc.jobs.job_modules import JobTypeRegistry, default_job_types
 from mc.jobs.policy import job_policy
-from mc.jobs.retry_resources import resources_for_attempt
+from mc.jobs.retry_resources import canonical_resources, resources_for_attempt
 
 __all__ = [
     "CallableRegistry",
@@ -336,7 +336,10 @@ class JobTaskHandler(BaseTaskHandler):
         with contextlib.suppress(JobError, KeyError, TypeError):  # no job dir (yet)
             record["resources"] = {
                 **read_job_meta(data["job_dir"]).get("resources", {}),
-                **((task_ctx["task"].get("task_params") or {}).get("resources") or {}),
+                # In the names and units the executor saw (mem_gb as memory_mb).
+                **canonical_resources(
+                    (task_ctx["task"].get("task_params") or {}).get("resources") or {}, "resources"
+                ),
             }
         return record
 

@@ -114,3 +114,33 @@ def test_invalid_toml_says_where(tmp_path):
 def test_a_negative_time_is_refused():
     with pytest.raises(ConfigError, match=r"time_min: expected a positive number"):
         parse_config(b'[executors.q]\ntype = "slurm"\ntime_min = -5\n')
+
+
+@pytest.mark.parametrize(
+    ("directive", "message"),
+    [
+        ('"--gres=gpu:1;touch /tmp/x"', r"the value of --gres, .* may hold only"),
+        ('"--constraint=$(id)"', r"the value of --constraint, .* may hold only"),
+        ('"--output=/tmp/elsewhere"', r"--output is never taken from a job"),
+        ('"--export=ALL,LD_PRELOAD=x"', r"--export is never taken from a job"),
+        ('"-p debug"', r".* is not a directive such as '--qos=long'"),
+        ('"--qos long"', r".* is not a directive such as '--qos=long'"),
+    ],
+)
+def test_a_profiles_extra_directive_is_checked_as_a_specs_is(tmp_path, directive, message):
+    # The mc.toml of the working directory is read first: whoever may write
+    # there must not reach sbatch with more than a spec could.
+    (tmp_path / "mc.toml").write_text(
+        f'[executors.gpu]\ntype = "slurm"\nextra_directives = ["--exclusive", {directive}]\n'
+    )
+    where = rf"{tmp_path}/mc.toml: \[executors.gpu\].extra_directives\[1\]: "
+    with pytest.raises(ConfigError, match=where + message):
+        load_config(cwd=tmp_path, environ={})
+
+
+def test_a_profiles_plain_extra_directives_reach_its_executor():
+    config = parse_config(
+        b'[executors.gpu]\ntype = "slurm"\nextra_directives = ["--gres=gpu:1", "--exclusive"]\n'
+    )
+    executor = config.executors["gpu"].make_executor()
+    assert executor.defaults["extra_directives"] == ["--gres=gpu:1", "--exclusive"]

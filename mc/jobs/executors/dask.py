@@ -19,6 +19,22 @@ runner, finds it by that name and polls the same job. Once a poll has seen
 the job end, the dataset is removed. If the scheduler itself went away, the
 job is LOST (or, on a shared filesystem, read from its exit-status file).
 
+Polling is batched. A future's status is client-side state, which the
+scheduler pushes to the client as it changes: reading it asks the cluster
+nothing. The first poll of a round (a job or call already answered is
+polled again) makes one pass over all this executor's futures and settles
+every one that has ended, with one :meth:`distributed.Client.gather` for
+the results of those finished and one ``unpublish_dataset`` for all of
+them (futures still pending whose job dir says the job has ended are
+unpublished with them, and cancelled by one message that waits for no
+answer); the round's polls then answer from that pass. A round
+where nothing ended asks the scheduler nothing. A job the executor does not
+know yet (a restarted runner) costs one ``get_dataset``, once;
+:meth:`DaskExecutor.poll_many` looks up all of its unknown jobs in one.
+With a ``distributed`` older than 2026.6, which gets and unpublishes one
+dataset per request, those two cost one request per dataset. ``passes``
+counts the passes made.
+
 Resources are not translated: Dask runs one job per worker thread. Start
 workers with as many threads as jobs they should run at once.
 """
@@ -26,6 +42,8 @@ workers with as many threads as jobs they should run at once.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import io
 import os
 import re
@@ -36,7 +54,7 @@ import tempfile
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +120,15 @@ class DaskExecutor(JobExecutor):
         self._cluster: Any = None
         self._client: Any = None
         self._futures: dict[str, Any] = {}
+        # The outcomes of futures the last pass saw ended, until polled.
+        self._outcomes: dict[str, tuple[str, dict[str, Any]]] = {}
+        # Futures of jobs whose job dir says they ended: cancelled and
+        # unpublished by the next pass, all in one request each.
+        self._to_drop: dict[str, Any] = {}
+        # Keys answered since the last pass: polling one again means a new
+        # round of polls has begun, and makes the next pass.
+        self._answered: set[str] = set()
+        self.passes = 0
 
     @property
     def client(self) -> Any:
@@ -167,36 +194,63 @@ class DaskExecutor(JobExecutor):
     def poll(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Return the job's status and outputs (``exit_status``, ``error``).
 
-        On a shared filesystem the job dir has the last word: its exit
-        status ends the job even if its future is stuck (a worker that died
-        without a nanny), and a run still holding its lock is RUNNING even
-        if its future is gone. A job that started and ended without an exit
-        status, or whose future is gone without a trace, is LOST with
+        The first poll of a round settles every future of this executor that
+        has ended (see the module docstring); the others read what that pass
+        found. On a shared filesystem the job dir has the last word: its
+        exit status ends the job even if its future is stuck (a worker that
+        died without a nanny), and a run still holding its lock is RUNNING
+        even if its future is gone. A job that started and ended without an
+        exit status, or whose future is gone without a trace, is LOST with
         ``resubmit: False``: it may have run, so only the task's retries may
         run it again.
         """
         key, job_dir = _job_key(handle), owned_job_dir(handle, "dask")
+        self._begin_round_if_new(key)
+        self._answered.add(key)
+        return self._poll_job(key, job_dir, handle)
+
+    def poll_many(self, handles: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+        """Poll several jobs after one pass over the futures; return their answers in order.
+
+        Jobs this executor does not know yet (a restarted runner's) are
+        looked up on the scheduler in one request.
+        """
+        checked = [(_job_key(handle), owned_job_dir(handle, "dask")) for handle in handles]
+        keys = [key for key, _ in checked]
+        self._begin_round()
+        self._answered.update(keys)
+        self._look_up([key for key in keys if key not in self._known()])
+        return [
+            self._poll_job(key, job_dir, handle)
+            for (key, job_dir), handle in zip(checked, handles, strict=True)
+        ]
+
+    def _poll_job(
+        self, key: str, job_dir: str, handle: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
         if (Path(job_dir) / _CANCELLED_FILE).exists():
+            self._outcomes.pop(key, None)
             return JOB_FAILED, {"error": "cancelled"}
         shared = handle.get("shared_filesystem", True)
         state = run_state(job_dir) if shared else None
         exit_status = read_exit_status(job_dir) if shared else None
         if exit_status is not None and state != RUN_UNDER_WAY:
-            self._drop(key)  # a future still pending must not run the job again
+            self._outcomes.pop(key, None)
+            self._drop_later(key)  # a future still pending must not run the job again
             return outcome_of_exit_status(exit_status)
-        future = self._future(key)
-        if future is not None and future.status == "pending":
+        ended = self._outcome(key)
+        if ended is None and key in self._futures:
             if state == RUN_OVER:
                 # It ran, and its worker died before it wrote an exit status.
-                self._drop(key)
+                self._drop_later(key)
                 return JOB_LOST, {
                     "resubmit": False,
                     "error": f"job {key} started on a Dask worker that died; "
                     "it left no exit status",
                 }
             return JOB_RUNNING, {}
-        if future is not None and future.status == "finished":
-            result = self._take(key, future)[1]["result"]
+        if ended is not None and ended[0] == JOB_COMPLETED:
+            result = ended[1]["result"]
             if not shared:
                 unpack_dir(result, job_dir)
                 exit_status = read_exit_status(job_dir)
@@ -212,17 +266,16 @@ class DaskExecutor(JobExecutor):
                 return JOB_FAILED, {
                     "error": f"the job's entrypoint exited {result} without writing an exit status"
                 }
-        elif future is not None:
-            error = self._take(key, future)[1].get("error", "")
-            if not shared:
-                last_line = error.strip().splitlines()[-1] if error.strip() else "lost"
-                return JOB_LOST, {"resubmit": False, "error": f"job {key}: {last_line}"}
+        elif ended is not None and not shared:
+            error = str(ended[1].get("error", ""))
+            last_line = error.strip().splitlines()[-1] if error.strip() else "lost"
+            return JOB_LOST, {"resubmit": False, "error": f"job {key}: {last_line}"}
         # The future is gone (or refused to run the job again): the job dir tells.
         if exit_status is not None and state != RUN_UNDER_WAY:
             return outcome_of_exit_status(exit_status)
         if state == RUN_UNDER_WAY:
             return JOB_RUNNING, {}
-        if state == NOT_STARTED and future is None:
+        if state == NOT_STARTED and ended is None:
             return JOB_LOST, {
                 "error": f"the Dask cluster no longer knows job {key}, and it never started"
             }
@@ -239,14 +292,9 @@ class DaskExecutor(JobExecutor):
         """
         key, job_dir = _job_key(handle), owned_job_dir(handle, "dask")
         (Path(job_dir) / _CANCELLED_FILE).write_text("cancelled\n", encoding="utf-8")
-        self._drop(key)
+        # At once, not at the next pass: a queued future must not start the job.
+        self._drop_now(key)
         self.client.run(_stop_job, key)
-
-    def _drop(self, key: str) -> None:
-        future = self._future(key)
-        if future is not None:
-            future.cancel()
-            self._forget(key)
 
     # -- calls ----------------------------------------------------------------
 
@@ -260,22 +308,23 @@ class DaskExecutor(JobExecutor):
         return {"key": key}
 
     def poll_call(self, handle: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Return RUNNING, the call's outcome, or LOST if the cluster no longer knows it."""
+        """Return RUNNING, the call's outcome, or LOST if the cluster no longer knows it.
+
+        Batched as job polls are (see the module docstring).
+        """
         key = _call_key(handle)
-        future = self._future(key)
-        if future is None:
-            return JOB_LOST, {"error": f"the Dask cluster no longer knows call {key}"}
-        if future.status == "pending":
+        self._begin_round_if_new(key)
+        self._answered.add(key)
+        ended = self._outcome(key)
+        if ended is not None:
+            return ended
+        if key in self._futures:
             return JOB_RUNNING, {}
-        return self._take(key, future)
+        return JOB_LOST, {"error": f"the Dask cluster no longer knows call {key}"}
 
     def cancel_call(self, handle: Mapping[str, Any]) -> None:
         """Cancel the call's future (a call already running runs to its end)."""
-        key = _call_key(handle)
-        future = self._future(key)
-        if future is not None:
-            future.cancel()
-            self._forget(key)
+        self._drop_now(_call_key(handle))
 
     # -- bookkeeping ----------------------------------------------------------
 
@@ -283,46 +332,135 @@ class DaskExecutor(JobExecutor):
         self._futures[key] = future
         self.client.publish_dataset(future, name=key)
 
-    def _future(self, key: str) -> Any:
+    def _known(self) -> set[str]:
+        return self._futures.keys() | self._outcomes.keys()
+
+    def _begin_round_if_new(self, key: str) -> None:
+        if key in self._answered or not self._answered:
+            self._begin_round()
+
+    def _begin_round(self) -> None:
+        """One pass over the futures: settle those that ended, drop those no longer wanted."""
+        self.passes += 1
+        self._answered.clear()
+        self._settle([key for key, future in self._futures.items() if future.status != "pending"])
+        self._flush_drops()
+
+    def _flush_drops(self) -> None:
+        """Cancel (one message) and unpublish (one request) the futures of jobs that ended."""
+        if not self._to_drop:
+            return
+        dropping, self._to_drop = self._to_drop, {}
+        pending = [future for future in dropping.values() if future.status == "pending"]
+        with _scheduler_errors("when asked to drop the futures of ended jobs"):
+            if pending:
+                self.client.cancel(pending)
+            self._unpublish(list(dropping))
+
+    def _outcome(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        """Pop the outcome of the ended future ``key``.
+
+        A key this executor does not know is looked up first. None while it
+        is pending, or if the cluster knows no such key.
+        """
+        if key not in self._known():
+            self._look_up([key])
         future = self._futures.get(key)
-        if future is None:
-            try:
-                future = self.client.get_dataset(key)
-            except KeyError:
-                return None
-            except OSError as error:
-                raise ExecutorError(
-                    f"the Dask scheduler did not answer about {key}: {error}"
-                ) from error
-            self._futures[key] = future
-        return future
+        if future is not None and future.status != "pending":
+            self._settle([key])  # found ended by a look-up
+        return self._outcomes.pop(key, None)
 
-    def _take(self, key: str, future: Any) -> tuple[str, dict[str, Any]]:
-        """Return the outcome of a future that has ended, and forget it."""
-        try:
-            if future.status == "finished":
-                return JOB_COMPLETED, {"result": future.result()}
-            if future.status == "error":
-                error = future.exception()
-                return JOB_FAILED, {"error": "".join(traceback.format_exception(error))}
-            return JOB_FAILED, {"error": f"the Dask future is {future.status}"}
-        finally:
-            self._forget(key)
+    def _look_up(self, keys: list[str]) -> None:
+        """Fetch the published futures of ``keys``, unknown to this executor, in one request."""
+        if not keys:
+            return
+        with _scheduler_errors(f"about {', '.join(keys)}"):
+            if _batched_datasets():
+                found = self.client.get_dataset(keys, default=None)
+            else:
+                found = [self.client.get_dataset(key, default=None) for key in keys]
+        for key, future in zip(keys, found, strict=True):
+            if future is not None:
+                self._futures[key] = future
 
-    def _forget(self, key: str) -> None:
-        self._futures.pop(key, None)
-        with contextlib.suppress(KeyError):
-            self.client.unpublish_dataset(key)
+    def _settle(self, keys: list[str]) -> None:
+        """Record the outcomes of the ended futures ``keys``, and forget them.
+
+        One gather for the results, one unpublish for all.
+        """
+        if not keys:
+            return
+        futures = {key: self._futures.pop(key) for key in keys}
+        finished = {key: future for key, future in futures.items() if future.status == "finished"}
+        with _scheduler_errors("for the results of ended futures"):
+            results = self.client.gather(finished, errors="skip") if finished else {}
+            self._unpublish(keys)
+        for key, future in futures.items():
+            if key in results:
+                self._outcomes[key] = JOB_COMPLETED, {"result": results[key]}
+            elif future.status == "error":
+                error = future.exception()  # sent with the status: no request
+                self._outcomes[key] = (
+                    JOB_FAILED,
+                    {"error": "".join(traceback.format_exception(error))},
+                )
+            else:
+                self._outcomes[key] = JOB_FAILED, {"error": f"the Dask future is {future.status}"}
+
+    def _drop_later(self, key: str) -> None:
+        future = self._futures.pop(key, None)
+        if future is not None:
+            self._to_drop[key] = future
+
+    def _drop_now(self, key: str) -> None:
+        self._outcomes.pop(key, None)
+        future = self._futures.pop(key, None) or self._to_drop.pop(key, None)
+        if future is not None:
+            future.cancel()
+            self._unpublish([key])
+
+    def _unpublish(self, keys: list[str]) -> None:
+        if _batched_datasets():
+            self.client.unpublish_dataset(keys)
+            return
+        for key in keys:
+            with contextlib.suppress(KeyError):
+                self.client.unpublish_dataset(key)
 
     def close(self) -> None:
-        """Close the client, and the LocalCluster if this executor started one."""
+        """Close the client, and the LocalCluster if this executor started one.
+
+        Futures of ended jobs still to be dropped are dropped first.
+        """
+        if self._client is not None:
+            with contextlib.suppress(ExecutorError):
+                self._flush_drops()
         self._futures.clear()
+        self._outcomes.clear()
+        self._to_drop.clear()
         if self._client is not None:
             self._client.close()
             self._client = None
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+@contextlib.contextmanager
+def _scheduler_errors(what: str) -> Iterator[None]:
+    """Turn a lost connection to the scheduler into ExecutorError: the next round may retry."""
+    try:
+        yield
+    except OSError as error:
+        raise ExecutorError(f"the Dask scheduler did not answer {what}: {error}") from error
+
+
+@functools.cache
+def _batched_datasets() -> bool:
+    """Whether ``distributed`` gets and unpublishes several datasets in one request (2026.6+)."""
+    from distributed.publish import PublishExtension
+
+    return "names" in inspect.signature(PublishExtension.get).parameters
 
 
 def _run_job_dir(job_dir: str, key: str, fresh: bool = False) -> int:
@@ -333,9 +471,12 @@ def _run_job_dir(job_dir: str, key: str, fresh: bool = False) -> int:
     of its own, may still run (or may have ended). Returns 75
     (:data:`~mc.jobs.constants.ALREADY_RUNNING_EXIT_STATUS`) then, and the
     executor reads the job dir instead. ``fresh`` is for a job dir just
-    unpacked into a scratch directory.
+    unpacked into a scratch directory. A job cancelled before it started
+    (its future may be wanted by another client still) never starts.
     """
-    if not fresh and run_state(job_dir) != NOT_STARTED:
+    if not fresh and (
+        run_state(job_dir) != NOT_STARTED or (Path(job_dir) / _CANCELLED_FILE).exists()
+    ):
         return ALREADY_RUNNING_EXIT_STATUS
     process = subprocess.Popen(
         ["bash", str(Path(job_dir) / ENTRYPOINT_FILE)],
