@@ -66,6 +66,8 @@ class TaskNode:
     (``retry_at``), of its last failed attempt. ``cached_from`` names the
     flow and task (``FLOW/TASK``) whose cached result the task took, and
     ``cache_waiting_for`` the task computing its cache key while it waits.
+    ``job_status`` is the job's status, an ``UNKNOWN`` one followed by the
+    executor's name of the state (``UNKNOWN (TELEPORTING)``).
     """
 
     path: str
@@ -242,7 +244,7 @@ class _Builder:
                 if self.confirm_job_dir is not None
                 else _text_or_none(job.get("job_dir")) or _text_or_none(handle.get("job_dir"))
             ),
-            job_status=_text_or_none(data.get("job_status")) if job else None,
+            job_status=_job_status(data) if job else None,
             error=_last_error_line(task),
             cached_from=_cached_from(task.get("cached_from")),
             cache_waiting_for=_text_or_none(task.get("cache_waiting_for")),
@@ -347,6 +349,16 @@ def _last_error_line(task: Mapping[str, Any]) -> str | None:
         return None
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     return lines[-1] if lines else None
+
+
+def _job_status(data: Mapping[str, Any]) -> str | None:
+    """The job's status; an UNKNOWN one with the executor's name of the state, if given."""
+    status = _text_or_none(data.get("job_status"))
+    state = _text_or_none(data.get("unknown_state"))
+    # "UNKNOWN" is mc.jobs.constants.JOB_UNKNOWN (mc.flows imports nothing from mc.jobs).
+    if status == "UNKNOWN" and state:
+        return f"{status} ({state})"
+    return status
 
 
 def _cached_from(value: Any) -> str | None:

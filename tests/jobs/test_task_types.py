@@ -466,7 +466,8 @@ def test_a_job_in_an_unknown_state_is_shown_as_such_and_polled_on(task_ctx):
         ("job_submitted", "QUEUED"),
         ("job_state_changed", "UNKNOWN"),
     ]
-    assert build_flow_tree(flow.to_flow_dict()).tasks[0].job_status == "UNKNOWN"  # mc show
+    # mc show and the status page: the status, and SLURM's name of the state.
+    assert build_flow_tree(flow.to_flow_dict()).tasks[0].job_status == "UNKNOWN (TELEPORTING)"
     for _ in range(500):
         engine.tick_flow(flow, task_ctx)
         if flow.finished:
