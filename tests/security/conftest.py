@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mc.jobs.executors.local import LocalExecutor
 from mc.jobs.constants import STDERR_FILE
+from mc.jobs.executors.local import LocalExecutor
 from mc.jobs.job_dir import build_job_dir
 from tests.jobs.conftest import ShellJob, dask_address, job_types, slurm_cluster  # noqa: F401
 from tests.jobs.executors.conftest import build  # noqa: F401

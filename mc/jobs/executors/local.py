@@ -290,9 +290,7 @@ class LocalExecutor(JobExecutor):
             self._children[pid] = job_dir
             self._running[job_dir] = pid
             # The start time tells this process from a later one that reuses its id.
-            _write_new_file(
-                os.path.join(job_dir, _PID_FILE), f"{pid} {_start_time(pid) or '-'}\n"
-            )
+            _write_new_file(os.path.join(job_dir, _PID_FILE), f"{pid} {_start_time(pid) or '-'}\n")
 
 
 def _spawn(job_dir: str) -> int:
