@@ -5,7 +5,7 @@ A job dir looks like this (the names are the constants below)::
     <job dir>/
         job.json          the job spec and what its module's builder returned
         entrypoint.sh     runs the work dir; `bash entrypoint.sh` works by hand
-        config.env        settings from the config spec (written at submit)
+        config.env        settings from the config spec (written at submit, if any)
         work_dir/         what the job module's build_work_dir wrote
         stdout.txt        the entrypoint command's standard output
         stderr.txt        its standard error
