@@ -89,8 +89,8 @@ def sweep_spec(n_jobs: int) -> dict[str, Any]:
     }
 
 
-def run_once(n_jobs: int, max_jobs: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="mc-bench-jobs-") as tmp:
+def run_once(n_jobs: int, max_jobs: int, root: str | None = None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="mc-bench-jobs-", dir=root) as tmp:
         executor = CountingLocalExecutor(max_jobs)
         engine = FlowEngine(executors={"bench_local": executor})
         task_ctx = {
@@ -132,9 +132,14 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs; the fastest counts (default 3)"
     )
+    parser.add_argument(
+        "--root",
+        default=None,
+        help="where the run's directory (job dirs, SQLite file) goes (default: the temp dir)",
+    )
     parser.add_argument("--json", action="store_true", help="print the best run as JSON")
     args = parser.parse_args()
-    runs = [run_once(args.jobs, args.max_jobs) for _ in range(args.repeat)]
+    runs = [run_once(args.jobs, args.max_jobs, args.root) for _ in range(args.repeat)]
     best = min(runs, key=lambda run: run["seconds"])
     if args.json:
         print(json.dumps(best, indent=2))
