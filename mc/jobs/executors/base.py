@@ -78,7 +78,9 @@ class JobExecutor:
     ) -> dict[str, Any]:
         """Fulfil the job's config spec into ``config.env``; return its merged resources.
 
-        The merged resources are recorded in the job dir's ``resources.json``.
+        The merged resources are recorded in the job dir's ``resources.json``
+        (when there are none, no file is written, and one left by an earlier
+        submission is removed).
 
         Raises :class:`~mc.errors.JobConfigError` naming a required setting
         nothing provides, before anything runs.
@@ -90,7 +92,10 @@ class JobExecutor:
         write_config_env(job_dir, values)
         merged = dict(meta.get("resources") or {})
         merged.update(check_resources(resources, f"job {meta.get('key')!r}: resources"))
-        record_resources(job_dir, merged)
+        if merged:
+            record_resources(job_dir, merged)
+        else:
+            (Path(job_dir) / RESOURCES_FILE).unlink(missing_ok=True)
         return merged
 
 
