@@ -11,7 +11,7 @@ A job dir looks like this (the names are the constants below)::
         stderr.txt        its standard error
         exit_status       its exit status, written when it ends
         job.lock          held (flock) while a run of the job dir is under way;
-                          one line per run that took it
+                          one line per run that took it (made by the first run)
         submission.json   the executor and token of the submission that owns it
 """
 

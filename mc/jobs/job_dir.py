@@ -306,7 +306,8 @@ def build_job_dir(
         ),
         executable=True,
     )
-    _write_new_file(job_dir / LOCK_FILE, "")
+    # job.lock is made by the first run (its entrypoint opens it for
+    # appending): until then, run_state() finds no run.
     return str(job_dir)
 
 
