@@ -241,12 +241,15 @@ def build_job_dir(
     output_dir: str | os.PathLike[str],
     job_types: JobTypeRegistry | None = None,
     allow_imports: Iterable[str] = (),
+    provenance: Mapping[str, Any] | None = None,
 ) -> str:
     """Build the job dir of ``job`` at ``output_dir`` and return its absolute path.
 
     ``output_dir`` must not exist or be empty. The job's ``job_type``
     resolves through ``job_types`` (default
     :data:`~mc.jobs.job_modules.default_job_types`) and ``allow_imports``.
+    ``provenance`` adds fields to the ``provenance`` of its ``job.json``
+    (the ``job`` task's executor, flow and task).
     Raises :class:`~mc.errors.JobError` (or JobTypeError) naming the job.
     """
     job = _check_job(job)
@@ -284,6 +287,7 @@ def build_job_dir(
             **job_module_identity(job["job_type"], module),
             "built_at": time.time(),
             "params": job["job_params"],
+            **(provenance or {}),
         },
     }
     # A new file in a new dir: no reader can see it half written, as no
