@@ -536,16 +536,20 @@ class JobTaskHandler(BaseTaskHandler):
         """What ``job.json`` records of the job's (last) submission."""
         state = self.task["job"]
         handle = state.get("handle")
-        return {
+        record = {
             "executor": state["executor"],
             "job_handle": {k: v for k, v in handle.items() if k != "token"}
             if isinstance(handle, Mapping)
             else handle,
             "job_id": _handle_job_id(handle),
-            "resources_override": state.get("resources_override"),
-            "submitted_at": state.get("submitted_at"),
             **self._owner_provenance(),
         }
+        # A job submitted by an older MissionControl recorded these in its
+        # job.json at submit, and its task['job'] lacks them: kept as they are.
+        if "submitted_at" in state:
+            record["submitted_at"] = state["submitted_at"]
+            record["resources_override"] = state.get("resources_override")
+        return record
 
     def _parse(self, job_dir: str) -> Any:
         meta = read_job_meta(job_dir)

@@ -103,7 +103,8 @@ class LocalExecutor(JobExecutor):
         # Job dir -> pid, for the jobs holding a slot.
         self._running: dict[str, int] = {}
         # Pid -> job dir, for the processes this executor started and has not
-        # reaped yet; and job dir -> wait status, for those it reaped.
+        # reaped yet; and job dir -> wait status, for those it reaped and
+        # whose end no poll has told yet.
         self._children: dict[int, str] = {}
         self._reaped: dict[str, int] = {}
         # Job dir -> why its process could not be started.
@@ -176,6 +177,9 @@ class LocalExecutor(JobExecutor):
             # Reaped first, so that the exit status read next is final.
             self._reap_one(pid)
             self._start_queued()
+        # Kept only until the job's end is told, so the executor's memory
+        # does not grow with every job it ran.
+        wait_status = self._reaped.pop(job_dir, None)
         if os.path.lexists(os.path.join(job_dir, _CANCELLED_FILE)):
             return JOB_FAILED, {"error": "cancelled", "exit_status": read_exit_status(job_dir)}
         exit_status = read_exit_status(job_dir)
@@ -183,8 +187,8 @@ class LocalExecutor(JobExecutor):
             return outcome_of_exit_status(exit_status)
         if job_dir in self._not_started:
             return JOB_FAILED, {"error": self._not_started[job_dir]}
-        if job_dir in self._reaped:
-            return self._ended_without_exit_status(job_dir, self._reaped[job_dir])
+        if wait_status is not None:
+            return self._ended_without_exit_status(job_dir, wait_status)
         if pid is not None and pid in self._children:
             return JOB_RUNNING, {"pid": pid}
         # Not this executor's child: an earlier runner's job, found by local.pid.
