@@ -98,7 +98,8 @@ until lock_ex; do
     unlock
     sleep 0.05
 done
-printf 'run started %(%s)T on %s by pid %s\n' -1 "${{HOSTNAME:-?}}" "$$" >&9
+# EPOCHSECONDS is bash 5's clock; an older bash asks date(1).
+echo "run started ${{EPOCHSECONDS:-$(date +%s)}} on ${{HOSTNAME:-?}} by pid $$" >&9
 if [ -e "$job_dir/{exit_status}" ] || [ -L "$job_dir/{exit_status}" ]; then
     rm -f "$job_dir/{exit_status}"
 fi
