@@ -163,7 +163,7 @@ def test_a_queued_job_is_refused_for_a_handle_with_another_token(build):
 
 def test_a_poll_that_finds_its_job_ended_starts_the_next_queued_job(build):
     executor = LocalExecutor(max_jobs=1)
-    first_dir, second_dir = build("true"), build("true")
+    first_dir, second_dir = build("sleep 0.2"), build("true")
     first = executor.submit(first_dir)
     second = executor.submit(second_dir)
     assert executor.poll(second)[0] == "QUEUED"  # the round's one pass
@@ -181,7 +181,11 @@ def test_an_ended_job_is_reaped_not_left_a_zombie(build):
     handle = executor.submit(job_dir)
     pid = int(Path(job_dir, "local.pid").read_text().split()[0])
     assert poll_until_finished(executor, handle)[0] == "COMPLETED"
-    assert not Path(f"/proc/{pid}").exists()
+    # Its exit status is written a moment before it exits: a later poll
+    # (another round, another pass) reaps it if that one did not.
+    wait_until(
+        lambda: executor.poll(handle)[0] == "COMPLETED" and not Path(f"/proc/{pid}").exists()
+    )
 
 
 def test_a_job_killed_by_a_signal_is_failed_naming_the_signal(build):
