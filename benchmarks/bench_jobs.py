@@ -11,17 +11,23 @@ starts and stops when it returns, the flow COMPLETED (checked). Reported:
 
 * wall time, job completions per second and milliseconds per job;
 * the executor's calls, counted by a subclass: ``submit`` and ``poll``
-  calls (one each per job per tick, as the ``job`` task makes them; a poll
-  of a local job reads its own job dir), and the passes over the running
-  jobs' pids (``passes``, the one poll call per round that costs more than
-  a file read), beside the engine ticks the runner made;
-* passes per tick: the target is at most 1.
+  calls (the ``job`` task submits once, then polls once per engine tick
+  until its job has ended; a poll of a queued job is answered from memory,
+  a poll of a started one reads its own job dir), and the passes over the
+  running jobs' processes (``passes``, the one poll call per round that
+  looks at more than one job), beside the engine ticks the runner made;
+* passes per tick: the target is at most 1;
+* the machine's load average (1 minute) before and after the best run:
+  the machine may be shared, and a loaded one is slower.
 
-Each run uses a new temporary directory; with ``--repeat`` the best run
-counts (other programs only slow a run down). Run it from the repository
-root, with the package installed and no tests running::
+Each run uses a new temporary directory (under ``--root``, default the
+system's temporary directory: its file system's cost of creating files is
+part of what is measured); with ``--repeat`` the best run counts (other
+programs only slow a run down). Run it from the repository root, with the
+package installed and no tests running::
 
     python benchmarks/bench_jobs.py                 # the numbers in docs/benchmarks.rst
+    python benchmarks/bench_jobs.py --root /dev/shm # job dirs in memory (tmpfs)
     python benchmarks/bench_jobs.py --jobs 100 --repeat 1   # a smoke run, a second
 """
 
@@ -89,8 +95,8 @@ def sweep_spec(n_jobs: int) -> dict[str, Any]:
     }
 
 
-def run_once(n_jobs: int, max_jobs: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="mc-bench-jobs-") as tmp:
+def run_once(n_jobs: int, max_jobs: int, root: str | None = None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="mc-bench-jobs-", dir=root) as tmp:
         executor = CountingLocalExecutor(max_jobs)
         engine = FlowEngine(executors={"bench_local": executor})
         task_ctx = {
@@ -101,9 +107,11 @@ def run_once(n_jobs: int, max_jobs: int) -> dict[str, Any]:
         with FlowStore(url) as store:
             key = store.create_flow(sweep_spec(n_jobs))
             with FlowRunner(store, engine, task_ctx, poll_interval_s=0, batch_size=1) as runner:
+                load_before = os.getloadavg()[0]
                 started = time.perf_counter()
                 stats = runner.run(interval_s=0.01, until_done=True)
                 seconds = time.perf_counter() - started
+                load_after = os.getloadavg()[0]
             status = store.get_flow(key).status
     if status != COMPLETED:
         raise SystemExit(f"the benchmark flow ended {status}")
@@ -118,6 +126,8 @@ def run_once(n_jobs: int, max_jobs: int) -> dict[str, Any]:
         "polls": executor.calls["poll"],
         "passes": executor.passes,
         "passes_per_tick": executor.passes / max(stats.ticks, 1),
+        "load_before": load_before,
+        "load_after": load_after,
     }
 
 
@@ -132,16 +142,21 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs; the fastest counts (default 3)"
     )
+    parser.add_argument(
+        "--root",
+        default=None,
+        help="where the run's directory (job dirs, SQLite file) goes (default: the temp dir)",
+    )
     parser.add_argument("--json", action="store_true", help="print the best run as JSON")
     args = parser.parse_args()
-    runs = [run_once(args.jobs, args.max_jobs) for _ in range(args.repeat)]
+    runs = [run_once(args.jobs, args.max_jobs, args.root) for _ in range(args.repeat)]
     best = min(runs, key=lambda run: run["seconds"])
     if args.json:
         print(json.dumps(best, indent=2))
         return
     print(
         f"{best['jobs']} local jobs of `true` through one runner, max_jobs {best['max_jobs']}, "
-        f"best of {args.repeat} ({os.cpu_count()} CPUs)"
+        f"best of {args.repeat} ({os.cpu_count()} CPUs), in {args.root or tempfile.gettempdir()}"
     )
     print(
         f"wall {best['seconds']:.2f} s   {best['jobs_per_s']:.0f} jobs/s   "
@@ -152,6 +167,7 @@ def main() -> None:
         f"poll calls {best['polls']}   "
         f"passes over pids {best['passes']}   passes per tick {best['passes_per_tick']:.2f}"
     )
+    print(f"load average {best['load_before']:.2f} before, {best['load_after']:.2f} after")
 
 
 if __name__ == "__main__":

@@ -110,8 +110,15 @@ def resolve_config(
 
 
 def write_config_env(job_dir: str | os.PathLike[str], values: Mapping[str, str]) -> Path:
-    """Write ``values`` as ``export`` lines to the job dir's ``config.env``; return its path."""
+    """Write ``values`` as ``export`` lines to the job dir's ``config.env``; return its path.
+
+    With no values there is nothing to export: no file is written, and one
+    left by an earlier submission is removed.
+    """
     path = Path(job_dir) / CONFIG_ENV_FILE
+    if not values:
+        path.unlink(missing_ok=True)
+        return path
     lines = ["# Settings from the job's config spec, written by its executor at submit."]
     lines += [f"export {name}={shlex.quote(value)}" for name, value in sorted(values.items())]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

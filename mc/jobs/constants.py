@@ -5,13 +5,13 @@ A job dir looks like this (the names are the constants below)::
     <job dir>/
         job.json          the job spec and what its module's builder returned
         entrypoint.sh     runs the work dir; `bash entrypoint.sh` works by hand
-        config.env        settings from the config spec (written at submit)
+        config.env        settings from the config spec (written at submit, if any)
         work_dir/         what the job module's build_work_dir wrote
         stdout.txt        the entrypoint command's standard output
         stderr.txt        its standard error
         exit_status       its exit status, written when it ends
         job.lock          held (flock) while a run of the job dir is under way;
-                          one line per run that took it
+                          one line per run that took it (made by the first run)
         submission.json   the executor and token of the submission that owns it
 """
 

@@ -69,7 +69,11 @@ _ENTRYPOINT_TEMPLATE = """\
 #!/usr/bin/env bash
 # Job {key} ({job_type}), built by MissionControl.
 # Run it by hand with: bash entrypoint.sh
-job_dir="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+# (Shell built-ins only, up to the lock: every process started costs time.)
+case "${{BASH_SOURCE[0]}}" in
+    */*) CDPATH='' cd -- "${{BASH_SOURCE[0]%/*}}/" || exit 1 ;;
+esac
+job_dir="$PWD"
 # At most one run of this job dir at a time: a run holds an exclusive flock on
 # {lock} (fd 9, inherited by the job's processes) until it ends. Another start
 # meanwhile exits {already_running} at once and leaves the job dir untouched.
@@ -94,8 +98,11 @@ until lock_ex; do
     unlock
     sleep 0.05
 done
-echo "run started $(date +%s) on ${{HOSTNAME:-?}} by pid $$" >&9
-rm -f "$job_dir/{exit_status}"
+# EPOCHSECONDS is bash 5's clock; an older bash asks date(1).
+echo "run started ${{EPOCHSECONDS:-$(date +%s)}} on ${{HOSTNAME:-?}} by pid $$" >&9
+if [ -e "$job_dir/{exit_status}" ] || [ -L "$job_dir/{exit_status}" ]; then
+    rm -f "$job_dir/{exit_status}"
+fi
 if [ -f "$job_dir/{config_env}" ]; then
     . "$job_dir/{config_env}"
 fi
@@ -235,12 +242,15 @@ def build_job_dir(
     output_dir: str | os.PathLike[str],
     job_types: JobTypeRegistry | None = None,
     allow_imports: Iterable[str] = (),
+    provenance: Mapping[str, Any] | None = None,
 ) -> str:
     """Build the job dir of ``job`` at ``output_dir`` and return its absolute path.
 
     ``output_dir`` must not exist or be empty. The job's ``job_type``
     resolves through ``job_types`` (default
     :data:`~mc.jobs.job_modules.default_job_types`) and ``allow_imports``.
+    ``provenance`` adds fields to the ``provenance`` of its ``job.json``
+    (the ``job`` task's executor, flow and task).
     Raises :class:`~mc.errors.JobError` (or JobTypeError) naming the job.
     """
     job = _check_job(job)
@@ -252,7 +262,9 @@ def build_job_dir(
             f"job {job['key']!r}: job dir {str(job_dir)!r} exists and is not empty", job["key"]
         )
     work_dir = job_dir / WORK_DIR_NAME
-    work_dir.mkdir(parents=True)
+    job_dir.parent.mkdir(parents=True, exist_ok=True)
+    job_dir.mkdir(exist_ok=True)
+    work_dir.mkdir()
     built = module.build_work_dir(job["job_params"], str(work_dir))
     where = f"job {job['key']!r}: {job['job_type']}.build_work_dir()"
     if not isinstance(built, Mapping):
@@ -276,11 +288,14 @@ def build_job_dir(
             **job_module_identity(job["job_type"], module),
             "built_at": time.time(),
             "params": job["job_params"],
+            **(provenance or {}),
         },
     }
-    _write_meta(job_dir, meta)
-    script = job_dir / ENTRYPOINT_FILE
-    script.write_text(
+    # A new file in a new dir: no reader can see it half written, as no
+    # handle names this job dir yet.
+    _write_new_file(job_dir / JOB_META_FILE, json.dumps(meta, indent=2) + "\n")
+    _write_new_file(
+        job_dir / ENTRYPOINT_FILE,
         _ENTRYPOINT_TEMPLATE.format(
             key=_one_line(job["key"]),
             job_type=_one_line(job["job_type"]),
@@ -294,10 +309,10 @@ def build_job_dir(
             lock_attempts=LOCK_ATTEMPTS,
             already_running=ALREADY_RUNNING_EXIT_STATUS,
         ),
-        encoding="utf-8",
+        executable=True,
     )
-    script.chmod(0o755)
-    (job_dir / LOCK_FILE).touch()
+    # job.lock is made by the first run (its entrypoint opens it for
+    # appending): until then, run_state() finds no run.
     return str(job_dir)
 
 
@@ -336,6 +351,19 @@ def record_job_provenance(job_dir: str | os.PathLike[str], **fields: Any) -> boo
         _logger.warning("job dir %s: could not record its provenance: %s", job_dir, error)
         return False
     return True
+
+
+def _write_new_file(path: Path, text: str, executable: bool = False) -> None:
+    """Create ``path`` holding ``text``: it must not exist, and no symlink is followed.
+
+    Mode 0666 less the umask, as :meth:`pathlib.Path.write_text` makes it;
+    0755 if ``executable``.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        if executable:
+            os.fchmod(fd, 0o755)
+        file.write(text)
 
 
 def _write_meta(job_dir: Path, meta: Mapping[str, Any]) -> None:

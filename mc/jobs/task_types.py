@@ -378,7 +378,13 @@ class JobTaskHandler(BaseTaskHandler):
             "job_params": params.get("job_params") or {},
         }
         output_dir = self._output_dir(params, executor_name)
-        job_dir = build_job_dir(job, output_dir, job_types, _engine(self.task_ctx).allow_imports)
+        job_dir = build_job_dir(
+            job,
+            output_dir,
+            job_types,
+            _engine(self.task_ctx).allow_imports,
+            provenance={"executor": executor_name, **self._owner_provenance()},
+        )
         task["job"] = {"executor": executor_name, "job_dir": job_dir, "submissions": 0}
         task["data"].update(executor=executor_name, job_dir=job_dir, submissions=0)
         self._submit(executor)
@@ -443,13 +449,15 @@ class JobTaskHandler(BaseTaskHandler):
                 self._submit(executor)
             return
         data["exit_status"] = outputs.get("exit_status")
-        record_job_provenance(
-            state["job_dir"],
-            finished_at=time.time(),
-            job_status=status,
-            exit_status=data["exit_status"],
-            **({"job_id": state["job_id"]} if state.get("job_id") else {}),
-        )
+        ended = {
+            **self._submission_provenance(),
+            "finished_at": time.time(),
+            "job_status": status,
+            "exit_status": data["exit_status"],
+        }
+        if state.get("job_id"):
+            ended["job_id"] = state["job_id"]
+        record_job_provenance(state["job_dir"], **ended)
         if status == constants.JOB_COMPLETED:
             if "parsed_outputs" in outputs:
                 data["outputs"] = outputs["parsed_outputs"]
@@ -539,21 +547,43 @@ class JobTaskHandler(BaseTaskHandler):
         _note_job_id(state, data, {})
         data["submissions"] = state["submissions"]
         data["job_status"] = constants.JOB_QUEUED
+        state["submitted_at"] = time.time()
+        state["resources_override"] = resources
         _job_event(self.task_ctx, events.JOB_SUBMITTED, constants.JOB_QUEUED, state)
-        record_job_provenance(
-            state["job_dir"],
-            executor=state["executor"],
-            job_handle={k: v for k, v in handle.items() if k != "token"}
+        # The job dir learns of its submission when the job ends (with the
+        # end), or now if the handle names the job by an id of the executor's
+        # (a SLURM job id, a Dask key) that the job dir does not hold: a
+        # rewrite of job.json costs a new file. A handle with nothing but the
+        # job dir and its token (a local job) adds nothing to read meanwhile;
+        # the job dir already names its executor, flow and task.
+        if _handle_job_id(handle) is not None or state["submissions"] > 1:
+            record_job_provenance(state["job_dir"], **self._submission_provenance())
+
+    def _owner_provenance(self) -> dict[str, Any]:
+        """The flow and task a job dir is built for, for its ``job.json``."""
+        return {
+            "flow_key": getattr(self.task_ctx.get("flow"), "key", None),
+            "task_key": self.task["key"],
+        }
+
+    def _submission_provenance(self) -> dict[str, Any]:
+        """What ``job.json`` records of the job's (last) submission."""
+        state = self.task["job"]
+        handle = state.get("handle")
+        record = {
+            "executor": state["executor"],
+            "job_handle": {k: v for k, v in handle.items() if k != "token"}
             if isinstance(handle, Mapping)
             else handle,
-            job_id=(handle.get("job_id") or handle.get("key"))
-            if isinstance(handle, Mapping)
-            else None,
-            resources_override=resources,
-            submitted_at=time.time(),
-            flow_key=getattr(self.task_ctx.get("flow"), "key", None),
-            task_key=self.task["key"],
-        )
+            "job_id": _handle_job_id(handle),
+            **self._owner_provenance(),
+        }
+        # A job submitted by an older MissionControl recorded these in its
+        # job.json at submit, and its task['job'] lacks them: kept as they are.
+        if "submitted_at" in state:
+            record["submitted_at"] = state["submitted_at"]
+            record["resources_override"] = state.get("resources_override")
+        return record
 
     def _parse(self, job_dir: str) -> Any:
         meta = read_job_meta(job_dir)
@@ -782,6 +812,7 @@ class _CallAsJob(JobTaskHandler):
         handle = _submit_job(self.task, executor, state["job_dir"], None, state["submissions"])
         state["handle"] = handle
         state["submissions"] += 1
+        state["submitted_at"] = time.time()
         data["submissions"] = state["submissions"]
         data["job_status"] = constants.JOB_QUEUED
         _job_event(self.task_ctx, events.JOB_SUBMITTED, constants.JOB_QUEUED, state)

@@ -74,3 +74,9 @@ def test_config_env_file_exports_values_safely_for_bash(tmp_path):
         check=True,
     )
     assert result.stdout == "it's $HOME; `x`"
+
+
+def test_no_values_write_no_config_env_and_remove_an_earlier_one(tmp_path):
+    write_config_env(tmp_path, {"CHEM": "/opt/chem"})
+    write_config_env(tmp_path, {})
+    assert not (tmp_path / "config.env").exists()

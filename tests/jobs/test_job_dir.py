@@ -22,7 +22,6 @@ def test_job_dir_holds_work_dir_entrypoint_and_metadata(tmp_path, job_types):
     assert sorted(p.name for p in (tmp_path / "j").iterdir()) == [
         "entrypoint.sh",
         "job.json",
-        "job.lock",
         "work_dir",
     ]
     assert (tmp_path / "j" / "work_dir" / "in.txt").read_text() == "x"

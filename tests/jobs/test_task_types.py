@@ -523,3 +523,17 @@ def test_an_engines_own_job_types_are_used_without_a_task_ctx_registry(jobs_root
     flow = run(engine, [task], {"jobs_root": str(jobs_root)})
     assert flow.tasks["job"]["data"]["outputs"] == {"out": "hi"}
     engine.executor_registry.close()
+
+
+def test_a_running_jobs_job_dir_names_its_executor_flow_and_task(jobs_engine, task_ctx):
+    from mc.jobs.job_dir import read_job_meta
+
+    flow = jobs_engine.flow_spec_to_flow({"key": "named", "tasks": [shell_task("sleep 30")]})
+    jobs_engine.tick_flow(flow, task_ctx)
+    provenance = read_job_meta(flow.tasks["job"]["data"]["job_dir"])["provenance"]
+    jobs_engine.cancel_flow(flow, "seen enough", task_ctx)
+    assert (provenance["executor"], provenance["flow_key"], provenance["task_key"]) == (
+        "local",
+        "named",
+        "job",
+    )

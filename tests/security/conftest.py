@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mc.jobs.constants import STDERR_FILE
 from mc.jobs.executors.local import LocalExecutor
 from mc.jobs.job_dir import build_job_dir
 from tests.jobs.conftest import ShellJob, dask_address, job_types, slurm_cluster  # noqa: F401
@@ -63,6 +64,12 @@ def victim(tmp_path: Path, job_types):  # noqa: F811
     executor = LocalExecutor()
     handle = executor.submit(job_dir)
     pid = int(Path(job_dir, "local.pid").read_text().split()[0])
+    # Running its command: its entrypoint no longer needs the job dir's path
+    # (a test may move the job dir away).
+    deadline = time.monotonic() + 10
+    while not Path(job_dir, STDERR_FILE).exists():
+        assert time.monotonic() < deadline, "the victim job did not start"
+        time.sleep(0.01)
     yield job_dir, pid, handle
     executor.cancel(handle)
 

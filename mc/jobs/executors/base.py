@@ -53,6 +53,7 @@ __all__ = [
     "absolute_job_dir",
     "can_run_calls",
     "can_run_jobs",
+    "handle_fields",
     "owned_job_dir",
     "record_submission",
 ]
@@ -77,7 +78,9 @@ class JobExecutor:
     ) -> dict[str, Any]:
         """Fulfil the job's config spec into ``config.env``; return its merged resources.
 
-        The merged resources are recorded in the job dir's ``resources.json``.
+        The merged resources are recorded in the job dir's ``resources.json``
+        (when there are none, no file is written, and one left by an earlier
+        submission is removed).
 
         Raises :class:`~mc.errors.JobConfigError` naming a required setting
         nothing provides, before anything runs.
@@ -89,7 +92,10 @@ class JobExecutor:
         write_config_env(job_dir, values)
         merged = dict(meta.get("resources") or {})
         merged.update(check_resources(resources, f"job {meta.get('key')!r}: resources"))
-        record_resources(job_dir, merged)
+        if merged:
+            record_resources(job_dir, merged)
+        else:
+            (Path(job_dir) / RESOURCES_FILE).unlink(missing_ok=True)
         return merged
 
 
@@ -165,14 +171,13 @@ def job_dir_of_handle(handle: Any) -> str | None:
     return job_dir
 
 
-def owned_job_dir(handle: Any, executor_kind: str) -> str:
-    """Return the handle's job dir if this kind of executor submitted it with the handle's token.
+def handle_fields(handle: Any, executor_kind: str) -> tuple[str, str]:
+    """Return a handle's job dir and token, checked for shape only; nothing is read.
 
-    The job dir must be an absolute path with no symlink on the way (as
-    :func:`absolute_job_dir` recorded it at submit, so a directory swapped
-    for a symlink since then is refused), and its ``submission.json`` must
-    hold ``executor_kind`` and the handle's token. Otherwise raises
-    :class:`~mc.errors.JobOwnershipError`, and the caller does nothing.
+    The job dir must be an absolute path and the token a non-empty string;
+    otherwise raises :class:`~mc.errors.JobOwnershipError`. Whether the
+    token is the job dir's is for :func:`owned_job_dir` (or an executor's
+    own record of the tokens it made) to say.
     """
     if not isinstance(handle, Mapping):
         raise JobOwnershipError(
@@ -188,6 +193,19 @@ def owned_job_dir(handle: Any, executor_kind: str) -> str:
             f"{executor_kind} executor: the handle of {job_dir!r} has no submission token "
             "(made by another program, or by an older MissionControl); nothing was done"
         )
+    return job_dir, token
+
+
+def owned_job_dir(handle: Any, executor_kind: str) -> str:
+    """Return the handle's job dir if this kind of executor submitted it with the handle's token.
+
+    The job dir must be an absolute path with no symlink on the way (as
+    :func:`absolute_job_dir` recorded it at submit, so a directory swapped
+    for a symlink since then is refused), and its ``submission.json`` must
+    hold ``executor_kind`` and the handle's token. Otherwise raises
+    :class:`~mc.errors.JobOwnershipError`, and the caller does nothing.
+    """
+    job_dir, token = handle_fields(handle, executor_kind)
     if os.path.realpath(job_dir) != os.path.normpath(job_dir):
         raise JobOwnershipError(
             f"{executor_kind} executor: job dir {job_dir!r} leads through a symlink; "

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
 
-from mc.errors import JobConfigError, JobError
+from mc.errors import JobConfigError, JobError, JobOwnershipError
 from mc.jobs.executors.base import record_submission
 from mc.jobs.executors.local import LocalExecutor
 from tests.jobs.conftest import poll_until_finished, process_ended
@@ -146,3 +148,83 @@ def test_poll_many_answers_in_order_after_one_pass(build):
     passes = executor.passes
     assert [status for status, _ in executor.poll_many(handles)] == ["COMPLETED", "FAILED"]
     assert executor.passes == passes + 1
+
+
+def test_a_queued_job_is_refused_for_a_handle_with_another_token(build):
+    executor = LocalExecutor(max_jobs=1)
+    running = executor.submit(build("sleep 0.3"))
+    queued = executor.submit(build("true"))
+    with pytest.raises(JobOwnershipError, match="nothing was done"):
+        executor.poll({**queued, "token": "0" * 32})
+    assert executor.poll(queued)[0] == "QUEUED"
+    poll_until_finished(executor, running)
+    poll_until_finished(executor, queued)
+
+
+def test_a_poll_that_finds_its_job_ended_starts_the_next_queued_job(build):
+    executor = LocalExecutor(max_jobs=1)
+    first_dir, second_dir = build("sleep 0.2"), build("true")
+    first = executor.submit(first_dir)
+    second = executor.submit(second_dir)
+    assert executor.poll(second)[0] == "QUEUED"  # the round's one pass
+    wait_until(lambda: Path(first_dir, "exit_status").exists())
+    passes = executor.passes
+    assert poll_until_finished(executor, first)[0] == "COMPLETED"
+    assert executor.passes == passes  # no second pass: the poll itself refilled the slot
+    assert Path(second_dir, "local.pid").exists()
+    assert poll_until_finished(executor, second)[0] == "COMPLETED"
+
+
+def test_an_ended_job_is_reaped_not_left_a_zombie(build):
+    executor = LocalExecutor()
+    job_dir = build("true")
+    handle = executor.submit(job_dir)
+    pid = int(Path(job_dir, "local.pid").read_text().split()[0])
+    assert poll_until_finished(executor, handle)[0] == "COMPLETED"
+    # Its exit status is written a moment before it exits: a later poll
+    # (another round, another pass) reaps it if that one did not.
+    wait_until(
+        lambda: executor.poll(handle)[0] == "COMPLETED" and not Path(f"/proc/{pid}").exists()
+    )
+
+
+def test_a_job_killed_by_a_signal_is_failed_naming_the_signal(build):
+    executor = LocalExecutor()
+    job_dir = build("sleep 30")
+    handle = executor.submit(job_dir)
+    pid = int(Path(job_dir, "local.pid").read_text().split()[0])
+    os.killpg(pid, signal.SIGKILL)
+    status, outputs = poll_until_finished(executor, handle)
+    assert status == "FAILED"
+    assert "ended without writing an exit status, killed by SIGKILL" in outputs["error"]
+
+
+def test_a_job_inherits_no_descriptor_of_the_runner(build):
+    # A descriptor the runner's process marked inheritable (Python makes its
+    # own not inheritable) would give the job the runner's files or sockets.
+    read_end, write_end = os.pipe()
+    leaked = os.dup2(write_end, 200, inheritable=True)
+    try:
+        executor = LocalExecutor()
+        job_dir = build("ls /proc/$$/fd > fds.txt")
+        poll_until_finished(executor, executor.submit(job_dir))
+    finally:
+        for fd in (read_end, write_end, leaked):
+            os.close(fd)
+    descriptors = {int(fd) for fd in Path(job_dir, "work_dir", "fds.txt").read_text().split()}
+    assert leaked not in descriptors
+
+
+def test_a_job_whose_process_cannot_start_is_failed_saying_why(build, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    executor = LocalExecutor()
+    status, outputs = executor.poll(executor.submit(build("true")))
+    assert status == "FAILED"
+    assert "could not be started" in outputs["error"]
+
+
+def wait_until(condition, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
