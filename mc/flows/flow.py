@@ -65,6 +65,7 @@ from typing import Any
 from mc.errors import FlowError, FlowLoadError, FlowSpecError
 from mc.flows import spec as flow_spec
 from mc.flows.spec import DEFAULT_TRIGGER_RULE, FORMAT_VERSION, ROOT_TASK_KEY, TASK_SPEC_FIELDS
+from mc.flows.spec import fast_flow_dict as _fast_flow_dict
 from mc.flows.spec import normalize_flow_spec as _normalize_flow_spec
 from mc.flows.statuses import (
     COMPLETED,
@@ -150,6 +151,18 @@ class Flow:
     # What a dot path (``ctx.flow.data.x``, see mc.flows.dotpath) may reach.
     DOTPATH_FIELDS = (*_FLOW_FIELDS, "tasks")
 
+    # The derived indexes (see the module docstring), built by _load.
+    _position: dict[str, int]
+    _task_list: list[dict[str, Any]]
+    _successors: list[list[int]]
+    _waiting: list[int]
+    _rules: dict[int, str]
+    _bad_counts: dict[int, list[int]]
+    _ready: set[int]
+    _retrying: dict[int, float]
+    _running: set[int]
+    _status_counts: Counter[str]
+
     def __init__(
         self,
         key: str | None = None,
@@ -187,6 +200,14 @@ class Flow:
         if (spec is _NO_SPEC) == (flow_spec is _NO_SPEC):
             raise TypeError("Flow.from_flow_spec() takes one spec: spec or flow_spec=")
         chosen = spec if flow_spec is _NO_SPEC else flow_spec
+        # The fast path (see mc.flows.spec.fast_flow_dict): its edges are
+        # checked while the indexes are built, which a new flow needs anyway.
+        flow_dict = _fast_flow_dict(chosen)
+        if flow_dict is not None:
+            flow = cls.__new__(cls)
+            if cls._load(flow, flow_dict, new=True):
+                return flow
+        # Anything else, or a problem: the full checker, which names it.
         return cls._from_trusted_dict(_normalize_flow_spec(chosen))
 
     @classmethod
@@ -230,8 +251,14 @@ class Flow:
         cls._load(flow, flow_dict)
         return flow
 
-    def _load(self, flow_dict: dict[str, Any]) -> None:
-        """Take over a checked flow dict and build the indexes from it."""
+    def _load(self, flow_dict: dict[str, Any], new: bool = False) -> bool:
+        """Take over a checked flow dict and build the indexes from it.
+
+        With ``new``, the dict is a new flow from :func:`~mc.flows.spec.fast_flow_dict`
+        (every task PENDING) whose edges are not yet checked: returns False,
+        with the flow half built, if a precursor is not a task of the flow
+        or the tasks make a cycle. Otherwise returns True.
+        """
         self.key: str = flow_dict["key"]
         self.label: str | None = flow_dict["label"]
         self.cfg: dict[str, Any] = flow_dict["cfg"]
@@ -244,26 +271,77 @@ class Flow:
         # The flow's JSON size as last measured, plus what tasks wrote since
         # (see mc.flows.size_budget); derived, never stored.
         self.json_size_estimate = 0
-        self._rebuild_indexes()
+        if new:
+            if not self._index_new_flow():
+                return False
+        else:
+            self._rebuild_indexes()
         # Dirty tracking (see the module docstring): places of tasks changed
         # since the last save. A flow nobody saved yet has only new tasks.
         self._changed: set[int] = set(range(len(self._task_list)))
         # Callbacks that bring task dicts up to date before serialization
         # (see defer_serialization), by task key.
         self._deferred: dict[str, Callable[[], object]] = {}
+        return True
+
+    def _index_new_flow(self) -> bool:
+        """Build the indexes of a new flow, checking its edges; False if they are unsound.
+
+        The same indexes as :meth:`_rebuild_indexes` makes for a flow whose
+        tasks are all PENDING, in one pass over the edges, with no status
+        read: a task without precursors is ready, any other waits for all
+        of them. Then dependency counters (Kahn's algorithm, as
+        :func:`~mc.flows.spec.check_acyclic`) prove that there is no cycle.
+        Returns False if a precursor is unknown or the tasks make a cycle.
+        """
+        tasks = self.tasks
+        position = self._position = {key: i for i, key in enumerate(tasks)}
+        task_list = self._task_list = list(tasks.values())
+        num_tasks = len(task_list)
+        successors: list[list[int]] = [[] for _ in task_list]
+        waiting = [0] * num_tasks
+        ready: list[int] = []
+        others: list[int] = []
+        for place, task in enumerate(task_list):
+            precursors = task["precursors"]
+            if precursors[0] == ROOT_TASK_KEY:
+                # Precursors are normalized: ROOT only ever stands alone.
+                ready.append(place)
+            else:
+                try:
+                    for pre in precursors:
+                        successors[position[pre]].append(place)
+                except KeyError:
+                    return False
+                waiting[place] = len(precursors)
+            if "trigger_rule" in task:
+                others.append(place)
+        left = waiting.copy()
+        stack = ready.copy()
+        done = 0
+        while stack:
+            done += 1
+            for succ in successors[stack.pop()]:
+                left[succ] -= 1
+                if not left[succ]:
+                    stack.append(succ)
+        if done != num_tasks:
+            return False
+        self._successors = successors
+        self._waiting = waiting
+        self._rules = {}
+        self._bad_counts = {}
+        self._ready = set(ready)
+        self._retrying = {}
+        self._running = set()
+        self._status_counts = Counter({PENDING: num_tasks}) if num_tasks else Counter()
+        for place in others:
+            if task_list[place]["trigger_rule"] != DEFAULT_TRIGGER_RULE:
+                self._judge_pending(place)
+        return True
 
     def _rebuild_indexes(self) -> None:
         tasks = self.tasks
-        self._position: dict[str, int]
-        self._task_list: list[dict[str, Any]]
-        self._successors: list[list[int]]
-        self._waiting: list[int]
-        self._rules: dict[int, str]
-        self._bad_counts: dict[int, list[int]]
-        self._ready: set[int]
-        self._retrying: dict[int, float]
-        self._running: set[int]
-        self._status_counts: Counter[str]
         position = self._position = {key: i for i, key in enumerate(tasks)}
         self._task_list = list(tasks.values())
         successors: list[list[int]] = [[] for _ in tasks]
