@@ -93,7 +93,7 @@ from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
 from mc.flows.plugins import AnyExecutor, TaskHandler
-from mc.flows.registry import Registry, TaskTypeRegistry
+from mc.flows.registry import Registry, TaskTypeHooks, TaskTypeRegistry
 from mc.flows.spec import MAX_DURATION_S
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, TaskStatus
 from mc.flows.task_handler import new_proxied_task
@@ -384,9 +384,12 @@ class FlowEngine:
                 f"longer than its timeout_s of {timeout:g} s",
             )
         resolved = None
+        # Looked up once for the whole tick of the task (None: the handler's
+        # call reports the unknown type).
+        hooks = self._hooks_or_none(task)
         if "provenance" not in task:
             # The first tick of this attempt: record its inputs (and cache key).
-            problem_text, resolved = self._start_attempt(task, ctx)
+            problem_text, resolved = self._start_attempt(task, ctx, hooks)
             if problem_text is not None:
                 return self._fail_task(flow, task, problem_text)
         if task.get("cache_key") and self.cache is not None:
@@ -395,12 +398,12 @@ class FlowEngine:
                     return False
             except Exception as error:  # the cache's database failed
                 return self._fail_task(flow, task, f"task cache: {error}")
-        problem = self._call_handler(task, ctx, resolved)
+        problem = self._call_handler(task, ctx, resolved, hooks)
         if problem is None:
             # The handler wrote its verdict into the task; the flow checks it
             # and applies it to its indexes.
             if task["status"] == COMPLETED:
-                skipped = self._complete_task(flow, task, ctx)
+                skipped = self._complete_task(flow, task, ctx, hooks)
                 if self.on_event is not None:
                     self._emit(flow, events.TASK_COMPLETED, task)
                     self._emit_skipped(flow, skipped)
@@ -410,7 +413,7 @@ class FlowEngine:
     # -- provenance and the task cache (see mc.flows.cache) -------------------
 
     def _start_attempt(
-        self, task: dict[str, Any], ctx: dict[str, Any]
+        self, task: dict[str, Any], ctx: dict[str, Any], hooks: TaskTypeHooks | None
     ) -> tuple[str | None, dict[str, Any] | None]:
         """Record an attempt's provenance, and its cache key.
 
@@ -421,8 +424,8 @@ class FlowEngine:
         problem); only a cache key path that does not resolve fails the
         attempt here.
         """
-        handler = self._handler_or_none(task)
-        raw_names: tuple[str, ...] = tuple(getattr(handler, "raw_params", ()) or ())
+        handler = hooks.handler if hooks is not None else None
+        raw_names = hooks.raw_params if hooks is not None else ()
         params = task.get("task_params") or {}
         resolved = True
         interpolated = None
@@ -432,8 +435,8 @@ class FlowEngine:
             except Exception:  # the handler's own call reports it; never the tick
                 resolved = False
         code: dict[str, Any] = {}
-        identify = getattr(handler, "code_identity", None)
-        if callable(identify) and resolved:
+        identify = hooks.code_identity if hooks is not None else None
+        if identify is not None and resolved:
             saved = task.get("task_params")
             task["task_params"] = params
             try:
@@ -472,6 +475,12 @@ class FlowEngine:
     def _handler_or_none(self, task: Mapping[str, Any]) -> Any:
         try:
             return self.task_type_registry.resolve(task["task_type"])
+        except TaskTypeError:
+            return None  # the tick reports it
+
+    def _hooks_or_none(self, task: Mapping[str, Any]) -> TaskTypeHooks | None:
+        try:
+            return self.task_type_registry.resolve_hooks(task["task_type"])
         except TaskTypeError:
             return None  # the tick reports it
 
@@ -547,7 +556,11 @@ class FlowEngine:
             self._emit_skipped(flow, skipped)
 
     def _complete_task(
-        self, flow: Flow, task: dict[str, Any], ctx: dict[str, Any]
+        self,
+        flow: Flow,
+        task: dict[str, Any],
+        ctx: dict[str, Any],
+        hooks: TaskTypeHooks | None,
     ) -> list[dict[str, Any]]:
         """Finish the provenance of a task that COMPLETED, store it if cached, complete it.
 
@@ -557,8 +570,8 @@ class FlowEngine:
         provenance = task.get("provenance")
         if isinstance(provenance, dict):
             provenance["finished_at"] = finished_at
-            describe = getattr(self._handler_or_none(task), "run_record", None)
-            if callable(describe):
+            describe = hooks.run_record if hooks is not None else None
+            if describe is not None:
                 try:
                     run = describe(ctx)
                 except Exception as error:
@@ -584,7 +597,8 @@ class FlowEngine:
                 "created_at": finished_at,
                 "expires_at": finished_at + expire_s if expire_s is not None else None,
                 "data": data,
-                "provenance": provenance,
+                # Complete on its own: it may reach tasks of other flows.
+                "provenance": task_caching.provenance_with_params(provenance),
             }
             try:
                 self.cache.store(task["cache_key"], entry, claim["owner"])
@@ -605,7 +619,11 @@ class FlowEngine:
             _logger.warning("task %s: releasing its cache claim failed: %s", task["key"], error)
 
     def _call_handler(
-        self, task: dict[str, Any], ctx: dict[str, Any], resolved: dict[str, Any] | None = None
+        self,
+        task: dict[str, Any],
+        ctx: dict[str, Any],
+        resolved: dict[str, Any] | None = None,
+        hooks: TaskTypeHooks | None = None,
     ) -> tuple[str, str] | None:
         """Call a task's handler once; return (error, summary) if the task failed.
 
@@ -618,7 +636,10 @@ class FlowEngine:
         if "proxied_task" in task and self._follows_proxied_task(task):
             return self._tick_through_proxied_task(task, ctx)
         try:
-            tick, raw = self.task_type_registry.resolve_tick(task["task_type"])
+            if hooks is None:
+                tick, raw = self.task_type_registry.resolve_tick(task["task_type"])
+            else:
+                tick, raw = hooks.tick, hooks.raw_params
             params = task.get("task_params")
             # Params held raw for later (a subflow's spec) are not even scanned;
             # a task with 'interpolate': False is not interpolated at all.
