@@ -991,9 +991,20 @@ class Flow:
         exactly the tasks whose verdict changes. Returns the tasks skipped,
         or None if none were.
         """
-        skipped: list[dict[str, Any]] | None = None
         waiting = self._waiting
         rules = self._rules
+        if outcome == COMPLETED and not rules:
+            # The common case: every successor has the default rule, which
+            # a COMPLETED precursor only counts down; none can be skipped.
+            ready = self._ready
+            for succ in self._successors[place]:
+                left = waiting[succ]
+                if left:
+                    waiting[succ] = left - 1
+                    if left == 1:
+                        ready.add(succ)
+            return None
+        skipped: list[dict[str, Any]] | None = None
         stack = [(place, outcome)]
         while stack:
             place, outcome = stack.pop()

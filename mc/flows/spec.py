@@ -340,6 +340,16 @@ def _fast_precursors(names: Any) -> list[str] | None:
     """A task's precursors as :func:`_link_tasks` writes them, or None if not a list of strings."""
     if type(names) is not list and type(names) is not tuple:
         return None
+    if len(names) == 2:
+        first, second = names
+        if (
+            type(first) is str
+            and type(second) is str
+            and first != second
+            and first != ROOT_TASK_KEY
+            and second != ROOT_TASK_KEY
+        ):
+            return [first, second]
     for name in names:
         if type(name) is not str:
             return None
