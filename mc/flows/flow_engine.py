@@ -374,15 +374,16 @@ class FlowEngine:
         """Tick one RUNNING task of ``flow``; return True if it FAILED for good."""
         ctx = self._task_ctx(flow, task, task_ctx)
         timeout = task.get("timeout_s")
-        started_at = task.get("started_at")
-        if timeout is not None and started_at is not None and now - started_at > timeout:
-            self._call_cancel_hook(task, ctx)
-            return self._fail_task(
-                flow,
-                task,
-                f"timed out: RUNNING for {now - started_at:g} s, "
-                f"longer than its timeout_s of {timeout:g} s",
-            )
+        if timeout is not None:
+            started_at = task.get("started_at")
+            if started_at is not None and now - started_at > timeout:
+                self._call_cancel_hook(task, ctx)
+                return self._fail_task(
+                    flow,
+                    task,
+                    f"timed out: RUNNING for {now - started_at:g} s, "
+                    f"longer than its timeout_s of {timeout:g} s",
+                )
         resolved = None
         # Looked up once for the whole tick of the task (None: the handler's
         # call reports the unknown type).
@@ -392,7 +393,7 @@ class FlowEngine:
             problem_text, resolved = self._start_attempt(task, ctx, hooks)
             if problem_text is not None:
                 return self._fail_task(flow, task, problem_text)
-        if task.get("cache_key") and self.cache is not None:
+        if self.cache is not None and task.get("cache_key"):
             try:
                 if not self._cache_lets_run(flow, task, ctx, now):
                     return False
