@@ -24,6 +24,15 @@ Tuples count as lists. Values in ``data`` and ``task_params`` must be JSON:
 dicts with string keys, lists, strings, finite numbers, booleans and null.
 The JSON Schema shipped as ``mc/flows/flow_spec.schema.json`` (see
 :func:`flow_spec_json_schema`) states the same rules for editors.
+
+Two paths, one result. Specs that programs write (every task a plain dict
+with a ``key``, edges given as ``precursors`` only) are checked in one pass
+that builds each task dict directly (:func:`fast_flow_dict`); that pass
+gives up at the first thing out of the ordinary, good or bad, and the full
+checker then runs from the start, so that every message and path is the
+full checker's. A property test holds both to the same flow dicts and the
+same errors. The fast path accepts nothing the full checker refuses: the
+same bounds, text checks and JSON checks apply to every value.
 """
 
 from __future__ import annotations
