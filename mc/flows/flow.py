@@ -847,7 +847,10 @@ class Flow:
         :class:`~mc.errors.FlowError` if the flow has no such task or it is
         not RUNNING.
         """
-        place = self._running_place(key, "complete")
+        # The engine's hot path: the check of _running_place, inline.
+        place = self._position.get(key) if type(key) is str else None
+        if place is None or place not in self._running:
+            place = self._running_place(key, "complete")  # raises why not
         task = self._task_list[place]
         task["status"] = COMPLETED
         task["finished_at"] = now

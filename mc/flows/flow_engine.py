@@ -372,7 +372,11 @@ class FlowEngine:
         now: float,
     ) -> bool:
         """Tick one RUNNING task of ``flow``; return True if it FAILED for good."""
-        ctx = self._task_ctx(flow, task, task_ctx)
+        # _task_ctx, inline: this runs for every task.
+        if task_ctx:
+            ctx = {**task_ctx, "task": task, "flow_engine": self, "flow": flow}
+        else:
+            ctx = {"task": task, "flow_engine": self, "flow": flow}
         timeout = task.get("timeout_s")
         if timeout is not None:
             started_at = task.get("started_at")
@@ -387,7 +391,10 @@ class FlowEngine:
         resolved = None
         # Looked up once for the whole tick of the task (None: the handler's
         # call reports the unknown type).
-        hooks = self._hooks_or_none(task)
+        try:
+            hooks: TaskTypeHooks | None = self.task_type_registry.resolve_hooks(task["task_type"])
+        except TaskTypeError:
+            hooks = None
         if "provenance" not in task:
             # The first tick of this attempt: record its inputs (and cache key).
             problem_text, resolved = self._start_attempt(task, ctx, hooks)
@@ -476,12 +483,6 @@ class FlowEngine:
     def _handler_or_none(self, task: Mapping[str, Any]) -> Any:
         try:
             return self.task_type_registry.resolve(task["task_type"])
-        except TaskTypeError:
-            return None  # the tick reports it
-
-    def _hooks_or_none(self, task: Mapping[str, Any]) -> TaskTypeHooks | None:
-        try:
-            return self.task_type_registry.resolve_hooks(task["task_type"])
         except TaskTypeError:
             return None  # the tick reports it
 

@@ -355,8 +355,7 @@ def _fast_precursors(names: Any) -> list[str] | None:
             type(first) is str
             and type(second) is str
             and first != second
-            and first != ROOT_TASK_KEY
-            and second != ROOT_TASK_KEY
+            and ROOT_TASK_KEY not in (first, second)
         ):
             return [first, second]
     for name in names:
