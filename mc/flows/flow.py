@@ -19,7 +19,7 @@ never stored, in the manner of :class:`graphlib.TopologicalSorter`:
   later (:meth:`Flow.add_task`, :meth:`Flow.add_edge`). Tuples of integers
   are no work for the garbage collector (it stops tracking them at once),
   where a list per task would be one more container to walk in every full
-  collection: at 100,000 tasks, that was a third of the build's time;
+  collection: at 100,000 tasks, that cost up to a third of the build;
 * ``_waiting``: for each PENDING task that is not ready, how many precursors
   have not yet finished; for the default rule ``all_success``, how many have
   not yet COMPLETED (0 for every other task);
