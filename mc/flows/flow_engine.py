@@ -299,11 +299,14 @@ class FlowEngine:
                 self._emit(flow, events.FLOW_STARTED)
             flow.num_ticks += 1
             now = self.clock()
+            # With none RUNNING before, the RUNNING tasks are those started
+            # now, already in flow order: no second sort of them.
+            none_running = not flow.count_tasks(RUNNING)
             started = flow.start_ready(now)
             if self.on_event is not None:
                 for task in started:
                     self._emit(flow, events.TASK_STARTED, task, attempt=_attempt(task))
-            for task in flow.running_tasks():
+            for task in started if none_running else flow.running_tasks():
                 if watched:
                     failed = self._tick_watched_task(flow, task, task_ctx, now)
                 else:
