@@ -309,6 +309,7 @@ class Flow:
         # The edges, as two aligned lists of places (see _successor_tuples).
         edge_from: list[int] = []
         edge_to: list[int] = []
+        add_from, add_to = edge_from.append, edge_to.append
         for place, task in enumerate(task_list):
             precursors = task["precursors"]
             if precursors[0] == ROOT_TASK_KEY:
@@ -317,8 +318,8 @@ class Flow:
             else:
                 try:
                     for pre in precursors:
-                        edge_from.append(position[pre])
-                        edge_to.append(place)
+                        add_from(position[pre])
+                        add_to(place)
                 except KeyError:
                     return False
                 waiting[place] = len(precursors)
@@ -331,8 +332,9 @@ class Flow:
         while stack:
             done += 1
             for succ in successors[stack.pop()]:
-                left[succ] -= 1
-                if not left[succ]:
+                count = left[succ] - 1
+                left[succ] = count
+                if not count:
                     stack.append(succ)
         if done != num_tasks:
             return False

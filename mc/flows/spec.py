@@ -301,10 +301,25 @@ def _fast_task_dicts(task_specs: list[Any] | tuple[Any, ...]) -> dict[str, dict[
             # Names no edge: it follows the task listed before it (no task
             # names successors on this path).
             precursors = [previous]
-        elif (type(precursors) is list or type(precursors) is tuple) and len(precursors) == 1:
-            precursors = [precursors[0]]
-            if type(precursors[0]) is not str:
-                return None
+        elif type(precursors) is list or type(precursors) is tuple:
+            # One or two, inline; any other number in _fast_precursors.
+            count = len(precursors)
+            if count == 1:
+                precursors = [precursors[0]]
+                if type(precursors[0]) is not str:
+                    return None
+            elif (
+                count == 2
+                and type(precursors[0]) is str
+                and type(precursors[1]) is str
+                and precursors[0] != precursors[1]
+                and ROOT_TASK_KEY not in precursors
+            ):
+                precursors = [precursors[0], precursors[1]]
+            else:
+                precursors = _fast_precursors(precursors)
+                if precursors is None:
+                    return None
         else:
             precursors = _fast_precursors(precursors)
             if precursors is None:
@@ -312,14 +327,17 @@ def _fast_task_dicts(task_specs: list[Any] | tuple[Any, ...]) -> dict[str, dict[
         params = task_spec.get("task_params")
         data = task_spec.get("data")
         try:
-            if params is None or (type(params) is dict and not params):
-                params = {}
-            else:
-                params = _json_dict_copy(params, "")
-            if data is None or (type(data) is dict and not data):
-                data = {}
-            else:
-                data = _json_dict_copy(data, "")
+            # Absent, null or empty: a new empty dict, with nothing to check.
+            params = (
+                {}
+                if params is None or (type(params) is dict and not params)
+                else _json_dict_copy(params, "")
+            )
+            data = (
+                {}
+                if data is None or (type(data) is dict and not data)
+                else _json_dict_copy(data, "")
+            )
         except FlowSpecError:
             return None
         task: dict[str, Any] = {
@@ -349,15 +367,6 @@ def _fast_precursors(names: Any) -> list[str] | None:
     """A task's precursors as :func:`_link_tasks` writes them, or None if not a list of strings."""
     if type(names) is not list and type(names) is not tuple:
         return None
-    if len(names) == 2:
-        first, second = names
-        if (
-            type(first) is str
-            and type(second) is str
-            and first != second
-            and ROOT_TASK_KEY not in (first, second)
-        ):
-            return [first, second]
     for name in names:
         if type(name) is not str:
             return None
