@@ -66,6 +66,7 @@ __all__ = [
     "import_path",
     "module_source_sha256",
     "provenance_record",
+    "provenance_with_params",
 ]
 
 
@@ -223,6 +224,11 @@ def provenance_record(
     type; ``code`` (what code ran, as for the cache key); ``run`` (for jobs:
     the executor, job id, resources and job dir); the task's times and its
     input params. Never environment variables.
+
+    ``params`` is left out when the task has none: most tasks of a big
+    flow, to which an empty dict would add a container for the garbage
+    collector to walk, for nothing. :func:`provenance_with_params` puts it
+    back, as ``{}``, for readers.
     """
     record: dict[str, Any] = {**RUNTIME, "task_type": task.get("task_type")}
     if code:
@@ -231,7 +237,19 @@ def provenance_record(
         record["run"] = dict(run)
     record["started_at"] = task.get("started_at")
     record["finished_at"] = finished_at
-    record["params"] = _json_copy(params)
+    if params:
+        record["params"] = _json_copy(params)
+    return record
+
+
+def provenance_with_params(record: Any) -> Any:
+    """Return a provenance record with its ``params``: a copy with ``{}`` if it has none.
+
+    A record that :func:`provenance_record` made for a task without params
+    leaves them out. Anything that is not such a record is returned as it is.
+    """
+    if isinstance(record, Mapping) and "params" not in record:
+        return {**record, "params": {}}
     return record
 
 

@@ -93,7 +93,7 @@ from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
 from mc.flows.plugins import AnyExecutor, TaskHandler
-from mc.flows.registry import Registry, TaskTypeRegistry
+from mc.flows.registry import Registry, TaskTypeHooks, TaskTypeRegistry
 from mc.flows.spec import MAX_DURATION_S
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, TaskStatus
 from mc.flows.task_handler import new_proxied_task
@@ -299,11 +299,14 @@ class FlowEngine:
                 self._emit(flow, events.FLOW_STARTED)
             flow.num_ticks += 1
             now = self.clock()
+            # With none RUNNING before, the RUNNING tasks are those started
+            # now, already in flow order: no second sort of them.
+            none_running = not flow.count_tasks(RUNNING)
             started = flow.start_ready(now)
             if self.on_event is not None:
                 for task in started:
                     self._emit(flow, events.TASK_STARTED, task, attempt=_attempt(task))
-            for task in flow.running_tasks():
+            for task in started if none_running else flow.running_tasks():
                 if watched:
                     failed = self._tick_watched_task(flow, task, task_ctx, now)
                 else:
@@ -372,35 +375,46 @@ class FlowEngine:
         now: float,
     ) -> bool:
         """Tick one RUNNING task of ``flow``; return True if it FAILED for good."""
-        ctx = self._task_ctx(flow, task, task_ctx)
+        # _task_ctx, inline: this runs for every task.
+        if task_ctx:
+            ctx = {**task_ctx, "task": task, "flow_engine": self, "flow": flow}
+        else:
+            ctx = {"task": task, "flow_engine": self, "flow": flow}
         timeout = task.get("timeout_s")
-        started_at = task.get("started_at")
-        if timeout is not None and started_at is not None and now - started_at > timeout:
-            self._call_cancel_hook(task, ctx)
-            return self._fail_task(
-                flow,
-                task,
-                f"timed out: RUNNING for {now - started_at:g} s, "
-                f"longer than its timeout_s of {timeout:g} s",
-            )
+        if timeout is not None:
+            started_at = task.get("started_at")
+            if started_at is not None and now - started_at > timeout:
+                self._call_cancel_hook(task, ctx)
+                return self._fail_task(
+                    flow,
+                    task,
+                    f"timed out: RUNNING for {now - started_at:g} s, "
+                    f"longer than its timeout_s of {timeout:g} s",
+                )
         resolved = None
+        # Looked up once for the whole tick of the task (None: the handler's
+        # call reports the unknown type).
+        try:
+            hooks: TaskTypeHooks | None = self.task_type_registry.resolve_hooks(task["task_type"])
+        except TaskTypeError:
+            hooks = None
         if "provenance" not in task:
             # The first tick of this attempt: record its inputs (and cache key).
-            problem_text, resolved = self._start_attempt(task, ctx)
+            problem_text, resolved = self._start_attempt(task, ctx, hooks)
             if problem_text is not None:
                 return self._fail_task(flow, task, problem_text)
-        if task.get("cache_key") and self.cache is not None:
+        if self.cache is not None and task.get("cache_key"):
             try:
                 if not self._cache_lets_run(flow, task, ctx, now):
                     return False
             except Exception as error:  # the cache's database failed
                 return self._fail_task(flow, task, f"task cache: {error}")
-        problem = self._call_handler(task, ctx, resolved)
+        problem = self._call_handler(task, ctx, resolved, hooks)
         if problem is None:
             # The handler wrote its verdict into the task; the flow checks it
             # and applies it to its indexes.
             if task["status"] == COMPLETED:
-                skipped = self._complete_task(flow, task, ctx)
+                skipped = self._complete_task(flow, task, ctx, hooks)
                 if self.on_event is not None:
                     self._emit(flow, events.TASK_COMPLETED, task)
                     self._emit_skipped(flow, skipped)
@@ -410,7 +424,7 @@ class FlowEngine:
     # -- provenance and the task cache (see mc.flows.cache) -------------------
 
     def _start_attempt(
-        self, task: dict[str, Any], ctx: dict[str, Any]
+        self, task: dict[str, Any], ctx: dict[str, Any], hooks: TaskTypeHooks | None
     ) -> tuple[str | None, dict[str, Any] | None]:
         """Record an attempt's provenance, and its cache key.
 
@@ -421,8 +435,8 @@ class FlowEngine:
         problem); only a cache key path that does not resolve fails the
         attempt here.
         """
-        handler = self._handler_or_none(task)
-        raw_names: tuple[str, ...] = tuple(getattr(handler, "raw_params", ()) or ())
+        handler = hooks.handler if hooks is not None else None
+        raw_names = hooks.raw_params if hooks is not None else ()
         params = task.get("task_params") or {}
         resolved = True
         interpolated = None
@@ -432,8 +446,8 @@ class FlowEngine:
             except Exception:  # the handler's own call reports it; never the tick
                 resolved = False
         code: dict[str, Any] = {}
-        identify = getattr(handler, "code_identity", None)
-        if callable(identify) and resolved:
+        identify = hooks.code_identity if hooks is not None else None
+        if identify is not None and resolved:
             saved = task.get("task_params")
             task["task_params"] = params
             try:
@@ -547,7 +561,11 @@ class FlowEngine:
             self._emit_skipped(flow, skipped)
 
     def _complete_task(
-        self, flow: Flow, task: dict[str, Any], ctx: dict[str, Any]
+        self,
+        flow: Flow,
+        task: dict[str, Any],
+        ctx: dict[str, Any],
+        hooks: TaskTypeHooks | None,
     ) -> list[dict[str, Any]]:
         """Finish the provenance of a task that COMPLETED, store it if cached, complete it.
 
@@ -557,8 +575,8 @@ class FlowEngine:
         provenance = task.get("provenance")
         if isinstance(provenance, dict):
             provenance["finished_at"] = finished_at
-            describe = getattr(self._handler_or_none(task), "run_record", None)
-            if callable(describe):
+            describe = hooks.run_record if hooks is not None else None
+            if describe is not None:
                 try:
                     run = describe(ctx)
                 except Exception as error:
@@ -584,7 +602,8 @@ class FlowEngine:
                 "created_at": finished_at,
                 "expires_at": finished_at + expire_s if expire_s is not None else None,
                 "data": data,
-                "provenance": provenance,
+                # Complete on its own: it may reach tasks of other flows.
+                "provenance": task_caching.provenance_with_params(provenance),
             }
             try:
                 self.cache.store(task["cache_key"], entry, claim["owner"])
@@ -605,7 +624,11 @@ class FlowEngine:
             _logger.warning("task %s: releasing its cache claim failed: %s", task["key"], error)
 
     def _call_handler(
-        self, task: dict[str, Any], ctx: dict[str, Any], resolved: dict[str, Any] | None = None
+        self,
+        task: dict[str, Any],
+        ctx: dict[str, Any],
+        resolved: dict[str, Any] | None = None,
+        hooks: TaskTypeHooks | None = None,
     ) -> tuple[str, str] | None:
         """Call a task's handler once; return (error, summary) if the task failed.
 
@@ -618,7 +641,10 @@ class FlowEngine:
         if "proxied_task" in task and self._follows_proxied_task(task):
             return self._tick_through_proxied_task(task, ctx)
         try:
-            tick, raw = self.task_type_registry.resolve_tick(task["task_type"])
+            if hooks is None:
+                tick, raw = self.task_type_registry.resolve_tick(task["task_type"])
+            else:
+                tick, raw = hooks.tick, hooks.raw_params
             params = task.get("task_params")
             # Params held raw for later (a subflow's spec) are not even scanned;
             # a task with 'interpolate': False is not interpolated at all.

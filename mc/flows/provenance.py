@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mc.errors import DotPathError, FlowError, WiringError
+from mc.flows.cache import provenance_with_params
 from mc.flows.dotpath import split_path
 from mc.flows.task_types.wiring import parse_wiring
 
@@ -62,7 +63,11 @@ class ProvenanceNode:
             yield from feeder.walk()
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the chain as JSON types: path, task type, status, via, cache and provenance."""
+        """Return the chain as JSON types: path, task type, status, via, cache and provenance.
+
+        Each provenance record has its ``params``, ``{}`` for a task that
+        had none (see :func:`~mc.flows.cache.provenance_with_params`).
+        """
         task = self.task
         return {
             "path": self.path,
@@ -72,7 +77,7 @@ class ProvenanceNode:
             "seen": self.seen,
             "cache_key": task.get("cache_key"),
             "cached_from": task.get("cached_from"),
-            "provenance": task.get("provenance"),
+            "provenance": provenance_with_params(task.get("provenance")),
             "feeders": [feeder.to_dict() for feeder in self.feeders],
         }
 

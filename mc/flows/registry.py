@@ -33,7 +33,7 @@ import importlib
 import re
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from mc.errors import MCError, TaskTypeError
 from mc.flows.compat import LEGACY_TASK_TYPES
@@ -46,6 +46,7 @@ __all__ = [
     "check_allow_imports",
     "Registry",
     "TaskTypeRegistry",
+    "TaskTypeHooks",
     "module_allowed",
     "import_allowed",
 ]
@@ -56,6 +57,22 @@ _MODULE_PREFIX_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]
 _T = TypeVar("_T")
 
 _TickFunction = Callable[[dict[str, Any]], Any]
+
+
+class TaskTypeHooks(NamedTuple):
+    """What the engine calls for a task type, looked up once per name.
+
+    ``handler``: the handler itself; ``tick``: the function that ticks a
+    task given its task_ctx; ``raw_params``: params not to interpolate;
+    ``code_identity`` and ``run_record``: the handler's optional hooks of
+    those names (see :mod:`mc.flows.plugins`), or None when it has none.
+    """
+
+    handler: TaskHandler
+    tick: _TickFunction
+    raw_params: tuple[str, ...]
+    code_identity: Callable[[dict[str, Any]], Any] | None
+    run_record: Callable[[dict[str, Any]], Any] | None
 
 
 def check_allow_imports(
@@ -284,8 +301,9 @@ class TaskTypeRegistry(Registry[TaskHandler]):
     ) -> None:
         from mc.flows.task_types import BUILTIN_TASK_TYPES
 
-        # The function that ticks a task, per name: the engine's hot path.
-        self._tick_functions: dict[str, tuple[_TickFunction, tuple[str, ...]]] = {}
+        # What the engine calls, per name: its hot path. Forgotten when a
+        # name is registered or popped.
+        self._hooks: dict[str, TaskTypeHooks] = {}
         super().__init__(
             "task type",
             "task_type",
@@ -302,8 +320,13 @@ class TaskTypeRegistry(Registry[TaskHandler]):
     def register(self, name: str, obj: TaskHandler, replace: bool = False) -> TaskHandler:
         """Register the handler ``obj`` under ``name`` (see :meth:`Registry.register`)."""
         registered = super().register(name, obj, replace)
-        self._tick_functions.pop(name, None)
+        self._hooks.clear()  # a legacy name may have resolved to it
         return registered
+
+    def pop(self, name: str, default: TaskHandler | None = None) -> TaskHandler | None:
+        """Unregister ``name`` (see :meth:`Registry.pop`)."""
+        self._hooks.clear()
+        return super().pop(name, default)
 
     def lookup(self, name: str, allow_imports: Iterable[str] | None = None) -> TaskHandler | None:
         """Return the handler ``name`` resolves to, or None (see :meth:`Registry.lookup`).
@@ -323,15 +346,34 @@ class TaskTypeRegistry(Registry[TaskHandler]):
 
         Raises :class:`~mc.errors.TaskTypeError` as :meth:`resolve` does.
         """
-        found = self._tick_functions.get(name)
+        hooks = self.resolve_hooks(name)
+        return hooks.tick, hooks.raw_params
+
+    def resolve_hooks(self, name: str) -> TaskTypeHooks:
+        """Return what the engine calls for a task of type ``name`` (see :class:`TaskTypeHooks`).
+
+        Looked up once per name, and kept until a name is registered or
+        popped. Raises :class:`~mc.errors.TaskTypeError` as :meth:`resolve` does.
+        """
+        found = self._hooks.get(name)
         if found is not None:
             return found
         handler = self.resolve(name)
         # A class handler ticks through tick_task; a function handler is the tick.
         tick = cast(_TickFunction, getattr(handler, "tick_task", None) or handler)
-        raw = tuple(getattr(handler, "raw_params", ()))
-        self._tick_functions[name] = (tick, raw)
-        return tick, raw
+        hooks = TaskTypeHooks(
+            handler,
+            tick,
+            tuple(getattr(handler, "raw_params", ()) or ()),
+            _callable_or_none(getattr(handler, "code_identity", None)),
+            _callable_or_none(getattr(handler, "run_record", None)),
+        )
+        self._hooks[name] = hooks
+        return hooks
+
+
+def _callable_or_none(hook: Any) -> Callable[[dict[str, Any]], Any] | None:
+    return hook if callable(hook) else None
 
 
 def module_allowed(module_name: str, allow_imports: Iterable[str]) -> bool:

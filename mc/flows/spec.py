@@ -24,6 +24,15 @@ Tuples count as lists. Values in ``data`` and ``task_params`` must be JSON:
 dicts with string keys, lists, strings, finite numbers, booleans and null.
 The JSON Schema shipped as ``mc/flows/flow_spec.schema.json`` (see
 :func:`flow_spec_json_schema`) states the same rules for editors.
+
+Two paths, one result. Specs that programs write (every task a plain dict
+with a ``key``, edges given as ``precursors`` only) are checked in one pass
+that builds each task dict directly (:func:`fast_flow_dict`); that pass
+gives up at the first thing out of the ordinary, good or bad, and the full
+checker then runs from the start, so that every message and path is the
+full checker's. A property test holds both to the same flow dicts and the
+same errors. The fast path accepts nothing the full checker refuses: the
+same bounds, text checks and JSON checks apply to every value.
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ __all__ = [
     "TASK_KEY_PATTERN",
     "flow_spec_json_schema",
     "normalize_flow_spec",
+    "fast_flow_dict",
     "normalize_task_spec",
     "normalize_task_policies",
     "new_task_dict",
@@ -161,7 +171,57 @@ def normalize_flow_spec(spec: Any) -> dict[str, Any]:
 
     Raises :class:`~mc.errors.FlowSpecError` for the first problem found,
     with its path (``tasks[3].precursors[0]``) and what was expected.
+
+    A spec whose tasks all have the common shape (see :func:`fast_flow_dict`)
+    is checked in one pass; any other, and any spec with a problem, goes
+    through the full checker, which names the problem. Both accept the same
+    specs and give the same flow dict.
     """
+    flow_dict = fast_flow_dict(spec)
+    if flow_dict is not None and _edges_are_sound(flow_dict["tasks"]):
+        return flow_dict
+    return _full_flow_dict(spec)
+
+
+def _full_flow_dict(spec: Any) -> dict[str, Any]:
+    """The full checker behind :func:`normalize_flow_spec`: any spec, every message."""
+    flow_dict, task_specs = _flow_fields(spec)
+    tasks = [normalize_task_spec(t, f"tasks[{i}]") for i, t in enumerate(task_specs)]
+    _assign_keys(tasks)
+    _link_tasks(tasks)
+    check_acyclic(tasks)
+    flow_dict["tasks"] = {t["key"]: new_task_dict(t["key"], t, t["precursors"]) for t in tasks}
+    return flow_dict
+
+
+def fast_flow_dict(spec: Any) -> dict[str, Any] | None:
+    """Return the flow dict of a spec in the common shape, edges unchecked; else None.
+
+    The fast path of :func:`normalize_flow_spec`. The flow's own fields are
+    checked as there (a problem with them raises the same
+    :class:`~mc.errors.FlowSpecError`). The tasks are checked in one pass,
+    with no intermediate copies, when every task spec is a plain ``dict``
+    with a ``key`` and without ``successors`` (or the 0.x spelling of
+    ``interpolate``), its ``key``, ``task_type`` and ``label`` plain ASCII
+    text and its keys unique; anything else, good or bad, gives None, so
+    that the full checker finds the first problem and names it.
+
+    Not checked here: that each precursor names a task of the flow, and
+    that the tasks make no cycle. The caller must check both (as
+    :func:`normalize_flow_spec` does, and
+    :meth:`~mc.flows.flow.Flow.from_flow_spec` while it builds its indexes)
+    and take the full checker if either fails.
+    """
+    flow_dict, task_specs = _flow_fields(spec)
+    tasks = _fast_task_dicts(task_specs)
+    if tasks is None:
+        return None
+    flow_dict["tasks"] = tasks
+    return flow_dict
+
+
+def _flow_fields(spec: Any) -> tuple[dict[str, Any], list[Any] | tuple[Any, ...]]:
+    """Check a flow spec's own fields; return the flow dict without tasks, and the task specs."""
     _expect_mapping(spec, "flow spec")
     _check_known_keys(spec, FLOW_SPEC_KEYS, "")
     label = _optional_str(spec, "label", "label")
@@ -177,11 +237,7 @@ def normalize_flow_spec(spec: Any) -> dict[str, Any]:
     task_specs = _get(spec, "tasks", [])
     if not isinstance(task_specs, (list, tuple)):
         raise FlowSpecError("tasks", f"expected a list of task specs, got {_describe(task_specs)}")
-    tasks = [normalize_task_spec(t, f"tasks[{i}]") for i, t in enumerate(task_specs)]
-    _assign_keys(tasks)
-    _link_tasks(tasks)
-    check_acyclic(tasks)
-    return {
+    flow_dict = {
         "format_version": FORMAT_VERSION,
         "key": key,
         "label": label,
@@ -191,8 +247,147 @@ def normalize_flow_spec(spec: Any) -> dict[str, Any]:
         "depth": 0,
         "parent_key": None,
         "num_ticks": 0,
-        "tasks": {t["key"]: new_task_dict(t["key"], t, t["precursors"]) for t in tasks},
     }
+    return flow_dict, task_specs
+
+
+# What a task spec may hold on the fast path; and of those, what needs no
+# call to a checker of its own (see _fast_task_dicts).
+_FAST_TASK_SPEC_KEYS = frozenset(TASK_SPEC_KEYS) - {"successors"}
+_PLAIN_TASK_SPEC_KEYS = frozenset(
+    {"key", "label", "task_type", "task_params", "data", "precursors"}
+)
+
+
+def _fast_task_dicts(task_specs: list[Any] | tuple[Any, ...]) -> dict[str, dict[str, Any]] | None:
+    """The task dicts of :func:`fast_flow_dict`, or None if a task spec is out of the common shape.
+
+    Each accepted value is one the full checker accepts, and each task dict
+    equals (key order included) what :func:`new_task_dict` makes of it
+    there. Never raises: a problem gives None.
+    """
+    tasks: dict[str, dict[str, Any]] = {}
+    fast_keys = _FAST_TASK_SPEC_KEYS
+    plain_keys = _PLAIN_TASK_SPEC_KEYS
+    previous = ROOT_TASK_KEY
+    for task_spec in task_specs:
+        if type(task_spec) is not dict:
+            return None
+        names = task_spec.keys()
+        if not names <= fast_keys:
+            return None
+        key = task_spec.get("key")
+        task_type = task_spec.get("task_type")
+        label = task_spec.get("label")
+        # For ASCII text, isidentifier() is exactly TASK_KEY_PATTERN.
+        if (
+            type(key) is not str
+            or not key.isascii()
+            or not key.isidentifier()
+            or key == ROOT_TASK_KEY
+            or key in tasks
+            or type(task_type) is not str
+            or not task_type
+            or not task_type.isascii()
+            or "\x00" in task_type
+            or (
+                label is not None
+                and (type(label) is not str or not label.isascii() or "\x00" in label)
+            )
+        ):
+            return None
+        precursors = task_spec.get("precursors")
+        if precursors is None:
+            # Names no edge: it follows the task listed before it (no task
+            # names successors on this path).
+            precursors = [previous]
+        elif type(precursors) is list or type(precursors) is tuple:
+            # One or two, inline; any other number in _fast_precursors.
+            count = len(precursors)
+            if count == 1:
+                precursors = [precursors[0]]
+                if type(precursors[0]) is not str:
+                    return None
+            elif (
+                count == 2
+                and type(precursors[0]) is str
+                and type(precursors[1]) is str
+                and precursors[0] != precursors[1]
+                and ROOT_TASK_KEY not in precursors
+            ):
+                precursors = [precursors[0], precursors[1]]
+            else:
+                precursors = _fast_precursors(precursors)
+                if precursors is None:
+                    return None
+        else:
+            precursors = _fast_precursors(precursors)
+            if precursors is None:
+                return None
+        params = task_spec.get("task_params")
+        data = task_spec.get("data")
+        try:
+            # Absent, null or empty: a new empty dict, with nothing to check.
+            params = (
+                {}
+                if params is None or (type(params) is dict and not params)
+                else _json_dict_copy(params, "")
+            )
+            data = (
+                {}
+                if data is None or (type(data) is dict and not data)
+                else _json_dict_copy(data, "")
+            )
+        except FlowSpecError:
+            return None
+        task: dict[str, Any] = {
+            "key": key,
+            "label": label,
+            "task_type": task_type,
+            "task_params": params,
+            "data": data,
+            "precursors": precursors,
+            "status": PENDING,
+        }
+        if not names <= plain_keys:
+            try:
+                task.update(normalize_task_policies(task_spec, ""))
+                if interpolate_setting(task_spec, "") is False:
+                    task["interpolate"] = False
+            except FlowSpecError:
+                return None
+        if data:
+            task["initial_data"] = json.loads(json.dumps(data))
+        tasks[key] = task
+        previous = key
+    return tasks
+
+
+def _fast_precursors(names: Any) -> list[str] | None:
+    """A task's precursors as :func:`_link_tasks` writes them, or None if not a list of strings."""
+    if type(names) is not list and type(names) is not tuple:
+        return None
+    for name in names:
+        if type(name) is not str:
+            return None
+    # Each once, in the order named; 'ROOT' only when it stands alone.
+    precursors = list(dict.fromkeys(names))
+    if ROOT_TASK_KEY in precursors:
+        precursors.remove(ROOT_TASK_KEY)
+    return precursors or [ROOT_TASK_KEY]
+
+
+def _edges_are_sound(tasks: dict[str, dict[str, Any]]) -> bool:
+    """True if every precursor is a task of ``tasks`` (or ROOT) and they make no cycle."""
+    for task in tasks.values():
+        for pre in task["precursors"]:
+            if pre not in tasks and pre != ROOT_TASK_KEY:
+                return False
+    try:
+        check_acyclic(list(tasks.values()))
+    except FlowSpecError:
+        return False
+    return True
 
 
 def normalize_task_spec(task_spec: Any, path: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import graphlib
+import json
 from typing import Any
 
 from hypothesis import given, settings
@@ -17,6 +18,8 @@ from hypothesis import strategies as st
 
 from mc.errors import FlowSpecError
 from mc.flows import Flow, flow_spec_to_flow
+from mc.flows import spec as spec_module
+from mc.flows.compat import NO_INTERPOLATE_KEY
 from mc.flows.spec import FLOW_SPEC_KEYS, TASK_SPEC_KEYS
 from tests.flows import strategies
 
@@ -318,3 +321,115 @@ def test_spec_is_refused_exactly_when_it_has_a_cycle_and_the_named_cycle_is_real
         assert len(set(cycle[:-1])) == len(cycle) - 1
         for before, after in zip(cycle, cycle[1:]):
             assert before in graph[after]
+
+
+# -- the fast path and the full checker agree -------------------------------------------
+
+# Task fields, set to a random value on top of a spec in the fast path's shape.
+FAST_PATH_EXTRAS = [
+    "label",
+    "task_params",
+    "data",
+    "trigger_rule",
+    "retries",
+    "retry_delay_s",
+    "timeout_s",
+    "interpolate",
+    "cache",
+    "key",
+    "task_type",
+    "precursors",
+    "successors",
+    NO_INTERPOLATE_KEY,
+]
+extra_values = (
+    anything
+    | st.sampled_from(["all_done", "one_failed", "x\x00", "é", "\ud800", "ROOT", "a"])
+    | st.sampled_from([0, 1, 2.0, 3.5, -1, True, False, None])
+    | st.lists(st.sampled_from([*KEY_POOL, "ROOT", "zz"]), max_size=3)
+)
+
+
+@st.composite
+def fast_path_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """A spec as programs write them (every task keyed, precursors only), maybe broken.
+
+    Made from a valid DAG; then precursors written in different forms (a
+    tuple, repeated, with ROOT, left out), and up to three fields set to
+    random values.
+    """
+    spec, _ = draw(dag_specs())
+    built = spec_module._full_flow_dict({**spec, "key": "flow"})
+    tasks = []
+    for key, task in built["tasks"].items():
+        written: dict[str, Any] = {"key": key, "task_type": "noop"}
+        precursors = list(task["precursors"])
+        form = draw(st.sampled_from(["list", "tuple", "repeated", "root", "absent"]))
+        if form == "tuple":
+            written["precursors"] = tuple(precursors)
+        elif form == "repeated":
+            written["precursors"] = precursors + precursors[:1]
+        elif form == "root":
+            written["precursors"] = ["ROOT", *precursors]
+        elif form == "list":
+            written["precursors"] = precursors
+        tasks.append(written)
+    for _ in range(draw(st.integers(0, 3))):
+        if not tasks:
+            break
+        task = tasks[draw(st.integers(0, len(tasks) - 1))]
+        task[draw(st.sampled_from(FAST_PATH_EXTRAS))] = draw(extra_values)
+    return {"key": "flow", "tasks": tasks}
+
+
+def normalized_or_error(normalize: Any, spec: Any) -> Any:
+    """What ``normalize(spec)`` returns (as JSON text: key order counts), or its error's text."""
+    try:
+        return json.dumps(normalize(spec))
+    except FlowSpecError as error:
+        return f"FlowSpecError: {error}"
+
+
+def flow_indexes(flow: Flow) -> tuple[Any, ...]:
+    return (
+        flow._position,
+        flow._successors,
+        flow._waiting,
+        flow._rules,
+        flow._bad_counts,
+        flow._ready,
+        flow._retrying,
+        flow._running,
+        +flow._status_counts,
+        flow.changed_task_keys(),
+    )
+
+
+@PROPERTIES
+@given(fast_path_specs() | mutated_specs() | specs_with_anything_somewhere())
+def test_fast_path_gives_the_full_checkers_flow_dict_or_error(spec):
+    if isinstance(spec, dict) and spec.get("key") is None:
+        spec["key"] = "flow"  # not a generated one, which differs each time
+    expected = normalized_or_error(spec_module._full_flow_dict, spec)
+    assert normalized_or_error(spec_module.normalize_flow_spec, spec) == expected
+    outcome = build(spec)
+    if isinstance(outcome, FlowSpecError):
+        assert f"FlowSpecError: {outcome}" == expected
+        return
+    assert json.dumps(outcome.to_flow_dict()) == expected
+    reference = Flow.from_flow_dict(json.loads(expected))
+    assert flow_indexes(outcome) == flow_indexes(reference)
+
+
+@PROPERTIES
+@given(fast_path_specs())
+def test_fast_path_never_keeps_a_reference_into_the_spec(spec):
+    original = copy.deepcopy(spec)
+    outcome = build(spec)
+    if isinstance(outcome, FlowSpecError):
+        return
+    for task in outcome.tasks.values():
+        for value in task.values():
+            if isinstance(value, (dict, list)):
+                value.clear() if isinstance(value, dict) else value.append("changed")
+    assert spec == original

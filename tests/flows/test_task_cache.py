@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from mc.flows import Flow, FlowEngine
-from mc.flows.cache import MemoryTaskCache, cache_key, canonical_json, provenance_record
+from mc.flows.cache import (
+    MemoryTaskCache,
+    cache_key,
+    canonical_json,
+    provenance_record,
+    provenance_with_params,
+)
+from mc.flows.provenance import provenance_chain
 
 
 class Counter:
@@ -258,6 +267,27 @@ def test_every_completed_task_records_its_provenance(engine, clock):
     assert provenance["started_at"] == flow.tasks["p"]["started_at"]
     assert provenance["finished_at"] == flow.tasks["p"]["finished_at"]
     assert set(provenance) >= {"mc_version", "python", "host", "user"}
+
+
+def test_a_task_without_params_records_none_and_readers_show_them_empty(engine):
+    flow = engine.run_flow(Flow.from_flow_spec({"tasks": [{"key": "p", "task_type": "noop"}]}))
+    provenance = flow.tasks["p"]["provenance"]
+    assert "params" not in provenance
+    # Nothing in it for the garbage collector to walk: the record of a
+    # task without params holds no container.
+    assert not gc.is_tracked(provenance)
+    assert provenance_with_params(provenance) == {**provenance, "params": {}}
+    chain = provenance_chain(flow.to_flow_dict(), "p").to_dict()
+    assert chain["provenance"]["params"] == {}
+
+
+def test_a_cache_entry_of_a_task_without_params_records_them_empty(clock, task_cache):
+    engine = FlowEngine(clock=clock, cache=task_cache)
+    engine.run_flow(
+        Flow.from_flow_spec({"tasks": [{"key": "p", "task_type": "noop", "cache": True}]})
+    )
+    [entry] = task_cache.entries()
+    assert entry["provenance"]["params"] == {}
 
 
 def test_a_hit_carries_the_provenance_of_the_task_that_made_the_result(caching_engine, clock):
