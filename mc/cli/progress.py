@@ -97,6 +97,8 @@ def _describe_event(event: FlowEvent) -> str:
         text += ")"
     elif event.event == events.TASK_STARTED and event.attempt and event.attempt > 1:
         text += f" (attempt {event.attempt})"
+    elif event.event == events.TASK_COMPLETED and event.cached_from:
+        text += f" (cached from {printable(event.cached_from)})"
     if event.error and event.event in (events.TASK_FAILED, events.TASK_RETRYING):
         text += f": {printable(event.error)}"
     return text

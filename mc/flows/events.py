@@ -11,7 +11,8 @@ An engine made with ``FlowEngine(on_event=callback)`` (or a runner made with
 ``task_started``
     a task became RUNNING, also on each retry (``attempt``);
 ``task_completed``
-    a task COMPLETED;
+    a task COMPLETED (``cached_from``: ``FLOW/TASK``, the task whose cached
+    result it took, on a hit of the task cache);
 ``task_failed``
     a task FAILED for good (``error``, ``attempt``);
 ``task_retrying``
@@ -127,6 +128,7 @@ class FlowEvent:
     executor: str | None = None
     job_id: str | None = None
     job_dir: str | None = None
+    cached_from: str | None = None
 
     @property
     def is_task_event(self) -> bool:
@@ -147,7 +149,7 @@ class FlowEvent:
             "task_key": self.task_key,
             "status": self.status,
         }
-        for name in ("error", "attempt", "executor", "job_id", "job_dir"):
+        for name in ("error", "attempt", "executor", "job_id", "job_dir", "cached_from"):
             value = getattr(self, name)
             if value is not None:
                 result[name] = value

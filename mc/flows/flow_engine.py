@@ -557,7 +557,12 @@ class FlowEngine:
             cached_from["flow"],
         )
         if self.on_event is not None:
-            self._emit(flow, events.TASK_COMPLETED, task)
+            self._emit(
+                flow,
+                events.TASK_COMPLETED,
+                task,
+                cached_from=f"{cached_from['flow']}/{cached_from['task']}",
+            )
             self._emit_skipped(flow, skipped)
 
     def _complete_task(

@@ -320,3 +320,19 @@ def test_a_job_running_line_names_its_job_id():
         job_id="4242",
     )
     assert format_event_line(event).endswith(" - k sweep/evaluate_3 job RUNNING (job 4242)")
+
+
+def test_a_completion_from_the_cache_says_where_the_result_came_from():
+    from mc.cli.progress import format_event_line
+    from mc.flows.events import FlowEvent
+
+    event = FlowEvent(
+        time=0.0,
+        event="task_completed",
+        flow_key="k",
+        flow_label=None,
+        task_key="fit",
+        status="COMPLETED",
+        cached_from="older/fit\x1b",
+    )
+    assert format_event_line(event).endswith(" - k fit COMPLETED (cached from older/fit\\x1b)")

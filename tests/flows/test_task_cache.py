@@ -83,6 +83,19 @@ def test_a_second_flow_with_the_same_inputs_completes_from_the_cache(caching_eng
     assert second.tasks["d"]["cache_key"] == first.tasks["d"]["cache_key"]
 
 
+def test_a_hit_is_told_as_a_completion_naming_the_task_that_made_the_result(
+    clock, counter, task_cache
+):
+    seen = []
+    engine = FlowEngine({"double": counter}, clock=clock, cache=task_cache, on_event=seen.append)
+    engine.run_flow(double_flow(key="first"))
+    engine.run_flow(double_flow(key="second"))
+    completions = [(e.flow_key, e.cached_from) for e in seen if e.event == "task_completed"]
+    assert completions == [("first", None), ("second", "first/d")]
+    (hit,) = [e for e in seen if e.event == "task_completed" and e.cached_from]
+    assert hit.to_json_dict()["cached_from"] == "first/d"
+
+
 def test_other_params_make_another_key_and_run(caching_engine, counter):
     caching_engine.run_flow(double_flow(3))
     caching_engine.run_flow(double_flow(4))
