@@ -396,7 +396,7 @@ class FlowEngine:
         # call reports the unknown type).
         try:
             hooks: TaskTypeHooks | None = self.task_type_registry.resolve_hooks(task["task_type"])
-        except TaskTypeError:
+        except Exception:  # an unknown type, or a handler wrote a task_type that is no name
             hooks = None
         if "provenance" not in task:
             # The first tick of this attempt: record its inputs (and cache key).

@@ -273,6 +273,11 @@ def _fast_task_dicts(task_specs: list[Any] | tuple[Any, ...]) -> dict[str, dict[
     for task_spec in task_specs:
         if type(task_spec) is not dict:
             return None
+        for name in task_spec:
+            # Not str (or a subclass, whose == could say anything): the full
+            # checker names the problem, or takes it.
+            if type(name) is not str:
+                return None
         names = task_spec.keys()
         if not names <= fast_keys:
             return None

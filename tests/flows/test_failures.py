@@ -192,3 +192,23 @@ def test_handler_changing_the_task_key_fails_the_task(engine):
     assert flow.tasks["a"]["status"] == FAILED
     assert "changed task['key']" in flow.tasks["a"]["error"]
     assert flow.tasks["b"]["status"] == SKIPPED
+
+
+def test_a_handler_that_writes_a_task_type_that_is_no_name_fails_its_task_only(engine):
+    def renames_itself(task_ctx):
+        task_ctx["task"]["task_type"] = ["not", "a", "name"]
+
+    engine.register_task_type("renames_itself", renames_itself)
+    flow = engine.flow_spec_to_flow(
+        {
+            "tasks": [
+                {"key": "a", "task_type": "renames_itself"},
+                {"key": "b", "task_type": "noop", "precursors": []},
+            ]
+        }
+    )
+    engine.tick_flow(flow)  # a stays RUNNING, with a task_type that is a list
+    engine.tick_flow(flow)  # must not raise
+    assert flow.tasks["a"]["status"] == "FAILED"
+    assert "unhashable" in flow.tasks["a"]["error"]
+    assert flow.tasks["b"]["status"] == "COMPLETED"

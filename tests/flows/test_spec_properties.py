@@ -433,3 +433,21 @@ def test_fast_path_never_keeps_a_reference_into_the_spec(spec):
             if isinstance(value, (dict, list)):
                 value.clear() if isinstance(value, dict) else value.append("changed")
     assert spec == original
+
+
+class _EqualsTaskType:
+    """A field name that is no string, yet hashes and compares as 'task_type'."""
+
+    def __hash__(self) -> int:
+        return hash("task_type")
+
+    def __eq__(self, other: object) -> bool:
+        return other == "task_type"
+
+
+def test_a_field_name_that_only_compares_equal_to_a_string_is_refused_as_no_string():
+    spec = {"key": "f", "tasks": [{"key": "a", _EqualsTaskType(): "noop"}]}
+    assert spec_module.fast_flow_dict(spec) is None
+    outcome = build(spec)
+    assert isinstance(outcome, FlowSpecError)
+    assert "keys must be strings" in str(outcome)
