@@ -32,7 +32,8 @@ Settings, by ``type`` (every one optional but ``type``):
     ``extra_directives`` (the operator's, added to every job, checked as
     a spec's are by :func:`~mc.jobs.job_dir.check_directive`: a long
     option, alone or with a plain ``=value``, never one of
-    :data:`~mc.jobs.job_dir.NEVER_FROM_A_JOB`),
+    :data:`~mc.jobs.job_dir.NEVER_FROM_A_JOB` nor an abbreviation that
+    ``sbatch`` would read as one, such as ``--export-fi``),
     ``min_poll_interval_s``, ``squeue_json``, ``unknown_state_timeout_s``,
     ``array_jobs`` (default true: jobs submitted together go as one array
     job), ``jobs_root``.
@@ -342,7 +343,9 @@ def _check_setting(at: str, key: str, value: Any) -> None:
             raise ConfigError(f"{at}.{key}: expected a list of strings, got {value!r}")
         if key == "extra_directives":
             # The file in the working directory is read first, so whoever may
-            # write there writes these: checked as a spec's directives are.
+            # write there writes these: checked as a spec's directives are,
+            # abbreviations of the reserved options included (one rule,
+            # mc.jobs.job_dir.never_from_a_job_read_as, for all of them).
             for i, item in enumerate(value):
                 try:
                     check_directive(item, f"{at}.{key}[{i}]")

@@ -138,6 +138,36 @@ def test_a_profiles_extra_directive_is_checked_as_a_specs_is(tmp_path, directive
         load_config(cwd=tmp_path, environ={})
 
 
+ABBREVIATIONS = [
+    ("--export-fi=evil.env", "--export-file"),
+    ("--chd=..", "--chdir"),
+    ("--outp=x", "--output"),
+    ("--comm=mc-0", "--comment"),
+    ("--wra=id", "--wrap"),
+    ("--job-nam=x", "--job-name"),
+    ("--arr=0-3", "--array"),
+]
+
+
+@pytest.mark.parametrize(("directive", "read_as"), ABBREVIATIONS)
+def test_a_profiles_extra_directive_may_not_abbreviate_a_reserved_option(
+    tmp_path, directive, read_as
+):
+    # sbatch reads an unambiguous prefix of a long option as the option, and
+    # a profile's options come after the executor's own: '--chd=..' would
+    # move the job out of its job dir.
+    (tmp_path / "mc.toml").write_text(
+        f'[executors.lab]\ntype = "slurm"\nextra_directives = ["--exclusive", "{directive}"]\n'
+    )
+    option = directive.partition("=")[0]
+    where = rf"{tmp_path}/mc.toml: \[executors.lab\].extra_directives\[1\]: "
+    with pytest.raises(
+        ConfigError,
+        match=where + rf"{option} is never taken from a job \(sbatch would read it as {read_as}\)",
+    ):
+        load_config(cwd=tmp_path, environ={})
+
+
 def test_a_profiles_plain_extra_directives_reach_its_executor():
     config = parse_config(
         b'[executors.gpu]\ntype = "slurm"\nextra_directives = ["--gres=gpu:1", "--exclusive"]\n'

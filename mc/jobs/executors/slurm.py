@@ -24,8 +24,10 @@ slots free up. A job's
 to allow their option by its exact name (``allowed_directives=('--gres',
 '--qos')``); their values are checked (no ``$``, backquote, newline, ``;``,
 space, quote or ``/``), and the options in :data:`~mc.jobs.job_dir.NEVER_FROM_A_JOB`
-(``--output``, ``--error``, ``--chdir``, ``--export``, ``--wrap``, ...) can
-never be allowed. Every value reaches ``sbatch`` as one argument, never
+(``--output``, ``--error``, ``--chdir``, ``--export``, ``--wrap``, ...),
+and the abbreviations ``sbatch`` would read as one of them (``--chd``), can
+never be allowed; nor can the executor's own ``extra_directives`` (a
+profile's, a program's) name one, as they would override the executor's. Every value reaches ``sbatch`` as one argument, never
 through a shell; the one line of script (``--wrap``) quotes the job dir
 with :func:`shlex.quote`.
 
@@ -103,9 +105,9 @@ from mc.jobs.executors.base import (
 )
 from mc.jobs.job_dir import (
     NAME_VALUE_RE,
-    NEVER_FROM_A_JOB,
     check_directive,
     check_resources,
+    never_from_a_job_read_as,
     outcome_of_exit_status,
     read_exit_status,
     read_job_meta,
@@ -409,7 +411,7 @@ class SlurmExecutor(JobExecutor):
             option = name if isinstance(name, str) and name.startswith("--") else f"--{name}"
             # sbatch takes any unambiguous prefix of a long option: '--out' is
             # '--output', so a prefix of a never-allowed option is never allowed.
-            never = sorted(name for name in NEVER_FROM_A_JOB if name.startswith(option))
+            never = never_from_a_job_read_as(option)
             if never:
                 read_as = (
                     "" if never == [option] else f" (sbatch would read it as {' or '.join(never)})"
@@ -432,13 +434,18 @@ class SlurmExecutor(JobExecutor):
                 )
             allowed.append(option)
         self.allowed_directives: tuple[str, ...] = tuple(allowed)
+        if isinstance(extra_directives, str):
+            extra_directives = (extra_directives,)
         defaults = [str(item) for item in extra_directives] + ([f"--qos={qos}"] if qos else [])
-        for item in defaults:
-            if not item.startswith("-"):
-                raise ExecutorError(
-                    f"SlurmExecutor: extra_directives: {item!r} "
-                    "is not an option such as '--qos=long'"
-                )
+        for i, item in enumerate(defaults):
+            # The executor's own options (--chdir, --output, --job-name,
+            # --comment, --wrap, --array, ...) come before these on sbatch's
+            # command line, so one of them here, or an abbreviation of one,
+            # would override them: the rule for specs' and profiles' options.
+            try:
+                check_directive(item, f"SlurmExecutor: extra_directives[{i}]", check_value=False)
+            except JobError as error:
+                raise ExecutorError(str(error)) from None
         self.defaults: dict[str, Any] = {
             "partition": partition,
             "account": account,
