@@ -28,8 +28,8 @@ space, quote or ``/``), and the options in :data:`~mc.jobs.job_dir.NEVER_FROM_A_
 and the abbreviations ``sbatch`` would read as one of them (``--chd``), can
 never be allowed; nor can the executor's own ``extra_directives`` (a
 profile's, a program's) name one, as they would override the executor's.
-Every value reaches ``sbatch`` as one argument, never through a shell; the one line of script (``--wrap``) quotes the job dir
-with :func:`shlex.quote`.
+Every value reaches ``sbatch`` as one argument, never through a shell; the
+one line of script (``--wrap``) quotes the job dir with :func:`shlex.quote`.
 
 Array jobs: with ``array_jobs``, ``submit`` checks a job and keeps it;
 the next poll submits every job kept since as one array job per group of
