@@ -196,9 +196,7 @@ def never_from_a_job_read_as(option: str) -> list[str]:
     return sorted(name for name in NEVER_FROM_A_JOB if name.startswith(option))
 
 
-def check_directive(
-    directive: Any, where: str, check_value: bool = True
-) -> tuple[str, str | None]:
+def check_directive(directive: Any, where: str, check_value: bool = True) -> tuple[str, str | None]:
     """Return ``(option, value)`` of a directive such as ``'--qos=long'``, or raise JobError.
 
     A directive is a long option, alone or with ``=value``; the option is
