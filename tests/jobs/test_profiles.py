@@ -174,3 +174,17 @@ def test_a_profiles_plain_extra_directives_reach_its_executor():
     )
     executor = config.executors["gpu"].make_executor()
     assert executor.defaults["extra_directives"] == ["--gres=gpu:1", "--exclusive"]
+
+
+def test_a_profiles_max_array_size_reaches_its_executor():
+    config = parse_config(b'[executors.q]\ntype = "slurm"\nmax_array_size = 500\n')
+    executor = config.executors["q"].make_executor()
+    assert executor.array_size_limit() == 500  # given: scontrol is not asked
+
+
+def test_a_profiles_max_array_size_must_be_a_positive_whole_number():
+    with pytest.raises(
+        ConfigError,
+        match=r"\[executors.q\].max_array_size: expected a whole number from 1 to 1000000, got 0",
+    ):
+        parse_config(b'[executors.q]\ntype = "slurm"\nmax_array_size = 0\n')

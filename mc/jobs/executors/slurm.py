@@ -32,9 +32,12 @@ Every value reaches ``sbatch`` as one argument, never through a shell; the
 one line of script (``--wrap``) quotes the job dir with :func:`shlex.quote`.
 
 Array jobs: with ``array_jobs``, ``submit`` checks a job and keeps it;
-the next poll submits every job kept since as one array job per group of
-identical ``sbatch`` options (see :meth:`SlurmExecutor.flush_submissions`),
-the jobs of a group sharing one token. Each item's SLURM output goes to
+:meth:`SlurmExecutor.flush_submissions`, which the engine calls at the end
+of the tick (and a poll calls, if anything is still kept), submits every
+job kept since as one array job per group of identical ``sbatch`` options,
+the jobs of a group sharing one token; a group larger than the cluster's
+``MaxArraySize`` (or the executor's ``max_array_size``) as several arrays.
+Each item's SLURM output goes to
 ``slurm-<array id>_<i>.out`` in its own job dir. ``submit_alone`` submits
 a job at once, by itself, whatever ``array_jobs`` says: the ``job`` task
 submits a retry (or a lost job) so.
@@ -116,6 +119,7 @@ from mc.jobs.job_dir import (
 __all__ = [
     "DEFAULT_MIN_POLL_INTERVAL_S",
     "DEFAULT_UNKNOWN_STATE_TIMEOUT_S",
+    "DEFAULT_MAX_ARRAY_SIZE",
     "SQUEUE_FORMAT",
     "HELD_REASON",
     "JOB_ID_FILE",
@@ -160,6 +164,11 @@ HELD_REASON = "JobHeldUser"
 # the first job dir of an array, the list of the array's job dirs.
 JOB_ID_FILE = "slurm_job_id"
 ARRAY_LIST_FILE = "slurm_array_jobs.txt"
+
+# The most jobs in one array job when neither the executor's max_array_size
+# nor the cluster's MaxArraySize (scontrol show config) says: SLURM's default
+# MaxArraySize is 1001 (indices 0 to 1000).
+DEFAULT_MAX_ARRAY_SIZE = 1000
 
 # The first SLURM release whose squeue has --json.
 SQUEUE_JSON_SINCE = (21, 8)
@@ -365,7 +374,10 @@ class SlurmExecutor(JobExecutor):
     --json`` (True) or its text format (False), None to ask ``squeue
     --version``; ``unknown_state_timeout_s`` is how long a job may stay in
     a state this executor does not know. ``clock`` (default
-    :func:`time.monotonic`) times both.
+    :func:`time.monotonic`) times both. ``max_jobs`` holds jobs over that
+    many (see the module docstring). ``array_jobs`` submits the jobs of a
+    tick together, as array jobs of at most ``max_array_size`` jobs each
+    (None: the cluster's ``MaxArraySize``, see :meth:`array_size_limit`).
     """
 
     def __init__(
@@ -384,6 +396,7 @@ class SlurmExecutor(JobExecutor):
         default_resources: Mapping[str, Any] | None = None,
         max_jobs: int | None = None,
         array_jobs: bool = False,
+        max_array_size: int | None = None,
     ) -> None:
         super().__init__(config, environ)
         for name, value in (("partition", partition), ("account", account), ("qos", qos)):
@@ -401,6 +414,16 @@ class SlurmExecutor(JobExecutor):
                 f"SlurmExecutor: max_jobs must be a positive whole number, got {max_jobs!r}"
             )
         self.max_jobs = max_jobs
+        if max_array_size is not None and (
+            isinstance(max_array_size, bool)
+            or not isinstance(max_array_size, int)
+            or max_array_size < 1
+        ):
+            raise ExecutorError(
+                "SlurmExecutor: max_array_size must be a positive whole number, "
+                f"got {max_array_size!r}"
+            )
+        self.max_array_size = max_array_size
         self.default_resources = check_resources(
             default_resources, "SlurmExecutor: default_resources"
         )
@@ -600,23 +623,71 @@ class SlurmExecutor(JobExecutor):
     def flush_submissions(self) -> None:
         """Submit the waiting jobs: each group of jobs with the same options as one array job.
 
-        A group of one is submitted as a plain job. Each job's SLURM id
-        (``<array id>_<index>``) is written into its job dir's
-        ``slurm_job_id``, where polls read it. A group that ``sbatch``
-        refuses fails its jobs' next polls with its message.
+        The engine calls this at the end of the tick that submitted them
+        (see :meth:`~mc.flows.flow_engine.FlowEngine.flush_at_tick_end`);
+        a poll calls it too. A group of more jobs than the cluster's
+        ``MaxArraySize`` goes as several arrays (see
+        :meth:`array_size_limit`); a group (or the last part of one) of
+        one job is submitted as a plain job. Each job's SLURM id (``<array
+        id>_<index>``) is written into its job dir's ``slurm_job_id``,
+        where polls read it. A group that ``sbatch`` refuses fails its
+        jobs' next polls with its message.
         """
         pending, self._pending = self._pending, {}
         for options, group in pending.items():
-            jobs, token = group["jobs"], group["token"]
-            first_dir, first_key = jobs[0]
-            command = [
-                "sbatch",
-                "--parsable",
-                f"--comment=mc-{token}",
-                f"--chdir={first_dir}",
-                "--ntasks=1",
-                *options,
-            ]
+            jobs = group["jobs"]
+            size = self.array_size_limit() if len(jobs) > 1 else 1
+            for start in range(0, len(jobs), size):
+                self._submit_group(options, group["token"], jobs[start : start + size])
+
+    def array_size_limit(self) -> int:
+        """The most jobs one array job may hold here: ``max_array_size``, else the cluster's.
+
+        Without ``max_array_size``, asked once of ``scontrol show config``
+        (``MaxArraySize``: an array's indices run from 0 to one less);
+        :data:`DEFAULT_MAX_ARRAY_SIZE` if it does not answer with a whole
+        number. A cluster whose ``MaxArraySize`` is 0 (no arrays) gets its
+        jobs submitted one by one.
+        """
+        if self.max_array_size is None:
+            self.max_array_size = self._cluster_max_array_size()
+        return max(1, self.max_array_size)
+
+    def _cluster_max_array_size(self) -> int:
+        self.command_counts["scontrol"] += 1
+        try:
+            result = _run(["scontrol", "show", "config"])
+        except ExecutorError as error:
+            problem = str(error)
+        else:
+            problem = result.stderr.strip()
+            match = re.search(r"^MaxArraySize\s*=\s*(\S*)", result.stdout, re.M)
+            if result.returncode == 0 and match:
+                if re.fullmatch(r"[0-9]{1,9}", match[1]):
+                    return int(match[1])
+                problem = f"MaxArraySize is {match[1]!r}, not a whole number"
+        _logger.warning(
+            "slurm executor: could not read MaxArraySize from scontrol show config (%s); "
+            "arrays hold at most %d jobs",
+            problem or "no MaxArraySize line",
+            DEFAULT_MAX_ARRAY_SIZE,
+        )
+        return DEFAULT_MAX_ARRAY_SIZE
+
+    def _submit_group(
+        self, options: tuple[str, ...], token: str, jobs: Sequence[tuple[str, Any]]
+    ) -> None:
+        """Submit jobs as one array job (one job: a plain job); record refusals by job dir."""
+        first_dir, first_key = jobs[0]
+        command = [
+            "sbatch",
+            "--parsable",
+            f"--comment=mc-{token}",
+            f"--chdir={first_dir}",
+            "--ntasks=1",
+            *options,
+        ]
+        try:
             if len(jobs) == 1:
                 command += [
                     f"--job-name={_job_name(first_key)}",
@@ -625,8 +696,7 @@ class SlurmExecutor(JobExecutor):
                 ]
             else:
                 # The array's list of job dirs, one a line; task i runs line i + 1.
-                listing = Path(first_dir) / ARRAY_LIST_FILE
-                listing.write_text("".join(f"{path}\n" for path, _ in jobs), encoding="utf-8")
+                listing = _write_array_list(first_dir, [path for path, _ in jobs])
                 throttle = f"%{self.max_jobs}" if self.max_jobs else ""
                 command += [
                     f"--job-name={_job_name(first_key)}-array",
@@ -637,19 +707,25 @@ class SlurmExecutor(JobExecutor):
                     "--output=/dev/null",
                     f"--wrap={_array_script(listing)}",
                 ]
-            try:
-                job_id = self._sbatch(
-                    command, f"array of {len(jobs)}" if len(jobs) > 1 else repr(first_key)
+            job_id = self._sbatch(
+                command, f"array of {len(jobs)}" if len(jobs) > 1 else repr(first_key)
+            )
+        except OSError as error:
+            for path, _ in jobs:
+                self._refused[path] = (
+                    f"the list of an array's job dirs could not be written in {first_dir}: "
+                    f"{error.strerror or error}; nothing was submitted"
                 )
-            except ExecutorError as error:
-                for path, _ in jobs:
-                    self._refused[path] = str(error)
-                continue
-            for index, (path, _) in enumerate(jobs):
-                item_id = job_id if len(jobs) == 1 else f"{job_id}_{index}"
-                _write_job_id(path, item_id)
-                self._submitted_since.add(item_id)
-                self._job_dirs[item_id] = path
+            return
+        except ExecutorError as error:
+            for path, _ in jobs:
+                self._refused[path] = str(error)
+            return
+        for index, (path, _) in enumerate(jobs):
+            item_id = job_id if len(jobs) == 1 else f"{job_id}_{index}"
+            _write_job_id(path, item_id)
+            self._submitted_since.add(item_id)
+            self._job_dirs[item_id] = path
 
     def _job_id_of(self, handle: Any, job_dir: str) -> str | None:
         """The handle's SLURM job id, else the one its job dir records; None if it has none yet."""
@@ -1045,12 +1121,28 @@ def _array_script(listing: Path) -> str:
     )
 
 
-def _write_job_id(job_dir: str, job_id: str) -> None:
-    path = Path(job_dir) / JOB_ID_FILE
+def _write_new_file(path: Path, text: str) -> None:
+    """Write ``text`` to a new file at ``path``, never through a link planted there.
+
+    Whatever was at ``path`` (a file, a symlink) is removed first; the file
+    is created with ``O_EXCL | O_NOFOLLOW``, so a link planted meanwhile
+    makes this fail (OSError) rather than write through it.
+    """
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(job_id + "\n")
+        file.write(text)
+
+
+def _write_job_id(job_dir: str, job_id: str) -> None:
+    _write_new_file(Path(job_dir) / JOB_ID_FILE, job_id + "\n")
+
+
+def _write_array_list(job_dir: str, job_dirs: Sequence[str]) -> Path:
+    """Write an array's list of job dirs, one a line, in its first job dir; return its path."""
+    listing = Path(job_dir) / ARRAY_LIST_FILE
+    _write_new_file(listing, "".join(f"{path}\n" for path in job_dirs))
+    return listing
 
 
 def _read_job_id(job_dir: str) -> str | None:
