@@ -132,6 +132,7 @@ __all__ = [
     "parse_squeue_json",
     "array_indices",
     "parse_squeue_text",
+    "SACCT_FORMAT",
     "parse_sacct",
     "SlurmExecutor",
 ]
@@ -183,8 +184,10 @@ _QUEUED_STATES = {
     "RESIZING",
     "SUSPENDED",
     "STOPPED",
+    # Held, pending, because the reservation it was to run in was deleted.
+    "RESV_DEL_HOLD",
 }
-_RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESV_DEL_HOLD"}
+_RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
 _FAILED_STATES = {
     "FAILED",
     "TIMEOUT",
@@ -347,18 +350,36 @@ def parse_squeue_text(text: str) -> dict[str, dict[str, Any]]:
     return records
 
 
-def parse_sacct(text: str) -> dict[str, dict[str, Any]]:
-    """Return the jobs of ``sacct --parsable2 --format=JobIDRaw,State,ExitCode,Comment`` by job id.
+# What sacct is asked for, in this order (see parse_sacct).
+SACCT_FORMAT = "JobID,JobIDRaw,State,ExitCode,Comment"
 
-    SLURM's accounting may not keep comments: a job's ownership is then
-    checked by its job dir's token alone.
+# sacct's JobID of an array's task ('100_3') or of its tasks not yet started ('100_[4-9%2]').
+_SACCT_ARRAY_ID_RE = re.compile(r"([0-9]{1,18})_(?:([0-9]{1,9})|\[([0-9,:%-]{1,256})\])")
+
+
+def parse_sacct(text: str) -> dict[str, dict[str, Any]]:
+    """Return the jobs of ``sacct --parsable2 --format=SACCT_FORMAT`` by job id.
+
+    A job is keyed by its raw id (``JobIDRaw``); an array's task also by
+    ``<array id>_<index>`` (its ``JobID``), the id this executor polls it
+    by (its raw id is a number of its own). SLURM's accounting may not
+    keep comments: a job's ownership is then checked by its job dir's
+    token alone.
     """
     records = {}
     for line in text.splitlines():
-        fields = line.split("|", 3)
-        if len(fields) == 4:
-            job_id, state, exit_code, comment = fields
-            records[job_id] = _job_record(state, None, 0, comment or None, _exit_code(exit_code))
+        fields = line.split("|", 4)
+        if len(fields) != 5:
+            continue
+        job_id, raw_id, state, exit_code, comment = fields
+        record = _job_record(state, None, 0, comment or None, _exit_code(exit_code))
+        records[raw_id] = record
+        array = _SACCT_ARRAY_ID_RE.fullmatch(job_id)
+        if array is None:
+            continue
+        indices = [int(array[2])] if array[2] is not None else array_indices(array[3])
+        for index in indices:
+            records[f"{array[1]}_{index}"] = record
     return records
 
 
@@ -832,7 +853,7 @@ class SlurmExecutor(JobExecutor):
                 for job_id, job_dir in candidates.items()
                 if job_id not in snapshot and read_exit_status(job_dir) is None
             ),
-            key=int,
+            key=_job_id_order,
         )
         if gone:
             snapshot.update(self._sacct(gone))
@@ -865,7 +886,7 @@ class SlurmExecutor(JobExecutor):
         if free <= 0 or not held:
             self._held = set(held)
             return
-        release = sorted(held, key=int)[:free]
+        release = sorted(held, key=_job_id_order)[:free]
         self.command_counts["scontrol"] += 1
         result = _run(["scontrol", "release", ",".join(release)])
         if result.returncode != 0:
@@ -909,7 +930,7 @@ class SlurmExecutor(JobExecutor):
             "--noheader",
             "--parsable2",
             "--allocations",
-            "--format=JobIDRaw,State,ExitCode,Comment",
+            f"--format={SACCT_FORMAT}",
             f"--jobs={','.join(job_ids)}",
         ]
         self.command_counts["sacct"] += 1
@@ -1152,6 +1173,11 @@ def _read_job_id(job_dir: str) -> str | None:
             return file.read(64).strip() or None
     except OSError:
         return None
+
+
+def _job_id_order(job_id: str) -> tuple[int, ...]:
+    """Sort key of a job id: a job's number, then an array task's index (``'100_3'``)."""
+    return tuple(int(part) for part in job_id.split("_"))
 
 
 def _job_name(key: str) -> str:
