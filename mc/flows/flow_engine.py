@@ -30,6 +30,9 @@ A *tick* of a flow does this, and nothing else:
    SKIPPED and the flow goes on until they have run.
 4. When no task is RUNNING, ready or waiting to retry, the flow ends:
    FAILED if any task FAILED, COMPLETED otherwise.
+5. At the end of the outermost tick, executors that hold submissions to
+   send together (SLURM arrays) send them, so that no saved flow refers
+   to a job not yet submitted (see :meth:`FlowEngine.flush_at_tick_end`).
 
 Tasks that become ready during a tick start on the next one, so a chain of N
 one-tick tasks takes N ticks. The engine never walks the whole graph during a
