@@ -632,9 +632,12 @@ class SlurmExecutor(JobExecutor):
         self.command_counts["sbatch"] += 1
         result = _run(command)
         if result.returncode != 0:
+            # SLURM's reason comes last: the line that a task's and a flow's
+            # error summaries show.
             raise ExecutorError(
-                f"sbatch refused job {what} (exit status {result.returncode}): "
-                f"{result.stderr.strip() or result.stdout.strip()}\ncommand: {shlex.join(command)}"
+                f"sbatch refused job {what} (exit status {result.returncode}); "
+                f"command: {shlex.join(command)}\n"
+                f"{result.stderr.strip() or result.stdout.strip()}"
             )
         job_id = result.stdout.strip().split(";")[0]
         if not _JOB_ID_RE.fullmatch(job_id):

@@ -241,7 +241,9 @@ def test_an_array_that_sbatch_refuses_fails_each_item_with_sbatchs_message(
     assert sorted(errors) == ["item_0", "item_1", "item_2"]
     for error in errors.values():
         assert "sbatch refused job array of 3" in error
-        assert "invalid partition" in error.lower()
+        # SLURM's reason is the last line, which error summaries show.
+        assert "invalid partition" in error.splitlines()[-1].lower()
+    assert all("invalid partition" in line.lower() for line in child_flow["data"]["errors"])
     assert command_calls(slurm_command_log, "sbatch") == 1
 
 
