@@ -306,21 +306,16 @@ class FlowEngine:
         """
         if flow.finished:
             return
-        held = self._held_submissions
-        held.depth += 1
-        try:
-            self._tick_flow(flow, task_ctx)
-        finally:
-            held.depth -= 1
-            if held.executors and not held.depth:
-                self._flush_held_submissions()
-
-    def _tick_flow(self, flow: Flow, task_ctx: Mapping[str, Any] | None) -> None:
         # Watched (events or task logs): keep the flows and task keys being
         # ticked, for task paths. Unwatched, this costs two tests a tick.
         watched = self.on_event is not None or self.task_output is not None
         if watched:
             self._watching.flows.append(flow)
+        # How deep in tick_flow this thread is (spreads and subflows tick
+        # their child flows inside a task's tick): the outermost tick sends
+        # the submissions executors hold (step 5 of the module docstring).
+        held = self._held_submissions
+        held.depth += 1
         try:
             if flow.status == PENDING:
                 flow.status = RUNNING
@@ -346,6 +341,9 @@ class FlowEngine:
         finally:
             if watched:
                 self._watching.flows.pop()
+            held.depth -= 1
+            if held.executors and not held.depth:
+                self._flush_held_submissions()
 
     def flush_at_tick_end(self, executor: GroupedSubmission) -> None:
         """Have ``executor`` send the submissions it holds at the end of the outermost tick.
