@@ -445,6 +445,7 @@ class SlurmExecutor(JobExecutor):
                 f"got {max_array_size!r}"
             )
         self.max_array_size = max_array_size
+        self._array_size_limit: int | None = None  # see array_size_limit
         self.default_resources = check_resources(
             default_resources, "SlurmExecutor: default_resources"
         )
@@ -673,9 +674,13 @@ class SlurmExecutor(JobExecutor):
         number. A cluster whose ``MaxArraySize`` is 0 (no arrays) gets its
         jobs submitted one by one.
         """
-        if self.max_array_size is None:
-            self.max_array_size = self._cluster_max_array_size()
-        return max(1, self.max_array_size)
+        if self._array_size_limit is None:
+            self._array_size_limit = (
+                self._cluster_max_array_size()
+                if self.max_array_size is None
+                else self.max_array_size
+            )
+        return max(1, self._array_size_limit)
 
     def _cluster_max_array_size(self) -> int:
         self.command_counts["scontrol"] += 1
