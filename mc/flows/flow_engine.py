@@ -30,6 +30,9 @@ A *tick* of a flow does this, and nothing else:
    SKIPPED and the flow goes on until they have run.
 4. When no task is RUNNING, ready or waiting to retry, the flow ends:
    FAILED if any task FAILED, COMPLETED otherwise.
+5. At the end of the outermost tick, executors that hold submissions to
+   send together (SLURM arrays) send them, so that no saved flow refers
+   to a job not yet submitted (see :meth:`FlowEngine.flush_at_tick_end`).
 
 Tasks that become ready during a tick start on the next one, so a chain of N
 one-tick tasks takes N ticks. The engine never walks the whole graph during a
@@ -92,7 +95,7 @@ from mc.flows.events import EventCallback, FlowEvent
 from mc.flows.executor_registry import ExecutorRegistry
 from mc.flows.flow import CLEANUP_TRIGGER_RULES, Flow
 from mc.flows.interpolation import interpolate, needs_interpolation
-from mc.flows.plugins import AnyExecutor, TaskHandler
+from mc.flows.plugins import AnyExecutor, GroupedSubmission, TaskHandler
 from mc.flows.registry import Registry, TaskTypeHooks, TaskTypeRegistry
 from mc.flows.spec import MAX_DURATION_S
 from mc.flows.statuses import COMPLETED, FAILED, PENDING, RUNNING, SKIPPED, TaskStatus
@@ -129,6 +132,20 @@ class _WatchStack(threading.local):
     def __init__(self) -> None:
         self.flows: list[Flow] = []
         self.path: list[str] = []
+
+
+class _HeldSubmissions(threading.local):
+    """Executors holding submissions to send together, and how deep ``tick_flow`` is, per thread.
+
+    A grouped submission (a SLURM array) waits in its executor's memory
+    until the end of the outermost tick, when the engine sends it: before
+    the tick's caller can save or release the flow (see
+    :meth:`FlowEngine.flush_at_tick_end`).
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.executors: dict[int, GroupedSubmission] = {}
 
 
 class FlowEngine:
@@ -196,6 +213,7 @@ class FlowEngine:
         # Executors by name (see mc.flows.executor_registry), for handlers
         # such as mc.jobs's `job` and `call`.
         self.executor_registry = ExecutorRegistry(executors)
+        self._held_submissions = _HeldSubmissions()
         self.job_types = job_types
         self.callables = callables
         # Where tasks with a cache policy look up and store results (see
@@ -293,6 +311,11 @@ class FlowEngine:
         watched = self.on_event is not None or self.task_output is not None
         if watched:
             self._watching.flows.append(flow)
+        # How deep in tick_flow this thread is (spreads and subflows tick
+        # their child flows inside a task's tick): the outermost tick sends
+        # the submissions executors hold (step 5 of the module docstring).
+        held = self._held_submissions
+        held.depth += 1
         try:
             if flow.status == PENDING:
                 flow.status = RUNNING
@@ -318,6 +341,35 @@ class FlowEngine:
         finally:
             if watched:
                 self._watching.flows.pop()
+            held.depth -= 1
+            if held.executors and not held.depth:
+                self._flush_held_submissions()
+
+    def flush_at_tick_end(self, executor: GroupedSubmission) -> None:
+        """Have ``executor`` send the submissions it holds at the end of the outermost tick.
+
+        The ``job`` task calls this after a submission to an executor that
+        groups them (a SLURM executor with ``array_jobs``): the jobs of one
+        tick (a spread's items) go out together, as one array, and before
+        the tick's caller can save the flow or release it to another
+        runner, which would otherwise find them lost and submit them
+        again. Outside a tick the executor sends them now.
+        """
+        held = self._held_submissions
+        held.executors[id(executor)] = executor
+        if not held.depth:
+            self._flush_held_submissions()
+
+    def _flush_held_submissions(self) -> None:
+        """Call ``flush_submissions()`` on the executors holding submissions; never raises."""
+        held = self._held_submissions
+        executors, held.executors = held.executors, {}
+        for executor in executors.values():
+            try:
+                executor.flush_submissions()
+            except Exception:
+                # The jobs it kept are failed (or found lost) by their polls.
+                _logger.exception("executor %r could not send its held submissions", executor)
 
     def _fail_fast(self, flow: Flow, task: dict[str, Any]) -> bool:
         """Stop a flow after a task failed; return True if it has ended.

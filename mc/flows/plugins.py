@@ -138,16 +138,22 @@ class BatchPolling(Protocol):
 class GroupedSubmission(Protocol):
     """A job executor that may submit jobs together (optional, besides :class:`Executor`).
 
-    The SLURM executor with ``array_jobs`` keeps the jobs of one round and
-    submits them as one array job. A job submitted again (a retry, or a job
-    its executor lost) goes through ``submit_alone`` instead, by the ``job``
-    task: by itself, with the resources of its own attempt.
+    The SLURM executor with ``array_jobs`` keeps the jobs of one tick and
+    submits them as one array job when the engine calls ``flush_submissions``
+    at the end of the tick (see
+    :meth:`~mc.flows.flow_engine.FlowEngine.flush_at_tick_end`). A job
+    submitted again (a retry, or a job its executor lost) goes through
+    ``submit_alone`` instead, by the ``job`` task: by itself, with the
+    resources of its own attempt.
     """
 
     def submit_alone(
         self, job_dir: str | os.PathLike[str], resources: Mapping[str, Any] | None = None
     ) -> JobHandle:
         """Submit the job by itself, never together with others; return its handle."""
+
+    def flush_submissions(self) -> None:
+        """Send the submissions it holds; the engine calls this at the end of a tick."""
 
 
 @runtime_checkable

@@ -46,6 +46,7 @@ __all__ = [
     "NAME_VALUE_RE",
     "RESOURCE_LIMITS",
     "NEVER_FROM_A_JOB",
+    "never_from_a_job_read_as",
     "check_directive",
     "check_resources",
     "build_job_dir",
@@ -154,10 +155,11 @@ _OPTION_RE = re.compile(r"--[a-z][a-z0-9-]{0,63}")
 _DIRECTIVE_VALUE_RE = re.compile(r"[A-Za-z0-9_.:,+=@-]{1,256}")
 
 # sbatch options a job (a spec) may never set, whatever an executor allows:
-# they choose files, the environment, the script, or the identity (job name,
-# comment) by which the executor knows its jobs.
+# they choose files, the environment, the script, the array, or the identity
+# (job name, comment) by which the executor knows its jobs.
 NEVER_FROM_A_JOB = frozenset(
     {
+        "--array",
         "--output",
         "--error",
         "--input",
@@ -178,21 +180,44 @@ NEVER_FROM_A_JOB = frozenset(
 )
 
 
-def check_directive(directive: Any, where: str) -> tuple[str, str | None]:
+def never_from_a_job_read_as(option: str) -> list[str]:
+    """Return the options of :data:`NEVER_FROM_A_JOB` that ``sbatch`` may read ``option`` as.
+
+    ``sbatch`` takes any unambiguous prefix of a long option for the option
+    (``--export-fi`` is ``--export-file``, ``--chd`` is ``--chdir``), so an
+    option is refused if it is one of those options or a prefix of one; a
+    prefix of several (``--exp``) is refused too, as ``sbatch`` would refuse
+    it anyway. Empty when ``option`` is none of them. The one rule for
+    specs', profiles' and executors' directives, and for
+    ``allowed_directives``.
+    """
+    if option in NEVER_FROM_A_JOB:
+        return [option]  # an exact name is that option, even when it begins a longer one
+    return sorted(name for name in NEVER_FROM_A_JOB if name.startswith(option))
+
+
+def check_directive(directive: Any, where: str, check_value: bool = True) -> tuple[str, str | None]:
     """Return ``(option, value)`` of a directive such as ``'--qos=long'``, or raise JobError.
 
     A directive is a long option, alone or with ``=value``; the option is
-    not one of :data:`NEVER_FROM_A_JOB`; the value has no ``$``, backquote,
-    newline, ``;``, quote, space or ``/``.
+    neither one of :data:`NEVER_FROM_A_JOB` nor an abbreviation ``sbatch``
+    would read as one (see :func:`never_from_a_job_read_as`); the value has
+    no ``$``, backquote, newline, ``;``, quote, space or ``/`` (unless
+    ``check_value`` is False: the directives a program gives its own
+    executor, each of which reaches ``sbatch`` as one argument).
     """
     option, sep, value = directive.partition("=") if isinstance(directive, str) else ("", "", "")
     if not _OPTION_RE.fullmatch(option):
         raise JobError(
             f"{where}: {_short(directive)} is not a directive such as '--qos=long' (a long option)"
         )
-    if option in NEVER_FROM_A_JOB:
-        raise JobError(f"{where}: {option} is never taken from a job; nothing was submitted")
-    if sep and not _DIRECTIVE_VALUE_RE.fullmatch(value):
+    never = never_from_a_job_read_as(option)
+    if never:
+        read_as = "" if never == [option] else f" (sbatch would read it as {' or '.join(never)})"
+        raise JobError(
+            f"{where}: {option} is never taken from a job{read_as}; nothing was submitted"
+        )
+    if check_value and sep and not _DIRECTIVE_VALUE_RE.fullmatch(value):
         raise JobError(
             f"{where}: the value of {option}, {_short(value)}, may hold only letters, digits "
             "and _ . : , + = @ - (no shell metacharacter, quote, space or '/')"

@@ -32,10 +32,13 @@ Settings, by ``type`` (every one optional but ``type``):
     ``extra_directives`` (the operator's, added to every job, checked as
     a spec's are by :func:`~mc.jobs.job_dir.check_directive`: a long
     option, alone or with a plain ``=value``, never one of
-    :data:`~mc.jobs.job_dir.NEVER_FROM_A_JOB`),
+    :data:`~mc.jobs.job_dir.NEVER_FROM_A_JOB` nor an abbreviation that
+    ``sbatch`` would read as one, such as ``--export-fi``),
     ``min_poll_interval_s``, ``squeue_json``, ``unknown_state_timeout_s``,
     ``array_jobs`` (default true: jobs submitted together go as one array
-    job), ``jobs_root``.
+    job), ``max_array_size`` (the most jobs in one array; by default the
+    cluster's ``MaxArraySize``, read once from ``scontrol show config``),
+    ``jobs_root``.
 ``local``
     ``max_jobs``, ``jobs_root``.
 ``dask``
@@ -94,6 +97,7 @@ _SETTINGS = {
         "squeue_json",
         "unknown_state_timeout_s",
         "array_jobs",
+        "max_array_size",
     },
     "local": _COMMON | {"max_jobs"},
     "dask": _COMMON | {"scheduler_address", "shared_filesystem"},
@@ -154,6 +158,7 @@ class ExecutorProfile:
                 "min_poll_interval_s",
                 "squeue_json",
                 "unknown_state_timeout_s",
+                "max_array_size",
             )
             if name in settings
         }
@@ -318,10 +323,10 @@ def _check_setting(at: str, key: str, value: Any) -> None:
             raise ConfigError(
                 f"{at}.{key}: expected a name of letters, digits, '_', '.' or '-', got {value!r}"
             )
-    elif key == "max_jobs":
+    elif key in ("max_jobs", "max_array_size"):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
             raise ConfigError(
-                f"{at}.max_jobs: expected a whole number from 1 to 1000000, got {value!r}"
+                f"{at}.{key}: expected a whole number from 1 to 1000000, got {value!r}"
             )
     elif key in _NUMBERS:
         limit = _NUMBERS[key]
@@ -342,7 +347,9 @@ def _check_setting(at: str, key: str, value: Any) -> None:
             raise ConfigError(f"{at}.{key}: expected a list of strings, got {value!r}")
         if key == "extra_directives":
             # The file in the working directory is read first, so whoever may
-            # write there writes these: checked as a spec's directives are.
+            # write there writes these: checked as a spec's directives are,
+            # abbreviations of the reserved options included (one rule,
+            # mc.jobs.job_dir.never_from_a_job_read_as, for all of them).
             for i, item in enumerate(value):
                 try:
                     check_directive(item, f"{at}.{key}[{i}]")

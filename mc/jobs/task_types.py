@@ -235,6 +235,7 @@ def _job_event(task_ctx: TaskCtx, name: str, status: str, state: Mapping[str, An
 
 
 def _submit_job(
+    task_ctx: TaskCtx,
     task: Mapping[str, Any],
     executor: Executor,
     job_dir: str,
@@ -247,13 +248,20 @@ def _submit_job(
     its executor lost) goes alone, through ``submit_alone`` where the
     executor groups submissions (:class:`~mc.flows.plugins.GroupedSubmission`,
     SLURM array jobs): never joined with other jobs, and with its own
-    attempt's resources.
+    attempt's resources. A first submission to such an executor is sent
+    at the end of the engine's tick, with the others of the tick (see
+    :meth:`~mc.flows.flow_engine.FlowEngine.flush_at_tick_end`).
     """
     attempts = task.get("attempts")
     again = submissions > 0 or (isinstance(attempts, list) and len(attempts) > 0)
-    if again and isinstance(executor, GroupedSubmission):
+    if not isinstance(executor, GroupedSubmission):
+        return executor.submit(job_dir, resources)
+    if again:
         return executor.submit_alone(job_dir, resources)
-    return executor.submit(job_dir, resources)
+    handle = executor.submit(job_dir, resources)
+    # Sent with the others of this tick at its end, before the flow is saved.
+    _engine(task_ctx).flush_at_tick_end(executor)
+    return handle
 
 
 def _handle_job_id(handle: Any) -> str | None:
@@ -532,7 +540,9 @@ class JobTaskHandler(BaseTaskHandler):
             attempt,
             f"task {self.task['key']!r}: task_params.resources",
         )
-        handle = _submit_job(self.task, executor, state["job_dir"], resources, state["submissions"])
+        handle = _submit_job(
+            self.task_ctx, self.task, executor, state["job_dir"], resources, state["submissions"]
+        )
         try:
             json.dumps(handle)
         except (TypeError, ValueError) as error:
@@ -809,7 +819,9 @@ class _CallAsJob(JobTaskHandler):
     def _submit(self, executor: Executor) -> None:
         # A call has no resources of its own: the executor's defaults hold.
         state, data = self.task["job"], self.task["data"]
-        handle = _submit_job(self.task, executor, state["job_dir"], None, state["submissions"])
+        handle = _submit_job(
+            self.task_ctx, self.task, executor, state["job_dir"], None, state["submissions"]
+        )
         state["handle"] = handle
         state["submissions"] += 1
         state["submitted_at"] = time.time()

@@ -193,3 +193,38 @@ def test_mc_runner_refuses_an_unknown_executor(workdir, capsys):
         == 2
     )
     assert "unknown executor 'gpu_queue'" in capsys.readouterr().err
+
+
+def test_a_profile_that_abbreviates_export_file_runs_nothing(
+    workdir, capsys, slurm_cluster, slurm_command_log
+):
+    # sbatch reads '--export-fi' as '--export-file': with evil.env setting
+    # BASH_ENV, the job's shell would run pwn.sh before entrypoint.sh.
+    marker = workdir / "marker"
+    (workdir / "pwn.sh").write_text(f"#!/bin/sh\necho pwned > {marker}\n")
+    (workdir / "evil.env").write_text(f"BASH_ENV={workdir / 'pwn.sh'}\n")
+    (workdir / "mc.toml").write_text(
+        slurm_profile(slurm_cluster, extra_directives=["--export-fi=evil.env"], array_jobs=False)
+    )
+    spec = {
+        "tasks": [
+            {
+                "key": "a",
+                "task_type": "job",
+                "task_params": {
+                    "job_type": "tests.jobs.conftest:ShellJob",
+                    "executor": "lab_queue",
+                    "job_params": {"command": "true"},
+                },
+            }
+        ]
+    }
+    (workdir / "spec.json").write_text(json.dumps(spec))
+    options = ["--progress", "none", "--allow-imports", "tests.jobs.conftest"]
+    assert main(["run", str(workdir / "spec.json"), *options]) == 2
+    assert (
+        f"{workdir / 'mc.toml'}: [executors.lab_queue].extra_directives[0]: --export-fi is never "
+        "taken from a job (sbatch would read it as --export-file)" in capsys.readouterr().err
+    )
+    assert command_calls(slurm_command_log, "sbatch") == 0
+    assert not marker.exists()

@@ -138,9 +138,53 @@ def test_a_profiles_extra_directive_is_checked_as_a_specs_is(tmp_path, directive
         load_config(cwd=tmp_path, environ={})
 
 
+ABBREVIATIONS = [
+    ("--export-fi=evil.env", "--export-file"),
+    ("--chd=..", "--chdir"),
+    ("--outp=x", "--output"),
+    ("--comm=mc-0", "--comment"),
+    ("--wra=id", "--wrap"),
+    ("--job-nam=x", "--job-name"),
+    ("--arr=0-3", "--array"),
+]
+
+
+@pytest.mark.parametrize(("directive", "read_as"), ABBREVIATIONS)
+def test_a_profiles_extra_directive_may_not_abbreviate_a_reserved_option(
+    tmp_path, directive, read_as
+):
+    # sbatch reads an unambiguous prefix of a long option as the option, and
+    # a profile's options come after the executor's own: '--chd=..' would
+    # move the job out of its job dir.
+    (tmp_path / "mc.toml").write_text(
+        f'[executors.lab]\ntype = "slurm"\nextra_directives = ["--exclusive", "{directive}"]\n'
+    )
+    option = directive.partition("=")[0]
+    where = rf"{tmp_path}/mc.toml: \[executors.lab\].extra_directives\[1\]: "
+    with pytest.raises(
+        ConfigError,
+        match=where + rf"{option} is never taken from a job \(sbatch would read it as {read_as}\)",
+    ):
+        load_config(cwd=tmp_path, environ={})
+
+
 def test_a_profiles_plain_extra_directives_reach_its_executor():
     config = parse_config(
         b'[executors.gpu]\ntype = "slurm"\nextra_directives = ["--gres=gpu:1", "--exclusive"]\n'
     )
     executor = config.executors["gpu"].make_executor()
     assert executor.defaults["extra_directives"] == ["--gres=gpu:1", "--exclusive"]
+
+
+def test_a_profiles_max_array_size_reaches_its_executor():
+    config = parse_config(b'[executors.q]\ntype = "slurm"\nmax_array_size = 500\n')
+    executor = config.executors["q"].make_executor()
+    assert executor.array_size_limit() == 500  # given: scontrol is not asked
+
+
+def test_a_profiles_max_array_size_must_be_a_positive_whole_number():
+    with pytest.raises(
+        ConfigError,
+        match=r"\[executors.q\].max_array_size: expected a whole number from 1 to 1000000, got 0",
+    ):
+        parse_config(b'[executors.q]\ntype = "slurm"\nmax_array_size = 0\n')

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from mc.errors import ExecutorError
+from mc.errors import ExecutorError, JobError
 from mc.flows import FAILED, FlowEngine
 from mc.jobs.executors.slurm import SlurmExecutor
 from tests.jobs.conftest import poll_until_finished
@@ -121,3 +121,49 @@ def test_an_abbreviation_of_a_never_allowed_option_cannot_be_allowed(allowed, re
         match=f"{allowed} can never come from a job .sbatch would read it as .*{read_as}",
     ):
         SlurmExecutor(allowed_directives=(allowed,))
+
+
+@pytest.mark.parametrize(
+    ("directive", "read_as"),
+    [
+        ("--export-fi=evil.env", "--export-file"),
+        ("--chd=/tmp", "--chdir"),
+        ("--outp=/tmp/x", "--output"),
+        ("--comm=mc-0", "--comment"),
+        ("--wra=id", "--wrap"),
+        ("--job-nam=x", "--job-name"),
+        ("--array=0-9", "--array"),
+    ],
+)
+def test_an_executors_own_extra_directive_may_not_set_or_abbreviate_a_reserved_option(
+    directive, read_as
+):
+    # The executor's own --chdir, --output, --comment, ... come first on
+    # sbatch's command line: a later one, even abbreviated, would win.
+    option = directive.partition("=")[0]
+    read_as_text = "" if option == read_as else rf" \(sbatch would read it as {read_as}\)"
+    with pytest.raises(
+        ExecutorError,
+        match=rf"SlurmExecutor: extra_directives\[0\]: {option} is never taken from a job"
+        + read_as_text,
+    ):
+        SlurmExecutor(extra_directives=[directive])
+
+
+def test_an_executors_own_extra_directive_must_be_a_long_option():
+    # '-D /tmp' is --chdir: short options are refused, as their long forms are checked.
+    with pytest.raises(ExecutorError, match=r"'-D/tmp' is not a directive such as '--qos=long'"):
+        SlurmExecutor(extra_directives=["-D/tmp"])
+
+
+def test_an_executors_own_extra_directive_keeps_a_value_a_spec_could_not_give():
+    # A program's own options reach sbatch as one argument each, never through a shell.
+    executor = SlurmExecutor(extra_directives=["--exclude=node[01-04]"])
+    assert executor.defaults["extra_directives"] == ["--exclude=node[01-04]"]
+
+
+@pytest.mark.parametrize("directive", ["--export-fi=ALL", "--chd=x", "--o=x", "--exp=NONE"])
+def test_a_specs_directive_may_not_abbreviate_a_never_allowed_option(directive, build):
+    executor = SlurmExecutor(allowed_directives=("--gres",))
+    with pytest.raises(JobError, match=rf"{directive.partition('=')[0]} is never taken from a job"):
+        executor.submit(build("true"), {"extra_directives": [directive]})

@@ -24,15 +24,20 @@ slots free up. A job's
 to allow their option by its exact name (``allowed_directives=('--gres',
 '--qos')``); their values are checked (no ``$``, backquote, newline, ``;``,
 space, quote or ``/``), and the options in :data:`~mc.jobs.job_dir.NEVER_FROM_A_JOB`
-(``--output``, ``--error``, ``--chdir``, ``--export``, ``--wrap``, ...) can
-never be allowed. Every value reaches ``sbatch`` as one argument, never
-through a shell; the one line of script (``--wrap``) quotes the job dir
-with :func:`shlex.quote`.
+(``--output``, ``--error``, ``--chdir``, ``--export``, ``--wrap``, ...),
+and the abbreviations ``sbatch`` would read as one of them (``--chd``), can
+never be allowed; nor can the executor's own ``extra_directives`` (a
+profile's, a program's) name one, as they would override the executor's.
+Every value reaches ``sbatch`` as one argument, never through a shell; the
+one line of script (``--wrap``) quotes the job dir with :func:`shlex.quote`.
 
 Array jobs: with ``array_jobs``, ``submit`` checks a job and keeps it;
-the next poll submits every job kept since as one array job per group of
-identical ``sbatch`` options (see :meth:`SlurmExecutor.flush_submissions`),
-the jobs of a group sharing one token. Each item's SLURM output goes to
+:meth:`SlurmExecutor.flush_submissions`, which the engine calls at the end
+of the tick (and a poll calls, if anything is still kept), submits every
+job kept since as one array job per group of identical ``sbatch`` options,
+the jobs of a group sharing one token; a group larger than the cluster's
+``MaxArraySize`` (or the executor's ``max_array_size``) as several arrays.
+Each item's SLURM output goes to
 ``slurm-<array id>_<i>.out`` in its own job dir. ``submit_alone`` submits
 a job at once, by itself, whatever ``array_jobs`` says: the ``job`` task
 submits a retry (or a lost job) so.
@@ -103,9 +108,9 @@ from mc.jobs.executors.base import (
 )
 from mc.jobs.job_dir import (
     NAME_VALUE_RE,
-    NEVER_FROM_A_JOB,
     check_directive,
     check_resources,
+    never_from_a_job_read_as,
     outcome_of_exit_status,
     read_exit_status,
     read_job_meta,
@@ -114,6 +119,7 @@ from mc.jobs.job_dir import (
 __all__ = [
     "DEFAULT_MIN_POLL_INTERVAL_S",
     "DEFAULT_UNKNOWN_STATE_TIMEOUT_S",
+    "DEFAULT_MAX_ARRAY_SIZE",
     "SQUEUE_FORMAT",
     "HELD_REASON",
     "JOB_ID_FILE",
@@ -126,6 +132,7 @@ __all__ = [
     "parse_squeue_json",
     "array_indices",
     "parse_squeue_text",
+    "SACCT_FORMAT",
     "parse_sacct",
     "SlurmExecutor",
 ]
@@ -159,6 +166,11 @@ HELD_REASON = "JobHeldUser"
 JOB_ID_FILE = "slurm_job_id"
 ARRAY_LIST_FILE = "slurm_array_jobs.txt"
 
+# The most jobs in one array job when neither the executor's max_array_size
+# nor the cluster's MaxArraySize (scontrol show config) says: SLURM's default
+# MaxArraySize is 1001 (indices 0 to 1000).
+DEFAULT_MAX_ARRAY_SIZE = 1000
+
 # The first SLURM release whose squeue has --json.
 SQUEUE_JSON_SINCE = (21, 8)
 
@@ -172,8 +184,10 @@ _QUEUED_STATES = {
     "RESIZING",
     "SUSPENDED",
     "STOPPED",
+    # Held, pending, because the reservation it was to run in was deleted.
+    "RESV_DEL_HOLD",
 }
-_RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESV_DEL_HOLD"}
+_RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
 _FAILED_STATES = {
     "FAILED",
     "TIMEOUT",
@@ -336,18 +350,36 @@ def parse_squeue_text(text: str) -> dict[str, dict[str, Any]]:
     return records
 
 
-def parse_sacct(text: str) -> dict[str, dict[str, Any]]:
-    """Return the jobs of ``sacct --parsable2 --format=JobIDRaw,State,ExitCode,Comment`` by job id.
+# What sacct is asked for, in this order (see parse_sacct).
+SACCT_FORMAT = "JobID,JobIDRaw,State,ExitCode,Comment"
 
-    SLURM's accounting may not keep comments: a job's ownership is then
-    checked by its job dir's token alone.
+# sacct's JobID of an array's task ('100_3') or of its tasks not yet started ('100_[4-9%2]').
+_SACCT_ARRAY_ID_RE = re.compile(r"([0-9]{1,18})_(?:([0-9]{1,9})|\[([0-9,:%-]{1,256})\])")
+
+
+def parse_sacct(text: str) -> dict[str, dict[str, Any]]:
+    """Return the jobs of ``sacct --parsable2 --format=SACCT_FORMAT`` by job id.
+
+    A job is keyed by its raw id (``JobIDRaw``); an array's task also by
+    ``<array id>_<index>`` (its ``JobID``), the id this executor polls it
+    by (its raw id is a number of its own). SLURM's accounting may not
+    keep comments: a job's ownership is then checked by its job dir's
+    token alone.
     """
     records = {}
     for line in text.splitlines():
-        fields = line.split("|", 3)
-        if len(fields) == 4:
-            job_id, state, exit_code, comment = fields
-            records[job_id] = _job_record(state, None, 0, comment or None, _exit_code(exit_code))
+        fields = line.split("|", 4)
+        if len(fields) != 5:
+            continue
+        job_id, raw_id, state, exit_code, comment = fields
+        record = _job_record(state, None, 0, comment or None, _exit_code(exit_code))
+        records[raw_id] = record
+        array = _SACCT_ARRAY_ID_RE.fullmatch(job_id)
+        if array is None:
+            continue
+        indices = [int(array[2])] if array[2] is not None else array_indices(array[3])
+        for index in indices:
+            records[f"{array[1]}_{index}"] = record
     return records
 
 
@@ -363,7 +395,10 @@ class SlurmExecutor(JobExecutor):
     --json`` (True) or its text format (False), None to ask ``squeue
     --version``; ``unknown_state_timeout_s`` is how long a job may stay in
     a state this executor does not know. ``clock`` (default
-    :func:`time.monotonic`) times both.
+    :func:`time.monotonic`) times both. ``max_jobs`` holds jobs over that
+    many (see the module docstring). ``array_jobs`` submits the jobs of a
+    tick together, as array jobs of at most ``max_array_size`` jobs each
+    (None: the cluster's ``MaxArraySize``, see :meth:`array_size_limit`).
     """
 
     def __init__(
@@ -382,6 +417,7 @@ class SlurmExecutor(JobExecutor):
         default_resources: Mapping[str, Any] | None = None,
         max_jobs: int | None = None,
         array_jobs: bool = False,
+        max_array_size: int | None = None,
     ) -> None:
         super().__init__(config, environ)
         for name, value in (("partition", partition), ("account", account), ("qos", qos)):
@@ -399,6 +435,17 @@ class SlurmExecutor(JobExecutor):
                 f"SlurmExecutor: max_jobs must be a positive whole number, got {max_jobs!r}"
             )
         self.max_jobs = max_jobs
+        if max_array_size is not None and (
+            isinstance(max_array_size, bool)
+            or not isinstance(max_array_size, int)
+            or max_array_size < 1
+        ):
+            raise ExecutorError(
+                "SlurmExecutor: max_array_size must be a positive whole number, "
+                f"got {max_array_size!r}"
+            )
+        self.max_array_size = max_array_size
+        self._array_size_limit: int | None = None  # see array_size_limit
         self.default_resources = check_resources(
             default_resources, "SlurmExecutor: default_resources"
         )
@@ -409,7 +456,7 @@ class SlurmExecutor(JobExecutor):
             option = name if isinstance(name, str) and name.startswith("--") else f"--{name}"
             # sbatch takes any unambiguous prefix of a long option: '--out' is
             # '--output', so a prefix of a never-allowed option is never allowed.
-            never = sorted(name for name in NEVER_FROM_A_JOB if name.startswith(option))
+            never = never_from_a_job_read_as(option)
             if never:
                 read_as = (
                     "" if never == [option] else f" (sbatch would read it as {' or '.join(never)})"
@@ -432,13 +479,18 @@ class SlurmExecutor(JobExecutor):
                 )
             allowed.append(option)
         self.allowed_directives: tuple[str, ...] = tuple(allowed)
+        if isinstance(extra_directives, str):
+            extra_directives = (extra_directives,)
         defaults = [str(item) for item in extra_directives] + ([f"--qos={qos}"] if qos else [])
-        for item in defaults:
-            if not item.startswith("-"):
-                raise ExecutorError(
-                    f"SlurmExecutor: extra_directives: {item!r} "
-                    "is not an option such as '--qos=long'"
-                )
+        for i, item in enumerate(defaults):
+            # The executor's own options (--chdir, --output, --job-name,
+            # --comment, --wrap, --array, ...) come before these on sbatch's
+            # command line, so one of them here, or an abbreviation of one,
+            # would override them: the rule for specs' and profiles' options.
+            try:
+                check_directive(item, f"SlurmExecutor: extra_directives[{i}]", check_value=False)
+            except JobError as error:
+                raise ExecutorError(str(error)) from None
         self.defaults: dict[str, Any] = {
             "partition": partition,
             "account": account,
@@ -581,9 +633,12 @@ class SlurmExecutor(JobExecutor):
         self.command_counts["sbatch"] += 1
         result = _run(command)
         if result.returncode != 0:
+            # SLURM's reason comes last: the line that a task's and a flow's
+            # error summaries show.
             raise ExecutorError(
-                f"sbatch refused job {what} (exit status {result.returncode}): "
-                f"{result.stderr.strip() or result.stdout.strip()}\ncommand: {shlex.join(command)}"
+                f"sbatch refused job {what} (exit status {result.returncode}); "
+                f"command: {shlex.join(command)}\n"
+                f"{result.stderr.strip() or result.stdout.strip()}"
             )
         job_id = result.stdout.strip().split(";")[0]
         if not _JOB_ID_RE.fullmatch(job_id):
@@ -593,23 +648,75 @@ class SlurmExecutor(JobExecutor):
     def flush_submissions(self) -> None:
         """Submit the waiting jobs: each group of jobs with the same options as one array job.
 
-        A group of one is submitted as a plain job. Each job's SLURM id
-        (``<array id>_<index>``) is written into its job dir's
-        ``slurm_job_id``, where polls read it. A group that ``sbatch``
-        refuses fails its jobs' next polls with its message.
+        The engine calls this at the end of the tick that submitted them
+        (see :meth:`~mc.flows.flow_engine.FlowEngine.flush_at_tick_end`);
+        a poll calls it too. A group of more jobs than the cluster's
+        ``MaxArraySize`` goes as several arrays (see
+        :meth:`array_size_limit`); a group (or the last part of one) of
+        one job is submitted as a plain job. Each job's SLURM id (``<array
+        id>_<index>``) is written into its job dir's ``slurm_job_id``,
+        where polls read it. A group that ``sbatch`` refuses fails its
+        jobs' next polls with its message.
         """
         pending, self._pending = self._pending, {}
         for options, group in pending.items():
-            jobs, token = group["jobs"], group["token"]
-            first_dir, first_key = jobs[0]
-            command = [
-                "sbatch",
-                "--parsable",
-                f"--comment=mc-{token}",
-                f"--chdir={first_dir}",
-                "--ntasks=1",
-                *options,
-            ]
+            jobs = group["jobs"]
+            size = self.array_size_limit() if len(jobs) > 1 else 1
+            for start in range(0, len(jobs), size):
+                self._submit_group(options, group["token"], jobs[start : start + size])
+
+    def array_size_limit(self) -> int:
+        """The most jobs one array job may hold here: ``max_array_size``, else the cluster's.
+
+        Without ``max_array_size``, asked once of ``scontrol show config``
+        (``MaxArraySize``: an array's indices run from 0 to one less);
+        :data:`DEFAULT_MAX_ARRAY_SIZE` if it does not answer with a whole
+        number. A cluster whose ``MaxArraySize`` is 0 (no arrays) gets its
+        jobs submitted one by one.
+        """
+        if self._array_size_limit is None:
+            self._array_size_limit = (
+                self._cluster_max_array_size()
+                if self.max_array_size is None
+                else self.max_array_size
+            )
+        return max(1, self._array_size_limit)
+
+    def _cluster_max_array_size(self) -> int:
+        self.command_counts["scontrol"] += 1
+        try:
+            result = _run(["scontrol", "show", "config"])
+        except ExecutorError as error:
+            problem = str(error)
+        else:
+            problem = result.stderr.strip()
+            match = re.search(r"^MaxArraySize\s*=\s*(\S*)", result.stdout, re.M)
+            if result.returncode == 0 and match:
+                if re.fullmatch(r"[0-9]{1,9}", match[1]):
+                    return int(match[1])
+                problem = f"MaxArraySize is {match[1]!r}, not a whole number"
+        _logger.warning(
+            "slurm executor: could not read MaxArraySize from scontrol show config (%s); "
+            "arrays hold at most %d jobs",
+            problem or "no MaxArraySize line",
+            DEFAULT_MAX_ARRAY_SIZE,
+        )
+        return DEFAULT_MAX_ARRAY_SIZE
+
+    def _submit_group(
+        self, options: tuple[str, ...], token: str, jobs: Sequence[tuple[str, Any]]
+    ) -> None:
+        """Submit jobs as one array job (one job: a plain job); record refusals by job dir."""
+        first_dir, first_key = jobs[0]
+        command = [
+            "sbatch",
+            "--parsable",
+            f"--comment=mc-{token}",
+            f"--chdir={first_dir}",
+            "--ntasks=1",
+            *options,
+        ]
+        try:
             if len(jobs) == 1:
                 command += [
                     f"--job-name={_job_name(first_key)}",
@@ -618,8 +725,7 @@ class SlurmExecutor(JobExecutor):
                 ]
             else:
                 # The array's list of job dirs, one a line; task i runs line i + 1.
-                listing = Path(first_dir) / ARRAY_LIST_FILE
-                listing.write_text("".join(f"{path}\n" for path, _ in jobs), encoding="utf-8")
+                listing = _write_array_list(first_dir, [path for path, _ in jobs])
                 throttle = f"%{self.max_jobs}" if self.max_jobs else ""
                 command += [
                     f"--job-name={_job_name(first_key)}-array",
@@ -630,19 +736,25 @@ class SlurmExecutor(JobExecutor):
                     "--output=/dev/null",
                     f"--wrap={_array_script(listing)}",
                 ]
-            try:
-                job_id = self._sbatch(
-                    command, f"array of {len(jobs)}" if len(jobs) > 1 else repr(first_key)
+            job_id = self._sbatch(
+                command, f"array of {len(jobs)}" if len(jobs) > 1 else repr(first_key)
+            )
+        except OSError as error:
+            for path, _ in jobs:
+                self._refused[path] = (
+                    f"the list of an array's job dirs could not be written in {first_dir}: "
+                    f"{error.strerror or error}; nothing was submitted"
                 )
-            except ExecutorError as error:
-                for path, _ in jobs:
-                    self._refused[path] = str(error)
-                continue
-            for index, (path, _) in enumerate(jobs):
-                item_id = job_id if len(jobs) == 1 else f"{job_id}_{index}"
-                _write_job_id(path, item_id)
-                self._submitted_since.add(item_id)
-                self._job_dirs[item_id] = path
+            return
+        except ExecutorError as error:
+            for path, _ in jobs:
+                self._refused[path] = str(error)
+            return
+        for index, (path, _) in enumerate(jobs):
+            item_id = job_id if len(jobs) == 1 else f"{job_id}_{index}"
+            _write_job_id(path, item_id)
+            self._submitted_since.add(item_id)
+            self._job_dirs[item_id] = path
 
     def _job_id_of(self, handle: Any, job_dir: str) -> str | None:
         """The handle's SLURM job id, else the one its job dir records; None if it has none yet."""
@@ -749,7 +861,7 @@ class SlurmExecutor(JobExecutor):
                 for job_id, job_dir in candidates.items()
                 if job_id not in snapshot and read_exit_status(job_dir) is None
             ),
-            key=int,
+            key=_job_id_order,
         )
         if gone:
             snapshot.update(self._sacct(gone))
@@ -782,7 +894,7 @@ class SlurmExecutor(JobExecutor):
         if free <= 0 or not held:
             self._held = set(held)
             return
-        release = sorted(held, key=int)[:free]
+        release = sorted(held, key=_job_id_order)[:free]
         self.command_counts["scontrol"] += 1
         result = _run(["scontrol", "release", ",".join(release)])
         if result.returncode != 0:
@@ -826,7 +938,7 @@ class SlurmExecutor(JobExecutor):
             "--noheader",
             "--parsable2",
             "--allocations",
-            "--format=JobIDRaw,State,ExitCode,Comment",
+            f"--format={SACCT_FORMAT}",
             f"--jobs={','.join(job_ids)}",
         ]
         self.command_counts["sacct"] += 1
@@ -1038,12 +1150,28 @@ def _array_script(listing: Path) -> str:
     )
 
 
-def _write_job_id(job_dir: str, job_id: str) -> None:
-    path = Path(job_dir) / JOB_ID_FILE
+def _write_new_file(path: Path, text: str) -> None:
+    """Write ``text`` to a new file at ``path``, never through a link planted there.
+
+    Whatever was at ``path`` (a file, a symlink) is removed first; the file
+    is created with ``O_EXCL | O_NOFOLLOW``, so a link planted meanwhile
+    makes this fail (OSError) rather than write through it.
+    """
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(job_id + "\n")
+        file.write(text)
+
+
+def _write_job_id(job_dir: str, job_id: str) -> None:
+    _write_new_file(Path(job_dir) / JOB_ID_FILE, job_id + "\n")
+
+
+def _write_array_list(job_dir: str, job_dirs: Sequence[str]) -> Path:
+    """Write an array's list of job dirs, one a line, in its first job dir; return its path."""
+    listing = Path(job_dir) / ARRAY_LIST_FILE
+    _write_new_file(listing, "".join(f"{path}\n" for path in job_dirs))
+    return listing
 
 
 def _read_job_id(job_dir: str) -> str | None:
@@ -1053,6 +1181,11 @@ def _read_job_id(job_dir: str) -> str | None:
             return file.read(64).strip() or None
     except OSError:
         return None
+
+
+def _job_id_order(job_id: str) -> tuple[int, ...]:
+    """Sort key of a job id: a job's number, then an array task's index (``'100_3'``)."""
+    return tuple(int(part) for part in job_id.split("_"))
 
 
 def _job_name(key: str) -> str:

@@ -146,7 +146,7 @@ def test_job_gone_without_an_exit_status_fails_saying_so(executor, tmp_path, slu
 
 def test_sbatch_refusal_is_an_executor_error_with_slurms_words(build, slurm_cluster):
     executor = SlurmExecutor(partition="no_such_partition")
-    with pytest.raises(ExecutorError, match="sbatch refused job 'job0'.*invalid partition"):
+    with pytest.raises(ExecutorError, match="(?s)sbatch refused job 'job0'.*invalid partition"):
         executor.submit(build("true"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -15,7 +16,8 @@ from mc.flows.task_logs import log_tasks, task_output_files
 from mc.flows.tree import build_flow_tree
 from mc.jobs.executors.base import job_dir_of_handle
 from mc.jobs.executors.slurm import SlurmExecutor, array_indices
-from tests.jobs.conftest import command_calls
+from mc.jobs.job_dir import build_job_dir
+from tests.jobs.conftest import command_calls, poll_until_finished
 from tests.jobs.executors.test_slurm_polling import sweep_spec
 
 
@@ -26,9 +28,8 @@ def items(flow) -> dict:
 
 
 def array_executor(partition: str, **options) -> SlurmExecutor:
-    return SlurmExecutor(
-        partition=partition, min_poll_interval_s=0.5, array_jobs=True, squeue_json=True, **options
-    )
+    options = {"min_poll_interval_s": 0.5, **options}
+    return SlurmExecutor(partition=partition, array_jobs=True, squeue_json=True, **options)
 
 
 def test_a_spread_of_200_jobs_is_one_array_job_polled_once_a_round(
@@ -180,3 +181,144 @@ def test_each_array_item_writes_its_logs_in_its_own_job_dir(task_ctx, slurm_clus
 def test_array_task_strings_expand_to_indices():
     assert array_indices("0-4%2") == [0, 1, 2, 3, 4]
     assert array_indices("3,7-11:2") == [3, 7, 9, 11]
+
+
+def test_a_flow_saved_between_ticks_by_two_runners_runs_each_array_item_once(
+    tmp_path, task_ctx, slurm_cluster
+):
+    # Runner 1 ticks the spread (its items submitted together), saves and
+    # releases the flow; runner 2 then ticks it with an executor of its own.
+    # The array must have been sent before the save: else runner 2 finds the
+    # items lost and submits them alone, and runner 1's array runs them again.
+    from mc.runner import FlowRunner
+    from mc.store import FlowStore
+
+    store = FlowStore(f"sqlite:///{tmp_path}/flows.sqlite")
+    executors, runners = [], []
+    for name in ("r1", "r2"):
+        executor = array_executor(slurm_cluster, min_poll_interval_s=0)
+        engine = FlowEngine(executors={"slurm": executor})
+        executors.append(executor)
+        runners.append(
+            FlowRunner(
+                store,
+                engine=engine,
+                task_ctx=task_ctx,
+                runner_id=name,
+                poll_interval_s=0,
+                max_ticks_per_claim=1,
+            )
+        )
+    key = store.create_flow(
+        FlowEngine().flow_spec_to_flow(sweep_spec(3, "echo run >> ../runs.txt"))
+    )
+    runners[0].tick()
+    assert executors[0].command_counts["sbatch"] == 1
+    deadline = time.monotonic() + 120
+    turn = 1
+    while not store.get_flow(key).finished:
+        assert time.monotonic() < deadline, "the flow did not end in 120 s"
+        runners[turn % 2].tick()
+        turn += 1
+        time.sleep(0.3)
+    flow = store.get_flow(key)
+    assert flow.status == COMPLETED
+    assert sum(executor.command_counts["sbatch"] for executor in executors) == 1
+    runs = {key: Path(node.job_dir, "runs.txt").read_text() for key, node in items(flow).items()}
+    assert runs == dict.fromkeys(["item_0", "item_1", "item_2"], "run\n")
+
+
+def test_an_array_that_sbatch_refuses_fails_each_item_with_sbatchs_message(
+    task_ctx, slurm_cluster, slurm_command_log
+):
+    spec = sweep_spec(3)
+    spec["tasks"][0]["task_params"]["fail_fast"] = False
+    engine = FlowEngine(executors={"slurm": array_executor("no_such_partition")})
+    with pytest.raises(FlowError) as raised:
+        engine.run_flow(engine.flow_spec_to_flow(spec), task_ctx, poll_interval_s=0.2)
+    child_flow = raised.value.flow.tasks["sweep"]["proxied_task"]["data"]["flow"]
+    errors = {key: task["error"] for key, task in child_flow["tasks"].items()}
+    assert sorted(errors) == ["item_0", "item_1", "item_2"]
+    for error in errors.values():
+        assert "sbatch refused job array of 3" in error
+        # SLURM's reason is the last line, which error summaries show.
+        assert "invalid partition" in error.splitlines()[-1].lower()
+    assert all("invalid partition" in line.lower() for line in child_flow["data"]["errors"])
+    assert command_calls(slurm_command_log, "sbatch") == 1
+
+
+def test_a_spread_larger_than_max_array_size_goes_as_several_arrays(
+    task_ctx, slurm_cluster, slurm_command_log
+):
+    executor = array_executor(slurm_cluster, max_array_size=3)
+    engine = FlowEngine(executors={"slurm": executor})
+    flow = engine.run_flow(engine.flow_spec_to_flow(sweep_spec(7)), task_ctx, poll_interval_s=0.2)
+    assert flow.status == COMPLETED
+    job_ids = [
+        Path(items(flow)[f"item_{i}"].job_dir, "slurm_job_id").read_text().strip() for i in range(7)
+    ]
+    # Arrays of 3, 3 and, for the one item left, a plain job.
+    arrays = [job_id.partition("_")[0] for job_id in job_ids]
+    assert len(set(arrays)) == 3
+    assert [job_id.partition("_")[2] for job_id in job_ids] == ["0", "1", "2"] * 2 + [""]
+    assert arrays[0] == arrays[2] != arrays[3] == arrays[5] != arrays[6]
+    assert command_calls(slurm_command_log, "sbatch") == 3
+    assert command_calls(slurm_command_log, "scontrol") == 0  # max_array_size was given
+
+
+def test_a_spread_larger_than_the_clusters_max_array_size_is_split_to_fit(
+    tmp_path, job_types, slurm_cluster, slurm_command_log
+):
+    # This cluster's MaxArraySize is read from scontrol show config; 1002
+    # trivial jobs exceed SLURM's default (1001), which one array would not pass.
+    size = int(
+        re.search(
+            r"^MaxArraySize\s*=\s*(\d+)",
+            subprocess.run(
+                ["scontrol", "show", "config"], capture_output=True, text=True, check=True
+            ).stdout,
+            re.M,
+        )[1]
+    )
+    assert size == 1001  # scripts/setup_slurm.sh keeps SLURM's default
+    executor = array_executor(slurm_cluster)
+    handles = [
+        executor.submit(
+            build_job_dir(
+                {"key": f"item_{i}", "job_type": "shell", "job_params": {"command": "true"}},
+                tmp_path / f"item_{i}",
+                job_types,
+            )
+        )
+        for i in range(size + 1)
+    ]
+    executor.flush_submissions()
+    job_ids = [Path(handle["job_dir"], "slurm_job_id").read_text().strip() for handle in handles]
+    arrays = sorted({job_id.partition("_")[0] for job_id in job_ids})
+    try:
+        assert command_calls(slurm_command_log, "sbatch") == 2
+        assert executor.command_counts["scontrol"] == 1  # MaxArraySize, asked once
+        assert len(arrays) == 2
+        assert job_ids[size - 1] == f"{job_ids[0].partition('_')[0]}_{size - 1}"
+        assert "_" not in job_ids[size]
+        assert executor.array_size_limit() == size
+    finally:
+        subprocess.run(["scancel", *arrays], check=True)
+
+
+def test_the_array_list_is_written_over_a_planted_symlink_not_through_it(
+    tmp_path, build, slurm_cluster
+):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    executor = array_executor(slurm_cluster, min_poll_interval_s=0)
+    job_dirs = [build("true") for _ in range(2)]
+    (Path(job_dirs[0]) / "slurm_array_jobs.txt").symlink_to(victim)
+    handles = [executor.submit(job_dir) for job_dir in job_dirs]
+    executor.flush_submissions()
+    assert victim.read_text() == "precious\n"
+    listing = Path(job_dirs[0]) / "slurm_array_jobs.txt"
+    assert not listing.is_symlink()
+    assert listing.read_text() == "".join(f"{job_dir}\n" for job_dir in job_dirs)
+    for handle in handles:
+        assert poll_until_finished(executor, handle)[0] == "COMPLETED"

@@ -139,13 +139,35 @@ def test_squeue_text_lines_become_records():
 
 
 def test_sacct_lines_become_records_with_exit_codes():
-    records = parse_sacct("41|CANCELLED by 1000|0:15|\n42|TIMEOUT|1:0|mc-x\n")
+    records = parse_sacct("41|41|CANCELLED by 1000|0:15|\n42|42|TIMEOUT|1:0|mc-x\n")
     assert (records["41"]["state"], records["41"]["comment"]) == ("CANCELLED", None)
     assert (records["42"]["state"], records["42"]["exit_code"], records["42"]["comment"]) == (
         "TIMEOUT",
         1,
         "mc-x",
     )
+
+
+# sacct --noheader --parsable2 --allocations --format=JobID,JobIDRaw,State,ExitCode,Comment
+# of array 100 (three tasks; the last keeps the array's own raw id, as SLURM
+# does), a plain job, and array 200 with two tasks that never started.
+SACCT_WITH_ARRAYS = """\
+100_0|101|COMPLETED|0:0|mc-t
+100_1|102|OUT_OF_MEMORY|0:125|mc-t
+100_2|100|TIMEOUT|0:0|mc-t
+105|105|FAILED|2:0|mc-u
+200_[3-4]|200|CANCELLED by 0|0:0|mc-v
+"""
+
+
+def test_sacct_keys_an_array_task_by_its_array_id_and_index():
+    records = parse_sacct(SACCT_WITH_ARRAYS)
+    assert records["100_0"]["state"] == "COMPLETED"
+    assert records["100_1"]["state"] == "OUT_OF_MEMORY"
+    assert records["100_2"]["state"] == "TIMEOUT"
+    assert records["105"]["exit_code"] == 2
+    assert records["200_3"]["state"] == records["200_4"]["state"] == "CANCELLED"
+    assert records["102"] is records["100_1"]  # its raw id as well
 
 
 def test_jobs_over_max_jobs_wait_held_and_all_run(build, slurm_cluster):

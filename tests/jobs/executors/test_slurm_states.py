@@ -103,6 +103,7 @@ def executor(form: str, clock, **options) -> SlurmExecutor:
     [
         ("PENDING", "QUEUED"),
         ("REQUEUE_HOLD", "QUEUED"),
+        ("RESV_DEL_HOLD", "QUEUED"),
         ("RUNNING", "RUNNING"),
         ("COMPLETING", "RUNNING"),
         ("COMPLETED", "COMPLETED"),
@@ -122,10 +123,10 @@ def test_squeue_states_become_job_statuses(
 @pytest.mark.parametrize(
     ("line", "job_status"),
     [
-        ("77|COMPLETED|0:0|", "COMPLETED"),
-        ("77|CANCELLED by 1000|0:15|", "FAILED"),
-        ("77|NODE_FAIL|1:0|", "FAILED"),
-        ("77|TELEPORTING|0:0|", "UNKNOWN"),
+        ("77|77|COMPLETED|0:0|", "COMPLETED"),
+        ("77|77|CANCELLED by 1000|0:15|", "FAILED"),
+        ("77|77|NODE_FAIL|1:0|", "FAILED"),
+        ("77|77|TELEPORTING|0:0|", "UNKNOWN"),
     ],
 )
 def test_sacct_states_of_jobs_gone_from_the_queue_become_job_statuses(
@@ -171,7 +172,7 @@ def test_an_unknown_state_fails_the_job_after_the_bound_naming_the_state(
 def test_a_job_only_sacct_knows_is_failed_after_the_bound_without_scancel(
     slurm_prints, handle, clock
 ):
-    slurm_prints(squeue=json.dumps({"jobs": []}), sacct="77|TELEPORTING|0:0|\n")
+    slurm_prints(squeue=json.dumps({"jobs": []}), sacct="77|77|TELEPORTING|0:0|\n")
     slurm = executor("22.05", clock, unknown_state_timeout_s=30)
     assert slurm.poll(handle)[0] == "UNKNOWN"
     clock.advance(30)
@@ -193,3 +194,16 @@ def test_a_known_state_between_unknown_ones_starts_the_bound_again(slurm_prints,
     assert slurm.poll(handle)[0] == "UNKNOWN"
     clock.advance(90)
     assert slurm.poll(handle)[0] == "UNKNOWN"
+
+
+def test_an_array_item_gone_from_the_queue_gets_its_state_from_sacct(slurm_prints, handle, clock):
+    # Item 3 of array 77 (its own raw id 81) ran out of memory and left the
+    # queue before a poll saw it: sacct, by the item's <array>_<index> id, says so.
+    array_item = {**handle, "job_id": f"{JOB_ID}_3"}
+    slurm_prints(
+        squeue=json.dumps({"jobs": []}),
+        sacct=f"{JOB_ID}_3|81|OUT_OF_MEMORY|0:125|mc-{handle['token']}\n",
+    )
+    status, outputs = executor("22.05", clock).poll(array_item)
+    assert (status, outputs["slurm_state"]) == ("FAILED", "OUT_OF_MEMORY")
+    assert outputs["error"] == f"SLURM job {JOB_ID}_3 OUT_OF_MEMORY"
