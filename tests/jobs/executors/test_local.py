@@ -168,6 +168,13 @@ def test_a_poll_that_finds_its_job_ended_starts_the_next_queued_job(build):
     second = executor.submit(second_dir)
     assert executor.poll(second)[0] == "QUEUED"  # the round's one pass
     wait_until(lambda: Path(first_dir, "exit_status").exists())
+    # The job writes its exit status just before it exits: wait for the exit
+    # itself (a zombie until the executor reaps it), so that the poll below
+    # finds it ended.
+    first_pid = Path(first_dir, "local.pid").read_text().split()[0]
+    wait_until(
+        lambda: Path(f"/proc/{first_pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    )
     passes = executor.passes
     assert poll_until_finished(executor, first)[0] == "COMPLETED"
     assert executor.passes == passes  # no second pass: the poll itself refilled the slot
