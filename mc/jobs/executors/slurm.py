@@ -19,7 +19,9 @@ defaults that a job's resources override (extra directives add up). With
 ``max_jobs``, a job submitted while that many of the executor's jobs are
 queued or running is submitted held (``sbatch --hold``), and a later poll
 round releases held jobs, oldest first, in one ``scontrol release``, as
-slots free up. A job's
+slots free up. The items of array jobs count and wait alike: an array's
+items beyond the free slots go as an array submitted held, whose items are
+released one by one (``scontrol release <array id>_<i>``). A job's
 (a spec's) extra directives are refused unless the executor was configured
 to allow their option by its exact name (``allowed_directives=('--gres',
 '--qos')``); their values are checked (no ``$``, backquote, newline, ``;``,
@@ -663,7 +665,18 @@ class SlurmExecutor(JobExecutor):
             jobs = group["jobs"]
             size = self.array_size_limit() if len(jobs) > 1 else 1
             for start in range(0, len(jobs), size):
-                self._submit_group(options, group["token"], jobs[start : start + size])
+                part = jobs[start : start + size]
+                if self.max_jobs is None:
+                    self._submit_group(options, group["token"], part)
+                    continue
+                # max_jobs bounds all the executor's jobs, arrays or not: the
+                # items beyond the free slots go held, and later polls
+                # release them, oldest first, as slots free up.
+                free = max(0, self.max_jobs - len(self._active_job_ids()))
+                if part[:free]:
+                    self._submit_group(options, group["token"], part[:free])
+                if part[free:]:
+                    self._submit_group(options, group["token"], part[free:], hold=True)
 
     def array_size_limit(self) -> int:
         """The most jobs one array job may hold here: ``max_array_size``, else the cluster's.
@@ -704,9 +717,17 @@ class SlurmExecutor(JobExecutor):
         return DEFAULT_MAX_ARRAY_SIZE
 
     def _submit_group(
-        self, options: tuple[str, ...], token: str, jobs: Sequence[tuple[str, Any]]
+        self,
+        options: tuple[str, ...],
+        token: str,
+        jobs: Sequence[tuple[str, Any]],
+        hold: bool = False,
     ) -> None:
-        """Submit jobs as one array job (one job: a plain job); record refusals by job dir."""
+        """Submit jobs as one array job (one job: a plain job); record refusals by job dir.
+
+        With ``hold``, every job goes held (``sbatch --hold``), for a later
+        poll to release (see :meth:`_release_held`).
+        """
         first_dir, first_key = jobs[0]
         command = [
             "sbatch",
@@ -714,6 +735,7 @@ class SlurmExecutor(JobExecutor):
             f"--comment=mc-{token}",
             f"--chdir={first_dir}",
             "--ntasks=1",
+            *(["--hold"] if hold else []),
             *options,
         ]
         try:
@@ -755,6 +777,8 @@ class SlurmExecutor(JobExecutor):
             _write_job_id(path, item_id)
             self._submitted_since.add(item_id)
             self._job_dirs[item_id] = path
+            if hold:
+                self._held.add(item_id)
 
     def _job_id_of(self, handle: Any, job_dir: str) -> str | None:
         """The handle's SLURM job id, else the one its job dir records; None if it has none yet."""

@@ -322,3 +322,37 @@ def test_the_array_list_is_written_over_a_planted_symlink_not_through_it(
     assert listing.read_text() == "".join(f"{job_dir}\n" for job_dir in job_dirs)
     for handle in handles:
         assert poll_until_finished(executor, handle)[0] == "COMPLETED"
+
+
+def test_max_jobs_bounds_the_items_of_arrays_across_spreads(
+    task_ctx, slurm_cluster, slurm_command_log
+):
+    executor = array_executor(slurm_cluster, max_jobs=2, min_poll_interval_s=0.2)
+    engine = FlowEngine(executors={"slurm": executor})
+    flows = [engine.flow_spec_to_flow(sweep_spec(3, command="sleep 1")) for _ in range(2)]
+    most_at_once = 0
+    for _ in range(400):
+        for flow in flows:
+            engine.tick_flow(flow, task_ctx)
+        job_ids = [
+            Path(node.job_dir, "slurm_job_id").read_text().strip()
+            for flow in flows
+            for node in items(flow).values()
+            if node.job_dir and Path(node.job_dir, "slurm_job_id").exists()
+        ]
+        queue = subprocess.run(
+            ["squeue", "--noheader", "--array", "--format=%i %r", "--jobs", ",".join(job_ids)],
+            capture_output=True,
+            text=True,
+        ).stdout.split("\n")
+        not_held = [line for line in queue if line.strip() and "JobHeldUser" not in line]
+        most_at_once = max(most_at_once, len(not_held))
+        if all(flow.finished for flow in flows):
+            break
+        time.sleep(0.1)
+    assert [flow.status for flow in flows] == [COMPLETED, COMPLETED]
+    assert most_at_once <= 2
+    # The first spread's 2 items went as an array, its third and the second
+    # spread's 3 as held arrays: 3 sbatch calls, not one per job.
+    assert command_calls(slurm_command_log, "sbatch") == 3
+    assert command_calls(slurm_command_log, "scontrol") >= 2
