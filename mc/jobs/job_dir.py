@@ -46,6 +46,7 @@ __all__ = [
     "NAME_VALUE_RE",
     "RESOURCE_LIMITS",
     "NEVER_FROM_A_JOB",
+    "BARE_OPTIONS",
     "never_from_a_job_read_as",
     "check_directive",
     "check_resources",
@@ -176,6 +177,35 @@ NEVER_FROM_A_JOB = frozenset(
         "--parsable",
         "--test-only",
         "--propagate",
+        # The executor's bookkeeping: it holds and releases jobs itself
+        # (max_jobs), must not wait in sbatch, and finds its jobs with
+        # squeue on its own cluster.
+        "--hold",
+        "--wait",
+        "--clusters",
+        # Reads a file of the submitting host.
+        "--bbf",
+    }
+)
+
+#: The ``sbatch`` options that may stand alone, with no ``=value``: they take
+#: no argument, or an optional one that only ``=`` attaches. Any other option
+#: alone would take the next argument of the command line as its value.
+BARE_OPTIONS = frozenset(
+    {
+        "--contiguous",
+        "--exclusive",
+        "--ignore-pbs",
+        "--no-kill",
+        "--no-requeue",
+        "--oversubscribe",
+        "--overcommit",
+        "--quiet",
+        "--reboot",
+        "--requeue",
+        "--spread-job",
+        "--use-min-nodes",
+        "--verbose",
     }
 )
 
@@ -196,15 +226,20 @@ def never_from_a_job_read_as(option: str) -> list[str]:
     return sorted(name for name in NEVER_FROM_A_JOB if name.startswith(option))
 
 
-def check_directive(directive: Any, where: str, check_value: bool = True) -> tuple[str, str | None]:
+def check_directive(
+    directive: Any, where: str, check_value: bool = True, name_only: bool = False
+) -> tuple[str, str | None]:
     """Return ``(option, value)`` of a directive such as ``'--qos=long'``, or raise JobError.
 
-    A directive is a long option, alone or with ``=value``; the option is
+    A directive is a long option with ``=value``, or alone if it is one of
+    :data:`BARE_OPTIONS`; the option is
     neither one of :data:`NEVER_FROM_A_JOB` nor an abbreviation ``sbatch``
     would read as one (see :func:`never_from_a_job_read_as`); the value has
     no ``$``, backquote, newline, ``;``, quote, space or ``/`` (unless
     ``check_value`` is False: the directives a program gives its own
     executor, each of which reaches ``sbatch`` as one argument).
+    ``name_only``: ``directive`` names an option (``allowed_directives``),
+    so it may stand alone whatever the option.
     """
     option, sep, value = directive.partition("=") if isinstance(directive, str) else ("", "", "")
     if not _OPTION_RE.fullmatch(option):
@@ -216,6 +251,12 @@ def check_directive(directive: Any, where: str, check_value: bool = True) -> tup
         read_as = "" if never == [option] else f" (sbatch would read it as {' or '.join(never)})"
         raise JobError(
             f"{where}: {option} is never taken from a job{read_as}; nothing was submitted"
+        )
+    if not sep and not name_only and option not in BARE_OPTIONS:
+        raise JobError(
+            f"{where}: {option} needs its value written as {option}=VALUE (alone, sbatch would "
+            f"take the next argument as its value); only {', '.join(sorted(BARE_OPTIONS))} "
+            "stand alone"
         )
     if check_value and sep and not _DIRECTIVE_VALUE_RE.fullmatch(value):
         raise JobError(

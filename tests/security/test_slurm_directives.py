@@ -167,3 +167,36 @@ def test_a_specs_directive_may_not_abbreviate_a_never_allowed_option(directive, 
     executor = SlurmExecutor(allowed_directives=("--gres",))
     with pytest.raises(JobError, match=rf"{directive.partition('=')[0]} is never taken from a job"):
         executor.submit(build("true"), {"extra_directives": [directive]})
+
+
+def test_an_option_that_needs_a_value_may_not_stand_alone_to_swallow_the_next_argument(
+    build, slurm_cluster
+):
+    # Alone, --mail-user would take sbatch's next argument (--wrap=...) as its
+    # value, and sbatch would read a batch script from the runner's stdin.
+    executor = SlurmExecutor(partition=slurm_cluster, allowed_directives=("--mail-user",))
+    before = slurm_jobs_named("mc-job0")
+    with pytest.raises(JobError, match=r"--mail-user needs its value written as --mail-user="):
+        executor.submit(build("true"), {"extra_directives": ["--mail-user"]})
+    assert slurm_jobs_named("mc-job0") == before
+    with pytest.raises(ExecutorError, match=r"--mail-user needs its value written as"):
+        SlurmExecutor(partition=slurm_cluster, extra_directives=("--mail-user",))
+
+
+def test_a_flag_option_may_stand_alone(build, slurm_cluster):
+    executor = SlurmExecutor(
+        partition=slurm_cluster, min_poll_interval_s=0.1, allowed_directives=("--requeue",)
+    )
+    handle = executor.submit(build("true"), {"extra_directives": ["--requeue"]})
+    assert poll_until_finished(executor, handle)[0] == "COMPLETED"
+
+
+@pytest.mark.parametrize("directive", ["--wait", "--hold", "--clusters=other", "--bbf=spec"])
+def test_options_that_would_break_the_executors_bookkeeping_are_never_taken(directive):
+    from mc.jobs.job_dir import check_directive
+
+    option = directive.partition("=")[0]
+    with pytest.raises(JobError, match=f"{option} is never taken from a job"):
+        check_directive(directive, "spec")
+    with pytest.raises(ExecutorError, match=f"{option} can never come from a job"):
+        SlurmExecutor(allowed_directives=(option,))

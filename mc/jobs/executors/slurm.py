@@ -84,6 +84,7 @@ import re
 import secrets
 import shlex
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -470,7 +471,8 @@ class SlurmExecutor(JobExecutor):
                 )
             try:
                 has_value = (
-                    check_directive(option, "SlurmExecutor: allowed_directives")[1] is not None
+                    check_directive(option, "SlurmExecutor: allowed_directives", name_only=True)[1]
+                    is not None
                 )
             except JobError:
                 has_value = True
@@ -517,6 +519,8 @@ class SlurmExecutor(JobExecutor):
         # Jobs waiting to be submitted, by their sbatch options; and the
         # sbatch refusals of those submitted since, by job dir.
         self._pending: dict[tuple[str, ...], dict[str, Any]] = {}
+        # Guards _pending: a program may share an executor between threads.
+        self._pending_lock = threading.Lock()
         self._refused: dict[str, str] = {}
         self._unknown_since: dict[str, float] = {}
         self._sacct_works = True
@@ -601,9 +605,12 @@ class SlurmExecutor(JobExecutor):
         if grouped:
             # Jobs with the same sbatch options share a token, which becomes
             # the comment of their one array job.
-            group = self._pending.setdefault(options, {"token": secrets.token_hex(16), "jobs": []})
-            token = record_submission(path, "slurm", group["token"])
-            group["jobs"].append((path, key))
+            with self._pending_lock:
+                group = self._pending.setdefault(
+                    options, {"token": secrets.token_hex(16), "jobs": []}
+                )
+                token = record_submission(path, "slurm", group["token"])
+                group["jobs"].append((path, key))
             return {"job_dir": path, "token": token, "job_name": _job_name(key)}
         token = record_submission(path, "slurm")
         # Over max_jobs, a job is submitted held, and released by a later
@@ -660,7 +667,8 @@ class SlurmExecutor(JobExecutor):
         where polls read it. A group that ``sbatch`` refuses fails its
         jobs' next polls with its message.
         """
-        pending, self._pending = self._pending, {}
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
         for options, group in pending.items():
             jobs = group["jobs"]
             size = self.array_size_limit() if len(jobs) > 1 else 1
@@ -877,7 +885,11 @@ class SlurmExecutor(JobExecutor):
         candidates = {
             job_id: job_dir for job_id, job_dir in self._job_dirs.items() if job_id in previous
         }
-        candidates.update((job_id, self._job_dirs[job_id]) for job_id in self._submitted_since)
+        candidates.update(
+            (job_id, self._job_dirs[job_id])
+            for job_id in self._submitted_since
+            if job_id in self._job_dirs  # not one cancelled since
+        )
         candidates.update(polled)
         gone = sorted(
             (
@@ -889,8 +901,7 @@ class SlurmExecutor(JobExecutor):
         )
         if gone:
             snapshot.update(self._sacct(gone))
-        if self.max_jobs is not None:
-            self._release_held(snapshot)
+        self._release_held(snapshot)
         self._snapshot = snapshot
         self._snapshot_at = self.clock()
         self._answered.clear()
@@ -901,20 +912,30 @@ class SlurmExecutor(JobExecutor):
         return set(self._job_dirs) - self._held
 
     def _release_held(self, snapshot: Mapping[str, Mapping[str, Any]]) -> None:
-        """Release as many held jobs as ``max_jobs`` has free slots, in one ``scontrol``."""
-        assert self.max_jobs is not None
+        """Release held jobs, as many as ``max_jobs`` has free slots (all without it), in one call.
+
+        Only this executor's jobs that are still queued count as held (a
+        held job that was cancelled ends held, and is not released). A
+        release that fails is logged and tried again next round: it must
+        not fail the polls of every job.
+        """
         held, active = [], 0
         for job_id in self._job_dirs:
             record = snapshot.get(job_id)
             if record is None:
                 continue
-            if record.get("reason") == HELD_REASON or job_id in self._held:
+            state = record.get("state")
+            if state == "COMPLETED" or state in _FAILED_STATES:
+                continue
+            if state in _QUEUED_STATES and (
+                record.get("reason") == HELD_REASON or job_id in self._held
+            ):
                 held.append(job_id)
-            elif record.get("state") != "COMPLETED" and record.get("state") not in _FAILED_STATES:
+            else:
                 # Queued, running, or in a state this executor does not know:
                 # it may hold a slot, so it counts.
                 active += 1
-        free = self.max_jobs - active
+        free = len(held) if self.max_jobs is None else self.max_jobs - active
         if free <= 0 or not held:
             self._held = set(held)
             return
@@ -922,9 +943,13 @@ class SlurmExecutor(JobExecutor):
         self.command_counts["scontrol"] += 1
         result = _run(["scontrol", "release", ",".join(release)])
         if result.returncode != 0:
-            raise ExecutorError(
-                f"scontrol release {','.join(release)} failed: {result.stderr.strip()}"
+            _logger.warning(
+                "slurm executor: scontrol release %s failed (tried again next round): %s",
+                ",".join(release),
+                result.stderr.strip(),
             )
+            self._held = set(held)
+            return
         self._held = set(held) - set(release)
 
     def _squeue(self) -> dict[str, dict[str, Any]]:
@@ -1126,11 +1151,12 @@ class SlurmExecutor(JobExecutor):
         job_dir = owned_job_dir(handle, "slurm")
         job_id = self._job_id_of(handle, job_dir)
         if job_id is None:
-            for group in self._pending.values():
-                group["jobs"] = [(path, key) for path, key in group["jobs"] if path != job_dir]
-            self._pending = {
-                options: group for options, group in self._pending.items() if group["jobs"]
-            }
+            with self._pending_lock:
+                for group in self._pending.values():
+                    group["jobs"] = [(path, key) for path, key in group["jobs"] if path != job_dir]
+                self._pending = {
+                    options: group for options, group in self._pending.items() if group["jobs"]
+                }
             self._refused[job_dir] = "cancelled before it was submitted"
             return
         record = (self._snapshot or {}).get(job_id)
@@ -1153,6 +1179,9 @@ class SlurmExecutor(JobExecutor):
         result = _run(command)
         if result.returncode != 0:
             raise ExecutorError(f"scancel {job_id} failed: {result.stderr.strip()}")
+        # Cancelled: it holds no slot, and is never released.
+        self._job_dirs.pop(job_id, None)
+        self._held.discard(job_id)
 
 
 def _array_script(listing: Path) -> str:
@@ -1234,8 +1263,15 @@ def _run(
     may be briefly unreachable); anything else would fail it at once.
     """
     try:
+        # No stdin: sbatch given no script (an option swallowing --wrap)
+        # must fail, not read one from the runner's stdin.
         return subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout_s, check=False
+            command,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
         )
     except FileNotFoundError:
         raise ExecutorError(

@@ -189,3 +189,31 @@ def test_jobs_over_max_jobs_wait_held_and_all_run(build, slurm_cluster):
     ).stdout.split()
     assert reasons == ["JobHeldUser", "JobHeldUser"]
     assert [poll_until_finished(executor, handle)[0] for handle in handles] == ["COMPLETED"] * 3
+
+
+def test_an_executor_without_max_jobs_releases_held_jobs_an_earlier_one_left(build, slurm_cluster):
+    # A runner with max_jobs=1 submitted three jobs, two held; the runner
+    # that takes over has no max_jobs (the profile changed): it must not
+    # leave them held forever.
+    earlier = SlurmExecutor(
+        partition=slurm_cluster, min_poll_interval_s=0.1, max_jobs=1, squeue_json=True
+    )
+    handles = [earlier.submit(build("true")) for _ in range(3)]
+    later = SlurmExecutor(partition=slurm_cluster, min_poll_interval_s=0.1, squeue_json=True)
+    assert [poll_until_finished(later, handle)[0] for handle in handles] == ["COMPLETED"] * 3
+    assert later.command_counts["scontrol"] >= 1
+
+
+def test_cancelling_a_held_job_frees_its_slot_and_breaks_no_poll(build, slurm_cluster):
+    executor = SlurmExecutor(
+        partition=slurm_cluster, min_poll_interval_s=0.1, max_jobs=1, squeue_json=True
+    )
+    running = executor.submit(build("sleep 1"))
+    held = executor.submit(build("true"))
+    # Cancelled and never polled again, as a flow that failed fast leaves it.
+    executor.cancel(held)
+    assert poll_until_finished(executor, running)[0] == "COMPLETED"
+    # The cancelled held job counts no more: the next job is not held, and
+    # every poll meanwhile answered (no failed release of the cancelled job).
+    after = executor.submit(build("true"))
+    assert poll_until_finished(executor, after)[0] == "COMPLETED"
