@@ -45,7 +45,13 @@ from mc.cli.job_options import (
     warn_if_root,
 )
 from mc.cli.logs import add_logs_command
-from mc.cli.progress import LiveProgress, PlainProgress, board_for_flow, task_table
+from mc.cli.progress import (
+    LiveProgress,
+    PlainProgress,
+    board_for_flow,
+    task_duration,
+    task_table,
+)
 from mc.cli.spec_files import load_flow_spec_file
 from mc.cli.store_commands import add_store_commands
 from mc.cli.terminal import EscapingWriter, columns, printable
@@ -370,15 +376,7 @@ def _format_task_table(flow: Flow) -> str:
     """
     rows = [("TASK", "TYPE", "STATUS", "DURATION")]
     for key, task in flow.tasks.items():
-        duration = "cached" if "cached_from" in task else _duration(task)
-        rows.append((printable(key), printable(task["task_type"]), task["status"], duration))
+        rows.append(
+            (printable(key), printable(task["task_type"]), task["status"], task_duration(task))
+        )
     return columns(rows)
-
-
-def _duration(task: dict[str, Any]) -> str:
-    started, finished = task.get("started_at"), task.get("finished_at")
-    if started is None:
-        return "-"
-    if finished is None:
-        return "running"
-    return f"{finished - started:.3f}s"

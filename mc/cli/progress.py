@@ -45,6 +45,7 @@ __all__ = [
     "LiveProgress",
     "board_for_flow",
     "task_table",
+    "task_duration",
 ]
 
 _KEY_PREFIX_LENGTH = 8
@@ -309,12 +310,19 @@ def task_table(flow: Flow) -> Any:
             Text(printable(key)),
             Text(printable(task["task_type"])),
             Text(task["status"], style=STATUS_STYLES.get(task["status"], "")),
-            _duration(task),
+            task_duration(task),
         )
     return table
 
 
-def _duration(task: dict[str, Any]) -> str:
+def task_duration(task: dict[str, Any]) -> str:
+    """Return a task's duration for the task tables.
+
+    ``cached`` (its result came from the task cache), ``-`` (never
+    started), ``running`` or seconds (``1.234s``).
+    """
+    if "cached_from" in task:
+        return "cached"
     started, finished = task.get("started_at"), task.get("finished_at")
     if started is None:
         return "-"

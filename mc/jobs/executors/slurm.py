@@ -617,20 +617,7 @@ class SlurmExecutor(JobExecutor):
         # poll round once a slot is free: SLURM keeps the queue, so a
         # restarted runner finds the held jobs and releases them in turn.
         hold = self.max_jobs is not None and len(self._active_job_ids()) >= self.max_jobs
-        command = [
-            "sbatch",
-            "--parsable",
-            f"--job-name={_job_name(key)}",
-            f"--comment=mc-{token}",
-            f"--chdir={path}",
-            f"--output={path}/slurm-%j.out",
-            "--ntasks=1",
-            *(["--hold"] if hold else []),
-            *options,
-            # SLURM runs a copy of the batch script from its spool directory;
-            # the wrapper runs entrypoint.sh where it is, so it finds its job dir.
-            f"--wrap=exec bash {shlex.quote(str(Path(path) / ENTRYPOINT_FILE))}",
-        ]
+        command = _sbatch_command(token, path, options, hold) + _plain_job_arguments(path, key)
         job_id = self._sbatch(command, repr(key))
         self._submitted_since.add(job_id)
         self._job_dirs[job_id] = path
@@ -737,22 +724,10 @@ class SlurmExecutor(JobExecutor):
         poll to release (see :meth:`_release_held`).
         """
         first_dir, first_key = jobs[0]
-        command = [
-            "sbatch",
-            "--parsable",
-            f"--comment=mc-{token}",
-            f"--chdir={first_dir}",
-            "--ntasks=1",
-            *(["--hold"] if hold else []),
-            *options,
-        ]
+        command = _sbatch_command(token, first_dir, options, hold)
         try:
             if len(jobs) == 1:
-                command += [
-                    f"--job-name={_job_name(first_key)}",
-                    f"--output={first_dir}/slurm-%j.out",
-                    f"--wrap=exec bash {shlex.quote(str(Path(first_dir) / ENTRYPOINT_FILE))}",
-                ]
+                command += _plain_job_arguments(first_dir, first_key)
             else:
                 # The array's list of job dirs, one a line; task i runs line i + 1.
                 listing = _write_array_list(first_dir, [path for path, _ in jobs])
@@ -1182,6 +1157,30 @@ class SlurmExecutor(JobExecutor):
         # Cancelled: it holds no slot, and is never released.
         self._job_dirs.pop(job_id, None)
         self._held.discard(job_id)
+
+
+def _sbatch_command(token: str, job_dir: str, options: Sequence[str], hold: bool) -> list[str]:
+    """The start of every ``sbatch`` call: the token as comment, the job dir, the options."""
+    return [
+        "sbatch",
+        "--parsable",
+        f"--comment=mc-{token}",
+        f"--chdir={job_dir}",
+        "--ntasks=1",
+        *(["--hold"] if hold else []),
+        *options,
+    ]
+
+
+def _plain_job_arguments(job_dir: str, key: str) -> list[str]:
+    """The rest of a plain job's ``sbatch`` call: its name, its log and its script."""
+    return [
+        f"--job-name={_job_name(key)}",
+        f"--output={job_dir}/slurm-%j.out",
+        # SLURM runs a copy of the batch script from its spool directory;
+        # the wrapper runs entrypoint.sh where it is, so it finds its job dir.
+        f"--wrap=exec bash {shlex.quote(str(Path(job_dir) / ENTRYPOINT_FILE))}",
+    ]
 
 
 def _array_script(listing: Path) -> str:
