@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from mc.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from mc.cli.terminal import printable
 from mc.errors import FlowError
+from mc.flows.cache import task_provenance
 from mc.flows.provenance import ProvenanceNode, provenance_chain
 
 __all__ = ["describe_result", "print_chain", "show_provenance"]
@@ -67,7 +68,7 @@ def print_chain(node: ProvenanceNode, out: TextIO, depth: int = 0) -> None:
 
 def describe_result(task: Mapping[str, Any]) -> str:
     """One line on how a task's result was made, from its ``provenance`` and cache fields."""
-    provenance = task.get("provenance")
+    provenance = task_provenance(task)
     parts = []
     if isinstance(provenance, Mapping):
         made = f"made {_time(provenance.get('finished_at'))}"

@@ -55,6 +55,7 @@ __all__ = [
     "CACHE_KEY_FORMAT",
     "DEFAULT_CLAIM_S",
     "RUNTIME",
+    "RUNTIME_RECORD",
     "LazyTaskCache",
     "MemoryTaskCache",
     "TaskCache",
@@ -64,9 +65,11 @@ __all__ = [
     "file_sha256",
     "function_source_sha256",
     "import_path",
+    "is_runtime_record",
     "module_source_sha256",
     "provenance_record",
     "provenance_with_params",
+    "task_provenance",
 ]
 
 
@@ -211,6 +214,68 @@ RUNTIME = {
 }
 
 
+class _RuntimeRecord(dict[str, Any]):
+    """A read-only dict: :data:`RUNTIME_RECORD`, which many tasks share."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            "this provenance record (RUNTIME_RECORD) is shared by every task that recorded "
+            "only where it ran: it is read-only"
+        )
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def copy(self) -> dict[str, Any]:
+        """Return a plain, writable dict of the same fields."""
+        return dict(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy.deepcopy and pickle make a plain dict of it.
+        return (dict, (dict(self),))
+
+
+#: The provenance record of a task whose attempt has nothing to record but
+#: where it ran (no params, no code to identify): the fields of
+#: :data:`RUNTIME` alone. Its task type and times are the task's own
+#: (``task_type``, ``started_at``, ``finished_at``), and :func:`task_provenance`
+#: puts them in. One read-only dict, shared by all such tasks in this process:
+#: a task of a big flow of such tasks then costs no record of its own.
+RUNTIME_RECORD: Mapping[str, Any] = _RuntimeRecord(RUNTIME)
+
+
+def is_runtime_record(record: Any) -> bool:
+    """True if ``record`` is a provenance record of the runtime fields alone.
+
+    That is :data:`RUNTIME_RECORD`, or a stored flow's copy of it, loaded
+    again as a plain dict. Such a record has no ``task_type``: every record
+    :func:`provenance_record` makes has one.
+    """
+    return isinstance(record, Mapping) and "task_type" not in record
+
+
+def task_provenance(task: Mapping[str, Any]) -> Any:
+    """Return a task's provenance record in full, for readers: a new dict.
+
+    A record of the runtime fields alone (see :data:`RUNTIME_RECORD`) gets
+    the task's ``task_type``, ``started_at`` and ``finished_at``; a record
+    without ``params`` gets ``{}`` (see :func:`provenance_with_params`). A
+    task without a record gives None; anything else that is not a record
+    is returned as it is.
+    """
+    record = task.get("provenance")
+    if isinstance(record, Mapping) and "task_type" not in record:
+        record = {
+            **record,
+            "task_type": task.get("task_type"),
+            "started_at": task.get("started_at"),
+            "finished_at": task.get("finished_at"),
+        }
+    return provenance_with_params(record)
+
+
 def provenance_record(
     task: Mapping[str, Any],
     params: Any,
@@ -228,7 +293,8 @@ def provenance_record(
     ``params`` is left out when the task has none: most tasks of a big
     flow, to which an empty dict would add a container for the garbage
     collector to walk, for nothing. :func:`provenance_with_params` puts it
-    back, as ``{}``, for readers.
+    back, as ``{}``, for readers. (The engine gives a task with neither
+    params nor ``code`` :data:`RUNTIME_RECORD` instead of this record.)
     """
     record: dict[str, Any] = {**RUNTIME, "task_type": task.get("task_type")}
     if code:

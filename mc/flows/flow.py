@@ -295,49 +295,41 @@ class Flow:
         The same indexes as :meth:`_rebuild_indexes` makes for a flow whose
         tasks are all PENDING, in one pass over the edges, with no status
         read: a task without precursors is ready, any other waits for all
-        of them. Then dependency counters (Kahn's algorithm, as
-        :func:`~mc.flows.spec.check_acyclic`) prove that there is no cycle.
-        Returns False if a precursor is unknown or the tasks make a cycle.
+        of them. When every task is listed after its precursors (as most
+        specs list them), that order proves that there is no cycle;
+        otherwise dependency counters (Kahn's algorithm, as
+        :func:`~mc.flows.spec.check_acyclic`) prove it. Returns False if a
+        precursor is unknown or the tasks make a cycle.
         """
         tasks = self.tasks
-        position = self._position = {key: i for i, key in enumerate(tasks)}
         task_list = self._task_list = list(tasks.values())
         num_tasks = len(task_list)
-        waiting = [0] * num_tasks
-        ready: list[int] = []
-        others: list[int] = []
-        # The edges, as two aligned lists of places (see _successor_tuples).
-        edge_from: list[int] = []
-        edge_to: list[int] = []
-        add_from, add_to = edge_from.append, edge_to.append
-        for place, task in enumerate(task_list):
-            precursors = task["precursors"]
-            if precursors[0] == ROOT_TASK_KEY:
-                # Precursors are normalized: ROOT only ever stands alone.
-                ready.append(place)
-            else:
-                try:
-                    for pre in precursors:
-                        add_from(position[pre])
-                        add_to(place)
-                except KeyError:
-                    return False
-                waiting[place] = len(precursors)
-            if "trigger_rule" in task:
-                others.append(place)
+        # First the places of the tasks seen so far: a precursor not among
+        # them is listed after its task (or nowhere).
+        position: dict[str, int] = {}
+        edges = _new_flow_edges(tasks, position)
+        in_order = edges is not None
+        if edges is None:
+            position = {key: i for i, key in enumerate(tasks)}
+            edges = _new_flow_edges(tasks, position)
+            if edges is None:
+                return False  # a precursor that is no task of the flow
+        waiting, ready, others, edge_from, edge_to = edges
         successors = _successor_tuples(num_tasks, edge_from, edge_to)
-        left = waiting.copy()
-        stack = ready.copy()
-        done = 0
-        while stack:
-            done += 1
-            for succ in successors[stack.pop()]:
-                count = left[succ] - 1
-                left[succ] = count
-                if not count:
-                    stack.append(succ)
-        if done != num_tasks:
-            return False
+        if not in_order:
+            left = waiting.copy()
+            stack = ready.copy()
+            done = 0
+            while stack:
+                done += 1
+                for succ in successors[stack.pop()]:
+                    count = left[succ] - 1
+                    left[succ] = count
+                    if not count:
+                        stack.append(succ)
+            if done != num_tasks:
+                return False
+        self._position = position
         self._successors = successors
         self._waiting = waiting
         self._rules = {}
@@ -874,7 +866,24 @@ class Flow:
         task = self._task_list[place]
         task["status"] = COMPLETED
         task["finished_at"] = now
-        return self._finish(place, COMPLETED)
+        if self._rules:
+            return self._finish(place, COMPLETED)
+        # _finish and _tell_successors, inline, for a flow whose tasks all
+        # have the default trigger rule (which a COMPLETED precursor only
+        # counts down: none can be skipped).
+        self._changed.add(place)
+        self._running.discard(place)
+        counts = self._status_counts
+        counts[RUNNING] -= 1
+        counts[COMPLETED] += 1
+        waiting = self._waiting
+        for succ in self._successors[place]:
+            left = waiting[succ]
+            if left:
+                waiting[succ] = left - 1
+                if left == 1:
+                    self._ready.add(succ)
+        return []
 
     def fail(
         self, key: str, error: str, now: float, attempts: list[Any] | None = None
@@ -1082,6 +1091,44 @@ class Flow:
         return [self._task_list[place], *(self._tell_successors(place, SKIPPED) or ())]
 
 
+def _new_flow_edges(
+    tasks: dict[str, dict[str, Any]], position: dict[str, int]
+) -> tuple[list[int], list[int], list[int], list[int], list[int]] | None:
+    """The edges of a new flow's tasks, by place; None if a precursor has no place.
+
+    Returns how many precursors each task waits for, the places of the
+    tasks ready at once and of those with a trigger rule, and the edges as
+    two aligned lists of places (see :func:`_successor_tuples`). With an
+    empty ``position``, each task gets its place after its precursors are
+    looked up, so that a precursor listed after its task gives None too.
+    """
+    fill = not position
+    waiting = [0] * len(tasks)
+    ready: list[int] = []
+    others: list[int] = []
+    edge_from: list[int] = []
+    edge_to: list[int] = []
+    add_from, add_to = edge_from.append, edge_to.append
+    for place, (key, task) in enumerate(tasks.items()):
+        precursors = task["precursors"]
+        if precursors[0] == ROOT_TASK_KEY:
+            # Precursors are normalized: ROOT only ever stands alone.
+            ready.append(place)
+        else:
+            try:
+                for pre in precursors:
+                    add_from(position[pre])
+                    add_to(place)
+            except KeyError:
+                return None
+            waiting[place] = len(precursors)
+        if "trigger_rule" in task:
+            others.append(place)
+        if fill:
+            position[key] = place
+    return waiting, ready, others, edge_from, edge_to
+
+
 def _successor_tuples(
     num_tasks: int, edge_from: list[int], edge_to: list[int]
 ) -> list[tuple[int, ...] | list[int]]:
@@ -1095,9 +1142,14 @@ def _successor_tuples(
     successors: list[tuple[int, ...] | list[int]] = [()] * num_tasks
     order = sorted(range(len(edge_from)), key=edge_from.__getitem__)
     grouped = [edge_to[i] for i in order]
+    counts = Counter(edge_from)
     start = 0
-    for place, count in sorted(Counter(edge_from).items()):
-        successors[place] = tuple(grouped[start : start + count])
+    for place in sorted(counts):
+        count = counts[place]
+        if count == 1:
+            successors[place] = (grouped[start],)  # no slice to make first
+        else:
+            successors[place] = tuple(grouped[start : start + count])
         start += count
     return successors
 

@@ -89,7 +89,7 @@ from mc.errors import (
 )
 from mc.flows import cache as task_caching
 from mc.flows import events, size_budget
-from mc.flows.cache import TaskCache
+from mc.flows.cache import RUNTIME_RECORD, TaskCache
 from mc.flows.dotpath import get_path
 from mc.flows.events import EventCallback, FlowEvent
 from mc.flows.executor_registry import ExecutorRegistry
@@ -487,9 +487,16 @@ class FlowEngine:
         problem); only a cache key path that does not resolve fails the
         attempt here.
         """
+        params = task.get("task_params")
+        if not params and (hooks is None or hooks.code_identity is None):
+            # Most tasks of a big flow: no params, no code to identify, so
+            # nothing to record but where it ran: the shared record.
+            task["provenance"] = RUNTIME_RECORD
+            if not task.get("cache") or self.cache is None:
+                return None, None
         handler = hooks.handler if hooks is not None else None
         raw_names = hooks.raw_params if hooks is not None else ()
-        params = task.get("task_params") or {}
+        params = params or {}
         resolved = True
         interpolated = None
         if params and task.get("interpolate", True) and needs_interpolation(params, raw_names):
@@ -631,7 +638,9 @@ class FlowEngine:
         finished_at = self.clock()
         provenance = task.get("provenance")
         if isinstance(provenance, dict):
-            provenance["finished_at"] = finished_at
+            if "task_type" in provenance:
+                provenance["finished_at"] = finished_at
+            # else the runtime record: its times are the task's own.
             describe = hooks.run_record if hooks is not None else None
             if describe is not None:
                 try:
@@ -639,6 +648,9 @@ class FlowEngine:
                 except Exception as error:
                     run = {"error": f"{type(error).__name__}: {error}"}
                 if run:
+                    if "task_type" not in provenance:
+                        provenance = task_caching.provenance_record(task, {}, finished_at)
+                        task["provenance"] = provenance
                     provenance["run"] = dict(run)
         claim = task.pop("cache_claim", None)
         if claim is not None and self.cache is not None:
@@ -783,8 +795,9 @@ class FlowEngine:
                 retry_at=now + delay,
             )
             return False
-        if isinstance(task.get("provenance"), dict):
-            task["provenance"]["finished_at"] = now
+        provenance = task.get("provenance")
+        if isinstance(provenance, dict) and "task_type" in provenance:
+            provenance["finished_at"] = now
         skipped = flow.fail(task["key"], error, now, attempts if retries else None)
         if retries:
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"

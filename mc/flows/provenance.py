@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mc.errors import DotPathError, FlowError, WiringError
-from mc.flows.cache import provenance_with_params
+from mc.flows.cache import task_provenance
 from mc.flows.dotpath import split_path
 from mc.flows.task_types.wiring import parse_wiring
 
@@ -65,8 +65,9 @@ class ProvenanceNode:
     def to_dict(self) -> dict[str, Any]:
         """Return the chain as JSON types: path, task type, status, via, cache and provenance.
 
-        Each provenance record has its ``params``, ``{}`` for a task that
-        had none (see :func:`~mc.flows.cache.provenance_with_params`).
+        Each provenance record is whole (see :func:`~mc.flows.cache.task_provenance`):
+        its ``params`` are ``{}`` for a task that had none, and a record of
+        the runtime fields alone gets the task's type and times.
         """
         task = self.task
         return {
@@ -77,7 +78,7 @@ class ProvenanceNode:
             "seen": self.seen,
             "cache_key": task.get("cache_key"),
             "cached_from": task.get("cached_from"),
-            "provenance": provenance_with_params(task.get("provenance")),
+            "provenance": task_provenance(task),
             "feeders": [feeder.to_dict() for feeder in self.feeders],
         }
 

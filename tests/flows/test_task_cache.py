@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import gc
+import copy
 
 import pytest
 
 from mc.flows import Flow, FlowEngine
 from mc.flows.cache import (
+    RUNTIME,
+    RUNTIME_RECORD,
     MemoryTaskCache,
     cache_key,
     canonical_json,
+    is_runtime_record,
     provenance_record,
-    provenance_with_params,
+    task_provenance,
 )
 from mc.flows.provenance import provenance_chain
 
@@ -282,16 +285,66 @@ def test_every_completed_task_records_its_provenance(engine, clock):
     assert set(provenance) >= {"mc_version", "python", "host", "user"}
 
 
-def test_a_task_without_params_records_none_and_readers_show_them_empty(engine):
-    flow = engine.run_flow(Flow.from_flow_spec({"tasks": [{"key": "p", "task_type": "noop"}]}))
-    provenance = flow.tasks["p"]["provenance"]
-    assert "params" not in provenance
-    # Nothing in it for the garbage collector to walk: the record of a
-    # task without params holds no container.
-    assert not gc.is_tracked(provenance)
-    assert provenance_with_params(provenance) == {**provenance, "params": {}}
-    chain = provenance_chain(flow.to_flow_dict(), "p").to_dict()
-    assert chain["provenance"]["params"] == {}
+def test_a_task_without_params_records_only_where_it_ran_and_readers_show_it_whole(engine):
+    flow = engine.run_flow(
+        Flow.from_flow_spec(
+            {"tasks": [{"key": "p", "task_type": "noop"}, {"key": "q", "task_type": "noop"}]}
+        )
+    )
+    task = flow.tasks["p"]
+    provenance = task["provenance"]
+    # The one shared record of this process: the runtime fields alone, no
+    # record of its own per task.
+    assert provenance is RUNTIME_RECORD is flow.tasks["q"]["provenance"]
+    assert dict(provenance) == RUNTIME
+    assert is_runtime_record(provenance)
+    whole = {
+        **RUNTIME,
+        "task_type": "noop",
+        "started_at": task["started_at"],
+        "finished_at": task["finished_at"],
+        "params": {},
+    }
+    assert task_provenance(task) == whole
+    # Stored and loaded again, it is a plain dict that readers read the same way.
+    stored = flow.to_flow_dict()
+    assert stored["tasks"]["p"]["provenance"] == RUNTIME
+    assert is_runtime_record(stored["tasks"]["p"]["provenance"])
+    assert task_provenance(stored["tasks"]["p"]) == whole
+    assert provenance_chain(stored, "p").to_dict()["provenance"] == whole
+
+
+def test_the_shared_runtime_record_is_read_only_and_copies_to_a_plain_dict():
+    for write in (
+        lambda r: r.__setitem__("host", "elsewhere"),
+        lambda r: r.update(host="elsewhere"),
+        lambda r: r.pop("host"),
+        lambda r: r.setdefault("x", 1),
+        lambda r: r.clear(),
+        lambda r: r.popitem(),
+        lambda r: r.__delitem__("host"),
+    ):
+        with pytest.raises(TypeError, match="read-only"):
+            write(RUNTIME_RECORD)
+    assert dict(RUNTIME_RECORD) == RUNTIME
+    for copied in (RUNTIME_RECORD.copy(), copy.deepcopy(RUNTIME_RECORD), copy.copy(RUNTIME_RECORD)):
+        assert type(copied) is dict and copied == RUNTIME
+        copied["host"] = "elsewhere"
+    assert RUNTIME_RECORD["host"] == RUNTIME["host"]
+
+
+def test_a_failed_task_without_params_keeps_the_shared_record_and_its_own_times(clock):
+    def fail(task_ctx):
+        task_ctx["task"]["status"] = "FAILED"
+        clock.advance(3)
+
+    engine = FlowEngine({"fail": fail}, clock=clock)
+    flow = Flow.from_flow_spec({"tasks": [{"key": "f", "task_type": "fail"}]})
+    engine.tick_flow(flow)
+    task = flow.tasks["f"]
+    assert task["status"] == "FAILED"
+    assert task["provenance"] is RUNTIME_RECORD
+    assert task_provenance(task)["finished_at"] == task["finished_at"] is not None
 
 
 def test_a_cache_entry_of_a_task_without_params_records_them_empty(clock, task_cache):
