@@ -1143,11 +1143,16 @@ def _successor_tuples(
     order = sorted(range(len(edge_from)), key=edge_from.__getitem__)
     grouped = [edge_to[i] for i in order]
     counts = Counter(edge_from)
+    # Tasks side by side with the same lone successor (a fan-out's, a
+    # spread's) share its tuple: tuples are immutable.
+    lone: tuple[int, ...] = (-1,)
     start = 0
     for place in sorted(counts):
         count = counts[place]
         if count == 1:
-            successors[place] = (grouped[start],)  # no slice to make first
+            if grouped[start] != lone[0]:
+                lone = (grouped[start],)
+            successors[place] = lone
         else:
             successors[place] = tuple(grouped[start : start + count])
         start += count

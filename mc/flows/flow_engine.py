@@ -329,11 +329,9 @@ class FlowEngine:
             if self.on_event is not None:
                 for task in started:
                     self._emit(flow, events.TASK_STARTED, task, attempt=_attempt(task))
+            tick_task = self._tick_watched_task if watched else self._tick_task
             for task in started if none_running else flow.running_tasks():
-                if watched:
-                    failed = self._tick_watched_task(flow, task, task_ctx, now)
-                else:
-                    failed = self._tick_task(flow, task, task_ctx, now)
+                failed = tick_task(flow, task, task_ctx, now)
                 if failed and flow.cfg.get("fail_fast", True) and self._fail_fast(flow, task):
                     return
             if not flow.is_waiting():
@@ -452,9 +450,19 @@ class FlowEngine:
             hooks = None
         if "provenance" not in task:
             # The first tick of this attempt: record its inputs (and cache key).
-            problem_text, resolved = self._start_attempt(task, ctx, hooks)
-            if problem_text is not None:
-                return self._fail_task(flow, task, problem_text)
+            if (
+                hooks is not None
+                and hooks.code_identity is None
+                and not task.get("task_params")
+                and (self.cache is None or not task.get("cache"))
+            ):
+                # Most tasks of a big flow: nothing to record but where it
+                # ran, so the shared record, and no cache key to compute.
+                task["provenance"] = RUNTIME_RECORD
+            else:
+                problem_text, resolved = self._start_attempt(task, ctx, hooks)
+                if problem_text is not None:
+                    return self._fail_task(flow, task, problem_text)
         if self.cache is not None and task.get("cache_key"):
             try:
                 if not self._cache_lets_run(flow, task, ctx, now):
@@ -485,18 +493,13 @@ class FlowEngine:
         interpolated twice). Params that do not resolve, or code that
         cannot be identified, are recorded raw (the handler reports the
         problem); only a cache key path that does not resolve fails the
-        attempt here.
+        attempt here. Always a record of its own (:meth:`_tick_task` gives
+        a task with nothing to record the shared ``RUNTIME_RECORD``): a
+        cache entry's record must be whole on its own.
         """
-        params = task.get("task_params")
-        if not params and (hooks is None or hooks.code_identity is None):
-            # Most tasks of a big flow: no params, no code to identify, so
-            # nothing to record but where it ran: the shared record.
-            task["provenance"] = RUNTIME_RECORD
-            if not task.get("cache") or self.cache is None:
-                return None, None
         handler = hooks.handler if hooks is not None else None
         raw_names = hooks.raw_params if hooks is not None else ()
-        params = params or {}
+        params = task.get("task_params") or {}
         resolved = True
         interpolated = None
         if params and task.get("interpolate", True) and needs_interpolation(params, raw_names):

@@ -214,7 +214,9 @@ def fast_flow_dict(spec: Any) -> dict[str, Any] | None:
     """
     flow_dict, task_specs = _flow_fields(spec)
     tasks = _fast_task_dicts(task_specs)
-    if tasks is None:
+    if tasks is None or len(tasks) != len(task_specs):
+        # Out of the common shape, or a key given twice (the later task
+        # took the earlier one's place).
         return None
     flow_dict["tasks"] = tasks
     return flow_dict
@@ -264,7 +266,9 @@ def _fast_task_dicts(task_specs: list[Any] | tuple[Any, ...]) -> dict[str, dict[
 
     Each accepted value is one the full checker accepts, and each task dict
     equals (key order included) what :func:`new_task_dict` makes of it
-    there. Never raises: a problem gives None.
+    there. Never raises: a problem gives None. Keys are not checked for
+    uniqueness: a task whose key was given before replaces the earlier
+    one, so the caller compares the counts.
     """
     tasks: dict[str, dict[str, Any]] = {}
     fast_keys = _FAST_TASK_SPEC_KEYS
@@ -292,7 +296,6 @@ def _fast_task_dicts(task_specs: list[Any] | tuple[Any, ...]) -> dict[str, dict[
             or not key.isascii()
             or not key.isidentifier()
             or key == ROOT_TASK_KEY
-            or key in tasks
             or type(task_type) is not str
             or not task_type
             or not task_type.isascii()
