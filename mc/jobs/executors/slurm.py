@@ -449,6 +449,21 @@ class SlurmExecutor(JobExecutor):
             )
         self.max_array_size = max_array_size
         self._array_size_limit: int | None = None  # see array_size_limit
+        for name, seconds, zero_ok in (
+            ("min_poll_interval_s", min_poll_interval_s, True),
+            ("unknown_state_timeout_s", unknown_state_timeout_s, False),
+        ):
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, (int, float))
+                or not math.isfinite(seconds)
+                or seconds < 0
+                or (seconds == 0 and not zero_ok)
+            ):
+                wanted = (
+                    "a number of seconds, 0 or more" if zero_ok else "a positive number of seconds"
+                )
+                raise ExecutorError(f"SlurmExecutor: {name}: expected {wanted}, got {seconds!r}")
         self.default_resources = check_resources(
             default_resources, "SlurmExecutor: default_resources"
         )

@@ -164,3 +164,23 @@ def test_a_job_cannot_choose_another_partition_or_account_than_the_executors(
         with pytest.raises(JobError, match=f"configuration sets {name}"):
             executor.submit(build("true"), {name: value})
     assert "sbatch" not in slurm_command_log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "wanted"),
+    [
+        ("unknown_state_timeout_s", 0, "a positive number of seconds"),
+        ("unknown_state_timeout_s", -5, "a positive number of seconds"),
+        ("unknown_state_timeout_s", float("nan"), "a positive number of seconds"),
+        ("unknown_state_timeout_s", "600", "a positive number of seconds"),
+        ("min_poll_interval_s", -1, "a number of seconds, 0 or more"),
+        ("min_poll_interval_s", float("inf"), "a number of seconds, 0 or more"),
+        ("min_poll_interval_s", True, "a number of seconds, 0 or more"),
+    ],
+)
+def test_an_executors_seconds_must_be_numbers_it_can_wait(name, value, wanted):
+    # Checked where the executor is made, as a profile's are: a NaN timeout
+    # would never give up on a job in an unknown state.
+    with pytest.raises(ExecutorError, match=f"SlurmExecutor: {name}: expected {wanted}, got"):
+        SlurmExecutor(**{name: value})
+    assert SlurmExecutor(min_poll_interval_s=0).min_poll_interval_s == 0
