@@ -261,19 +261,21 @@ def task_provenance(task: Mapping[str, Any]) -> Any:
 
     A record of the runtime fields alone (see :data:`RUNTIME_RECORD`) gets
     the task's ``task_type``, ``started_at`` and ``finished_at``; a record
-    without ``params`` gets ``{}`` (see :func:`provenance_with_params`). A
-    task without a record gives None; anything else that is not a record
-    is returned as it is.
+    without ``params`` gets ``{}`` (see :func:`provenance_with_params`).
+    Changing the result changes nothing in the task. A task without a
+    record gives None; anything else that is not a record is returned as
+    it is.
     """
     record = task.get("provenance")
-    if isinstance(record, Mapping) and "task_type" not in record:
-        record = {
-            **record,
-            "task_type": task.get("task_type"),
-            "started_at": task.get("started_at"),
-            "finished_at": task.get("finished_at"),
-        }
-    return provenance_with_params(record)
+    if not isinstance(record, Mapping):
+        return record
+    whole = dict(record)
+    if "task_type" not in whole:
+        whole["task_type"] = task.get("task_type")
+        whole["started_at"] = task.get("started_at")
+        whole["finished_at"] = task.get("finished_at")
+    whole.setdefault("params", {})
+    return whole
 
 
 def provenance_record(

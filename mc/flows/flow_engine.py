@@ -652,8 +652,14 @@ class FlowEngine:
                     run = {"error": f"{type(error).__name__}: {error}"}
                 if run:
                     if "task_type" not in provenance:
-                        provenance = task_caching.provenance_record(task, {}, finished_at)
-                        task["provenance"] = provenance
+                        # The runtime record, made whole to hold the run: its
+                        # runtime fields are those of where the attempt started.
+                        provenance = task["provenance"] = {
+                            **provenance,
+                            "task_type": task.get("task_type"),
+                            "started_at": task.get("started_at"),
+                            "finished_at": finished_at,
+                        }
                     provenance["run"] = dict(run)
         claim = task.pop("cache_claim", None)
         if claim is not None and self.cache is not None:
@@ -1062,6 +1068,9 @@ class FlowEngine:
             self._call_cancel_hook(task, self._task_ctx(flow, task, task_ctx))
             self._release_cache_claim(task)
             error = f"cancelled: {reason}"
+            provenance = task.get("provenance")
+            if isinstance(provenance, dict) and "task_type" in provenance:
+                provenance["finished_at"] = now
             skipped = flow.fail(task["key"], error, now)
             self._emit(flow, events.TASK_FAILED, task, error=error)
             self._emit_skipped(flow, skipped)

@@ -355,8 +355,8 @@ def fast_path_specs(draw: st.DrawFn) -> dict[str, Any]:
     """A spec as programs write them (every task keyed, precursors only), maybe broken.
 
     Made from a valid DAG; then precursors written in different forms (a
-    tuple, repeated, with ROOT, left out), and up to three fields set to
-    random values.
+    tuple, repeated, with ROOT, left out), up to three fields set to
+    random values, and maybe a task given another task's key.
     """
     spec, _ = draw(dag_specs())
     built = spec_module._full_flow_dict({**spec, "key": "flow"})
@@ -379,6 +379,11 @@ def fast_path_specs(draw: st.DrawFn) -> dict[str, Any]:
             break
         task = tasks[draw(st.integers(0, len(tasks) - 1))]
         task[draw(st.sampled_from(FAST_PATH_EXTRAS))] = draw(extra_values)
+    if len(tasks) > 1 and draw(st.integers(0, 4)) == 0:
+        # A key given twice: the fast path finds it by counting the tasks.
+        first, second = draw(st.lists(st.sampled_from(tasks), min_size=2, max_size=2))
+        if first is not second:
+            second["key"] = first["key"]
     return {"key": "flow", "tasks": tasks}
 
 

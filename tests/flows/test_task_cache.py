@@ -347,6 +347,82 @@ def test_a_failed_task_without_params_keeps_the_shared_record_and_its_own_times(
     assert task_provenance(task)["finished_at"] == task["finished_at"] is not None
 
 
+def test_a_run_record_makes_the_runtime_record_whole_keeping_where_the_attempt_started(clock):
+    def two_ticks(task_ctx):
+        task = task_ctx["task"]
+        task["data"]["ticks"] = task["data"].get("ticks", 0) + 1
+        if task["data"]["ticks"] == 2:
+            task["status"] = "COMPLETED"
+
+    two_ticks.run_record = lambda task_ctx: {"executor": "elsewhere", "job_id": "42"}
+    engine = FlowEngine({"two_ticks": two_ticks}, clock=clock)
+    flow = Flow.from_flow_spec({"tasks": [{"key": "t", "task_type": "two_ticks"}]})
+    engine.tick_flow(flow)
+    # Stored after its first tick; another host, as another user, completes it.
+    stored = flow.to_flow_dict()
+    assert stored["tasks"]["t"]["provenance"] == RUNTIME
+    stored["tasks"]["t"]["provenance"].update(host="host-a", user="alice")
+    flow = Flow.from_flow_dict(stored)
+    clock.advance(5)
+    engine.tick_flow(flow)
+    task = flow.tasks["t"]
+    assert task["status"] == "COMPLETED"
+    assert task["provenance"] == {
+        **RUNTIME,
+        "host": "host-a",
+        "user": "alice",
+        "task_type": "two_ticks",
+        "started_at": task["started_at"],
+        "finished_at": task["finished_at"],
+        "run": {"executor": "elsewhere", "job_id": "42"},
+    }
+    assert RUNTIME_RECORD["host"] == RUNTIME["host"]
+
+
+def test_a_cancelled_task_records_when_it_ended_in_either_kind_of_record(clock):
+    engine = FlowEngine({"wait": lambda task_ctx: None}, clock=clock)
+    flow = Flow.from_flow_spec(
+        {
+            "tasks": [
+                {"key": "bare", "task_type": "wait", "precursors": []},
+                {
+                    "key": "with_params",
+                    "task_type": "wait",
+                    "task_params": {"x": 1},
+                    "precursors": [],
+                },
+            ]
+        }
+    )
+    engine.tick_flow(flow)
+    clock.advance(7)
+    engine.cancel_flow(flow, "enough")
+    for key in ("bare", "with_params"):
+        task = flow.tasks[key]
+        assert task["status"] == "FAILED"
+        assert task_provenance(task)["finished_at"] == task["finished_at"] == clock()
+    assert flow.tasks["bare"]["provenance"] is RUNTIME_RECORD
+
+
+def test_task_provenance_is_a_copy_that_changes_nothing_in_the_task(engine):
+    flow = engine.run_flow(
+        Flow.from_flow_spec(
+            {
+                "tasks": [
+                    {"key": "p", "task_type": "noop", "task_params": {"x": 1}},
+                    {"key": "q", "task_type": "noop"},
+                ]
+            }
+        )
+    )
+    for key in ("p", "q"):
+        whole = task_provenance(flow.tasks[key])
+        assert whole is not flow.tasks[key]["provenance"]
+        whole["host"] = "elsewhere"
+        assert flow.tasks[key]["provenance"]["host"] == RUNTIME["host"]
+    assert task_provenance({"key": "never_started"}) is None
+
+
 def test_a_cache_entry_of_a_task_without_params_records_them_empty(clock, task_cache):
     engine = FlowEngine(clock=clock, cache=task_cache)
     engine.run_flow(
