@@ -23,9 +23,9 @@ show`` prints them: both walk the same tree (:func:`mc.flows.tree.build_flow_tre
 task and each of its items). A task of a stored subflow (``stored_flow``)
 has its log under that flow's key; the task a ``switch`` chose runs inside
 the switch's ticks, so its log is the switch's. When more than one task
-can be shown, every line starts with the task's path (``sweep/evaluate_3
-|``, and ``stderr |`` for a job's standard error, ``scheduler |`` for its
-scheduler log). One task's files are shown one after the other under
+can be shown, every line starts with the task's path
+(``sweep/evaluate_3 |``, and ``stderr |`` for a job's standard error,
+``scheduler |`` for its scheduler log). One task's files are shown one after the other under
 ``==> name <==`` headers, as ``tail`` does.
 
 ``-f`` follows: it prints what is there, then what is added, as ``tail -f``
