@@ -53,7 +53,7 @@ def wait_until(condition, what: str, timeout_s: float = 60.0):
 
 @pytest.fixture
 def cancelled_job(tmp_path, sqlite_url, slurm_cluster):
-    """A flow whose SLURM job ``scancel`` killed, run by ``mc runner``, and followed by ``mc logs -f``.
+    """A flow whose SLURM job ``scancel`` killed, run by ``mc runner``, followed by ``mc logs -f``.
 
     ``mc logs -f`` starts before the job is even submitted, so its
     scheduler log appears after following began. Returns the flow's key,
