@@ -30,7 +30,7 @@ can be shown, every line starts with the task's path
 
 ``-f`` follows: it prints what is there, then what is added, as ``tail -f``
 does, also for tasks and jobs that start later and for a scheduler log
-that appears later (a job's first, or a retry's); it returns once the flow
+that appears later (a job's first, or a resubmitted job's); it returns once the flow
 has ended and everything is printed (or on Ctrl-C).
 """
 

@@ -300,12 +300,13 @@ def scheduler_log_file(job_dir: str | os.PathLike[str], job_id: str | None = Non
     Only files directly in ``job_dir`` named as the SLURM executor names
     them (``slurm-<job id>.out``, ``slurm-<array id>_<index>.out``, digits
     only) and that are regular files (a symlink or a FIFO is never chosen)
-    are candidates. A retried job's dir holds one per submission: the one
-    named for ``job_id`` (the id the engine recorded for the task's current
-    submission) is chosen; while it does not exist (a resubmitted job still
-    queued), the one written last (then the highest job id), so that what
-    ended the previous submission stays in view, its name saying which
-    submission it was. The caller confirms that ``job_dir`` is the job's
+    are candidates. A job submitted again into its job dir (a job its
+    executor lost) leaves one per submission there: the one named for
+    ``job_id`` (the id the engine recorded for the task's current
+    submission) is chosen; while it does not exist (a resubmitted job
+    still queued), the one written last (then the highest job id), so that
+    what ended the previous submission stays in view, its name saying
+    which submission it was. The caller confirms that ``job_dir`` is the job's
     (as :func:`task_output_files` does); the file is read with
     :func:`open_regular`, which checks it again.
     """

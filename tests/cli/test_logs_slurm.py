@@ -26,13 +26,14 @@ REPO = Path(__file__).resolve().parents[2]
 CANCELLED = re.compile(r"slurmstepd(-\S+)?: error: \*\*\* JOB ([0-9]+) ON \S+ CANCELLED AT ")
 
 
-def napping_job_spec() -> dict:
+def napping_job_spec(retries: int = 0) -> dict:
     return {
         "label": "napping",
         "tasks": [
             {
                 "key": "nap",
                 "task_type": "job",
+                "retries": retries,
                 "task_params": {
                     "job_type": "tests.jobs.conftest:ShellJob",
                     "executor": "lab",
@@ -51,20 +52,19 @@ def wait_until(condition, what: str, timeout_s: float = 60.0):
     return found
 
 
-@pytest.fixture
-def cancelled_job(tmp_path, sqlite_url, slurm_cluster):
-    """A flow whose SLURM job ``scancel`` killed, run by ``mc runner``, followed by ``mc logs -f``.
+def run_cancelling_each_submission(tmp_path, sqlite_url, partition, retries=0):
+    """Run a napping job under ``mc runner``, ``scancel`` each submission once it runs.
 
-    ``mc logs -f`` starts before the job is even submitted, so its
-    scheduler log appears after following began. Returns the flow's key,
-    the job id and what the follower printed.
+    ``mc logs -f`` follows it from before the job is even submitted, so its
+    scheduler logs appear after following began. Returns the flow's key,
+    the job ids in the order submitted, the job dir, and what the follower
+    printed.
     """
     (tmp_path / "mc.toml").write_text(
-        f'[executors.lab]\ntype = "slurm"\npartition = "{slurm_cluster}"\n'
-        "min_poll_interval_s = 0.2\n"
+        f'[executors.lab]\ntype = "slurm"\npartition = "{partition}"\nmin_poll_interval_s = 0.2\n'
     )
     with FlowStore(sqlite_url) as store:
-        key = store.create_flow(napping_job_spec())
+        key = store.create_flow(napping_job_spec(retries))
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
@@ -97,20 +97,25 @@ def cancelled_job(tmp_path, sqlite_url, slurm_cluster):
         "--allow-imports",
         "tests.jobs.conftest",
     )
+    job_ids: list[str] = []
     try:
         with FlowStore(sqlite_url) as store:
 
-            def job_started() -> tuple[str, str] | None:
+            def next_job_started() -> tuple[str, str] | None:
                 node = build_flow_tree(store.get_flow(key).to_flow_dict()).find("nap")
                 if node is None or not node.job_id or not node.job_dir:
                     return None
-                stdout = Path(node.job_dir, "stdout.txt")
-                return (
-                    (node.job_id, node.job_dir) if stdout.is_file() and stdout.read_text() else None
-                )
+                if (
+                    node.job_id in job_ids
+                    or not Path(node.job_dir, "slurm-" + node.job_id + ".out").is_file()
+                ):
+                    return None
+                return node.job_id, node.job_dir
 
-            job_id, job_dir = wait_until(job_started, "the job's start")
-        subprocess.run(["scancel", "--", job_id], check=True)
+            for _ in range(retries + 1):
+                job_id, job_dir = wait_until(next_job_started, "the next submission's start")
+                job_ids.append(job_id)
+                subprocess.run(["scancel", "--", job_id], check=True)
         _, runner_err = runner.communicate(timeout=120)
         followed, follower_err = follower.communicate(timeout=60)
     finally:
@@ -121,7 +126,13 @@ def cancelled_job(tmp_path, sqlite_url, slurm_cluster):
     assert follower.returncode == 0, follower_err
     with FlowStore(sqlite_url) as store:
         assert store.get_record(key).status == "FAILED", runner_err
-    assert Path(job_dir, f"slurm-{job_id}.out").is_file()
+    return key, job_ids, job_dir, followed
+
+
+@pytest.fixture
+def cancelled_job(tmp_path, sqlite_url, slurm_cluster):
+    """A flow whose one SLURM job ``scancel`` killed: key, job id, what ``mc logs -f`` printed."""
+    key, [job_id], _, followed = run_cancelling_each_submission(tmp_path, sqlite_url, slurm_cluster)
     return key, job_id, followed
 
 
@@ -160,3 +171,19 @@ def test_the_ui_and_the_report_show_the_scheduler_log(cancelled_job, sqlite_url)
     assert CANCELLED.search(source["text"])
     reported = {source["name"]: source for source in report["logs"]["nap"]["sources"]}
     assert CANCELLED.search(reported["scheduler"]["text"])
+
+
+def test_logs_show_the_scheduler_log_of_a_retried_jobs_latest_attempt(
+    tmp_path, sqlite_url, slurm_cluster, capsys
+):
+    key, job_ids, job_dir, _ = run_cancelling_each_submission(
+        tmp_path, sqlite_url, slurm_cluster, retries=1
+    )
+    first, second = job_ids
+    # A retry (a later attempt of the task) is built in a job dir of its own.
+    assert [path.name for path in Path(job_dir).glob("slurm-*.out")] == [f"slurm-{second}.out"]
+    assert main(["logs", key, "nap", "--db", sqlite_url]) == 0
+    out = capsys.readouterr().out
+    assert f"==> nap: slurm-{second}.out <==" in out
+    assert f"slurm-{first}.out" not in out
+    assert [match[2] for match in CANCELLED.finditer(out)] == [second]
