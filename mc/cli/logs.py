@@ -25,13 +25,13 @@ has its log under that flow's key; the task a ``switch`` chose runs inside
 the switch's ticks, so its log is the switch's. When more than one task
 can be shown, every line starts with the task's path
 (``sweep/evaluate_3 |``, and ``stderr |`` for a job's standard error,
-``scheduler |`` for its scheduler log). One task's files are shown one after the other under
-``==> name <==`` headers, as ``tail`` does.
+``scheduler |`` for its scheduler log). One task's files are shown one
+after the other under ``==> name <==`` headers, as ``tail`` does.
 
 ``-f`` follows: it prints what is there, then what is added, as ``tail -f``
 does, also for tasks and jobs that start later and for a scheduler log
-that appears later (a job's first, or a resubmitted job's); it returns once the flow
-has ended and everything is printed (or on Ctrl-C).
+that appears later (a job's first, or a resubmitted job's); it returns
+once the flow has ended and everything is printed (or on Ctrl-C).
 """
 
 from __future__ import annotations

@@ -306,8 +306,8 @@ def scheduler_log_file(job_dir: str | os.PathLike[str], job_id: str | None = Non
     submission) is chosen; while it does not exist (a resubmitted job
     still queued), the one written last (then the highest job id), so that
     what ended the previous submission stays in view, its name saying
-    which submission it was. The caller confirms that ``job_dir`` is the job's
-    (as :func:`task_output_files` does); the file is read with
+    which submission it was. The caller confirms that ``job_dir`` is the
+    job's (as :func:`task_output_files` does); the file is read with
     :func:`open_regular`, which checks it again.
     """
     candidates: list[tuple[int, tuple[int, ...], str]] = []
