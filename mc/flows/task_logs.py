@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import itertools
 import logging
 import os
 import re
@@ -52,6 +53,7 @@ from mc.flows.tree import PATH_SEPARATOR, FlowTree, TaskNode
 
 __all__ = [
     "MAX_LOG_BYTES",
+    "MAX_SCANNED_ENTRIES",
     "SCHEDULER_LOG",
     "TASK_LOG",
     "LogTask",
@@ -86,7 +88,11 @@ TASK_LOG = "log"
 SCHEDULER_LOG = "scheduler"
 # The SLURM executor's log of one submission in a job dir (mc.jobs.executors.slurm):
 # slurm-<job id>.out for a plain job, slurm-<array id>_<index>.out for an array's item.
-_SCHEDULER_LOG_NAME = re.compile(r"slurm-([0-9]{1,18}(?:_[0-9]{1,9})?)\.out")
+_SCHEDULER_LOG_ID = re.compile(r"[0-9]{1,18}(?:_[0-9]{1,9})?")
+_SCHEDULER_LOG_NAME = re.compile(rf"slurm-({_SCHEDULER_LOG_ID.pattern})\.out")
+#: How many entries of a job dir :func:`scheduler_log_file` looks at, at most,
+#: when the recorded submission's log is not there.
+MAX_SCANNED_ENTRIES = 1000
 
 
 def default_logs_root() -> str:
@@ -281,8 +287,8 @@ def task_output_files(logs_root: str | os.PathLike[str], task: LogTask) -> list[
     holds mc's ``job.json``, the job's ``stdout`` and ``stderr``: these
     three are named whether they exist yet or not. Last, only where the job
     dir holds one, the job's scheduler log (:data:`SCHEDULER_LOG`, see
-    :func:`scheduler_log_file`): a local or Dask job never has one, so it
-    is not named for them as a file still to come.
+    :func:`scheduler_log_file`): a local or Dask job normally has none, so
+    it is not named for them as a file still to come.
     """
     files = [(TASK_LOG, task_log_path(logs_root, task.log_flow_key, task.log_path))]
     job_dir = task.node.job_dir
@@ -306,19 +312,30 @@ def scheduler_log_file(job_dir: str | os.PathLike[str], job_id: str | None = Non
     submission) is chosen; while it does not exist (a resubmitted job
     still queued), the one written last (then the highest job id), so that
     what ended the previous submission stays in view, its name saying
-    which submission it was. The caller confirms that ``job_dir`` is the
-    job's (as :func:`task_output_files` does); the file is read with
-    :func:`open_regular`, which checks it again.
+    which submission it was. The recorded one costs one ``lstat``; the
+    others a listing of the job dir, of its first :data:`MAX_SCANNED_ENTRIES`
+    entries at most (a job that fills its own dir with files may so hide an
+    older submission's log, never show another's). The caller confirms that
+    ``job_dir`` is the job's (as :func:`task_output_files` does); the file
+    is read with :func:`open_regular`, which checks it again.
     """
+    if job_id is not None and _SCHEDULER_LOG_ID.fullmatch(job_id):
+        # The common case, one lstat: the recorded submission's log is there.
+        path = Path(job_dir, f"slurm-{job_id}.out")
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                return path
+        except OSError:
+            pass  # not yet written (a submission still queued): look around
     candidates: list[tuple[int, tuple[int, ...], str]] = []
     try:
         with os.scandir(job_dir) as entries:
-            for entry in entries:
+            # A job dir holds a dozen entries; a job that fills its dir (it
+            # can write there) costs each listing no more than this.
+            for entry in itertools.islice(entries, MAX_SCANNED_ENTRIES):
                 match = _SCHEDULER_LOG_NAME.fullmatch(entry.name)
                 if match is None or not entry.is_file(follow_symlinks=False):
                     continue
-                if match[1] == job_id:
-                    return Path(job_dir, entry.name)
                 try:
                     modified = entry.stat(follow_symlinks=False).st_mtime_ns
                 except OSError:  # removed since it was listed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from mc.flows import COMPLETED, FlowEngine
+from mc.flows import COMPLETED, FlowEngine, task_logs
 from mc.flows.task_logs import (
     MAX_LOG_BYTES,
     LogTask,
@@ -187,6 +187,29 @@ def test_only_slurm_job_id_dot_out_names_are_scheduler_logs(tmp_path):
     (tmp_path / "slurm-2.out").mkdir()
     assert scheduler_log_file(tmp_path) is None
     assert scheduler_log_file(tmp_path / "no_such_dir") is None
+
+
+def test_the_recorded_jobs_log_is_found_in_a_dir_a_job_filled_with_files(tmp_path, monkeypatch):
+    for i in range(task_logs.MAX_SCANNED_ENTRIES + 200):
+        (tmp_path / f"out_{i}.dat").write_text("")
+    recorded = slurm_log(tmp_path, "slurm-77.out")
+    # Found by its name, not by a listing, whatever the dir holds.
+    monkeypatch.setattr(task_logs, "MAX_SCANNED_ENTRIES", 0)
+    assert scheduler_log_file(tmp_path, "77") == recorded
+    # A listing looks at no more entries than the bound.
+    assert scheduler_log_file(tmp_path) is None
+    assert scheduler_log_file(tmp_path, "78") is None
+    monkeypatch.undo()
+    assert scheduler_log_file(tmp_path) == recorded
+
+
+def test_a_recorded_job_id_that_is_no_job_id_is_never_made_a_path(tmp_path):
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    slurm_log(tmp_path, "slurm-5.out")
+    older = slurm_log(job_dir, "slurm-4.out", age_s=60)
+    for job_id in ("../slurm-5", "5/../../slurm-5", "", "5 ", "٥"):
+        assert scheduler_log_file(job_dir, job_id) == older
 
 
 def job_task(job_dir, job_id="100"):

@@ -102,11 +102,15 @@ def test_logs_do_not_follow_a_symlinked_or_fifo_scheduler_log(tmp_path, sqlite_u
         node = build_flow_tree(store.get_flow(key).to_flow_dict()).find("sweep/evaluate_0")
     secret_file = tmp_path / "operator_secret.txt"
     secret_file.write_text(SECRET + "\n")
-    # A job can leave these in its own dir: the newest "SLURM log" a link, an older a FIFO.
-    os.mkfifo(Path(node.job_dir, "slurm-1.out"))
-    os.symlink(secret_file, Path(node.job_dir, "slurm-2.out"))
+    # A job can leave these in its own dir: the newest "SLURM log" a link, an
+    # older a FIFO; the oldest, a regular file, is the one to show.
+    oldest = Path(node.job_dir, "slurm-1.out")
+    oldest.write_text("the oldest submission's log\n")
+    os.utime(oldest, (1_000_000, 1_000_000))
+    os.mkfifo(Path(node.job_dir, "slurm-2.out"))
+    os.symlink(secret_file, Path(node.job_dir, "slurm-3.out"))
     assert main(["logs", key, "--db", sqlite_url]) == 0
     out = capsys.readouterr().out
     assert SECRET not in out
-    assert " scheduler | " not in out
+    assert "sweep/evaluate_0 scheduler | the oldest submission's log" in out
     assert "sweep/evaluate_0 stderr | warning 0" in out
