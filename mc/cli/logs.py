@@ -1,13 +1,19 @@
 """``mc logs KEY [TASK] [-f]``: what a stored flow's tasks printed, and their jobs' output.
 
-A task's output comes from up to three files:
+A task's output comes from up to four files:
 
 * its task log, ``<logs root>/<flow key>/<task path>.log``: what its handler
   printed or logged while a runner ticked it (see :mod:`mc.flows.task_logs`);
 * for a job, ``stdout.txt`` and ``stderr.txt`` in its job dir (the dir the
   engine recorded in the task's ``task['job']``, which no spec can write; a
   dir without the ``job.json`` that mc writes into every job dir is not
-  read).
+  read);
+* for a SLURM job, the scheduler's log of its latest submission,
+  ``slurm-<job id>.out`` in its job dir: what ``slurmstepd`` says when it
+  cancels the job at its time limit or kills it for its memory (see
+  :func:`mc.flows.task_logs.scheduler_log_file`). Its lines are labelled
+  ``scheduler``; a job that has none (a local or Dask job) shows nothing
+  for it.
 
 The flow is named by its key or a unique prefix of it, as for every
 command (:func:`mc.cli.store_commands.resolve_flow_key`). Tasks are named
@@ -16,14 +22,16 @@ show`` prints them: both walk the same tree (:func:`mc.flows.tree.build_flow_tre
 ``TASK`` picks one task and everything under it (``sweep`` shows the spread
 task and each of its items). A task of a stored subflow (``stored_flow``)
 has its log under that flow's key; the task a ``switch`` chose runs inside
-the switch's ticks, so its log is the switch's. When more than one task can be shown, every
-line starts with the task's path (``sweep/evaluate_3 |``, and ``stderr |``
-for a job's standard error). One task's files are shown one after the
-other under ``==> name <==`` headers, as ``tail`` does.
+the switch's ticks, so its log is the switch's. When more than one task
+can be shown, every line starts with the task's path
+(``sweep/evaluate_3 |``, and ``stderr |`` for a job's standard error,
+``scheduler |`` for its scheduler log). One task's files are shown one
+after the other under ``==> name <==`` headers, as ``tail`` does.
 
 ``-f`` follows: it prints what is there, then what is added, as ``tail -f``
-does, also for tasks and jobs that start later; it returns once the flow
-has ended and everything is printed (or on Ctrl-C).
+does, also for tasks and jobs that start later and for a scheduler log
+that appears later (a job's first, or a resubmitted job's); it returns
+once the flow has ended and everything is printed (or on Ctrl-C).
 """
 
 from __future__ import annotations
@@ -61,7 +69,8 @@ def add_logs_command(commands: Any) -> None:
     from mc.cli.store_commands import add_db_option, with_store
 
     logs = commands.add_parser(
-        "logs", help="show what a flow's tasks printed, and their jobs' stdout and stderr"
+        "logs",
+        help="show what a flow's tasks printed, and their jobs' stdout, stderr and scheduler log",
     )
     logs.add_argument("key", help="the flow's key, or a unique prefix of it")
     logs.add_argument(

@@ -21,12 +21,15 @@ once it passes 2 MB it is cut to its last 1 MB (:data:`MAX_LOG_BYTES`), so
 the work of trimming is spread over a megabyte of output.
 
 A job's own output is not here: it stays in the job dir's ``stdout.txt``
-and ``stderr.txt``. :func:`log_tasks` lists a flow's tasks, from its tree
-(:mod:`mc.flows.tree`), with where each one's log is, and
-:func:`task_output_files` names all of a task's output files (its log,
-then its job's stdout and stderr, from a job dir the tree confirmed):
-``mc logs``, the status page (``mc ui``) and ``mc report`` all show what it
-names, opened with :func:`open_regular`.
+and ``stderr.txt``, and a SLURM job's dir also holds the scheduler's log
+(``slurm-<job id>.out``: what ``slurmstepd`` says, such as a job cancelled
+at its time limit; see :func:`scheduler_log_file`). :func:`log_tasks` lists
+a flow's tasks, from its tree (:mod:`mc.flows.tree`), with where each one's
+log is, and :func:`task_output_files` names all of a task's output files
+(its log, then its job's stdout and stderr and, where there is one, its
+scheduler log, from a job dir the tree confirmed): ``mc logs``, the status
+page (``mc ui``) and ``mc report`` all show what it names, opened with
+:func:`open_regular`.
 
 This module imports nothing outside the standard library.
 """
@@ -36,8 +39,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import itertools
 import logging
 import os
+import re
 import stat
 import threading
 from collections.abc import Callable, Iterator
@@ -48,6 +53,8 @@ from mc.flows.tree import PATH_SEPARATOR, FlowTree, TaskNode
 
 __all__ = [
     "MAX_LOG_BYTES",
+    "MAX_SCANNED_ENTRIES",
+    "SCHEDULER_LOG",
     "TASK_LOG",
     "LogTask",
     "TaskLogs",
@@ -55,6 +62,7 @@ __all__ = [
     "is_capturing",
     "log_tasks",
     "open_regular",
+    "scheduler_log_file",
     "task_log_path",
     "task_output_files",
 ]
@@ -76,6 +84,15 @@ _JOB_META_FILE = "job.json"
 _JOB_OUTPUT_FILES = (("stdout", "stdout.txt"), ("stderr", "stderr.txt"))
 #: The name :func:`task_output_files` gives a task's own log.
 TASK_LOG = "log"
+#: The name :func:`task_output_files` gives a job's scheduler log (see :func:`scheduler_log_file`).
+SCHEDULER_LOG = "scheduler"
+# The SLURM executor's log of one submission in a job dir (mc.jobs.executors.slurm):
+# slurm-<job id>.out for a plain job, slurm-<array id>_<index>.out for an array's item.
+_SCHEDULER_LOG_ID = re.compile(r"[0-9]{1,18}(?:_[0-9]{1,9})?")
+_SCHEDULER_LOG_NAME = re.compile(rf"slurm-({_SCHEDULER_LOG_ID.pattern})\.out")
+#: How many entries of a job dir :func:`scheduler_log_file` looks at, at most,
+#: when the recorded submission's log is not there.
+MAX_SCANNED_ENTRIES = 1000
 
 
 def default_logs_root() -> str:
@@ -262,18 +279,72 @@ def log_tasks(tree: FlowTree) -> list[LogTask]:
 
 
 def task_output_files(logs_root: str | os.PathLike[str], task: LogTask) -> list[tuple[str, Path]]:
-    """Return ``[(name, path)]`` of the files that hold a task's output, existing or not.
+    """Return ``[(name, path)]`` of the files that hold a task's output.
 
     First its task log (:data:`TASK_LOG`, under ``logs_root``), then, for a
     job whose job dir the tree confirmed (see
     :func:`~mc.flows.tree.build_flow_tree`'s ``confirm_job_dir``) and that
-    holds mc's ``job.json``, the job's ``stdout`` and ``stderr``.
+    holds mc's ``job.json``, the job's ``stdout`` and ``stderr``: these
+    three are named whether they exist yet or not. Last, only where the job
+    dir holds one, the job's scheduler log (:data:`SCHEDULER_LOG`, see
+    :func:`scheduler_log_file`): a local or Dask job normally has none, so
+    it is not named for them as a file still to come.
     """
     files = [(TASK_LOG, task_log_path(logs_root, task.log_flow_key, task.log_path))]
     job_dir = task.node.job_dir
     if job_dir and (Path(job_dir) / _JOB_META_FILE).is_file():
         files.extend((name, Path(job_dir) / file_name) for name, file_name in _JOB_OUTPUT_FILES)
+        scheduler_log = scheduler_log_file(job_dir, task.node.job_id)
+        if scheduler_log is not None:
+            files.append((SCHEDULER_LOG, scheduler_log))
     return files
+
+
+def scheduler_log_file(job_dir: str | os.PathLike[str], job_id: str | None = None) -> Path | None:
+    """Return the SLURM log of a job dir's latest submission, or None if it has none.
+
+    Only files directly in ``job_dir`` named as the SLURM executor names
+    them (``slurm-<job id>.out``, ``slurm-<array id>_<index>.out``, digits
+    only) and that are regular files (a symlink or a FIFO is never chosen)
+    are candidates. A job submitted again into its job dir (a job its
+    executor lost) leaves one per submission there: the one named for
+    ``job_id`` (the id the engine recorded for the task's current
+    submission) is chosen; while it does not exist (a resubmitted job
+    still queued), the one written last (then the highest job id), so that
+    what ended the previous submission stays in view, its name saying
+    which submission it was. The recorded one costs one ``lstat``; the
+    others a listing of the job dir, of its first :data:`MAX_SCANNED_ENTRIES`
+    entries at most (a job that fills its own dir with files may so hide an
+    older submission's log, never show another's). The caller confirms that
+    ``job_dir`` is the job's (as :func:`task_output_files` does); the file
+    is read with :func:`open_regular`, which checks it again.
+    """
+    if job_id is not None and _SCHEDULER_LOG_ID.fullmatch(job_id):
+        # The common case, one lstat: the recorded submission's log is there.
+        path = Path(job_dir, f"slurm-{job_id}.out")
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                return path
+        except OSError:
+            pass  # not yet written (a submission still queued): look around
+    candidates: list[tuple[int, tuple[int, ...], str]] = []
+    try:
+        with os.scandir(job_dir) as entries:
+            # A job dir holds a dozen entries; a job that fills its dir (it
+            # can write there) costs each listing no more than this.
+            for entry in itertools.islice(entries, MAX_SCANNED_ENTRIES):
+                match = _SCHEDULER_LOG_NAME.fullmatch(entry.name)
+                if match is None or not entry.is_file(follow_symlinks=False):
+                    continue
+                try:
+                    modified = entry.stat(follow_symlinks=False).st_mtime_ns
+                except OSError:  # removed since it was listed
+                    continue
+                order = tuple(int(part) for part in match[1].split("_"))
+                candidates.append((modified, order, entry.name))
+    except OSError:
+        return None
+    return Path(job_dir, max(candidates)[2]) if candidates else None
 
 
 def open_regular(path: str | os.PathLike[str]) -> int | None:

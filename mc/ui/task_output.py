@@ -1,7 +1,8 @@
 """Pages of a task's output files, for the status page: a tail, or the page before an offset.
 
 Which files hold a task's output is :func:`mc.flows.task_logs.task_output_files`'s
-answer, as for ``mc logs``: the task's log, and its job's stdout and stderr.
+answer, as for ``mc logs``: the task's log, its job's stdout and stderr, and
+a SLURM job's scheduler log.
 
 A log can be large (a job that prints for days), so it is never sent whole:
 :func:`read_log_page` reads at most ``max_bytes`` of a file, ending at a

@@ -34,7 +34,7 @@ from mc.errors import (
     GraphvizNotFoundError,
 )
 from mc.flows.statuses import FlowStatus
-from mc.flows.task_logs import LogTask, log_tasks
+from mc.flows.task_logs import SCHEDULER_LOG, TASK_LOG, LogTask, log_tasks
 from mc.flows.tree import FlowTree, build_flow_tree, stored_flow_loader
 from mc.ui.svg import SvgError, sanitize_svg
 
@@ -141,8 +141,10 @@ def flows_list(store: FlowStore, params: Mapping[str, str]) -> dict[str, Any]:
 
 
 _STATUS_ORDER = ("PENDING", "RUNNING", "COMPLETED", "FAILED")
-# The output files of a task, by name (see mc.flows.task_logs.task_output_files).
-_SOURCES = ("log", "stdout", "stderr")
+# The output files of a task, by name (see mc.flows.task_logs.task_output_files),
+# and the label the page shows for each (the name, where none is given).
+_SOURCES = (TASK_LOG, "stdout", "stderr", SCHEDULER_LOG)
+_SOURCE_LABELS = {TASK_LOG: "task log", SCHEDULER_LOG: "scheduler log"}
 
 
 def resolve_key(store: FlowStore, given: str) -> str:
@@ -299,8 +301,11 @@ def task_log_view(
     The files are those ``mc logs`` shows
     (:func:`mc.flows.task_logs.task_output_files`): the task's log under
     ``logs_root`` (default :func:`~mc.flows.task_logs.default_logs_root`),
-    and a job's stdout and stderr. ``params`` (query parameters) may hold
-    ``source`` (one file by name: ``log``, ``stdout`` or ``stderr``),
+    a job's stdout and stderr and, where its job dir holds one, its SLURM
+    log (``scheduler``, see :func:`mc.flows.task_logs.scheduler_log_file`).
+    ``params`` (query parameters) may hold ``source`` (one file by name:
+    ``log``, ``stdout``, ``stderr`` or ``scheduler``; a name the task has
+    no file for gives no sources),
     ``end`` (the byte offset the page ends at; default the file's end, the
     tail) and ``max_bytes`` (the page's size,
     default :data:`~mc.ui.task_output.DEFAULT_PAGE_BYTES`, at most
@@ -360,7 +365,7 @@ def task_output_pages(
     logs_root: str | None = None,
 ) -> dict[str, Any]:
     """Return :func:`task_log_view`'s answer for a task in hand (``mc report`` reads many)."""
-    from mc.flows.task_logs import TASK_LOG, default_logs_root, task_output_files
+    from mc.flows.task_logs import default_logs_root, task_output_files
     from mc.ui.task_output import DEFAULT_PAGE_BYTES, read_log_page
 
     root = logs_root if logs_root is not None else default_logs_root()
@@ -371,7 +376,7 @@ def task_output_pages(
         if source is not None and name != source:
             continue
         page = read_log_page(path, end, max_bytes or DEFAULT_PAGE_BYTES)
-        label = "task log" if name == TASK_LOG else name
+        label = _SOURCE_LABELS.get(name, name)
         missing = {"size": 0, "start": 0, "end": 0, "text": ""}
         sources.append(
             {

@@ -92,3 +92,25 @@ def test_logs_do_not_follow_a_symlinked_job_output_file(tmp_path, sqlite_url, ca
     out = capsys.readouterr().out
     assert SECRET not in out
     assert "sweep/evaluate_0 stderr | warning 0" in out  # the job's real files are still shown
+
+
+def test_logs_do_not_follow_a_symlinked_or_fifo_scheduler_log(tmp_path, sqlite_url, capsys):
+    from tests.cli.test_logs import ticker_flow
+
+    key = _run_spec(ticker_flow(), sqlite_url, capsys, "--allow-imports", "tests.cli")
+    with FlowStore(sqlite_url) as store:
+        node = build_flow_tree(store.get_flow(key).to_flow_dict()).find("sweep/evaluate_0")
+    secret_file = tmp_path / "operator_secret.txt"
+    secret_file.write_text(SECRET + "\n")
+    # A job can leave these in its own dir: the newest "SLURM log" a link, an
+    # older a FIFO; the oldest, a regular file, is the one to show.
+    oldest = Path(node.job_dir, "slurm-1.out")
+    oldest.write_text("the oldest submission's log\n")
+    os.utime(oldest, (1_000_000, 1_000_000))
+    os.mkfifo(Path(node.job_dir, "slurm-2.out"))
+    os.symlink(secret_file, Path(node.job_dir, "slurm-3.out"))
+    assert main(["logs", key, "--db", sqlite_url]) == 0
+    out = capsys.readouterr().out
+    assert SECRET not in out
+    assert "sweep/evaluate_0 scheduler | the oldest submission's log" in out
+    assert "sweep/evaluate_0 stderr | warning 0" in out

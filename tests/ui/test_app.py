@@ -222,6 +222,18 @@ def test_task_log_shows_the_task_log_then_the_jobs_stdout_and_stderr(demo_client
     assert sources["stderr"]["exists"] and sources["stderr"]["text"] == ""
 
 
+def test_task_log_of_a_local_job_has_no_scheduler_source(demo_client):
+    answer = demo_client.get("/api/flows/sweep/tasks/sweep/evaluate_1/log?source=scheduler")
+    assert answer.status_code == 200
+    assert (answer.json()["sources"], "scheduler" in answer.json()["available"]) == ([], False)
+
+
+def test_task_log_refuses_an_unknown_source_naming_the_four_it_takes(demo_client):
+    answer = demo_client.get("/api/flows/sweep/tasks/sweep/evaluate_1/log?source=slurm")
+    assert answer.status_code == 400
+    assert "expected one of log, stdout, stderr, scheduler, got 'slurm'" in answer.text
+
+
 def test_task_log_shows_what_a_task_printed(demo_client):
     answer = demo_client.get("/api/flows/done/tasks/b/log").json()
     assert answer["available"] == ["log"]

@@ -274,3 +274,73 @@ def test_a_task_from_the_cache_says_where_its_result_came_from(browser, tmp_path
         assert texts(browser, "#tasks tr[data-path='hello'] .cached-from") == []
     finally:
         server.stop()
+
+
+def test_a_jobs_scheduler_log_shows_after_stderr_as_text(browser, tmp_path):
+    """The scheduler log (``slurm-<job id>.out``) has its own section; its text never runs.
+
+    A job can write into its own job dir, so that file is as untrusted as its
+    stdout: here a local job writes one (beside its work dir) with HTML in it. (The real SLURM
+    message is checked in tests/cli/test_logs_slurm.py.)
+    """
+    from mc.flows import FlowEngine
+    from mc.flows.task_logs import TaskLogs
+    from mc.jobs.job_modules import JobTypeRegistry
+    from mc.runner import FlowRunner
+    from mc.store import FlowStore
+    from tests.jobs.conftest import ShellJob
+    from tests.ui.conftest import UiServer
+
+    db_url = f"sqlite:///{tmp_path / 'slurmish.db'}"
+    hostile = '<img src=x onerror="window.__mc_xss = 3">'
+    message = f"slurmstepd: error: *** JOB 42 ON vm CANCELLED AT 2026-01-01T00:00:00 *** {hostile}"
+    command = f"echo working; printf '%s\\n' '{message}' > ../slurm-42.out"
+    spec = {
+        "key": "slurmish",
+        "tasks": [
+            {
+                "key": "fit",
+                "task_type": "job",
+                "task_params": {
+                    "job_type": "shell",
+                    "executor": "local",
+                    "job_params": {"command": command},
+                },
+            }
+        ],
+    }
+    with FlowStore(db_url) as store:
+        store.create_flow(spec)
+        engine = FlowEngine(task_output=TaskLogs(tmp_path / "logs"))
+        runner = FlowRunner(
+            store,
+            engine,
+            task_ctx={
+                "job_types": JobTypeRegistry({"shell": ShellJob}),
+                "jobs_root": str(tmp_path / "jobs"),
+            },
+            poll_interval_s=0.0,
+        )
+        runner.run(until_done=True)
+        engine.close()
+        assert store.get_record("slurmish").status == "COMPLETED"
+    server = UiServer(db_url, tmp_path / "logs", tmp_path / "mc-ui.log")
+    try:
+        browser.get(server.url + "/flows/slurmish#task=fit")
+        wait_for(
+            browser,
+            lambda b: texts(b, "pre.log[data-source='scheduler']") == [message],
+            "the scheduler log did not show",
+        )
+        sources = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#log-body pre.log'))"
+            ".map(pre => pre.getAttribute('data-source'))"
+        )
+        assert sources == ["stdout", "stderr", "scheduler"]  # the job task printed no task log
+        heads = texts(browser, "#log-body .log-head strong")
+        assert heads[-1] == "scheduler log"
+        assert browser.execute_script("return window.__mc_xss") is None
+        assert browser.execute_script("return document.querySelectorAll('main img').length") == 0
+        assert console_errors(browser) == []
+    finally:
+        server.stop()

@@ -1191,6 +1191,8 @@ def _plain_job_arguments(job_dir: str, key: str) -> list[str]:
     """The rest of a plain job's ``sbatch`` call: its name, its log and its script."""
     return [
         f"--job-name={_job_name(key)}",
+        # The job's scheduler log, as mc.flows.task_logs.scheduler_log_file
+        # finds it (a name of its own there: mc.flows does not import mc.jobs).
         f"--output={job_dir}/slurm-%j.out",
         # SLURM runs a copy of the batch script from its spool directory;
         # the wrapper runs entrypoint.sh where it is, so it finds its job dir.

@@ -91,6 +91,29 @@ def test_cancel_scancels_the_job(executor, build):
     assert (status, outputs["slurm_state"]) == ("FAILED", "CANCELLED")
 
 
+def test_a_job_dir_submitted_twice_shows_the_second_submissions_scheduler_log(executor, build):
+    # The job task submits a lost job again into its job dir: one SLURM log per submission.
+    from mc.flows.task_logs import scheduler_log_file
+
+    job_dir = build("sleep 60")
+    job_ids = []
+    for _ in range(2):
+        handle = executor.submit_alone(job_dir)
+        log = Path(job_dir, f"slurm-{handle['job_id']}.out")
+        deadline = time.monotonic() + 30
+        while not log.exists():
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.05)
+        executor.cancel(handle)
+        poll_until_finished(executor, handle)
+        job_ids.append(handle["job_id"])
+    first, second = job_ids
+    assert Path(job_dir, f"slurm-{first}.out").is_file()
+    assert scheduler_log_file(job_dir, second) == Path(job_dir, f"slurm-{second}.out")
+    assert scheduler_log_file(job_dir) == Path(job_dir, f"slurm-{second}.out")
+    assert f"JOB {second} ON " in Path(job_dir, f"slurm-{second}.out").read_text()
+
+
 def test_a_new_executor_reconnects_by_job_id(executor, build, slurm_cluster):
     handle = executor.submit(build("sleep 0.5; echo ok > out.txt"))
     restarted = SlurmExecutor(min_poll_interval_s=0.1)
