@@ -154,6 +154,14 @@ class _Printer:
         if final and source.partial:
             lines.append(source.partial)
             source.partial = b""
+        self._write(source, lines)
+
+    def show_partial(self, source: _Source) -> None:
+        """Print the unended last line read from ``source``, which is read no more."""
+        lines, source.partial = [source.partial], b""
+        self._write(source, lines)
+
+    def _write(self, source: _Source, lines: list[bytes]) -> None:
         if not lines:
             return
         out = sys.stdout
@@ -215,11 +223,18 @@ def _logs(args: argparse.Namespace, store: FlowStore) -> int:
         selected = _select(every, args.task)
         if printer.prefixed is None and selected:
             printer.prefixed = _shows_several(selected)
+        listed: set[str] = set()
         for task in selected:
             for source in _sources(task, logs_root):
+                listed.add(str(source.path))
                 known = sources.setdefault(str(source.path), source)
                 if known.task_path == task.path:
                     printer.show(known, final)
+        for path, known in sources.items():
+            if path not in listed and known.partial:
+                # A file no longer listed (the scheduler log of a submission a
+                # newer one replaced): its last line, read but unended, now.
+                printer.show_partial(known)
 
     if not args.follow:
         look(every, final=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mc.cli import main
+from mc.flows.tree import build_flow_tree
 from mc.store import FlowStore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -134,10 +135,8 @@ def test_logs_never_read_a_job_dir_that_mc_did_not_build(sqlite_url, capsys, tmp
     assert "not a job's output" not in out
 
 
-def test_logs_follow_prints_a_running_jobs_output_as_it_comes(sqlite_url, tmp_path):
-    go_on = tmp_path / "go_on"
-    with FlowStore(sqlite_url) as store:
-        key = store.create_flow(ticker_flow(lines=3, wait_for=str(go_on)))
+def start_runner_and_follower(sqlite_url, tmp_path, key, task_path):
+    """Start ``mc runner --until-done`` and ``mc logs KEY TASK -f`` as processes."""
     env = {
         **os.environ,
         "MC_JOBS_ROOT": str(tmp_path / "jobs"),
@@ -173,7 +172,7 @@ def test_logs_follow_prints_a_running_jobs_output_as_it_comes(sqlite_url, tmp_pa
             "mc",
             "logs",
             key,
-            "sweep/evaluate_0",
+            task_path,
             "-f",
             "--db",
             sqlite_url,
@@ -186,17 +185,20 @@ def test_logs_follow_prints_a_running_jobs_output_as_it_comes(sqlite_url, tmp_pa
         stderr=subprocess.PIPE,
         text=True,
     )
+    return runner, follower
+
+
+def read_until(follower, seen, wanted):
+    """Read the follower's lines into ``seen`` until ``wanted`` is one of them."""
+    while wanted not in seen:
+        line = follower.stdout.readline()
+        assert line, f"mc logs -f ended early: {seen} {follower.stderr.read()}"
+        seen.append(line.strip())
+
+
+def finish(runner, follower):
+    """Read the rest of the follower's output once the flow ends; return it and its errors."""
     try:
-        seen = []
-        while "tick 1" not in seen:
-            line = follower.stdout.readline()
-            assert line, f"mc logs -f ended early: {seen} {follower.stderr.read()}"
-            seen.append(line.strip())
-        # The job waits for go_on before its last line: it is still running.
-        with FlowStore(sqlite_url) as store:
-            assert store.get_record(key).status == "RUNNING"
-        assert follower.poll() is None
-        go_on.write_text("")
         # Read on from the same buffered stream (communicate() would skip
         # what readline() has buffered already).
         rest = follower.stdout.read()
@@ -209,6 +211,24 @@ def test_logs_follow_prints_a_running_jobs_output_as_it_comes(sqlite_url, tmp_pa
         runner.wait(timeout=60)
         follower.stdout.close()
         follower.stderr.close()
+    return rest, err
+
+
+def test_logs_follow_prints_a_running_jobs_output_as_it_comes(sqlite_url, tmp_path):
+    go_on = tmp_path / "go_on"
+    with FlowStore(sqlite_url) as store:
+        key = store.create_flow(ticker_flow(lines=3, wait_for=str(go_on)))
+    runner, follower = start_runner_and_follower(sqlite_url, tmp_path, key, "sweep/evaluate_0")
+    seen: list[str] = []
+    try:
+        read_until(follower, seen, "tick 1")
+        # The job waits for go_on before its last line: it is still running.
+        with FlowStore(sqlite_url) as store:
+            assert store.get_record(key).status == "RUNNING"
+        assert follower.poll() is None
+        go_on.write_text("")
+    finally:
+        rest, err = finish(runner, follower)
     assert follower.returncode == 0, err
     lines = seen + rest.splitlines()
     assert lines[0] == "==> sweep/evaluate_0: stdout.txt <==", lines
@@ -218,6 +238,37 @@ def test_logs_follow_prints_a_running_jobs_output_as_it_comes(sqlite_url, tmp_pa
         "warning 1",
         "warning 2",
     ], lines
+
+
+def test_logs_follow_ends_a_replaced_scheduler_logs_last_line(sqlite_url, tmp_path):
+    """A job submitted again into its job dir: the older SLURM log's unended line still shows.
+
+    The job dir gets the scheduler logs of two submissions as SLURM would
+    leave them (the real cluster's are in tests/cli/test_logs_slurm.py);
+    the first one's last line has no newline when the second one appears.
+    """
+    go_on = tmp_path / "go_on"
+    with FlowStore(sqlite_url) as store:
+        key = store.create_flow(ticker_flow(lines=3, wait_for=str(go_on)))
+    runner, follower = start_runner_and_follower(sqlite_url, tmp_path, key, "sweep/evaluate_0")
+    seen: list[str] = []
+    try:
+        read_until(follower, seen, "tick 1")
+        with FlowStore(sqlite_url) as store:
+            node = build_flow_tree(store.get_flow(key).to_flow_dict()).find("sweep/evaluate_0")
+        first = Path(node.job_dir, "slurm-5.out")
+        first.write_text("the first submission ended\nslurmstepd: unended")
+        os.utime(first, (1_000_000, 1_000_000))
+        read_until(follower, seen, "the first submission ended")
+        Path(node.job_dir, "slurm-6.out").write_text("the second submission\n")
+        read_until(follower, seen, "the second submission")
+        go_on.write_text("")
+    finally:
+        rest, err = finish(runner, follower)
+    assert follower.returncode == 0, err
+    lines = seen + rest.splitlines()
+    assert "slurmstepd: unended" in lines, lines
+    assert lines.index("the first submission ended") < lines.index("slurmstepd: unended")
 
 
 def test_logs_take_a_unique_prefix_of_the_flow_key(ran, sqlite_url, capsys):
