@@ -344,3 +344,59 @@ def test_a_jobs_scheduler_log_shows_after_stderr_as_text(browser, tmp_path):
         assert console_errors(browser) == []
     finally:
         server.stop()
+
+
+def test_earlier_output_comes_before_the_tail_and_goes_when_the_file_is_replaced(
+    browser, ui_server, demo_store
+):
+    """*Show earlier output* puts a file's earlier pages before its tail, for that file only.
+
+    A running job's scheduler log is replaced by a newer submission's (a
+    job submitted again into its job dir): the page shows the new file
+    alone, not the old file's earlier pages in front of it.
+    """
+    import os
+    from pathlib import Path
+
+    from mc.flows.tree import build_flow_tree
+
+    flow_dict = demo_store.store.get_flow(demo_store.keys["sweep"]).to_flow_dict()
+    job_dir = Path(build_flow_tree(flow_dict).find("sweep/evaluate_0").job_dir)
+    old_lines = [f"old submission line {i}" for i in range(6000)]  # about 150 KB: three pages
+    old = job_dir / "slurm-5.out"
+    old.write_text("\n".join(old_lines) + "\n")
+    os.utime(old, (1_000_000, 1_000_000))
+    browser.get(ui_server.url + "/flows/sweep#task=sweep%2Fevaluate_0")
+    scheduler = "#log-body pre.log[data-source='scheduler']"
+    wait_for(
+        browser,
+        lambda b: texts(b, scheduler) and texts(b, scheduler)[0].endswith(old_lines[-1]),
+        "the scheduler log's tail did not show",
+    )
+    click_earlier = (
+        "const head = Array.from(document.querySelectorAll('#log-body .log-head'))"
+        "  .find(h => h.querySelector('strong').textContent === 'scheduler log');"
+        "const button = head && head.querySelector('button.earlier');"
+        "if (button) button.click();"
+        "return Boolean(button);"
+    )
+    for _ in range(5):
+        shown = texts(browser, scheduler)[0].splitlines()
+        if shown[0] == old_lines[0]:
+            break
+        assert browser.execute_script(click_earlier), "no 'Show earlier output' button"
+        count = len(shown)
+        wait_for(
+            browser,
+            lambda b, count=count: len(texts(b, scheduler)[0].splitlines()) > count,
+            "no earlier output came",
+        )
+    assert texts(browser, scheduler)[0].splitlines() == old_lines
+    # The job is submitted again: the newer submission's log replaces the old one.
+    (job_dir / "slurm-6.out").write_text("new submission started\n")
+    wait_for(
+        browser,
+        lambda b: texts(b, scheduler) == ["new submission started"],
+        "the new scheduler log did not show alone",
+    )
+    assert console_errors(browser) == []

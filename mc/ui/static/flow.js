@@ -199,7 +199,13 @@
       return;
     }
     for (const source of answer.sources) {
-      const kept = state.logs[source.name];
+      let kept = state.logs[source.name];
+      if (kept && kept.path !== source.path) {
+        // Another file under the same name (a newer submission's scheduler
+        // log): the earlier pages were the old file's.
+        delete state.logs[source.name];
+        kept = undefined;
+      }
       const head = MC.el("div", {class: "log-head"}, MC.el("strong", {}, source.label));
       if (source.path && source.exists) head.appendChild(MC.el("span", {class: "mono muted"}, source.path));
       const start = kept ? kept.start : source.start;
@@ -253,12 +259,12 @@
     const answer = state.lastLog;
     const source = answer && answer.sources.find((s) => s.name === name);
     if (!source) return;
-    const kept = state.logs[name] || {start: source.start, earlier: ""};
+    const kept = state.logs[name] || {path: source.path, start: source.start, earlier: ""};
     try {
       const page = await MC.getJSON(logUrl(state.selected, {source: name, end: String(kept.start)}));
       const older = page.sources[0];
-      if (older && older.exists) {
-        state.logs[name] = {start: older.start, earlier: older.text + kept.earlier};
+      if (older && older.exists && older.path === kept.path) {
+        state.logs[name] = {path: kept.path, start: older.start, earlier: older.text + kept.earlier};
       }
       renderLog(answer);
     } catch (error) {
