@@ -804,9 +804,7 @@ class FlowEngine:
                 retry_at=now + delay,
             )
             return False
-        provenance = task.get("provenance")
-        if isinstance(provenance, dict) and "task_type" in provenance:
-            provenance["finished_at"] = now
+        _end_provenance(task, now)
         skipped = flow.fail(task["key"], error, now, attempts if retries else None)
         if retries:
             summary = f"{summary} (attempt {len(attempts)} of {retries + 1})"
@@ -1068,9 +1066,7 @@ class FlowEngine:
             self._call_cancel_hook(task, self._task_ctx(flow, task, task_ctx))
             self._release_cache_claim(task)
             error = f"cancelled: {reason}"
-            provenance = task.get("provenance")
-            if isinstance(provenance, dict) and "task_type" in provenance:
-                provenance["finished_at"] = now
+            _end_provenance(task, now)
             skipped = flow.fail(task["key"], error, now)
             self._emit(flow, events.TASK_FAILED, task, error=error)
             self._emit_skipped(flow, skipped)
@@ -1220,6 +1216,17 @@ class FlowEngine:
                 flow=flow,
             )
         return flow
+
+
+def _end_provenance(task: dict[str, Any], now: float) -> None:
+    """Write when a task's attempt ended into its provenance record, if it has one of its own.
+
+    The shared runtime record (see :data:`mc.flows.cache.RUNTIME_RECORD`)
+    takes its times from the task, so it is left as it is.
+    """
+    provenance = task.get("provenance")
+    if isinstance(provenance, dict) and not task_caching.is_runtime_record(provenance):
+        provenance["finished_at"] = now
 
 
 def _attempt(task: Mapping[str, Any]) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import re
 import subprocess
@@ -135,8 +137,34 @@ def test_logs_never_read_a_job_dir_that_mc_did_not_build(sqlite_url, capsys, tmp
     assert "not a job's output" not in out
 
 
-def start_runner_and_follower(sqlite_url, tmp_path, key, task_path):
-    """Start ``mc runner --until-done`` and ``mc logs KEY TASK -f`` as processes."""
+@dataclasses.dataclass
+class Followed:
+    """``mc logs KEY sweep/evaluate_0 -f`` on a ticker flow run by ``mc runner``."""
+
+    key: str
+    job_dir: str
+    follower: subprocess.Popen
+    seen: list[str] = dataclasses.field(default_factory=list)
+    err: str = ""
+
+    def read_until(self, wanted: str) -> None:
+        """Read the follower's lines into ``seen`` until ``wanted`` is one of them."""
+        while wanted not in self.seen:
+            line = self.follower.stdout.readline()
+            assert line, f"mc logs -f ended early: {self.seen} {self.follower.stderr.read()}"
+            self.seen.append(line.strip())
+
+
+@contextlib.contextmanager
+def following_a_running_job(sqlite_url, tmp_path):
+    """Run a ticker flow whose job waits, and follow the job's output, until the block ends.
+
+    Inside the block the job has printed ``tick 1`` and waits; then it goes
+    on, the flow ends, and ``seen`` holds every line the follower printed.
+    """
+    go_on = tmp_path / "go_on"
+    with FlowStore(sqlite_url) as store:
+        key = store.create_flow(ticker_flow(lines=3, wait_for=str(go_on)))
     env = {
         **os.environ,
         "MC_JOBS_ROOT": str(tmp_path / "jobs"),
@@ -144,21 +172,9 @@ def start_runner_and_follower(sqlite_url, tmp_path, key, task_path):
     }
     runner = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "mc",
-            "runner",
-            "--db",
-            sqlite_url,
-            "--until-done",
-            "--interval",
-            "0.05",
-            "--poll",
-            "0.05",
-            "--allow-imports",
-            "tests.cli",
-            "--progress",
-            "none",
+            *(sys.executable, "-m", "mc", "runner", "--db", sqlite_url, "--until-done"),
+            *("--interval", "0.05", "--poll", "0.05", "--allow-imports", "tests.cli"),
+            *("--progress", "none"),
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -167,17 +183,8 @@ def start_runner_and_follower(sqlite_url, tmp_path, key, task_path):
     )
     follower = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "mc",
-            "logs",
-            key,
-            task_path,
-            "-f",
-            "--db",
-            sqlite_url,
-            "--interval",
-            "0.05",
+            *(sys.executable, "-m", "mc", "logs", key, "sweep/evaluate_0", "-f"),
+            *("--db", sqlite_url, "--interval", "0.05"),
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -185,52 +192,37 @@ def start_runner_and_follower(sqlite_url, tmp_path, key, task_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    return runner, follower
-
-
-def read_until(follower, seen, wanted):
-    """Read the follower's lines into ``seen`` until ``wanted`` is one of them."""
-    while wanted not in seen:
-        line = follower.stdout.readline()
-        assert line, f"mc logs -f ended early: {seen} {follower.stderr.read()}"
-        seen.append(line.strip())
-
-
-def finish(runner, follower):
-    """Read the rest of the follower's output once the flow ends; return it and its errors."""
     try:
+        followed = Followed(key, "", follower)
+        followed.read_until("tick 1")
+        with FlowStore(sqlite_url) as store:
+            node = build_flow_tree(store.get_flow(key).to_flow_dict()).find("sweep/evaluate_0")
+        followed.job_dir = node.job_dir
+        yield followed
+        go_on.write_text("")
         # Read on from the same buffered stream (communicate() would skip
         # what readline() has buffered already).
-        rest = follower.stdout.read()
-        err = follower.stderr.read()
+        followed.seen += follower.stdout.read().splitlines()
+        followed.err = follower.stderr.read()
         follower.wait(timeout=60)
     finally:
+        go_on.write_text("")  # the job ends in any case
         for process in (follower, runner):
             if process.poll() is None:
                 process.kill()
         runner.wait(timeout=60)
         follower.stdout.close()
         follower.stderr.close()
-    return rest, err
 
 
 def test_logs_follow_prints_a_running_jobs_output_as_it_comes(sqlite_url, tmp_path):
-    go_on = tmp_path / "go_on"
-    with FlowStore(sqlite_url) as store:
-        key = store.create_flow(ticker_flow(lines=3, wait_for=str(go_on)))
-    runner, follower = start_runner_and_follower(sqlite_url, tmp_path, key, "sweep/evaluate_0")
-    seen: list[str] = []
-    try:
-        read_until(follower, seen, "tick 1")
+    with following_a_running_job(sqlite_url, tmp_path) as followed:
         # The job waits for go_on before its last line: it is still running.
         with FlowStore(sqlite_url) as store:
-            assert store.get_record(key).status == "RUNNING"
-        assert follower.poll() is None
-        go_on.write_text("")
-    finally:
-        rest, err = finish(runner, follower)
-    assert follower.returncode == 0, err
-    lines = seen + rest.splitlines()
+            assert store.get_record(followed.key).status == "RUNNING"
+        assert followed.follower.poll() is None
+    assert followed.follower.returncode == 0, followed.err
+    lines = followed.seen
     assert lines[0] == "==> sweep/evaluate_0: stdout.txt <==", lines
     assert [line for line in lines if line.startswith("tick")] == ["tick 0", "tick 1", "tick 2"]
     assert [line for line in lines if line.startswith("warning")] == [
@@ -247,26 +239,15 @@ def test_logs_follow_ends_a_replaced_scheduler_logs_last_line(sqlite_url, tmp_pa
     leave them (the real cluster's are in tests/cli/test_logs_slurm.py);
     the first one's last line has no newline when the second one appears.
     """
-    go_on = tmp_path / "go_on"
-    with FlowStore(sqlite_url) as store:
-        key = store.create_flow(ticker_flow(lines=3, wait_for=str(go_on)))
-    runner, follower = start_runner_and_follower(sqlite_url, tmp_path, key, "sweep/evaluate_0")
-    seen: list[str] = []
-    try:
-        read_until(follower, seen, "tick 1")
-        with FlowStore(sqlite_url) as store:
-            node = build_flow_tree(store.get_flow(key).to_flow_dict()).find("sweep/evaluate_0")
-        first = Path(node.job_dir, "slurm-5.out")
+    with following_a_running_job(sqlite_url, tmp_path) as followed:
+        first = Path(followed.job_dir, "slurm-5.out")
         first.write_text("the first submission ended\nslurmstepd: unended")
         os.utime(first, (1_000_000, 1_000_000))
-        read_until(follower, seen, "the first submission ended")
-        Path(node.job_dir, "slurm-6.out").write_text("the second submission\n")
-        read_until(follower, seen, "the second submission")
-        go_on.write_text("")
-    finally:
-        rest, err = finish(runner, follower)
-    assert follower.returncode == 0, err
-    lines = seen + rest.splitlines()
+        followed.read_until("the first submission ended")
+        Path(followed.job_dir, "slurm-6.out").write_text("the second submission\n")
+        followed.read_until("the second submission")
+    assert followed.follower.returncode == 0, followed.err
+    lines = followed.seen
     assert "slurmstepd: unended" in lines, lines
     assert lines.index("the first submission ended") < lines.index("slurmstepd: unended")
 
